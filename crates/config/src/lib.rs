@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+mod load;
+mod model;
+mod secret;
+mod validate;
+
+pub use load::{ConfigError, load, load_from};
+pub use model::{
+    CairnConfig, DatabaseConfig, HttpConfig, LogFormat, NatsConfig, ServiceConfig, ServicesConfig,
+    TelemetryConfig, UpConfig,
+};
+pub use secret::Secret;

@@ -1,0 +1,168 @@
+use std::path::PathBuf;
+
+use cairn_domain::ServiceKind;
+use serde::{Deserialize, Serialize};
+
+use crate::Secret;
+
+/// The whole platform configuration. Every service reads the sections it needs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CairnConfig {
+    /// Where local state lives: SQLite files, NATS storage under `cairn up`, offline data.
+    pub data_dir: PathBuf,
+    pub nats: NatsConfig,
+    pub database: DatabaseConfig,
+    pub http: HttpConfig,
+    pub telemetry: TelemetryConfig,
+    pub services: ServicesConfig,
+    pub up: UpConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// One or more server URLs, comma separated (`nats://`, `tls://`).
+    pub url: String,
+    /// Give up connecting at start after this long (retrying with backoff until then).
+    pub connect_timeout_secs: u64,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Secret,
+    #[serde(default)]
+    pub token: Secret,
+    /// A `.creds` file (JWT + NKey seed), as issued by `nsc`.
+    #[serde(default)]
+    pub creds_file: Option<PathBuf>,
+    #[serde(default)]
+    pub require_tls: bool,
+    /// PEM bundle of CA certificates that sign the server certificate.
+    #[serde(default)]
+    pub tls_ca_file: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    #[serde(default)]
+    pub tls_cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` or `sqlite://PATH`; empty gives each service `<data_dir>/<service>.db`.
+    /// A secret because PostgreSQL URLs usually carry a password.
+    pub url: Secret,
+    pub pool_size: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub host: String,
+    /// Request bodies larger than this are refused with 413.
+    pub max_body_bytes: usize,
+    /// How long a stopping service lets in-flight requests finish.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable on a terminal, JSON otherwise.
+    Auto,
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// A `tracing` filter directive, e.g. `info` or `info,cairn_bus=debug`.
+    pub log_level: String,
+    pub log_format: LogFormat,
+    /// OTLP/HTTP endpoint (e.g. `http://collector:4318`); empty disables export.
+    pub otlp_endpoint: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// HTTP port; 0 picks a free one.
+    pub port: u16,
+    /// Overrides `database.url` for this service.
+    #[serde(default)]
+    pub database_url: Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    pub ingestion: ServiceConfig,
+    pub feature_store: ServiceConfig,
+    pub training: ServiceConfig,
+    pub registry: ServiceConfig,
+    pub serving: ServiceConfig,
+    pub monitor: ServiceConfig,
+}
+
+impl ServicesConfig {
+    pub fn get(&self, kind: ServiceKind) -> &ServiceConfig {
+        match kind {
+            ServiceKind::Ingestion => &self.ingestion,
+            ServiceKind::FeatureStore => &self.feature_store,
+            ServiceKind::Training => &self.training,
+            ServiceKind::Registry => &self.registry,
+            ServiceKind::Serving => &self.serving,
+            ServiceKind::Monitor => &self.monitor,
+        }
+    }
+
+    pub fn get_mut(&mut self, kind: ServiceKind) -> &mut ServiceConfig {
+        match kind {
+            ServiceKind::Ingestion => &mut self.ingestion,
+            ServiceKind::FeatureStore => &mut self.feature_store,
+            ServiceKind::Training => &mut self.training,
+            ServiceKind::Registry => &mut self.registry,
+            ServiceKind::Serving => &mut self.serving,
+            ServiceKind::Monitor => &mut self.monitor,
+        }
+    }
+}
+
+/// Settings of `cairn up`, the local platform.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpConfig {
+    /// The nats-server binary: a name looked up on PATH, or a path.
+    pub nats_server_bin: String,
+    /// Port of the nats-server child (not 4222, so it never collides with a system server).
+    pub nats_port: u16,
+    pub ready_timeout_secs: u64,
+}
+
+impl CairnConfig {
+    /// The database URL a service uses: its own override, the shared URL, or a SQLite file
+    /// under the data directory.
+    pub fn database_url(&self, kind: ServiceKind) -> Secret {
+        let own = &self.services.get(kind).database_url;
+        if own.is_set() {
+            return own.clone();
+        }
+        if self.database.url.is_set() {
+            return self.database.url.clone();
+        }
+        let path = self.data_dir.join(format!("{}.db", kind.as_str()));
+        Secret::new(format!("sqlite://{}", path.display()))
+    }
+
+    /// The effective configuration as TOML with every secret redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|error| format!("# cannot render: {error}"))
+    }
+
+    /// The effective configuration as JSON with every secret redacted.
+    pub fn to_redacted_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}

@@ -1,0 +1,88 @@
+use std::collections::HashMap;
+use std::path::Path;
+
+use cairn_domain::ServiceKind;
+
+use crate::CairnConfig;
+
+/// One thing wrong with a configuration, named by its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |key: &str, message: String| {
+        problems.push(Problem { key: key.to_owned(), message });
+    };
+
+    let nats = &config.nats;
+    if nats.url.trim().is_empty() {
+        problem("nats.url", "must not be empty".into());
+    }
+    for url in nats.url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+        let scheme_ok = ["nats://", "tls://", "ws://", "wss://"].iter().any(|s| url.starts_with(s));
+        if !scheme_ok {
+            problem("nats.url", format!("`{url}` must start with nats://, tls://, ws:// or wss://"));
+        }
+    }
+    if nats.user.is_some() != nats.password.is_set() {
+        problem("nats.password", "nats.user and nats.password must be set together".into());
+    }
+    if nats.token.is_set() && nats.user.is_some() {
+        problem("nats.token", "use either a token or a user and password, not both".into());
+    }
+    if nats.tls_cert_file.is_some() != nats.tls_key_file.is_some() {
+        problem("nats.tls_key_file", "tls_cert_file and tls_key_file must be set together".into());
+    }
+    for (key, path) in [
+        ("nats.creds_file", &nats.creds_file),
+        ("nats.tls_ca_file", &nats.tls_ca_file),
+        ("nats.tls_cert_file", &nats.tls_cert_file),
+        ("nats.tls_key_file", &nats.tls_key_file),
+    ] {
+        if let Some(path) = path.as_deref().filter(|path| !Path::exists(path)) {
+            problem(key, format!("file {} does not exist", path.display()));
+        }
+    }
+
+    check_database_url("database.url", config.database.url.expose(), &mut problem);
+    if config.database.pool_size == 0 {
+        problem("database.pool_size", "must be at least 1".into());
+    }
+    if config.http.max_body_bytes < 1024 {
+        problem("http.max_body_bytes", "must be at least 1024".into());
+    }
+    let otlp = &config.telemetry.otlp_endpoint;
+    if !otlp.is_empty() && !(otlp.starts_with("http://") || otlp.starts_with("https://")) {
+        problem("telemetry.otlp_endpoint", format!("`{otlp}` must be an http:// or https:// URL"));
+    }
+
+    let mut ports: HashMap<u16, ServiceKind> = HashMap::new();
+    for kind in ServiceKind::ALL {
+        let service = config.services.get(kind);
+        let key = format!("services.{}", kind.config_key());
+        check_database_url(&format!("{key}.database_url"), service.database_url.expose(), &mut problem);
+        if service.port == 0 {
+            continue;
+        }
+        if let Some(other) = ports.insert(service.port, kind) {
+            problem(&format!("{key}.port"), format!("port {} is also used by {other}", service.port));
+        }
+    }
+    if config.up.nats_port == 0 {
+        problem("up.nats_port", "must not be 0".into());
+    }
+    problems
+}
+
+fn check_database_url(key: &str, url: Option<&str>, problem: &mut impl FnMut(&str, String)) {
+    let Some(url) = url else { return };
+    let known = ["postgres://", "postgresql://", "sqlite://"].iter().any(|s| url.starts_with(s));
+    if !known {
+        // Never echo the URL: it may carry a password.
+        problem(key, "must start with postgres://, postgresql:// or sqlite://".into());
+    }
+}

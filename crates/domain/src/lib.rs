@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+mod id;
+mod name;
+mod schema;
+mod service;
+mod time;
+
+pub use id::{BatchId, EventId, RunId};
+pub use name::{Name, NameError};
+pub use schema::{Column, ColumnType, Schema, SchemaError};
+pub use service::ServiceKind;
+pub use time::Timestamp;

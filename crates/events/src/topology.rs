@@ -1,0 +1,147 @@
+//! Every JetStream stream and durable consumer of the platform, declared in one place.
+//! Services create them idempotently at start (`cairn_bus::Bus::ensure_topology`).
+
+use std::time::Duration;
+
+use cairn_domain::ServiceKind;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StreamSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+    /// Subject patterns the stream captures (NATS wildcards).
+    pub subjects: &'static [&'static str],
+    /// How long messages are kept; `None` keeps them until removed by limits.
+    pub max_age: Option<Duration>,
+    /// Window in which a repeated `Nats-Msg-Id` is dropped as a duplicate.
+    pub duplicate_window: Duration,
+}
+
+impl StreamSpec {
+    /// Whether a concrete subject is captured by one of the stream's patterns.
+    pub fn captures(&self, subject: &str) -> bool {
+        self.subjects.iter().any(|pattern| subject_matches(pattern, subject))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConsumerSpec {
+    /// Durable name; unique per stream.
+    pub durable: &'static str,
+    pub stream: &'static str,
+    /// One filter subject (NATS 2.9 supports only one per consumer).
+    pub filter_subject: &'static str,
+    pub owner: ServiceKind,
+    /// How long a delivered message may stay unacknowledged before redelivery.
+    pub ack_wait: Duration,
+    /// Deliveries before a message is given up on (a poison message stops being retried).
+    pub max_deliver: i64,
+}
+
+const TWO_MINUTES: Duration = Duration::from_secs(120);
+
+pub const STREAMS: &[StreamSpec] = &[
+    StreamSpec {
+        name: "CAIRN_DATASETS",
+        description: "Dataset declarations, ingested batches and versions",
+        subjects: &["cairn.datasets.>"],
+        max_age: None,
+        duplicate_window: TWO_MINUTES,
+    },
+    StreamSpec {
+        name: "CAIRN_FEATURES",
+        description: "Feature definitions and materializations",
+        subjects: &["cairn.features.>"],
+        max_age: None,
+        duplicate_window: TWO_MINUTES,
+    },
+    StreamSpec {
+        name: "CAIRN_TRAINING",
+        description: "Training runs and trials",
+        subjects: &["cairn.training.>"],
+        max_age: None,
+        duplicate_window: TWO_MINUTES,
+    },
+    StreamSpec {
+        name: "CAIRN_REGISTRY",
+        description: "Model versions, aliases and approvals",
+        subjects: &["cairn.registry.>"],
+        max_age: None,
+        duplicate_window: TWO_MINUTES,
+    },
+    StreamSpec {
+        name: "CAIRN_DEPLOYMENTS",
+        description: "Deployment changes followed by every serving replica",
+        subjects: &["cairn.deployments.>"],
+        max_age: None,
+        duplicate_window: TWO_MINUTES,
+    },
+    StreamSpec {
+        name: "CAIRN_PREDICTIONS",
+        description: "Prediction logs for monitoring",
+        subjects: &["cairn.predictions.>"],
+        max_age: Some(Duration::from_secs(7 * 24 * 60 * 60)),
+        duplicate_window: TWO_MINUTES,
+    },
+    StreamSpec {
+        name: "CAIRN_MONITOR",
+        description: "Drift and data-quality findings",
+        subjects: &["cairn.monitor.>"],
+        max_age: Some(Duration::from_secs(90 * 24 * 60 * 60)),
+        duplicate_window: TWO_MINUTES,
+    },
+];
+
+pub const CONSUMERS: &[ConsumerSpec] = &[ConsumerSpec {
+    durable: "feature-store_datasets",
+    stream: "CAIRN_DATASETS",
+    filter_subject: "cairn.datasets.created",
+    owner: ServiceKind::FeatureStore,
+    ack_wait: Duration::from_secs(30),
+    max_deliver: 20,
+}];
+
+/// The stream declared under `name`.
+pub fn stream(name: &str) -> Option<&'static StreamSpec> {
+    STREAMS.iter().find(|stream| stream.name == name)
+}
+
+/// The durable consumers a service owns.
+pub fn consumers_of(owner: ServiceKind) -> impl Iterator<Item = &'static ConsumerSpec> {
+    CONSUMERS.iter().filter(move |consumer| consumer.owner == owner)
+}
+
+/// The stream that captures `subject`.
+pub fn stream_for_subject(subject: &str) -> Option<&'static StreamSpec> {
+    STREAMS.iter().find(|stream| stream.captures(subject))
+}
+
+/// NATS subject matching: `*` matches one token, `>` one or more trailing tokens.
+fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let mut pattern = pattern.split('.');
+    let mut subject = subject.split('.');
+    loop {
+        match (pattern.next(), subject.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(p), Some(s)) if p == s => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_matching_follows_nats_rules() {
+        assert!(subject_matches("cairn.datasets.>", "cairn.datasets.created"));
+        assert!(subject_matches("cairn.datasets.>", "cairn.datasets.a.b"));
+        assert!(!subject_matches("cairn.datasets.>", "cairn.datasets"));
+        assert!(subject_matches("cairn.*.created", "cairn.datasets.created"));
+        assert!(!subject_matches("cairn.*.created", "cairn.datasets.a.created"));
+        assert!(!subject_matches("cairn.features.>", "cairn.datasets.created"));
+    }
+}
