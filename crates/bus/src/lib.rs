@@ -1,0 +1,13 @@
+#![doc = include_str!("../README.md")]
+
+mod connect;
+mod consume;
+mod error;
+mod headers;
+mod publish;
+mod topology;
+
+pub use connect::Bus;
+pub use consume::{ConsumerHandle, Delivery, HandlerError};
+pub use error::BusError;
+pub use publish::{Published, RawEvent};

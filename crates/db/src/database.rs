@@ -1,0 +1,100 @@
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection as _;
+
+use crate::connection::Manager;
+use crate::migrations::SHARED;
+use crate::{AnyConnection, Backend, DatabaseUrl, Migrations};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database url must be sqlite://PATH or postgres://…")]
+    InvalidUrl,
+    #[error("cannot create the directory for the SQLite file: {0}")]
+    Directory(std::io::Error),
+    #[error("cannot connect to the {backend} database: {reason}")]
+    Connect { backend: Backend, reason: String },
+    #[error("no database connection available: {0}")]
+    Pool(String),
+    #[error("query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("database task was cancelled")]
+    Cancelled,
+}
+
+/// A pooled, migrated database.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+    migrations: Vec<Migrations>,
+}
+
+impl Database {
+    /// Opens a pool on `url` and applies the shared migrations and `migrations` (the service's).
+    pub async fn connect(url: &str, pool_size: u32, migrations: &[Migrations]) -> Result<Self, DbError> {
+        let url = DatabaseUrl::parse(url).ok_or(DbError::InvalidUrl)?;
+        if let DatabaseUrl::Sqlite(path) = &url {
+            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(DbError::Directory)?;
+            }
+        }
+        let backend = url.backend();
+        let migrations: Vec<_> = std::iter::once(SHARED).chain(migrations.iter().copied()).collect();
+        let all = migrations.clone();
+        tokio::task::spawn_blocking(move || {
+            let pool = r2d2::Pool::builder()
+                .max_size(pool_size)
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(10))
+                .build(Manager(url))
+                .map_err(|error| DbError::Connect { backend, reason: error.to_string() })?;
+            let mut conn = pool.get().map_err(|error| DbError::Pool(error.to_string()))?;
+            for set in &all {
+                set.apply(&mut conn)?;
+            }
+            Ok(Self { pool, backend, migrations })
+        })
+        .await
+        .map_err(|_| DbError::Cancelled)?
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs `work` on a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut AnyConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|error| DbError::Pool(error.to_string()))?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|_| DbError::Cancelled)?
+    }
+
+    /// What keeps the database from serving: empty when it is reachable and fully migrated.
+    pub async fn readiness(&self) -> Vec<String> {
+        let migrations = self.migrations.clone();
+        let checked = self
+            .run(move |conn| {
+                conn.batch_execute("SELECT 1")?;
+                let mut pending = Vec::new();
+                for set in &migrations {
+                    if set.pending(conn)? {
+                        pending.push(format!("database: migrations of {} pending", set.name));
+                    }
+                }
+                Ok(pending)
+            })
+            .await;
+        checked.unwrap_or_else(|error| vec![format!("database: {error}")])
+    }
+}

@@ -1,0 +1,16 @@
+#![doc = include_str!("../README.md")]
+
+mod connection;
+mod database;
+pub mod inbox;
+mod migrations;
+pub mod outbox;
+pub mod schema;
+
+pub use connection::{AnyConnection, Backend, DatabaseUrl};
+pub use database::{Database, DbError};
+pub use migrations::Migrations;
+
+/// Re-exported so services write queries against the same diesel.
+pub use diesel;
+pub use diesel_migrations;
