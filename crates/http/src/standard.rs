@@ -1,0 +1,70 @@
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::server::Shared;
+
+/// Reports what keeps a service from serving; an empty list means ready.
+pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Vec<String>> + Send + Sync>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub service: String,
+    pub ready: bool,
+    /// Why the service is not ready (empty when it is).
+    pub reasons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    service: String,
+    status: String,
+    version: String,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The process is alive", body = Health)))]
+pub(crate) async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok().json(Health {
+        service: shared.service.to_string(),
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// NATS connected, streams present, database migrated.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, description = "Ready to serve", body = Readiness),
+    (status = 503, description = "Not ready, with the reasons", body = Readiness)))]
+pub(crate) async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
+    let reasons = (shared.readiness)().await;
+    let ready = reasons.is_empty();
+    let body = Readiness { service: shared.service.to_string(), ready, reasons };
+    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
+}
+
+/// Prometheus metrics in the text exposition format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub(crate) async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(shared.metrics.render())
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 description of this service")))]
+pub(crate) async fn openapi(shared: web::Data<Shared>) -> HttpResponse {
+    HttpResponse::Ok().json(&shared.openapi)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(healthz, readyz, metrics, openapi),
+    components(schemas(Health, Readiness, crate::ErrorBody, crate::ErrorDetail))
+)]
+pub(crate) struct StandardApi;
