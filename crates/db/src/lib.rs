@@ -11,6 +11,3 @@ pub use connection::{AnyConnection, Backend, DatabaseUrl};
 pub use database::{Database, DbError};
 pub use migrations::Migrations;
 
-/// Re-exported so services write queries against the same diesel.
-pub use diesel;
-pub use diesel_migrations;

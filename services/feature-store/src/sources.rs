@@ -1,0 +1,105 @@
+//! The catalog of source datasets, kept from ingestion's events.
+
+use std::time::Duration;
+
+use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
+use cairn_db::{AnyConnection, Database, DbError, inbox};
+use cairn_domain::{Name, Schema, Timestamp};
+use cairn_events::topology::CONSUMERS;
+use cairn_events::v1::DatasetCreated;
+use cairn_service::{ServiceContext, StartError};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::schema::source_datasets::dsl;
+
+const CONSUMER: &str = "feature-store_datasets";
+
+/// A dataset the feature store can build feature views on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SourceDataset {
+    pub name: Name,
+    pub schema: Schema,
+    pub created_at: Timestamp,
+    /// The `cairn.datasets.created` event this entry came from.
+    pub event_id: String,
+    /// The trace of the request that declared the dataset.
+    pub trace_id: Option<String>,
+}
+
+pub(crate) async fn follow_datasets(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
+    let spec = CONSUMERS
+        .iter()
+        .find(|spec| spec.durable == CONSUMER)
+        .ok_or_else(|| cairn_bus::BusError::NoStream(CONSUMER.into()))?;
+    let db = context.db.clone();
+    Ok(context
+        .bus
+        .consume(spec, context.shutdown.clone(), move |delivery| record(db.clone(), delivery))
+        .await?)
+}
+
+async fn record(db: Database, delivery: Delivery<DatasetCreated>) -> Result<(), HandlerError> {
+    let event = delivery.event;
+    let name = Name::parse(event.dataset.clone())
+        .map_err(|error| HandlerError::Reject(format!("dataset name: {error}")))?;
+    let schema: Schema = serde_json::from_str(&event.schema_json)
+        .map_err(|error| HandlerError::Reject(format!("dataset schema: {error}")))?;
+    schema.validate().map_err(|error| HandlerError::Reject(format!("dataset schema: {error}")))?;
+    let source = SourceDataset {
+        name,
+        schema,
+        created_at: Timestamp::from_micros(event.created_at_unix_micros).unwrap_or_else(Timestamp::now),
+        event_id: delivery.event_id.to_string(),
+        trace_id: delivery.trace_id,
+    };
+    let event_id = source.event_id.clone();
+    db.run(move |conn| inbox::apply_once(conn, CONSUMER, &event_id, |conn| upsert(conn, &source, &event.schema_json)))
+        .await
+        .map(|_| ())
+        .map_err(|error| HandlerError::Retry { reason: error.to_string(), after: Duration::from_secs(2) })
+}
+
+fn upsert(conn: &mut AnyConnection, source: &SourceDataset, schema_json: &str) -> Result<(), DbError> {
+    diesel::delete(dsl::source_datasets.filter(dsl::name.eq(source.name.as_str()))).execute(conn)?;
+    diesel::insert_into(dsl::source_datasets)
+        .values((
+            dsl::name.eq(source.name.as_str()),
+            dsl::schema_json.eq(schema_json),
+            dsl::created_at.eq(source.created_at.as_micros()),
+            dsl::event_id.eq(&source.event_id),
+            dsl::trace_id.eq(&source.trace_id),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+type Row = (String, String, i64, String, Option<String>);
+
+pub(crate) async fn list(db: &Database, name: Option<String>) -> Result<Vec<SourceDataset>, DbError> {
+    let rows: Vec<Row> = db
+        .run(move |conn| {
+            let mut query = dsl::source_datasets
+                .select((dsl::name, dsl::schema_json, dsl::created_at, dsl::event_id, dsl::trace_id))
+                .order(dsl::name.asc())
+                .into_boxed();
+            if let Some(name) = name {
+                query = query.filter(dsl::name.eq(name));
+            }
+            Ok(query.load(conn)?)
+        })
+        .await?;
+    // Rows were validated before they were written.
+    Ok(rows
+        .into_iter()
+        .filter_map(|(name, schema_json, created_at, event_id, trace_id)| {
+            Some(SourceDataset {
+                name: Name::parse(name).ok()?,
+                schema: serde_json::from_str(&schema_json).ok()?,
+                created_at: Timestamp::from_micros(created_at)?,
+                event_id,
+                trace_id,
+            })
+        })
+        .collect())
+}
