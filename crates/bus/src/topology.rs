@@ -1,4 +1,5 @@
 use async_nats::jetstream::{self, consumer, stream};
+use futures::TryStreamExt as _;
 use cairn_events::topology::{CONSUMERS, ConsumerSpec, STREAMS, StreamSpec};
 
 use crate::{Bus, BusError};
@@ -17,14 +18,14 @@ impl Bus {
     }
 
     /// Names of declared streams the server does not have (for readiness).
-    pub async fn missing_streams(&self) -> Vec<&'static str> {
-        let mut missing = Vec::new();
-        for spec in STREAMS {
-            if self.jetstream.get_stream_no_info(spec.name).await.is_err() {
-                missing.push(spec.name);
-            }
-        }
-        missing
+    pub async fn missing_streams(&self) -> Result<Vec<&'static str>, BusError> {
+        let names: Vec<String> = self
+            .jetstream
+            .stream_names()
+            .try_collect()
+            .await
+            .map_err(|e| BusError::Stream { stream: "(list)".into(), reason: e.to_string() })?;
+        Ok(STREAMS.iter().map(|spec| spec.name).filter(|name| !names.iter().any(|n| n == name)).collect())
     }
 
     async fn ensure_stream(&self, spec: &StreamSpec) -> Result<stream::Stream, BusError> {

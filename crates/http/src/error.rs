@@ -2,7 +2,7 @@ use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::{Deserialize, Serialize};
+use cairn_api::{ErrorBody, ErrorDetail};
 
 /// What went wrong, independent of transport. Each kind has exactly one status and code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,21 +73,6 @@ impl ErrorKind {
             _ => ErrorKind::Internal,
         }
     }
-}
-
-/// The body of every error response of the platform.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable: `not_found`, `invalid_request`, `payload_too_large`, ...
-    pub code: String,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub details: Option<serde_json::Value>,
 }
 
 /// An error on its way to becoming an HTTP response.

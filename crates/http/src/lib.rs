@@ -5,6 +5,7 @@ mod middleware;
 mod server;
 mod standard;
 
-pub use error::{ApiError, ErrorBody, ErrorDetail, ErrorKind};
+pub use cairn_api::{ErrorBody, ErrorDetail, Health, Readiness};
+pub use error::{ApiError, ErrorKind};
 pub use server::{HttpOptions, RunningServer, ServiceApi, serve};
-pub use standard::{Readiness, ReadinessCheck};
+pub use standard::ReadinessCheck;

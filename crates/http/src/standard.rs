@@ -2,27 +2,12 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
+use cairn_api::{Health, Readiness};
 
 use crate::server::Shared;
 
 /// Reports what keeps a service from serving; an empty list means ready.
 pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Vec<String>> + Send + Sync>;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Readiness {
-    pub service: String,
-    pub ready: bool,
-    /// Why the service is not ready (empty when it is).
-    pub reasons: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub(crate) struct Health {
-    service: String,
-    status: String,
-    version: String,
-}
 
 /// The process is alive.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -65,6 +50,6 @@ pub(crate) async fn openapi(shared: web::Data<Shared>) -> HttpResponse {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(healthz, readyz, metrics, openapi),
-    components(schemas(Health, Readiness, crate::ErrorBody, crate::ErrorDetail))
+    components(schemas(Health, Readiness, cairn_api::ErrorBody, cairn_api::ErrorDetail))
 )]
 pub(crate) struct StandardApi;

@@ -70,8 +70,9 @@ impl ServiceContext {
             async move {
                 let mut reasons = Vec::new();
                 if bus.is_connected() {
-                    for stream in bus.missing_streams().await {
-                        reasons.push(format!("nats: stream {stream} missing"));
+                    match bus.missing_streams().await {
+                        Ok(missing) => reasons.extend(missing.iter().map(|s| format!("nats: stream {s} missing"))),
+                        Err(error) => reasons.push(format!("nats: {error}")),
                     }
                 } else {
                     reasons.push("nats: not connected".to_owned());

@@ -3,7 +3,9 @@ use cairn_http::ApiError;
 use cairn_service::ServiceContext;
 use utoipa::OpenApi as _;
 
-use crate::sources::{self, SourceDataset};
+use cairn_api::SourceDataset;
+
+use crate::sources;
 
 type State = web::Data<ServiceContext>;
 

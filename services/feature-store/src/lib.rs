@@ -10,8 +10,6 @@ use cairn_domain::ServiceKind;
 use cairn_service::{RunningService, StartError};
 use diesel_migrations::embed_migrations;
 
-pub use sources::SourceDataset;
-
 pub const MIGRATIONS: Migrations = Migrations {
     name: "cairn-feature-store",
     sqlite: &embed_migrations!("migrations/sqlite"),

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use cairn_api::SourceDataset;
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
 use cairn_db::{AnyConnection, Database, DbError, inbox};
 use cairn_domain::{Name, Schema, Timestamp};
@@ -9,23 +10,10 @@ use cairn_events::topology::CONSUMERS;
 use cairn_events::v1::DatasetCreated;
 use cairn_service::{ServiceContext, StartError};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
 
 use crate::schema::source_datasets::dsl;
 
 const CONSUMER: &str = "feature-store_datasets";
-
-/// A dataset the feature store can build feature views on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct SourceDataset {
-    pub name: Name,
-    pub schema: Schema,
-    pub created_at: Timestamp,
-    /// The `cairn.datasets.created` event this entry came from.
-    pub event_id: String,
-    /// The trace of the request that declared the dataset.
-    pub trace_id: Option<String>,
-}
 
 pub(crate) async fn follow_datasets(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
     let spec = CONSUMERS

@@ -3,7 +3,9 @@ use cairn_http::ApiError;
 use cairn_service::ServiceContext;
 use utoipa::OpenApi as _;
 
-use crate::datasets::{self, Dataset, DatasetError, NewDataset};
+use cairn_api::{Dataset, NewDataset};
+
+use crate::datasets::{self, DatasetError};
 
 type State = web::Data<ServiceContext>;
 

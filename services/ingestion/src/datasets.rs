@@ -2,27 +2,13 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use cairn_api::{Dataset, NewDataset};
 use cairn_db::{AnyConnection, DbError};
-use cairn_domain::{Name, Schema, SchemaError, Timestamp};
+use cairn_domain::{Name, SchemaError, Timestamp};
 use cairn_events::v1::DatasetCreated;
 use cairn_service::{Outbox, ServiceContext};
-use serde::{Deserialize, Serialize};
 
 use crate::schema::datasets::dsl;
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewDataset {
-    pub name: Name,
-    pub schema: Schema,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Dataset {
-    pub name: Name,
-    pub schema: Schema,
-    pub created_at: Timestamp,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {

@@ -10,7 +10,7 @@ use diesel_migrations::embed_migrations;
 use cairn_domain::ServiceKind;
 use cairn_service::{RunningService, StartError};
 
-pub use datasets::{Dataset, DatasetError, NewDataset};
+pub use datasets::DatasetError;
 
 pub const MIGRATIONS: Migrations = Migrations {
     name: "cairn-ingestion",

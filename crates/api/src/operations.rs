@@ -1,0 +1,18 @@
+use serde::{Deserialize, Serialize};
+
+/// `GET /healthz`: the process is alive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    pub service: String,
+    pub status: String,
+    pub version: String,
+}
+
+/// `GET /readyz`: whether the service can serve, and if not, why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub service: String,
+    pub ready: bool,
+    /// Why the service is not ready (empty when it is).
+    pub reasons: Vec<String>,
+}

@@ -1,0 +1,129 @@
+#![doc = include_str!("../README.md")]
+
+use std::time::Duration;
+
+use cairn_api::{Dataset, ErrorBody, Health, NewDataset, Readiness, SourceDataset};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{status}: {} ({})", .body.error.message, .body.error.code)]
+    Api { status: u16, body: ErrorBody },
+    #[error("unexpected {status} response: {text}")]
+    Unexpected { status: u16, text: String },
+    #[error("cannot reach {url}: {source}")]
+    Transport { url: String, source: reqwest::Error },
+}
+
+impl ClientError {
+    /// The platform error code, when the server answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { body, .. } => Some(&body.error.code),
+            _ => None,
+        }
+    }
+}
+
+/// A client for one service, addressed by its base URL (`http://127.0.0.1:7410`).
+#[derive(Debug, Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+    traceparent: Option<String>,
+}
+
+impl Client {
+    pub fn new(base: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self { base: base.into().trim_end_matches('/').to_owned(), http, traceparent: None }
+    }
+
+    /// Sends `traceparent` with every request, so the server continues that trace.
+    pub fn with_traceparent(mut self, traceparent: impl Into<String>) -> Self {
+        self.traceparent = Some(traceparent.into());
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.get("/healthz").await
+    }
+
+    /// The readiness report; a 503 is an answer here, not an error.
+    pub async fn readiness(&self) -> Result<Readiness, ClientError> {
+        let response = self.send(self.http.get(self.url("/readyz"))).await?;
+        if response.status().as_u16() == 503 {
+            return decode(response).await;
+        }
+        read(response).await
+    }
+
+    pub async fn create_dataset(&self, dataset: &NewDataset) -> Result<Dataset, ClientError> {
+        self.post("/v1/datasets", dataset).await
+    }
+
+    pub async fn dataset(&self, name: &str) -> Result<Dataset, ClientError> {
+        self.get(&format!("/v1/datasets/{name}")).await
+    }
+
+    pub async fn datasets(&self) -> Result<Vec<Dataset>, ClientError> {
+        self.get("/v1/datasets").await
+    }
+
+    pub async fn source_dataset(&self, name: &str) -> Result<SourceDataset, ClientError> {
+        self.get(&format!("/v1/sources/{name}")).await
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        read(self.send(self.http.get(self.url(path))).await?).await
+    }
+
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        read(self.send(self.http.post(self.url(path)).json(body)).await?).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let request = match &self.traceparent {
+            Some(traceparent) => request.header("traceparent", traceparent),
+            None => request,
+        };
+        request.send().await.map_err(|source| ClientError::Transport { url: self.base.clone(), source })
+    }
+}
+
+async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    let status = response.status().as_u16();
+    if response.status().is_success() {
+        return decode(response).await;
+    }
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => Err(ClientError::Api { status, body }),
+        Err(_) => Err(ClientError::Unexpected { status, text }),
+    }
+}
+
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    serde_json::from_str(&text).map_err(|error| ClientError::Unexpected {
+        status,
+        text: format!("{error}: {text}"),
+    })
+}

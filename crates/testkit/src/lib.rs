@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+#![expect(clippy::unwrap_used, reason = "a test harness fails loudly")]
+
+mod config;
+mod db;
+mod nats;
+mod python;
+
+pub use config::config;
+pub use db::TestDb;
+pub use nats::NatsServer;
+pub use python::python;
