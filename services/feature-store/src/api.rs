@@ -10,11 +10,9 @@ use crate::sources;
 type State = web::Data<ServiceContext>;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
-    cfg.app_data(state).service(
-        web::scope("/v1/sources")
-            .route("", web::get().to(list_sources))
-            .route("/{name}", web::get().to(get_source)),
-    );
+    cfg.app_data(state)
+        .service(web::resource("/v1/sources").route(web::get().to(list_sources)))
+        .service(web::resource("/v1/sources/{name}").route(web::get().to(get_source)));
 }
 
 #[derive(utoipa::OpenApi)]

@@ -10,12 +10,13 @@ use crate::datasets::{self, DatasetError};
 type State = web::Data<ServiceContext>;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
-    cfg.app_data(state).service(
-        web::scope("/v1/datasets")
-            .route("", web::post().to(create_dataset))
-            .route("", web::get().to(list_datasets))
-            .route("/{name}", web::get().to(get_dataset)),
-    );
+    cfg.app_data(state)
+        .service(
+            web::resource("/v1/datasets")
+                .route(web::post().to(create_dataset))
+                .route(web::get().to(list_datasets)),
+        )
+        .service(web::resource("/v1/datasets/{name}").route(web::get().to(get_dataset)));
 }
 
 #[derive(utoipa::OpenApi)]
