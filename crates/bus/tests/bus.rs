@@ -158,7 +158,7 @@ static TRACE_TEST: ConsumerSpec = ConsumerSpec {
 
 #[tokio::test]
 async fn the_consumer_continues_the_publishers_trace() {
-    let config = cairn_testkit::config("nats://127.0.0.1:1", "sqlite://unused.db", std::path::Path::new("."), &[]);
+    let config = cairn_testkit::config("nats://127.0.0.1:1", None, std::path::Path::new("."), &[]);
     let _telemetry = cairn_telemetry::init("test", &config.telemetry).unwrap();
     let server = NatsServer::start().await;
     let bus = bus(&server).await;

@@ -59,34 +59,47 @@ impl DatabaseUrl {
         }
     }
 
-    pub(crate) fn establish(&self) -> Result<AnyConnection, ConnectionError> {
+    pub(crate) fn establish(&self, namespace: &str) -> Result<AnyConnection, ConnectionError> {
         match self {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 // WAL lets readers proceed during writes; the busy timeout makes concurrent
                 // writers from the pool wait for each other instead of failing.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(AnyConnection::Postgresql),
+            DatabaseUrl::Postgres(url) => {
+                // Services may share one PostgreSQL database; each keeps its tables (and its
+                // migration history) in a schema of its own.
+                let mut conn = PgConnection::establish(url)?;
+                conn.batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS \"{namespace}\"; SET search_path TO \"{namespace}\""
+                ))
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(AnyConnection::Postgresql(conn))
+            }
         }
     }
 }
 
 /// r2d2 manager that opens the backend the URL names (the derive's own `establish` would try
 /// each backend in turn).
-pub(crate) struct Manager(pub(crate) DatabaseUrl);
+pub(crate) struct Manager {
+    pub(crate) url: DatabaseUrl,
+    /// PostgreSQL schema holding this service's tables; a plain identifier.
+    pub(crate) namespace: String,
+}
 
 impl r2d2::ManageConnection for Manager {
     type Connection = AnyConnection;
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<AnyConnection, ConnectionError> {
-        self.0.establish()
+        self.url.establish(&self.namespace)
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectionError> {

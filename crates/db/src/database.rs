@@ -10,6 +10,8 @@ use crate::{AnyConnection, Backend, DatabaseUrl, Migrations};
 pub enum DbError {
     #[error("database url must be sqlite://PATH or postgres://…")]
     InvalidUrl,
+    #[error("database namespace `{0}` must be lowercase letters, digits and `_`")]
+    InvalidNamespace(String),
     #[error("cannot create the directory for the SQLite file: {0}")]
     Directory(std::io::Error),
     #[error("cannot connect to the {backend} database: {reason}")]
@@ -34,8 +36,18 @@ pub struct Database {
 
 impl Database {
     /// Opens a pool on `url` and applies the shared migrations and `migrations` (the service's).
-    pub async fn connect(url: &str, pool_size: u32, migrations: &[Migrations]) -> Result<Self, DbError> {
+    /// On PostgreSQL everything lives in the schema `namespace` (one per service).
+    pub async fn connect(
+        url: &str,
+        pool_size: u32,
+        namespace: &str,
+        migrations: &[Migrations],
+    ) -> Result<Self, DbError> {
         let url = DatabaseUrl::parse(url).ok_or(DbError::InvalidUrl)?;
+        let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+        if namespace.is_empty() || !namespace.chars().all(plain) {
+            return Err(DbError::InvalidNamespace(namespace.to_owned()));
+        }
         if let DatabaseUrl::Sqlite(path) = &url {
             if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(DbError::Directory)?;
@@ -44,12 +56,13 @@ impl Database {
         let backend = url.backend();
         let migrations: Vec<_> = std::iter::once(SHARED).chain(migrations.iter().copied()).collect();
         let all = migrations.clone();
+        let namespace = namespace.to_owned();
         tokio::task::spawn_blocking(move || {
             let pool = r2d2::Pool::builder()
                 .max_size(pool_size)
                 .min_idle(Some(1))
                 .connection_timeout(Duration::from_secs(10))
-                .build(Manager(url))
+                .build(Manager { url, namespace })
                 .map_err(|error| DbError::Connect { backend, reason: error.to_string() })?;
             let mut conn = pool.get().map_err(|error| DbError::Pool(error.to_string()))?;
             for set in &all {

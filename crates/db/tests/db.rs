@@ -6,7 +6,7 @@ use cairn_testkit::TestDb;
 use diesel::connection::SimpleConnection as _;
 
 async fn connect(db: &TestDb) -> Database {
-    Database::connect(db.url(), 4, &[]).await.unwrap()
+    Database::connect(db.url(), 4, "test", &[]).await.unwrap()
 }
 
 #[tokio::test]
@@ -86,8 +86,30 @@ async fn the_outbox_keeps_events_in_order_until_removed() {
 }
 
 #[tokio::test]
+async fn services_sharing_a_postgres_database_keep_separate_schemas() {
+    let shared = TestDb::postgres();
+    let a = Database::connect(shared.url(), 2, "svc_a", &[]).await.unwrap();
+    let b = Database::connect(shared.url(), 2, "svc_b", &[]).await.unwrap();
+    let row = OutboxEvent {
+        event_id: "only-in-a".into(),
+        subject: "cairn.datasets.created".into(),
+        event_type: "t".into(),
+        payload: vec![],
+        traceparent: None,
+        created_at: 1,
+    };
+    a.run(move |conn| outbox::enqueue(conn, &row)).await.unwrap();
+    assert_eq!(a.run(|conn| outbox::oldest(conn, 10)).await.unwrap().len(), 1);
+    assert!(b.run(|conn| outbox::oldest(conn, 10)).await.unwrap().is_empty());
+    assert!(matches!(
+        Database::connect(shared.url(), 1, "bad\"name", &[]).await,
+        Err(DbError::InvalidNamespace(_))
+    ));
+}
+
+#[tokio::test]
 async fn bad_urls_are_refused() {
     for url in ["mysql://x", "", "sqlite://"] {
-        assert!(matches!(Database::connect(url, 1, &[]).await, Err(DbError::InvalidUrl)), "{url}");
+        assert!(matches!(Database::connect(url, 1, "test", &[]).await, Err(DbError::InvalidUrl)), "{url}");
     }
 }

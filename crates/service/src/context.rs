@@ -47,7 +47,13 @@ pub async fn start(
     let bus = Bus::connect(&config.nats, kind, metrics.clone()).await?;
     bus.ensure_topology().await?;
     let url = config.database_url(kind);
-    let db = Database::connect(url.expose().unwrap_or_default(), config.database.pool_size, migrations).await?;
+    let db = Database::connect(
+        url.expose().unwrap_or_default(),
+        config.database.pool_size,
+        kind.config_key(),
+        migrations,
+    )
+    .await?;
     tracing::info!(service = %kind, backend = %db.backend(), "connected to NATS and database");
     let outbox = Outbox::new(db.clone(), bus.clone());
     Ok(ServiceContext {

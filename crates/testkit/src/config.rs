@@ -2,13 +2,14 @@ use std::path::Path;
 
 use cairn_config::CairnConfig;
 
-/// A configuration for services under test: the given NATS and database, every HTTP port 0,
-/// state under `data_dir`, quiet logs. `extra` are more `CAIRN__…` variables.
-pub fn config(nats_url: &str, database_url: &str, data_dir: &Path, extra: &[(&str, &str)]) -> CairnConfig {
+/// A configuration for services under test: the given NATS and database (`None`: a SQLite file
+/// per service under `data_dir`), every HTTP port 0, quiet logs. `extra` are more `CAIRN__…`
+/// variables.
+pub fn config(nats_url: &str, database_url: Option<&str>, data_dir: &Path, extra: &[(&str, &str)]) -> CairnConfig {
     let mut env: Vec<(String, String)> = vec![
         ("CAIRN__NATS__URL".into(), nats_url.into()),
         ("CAIRN__NATS__CONNECT_TIMEOUT_SECS".into(), "10".into()),
-        ("CAIRN__DATABASE__URL".into(), database_url.into()),
+        ("CAIRN__DATABASE__URL".into(), database_url.unwrap_or_default().into()),
         ("CAIRN__DATABASE__POOL_SIZE".into(), "4".into()),
         ("CAIRN__DATA_DIR".into(), data_dir.display().to_string()),
         ("CAIRN__TELEMETRY__LOG_LEVEL".into(), "warn".into()),
