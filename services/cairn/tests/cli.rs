@@ -1,0 +1,170 @@
+//! The `cairn` binary as a user runs it.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use cairn_client::Client;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const CAIRN: &str = env!("CARGO_BIN_EXE_cairn");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Ports {
+    services: Vec<u16>,
+    nats: u16,
+}
+
+/// A cairn.toml with free ports and the data directory inside `dir`.
+fn write_config(dir: &Path) -> Ports {
+    let services: Vec<u16> = (0..6).map(|_| free_port()).collect();
+    let nats = free_port();
+    let names = ["ingestion", "feature_store", "training", "registry", "serving", "monitor"];
+    let mut toml = format!("data_dir = \"{}\"\n[up]\nnats_port = {nats}\n", dir.join("data").display());
+    toml.push_str(&format!("[nats]\nurl = \"nats://127.0.0.1:{nats}\"\n"));
+    for (name, port) in names.iter().zip(&services) {
+        toml.push_str(&format!("[services.{name}]\nport = {port}\n"));
+    }
+    std::fs::write(dir.join("cairn.toml"), toml).unwrap();
+    Ports { services, nats }
+}
+
+fn cairn(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(CAIRN);
+    command.current_dir(dir).args(args).env_remove("CAIRN_CONFIG");
+    command
+}
+
+fn spawn_up(dir: &Path, args: &[&str]) -> Child {
+    let mut all = vec!["up"];
+    all.extend_from_slice(args);
+    cairn(dir, &all).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
+async fn wait_ready(ports: &[u16], up: &mut Child) -> Duration {
+    let started = Instant::now();
+    for port in ports {
+        let client = Client::new(format!("http://127.0.0.1:{port}"));
+        loop {
+            if client.readiness().await.is_ok_and(|report| report.ready) {
+                break;
+            }
+            assert!(up.try_wait().unwrap().is_none(), "cairn up exited early");
+            assert!(started.elapsed() < Duration::from_secs(60), "services not ready on port {port}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    started.elapsed()
+}
+
+/// PIDs of nats-server processes whose command line mentions `marker`.
+fn nats_servers_under(marker: &Path) -> Vec<u32> {
+    let marker = marker.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.contains("nats-server") && cmdline.contains(&marker)
+        })
+        .collect()
+}
+
+fn stop(up: &mut Child, signal: Signal) -> std::process::ExitStatus {
+    kill(Pid::from_raw(up.id().cast_signed()), signal).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Some(status) = up.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "cairn up did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test]
+async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = write_config(dir.path());
+    let mut up = spawn_up(dir.path(), &[]);
+    let took = wait_ready(&ports.services, &mut up).await;
+    assert!(took < Duration::from_secs(30), "ready in {took:?}");
+    assert_eq!(nats_servers_under(dir.path()).len(), 1, "one nats-server child");
+    assert!(dir.path().join("data/nats/jetstream").is_dir(), "JetStream storage under the data dir");
+
+    let status: Output = cairn(dir.path(), &["status", "--json"]).output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(report["ready"], true);
+    assert_eq!(report["services"].as_array().unwrap().len(), 6);
+    let table = cairn(dir.path(), &["status"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(table.lines().next().unwrap().starts_with("SERVICE"), "{table}");
+    assert_eq!(table.lines().count(), 7, "{table}");
+
+    let exit = stop(&mut up, Signal::SIGTERM);
+    assert!(exit.success(), "{exit}");
+    assert!(nats_servers_under(dir.path()).is_empty(), "the nats-server child was reaped");
+    for port in ports.services.iter().chain([&ports.nats]) {
+        assert!(TcpListener::bind(("127.0.0.1", *port)).is_ok(), "port {port} released");
+    }
+    let status = cairn(dir.path(), &["status"]).output().unwrap();
+    assert!(!status.status.success(), "status reports the stopped platform as not ready");
+}
+
+#[tokio::test]
+async fn up_uses_an_existing_nats_server_when_given_one() {
+    let nats = cairn_testkit::NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let ports = write_config(dir.path());
+    let mut up = spawn_up(dir.path(), &["--nats-url", &nats.url()]);
+    wait_ready(&ports.services, &mut up).await;
+    assert!(nats_servers_under(dir.path()).is_empty(), "no child server was started");
+    let exit = stop(&mut up, Signal::SIGINT);
+    assert!(exit.success(), "{exit}");
+}
+
+#[test]
+fn up_names_the_package_to_install_when_nats_server_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let output = cairn(dir.path(), &["up"]).env("CAIRN__UP__NATS_SERVER_BIN", "/nonexistent/nats-server").output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("apt install nats-server"), "{stderr}");
+}
+
+#[test]
+fn config_show_prints_the_effective_configuration_with_secrets_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cairn(dir.path(), &["config", "show"])
+        .env("CAIRN__DATABASE__URL", "postgres://cairn:hunter2@db/cairn")
+        .env("CAIRN__NATS__TOKEN", "t0ken-value")
+        .env("CAIRN__SERVICES__REGISTRY__PORT", "9440")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("hunter2") && !stdout.contains("t0ken-value"), "{stdout}");
+    assert!(stdout.contains("[redacted]"));
+    assert!(stdout.contains("port = 9440"), "{stdout}");
+
+    let output = cairn(dir.path(), &["config", "show", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["services"]["ingestion"]["port"], 7410);
+}
+
+#[test]
+fn invalid_configuration_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = cairn(dir.path(), &["config", "show"]).env("CAIRN__NATS__URL", "http://wrong").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("nats.url"), "{stderr}");
+}
