@@ -93,8 +93,9 @@ impl Bus {
             storage: stream::StorageType::File,
             ..Default::default()
         };
-        if self.jetstream.get_stream_no_info(&name).await.is_err() {
-            let _ = self.jetstream.create_stream(config).await.map_err(|e| error(e.to_string()));
+        if self.jetstream.get_stream(&name).await.is_err() {
+            // A concurrent creator may win; `get_key_value` below tells whether the bucket exists.
+            let _ = self.jetstream.create_stream(config).await;
         }
         self.jetstream.get_key_value(bucket).await.map_err(|e| error(e.to_string()))
     }

@@ -246,3 +246,17 @@ async fn credentials_come_from_configuration() {
     let bus = Bus::connect(&load("s3cret"), ServiceKind::Registry, Metrics::new("t")).await.unwrap();
     bus.ensure_topology().await.unwrap();
 }
+
+#[tokio::test]
+async fn key_value_buckets_work_on_every_supported_server() {
+    let server = NatsServer::start().await;
+    let bus = bus(&server).await;
+    let kv = bus.create_kv_stream("cairn_test_kv", 1).await.unwrap();
+    kv.put("customer.42", "v1".into()).await.unwrap();
+    kv.put("customer.42", "v2".into()).await.unwrap();
+    assert_eq!(kv.get("customer.42").await.unwrap().as_deref(), Some(&b"v2"[..]));
+    assert_eq!(kv.get("customer.7").await.unwrap(), None);
+    // Creating it again (every replica does at start) keeps the data.
+    let again = bus.create_kv_stream("cairn_test_kv", 1).await.unwrap();
+    assert_eq!(again.get("customer.42").await.unwrap().as_deref(), Some(&b"v2"[..]));
+}
