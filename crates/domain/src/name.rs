@@ -102,7 +102,7 @@ mod tests {
         assert!(matches!(Name::parse("a".repeat(64)), Err(NameError::TooLong(_))));
         assert!(matches!(Name::parse("7days"), Err(NameError::BadStart(_))));
         assert!(matches!(Name::parse("Users"), Err(NameError::BadStart(_))));
-        for bad in ["a.b", "a b", "a/b", "a>", "a*", "ü"] {
+        for bad in ["a.b", "a b", "a/b", "a>", "a*", "aü"] {
             assert!(matches!(Name::parse(bad), Err(NameError::BadCharacter(_))), "{bad}");
         }
     }
