@@ -11,7 +11,8 @@ use crate::{Platform, Store, eventually};
 
 #[tokio::test]
 async fn a_python_subscriber_decodes_an_event_published_by_a_rust_service() {
-    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
+    let platform =
+        Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
     let dataset: NewDataset = serde_json::from_value(serde_json::json!({
         "name": "payments",
         "schema": {"columns": [{"name": "ts", "type": "timestamp", "nullable": false}], "event_timestamp": "ts"}
@@ -19,7 +20,8 @@ async fn a_python_subscriber_decodes_an_event_published_by_a_rust_service() {
     .unwrap();
     let declared = platform.client(ServiceKind::Ingestion).create_dataset(&dataset).await.unwrap();
     let feature_store = platform.client(ServiceKind::FeatureStore);
-    let source = eventually("the event", || async { feature_store.source_dataset("payments").await.ok() }).await;
+    let source =
+        eventually("the event", || async { feature_store.source_dataset("payments").await.ok() }).await;
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let nats_url = platform.nats.url();

@@ -23,9 +23,12 @@ fn new_dataset(name: &str) -> NewDataset {
 }
 
 async fn declared_dataset_reaches_the_feature_store_in_one_trace(store: Store) {
-    let platform = Platform::start_with(store, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
+    let platform =
+        Platform::start_with(store, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
     let trace_id = "0af7651916cd43dd8448eb211c80319c";
-    let ingestion = platform.client(ServiceKind::Ingestion).with_traceparent(format!("00-{trace_id}-b7ad6b7169203331-01"));
+    let ingestion = platform
+        .client(ServiceKind::Ingestion)
+        .with_traceparent(format!("00-{trace_id}-b7ad6b7169203331-01"));
     let feature_store = platform.client(ServiceKind::FeatureStore);
 
     let declared = ingestion.create_dataset(&new_dataset("transactions")).await.unwrap();

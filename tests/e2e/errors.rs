@@ -26,22 +26,41 @@ async fn bad_requests_get_a_4xx_in_the_error_shape() {
     let http = reqwest::Client::new();
     let datasets = format!("{base}/v1/datasets");
     let json = |body: String| http.post(&datasets).header("content-type", "application/json").body(body);
-    let valid_schema = r#"{"columns":[{"name":"ts","type":"timestamp","nullable":false}],"event_timestamp":"ts"}"#;
+    let valid_schema =
+        r#"{"columns":[{"name":"ts","type":"timestamp","nullable":false}],"event_timestamp":"ts"}"#;
 
     let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
         ("malformed JSON", json("{\"name\": ".into()), 400, "bad_request"),
         ("wrong type", json(format!(r#"{{"name": 7, "schema": {valid_schema}}}"#)), 422, "invalid_request"),
         ("missing field", json(r#"{"name": "a"}"#.into()), 422, "invalid_request"),
-        ("unknown field", json(format!(r#"{{"name":"a","schema":{valid_schema},"x":1}}"#)), 422, "invalid_request"),
-        ("invalid name", json(format!(r#"{{"name":"../etc","schema":{valid_schema}}}"#)), 422, "invalid_request"),
+        (
+            "unknown field",
+            json(format!(r#"{{"name":"a","schema":{valid_schema},"x":1}}"#)),
+            422,
+            "invalid_request",
+        ),
+        (
+            "invalid name",
+            json(format!(r#"{{"name":"../etc","schema":{valid_schema}}}"#)),
+            422,
+            "invalid_request",
+        ),
         (
             "invalid schema",
-            json(r#"{"name":"a","schema":{"columns":[{"name":"ts","type":"string"}],"event_timestamp":"ts"}}"#.into()),
+            json(
+                r#"{"name":"a","schema":{"columns":[{"name":"ts","type":"string"}],"event_timestamp":"ts"}}"#
+                    .into(),
+            ),
             422,
             "invalid_request",
         ),
         ("oversize body", json(format!(r#"{{"name":"{}"}}"#, "a".repeat(4096))), 413, "payload_too_large"),
-        ("wrong content type", http.post(&datasets).header("content-type", "text/plain").body("{}"), 415, "unsupported_media_type"),
+        (
+            "wrong content type",
+            http.post(&datasets).header("content-type", "text/plain").body("{}"),
+            415,
+            "unsupported_media_type",
+        ),
         ("unknown route", http.get(format!("{base}/v1/nothing/here")), 404, "not_found"),
         ("wrong method", http.delete(&datasets), 405, "method_not_allowed"),
         ("unknown dataset", http.get(format!("{datasets}/missing")), 404, "not_found"),

@@ -9,11 +9,16 @@ use crate::{Platform, Store, eventually};
 
 async fn replayed_events_are_applied_once(store: Store) {
     let mut platform = Platform::start_with(store, &[ServiceKind::FeatureStore], &[]).await;
-    let bus = cairn_bus::Bus::connect(&platform.config.nats, ServiceKind::Ingestion, cairn_telemetry::Metrics::new("t"))
-        .await
-        .unwrap();
+    let bus = cairn_bus::Bus::connect(
+        &platform.config.nats,
+        ServiceKind::Ingestion,
+        cairn_telemetry::Metrics::new("t"),
+    )
+    .await
+    .unwrap();
     let schema = r#"{"columns":[{"name":"ts","type":"timestamp","nullable":false}],"event_timestamp":"ts"}"#;
-    let event = DatasetCreated { dataset: "clicks".into(), schema_json: schema.into(), created_at_unix_micros: 1 };
+    let event =
+        DatasetCreated { dataset: "clicks".into(), schema_json: schema.into(), created_at_unix_micros: 1 };
     let published = bus.publish(&event).await.unwrap();
     // A second, acknowledged publish of the same event (a producer retry) is stored once.
     assert!(bus.publish_with_id(published.event_id, &event).await.unwrap().duplicate);
@@ -43,7 +48,8 @@ async fn replayed_events_are_applied_once(store: Store) {
             .await
             .ok()?;
         let info = consumer.info().await.ok()?;
-        (info.delivered.stream_sequence >= 1 && info.num_ack_pending == 0 && info.num_pending == 0).then_some(())
+        (info.delivered.stream_sequence >= 1 && info.num_ack_pending == 0 && info.num_pending == 0)
+            .then_some(())
     })
     .await;
     let feature_store = platform.client(ServiceKind::FeatureStore);

@@ -1,5 +1,7 @@
 //! End-to-end tests: the services together, over real HTTP and a real nats-server.
 
+#![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
+
 mod contract;
 mod datasets;
 mod errors;

@@ -26,7 +26,8 @@ async fn six_services_are_ready_and_describe_themselves(store: Store) {
         let found: Vec<_> = text.lines().filter(|l| l.starts_with("cairn_http_requests_total")).collect();
         assert!(text.contains(&line), "{kind}: {found:#?}");
     }
-    let ingestion: serde_json::Value = platform.client(ServiceKind::Ingestion).get("/openapi.json").await.unwrap();
+    let ingestion: serde_json::Value =
+        platform.client(ServiceKind::Ingestion).get("/openapi.json").await.unwrap();
     assert!(ingestion["paths"]["/v1/datasets"]["post"].is_object());
     platform.stop().await;
 }

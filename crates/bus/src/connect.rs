@@ -67,10 +67,10 @@ impl Bus {
 
     /// Waits until everything published so far has reached the server.
     pub async fn flush(&self) -> Result<(), BusError> {
-        self.client.flush().await.map_err(|error| BusError::Publish {
-            subject: "(flush)".into(),
-            reason: error.to_string(),
-        })
+        self.client
+            .flush()
+            .await
+            .map_err(|error| BusError::Publish { subject: "(flush)".into(), reason: error.to_string() })
     }
 }
 

@@ -126,10 +126,8 @@ impl Bus {
         cairn_telemetry::propagation::set_parent_from(&span, |key| get(headers, key));
         let trace_id = cairn_telemetry::propagation::trace_id(&span);
         let outcome = async {
-            let (delivered, stream_sequence) = message
-                .info()
-                .map(|info| (info.delivered, info.stream_sequence))
-                .unwrap_or((1, 0));
+            let (delivered, stream_sequence) =
+                message.info().map(|info| (info.delivered, info.stream_sequence)).unwrap_or((1, 0));
             let event_id = get(headers, names::EVENT_ID).and_then(|id| id.parse::<EventId>().ok());
             let Some(event_id) = event_id else {
                 return Err(HandlerError::Reject("missing or malformed Nats-Msg-Id".into()));
@@ -158,7 +156,9 @@ impl Bus {
 
         let (ack, label) = match &outcome {
             Ok(()) => (message.double_ack().await, "ok"),
-            Err(HandlerError::Retry { after, .. }) => (message.ack_with(AckKind::Nak(Some(*after))).await, "retry"),
+            Err(HandlerError::Retry { after, .. }) => {
+                (message.ack_with(AckKind::Nak(Some(*after))).await, "retry")
+            }
             Err(HandlerError::Reject(_)) => (message.ack_with(AckKind::Term).await, "rejected"),
         };
         if let Err(error) = &outcome {

@@ -71,6 +71,11 @@ impl Bus {
             .events_published
             .with_label_values(&[event.event_type.as_str(), if ack.duplicate { "true" } else { "false" }])
             .inc();
-        Ok(Published { event_id: event.id, stream: ack.stream, sequence: ack.sequence, duplicate: ack.duplicate })
+        Ok(Published {
+            event_id: event.id,
+            stream: ack.stream,
+            sequence: ack.sequence,
+            duplicate: ack.duplicate,
+        })
     }
 }

@@ -1,6 +1,6 @@
 use async_nats::jetstream::{self, consumer, stream};
-use futures::TryStreamExt as _;
 use cairn_events::topology::{CONSUMERS, ConsumerSpec, STREAMS, StreamSpec};
+use futures::TryStreamExt as _;
 
 use crate::{Bus, BusError};
 
@@ -79,7 +79,11 @@ impl Bus {
     /// Creates a key-value bucket as a plain stream (`KV_<bucket>` on `$KV.<bucket>.>`), the
     /// layout the KV API reads. async-nats' `create_key_value` first requests account info,
     /// which fails on nats-server 2.9; reading and writing through `get_key_value` works on both.
-    pub async fn create_kv_stream(&self, bucket: &str, history: i64) -> Result<jetstream::kv::Store, BusError> {
+    pub async fn create_kv_stream(
+        &self,
+        bucket: &str,
+        history: i64,
+    ) -> Result<jetstream::kv::Store, BusError> {
         let name = format!("KV_{bucket}");
         let error = |reason: String| BusError::Stream { stream: name.clone(), reason };
         let config = stream::Config {

@@ -1,6 +1,8 @@
 //! The bus against a real nats-server: durability across kill -9, de-duplication, the consumer
 //! loop's ack/nak/term, trace propagation, credentials.
 
+#![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,14 +18,19 @@ use tracing::Instrument as _;
 
 fn nats_config(url: &str) -> NatsConfig {
     let dir = tempfile::tempdir().unwrap();
-    let env = vec![("CAIRN__NATS__URL".to_owned(), url.to_owned()), ("CAIRN__NATS__CONNECT_TIMEOUT_SECS".to_owned(), "10".to_owned())];
+    let env = vec![
+        ("CAIRN__NATS__URL".to_owned(), url.to_owned()),
+        ("CAIRN__NATS__CONNECT_TIMEOUT_SECS".to_owned(), "10".to_owned()),
+    ];
     let empty = dir.path().join("cairn.toml");
     std::fs::write(&empty, "").unwrap();
     cairn_config::load_from(Some(&empty), env).unwrap().nats
 }
 
 async fn bus(server: &NatsServer) -> Bus {
-    let bus = Bus::connect(&nats_config(&server.url()), ServiceKind::Ingestion, Metrics::new("test")).await.unwrap();
+    let bus = Bus::connect(&nats_config(&server.url()), ServiceKind::Ingestion, Metrics::new("test"))
+        .await
+        .unwrap();
     bus.ensure_topology().await.unwrap();
     bus
 }
@@ -42,7 +49,10 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 
 type Seen = Arc<Mutex<Vec<(EventId, String, i64)>>>;
 
-fn recorder(seen: &Seen) -> impl Fn(Delivery<DatasetCreated>) -> futures::future::Ready<Result<(), HandlerError>> + Send + Sync + 'static {
+fn recorder(
+    seen: &Seen,
+) -> impl Fn(Delivery<DatasetCreated>) -> futures::future::Ready<Result<(), HandlerError>> + Send + Sync + 'static
+{
     let seen = seen.clone();
     move |delivery| {
         seen.lock().unwrap().push((delivery.event_id, delivery.event.dataset, delivery.delivered));
@@ -82,7 +92,10 @@ async fn acknowledged_event_survives_kill9_and_is_consumed_exactly_once() {
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen, vec![(published.event_id, "before_crash".to_owned(), 1)]);
     let mut stream = bus.jetstream().get_stream("CAIRN_DATASETS").await.unwrap();
-    let mut durable = stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>("test_durability").await.unwrap();
+    let mut durable = stream
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>("test_durability")
+        .await
+        .unwrap();
     let info = durable.info().await.unwrap();
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0), "the ack was stored");
     assert_eq!(stream.info().await.unwrap().state.messages, 1);
@@ -124,7 +137,9 @@ async fn handler_errors_redeliver_after_the_delay_or_stop_redelivery() {
     let handler = move |delivery: Delivery<DatasetCreated>| {
         log.lock().unwrap().push((delivery.event_id, delivery.event.dataset.clone(), delivery.delivered));
         let result = match (delivery.event.dataset.as_str(), delivery.delivered) {
-            ("flaky", 1) => Err(HandlerError::Retry { reason: "not yet".into(), after: Duration::from_millis(300) }),
+            ("flaky", 1) => {
+                Err(HandlerError::Retry { reason: "not yet".into(), after: Duration::from_millis(300) })
+            }
             ("poison", _) => Err(HandlerError::Reject("never".into())),
             _ => Ok(()),
         };
@@ -132,7 +147,8 @@ async fn handler_errors_redeliver_after_the_delay_or_stop_redelivery() {
     };
     let started = Instant::now();
     let consumer = bus.consume(&RETRY_TEST, CancellationToken::new(), handler).await.unwrap();
-    eventually("redelivery", || seen.lock().unwrap().iter().any(|(_, name, n)| name == "flaky" && *n == 2)).await;
+    eventually("redelivery", || seen.lock().unwrap().iter().any(|(_, name, n)| name == "flaky" && *n == 2))
+        .await;
     assert!(started.elapsed() >= Duration::from_millis(300), "the nak delay was honoured");
     tokio::time::sleep(Duration::from_millis(800)).await;
     consumer.stop().await;
@@ -142,7 +158,8 @@ async fn handler_errors_redeliver_after_the_delay_or_stop_redelivery() {
     assert_eq!(deliveries("flaky"), 2);
     assert_eq!(deliveries("poison"), 1, "a rejected event is not redelivered");
     let stream = bus.jetstream().get_stream("CAIRN_DATASETS").await.unwrap();
-    let mut durable = stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>("test_retry").await.unwrap();
+    let mut durable =
+        stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>("test_retry").await.unwrap();
     let info = durable.info().await.unwrap();
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0), "undecodable messages are terminated too");
 }
@@ -166,7 +183,9 @@ async fn the_consumer_continues_the_publishers_trace() {
     let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     let span = tracing::info_span!("request");
     let traceparent = format!("00-{trace_id}-00f067aa0ba902b7-01");
-    cairn_telemetry::propagation::set_parent_from(&span, |key| (key == "traceparent").then(|| traceparent.clone()));
+    cairn_telemetry::propagation::set_parent_from(&span, |key| {
+        (key == "traceparent").then(|| traceparent.clone())
+    });
     let published = bus.publish(&event("traced")).instrument(span).await.unwrap();
 
     let seen: Arc<Mutex<Option<Option<String>>>> = Arc::default();
@@ -202,7 +221,8 @@ async fn topology_is_idempotent_and_concurrent_safe() {
 async fn publishing_to_an_undeclared_subject_is_refused() {
     let server = NatsServer::start().await;
     let bus = bus(&server).await;
-    let raw = cairn_bus::RawEvent { subject: "cairn.nowhere.x".into(), ..cairn_bus::RawEvent::new(&event("x")) };
+    let raw =
+        cairn_bus::RawEvent { subject: "cairn.nowhere.x".into(), ..cairn_bus::RawEvent::new(&event("x")) };
     assert!(matches!(bus.publish_raw(&raw).await, Err(BusError::NoStream(_))));
 }
 
@@ -210,15 +230,18 @@ async fn publishing_to_an_undeclared_subject_is_refused() {
 async fn connect_retries_until_the_server_is_up() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = nats_config(&format!("nats://127.0.0.1:{port}"));
-    let connecting = tokio::spawn(async move { Bus::connect(&config, ServiceKind::Training, Metrics::new("t")).await });
+    let connecting =
+        tokio::spawn(async move { Bus::connect(&config, ServiceKind::Training, Metrics::new("t")).await });
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let server = tokio::process::Command::new(std::env::var("CAIRN_TEST_NATS_SERVER").unwrap_or_else(|_| "nats-server".into()))
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let server = tokio::process::Command::new(
+        std::env::var("CAIRN_TEST_NATS_SERVER").unwrap_or_else(|_| "nats-server".into()),
+    )
+    .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
     let bus = connecting.await.unwrap().unwrap();
     assert!(bus.is_connected());
     drop(server);

@@ -122,8 +122,6 @@ async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, Cli
 async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
     let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
-    serde_json::from_str(&text).map_err(|error| ClientError::Unexpected {
-        status,
-        text: format!("{error}: {text}"),
-    })
+    serde_json::from_str(&text)
+        .map_err(|error| ClientError::Unexpected { status, text: format!("{error}: {text}") })
 }

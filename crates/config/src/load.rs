@@ -41,13 +41,11 @@ pub fn load_from(
         Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
         Some(path) => builder = builder.add_source(File::from(path).format(FileFormat::Toml)),
         None => {
-            builder = builder
-                .add_source(File::new(DEFAULT_FILE, FileFormat::Toml).required(false));
+            builder = builder.add_source(File::new(DEFAULT_FILE, FileFormat::Toml).required(false));
         }
     }
     let prefix = format!("{ENV_PREFIX}{ENV_SEPARATOR}");
-    let env: HashMap<String, String> =
-        env.into_iter().filter(|(key, _)| key.starts_with(&prefix)).collect();
+    let env: HashMap<String, String> = env.into_iter().filter(|(key, _)| key.starts_with(&prefix)).collect();
     let environment = Environment::with_prefix(ENV_PREFIX)
         .prefix_separator(ENV_SEPARATOR)
         .separator(ENV_SEPARATOR)
@@ -124,11 +122,9 @@ mod tests {
             ]),
         )
         .unwrap();
-        for rendered in [
-            config.to_redacted_toml(),
-            config.to_redacted_json().to_string(),
-            format!("{config:?}"),
-        ] {
+        for rendered in
+            [config.to_redacted_toml(), config.to_redacted_json().to_string(), format!("{config:?}")]
+        {
             assert!(!rendered.contains("hunter2"), "{rendered}");
             assert!(rendered.contains("[redacted]"), "{rendered}");
         }
@@ -141,14 +137,10 @@ mod tests {
             .to_string();
         assert!(error.contains("services.registry.port"), "{error}");
 
-        let error = load_from(None, env(&[("CAIRN__DATABASE__URL", "mysql://x")]))
-            .unwrap_err()
-            .to_string();
+        let error = load_from(None, env(&[("CAIRN__DATABASE__URL", "mysql://x")])).unwrap_err().to_string();
         assert!(error.contains("database.url"), "{error}");
 
-        let error = load_from(None, env(&[("CAIRN__NATS__USER", "only-user")]))
-            .unwrap_err()
-            .to_string();
+        let error = load_from(None, env(&[("CAIRN__NATS__USER", "only-user")])).unwrap_err().to_string();
         assert!(error.contains("nats.password"), "{error}");
 
         let toml = file("[nats]\nurll = \"typo\"\n");

@@ -56,7 +56,7 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
         problem("http.max_body_bytes", "must be at least 1024".into());
     }
     let otlp = &config.telemetry.otlp_endpoint;
-    if !otlp.is_empty() && !(otlp.starts_with("http://") || otlp.starts_with("https://")) {
+    if !(otlp.is_empty() || otlp.starts_with("http://") || otlp.starts_with("https://")) {
         problem("telemetry.otlp_endpoint", format!("`{otlp}` must be an http:// or https:// URL"));
     }
 

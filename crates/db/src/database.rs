@@ -48,10 +48,10 @@ impl Database {
         if namespace.is_empty() || !namespace.chars().all(plain) {
             return Err(DbError::InvalidNamespace(namespace.to_owned()));
         }
-        if let DatabaseUrl::Sqlite(path) = &url {
-            if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(DbError::Directory)?;
-            }
+        if let DatabaseUrl::Sqlite(path) = &url
+            && let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(DbError::Directory)?;
         }
         let backend = url.backend();
         let migrations: Vec<_> = std::iter::once(SHARED).chain(migrations.iter().copied()).collect();

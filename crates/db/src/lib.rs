@@ -10,4 +10,3 @@ pub mod schema;
 pub use connection::{AnyConnection, Backend, DatabaseUrl};
 pub use database::{Database, DbError};
 pub use migrations::Migrations;
-

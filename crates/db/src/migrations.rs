@@ -33,7 +33,9 @@ impl Migrations {
     pub(crate) fn apply(&self, conn: &mut AnyConnection) -> Result<(), DbError> {
         let applied = match conn {
             AnyConnection::Sqlite(conn) => conn.run_pending_migrations(Source(self.sqlite)).map(|v| v.len()),
-            AnyConnection::Postgresql(conn) => conn.run_pending_migrations(Source(self.postgres)).map(|v| v.len()),
+            AnyConnection::Postgresql(conn) => {
+                conn.run_pending_migrations(Source(self.postgres)).map(|v| v.len())
+            }
         }
         .map_err(|error| DbError::Migration(format!("{}: {error}", self.name)))?;
         if applied > 0 {

@@ -1,5 +1,7 @@
 //! Every shared query, on SQLite and on PostgreSQL.
 
+#![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
+
 use cairn_db::outbox::{self, OutboxEvent};
 use cairn_db::{Backend, Database, DbError, inbox};
 use cairn_testkit::TestDb;

@@ -17,7 +17,9 @@ pub enum ColumnType {
     /// UTC timestamp with microsecond precision.
     Timestamp,
     /// A string restricted to a declared set of values (stored dictionary-encoded).
-    Categorical { values: Vec<String> },
+    Categorical {
+        values: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -86,10 +88,9 @@ impl Schema {
             return Err(SchemaError::BadEventTimestamp(event_ts.name.clone()));
         }
         for key in &self.entity_keys {
-            let column = self.column(key).ok_or_else(|| SchemaError::UnknownColumn {
-                role: "entity key",
-                column: key.clone(),
-            })?;
+            let column = self
+                .column(key)
+                .ok_or_else(|| SchemaError::UnknownColumn { role: "entity key", column: key.clone() })?;
             let keyable = matches!(
                 column.column_type,
                 ColumnType::Bool
@@ -115,7 +116,7 @@ mod tests {
     use super::*;
 
     fn schema(json: &str) -> Schema {
-        serde_json::from_str(json).unwrap_or_else(|e| panic!("bad fixture: {e}"))
+        serde_json::from_str(json).unwrap()
     }
 
     const GOOD: &str = r#"{
@@ -133,7 +134,7 @@ mod tests {
     fn valid_schema_passes_and_round_trips() {
         let parsed = schema(GOOD);
         assert_eq!(parsed.validate(), Ok(()));
-        let json = serde_json::to_string(&parsed).unwrap_or_default();
+        let json = serde_json::to_string(&parsed).unwrap();
         assert_eq!(schema(&json), parsed);
         assert!(parsed.columns[2].nullable, "columns are nullable unless stated");
     }
@@ -145,7 +146,7 @@ mod tests {
         assert!(matches!(bad.validate(), Err(SchemaError::BadEventTimestamp(_))));
 
         let mut bad = schema(GOOD);
-        bad.entity_keys = vec![Name::parse("amount").unwrap_or_else(|e| panic!("{e}"))];
+        bad.entity_keys = vec![Name::parse("amount").unwrap()];
         assert!(matches!(bad.validate(), Err(SchemaError::BadEntityKey(_))));
 
         let mut bad = schema(GOOD);
@@ -153,9 +154,14 @@ mod tests {
         assert!(matches!(bad.validate(), Err(SchemaError::DuplicateColumn(_))));
 
         let mut bad = schema(GOOD);
-        bad.event_timestamp = Name::parse("missing").unwrap_or_else(|e| panic!("{e}"));
+        bad.event_timestamp = Name::parse("missing").unwrap();
         assert!(matches!(bad.validate(), Err(SchemaError::UnknownColumn { .. })));
 
-        assert!(serde_json::from_str::<Schema>(r#"{"columns":[{"name":"x","type":"decimal"}],"event_timestamp":"x"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Schema>(
+                r#"{"columns":[{"name":"x","type":"decimal"}],"event_timestamp":"x"}"#
+            )
+            .is_err()
+        );
     }
 }

@@ -51,10 +51,7 @@ mod tests {
     #[test]
     fn every_subject_belongs_to_exactly_one_stream() {
         for (event_type, subject) in EVENT_TYPES {
-            let owners: Vec<_> = topology::STREAMS
-                .iter()
-                .filter(|stream| stream.captures(subject))
-                .collect();
+            let owners: Vec<_> = topology::STREAMS.iter().filter(|stream| stream.captures(subject)).collect();
             assert_eq!(owners.len(), 1, "{event_type} on {subject}: {owners:?}");
         }
     }
@@ -66,8 +63,9 @@ mod tests {
             assert!(stream.is_some(), "{consumer:?}");
             let stream = stream.into_iter().next();
             assert!(
-                stream.is_some_and(|s| s.captures(consumer.filter_subject)
-                    || s.subjects.contains(&consumer.filter_subject)),
+                stream
+                    .is_some_and(|s| s.captures(consumer.filter_subject)
+                        || s.subjects.contains(&consumer.filter_subject)),
                 "{consumer:?}"
             );
             assert!(!consumer.durable.contains('.'), "durable names cannot contain dots");

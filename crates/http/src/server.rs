@@ -110,10 +110,9 @@ fn json_error(error: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
             ErrorKind::PayloadTooLarge,
             format!("body of {length} bytes exceeds the limit of {limit} bytes"),
         ),
-        JsonPayloadError::Overflow { limit } => ApiError::new(
-            ErrorKind::PayloadTooLarge,
-            format!("body exceeds the limit of {limit} bytes"),
-        ),
+        JsonPayloadError::Overflow { limit } => {
+            ApiError::new(ErrorKind::PayloadTooLarge, format!("body exceeds the limit of {limit} bytes"))
+        }
         JsonPayloadError::ContentType => {
             ApiError::new(ErrorKind::UnsupportedMediaType, "expected Content-Type: application/json")
         }

@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
-use futures::future::BoxFuture;
 use cairn_api::{Health, Readiness};
+use futures::future::BoxFuture;
 
 use crate::server::Shared;
 
@@ -35,9 +35,7 @@ pub(crate) async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub(crate) async fn metrics(shared: web::Data<Shared>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(shared.metrics.render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(shared.metrics.render())
 }
 
 /// This document.

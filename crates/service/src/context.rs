@@ -77,7 +77,9 @@ impl ServiceContext {
                 let mut reasons = Vec::new();
                 if bus.is_connected() {
                     match bus.missing_streams().await {
-                        Ok(missing) => reasons.extend(missing.iter().map(|s| format!("nats: stream {s} missing"))),
+                        Ok(missing) => {
+                            reasons.extend(missing.iter().map(|s| format!("nats: stream {s} missing")))
+                        }
                         Err(error) => reasons.push(format!("nats: {error}")),
                     }
                 } else {

@@ -50,16 +50,14 @@ impl Outbox {
         let _guard = self.flushing.lock().await;
         let mut published = 0;
         loop {
-            let pending = self
-                .db
-                .run(|conn| outbox::oldest(conn, BATCH))
-                .await
-                .map_err(|error| error.to_string())?;
+            let pending =
+                self.db.run(|conn| outbox::oldest(conn, BATCH)).await.map_err(|error| error.to_string())?;
             if pending.is_empty() {
                 return Ok(published);
             }
             for row in pending {
-                let id: EventId = row.event_id.parse().map_err(|_| format!("bad outbox id {}", row.event_id))?;
+                let id: EventId =
+                    row.event_id.parse().map_err(|_| format!("bad outbox id {}", row.event_id))?;
                 let raw = RawEvent {
                     id,
                     event_type: row.event_type,

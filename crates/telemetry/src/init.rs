@@ -50,9 +50,8 @@ pub fn init(service: &str, config: &TelemetryConfig) -> Result<TelemetryGuard, T
     }
     let provider = builder.build();
     opentelemetry::global::set_tracer_provider(provider.clone());
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer("cairn"))
-        .with_filter(LevelFilter::INFO);
+    let otel =
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("cairn")).with_filter(LevelFilter::INFO);
 
     let json = match config.log_format {
         LogFormat::Json => true,
@@ -63,10 +62,7 @@ pub fn init(service: &str, config: &TelemetryConfig) -> Result<TelemetryGuard, T
     let fmt = if json { fmt.json().flatten_event(true).boxed() } else { fmt.boxed() };
 
     // Another subscriber may already be installed (a test harness); then ours is not needed.
-    let _ = tracing_subscriber::registry()
-        .with(fmt.with_filter(filter))
-        .with(otel)
-        .try_init();
+    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).with(otel).try_init();
     Ok(INSTALLED.get_or_init(|| TelemetryGuard { provider }).clone())
 }
 
@@ -74,11 +70,8 @@ fn otlp_exporter(endpoint: &str) -> Result<opentelemetry_otlp::SpanExporter, Tel
     use opentelemetry_otlp::WithExportConfig as _;
 
     let endpoint = endpoint.trim_end_matches('/');
-    let url = if endpoint.ends_with("/v1/traces") {
-        endpoint.to_owned()
-    } else {
-        format!("{endpoint}/v1/traces")
-    };
+    let url =
+        if endpoint.ends_with("/v1/traces") { endpoint.to_owned() } else { format!("{endpoint}/v1/traces") };
     // The blocking HTTP client must not be created on an async runtime thread.
     std::thread::spawn(move || {
         opentelemetry_otlp::SpanExporter::builder()

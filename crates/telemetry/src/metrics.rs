@@ -18,15 +18,16 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(service: &str) -> Self {
         let labels = HashMap::from([("service".to_owned(), service.to_owned())]);
-        let registry = Registry::new_custom(Some("cairn".into()), Some(labels))
-            .unwrap_or_else(|_| Registry::new());
+        let registry =
+            Registry::new_custom(Some("cairn".into()), Some(labels)).unwrap_or_else(|_| Registry::new());
         let http_requests = IntCounterVec::new(
             Opts::new("http_requests_total", "HTTP requests by route template and status"),
             &["method", "route", "status"],
         );
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency").buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+            ]),
             &["method", "route"],
         );
         let events_published = IntCounterVec::new(

@@ -34,12 +34,10 @@ pub fn current_headers() -> Vec<(String, String)> {
 
 /// Makes `span` a child of the trace context found through `get` (if any).
 pub fn set_parent_from(span: &tracing::Span, get: impl Fn(&str) -> Option<String>) {
-    let map = Map(
-        ["traceparent", "tracestate"]
-            .into_iter()
-            .filter_map(|key| get(key).map(|value| (key.to_owned(), value)))
-            .collect(),
-    );
+    let map = Map(["traceparent", "tracestate"]
+        .into_iter()
+        .filter_map(|key| get(key).map(|value| (key.to_owned(), value)))
+        .collect());
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&map));
     if parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);

@@ -5,7 +5,12 @@ use cairn_config::CairnConfig;
 /// A configuration for services under test: the given NATS and database (`None`: a SQLite file
 /// per service under `data_dir`), every HTTP port 0, quiet logs. `extra` are more `CAIRN__…`
 /// variables.
-pub fn config(nats_url: &str, database_url: Option<&str>, data_dir: &Path, extra: &[(&str, &str)]) -> CairnConfig {
+pub fn config(
+    nats_url: &str,
+    database_url: Option<&str>,
+    data_dir: &Path,
+    extra: &[(&str, &str)],
+) -> CairnConfig {
     let mut env: Vec<(String, String)> = vec![
         ("CAIRN__NATS__URL".into(), nats_url.into()),
         ("CAIRN__NATS__CONNECT_TIMEOUT_SECS".into(), "10".into()),

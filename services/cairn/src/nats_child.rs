@@ -71,7 +71,11 @@ impl NatsChild {
             }
             if Instant::now() > deadline {
                 nats.stop().await;
-                bail!("nats-server did not listen on port {} within 15s; see {}", up.nats_port, log.display());
+                bail!(
+                    "nats-server did not listen on port {} within 15s; see {}",
+                    up.nats_port,
+                    log.display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -34,7 +34,10 @@ pub(crate) async fn run(config: &CairnConfig, json: bool) -> anyhow::Result<Exit
                 serde_json::json!({"service": kind.as_str(), "url": url, "ready": ready, "detail": detail})
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"ready": all_ready, "services": services}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ready": all_ready, "services": services}))?
+        );
     } else {
         let mut rows = vec![vec!["SERVICE".into(), "URL".into(), "READY".into(), "DETAIL".into()]];
         for (kind, url, ready, detail) in results {

@@ -5,11 +5,8 @@ pub(crate) fn print(rows: &[Vec<String>]) {
         .map(|c| rows.iter().filter_map(|row| row.get(c)).map(|cell| cell.chars().count()).max().unwrap_or(0))
         .collect();
     for row in rows {
-        let cells: Vec<String> = row
-            .iter()
-            .enumerate()
-            .map(|(c, cell)| format!("{cell:<width$}", width = widths[c]))
-            .collect();
+        let cells: Vec<String> =
+            row.iter().enumerate().map(|(c, cell)| format!("{cell:<width$}", width = widths[c])).collect();
         println!("{}", cells.join("  ").trim_end());
     }
 }

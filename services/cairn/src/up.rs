@@ -66,7 +66,8 @@ pub(crate) async fn run(mut config: CairnConfig, nats_url: Option<String>) -> an
 
 async fn start_all(config: &CairnConfig, services: &mut Vec<RunningService>) -> anyhow::Result<()> {
     let progress = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     progress.enable_steady_tick(Duration::from_millis(100));
     for kind in ServiceKind::ALL {

@@ -1,5 +1,7 @@
 //! The `cairn` binary as a user runs it.
 
+#![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
+
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -134,7 +136,10 @@ async fn up_uses_an_existing_nats_server_when_given_one() {
 fn up_names_the_package_to_install_when_nats_server_is_missing() {
     let dir = tempfile::tempdir().unwrap();
     write_config(dir.path());
-    let output = cairn(dir.path(), &["up"]).env("CAIRN__UP__NATS_SERVER_BIN", "/nonexistent/nats-server").output().unwrap();
+    let output = cairn(dir.path(), &["up"])
+        .env("CAIRN__UP__NATS_SERVER_BIN", "/nonexistent/nats-server")
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("apt install nats-server"), "{stderr}");
@@ -163,7 +168,8 @@ fn config_show_prints_the_effective_configuration_with_secrets_redacted() {
 #[test]
 fn invalid_configuration_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let output = cairn(dir.path(), &["config", "show"]).env("CAIRN__NATS__URL", "http://wrong").output().unwrap();
+    let output =
+        cairn(dir.path(), &["config", "show"]).env("CAIRN__NATS__URL", "http://wrong").output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("nats.url"), "{stderr}");

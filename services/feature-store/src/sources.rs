@@ -42,10 +42,12 @@ async fn record(db: Database, delivery: Delivery<DatasetCreated>) -> Result<(), 
         trace_id: delivery.trace_id,
     };
     let event_id = source.event_id.clone();
-    db.run(move |conn| inbox::apply_once(conn, CONSUMER, &event_id, |conn| upsert(conn, &source, &event.schema_json)))
-        .await
-        .map(|_| ())
-        .map_err(|error| HandlerError::Retry { reason: error.to_string(), after: Duration::from_secs(2) })
+    db.run(move |conn| {
+        inbox::apply_once(conn, CONSUMER, &event_id, |conn| upsert(conn, &source, &event.schema_json))
+    })
+    .await
+    .map(|_| ())
+    .map_err(|error| HandlerError::Retry { reason: error.to_string(), after: Duration::from_secs(2) })
 }
 
 fn upsert(conn: &mut AnyConnection, source: &SourceDataset, schema_json: &str) -> Result<(), DbError> {

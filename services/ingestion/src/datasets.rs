@@ -1,12 +1,12 @@
 //! Dataset declarations: the core, free of HTTP.
 
-use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use cairn_api::{Dataset, NewDataset};
 use cairn_db::{AnyConnection, DbError};
 use cairn_domain::{Name, SchemaError, Timestamp};
 use cairn_events::v1::DatasetCreated;
 use cairn_service::{Outbox, ServiceContext};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use crate::schema::datasets::dsl;
 
@@ -31,16 +31,14 @@ pub async fn create(context: &ServiceContext, new: NewDataset) -> Result<Dataset
     let schema_json = serde_json::to_string(&dataset.schema)
         .map_err(|e| DatasetError::Corrupt(dataset.name.to_string(), e.to_string()))?;
     let row = dataset.clone();
-    context
-        .db
-        .run(move |conn| conn.transaction(|conn| insert(conn, &row, schema_json)))
-        .await
-        .map_err(|error| match error {
+    context.db.run(move |conn| conn.transaction(|conn| insert(conn, &row, schema_json))).await.map_err(
+        |error| match error {
             DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 DatasetError::Exists(dataset.name.clone())
             }
             other => DatasetError::Database(other),
-        })?;
+        },
+    )?;
     // The declaration is committed; publishing now only saves the relay's next tick.
     if let Err(error) = context.outbox.flush().await {
         tracing::warn!(%error, "dataset event queued for the relay");

@@ -6,9 +6,9 @@ mod schema;
 
 use cairn_config::CairnConfig;
 use cairn_db::Migrations;
-use diesel_migrations::embed_migrations;
 use cairn_domain::ServiceKind;
 use cairn_service::{RunningService, StartError};
+use diesel_migrations::embed_migrations;
 
 pub use datasets::DatasetError;
 
