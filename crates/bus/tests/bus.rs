@@ -247,6 +247,115 @@ async fn connect_retries_until_the_server_is_up() {
     drop(server);
 }
 
+fn nats_config_with(url: &str, settings: &[(&str, &str)]) -> NatsConfig {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cairn.toml");
+    std::fs::write(&file, "").unwrap();
+    let mut env = vec![
+        ("CAIRN__NATS__URL".to_owned(), url.to_owned()),
+        ("CAIRN__NATS__CONNECT_TIMEOUT_SECS".to_owned(), "1".to_owned()),
+    ];
+    env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    cairn_config::load_from(Some(&file), env).unwrap().nats
+}
+
+#[tokio::test]
+async fn a_token_comes_from_configuration() {
+    let server = NatsServer::start_with(&["--auth", "t0ken"]).await;
+    let wrong = nats_config_with(&server.url(), &[("CAIRN__NATS__TOKEN", "nope")]);
+    assert!(Bus::connect(&wrong, ServiceKind::Serving, Metrics::new("t")).await.is_err());
+    let right = nats_config_with(&server.url(), &[("CAIRN__NATS__TOKEN", "t0ken")]);
+    Bus::connect(&right, ServiceKind::Serving, Metrics::new("t"))
+        .await
+        .unwrap()
+        .ensure_topology()
+        .await
+        .unwrap();
+}
+
+/// A CA and a server certificate for 127.0.0.1, made with the openssl command.
+fn certificates(dir: &std::path::Path) {
+    let run = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("the openssl command is needed for the TLS test");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=cairn-test-ca",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+    ]);
+}
+
+#[tokio::test]
+async fn tls_comes_from_configuration() {
+    let certs = tempfile::tempdir().unwrap();
+    certificates(certs.path());
+    let path = |name: &str| certs.path().join(name).display().to_string();
+    let server =
+        NatsServer::start_with(&["--tls", "--tlscert", &path("server.pem"), "--tlskey", &path("server.key")])
+            .await;
+    let url = format!("tls://127.0.0.1:{}", server.port());
+
+    let untrusted = nats_config_with(&url, &[("CAIRN__NATS__REQUIRE_TLS", "true")]);
+    assert!(
+        Bus::connect(&untrusted, ServiceKind::Monitor, Metrics::new("t")).await.is_err(),
+        "an unknown CA is refused"
+    );
+
+    let ca = path("ca.pem");
+    let trusted =
+        nats_config_with(&url, &[("CAIRN__NATS__REQUIRE_TLS", "true"), ("CAIRN__NATS__TLS_CA_FILE", &ca)]);
+    let bus = Bus::connect(&trusted, ServiceKind::Monitor, Metrics::new("t")).await.unwrap();
+    bus.ensure_topology().await.unwrap();
+    bus.publish(&event("over_tls")).await.unwrap();
+}
+
 #[tokio::test]
 async fn credentials_come_from_configuration() {
     let server = NatsServer::start_with(&["--user", "cairn", "--pass", "s3cret"]).await;

@@ -75,12 +75,22 @@ impl NatsServer {
         self.wait_until_ready().await;
     }
 
-    /// Ready means JetStream answers API requests, not merely that the port is open.
+    /// Ready means JetStream answers API requests, not merely that the port is open. (With TLS
+    /// the harness holds no client certificate setup: an open port has to do.)
     async fn wait_until_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
+        let tls = self.args.iter().any(|arg| arg == "--tls");
+        while tls && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server on port {} did not listen", self.port);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         loop {
-            let options = match (self.flag("--user"), self.flag("--pass")) {
-                (Some(user), Some(pass)) => async_nats::ConnectOptions::with_user_and_password(user, pass),
+            if tls {
+                return;
+            }
+            let options = match (self.flag("--user"), self.flag("--pass"), self.flag("--auth")) {
+                (Some(user), Some(pass), _) => async_nats::ConnectOptions::with_user_and_password(user, pass),
+                (_, _, Some(token)) => async_nats::ConnectOptions::with_token(token),
                 _ => async_nats::ConnectOptions::new(),
             };
             if let Ok(client) = options.connect(self.url()).await {
