@@ -39,7 +39,7 @@ impl Bus {
                 }
                 Err(error) => {
                     return Err(BusError::Connect {
-                        url: config.url.clone(),
+                        url: cairn_config::redact_url(&config.url),
                         seconds: config.connect_timeout_secs,
                         reason: error.to_string(),
                     });

@@ -70,9 +70,13 @@ impl Bus {
             deliver_policy: consumer::DeliverPolicy::All,
             ..Default::default()
         };
-        match stream.get_consumer(spec.durable).await {
-            Ok(existing) => Ok(existing),
-            Err(_) => stream.create_consumer(config).await.map_err(|e| error(e.to_string())),
+        // Creating an existing durable with changed settings updates those the server allows
+        // (ack wait, max deliver, ...); an unchangeable difference keeps the existing consumer.
+        match stream.create_consumer(config).await {
+            Ok(consumer) => Ok(consumer),
+            Err(create) => stream.get_consumer(spec.durable).await.map_err(|_| error(create.to_string())).inspect(
+                |_| tracing::warn!(consumer = spec.durable, error = %create, "kept the existing consumer's settings"),
+            ),
         }
     }
 

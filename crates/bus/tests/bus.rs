@@ -47,6 +47,18 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// A durable consumer on the datasets stream, as a service would declare it.
+fn spec(durable: &'static str) -> &'static ConsumerSpec {
+    Box::leak(Box::new(ConsumerSpec {
+        durable,
+        stream: "CAIRN_DATASETS",
+        filter_subject: "cairn.datasets.created",
+        owner: ServiceKind::FeatureStore,
+        ack_wait: Duration::from_secs(30),
+        max_deliver: 5,
+    }))
+}
+
 type Seen = Arc<Mutex<Vec<(EventId, String, i64)>>>;
 
 fn recorder(
@@ -59,15 +71,6 @@ fn recorder(
         futures::future::ready(Ok(()))
     }
 }
-
-static DURABLE_TEST: ConsumerSpec = ConsumerSpec {
-    durable: "test_durability",
-    stream: "CAIRN_DATASETS",
-    filter_subject: "cairn.datasets.created",
-    owner: ServiceKind::FeatureStore,
-    ack_wait: Duration::from_secs(30),
-    max_deliver: 5,
-};
 
 #[tokio::test]
 async fn acknowledged_event_survives_kill9_and_is_consumed_exactly_once() {
@@ -84,7 +87,7 @@ async fn acknowledged_event_survives_kill9_and_is_consumed_exactly_once() {
 
     let seen: Seen = Arc::default();
     let stop = CancellationToken::new();
-    let consumer = bus.consume(&DURABLE_TEST, stop.clone(), recorder(&seen)).await.unwrap();
+    let consumer = bus.consume(spec("test_durability"), stop.clone(), recorder(&seen)).await.unwrap();
     eventually("delivery", || !seen.lock().unwrap().is_empty()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     consumer.stop().await;
@@ -115,15 +118,6 @@ async fn republishing_an_event_id_stores_it_once() {
     assert_eq!(stream.info().await.unwrap().state.messages, 1);
 }
 
-static RETRY_TEST: ConsumerSpec = ConsumerSpec {
-    durable: "test_retry",
-    stream: "CAIRN_DATASETS",
-    filter_subject: "cairn.datasets.created",
-    owner: ServiceKind::FeatureStore,
-    ack_wait: Duration::from_secs(30),
-    max_deliver: 5,
-};
-
 #[tokio::test]
 async fn handler_errors_redeliver_after_the_delay_or_stop_redelivery() {
     let server = NatsServer::start().await;
@@ -146,7 +140,7 @@ async fn handler_errors_redeliver_after_the_delay_or_stop_redelivery() {
         futures::future::ready(result)
     };
     let started = Instant::now();
-    let consumer = bus.consume(&RETRY_TEST, CancellationToken::new(), handler).await.unwrap();
+    let consumer = bus.consume(spec("test_retry"), CancellationToken::new(), handler).await.unwrap();
     eventually("redelivery", || seen.lock().unwrap().iter().any(|(_, name, n)| name == "flaky" && *n == 2))
         .await;
     assert!(started.elapsed() >= Duration::from_millis(300), "the nak delay was honoured");
@@ -163,15 +157,6 @@ async fn handler_errors_redeliver_after_the_delay_or_stop_redelivery() {
     let info = durable.info().await.unwrap();
     assert_eq!((info.num_pending, info.num_ack_pending), (0, 0), "undecodable messages are terminated too");
 }
-
-static TRACE_TEST: ConsumerSpec = ConsumerSpec {
-    durable: "test_trace",
-    stream: "CAIRN_DATASETS",
-    filter_subject: "cairn.datasets.created",
-    owner: ServiceKind::FeatureStore,
-    ack_wait: Duration::from_secs(30),
-    max_deliver: 5,
-};
 
 #[tokio::test]
 async fn the_consumer_continues_the_publishers_trace() {
@@ -191,7 +176,7 @@ async fn the_consumer_continues_the_publishers_trace() {
     let seen: Arc<Mutex<Option<Option<String>>>> = Arc::default();
     let slot = seen.clone();
     let consumer = bus
-        .consume(&TRACE_TEST, CancellationToken::new(), move |delivery: Delivery<DatasetCreated>| {
+        .consume(spec("test_trace"), CancellationToken::new(), move |delivery: Delivery<DatasetCreated>| {
             *slot.lock().unwrap() = Some(delivery.trace_id);
             futures::future::ready(Ok(()))
         })
@@ -215,6 +200,18 @@ async fn topology_is_idempotent_and_concurrent_safe() {
     assert_eq!(a.missing_streams().await.unwrap(), vec!["CAIRN_MONITOR"]);
     a.ensure_topology().await.unwrap();
     assert!(a.missing_streams().await.unwrap().is_empty());
+
+    // A durable whose settings changed in a new release is updated in place.
+    let before = spec("test_update");
+    a.consume(before, CancellationToken::new(), recorder(&Seen::default())).await.unwrap().stop().await;
+    let after: &'static ConsumerSpec =
+        Box::leak(Box::new(ConsumerSpec { ack_wait: Duration::from_secs(45), max_deliver: 9, ..*before }));
+    a.consume(after, CancellationToken::new(), recorder(&Seen::default())).await.unwrap().stop().await;
+    let stream = a.jetstream().get_stream("CAIRN_DATASETS").await.unwrap();
+    let mut durable =
+        stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>("test_update").await.unwrap();
+    let config = durable.info().await.unwrap().config.clone();
+    assert_eq!((config.ack_wait, config.max_deliver), (Duration::from_secs(45), 9));
 }
 
 #[tokio::test]

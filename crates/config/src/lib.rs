@@ -10,4 +10,4 @@ pub use model::{
     CairnConfig, DatabaseConfig, HttpConfig, LogFormat, NatsConfig, ServiceConfig, ServicesConfig,
     TelemetryConfig, UpConfig,
 };
-pub use secret::Secret;
+pub use secret::{Secret, redact_url};

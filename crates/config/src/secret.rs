@@ -43,3 +43,29 @@ impl<'de> Deserialize<'de> for Secret {
         String::deserialize(deserializer).map(Secret::new)
     }
 }
+
+/// `url` with any `user:password@` part replaced by `[redacted]@`, for messages and logs.
+/// Works on comma-separated lists of URLs too.
+pub fn redact_url(url: &str) -> String {
+    url.split(',')
+        .map(|one| match (one.find("://"), one.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}{REDACTED}{}", &one[..scheme + 3], &one[at..])
+            }
+            _ => one.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(redact_url("nats://cairn:s3cret@nats:4222"), "nats://[redacted]@nats:4222");
+        assert_eq!(redact_url("nats://a:4222,tls://t0ken@b:4222"), "nats://a:4222,tls://[redacted]@b:4222");
+        assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    }
+}

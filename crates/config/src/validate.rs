@@ -25,6 +25,7 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
     for url in nats.url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
         let scheme_ok = ["nats://", "tls://", "ws://", "wss://"].iter().any(|s| url.starts_with(s));
         if !scheme_ok {
+            let url = crate::redact_url(url);
             problem("nats.url", format!("`{url}` must start with nats://, tls://, ws:// or wss://"));
         }
     }

@@ -7,22 +7,11 @@ use anyhow::{Context as _, bail};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_domain::ServiceKind;
-use cairn_service::{RunningService, StartError, shutdown_signal};
+use cairn_service::{RunningService, shutdown_signal};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::nats_child::NatsChild;
 use crate::status::service_url;
-
-async fn start(kind: ServiceKind, config: CairnConfig) -> Result<RunningService, StartError> {
-    match kind {
-        ServiceKind::Ingestion => cairn_ingestion::run(config).await,
-        ServiceKind::FeatureStore => cairn_feature_store::run(config).await,
-        ServiceKind::Training => cairn_training::run(config).await,
-        ServiceKind::Registry => cairn_registry::run(config).await,
-        ServiceKind::Serving => cairn_serving::run(config).await,
-        ServiceKind::Monitor => cairn_monitor::run(config).await,
-    }
-}
 
 pub(crate) async fn run(mut config: CairnConfig, nats_url: Option<String>) -> anyhow::Result<ExitCode> {
     let _telemetry = cairn_telemetry::init("cairn", &config.telemetry)?;
@@ -72,7 +61,9 @@ async fn start_all(config: &CairnConfig, services: &mut Vec<RunningService>) -> 
     progress.enable_steady_tick(Duration::from_millis(100));
     for kind in ServiceKind::ALL {
         progress.set_message(format!("starting {kind}"));
-        let service = start(kind, config.clone()).await.with_context(|| format!("starting {kind}"))?;
+        let service = cairn_cli::start_service(kind, config.clone())
+            .await
+            .with_context(|| format!("starting {kind}"))?;
         services.push(service);
     }
     let deadline = Instant::now() + Duration::from_secs(config.up.ready_timeout_secs);

@@ -2,6 +2,7 @@
 
 #![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -45,23 +46,29 @@ fn cairn(dir: &Path, args: &[&str]) -> Command {
 fn spawn_up(dir: &Path, args: &[&str]) -> Child {
     let mut all = vec!["up"];
     all.extend_from_slice(args);
-    cairn(dir, &all).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+    cairn(dir, &all).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
 }
 
+/// Waits until `cairn up` says it is ready (it has then seen every `/readyz` answer 200), and
+/// checks that every service indeed answers ready.
 async fn wait_ready(ports: &[u16], up: &mut Child) -> Duration {
     let started = Instant::now();
-    for port in ports {
-        let client = Client::new(format!("http://127.0.0.1:{port}"));
-        loop {
-            if client.readiness().await.is_ok_and(|report| report.ready) {
-                break;
+    let stdout = up.stdout.take().unwrap();
+    let (sender, ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("Cairn is ready") {
+                let _ = sender.send(());
             }
-            assert!(up.try_wait().unwrap().is_none(), "cairn up exited early");
-            assert!(started.elapsed() < Duration::from_secs(60), "services not ready on port {port}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    });
+    ready.recv_timeout(Duration::from_secs(60)).expect("cairn up did not report ready");
+    let took = started.elapsed();
+    for port in ports {
+        let report = Client::new(format!("http://127.0.0.1:{port}")).readiness().await.unwrap();
+        assert!(report.ready, "port {port}: {:?}", report.reasons);
     }
-    started.elapsed()
+    took
 }
 
 /// PIDs of nats-server processes whose command line mentions `marker`.
