@@ -13,9 +13,9 @@ up *ARGS:
 test:
     infra/local/test
 
-# Side-by-side benchmarks (release build); figures go to BENCHMARKS.md.
+# Side-by-side benchmarks (release build); the latest figures are in BENCHMARKS.md.
 bench:
-    @echo "no benchmark yet: the foundation has no performance goal; see BENCHMARKS.md"
+    infra/local/bench
 
 fmt:
     cargo fmt --all

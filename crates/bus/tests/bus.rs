@@ -389,3 +389,18 @@ async fn key_value_buckets_work_on_every_supported_server() {
     let again = bus.create_kv_stream("cairn_test_kv", 1).await.unwrap();
     assert_eq!(again.get("customer.42").await.unwrap().as_deref(), Some(&b"v2"[..]));
 }
+
+#[tokio::test]
+async fn publish_many_stores_every_event_in_order() {
+    let server = NatsServer::start().await;
+    let bus = bus(&server).await;
+    let events: Vec<_> = (0..600).map(|i| cairn_bus::RawEvent::new(&event(&format!("d{i}")))).collect();
+    let published = bus.publish_many(&events).await.unwrap();
+    let sequences: Vec<u64> = published.iter().map(|p| p.sequence).collect();
+    assert_eq!(sequences, (1..=600).collect::<Vec<_>>());
+    assert!(published.iter().zip(&events).all(|(p, e)| p.event_id == e.id && !p.duplicate));
+    // A retry of the whole batch (after a crash before the outbox was cleared) stores nothing new.
+    assert!(bus.publish_many(&events).await.unwrap().iter().all(|p| p.duplicate));
+    let mut stream = bus.jetstream().get_stream("CAIRN_DATASETS").await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 600);
+}

@@ -32,8 +32,8 @@ pub fn oldest(conn: &mut AnyConnection, limit: i64) -> Result<Vec<OutboxEvent>, 
         .load(conn)?)
 }
 
-/// Removes a published event.
-pub fn remove(conn: &mut AnyConnection, event_id: &str) -> Result<(), DbError> {
-    diesel::delete(dsl::outbox.filter(dsl::event_id.eq(event_id))).execute(conn)?;
+/// Removes published events.
+pub fn remove(conn: &mut AnyConnection, event_ids: &[String]) -> Result<(), DbError> {
+    diesel::delete(dsl::outbox.filter(dsl::event_id.eq_any(event_ids))).execute(conn)?;
     Ok(())
 }

@@ -81,7 +81,7 @@ async fn the_outbox_keeps_events_in_order_until_removed() {
         db.run(move |conn| rows.iter().try_for_each(|row| outbox::enqueue(conn, row))).await.unwrap();
         let pending = db.run(|conn| outbox::oldest(conn, 10)).await.unwrap();
         assert_eq!(pending, vec![first, second.clone()], "{}", test_db.backend());
-        db.run(|conn| outbox::remove(conn, "a")).await.unwrap();
+        db.run(|conn| outbox::remove(conn, &["a".to_owned()])).await.unwrap();
         let pending = db.run(|conn| outbox::oldest(conn, 10)).await.unwrap();
         assert_eq!(pending, vec![second]);
     }

@@ -5,6 +5,7 @@ use cairn_bus::{Bus, RawEvent};
 use cairn_db::outbox::{self, OutboxEvent};
 use cairn_db::{AnyConnection, Database, DbError};
 use cairn_domain::{EventId, Timestamp};
+
 use cairn_events::Event;
 use tokio::sync::{Mutex, Notify};
 use tokio_util::sync::CancellationToken;
@@ -55,24 +56,24 @@ impl Outbox {
             if pending.is_empty() {
                 return Ok(published);
             }
-            for row in pending {
-                let id: EventId =
-                    row.event_id.parse().map_err(|_| format!("bad outbox id {}", row.event_id))?;
-                let raw = RawEvent {
-                    id,
-                    event_type: row.event_type,
-                    subject: row.subject,
-                    payload: row.payload.into(),
-                    traceparent: row.traceparent,
-                };
-                self.bus.publish_raw(&raw).await.map_err(|error| error.to_string())?;
-                let event_id = row.event_id;
-                self.db
-                    .run(move |conn| outbox::remove(conn, &event_id))
-                    .await
-                    .map_err(|error| error.to_string())?;
-                published += 1;
-            }
+            let events = pending
+                .into_iter()
+                .map(|row| {
+                    let id =
+                        row.event_id.parse().map_err(|_| format!("bad outbox event id {}", row.event_id))?;
+                    Ok(RawEvent {
+                        id,
+                        event_type: row.event_type,
+                        subject: row.subject,
+                        payload: row.payload.into(),
+                        traceparent: row.traceparent,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            self.bus.publish_many(&events).await.map_err(|error| error.to_string())?;
+            let ids: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
+            published += ids.len();
+            self.db.run(move |conn| outbox::remove(conn, &ids)).await.map_err(|error| error.to_string())?;
         }
     }
 
