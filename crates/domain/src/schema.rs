@@ -22,13 +22,41 @@ pub enum ColumnType {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Column {
     pub name: Name,
     #[serde(flatten)]
     pub column_type: ColumnType,
+    /// `false` is the not-null rule: a record without a value is quarantined.
     #[serde(default = "default_nullable")]
     pub nullable: bool,
+    /// Checks every value must pass; records that fail are quarantined with the reason.
+    #[serde(default, skip_serializing_if = "Rules::is_empty")]
+    pub rules: Rules,
+}
+
+/// Validation rules of one column. Nulls are judged by `nullable` alone.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// Smallest allowed value (numeric columns; for timestamps, microseconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Largest allowed value, like `min`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// The only values allowed (string and integer columns), compared as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed: Option<Vec<String>>,
+    /// A regular expression every value must match in full (string columns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regex: Option<String>,
+}
+
+impl Rules {
+    pub fn is_empty(&self) -> bool {
+        self.min.is_none() && self.max.is_none() && self.allowed.is_none() && self.regex.is_none()
+    }
 }
 
 fn default_nullable() -> bool {
@@ -36,7 +64,7 @@ fn default_nullable() -> bool {
 }
 
 /// A dataset schema: typed columns, the event-time column and the entity key columns.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Schema {
     pub columns: Vec<Column>,
     /// The column holding each record's event time; must be a non-null timestamp.
@@ -44,6 +72,9 @@ pub struct Schema {
     /// Columns that identify the entity a record is about (may be empty for event logs).
     #[serde(default)]
     pub entity_keys: Vec<Name>,
+    /// Entity keys plus event timestamp identify a record: a repeat is quarantined.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unique_key: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,6 +91,10 @@ pub enum SchemaError {
     BadEntityKey(Name),
     #[error("categorical column `{0}` needs at least one distinct value and no duplicates")]
     BadCategorical(Name),
+    #[error("column `{column}`: {reason}")]
+    BadRule { column: Name, reason: String },
+    #[error("unique_key needs at least one entity key")]
+    UniqueWithoutKey,
 }
 
 impl Schema {
@@ -79,6 +114,10 @@ impl Schema {
                     return Err(SchemaError::BadCategorical(column.name.clone()));
                 }
             }
+            check_rules(column)?;
+        }
+        if self.unique_key && self.entity_keys.is_empty() {
+            return Err(SchemaError::UniqueWithoutKey);
         }
         let event_ts = self.column(&self.event_timestamp).ok_or_else(|| SchemaError::UnknownColumn {
             role: "event timestamp",
@@ -109,6 +148,48 @@ impl Schema {
     pub fn column(&self, name: &Name) -> Option<&Column> {
         self.columns.iter().find(|column| &column.name == name)
     }
+}
+
+fn check_rules(column: &Column) -> Result<(), SchemaError> {
+    let rules = &column.rules;
+    let bad = |reason: &str| Err(SchemaError::BadRule { column: column.name.clone(), reason: reason.into() });
+    let numeric = matches!(
+        column.column_type,
+        ColumnType::Int32
+            | ColumnType::Int64
+            | ColumnType::Float32
+            | ColumnType::Float64
+            | ColumnType::Timestamp
+    );
+    let textual = matches!(column.column_type, ColumnType::String);
+    if (rules.min.is_some() || rules.max.is_some()) && !numeric {
+        return bad("min and max apply to numeric and timestamp columns");
+    }
+    if let (Some(min), Some(max)) = (rules.min, rules.max)
+        && min > max
+    {
+        return bad("min is larger than max");
+    }
+    if rules.min.is_some_and(f64::is_nan) || rules.max.is_some_and(f64::is_nan) {
+        return bad("min and max must be numbers");
+    }
+    if rules.allowed.is_some()
+        && !matches!(column.column_type, ColumnType::String | ColumnType::Int32 | ColumnType::Int64)
+    {
+        return bad("allowed applies to string and integer columns (categorical columns list their values)");
+    }
+    if let Some(pattern) = &rules.regex {
+        if !textual {
+            return bad("regex applies to string columns");
+        }
+        if let Err(error) = regex::Regex::new(pattern) {
+            return Err(SchemaError::BadRule {
+                column: column.name.clone(),
+                reason: format!("bad regex: {error}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -163,5 +244,28 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn rules_are_checked_against_their_column() {
+        let rule = |column: usize, rules: &str| {
+            let mut schema = schema(GOOD);
+            schema.columns[column].rules = serde_json::from_str(rules).unwrap();
+            schema.validate()
+        };
+        assert_eq!(rule(2, r#"{"min": 0, "max": 1e6}"#), Ok(()));
+        assert!(matches!(rule(2, r#"{"min": 5, "max": 1}"#), Err(SchemaError::BadRule { .. })));
+        assert!(matches!(rule(3, r#"{"min": 0}"#), Err(SchemaError::BadRule { .. })));
+        assert!(matches!(rule(2, r#"{"regex": "^a"}"#), Err(SchemaError::BadRule { .. })));
+        assert!(serde_json::from_str::<Rules>(r#"{"minimum": 1}"#).is_err(), "unknown rules are refused");
+        let mut with_text = schema(GOOD);
+        let email = r#"{"name": "email", "type": "string", "rules": {"regex": "("}}"#;
+        with_text.columns.push(serde_json::from_str(email).unwrap());
+        assert!(matches!(with_text.validate(), Err(SchemaError::BadRule { .. })));
+        let mut unique = schema(GOOD);
+        unique.unique_key = true;
+        assert_eq!(unique.validate(), Ok(()));
+        unique.entity_keys.clear();
+        assert_eq!(unique.validate(), Err(SchemaError::UniqueWithoutKey));
     }
 }
