@@ -1,0 +1,19 @@
+#![doc = include_str!("../README.md")]
+
+mod csv_decoder;
+mod error;
+mod json_decoder;
+mod parse;
+mod quality;
+mod validate;
+mod value;
+
+pub use csv_decoder::CsvDecoder;
+pub use error::DecodeError;
+pub use json_decoder::JsonLinesDecoder;
+pub use quality::{ColumnQuality, QualityReport};
+pub use validate::{Validator, Violation};
+pub use value::{Record, Value};
+
+/// A decoded record and the line it started on (1-based; the header is line 1 in CSV).
+pub type Numbered = (u64, Record);

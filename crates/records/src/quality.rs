@@ -1,0 +1,86 @@
+use std::collections::BTreeMap;
+
+use cairn_domain::Schema;
+use serde::{Deserialize, Serialize};
+
+use crate::{Record, Violation};
+
+/// What a batch contained and what validation did with it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QualityReport {
+    pub rows_in: u64,
+    pub rows_accepted: u64,
+    pub rows_quarantined: u64,
+    /// Quarantined records by rule (a record breaking two rules counts under both).
+    pub quarantined_by_rule: BTreeMap<String, u64>,
+    /// Per column, over accepted records.
+    pub columns: Vec<ColumnQuality>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ColumnQuality {
+    pub name: String,
+    pub nulls: u64,
+    pub null_rate: f64,
+    /// Numeric and timestamp columns (timestamps in microseconds since the epoch).
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+impl QualityReport {
+    pub fn new(schema: &Schema) -> Self {
+        Self {
+            rows_in: 0,
+            rows_accepted: 0,
+            rows_quarantined: 0,
+            quarantined_by_rule: BTreeMap::new(),
+            columns: schema
+                .columns
+                .iter()
+                .map(|c| ColumnQuality {
+                    name: c.name.to_string(),
+                    nulls: 0,
+                    null_rate: 0.0,
+                    min: None,
+                    max: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn accept(&mut self, record: &Record) {
+        self.rows_in += 1;
+        self.rows_accepted += 1;
+        for (column, value) in self.columns.iter_mut().zip(record) {
+            if value.is_null() {
+                column.nulls += 1;
+            } else if let Some(number) = value.as_f64().filter(|n| !n.is_nan()) {
+                column.min = Some(column.min.map_or(number, |min| min.min(number)));
+                column.max = Some(column.max.map_or(number, |max| max.max(number)));
+            }
+        }
+    }
+
+    pub fn quarantine(&mut self, violations: &[Violation]) {
+        self.rows_in += 1;
+        self.rows_quarantined += 1;
+        let mut rules: Vec<&str> = violations.iter().map(|v| v.rule.as_str()).collect();
+        rules.dedup();
+        for rule in rules {
+            *self.quarantined_by_rule.entry(rule.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// Share of records quarantined, in [0, 1].
+    pub fn quarantined_share(&self) -> f64 {
+        if self.rows_in == 0 { 0.0 } else { self.rows_quarantined as f64 / self.rows_in as f64 }
+    }
+
+    /// Fills in the rates; call once every record is counted.
+    pub fn finish(&mut self) {
+        let accepted = self.rows_accepted;
+        for column in &mut self.columns {
+            column.null_rate = if accepted == 0 { 0.0 } else { column.nulls as f64 / accepted as f64 };
+        }
+    }
+}
