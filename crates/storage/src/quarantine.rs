@@ -1,0 +1,124 @@
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{Int64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema as ArrowSchema};
+use cairn_domain::{BatchId, Name};
+use cairn_records::{Record, Violation};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::{StagedFile, StorageError};
+
+const ROWS_PER_GROUP: usize = 64 * 1024;
+
+/// Writes the records a batch rejected, each with its line and the rules it broke, to one
+/// Parquet file: `line` (int64), `record` (the values as a JSON object), `violations` (JSON
+/// array of `{column, rule, value}`).
+pub struct QuarantineWriter {
+    columns: Vec<String>,
+    schema: Arc<ArrowSchema>,
+    staged: StagedFile,
+    writer: Option<ArrowWriter<File>>,
+    local: PathBuf,
+    lines: Int64Builder,
+    records: StringBuilder,
+    violations: StringBuilder,
+    buffered: usize,
+}
+
+impl QuarantineWriter {
+    pub fn new(
+        staging: &Path,
+        dataset: &Name,
+        columns: Vec<String>,
+        batch: BatchId,
+    ) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(staging)
+            .map_err(|source| StorageError::Staging { path: staging.display().to_string(), source })?;
+        let schema = Arc::new(ArrowSchema::new(vec![
+            Field::new("line", DataType::Int64, false),
+            Field::new("record", DataType::Utf8, false),
+            Field::new("violations", DataType::Utf8, false),
+        ]));
+        let local = staging.join(format!("quarantine-{batch}.parquet"));
+        let object = format!("datasets/{dataset}/quarantine/batch={batch}/part-00000.parquet");
+        Ok(Self {
+            columns,
+            schema,
+            staged: StagedFile {
+                local: local.clone(),
+                object,
+                rows: 0,
+                min_event_micros: 0,
+                max_event_micros: 0,
+            },
+            writer: None,
+            local,
+            lines: Int64Builder::new(),
+            records: StringBuilder::new(),
+            violations: StringBuilder::new(),
+            buffered: 0,
+        })
+    }
+
+    pub fn push(&mut self, line: u64, record: &Record, violations: &[Violation]) -> Result<(), StorageError> {
+        let object: serde_json::Map<String, serde_json::Value> = self
+            .columns
+            .iter()
+            .zip(record)
+            .map(|(name, value)| {
+                let json = if value.is_null() { serde_json::Value::Null } else { value.to_string().into() };
+                (name.clone(), json)
+            })
+            .collect();
+        self.lines.append_value(i64::try_from(line).unwrap_or(i64::MAX));
+        self.records.append_value(serde_json::Value::Object(object).to_string());
+        self.violations.append_value(serde_json::to_string(violations).unwrap_or_default());
+        self.buffered += 1;
+        self.staged.rows += 1;
+        if self.buffered >= ROWS_PER_GROUP {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StorageError> {
+        if self.buffered == 0 {
+            return Ok(());
+        }
+        if self.writer.is_none() {
+            let file = File::create(&self.local)
+                .map_err(|source| StorageError::Staging { path: self.local.display().to_string(), source })?;
+            let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+            self.writer = Some(ArrowWriter::try_new(file, self.schema.clone(), Some(properties))?);
+        }
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(self.lines.finish()),
+            Arc::new(self.records.finish()),
+            Arc::new(self.violations.finish()),
+        ];
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
+        if let Some(writer) = &mut self.writer {
+            writer.write(&batch)?;
+            writer.flush()?;
+        }
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// The staged file, or `None` when nothing was quarantined.
+    pub fn finish(mut self) -> Result<Option<StagedFile>, StorageError> {
+        self.flush()?;
+        match self.writer.take() {
+            Some(writer) => {
+                writer.close()?;
+                Ok(Some(self.staged))
+            }
+            None => Ok(None),
+        }
+    }
+}

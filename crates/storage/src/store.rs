@@ -1,0 +1,201 @@
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _, WriteMultipart};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt as _;
+
+use crate::{StagedFile, StorageError};
+
+const CHUNK: usize = 8 * 1024 * 1024;
+
+/// A file in the store, as a version manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFile {
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    pub min_event_micros: i64,
+    pub max_event_micros: i64,
+}
+
+/// The object store holding datasets (a local directory by default).
+#[derive(Clone)]
+pub struct OfflineStore {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl OfflineStore {
+    /// A store in a local directory (created if missing).
+    pub fn local(root: &Path) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(root)
+            .map_err(|source| StorageError::Staging { path: root.display().to_string(), source })?;
+        Ok(Self { store: Arc::new(LocalFileSystem::new_with_prefix(root)?) })
+    }
+
+    pub fn from_object_store(store: Arc<dyn ObjectStore>) -> Self {
+        Self { store }
+    }
+
+    /// Streams a staged file into the store (in 8 MiB parts, never whole in memory), hashing it
+    /// on the way, then removes the staged copy.
+    pub async fn upload(&self, staged: &StagedFile) -> Result<StoredFile, StorageError> {
+        let staging_error =
+            |source| StorageError::Staging { path: staged.local.display().to_string(), source };
+        let mut file = tokio::fs::File::open(&staged.local).await.map_err(staging_error)?;
+        let upload = self.store.put_multipart(&ObjectPath::from(staged.object.as_str())).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0; CHUNK];
+        let mut bytes = 0u64;
+        loop {
+            let read = file.read(&mut buffer).await.map_err(staging_error)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            writer.wait_for_capacity(2).await?;
+            writer.write(&buffer[..read]);
+            bytes += read as u64;
+        }
+        writer.finish().await?;
+        let _ = tokio::fs::remove_file(&staged.local).await;
+        Ok(StoredFile {
+            path: staged.object.clone(),
+            rows: staged.rows,
+            bytes,
+            sha256: hex(&hasher.finalize()),
+            min_event_micros: staged.min_event_micros,
+            max_event_micros: staged.max_event_micros,
+        })
+    }
+
+    /// Removes files; ones already gone are fine.
+    pub async fn delete(&self, paths: &[String]) -> Result<(), StorageError> {
+        for path in paths {
+            match self.store.delete(&ObjectPath::from(path.as_str())).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn read(&self, path: &str) -> Result<Bytes, StorageError> {
+        Ok(self.store.get(&ObjectPath::from(path)).await?.bytes().await?)
+    }
+
+    /// A whole Parquet file as Arrow batches (small files: inspection and tests).
+    pub async fn read_batches(&self, path: &str) -> Result<Vec<RecordBatch>, StorageError> {
+        let bytes = self.read(path).await?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)?.build()?;
+        Ok(reader.collect::<Result<Vec<_>, _>>()?)
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, TimestampMicrosecondType};
+    use cairn_domain::{BatchId, Name, Schema};
+    use cairn_records::Value;
+
+    use super::*;
+    use crate::{PartitionedWriter, QuarantineWriter};
+
+    fn schema() -> Schema {
+        serde_json::from_value(serde_json::json!({
+            "columns": [
+                {"name": "id", "type": "int64", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "amount", "type": "float32"},
+                {"name": "channel", "type": "categorical", "values": ["web", "store"]}
+            ],
+            "event_timestamp": "ts"
+        }))
+        .unwrap()
+    }
+
+    const DAY: i64 = 86_400_000_000;
+
+    #[tokio::test]
+    async fn records_land_in_date_partitions_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = OfflineStore::local(&dir.path().join("store")).unwrap();
+        let dataset = Name::parse("tx").unwrap();
+        let batch = BatchId::new();
+        let mut writer =
+            PartitionedWriter::new(&dir.path().join("staging"), &dataset, &schema(), batch).unwrap();
+        for i in 0..3000i64 {
+            let channel = if i % 2 == 0 { Value::Str("web".into()) } else { Value::Null };
+            let record = vec![Value::Int(i), Value::Timestamp((i % 3) * DAY + i), Value::Float(0.5), channel];
+            writer.push(&record).unwrap();
+        }
+        let staged = writer.finish().unwrap();
+        assert_eq!(staged.len(), 3);
+        assert_eq!(staged[0].object, format!("datasets/tx/data/date=1970-01-01/part-{batch}-00000.parquet"));
+        assert_eq!(staged.iter().map(|s| s.rows).sum::<u64>(), 3000);
+
+        let mut total = 0;
+        for file in &staged {
+            let stored = store.upload(file).await.unwrap();
+            assert!(!file.local.exists(), "the staged copy is removed");
+            let bytes = store.read(&stored.path).await.unwrap();
+            assert_eq!(stored.bytes, bytes.len() as u64);
+            assert_eq!(stored.sha256, hex(&Sha256::digest(&bytes)));
+            for batch in store.read_batches(&stored.path).await.unwrap() {
+                total += batch.num_rows();
+                let ids = batch.column(0).as_primitive::<Int64Type>();
+                let ts = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+                for row in 0..batch.num_rows() {
+                    let day = ts.value(row).div_euclid(DAY);
+                    assert_eq!(day, ids.value(row) % 3, "every row is in its event date's partition");
+                    assert!(
+                        ts.value(row) >= stored.min_event_micros && ts.value(row) <= stored.max_event_micros
+                    );
+                }
+            }
+        }
+        assert_eq!(total, 3000);
+        store.delete(&[staged[0].object.clone(), "datasets/none.parquet".into()]).await.unwrap();
+        assert!(store.read(&staged[0].object).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn quarantined_records_keep_their_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = OfflineStore::local(dir.path()).unwrap();
+        let dataset = Name::parse("tx").unwrap();
+        let mut writer = QuarantineWriter::new(
+            &dir.path().join("staging"),
+            &dataset,
+            vec!["id".into(), "ts".into()],
+            BatchId::new(),
+        )
+        .unwrap();
+        let violation =
+            cairn_records::Violation { column: "id".into(), rule: "not_null".into(), value: "null".into() };
+        writer.push(7, &vec![Value::Null, Value::Timestamp(0)], &[violation]).unwrap();
+        let staged = writer.finish().unwrap().unwrap();
+        let stored = store.upload(&staged).await.unwrap();
+        let batches = store.read_batches(&stored.path).await.unwrap();
+        let violations = batches[0].column(2).as_string::<i32>().value(0).to_owned();
+        assert!(violations.contains("not_null"), "{violations}");
+        let empty = QuarantineWriter::new(&dir.path().join("staging"), &dataset, vec![], BatchId::new())
+            .unwrap()
+            .finish();
+        assert!(empty.unwrap().is_none());
+    }
+}

@@ -1,0 +1,207 @@
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_schema::Schema as ArrowSchema;
+use cairn_domain::{BatchId, Name, Schema};
+use cairn_records::{Record, Value};
+use chrono::{DateTime, NaiveDate};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::builders::Builders;
+use crate::{StorageError, arrow_schema};
+
+/// Rows per row group: large enough for analytics engines, small enough to bound memory.
+pub const ROW_GROUP_ROWS: usize = 256 * 1024;
+/// Rows buffered across all partitions before the largest is flushed as a row group.
+const BUFFERED_ROWS: usize = 512 * 1024;
+/// Partition files open at once; past this the least recently written one is closed.
+const OPEN_FILES: usize = 64;
+
+/// A Parquet file finished on local disk, waiting to be uploaded to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StagedFile {
+    pub local: PathBuf,
+    /// Its path in the object store.
+    pub object: String,
+    pub rows: u64,
+    pub min_event_micros: i64,
+    pub max_event_micros: i64,
+}
+
+struct Partition {
+    builders: Builders,
+    /// Event-time bounds of the buffered rows.
+    pending: (i64, i64),
+    file: Option<OpenFile>,
+    next_file: u32,
+    last_write: u64,
+}
+
+const NO_BOUNDS: (i64, i64) = (i64::MAX, i64::MIN);
+
+struct OpenFile {
+    writer: ArrowWriter<File>,
+    staged: StagedFile,
+}
+
+/// Writes the accepted records of one batch as Parquet files partitioned by event date.
+pub struct PartitionedWriter {
+    schema: Schema,
+    arrow: Arc<ArrowSchema>,
+    event_ts: usize,
+    dataset: Name,
+    batch: BatchId,
+    staging: PathBuf,
+    partitions: BTreeMap<NaiveDate, Partition>,
+    buffered: usize,
+    writes: u64,
+    finished: Vec<StagedFile>,
+}
+
+impl PartitionedWriter {
+    /// Files are staged under `staging` (created if needed), which only this writer uses.
+    pub fn new(
+        staging: &Path,
+        dataset: &Name,
+        schema: &Schema,
+        batch: BatchId,
+    ) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(staging)
+            .map_err(|source| StorageError::Staging { path: staging.display().to_string(), source })?;
+        let event_ts =
+            schema.columns.iter().position(|c| c.name == schema.event_timestamp).unwrap_or_default();
+        Ok(Self {
+            arrow: arrow_schema(schema),
+            schema: schema.clone(),
+            event_ts,
+            dataset: dataset.clone(),
+            batch,
+            staging: staging.to_owned(),
+            partitions: BTreeMap::new(),
+            buffered: 0,
+            writes: 0,
+            finished: Vec::new(),
+        })
+    }
+
+    /// Buffers an accepted record (its event timestamp must be set).
+    pub fn push(&mut self, record: &Record) -> Result<(), StorageError> {
+        let micros = match record.get(self.event_ts) {
+            Some(Value::Timestamp(micros)) => *micros,
+            _ => return Err(StorageError::Timestamp(0)),
+        };
+        let date =
+            DateTime::from_timestamp_micros(micros).ok_or(StorageError::Timestamp(micros))?.date_naive();
+        let schema = &self.schema;
+        let partition = self.partitions.entry(date).or_insert_with(|| Partition {
+            builders: Builders::new(schema),
+            pending: NO_BOUNDS,
+            file: None,
+            next_file: 0,
+            last_write: 0,
+        });
+        partition.builders.push(record);
+        partition.pending = (partition.pending.0.min(micros), partition.pending.1.max(micros));
+        self.buffered += 1;
+        if partition.builders.len() >= ROW_GROUP_ROWS {
+            self.flush(date)?;
+        } else if self.buffered >= BUFFERED_ROWS {
+            let largest = self.partitions.iter().max_by_key(|(_, p)| p.builders.len()).map(|(date, _)| *date);
+            if let Some(date) = largest {
+                self.flush(date)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered rows of one partition as a row group.
+    fn flush(&mut self, date: NaiveDate) -> Result<(), StorageError> {
+        if self.partitions.get(&date).is_none_or(|p| p.file.is_none())
+            && self.partitions.values().filter(|p| p.file.is_some()).count() >= OPEN_FILES
+        {
+            self.close_least_recent()?;
+        }
+        self.writes += 1;
+        let writes = self.writes;
+        let Some(partition) = self.partitions.get_mut(&date) else { return Ok(()) };
+        let rows = partition.builders.len();
+        if rows == 0 {
+            return Ok(());
+        }
+        if partition.file.is_none() {
+            partition.file =
+                Some(open(&self.staging, &self.dataset, self.batch, date, partition.next_file, &self.arrow)?);
+            partition.next_file += 1;
+        }
+        let batch = partition.builders.finish(&self.arrow)?;
+        let (min, max) = std::mem::replace(&mut partition.pending, NO_BOUNDS);
+        if let Some(file) = &mut partition.file {
+            file.writer.write(&batch)?;
+            file.writer.flush()?;
+            file.staged.rows += rows as u64;
+            file.staged.min_event_micros = file.staged.min_event_micros.min(min);
+            file.staged.max_event_micros = file.staged.max_event_micros.max(max);
+        }
+        partition.last_write = writes;
+        self.buffered -= rows;
+        Ok(())
+    }
+
+    fn close_least_recent(&mut self) -> Result<(), StorageError> {
+        let oldest = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.file.is_some())
+            .min_by_key(|(_, p)| p.last_write)
+            .map(|(date, _)| *date);
+        if let Some(file) = oldest.and_then(|date| self.partitions.get_mut(&date)).and_then(|p| p.file.take())
+        {
+            file.writer.close()?;
+            self.finished.push(file.staged);
+        }
+        Ok(())
+    }
+
+    /// Flushes and closes every file; returns them in partition order.
+    pub fn finish(mut self) -> Result<Vec<StagedFile>, StorageError> {
+        let dates: Vec<NaiveDate> = self.partitions.keys().copied().collect();
+        for date in dates {
+            self.flush(date)?;
+            if let Some(file) = self.partitions.get_mut(&date).and_then(|p| p.file.take()) {
+                file.writer.close()?;
+                self.finished.push(file.staged);
+            }
+        }
+        self.finished.sort_by(|a, b| a.object.cmp(&b.object));
+        Ok(self.finished)
+    }
+}
+
+fn open(
+    staging: &Path,
+    dataset: &Name,
+    batch: BatchId,
+    date: NaiveDate,
+    n: u32,
+    schema: &Arc<ArrowSchema>,
+) -> Result<OpenFile, StorageError> {
+    let name = format!("part-{batch}-{n:05}.parquet");
+    let local = staging.join(format!("{date}-{name}"));
+    let file = File::create(&local)
+        .map_err(|source| StorageError::Staging { path: local.display().to_string(), source })?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_created_by(format!("cairn {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
+    let object = format!("datasets/{dataset}/data/date={date}/{name}");
+    Ok(OpenFile {
+        writer,
+        staged: StagedFile { local, object, rows: 0, min_event_micros: i64::MAX, max_event_micros: i64::MIN },
+    })
+}
