@@ -1,9 +1,12 @@
 #![doc = include_str!("../README.md")]
 
+mod batches;
 mod datasets;
 mod error;
 mod operations;
 
+pub use batches::{Batch, DatasetFile, DatasetVersion};
+pub use cairn_records::{ColumnQuality, QualityReport, Violation};
 pub use datasets::{Dataset, NewDataset, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};
 pub use operations::{Health, Readiness};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cairn_api::{Dataset, ErrorBody, Health, NewDataset, Readiness, SourceDataset};
+use cairn_api::{Batch, Dataset, DatasetVersion, ErrorBody, Health, NewDataset, Readiness, SourceDataset};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -76,6 +76,29 @@ impl Client {
 
     pub async fn datasets(&self) -> Result<Vec<Dataset>, ClientError> {
         self.get("/v1/datasets").await
+    }
+
+    /// Ingests one batch; `content_type` is `text/csv` or `application/x-ndjson`.
+    pub async fn ingest(
+        &self,
+        dataset: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Result<Batch, ClientError> {
+        let request = self.http.post(self.url(&format!("/v1/datasets/{dataset}/batches")));
+        read(self.send(request.header("content-type", content_type).body(body)).await?).await
+    }
+
+    pub async fn batches(&self, dataset: &str) -> Result<Vec<Batch>, ClientError> {
+        self.get(&format!("/v1/datasets/{dataset}/batches")).await
+    }
+
+    pub async fn versions(&self, dataset: &str) -> Result<Vec<DatasetVersion>, ClientError> {
+        self.get(&format!("/v1/datasets/{dataset}/versions")).await
+    }
+
+    pub async fn version(&self, dataset: &str, version: i64) -> Result<DatasetVersion, ClientError> {
+        self.get(&format!("/v1/datasets/{dataset}/versions/{version}")).await
     }
 
     pub async fn source_dataset(&self, name: &str) -> Result<SourceDataset, ClientError> {

@@ -15,6 +15,8 @@ pub struct CairnConfig {
     pub database: DatabaseConfig,
     pub http: HttpConfig,
     pub telemetry: TelemetryConfig,
+    pub storage: StorageConfig,
+    pub ingestion: IngestionConfig,
     pub services: ServicesConfig,
     pub up: UpConfig,
 }
@@ -87,6 +89,20 @@ pub struct TelemetryConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Local directory of the offline store; empty means `<data_dir>/offline`.
+    pub offline_root: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestionConfig {
+    /// A batch with a larger share (0–1) of quarantined records fails as a whole.
+    pub quarantine_threshold: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// HTTP port; 0 picks a free one.
     pub port: u16,
@@ -154,6 +170,15 @@ impl CairnConfig {
         }
         let path = self.data_dir.join(format!("{}.db", kind.as_str()));
         Secret::new(format!("sqlite://{}", path.display()))
+    }
+
+    /// The offline store's directory.
+    pub fn offline_root(&self) -> PathBuf {
+        if self.storage.offline_root.is_empty() {
+            self.data_dir.join("offline")
+        } else {
+            PathBuf::from(&self.storage.offline_root)
+        }
     }
 
     /// The effective configuration as TOML with every secret redacted.

@@ -61,6 +61,11 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
         problem("telemetry.otlp_endpoint", format!("`{otlp}` must be an http:// or https:// URL"));
     }
 
+    let threshold = config.ingestion.quarantine_threshold;
+    if !(0.0..=1.0).contains(&threshold) {
+        problem("ingestion.quarantine_threshold", format!("{threshold} is not between 0 and 1"));
+    }
+
     let mut ports: HashMap<u16, ServiceKind> = HashMap::new();
     for kind in ServiceKind::ALL {
         let service = config.services.get(kind);

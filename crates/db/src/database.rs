@@ -24,6 +24,8 @@ pub enum DbError {
     Migration(String),
     #[error("database task was cancelled")]
     Cancelled,
+    #[error("stored data cannot be read: {0}")]
+    Corrupt(String),
 }
 
 /// A pooled, migrated database.

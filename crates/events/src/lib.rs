@@ -35,6 +35,8 @@ macro_rules! events {
 events! {
     DatasetCreated => "cairn.datasets.created",
     DatasetBatchIngested => "cairn.datasets.batch_ingested",
+    DatasetVersionCreated => "cairn.datasets.version_created",
+    DataQualityViolated => "cairn.datasets.quality_violated",
     FeatureViewApplied => "cairn.features.view_applied",
     RunStateChanged => "cairn.training.run_state_changed",
     ModelVersionCreated => "cairn.registry.model_version_created",

@@ -22,6 +22,8 @@ pub enum StartError {
     Database(#[from] DbError),
     #[error("cannot listen on {host}:{port}: {source}")]
     Listen { host: String, port: u16, source: std::io::Error },
+    #[error("{0}")]
+    Other(String),
 }
 
 /// Everything a service's core needs, connected and ready.

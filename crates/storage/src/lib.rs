@@ -7,8 +7,8 @@ mod quarantine;
 mod store;
 mod writer;
 
-pub use layout::arrow_schema;
 pub use error::StorageError;
+pub use layout::arrow_schema;
 pub use quarantine::QuarantineWriter;
 pub use store::{OfflineStore, StoredFile};
 pub use writer::{PartitionedWriter, StagedFile};

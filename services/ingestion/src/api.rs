@@ -1,13 +1,15 @@
-use actix_web::{HttpResponse, web};
-use cairn_http::ApiError;
-use cairn_service::ServiceContext;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse, web};
+use cairn_api::{Batch, Dataset, DatasetVersion, NewDataset, QualityReport};
+use cairn_http::{ApiError, ErrorKind};
+use serde::Deserialize;
 use utoipa::OpenApi as _;
 
-use cairn_api::{Dataset, NewDataset};
-
+use crate::batches::{self, BatchError, Format};
 use crate::datasets::{self, DatasetError};
+use crate::{Ingestion, catalog};
 
-type State = web::Data<ServiceContext>;
+type State = web::Data<Ingestion>;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
     cfg.app_data(state)
@@ -16,14 +18,26 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
                 .route(web::post().to(create_dataset))
                 .route(web::get().to(list_datasets)),
         )
-        .service(web::resource("/v1/datasets/{name}").route(web::get().to(get_dataset)));
+        .service(web::resource("/v1/datasets/{name}").route(web::get().to(get_dataset)))
+        .service(
+            web::resource("/v1/datasets/{name}/batches")
+                .route(web::post().to(ingest_batch))
+                .route(web::get().to(list_batches)),
+        )
+        .service(web::resource("/v1/datasets/{name}/batches/{id}").route(web::get().to(get_batch)))
+        .service(web::resource("/v1/datasets/{name}/versions").route(web::get().to(list_versions)))
+        .service(web::resource("/v1/datasets/{name}/versions/{version}").route(web::get().to(get_version)));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(create_dataset, list_datasets, get_dataset),
-    components(schemas(NewDataset, Dataset)),
-    tags((name = "datasets", description = "Dataset declarations"))
+    paths(create_dataset, list_datasets, get_dataset, ingest_batch, list_batches, get_batch, list_versions, get_version),
+    components(schemas(NewDataset, Dataset, Batch, DatasetVersion, QualityReport)),
+    tags(
+        (name = "datasets", description = "Dataset declarations"),
+        (name = "batches", description = "Batch ingestion and its quality reports"),
+        (name = "versions", description = "Immutable dataset versions and their manifests")
+    )
 )]
 struct IngestionApi;
 
@@ -42,20 +56,39 @@ impl From<DatasetError> for ApiError {
     }
 }
 
+impl From<BatchError> for ApiError {
+    fn from(error: BatchError) -> Self {
+        match error {
+            BatchError::Dataset(inner) => inner.into(),
+            BatchError::Unreadable(ref decode) => ApiError::invalid(error.to_string())
+                .with_details(serde_json::json!({"line": decode.line, "column": decode.column})),
+            BatchError::Empty => ApiError::invalid(error.to_string()),
+            BatchError::Upload(_) => ApiError::new(ErrorKind::BadRequest, error.to_string()),
+            BatchError::QualityFailed { ref batch, .. } => {
+                let details = serde_json::to_value(batch.as_ref()).unwrap_or_default();
+                ApiError::invalid(error.to_string()).with_details(serde_json::json!({"batch": details}))
+            }
+            BatchError::Storage(_) | BatchError::Database(_) | BatchError::Worker => {
+                ApiError::internal(error)
+            }
+        }
+    }
+}
+
 /// Declare a dataset and its schema.
 #[utoipa::path(post, path = "/v1/datasets", tag = "datasets", request_body = NewDataset, responses(
     (status = 201, body = Dataset),
     (status = 409, description = "A dataset with this name exists", body = cairn_http::ErrorBody),
     (status = 422, description = "Invalid name or schema", body = cairn_http::ErrorBody)))]
 async fn create_dataset(state: State, body: web::Json<NewDataset>) -> Result<HttpResponse, ApiError> {
-    let dataset = datasets::create(&state, body.into_inner()).await?;
+    let dataset = datasets::create(&state.context, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(dataset))
 }
 
 /// All declared datasets, by name.
 #[utoipa::path(get, path = "/v1/datasets", tag = "datasets", responses((status = 200, body = Vec<Dataset>)))]
 async fn list_datasets(state: State) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(datasets::list(&state).await?))
+    Ok(HttpResponse::Ok().json(datasets::list(&state.context).await?))
 }
 
 /// One dataset declaration.
@@ -63,5 +96,131 @@ async fn list_datasets(state: State) -> Result<HttpResponse, ApiError> {
     params(("name" = String, Path, description = "Dataset name")),
     responses((status = 200, body = Dataset), (status = 404, body = cairn_http::ErrorBody)))]
 async fn get_dataset(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(datasets::get(&state, name.into_inner()).await?))
+    Ok(HttpResponse::Ok().json(datasets::get(&state.context, name.into_inner()).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct BatchQuery {
+    /// `csv` or `jsonl`; by default taken from the Content-Type.
+    format: Option<String>,
+}
+
+fn format(request: &HttpRequest, query: &BatchQuery) -> Result<Format, ApiError> {
+    let unsupported = |what: &str| {
+        ApiError::new(
+            ErrorKind::UnsupportedMediaType,
+            format!("{what}: send text/csv or application/x-ndjson (or ?format=csv|jsonl)"),
+        )
+    };
+    if let Some(format) = &query.format {
+        return match format.as_str() {
+            "csv" => Ok(Format::Csv),
+            "jsonl" | "ndjson" => Ok(Format::JsonLines),
+            other => Err(unsupported(&format!("unknown format `{other}`"))),
+        };
+    }
+    let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    match essence.as_str() {
+        "text/csv" => Ok(Format::Csv),
+        "application/x-ndjson"
+        | "application/jsonl"
+        | "application/json-lines"
+        | "application/x-jsonlines" => Ok(Format::JsonLines),
+        "" => Err(unsupported("no Content-Type")),
+        other => Err(unsupported(&format!("unsupported Content-Type `{other}`"))),
+    }
+}
+
+/// Ingest a batch: CSV (with a header) or JSON Lines, streamed. Valid records become a new
+/// dataset version; invalid ones go to the batch's quarantine with the rule they broke. A batch
+/// is visible completely or not at all.
+#[utoipa::path(post, path = "/v1/datasets/{name}/batches", tag = "batches",
+    params(("name" = String, Path, description = "Dataset name"), BatchQuery),
+    request_body(content = String, content_type = "text/csv", description = "CSV with a header row, or JSON Lines (application/x-ndjson)"),
+    responses(
+        (status = 201, description = "Committed as a new version", body = Batch),
+        (status = 404, description = "Unknown dataset", body = cairn_http::ErrorBody),
+        (status = 415, description = "Unsupported format", body = cairn_http::ErrorBody),
+        (status = 422, description = "Unreadable input (line and column in details), or too many records quarantined (the failed batch in details)", body = cairn_http::ErrorBody)))]
+async fn ingest_batch(
+    state: State,
+    request: HttpRequest,
+    name: web::Path<String>,
+    query: web::Query<BatchQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let format = format(&request, &query)?;
+    let batch = batches::ingest(&state, &name, format, body).await?;
+    Ok(HttpResponse::Created().json(batch))
+}
+
+/// Every batch of a dataset, oldest first.
+#[utoipa::path(get, path = "/v1/datasets/{name}/batches", tag = "batches",
+    params(("name" = String, Path, description = "Dataset name")),
+    responses((status = 200, body = Vec<Batch>), (status = 404, body = cairn_http::ErrorBody)))]
+async fn list_batches(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let dataset = datasets::get(&state.context, name.into_inner()).await?;
+    let rows = state
+        .context
+        .db
+        .run(move |conn| catalog::batches_of(conn, dataset.name.as_str()))
+        .await
+        .map_err(ApiError::internal)?;
+    let batches: Result<Vec<Batch>, _> = rows.iter().map(|row| row.to_api(&[])).collect();
+    Ok(HttpResponse::Ok().json(batches.map_err(ApiError::internal)?))
+}
+
+/// One batch: its state, quality report, files and quarantine.
+#[utoipa::path(get, path = "/v1/datasets/{name}/batches/{id}", tag = "batches",
+    params(("name" = String, Path, description = "Dataset name"), ("id" = String, Path, description = "Batch id")),
+    responses((status = 200, body = Batch), (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_batch(state: State, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+    let (dataset, id) = path.into_inner();
+    let wanted = id.clone();
+    let found = state
+        .context
+        .db
+        .run(move |conn| catalog::batch(conn, &dataset, &id))
+        .await
+        .map_err(ApiError::internal)?;
+    match found {
+        Some((row, files)) => Ok(HttpResponse::Ok().json(row.to_api(&files).map_err(ApiError::internal)?)),
+        None => Err(ApiError::not_found(format!("no batch {wanted}"))),
+    }
+}
+
+/// Every version of a dataset (without manifests).
+#[utoipa::path(get, path = "/v1/datasets/{name}/versions", tag = "versions",
+    params(("name" = String, Path, description = "Dataset name")),
+    responses((status = 200, body = Vec<DatasetVersion>), (status = 404, body = cairn_http::ErrorBody)))]
+async fn list_versions(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let dataset = datasets::get(&state.context, name.into_inner()).await?;
+    let rows = state
+        .context
+        .db
+        .run(move |conn| catalog::versions_of(conn, dataset.name.as_str()))
+        .await
+        .map_err(ApiError::internal)?;
+    let versions: Result<Vec<DatasetVersion>, _> = rows.iter().map(|row| row.to_api(&[])).collect();
+    Ok(HttpResponse::Ok().json(versions.map_err(ApiError::internal)?))
+}
+
+/// One version with its manifest: every file, with rows, size and SHA-256. The same forever.
+#[utoipa::path(get, path = "/v1/datasets/{name}/versions/{version}", tag = "versions",
+    params(("name" = String, Path, description = "Dataset name"), ("version" = i64, Path, description = "Version number")),
+    responses((status = 200, body = DatasetVersion), (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_version(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
+    let (dataset, version) = path.into_inner();
+    let name = dataset.clone();
+    let found = state
+        .context
+        .db
+        .run(move |conn| catalog::version(conn, &dataset, version))
+        .await
+        .map_err(ApiError::internal)?;
+    match found {
+        Some((row, files)) => Ok(HttpResponse::Ok().json(row.to_api(&files).map_err(ApiError::internal)?)),
+        None => Err(ApiError::not_found(format!("dataset `{name}` has no version {version}"))),
+    }
 }

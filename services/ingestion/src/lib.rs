@@ -1,15 +1,21 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+mod batches;
+mod catalog;
 mod datasets;
 mod schema;
+
+use std::path::PathBuf;
 
 use cairn_config::CairnConfig;
 use cairn_db::Migrations;
 use cairn_domain::ServiceKind;
-use cairn_service::{RunningService, StartError};
+use cairn_service::{RunningService, ServiceContext, StartError};
+use cairn_storage::OfflineStore;
 use diesel_migrations::embed_migrations;
 
+pub use batches::{BatchError, Format};
 pub use datasets::DatasetError;
 
 pub const MIGRATIONS: Migrations = Migrations {
@@ -18,9 +24,29 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &embed_migrations!("migrations/postgres"),
 };
 
+/// The ingestion service's state: its context, the offline store and batch settings.
+#[derive(Clone)]
+pub struct Ingestion {
+    pub context: ServiceContext,
+    pub store: OfflineStore,
+    pub staging_root: PathBuf,
+    pub quarantine_threshold: f64,
+}
+
 /// Starts the ingestion service; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
+    let store = OfflineStore::local(&config.offline_root())
+        .map_err(|error| StartError::Other(format!("offline store: {error}")))?;
+    let staging_root = batches::staging_root(&config.data_dir);
+    let quarantine_threshold = config.ingestion.quarantine_threshold;
     let context = cairn_service::start(ServiceKind::Ingestion, config, &[MIGRATIONS]).await?;
-    let state = actix_web::web::Data::new(context.clone());
+    let ingestion = Ingestion { context: context.clone(), store, staging_root, quarantine_threshold };
+    let cleaned = batches::clean_up_interrupted(&ingestion)
+        .await
+        .map_err(|error| StartError::Other(format!("cleaning up interrupted batches: {error}")))?;
+    if cleaned > 0 {
+        tracing::warn!(batches = cleaned, "removed the files of batches interrupted by a restart");
+    }
+    let state = actix_web::web::Data::new(ingestion);
     context.serve(api::openapi(), move |cfg| api::configure(cfg, state.clone()), Vec::new())
 }

@@ -5,3 +5,44 @@ diesel::table! {
         created_at -> BigInt,
     }
 }
+
+diesel::table! {
+    batches (id) {
+        id -> Text,
+        dataset -> Text,
+        state -> Text,
+        format -> Text,
+        received_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        version -> Nullable<BigInt>,
+        report_json -> Nullable<Text>,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    batch_files (path) {
+        path -> Text,
+        batch_id -> Text,
+        dataset -> Text,
+        area -> Text,
+        state -> Text,
+        version -> Nullable<BigInt>,
+        rows -> BigInt,
+        bytes -> BigInt,
+        sha256 -> Text,
+        min_event_micros -> BigInt,
+        max_event_micros -> BigInt,
+    }
+}
+
+diesel::table! {
+    dataset_versions (dataset, version) {
+        dataset -> Text,
+        version -> BigInt,
+        created_at -> BigInt,
+        rows -> BigInt,
+        batch_id -> Nullable<Text>,
+        schema_json -> Text,
+    }
+}

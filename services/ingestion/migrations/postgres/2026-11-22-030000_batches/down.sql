@@ -1,0 +1,3 @@
+DROP TABLE dataset_versions;
+DROP TABLE batch_files;
+DROP TABLE batches;

@@ -1,0 +1,386 @@
+//! Batch ingestion: a streamed upload decoded, validated and written to the offline store, made
+//! visible as a new dataset version all at once — or not at all.
+
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use cairn_api::Batch;
+use cairn_db::DbError;
+use cairn_domain::{BatchId, Name, Schema, Timestamp};
+use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested, DatasetVersionCreated};
+use cairn_records::{CsvDecoder, DecodeError, JsonLinesDecoder, Numbered, QualityReport, Validator};
+use cairn_service::Outbox;
+use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile, StorageError, StoredFile};
+use futures::{Stream, StreamExt as _};
+use tokio::sync::mpsc;
+
+use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
+use crate::{DatasetError, Ingestion, datasets};
+
+/// The input formats of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::JsonLines => "jsonl",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error("{0}")]
+    Unreadable(DecodeError),
+    #[error("the batch holds no records")]
+    Empty,
+    #[error("the upload was interrupted: {0}")]
+    Upload(String),
+    #[error("batch {} failed: {share:.1}% of records quarantined, more than the {threshold:.1}% allowed", batch.id)]
+    QualityFailed { batch: Box<Batch>, share: f64, threshold: f64 },
+    #[error("offline store: {0}")]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("the batch worker stopped unexpectedly")]
+    Worker,
+}
+
+/// What the decoding worker produced, staged on local disk.
+struct Processed {
+    files: Vec<StagedFile>,
+    quarantine: Option<StagedFile>,
+    report: QualityReport,
+}
+
+/// Ingests one batch from `body`. Returns the committed batch; every failure leaves nothing
+/// visible (and an unreadable batch leaves nothing at all).
+pub async fn ingest<S, E>(
+    ingestion: &Ingestion,
+    dataset: &str,
+    format: Format,
+    body: S,
+) -> Result<Batch, BatchError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let declared = datasets::get(&ingestion.context, dataset.to_owned()).await?;
+    let batch_id = BatchId::new();
+    let row = BatchRow {
+        id: batch_id.to_string(),
+        dataset: declared.name.to_string(),
+        state: "receiving".into(),
+        format: format.as_str().into(),
+        received_at: Timestamp::now().as_micros(),
+        finished_at: None,
+        version: None,
+        report_json: None,
+        error: None,
+    };
+    let inserted = row.clone();
+    ingestion.context.db.run(move |conn| catalog::insert_batch(conn, &inserted)).await?;
+
+    let staging = ingestion.staging_root.join(batch_id.to_string());
+    let processed = process(&staging, &declared.name, &declared.schema, batch_id, format, body).await;
+    let result = match processed {
+        Ok(processed) => publish(ingestion, row, &declared.schema, processed).await,
+        Err(error) => {
+            let message = error.to_string();
+            let id = batch_id.to_string();
+            ingestion
+                .context
+                .db
+                .run(move |conn| catalog::finish_batch(conn, &id, "rejected", None, None, Some(message)))
+                .await?;
+            Err(error)
+        }
+    };
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    result
+}
+
+/// Streams `body` through the decoder, validator and writers on a blocking thread.
+async fn process<S, E>(
+    staging: &Path,
+    dataset: &Name,
+    schema: &Schema,
+    batch: BatchId,
+    format: Format,
+    mut body: S,
+) -> Result<Processed, BatchError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let (sender, receiver) = mpsc::channel::<Result<Bytes, String>>(8);
+    let (staging, dataset, schema) = (staging.to_owned(), dataset.clone(), schema.clone());
+    let worker = tokio::task::spawn_blocking(move || {
+        let input = ChannelReader { receiver, current: Bytes::new() };
+        decode_and_write(input, &staging, &dataset, &schema, batch, format)
+    });
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|error| error.to_string());
+        let failed = chunk.is_err();
+        // The worker stops reading when the input is unreadable; its error is the answer.
+        if sender.send(chunk).await.is_err() || failed {
+            break;
+        }
+    }
+    drop(sender);
+    worker.await.map_err(|_| BatchError::Worker)?
+}
+
+fn decode_and_write(
+    input: ChannelReader,
+    staging: &Path,
+    dataset: &Name,
+    schema: &Schema,
+    batch: BatchId,
+    format: Format,
+) -> Result<Processed, BatchError> {
+    let mut writer = PartitionedWriter::new(staging, dataset, schema, batch)?;
+    let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
+    let mut quarantine = QuarantineWriter::new(staging, dataset, columns, batch)?;
+    let mut validator = Validator::new(schema);
+    let mut report = QualityReport::new(schema);
+    let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
+        Format::Csv => Box::new(CsvDecoder::new(input, schema).map_err(BatchError::Unreadable)?),
+        Format::JsonLines => {
+            Box::new(JsonLinesDecoder::new(BufReader::with_capacity(1 << 20, input), schema))
+        }
+    };
+    for item in records {
+        let (line, record) = item.map_err(|error| match error.message.split_once(UPLOAD_FAILED) {
+            Some((_, reason)) => BatchError::Upload(reason.to_owned()),
+            None => BatchError::Unreadable(error),
+        })?;
+        let violations = validator.check(&record);
+        if violations.is_empty() {
+            report.accept(&record);
+            writer.push(&record)?;
+        } else {
+            report.quarantine(&violations);
+            quarantine.push(line, &record, &violations)?;
+        }
+    }
+    report.finish();
+    if report.rows_in == 0 {
+        return Err(BatchError::Empty);
+    }
+    Ok(Processed { files: writer.finish()?, quarantine: quarantine.finish()?, report })
+}
+
+/// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only
+/// its quarantine for inspection and fails it.
+async fn publish(
+    ingestion: &Ingestion,
+    row: BatchRow,
+    schema: &Schema,
+    processed: Processed,
+) -> Result<Batch, BatchError> {
+    let report = processed.report;
+    let share = report.quarantined_share();
+    let threshold = ingestion.quarantine_threshold;
+    let failed = share > threshold;
+    let mut staged: Vec<(&str, &StagedFile)> = processed.quarantine.iter().map(|f| (QUARANTINE, f)).collect();
+    if !failed {
+        staged.extend(processed.files.iter().map(|f| (DATA, f)));
+    }
+    // Record every path before writing it, so an interrupted batch can be cleaned up.
+    let pending: Vec<FileRow> = staged.iter().map(|(area, file)| file_row(&row, area, file, None)).collect();
+    let rows = pending.clone();
+    ingestion.context.db.run(move |conn| catalog::insert_files(conn, &rows)).await?;
+    let mut uploaded = Vec::with_capacity(staged.len());
+    for (area, file) in &staged {
+        let stored = ingestion.store.upload(file).await?;
+        uploaded.push(file_row(&row, area, file, Some(&stored)));
+    }
+
+    let report_json = serde_json::to_string(&report).ok();
+    let batch_id = row.id.clone();
+    let dataset = row.dataset.clone();
+    let schema_json = serde_json::to_string(schema).unwrap_or_default();
+    let committed = uploaded.clone();
+    let report_for_event = report.clone();
+    let version = ingestion
+        .context
+        .db
+        .run(move |conn| {
+            use diesel::Connection as _;
+            conn.transaction(|conn| {
+                if failed {
+                    catalog::commit_files(conn, &committed, None)?;
+                    catalog::finish_batch(conn, &batch_id, "failed", None, report_json, None)?;
+                    Outbox::stage(conn, &quality_event(&dataset, &batch_id, &report_for_event, threshold))?;
+                    return Ok(None);
+                }
+                let previous = catalog::latest_version(conn, &dataset)?;
+                let version = previous.as_ref().map_or(1, |v| v.version + 1);
+                let rows = previous.map_or(0, |v| v.rows)
+                    + committed.iter().filter(|f| f.area == DATA).map(|f| f.rows).sum::<i64>();
+                let created_at = Timestamp::now().as_micros();
+                catalog::commit_files(conn, &committed, Some(version))?;
+                catalog::finish_batch(conn, &batch_id, "committed", Some(version), report_json, None)?;
+                catalog::insert_version(
+                    conn,
+                    &VersionRow {
+                        dataset: dataset.clone(),
+                        version,
+                        created_at,
+                        rows,
+                        batch_id: Some(batch_id.clone()),
+                        schema_json,
+                    },
+                )?;
+                let data: Vec<&FileRow> = committed.iter().filter(|f| f.area == DATA).collect();
+                Outbox::stage(
+                    conn,
+                    &DatasetBatchIngested {
+                        dataset: dataset.clone(),
+                        batch_id: batch_id.clone(),
+                        version,
+                        rows_accepted: i64::try_from(report_for_event.rows_accepted).unwrap_or(i64::MAX),
+                        rows_quarantined: i64::try_from(report_for_event.rows_quarantined)
+                            .unwrap_or(i64::MAX),
+                        files: data.iter().map(|f| f.path.clone()).collect(),
+                        min_event_time_unix_micros: data
+                            .iter()
+                            .map(|f| f.min_event_micros)
+                            .min()
+                            .unwrap_or_default(),
+                        max_event_time_unix_micros: data
+                            .iter()
+                            .map(|f| f.max_event_micros)
+                            .max()
+                            .unwrap_or_default(),
+                    },
+                )?;
+                Outbox::stage(
+                    conn,
+                    &DatasetVersionCreated {
+                        dataset: dataset.clone(),
+                        version,
+                        rows,
+                        batch_id: batch_id.clone(),
+                        created_at_unix_micros: created_at,
+                    },
+                )?;
+                Ok::<_, DbError>(Some(version))
+            })
+        })
+        .await?;
+    ingestion.context.outbox.wake();
+
+    let id = row.id.clone();
+    let dataset = row.dataset.clone();
+    let batch = ingestion
+        .context
+        .db
+        .run(move |conn| catalog::batch(conn, &dataset, &id))
+        .await?
+        .map(|(row, files)| row.to_api(&files))
+        .transpose()?
+        .ok_or(BatchError::Worker)?;
+    if version.is_none() {
+        return Err(BatchError::QualityFailed {
+            batch: Box::new(batch),
+            share: share * 100.0,
+            threshold: threshold * 100.0,
+        });
+    }
+    Ok(batch)
+}
+
+fn file_row(batch: &BatchRow, area: &str, file: &StagedFile, stored: Option<&StoredFile>) -> FileRow {
+    FileRow {
+        path: file.object.clone(),
+        batch_id: batch.id.clone(),
+        dataset: batch.dataset.clone(),
+        area: area.to_owned(),
+        state: "pending".into(),
+        version: None,
+        rows: i64::try_from(file.rows).unwrap_or(i64::MAX),
+        bytes: stored.map_or(0, |s| i64::try_from(s.bytes).unwrap_or(i64::MAX)),
+        sha256: stored.map(|s| s.sha256.clone()).unwrap_or_default(),
+        min_event_micros: file.min_event_micros,
+        max_event_micros: file.max_event_micros,
+    }
+}
+
+fn quality_event(
+    dataset: &str,
+    batch_id: &str,
+    report: &QualityReport,
+    threshold: f64,
+) -> DataQualityViolated {
+    DataQualityViolated {
+        dataset: dataset.to_owned(),
+        batch_id: batch_id.to_owned(),
+        rows_in: i64::try_from(report.rows_in).unwrap_or(i64::MAX),
+        rows_quarantined: i64::try_from(report.rows_quarantined).unwrap_or(i64::MAX),
+        quarantined_share: report.quarantined_share(),
+        threshold,
+        quarantined_by_rule: report
+            .quarantined_by_rule
+            .iter()
+            .map(|(rule, n)| (rule.clone(), i64::try_from(*n).unwrap_or(i64::MAX)))
+            .collect(),
+    }
+}
+
+/// Removes what batches interrupted by a crash had written; they never became visible.
+pub async fn clean_up_interrupted(ingestion: &Ingestion) -> Result<usize, BatchError> {
+    let interrupted = ingestion.context.db.run(catalog::interrupted).await?;
+    let count = interrupted.len();
+    for (id, paths) in interrupted {
+        ingestion.store.delete(&paths).await?;
+        let message = "interrupted by a restart; nothing of it was kept".to_owned();
+        ingestion
+            .context
+            .db
+            .run(move |conn| {
+                catalog::delete_files(conn, &paths)?;
+                catalog::finish_batch(conn, &id, "aborted", None, None, Some(message))
+            })
+            .await?;
+    }
+    let _ = tokio::fs::remove_dir_all(&ingestion.staging_root).await;
+    Ok(count)
+}
+
+const UPLOAD_FAILED: &str = "upload failed: ";
+
+/// Feeds the async upload to the synchronous decoders, a chunk at a time.
+struct ChannelReader {
+    receiver: mpsc::Receiver<Result<Bytes, String>>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(reason)) => return Err(std::io::Error::other(format!("{UPLOAD_FAILED}{reason}"))),
+                None => return Ok(0),
+            }
+        }
+        let n = buffer.len().min(self.current.len());
+        buffer[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Where a batch stages its files before they reach the store.
+pub(crate) fn staging_root(data_dir: &Path) -> PathBuf {
+    data_dir.join("staging").join("ingestion")
+}

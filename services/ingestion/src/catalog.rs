@@ -1,0 +1,251 @@
+//! Batches, their files and dataset versions in the metadata database.
+
+use cairn_api::{Batch, DatasetFile, DatasetVersion};
+use cairn_db::{AnyConnection, DbError};
+use cairn_domain::{Name, Timestamp};
+use diesel::prelude::*;
+
+use crate::schema::{batch_files, batches, dataset_versions};
+
+pub(crate) const DATA: &str = "data";
+pub(crate) const QUARANTINE: &str = "quarantine";
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = batches)]
+pub(crate) struct BatchRow {
+    pub id: String,
+    pub dataset: String,
+    pub state: String,
+    pub format: String,
+    pub received_at: i64,
+    pub finished_at: Option<i64>,
+    pub version: Option<i64>,
+    pub report_json: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = batch_files)]
+pub(crate) struct FileRow {
+    pub path: String,
+    pub batch_id: String,
+    pub dataset: String,
+    pub area: String,
+    pub state: String,
+    pub version: Option<i64>,
+    pub rows: i64,
+    pub bytes: i64,
+    pub sha256: String,
+    pub min_event_micros: i64,
+    pub max_event_micros: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dataset_versions)]
+pub(crate) struct VersionRow {
+    pub dataset: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub rows: i64,
+    pub batch_id: Option<String>,
+    pub schema_json: String,
+}
+
+pub(crate) fn insert_batch(conn: &mut AnyConnection, row: &BatchRow) -> Result<(), DbError> {
+    diesel::insert_into(batches::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn insert_files(conn: &mut AnyConnection, rows: &[FileRow]) -> Result<(), DbError> {
+    for row in rows {
+        diesel::insert_into(batch_files::table).values(row).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Ends a batch: its state, report or error, and (committed) its version.
+pub(crate) fn finish_batch(
+    conn: &mut AnyConnection,
+    id: &str,
+    state: &str,
+    version: Option<i64>,
+    report_json: Option<String>,
+    error: Option<String>,
+) -> Result<(), DbError> {
+    diesel::update(batches::table.find(id))
+        .set((
+            batches::state.eq(state),
+            batches::finished_at.eq(Timestamp::now().as_micros()),
+            batches::version.eq(version),
+            batches::report_json.eq(report_json),
+            batches::error.eq(error),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks a batch's files of `area` committed (under `version` for data files), with the sizes
+/// and hashes measured on upload.
+pub(crate) fn commit_files(
+    conn: &mut AnyConnection,
+    files: &[FileRow],
+    version: Option<i64>,
+) -> Result<(), DbError> {
+    for file in files {
+        diesel::update(batch_files::table.find(&file.path))
+            .set((
+                batch_files::state.eq("committed"),
+                batch_files::version.eq(version),
+                batch_files::bytes.eq(file.bytes),
+                batch_files::sha256.eq(&file.sha256),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn delete_files(conn: &mut AnyConnection, paths: &[String]) -> Result<(), DbError> {
+    diesel::delete(batch_files::table.filter(batch_files::path.eq_any(paths))).execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn latest_version(conn: &mut AnyConnection, dataset: &str) -> Result<Option<VersionRow>, DbError> {
+    Ok(dataset_versions::table
+        .filter(dataset_versions::dataset.eq(dataset))
+        .order(dataset_versions::version.desc())
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub(crate) fn insert_version(conn: &mut AnyConnection, row: &VersionRow) -> Result<(), DbError> {
+    diesel::insert_into(dataset_versions::table).values(row).execute(conn)?;
+    Ok(())
+}
+
+pub(crate) fn batch(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    id: &str,
+) -> Result<Option<(BatchRow, Vec<FileRow>)>, DbError> {
+    let Some(row) = batches::table
+        .filter(batches::id.eq(id).and(batches::dataset.eq(dataset)))
+        .select(BatchRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let files = batch_files::table
+        .filter(batch_files::batch_id.eq(id).and(batch_files::state.eq("committed")))
+        .order(batch_files::path.asc())
+        .select(FileRow::as_select())
+        .load(conn)?;
+    Ok(Some((row, files)))
+}
+
+pub(crate) fn batches_of(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<BatchRow>, DbError> {
+    Ok(batches::table
+        .filter(batches::dataset.eq(dataset))
+        .order((batches::received_at.asc(), batches::id.asc()))
+        .select(BatchRow::as_select())
+        .load(conn)?)
+}
+
+/// Batches a crash interrupted, with the files they had started to write.
+pub(crate) fn interrupted(conn: &mut AnyConnection) -> Result<Vec<(String, Vec<String>)>, DbError> {
+    let ids: Vec<String> =
+        batches::table.filter(batches::state.eq("receiving")).select(batches::id).load(conn)?;
+    let mut found = Vec::new();
+    for id in ids {
+        let paths =
+            batch_files::table.filter(batch_files::batch_id.eq(&id)).select(batch_files::path).load(conn)?;
+        found.push((id, paths));
+    }
+    Ok(found)
+}
+
+pub(crate) fn versions_of(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<VersionRow>, DbError> {
+    Ok(dataset_versions::table
+        .filter(dataset_versions::dataset.eq(dataset))
+        .order(dataset_versions::version.asc())
+        .select(VersionRow::as_select())
+        .load(conn)?)
+}
+
+/// Version `version` and its manifest: every committed data file of versions up to it.
+pub(crate) fn version(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    version: i64,
+) -> Result<Option<(VersionRow, Vec<FileRow>)>, DbError> {
+    let Some(row) = dataset_versions::table
+        .find((dataset, version))
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let files = batch_files::table
+        .filter(
+            batch_files::dataset
+                .eq(dataset)
+                .and(batch_files::area.eq(DATA))
+                .and(batch_files::state.eq("committed"))
+                .and(batch_files::version.le(version)),
+        )
+        .order((batch_files::version.asc(), batch_files::path.asc()))
+        .select(FileRow::as_select())
+        .load(conn)?;
+    Ok(Some((row, files)))
+}
+
+/// A stored value that no longer parses (the database was edited by hand).
+fn corrupt(what: &str, error: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(format!("{what}: {error}"))
+}
+
+impl FileRow {
+    pub(crate) fn to_api(&self) -> DatasetFile {
+        DatasetFile {
+            path: self.path.clone(),
+            rows: u64::try_from(self.rows).unwrap_or_default(),
+            bytes: u64::try_from(self.bytes).unwrap_or_default(),
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+impl BatchRow {
+    pub(crate) fn to_api(&self, files: &[FileRow]) -> Result<Batch, DbError> {
+        let micros = |m: i64| Timestamp::from_micros(m).unwrap_or_else(Timestamp::now);
+        Ok(Batch {
+            id: self.id.clone(),
+            dataset: Name::parse(self.dataset.clone()).map_err(|e| corrupt("dataset name", e))?,
+            state: self.state.clone(),
+            format: self.format.clone(),
+            received_at: micros(self.received_at),
+            finished_at: self.finished_at.map(micros),
+            version: self.version,
+            report: self.report_json.as_deref().and_then(|json| serde_json::from_str(json).ok()),
+            error: self.error.clone(),
+            files: files.iter().filter(|f| f.area == DATA).map(FileRow::to_api).collect(),
+            quarantine: files.iter().find(|f| f.area == QUARANTINE).map(FileRow::to_api),
+        })
+    }
+}
+
+impl VersionRow {
+    pub(crate) fn to_api(&self, files: &[FileRow]) -> Result<DatasetVersion, DbError> {
+        Ok(DatasetVersion {
+            dataset: Name::parse(self.dataset.clone()).map_err(|e| corrupt("dataset name", e))?,
+            version: self.version,
+            created_at: Timestamp::from_micros(self.created_at).unwrap_or_else(Timestamp::now),
+            rows: u64::try_from(self.rows).unwrap_or_default(),
+            batch_id: self.batch_id.clone(),
+            schema: serde_json::from_str(&self.schema_json).map_err(|e| corrupt("schema", e))?,
+            files: files.iter().map(FileRow::to_api).collect(),
+        })
+    }
+}

@@ -1,0 +1,201 @@
+//! Batch ingestion: validated, quarantined, versioned, atomic; readable by DuckDB.
+
+use std::path::Path;
+use std::process::Command;
+
+use cairn_api::NewDataset;
+use cairn_domain::ServiceKind;
+
+use crate::{Platform, Store};
+
+const DAY_SECONDS: i64 = 86_400;
+
+fn dataset() -> NewDataset {
+    serde_json::from_value(serde_json::json!({
+        "name": "payments",
+        "schema": {
+            "columns": [
+                {"name": "id", "type": "int64", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "amount", "type": "float64", "rules": {"min": 0}},
+                {"name": "channel", "type": "categorical", "values": ["web", "store"]}
+            ],
+            "event_timestamp": "ts",
+            "entity_keys": ["id"]
+        }
+    }))
+    .unwrap()
+}
+
+fn timestamp(seconds: i64) -> String {
+    cairn_domain::Timestamp::from_micros(seconds * 1_000_000).unwrap().to_string()
+}
+
+/// `rows` CSV records over three days; every `bad_every`-th has a negative amount.
+fn csv(rows: i64, bad_every: i64) -> (String, f64) {
+    let mut body = String::from("id,ts,amount,channel\n");
+    let mut good_sum = 0.0;
+    for i in 0..rows {
+        let amount = if bad_every > 0 && i % bad_every == 0 { -1.0 } else { i as f64 / 4.0 };
+        if amount >= 0.0 {
+            good_sum += amount;
+        }
+        let channel = if i % 2 == 0 { "web" } else { "store" };
+        body.push_str(&format!(
+            "{i},{},{amount},{channel}\n",
+            timestamp(1_772_323_200 + (i % 3) * DAY_SECONDS + i)
+        ));
+    }
+    (body, good_sum)
+}
+
+/// Runs a DuckDB query through the test virtualenv.
+fn duckdb(sql: &str) -> serde_json::Value {
+    let output = Command::new(cairn_testkit::python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/query.py"))
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                found.extend(files_under(&path));
+            } else {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+async fn batches_become_versions(store: Store) {
+    let platform = Platform::start_with(store, &[ServiceKind::Ingestion], &[]).await;
+    let client = platform.client(ServiceKind::Ingestion);
+    client.create_dataset(&dataset()).await.unwrap();
+
+    // Batch 1: 1000 records over three days, 2% of them break the min rule.
+    let (body, good_sum) = csv(1000, 50);
+    let first = client.ingest("payments", "text/csv", body).await.unwrap();
+    assert_eq!((first.state.as_str(), first.version), ("committed", Some(1)), "{store:?}");
+    let report = first.report.clone().unwrap();
+    assert_eq!((report.rows_in, report.rows_accepted, report.rows_quarantined), (1000, 980, 20));
+    assert_eq!(report.quarantined_by_rule.get("min"), Some(&20));
+    let amount = &report.columns[2];
+    assert_eq!((amount.min, amount.max, amount.nulls), (Some(0.25), Some(249.75), 0));
+    assert_eq!(first.files.len(), 3, "one file per event date");
+    assert!(first.files[0].path.starts_with("datasets/payments/data/date=2026-03-01/"));
+    assert_eq!(first.quarantine.as_ref().map(|q| q.rows), Some(20));
+
+    // Batch 2, JSON Lines: version 2 is version 1 plus the new files; version 1 does not change.
+    let jsonl: String = (1000..1100)
+        .map(|i| format!("{{\"id\": {i}, \"ts\": \"{}\", \"amount\": 1.0}}\n", timestamp(1_772_323_200 + i)))
+        .collect();
+    let second = client.ingest("payments", "application/x-ndjson", jsonl).await.unwrap();
+    assert_eq!(second.version, Some(2));
+    let v1 = client.version("payments", 1).await.unwrap();
+    let v2 = client.version("payments", 2).await.unwrap();
+    assert_eq!((v1.rows, v2.rows), (980, 1080));
+    assert_eq!(v1.files, first.files);
+    assert_eq!(v2.files.len(), v1.files.len() + second.files.len());
+    assert!(v1.files.iter().all(|file| v2.files.contains(file)));
+    assert_eq!(client.versions("payments").await.unwrap().len(), 2);
+
+    // Another engine reads the version's files directly.
+    let root = platform.config.offline_root();
+    let paths: Vec<String> = v2.files.iter().map(|f| format!("'{}'", root.join(&f.path).display())).collect();
+    let sql = format!(
+        "SELECT count(*), sum(amount), count(DISTINCT date) FROM read_parquet([{}], hive_partitioning = true)",
+        paths.join(", ")
+    );
+    let rows = duckdb(&sql);
+    assert_eq!(rows[0][0], 1080);
+    assert!((rows[0][1].as_f64().unwrap() - (good_sum + 100.0)).abs() < 1e-6);
+    assert_eq!(rows[0][2], 3);
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn batches_become_versions_on_sqlite() {
+    batches_become_versions(Store::Sqlite).await;
+}
+
+#[tokio::test]
+async fn batches_become_versions_on_postgres() {
+    batches_become_versions(Store::Postgres).await;
+}
+
+#[tokio::test]
+async fn rejected_and_failed_batches_leave_nothing_visible() {
+    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion], &[]).await;
+    let client = platform.client(ServiceKind::Ingestion);
+    client.create_dataset(&dataset()).await.unwrap();
+    let root = platform.config.offline_root();
+
+    // Malformed: line 4 has an extra field. Rejected with the line, nothing written.
+    let (body, _) = csv(10, 0);
+    let mut lines: Vec<String> = body.lines().map(str::to_owned).collect();
+    lines[3].push_str(",oops");
+    let body = lines.join("\n");
+    let error = client.ingest("payments", "text/csv", body).await.unwrap_err();
+    let cairn_client::ClientError::Api { status, body } = error else { panic!("{error}") };
+    assert_eq!((status, body.error.code.as_str()), (422, "invalid_request"));
+    assert_eq!(body.error.details.as_ref().unwrap()["line"], 4, "{}", body.error.message);
+
+    // A wrong type names line and column.
+    let error = client.ingest("payments", "text/csv", "id,ts\nseven,2026-03-01\n").await.unwrap_err();
+    let cairn_client::ClientError::Api { body, .. } = error else { panic!() };
+    assert_eq!(body.error.message, "line 2, column `id`: `seven` is not a int64");
+
+    // Half the records break a rule: the batch fails, only its quarantine is kept.
+    let (body, _) = csv(100, 2);
+    let error = client.ingest("payments", "text/csv", body).await.unwrap_err();
+    let cairn_client::ClientError::Api { status, body } = error else { panic!() };
+    assert_eq!(status, 422);
+    let failed = &body.error.details.as_ref().unwrap()["batch"];
+    assert_eq!(failed["state"], "failed");
+    assert_eq!(failed["report"]["rows_quarantined"], 50);
+    assert!(failed["files"].as_array().unwrap().is_empty());
+    let quarantine = failed["quarantine"]["path"].as_str().unwrap();
+    assert!(root.join(quarantine).exists());
+
+    assert!(files_under(&root.join("datasets/payments/data")).is_empty(), "no data file is left behind");
+    assert!(client.versions("payments").await.unwrap().is_empty());
+    let states: Vec<String> =
+        client.batches("payments").await.unwrap().into_iter().map(|b| b.state).collect();
+    assert_eq!(states, ["rejected", "rejected", "failed"]);
+    let staging = platform.dir.path().join("staging/ingestion");
+    assert!(files_under(&staging).is_empty(), "staging is cleared");
+
+    // The failed batch announced itself on the bus.
+    let bus = cairn_bus::Bus::connect(
+        &platform.config.nats,
+        ServiceKind::Monitor,
+        cairn_telemetry::Metrics::new("t"),
+    )
+    .await
+    .unwrap();
+    let stream = bus.jetstream().get_stream("CAIRN_DATASETS").await.unwrap();
+    let message = crate::eventually("the quality event", || async {
+        stream.get_last_raw_message_by_subject("cairn.datasets.quality_violated").await.ok()
+    })
+    .await;
+    let event: cairn_events::v1::DataQualityViolated = prost::Message::decode(message.payload).unwrap();
+    assert_eq!((event.rows_in, event.rows_quarantined, event.threshold), (100, 50, 0.05));
+    assert_eq!(event.quarantined_by_rule.get("min"), Some(&50));
+
+    // Unknown dataset, unsupported format, empty batch.
+    let error = client.ingest("nothing", "text/csv", "id\n").await.unwrap_err();
+    assert_eq!(error.code(), Some("not_found"));
+    let error = client.ingest("payments", "application/xml", "<a/>").await.unwrap_err();
+    assert_eq!(error.code(), Some("unsupported_media_type"));
+    let error = client.ingest("payments", "text/csv", "id,ts\n").await.unwrap_err();
+    assert_eq!(error.code(), Some("invalid_request"));
+    platform.stop().await;
+}

@@ -1,0 +1,11 @@
+"""Runs one SQL query in DuckDB and prints the rows as a JSON array of arrays.
+
+Used by the tests to read Cairn's offline store with an engine Cairn does not control."""
+
+import json
+import sys
+
+import duckdb
+
+rows = duckdb.sql(sys.argv[1]).fetchall()
+print(json.dumps(rows, default=str))
