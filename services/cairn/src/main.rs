@@ -1,6 +1,7 @@
 //! The `cairn` command.
 
 mod config_show;
+mod ingest;
 mod nats_child;
 mod status;
 mod table;
@@ -28,6 +29,17 @@ enum Command {
         /// Use this NATS server instead of starting one.
         #[arg(long)]
         nats_url: Option<String>,
+    },
+    /// Ingest a CSV or JSON Lines file into a dataset as one batch (streamed, with progress).
+    Ingest {
+        file: PathBuf,
+        #[arg(long, short = 'd')]
+        dataset: String,
+        /// `csv` or `jsonl`; by default from the file extension.
+        #[arg(long)]
+        format: Option<String>,
+        #[arg(long)]
+        json: bool,
     },
     /// Show whether each service is ready.
     Status {
@@ -70,6 +82,9 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Up { nats_url } => up::run(config, nats_url).await,
             Command::Status { json } => status::run(&config, json).await,
+            Command::Ingest { file, dataset, format, json } => {
+                ingest::run(&config, &file, &dataset, format.as_deref(), json).await
+            }
             Command::Config { command: ConfigCommand::Show { json } } => config_show::run(&config, json),
         }
     });

@@ -117,6 +117,26 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     assert!(table.lines().next().unwrap().starts_with("SERVICE"), "{table}");
     assert_eq!(table.lines().count(), 7, "{table}");
 
+    // A file ingested with the CLI becomes version 1 of its dataset.
+    let ingestion = Client::new(format!("http://127.0.0.1:{}", ports.services[0]));
+    let dataset = serde_json::json!({"name": "clicks", "schema": {"columns": [
+        {"name": "user", "type": "int64", "nullable": false},
+        {"name": "ts", "type": "timestamp", "nullable": false}], "event_timestamp": "ts"}});
+    ingestion.post::<_, serde_json::Value>("/v1/datasets", &dataset).await.unwrap();
+    let csv: String = std::iter::once("user,ts\n".to_owned())
+        .chain((0..5000).map(|i| format!("{i},2026-03-0{}T10:00:00Z\n", 1 + i % 3)))
+        .collect();
+    std::fs::write(dir.path().join("clicks.csv"), csv).unwrap();
+    let ingested =
+        cairn(dir.path(), &["ingest", "clicks.csv", "--dataset", "clicks", "--json"]).output().unwrap();
+    assert!(ingested.status.success(), "{}", String::from_utf8_lossy(&ingested.stderr));
+    let batch: serde_json::Value = serde_json::from_slice(&ingested.stdout).unwrap();
+    assert_eq!((batch["state"].as_str(), batch["version"].as_i64()), (Some("committed"), Some(1)));
+    assert_eq!(batch["report"]["rows_accepted"], 5000);
+    let table = cairn(dir.path(), &["ingest", "clicks.csv", "--dataset", "clicks"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(table.contains("version") && table.contains("rows/s"), "{table}");
+
     let exit = stop(&mut up, Signal::SIGTERM);
     assert!(exit.success(), "{exit}");
     assert!(nats_servers_under(dir.path()).is_empty(), "the nats-server child was reaped");
