@@ -50,7 +50,7 @@ fn csv(rows: i64, bad_every: i64) -> (String, f64) {
 }
 
 /// Runs a DuckDB query through the test virtualenv.
-fn duckdb(sql: &str) -> serde_json::Value {
+pub(crate) fn duckdb(sql: &str) -> serde_json::Value {
     let output = Command::new(cairn_testkit::python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/query.py"))
         .arg(sql)

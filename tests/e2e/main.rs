@@ -8,5 +8,6 @@ mod datasets;
 mod errors;
 mod exactly_once;
 mod readiness;
+mod streams;
 
 pub use cairn_e2e::{Platform, Store, eventually};

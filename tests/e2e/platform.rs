@@ -69,13 +69,13 @@ impl Platform {
     }
 }
 
-/// Polls `check` until it returns `Some`, failing the test after 20 s.
+/// Polls `check` until it returns `Some`, failing the test after 60 s.
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(value) = check().await {
             return value;

@@ -45,6 +45,10 @@ pub struct ConsumerHandle {
 }
 
 impl ConsumerHandle {
+    pub(crate) fn new(task: JoinHandle<()>, cancel: CancellationToken) -> Self {
+        Self { task, cancel }
+    }
+
     pub async fn stop(self) {
         self.cancel.cancel();
         let _ = self.task.await;

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod batch;
 mod connect;
 mod consume;
 mod error;
@@ -7,6 +8,7 @@ mod headers;
 mod publish;
 mod topology;
 
+pub use batch::{BatchLimits, RawDelivery};
 pub use connect::Bus;
 pub use consume::{ConsumerHandle, Delivery, HandlerError};
 pub use error::BusError;

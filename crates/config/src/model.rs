@@ -99,6 +99,12 @@ pub struct StorageConfig {
 pub struct IngestionConfig {
     /// A batch with a larger share (0–1) of quarantined records fails as a whole.
     pub quarantine_threshold: f64,
+    /// Largest micro-batch of streamed records written at once.
+    pub stream_flush_rows: usize,
+    /// Longest a streamed record waits for its micro-batch to fill.
+    pub stream_flush_millis: u64,
+    /// How often streamed records become a new version; 0 disables the schedule.
+    pub snapshot_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -66,6 +66,13 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
         problem("ingestion.quarantine_threshold", format!("{threshold} is not between 0 and 1"));
     }
 
+    if config.ingestion.stream_flush_rows == 0 {
+        problem("ingestion.stream_flush_rows", "must be at least 1".into());
+    }
+    if config.ingestion.stream_flush_millis == 0 {
+        problem("ingestion.stream_flush_millis", "must be at least 1".into());
+    }
+
     let mut ports: HashMap<u16, ServiceKind> = HashMap::new();
     for kind in ServiceKind::ALL {
         let service = config.services.get(kind);

@@ -14,7 +14,7 @@ pub fn apply_once<T>(
     event_id: &str,
     effect: impl FnOnce(&mut AnyConnection) -> Result<T, DbError>,
 ) -> Result<Option<T>, DbError> {
-    conn.transaction(|conn| {
+    crate::write_transaction(conn, |conn| {
         let seen: i64 = dsl::processed_events
             .filter(dsl::consumer.eq(consumer).and(dsl::event_id.eq(event_id)))
             .count()

@@ -6,7 +6,9 @@ pub mod inbox;
 mod migrations;
 pub mod outbox;
 pub mod schema;
+mod transaction;
 
 pub use connection::{AnyConnection, Backend, DatabaseUrl};
 pub use database::{Database, DbError};
 pub use migrations::Migrations;
+pub use transaction::write_transaction;

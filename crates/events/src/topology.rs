@@ -90,6 +90,14 @@ pub const STREAMS: &[StreamSpec] = &[
         max_age: Some(Duration::from_secs(90 * 24 * 60 * 60)),
         duplicate_window: TWO_MINUTES,
     },
+    StreamSpec {
+        name: "CAIRN_INGEST",
+        // Its reader keeps its position in its own database and purges what it committed.
+        description: "Records streamed into datasets, until they are in the offline store",
+        subjects: &["cairn.ingest.>"],
+        max_age: Some(Duration::from_secs(7 * 24 * 60 * 60)),
+        duplicate_window: TWO_MINUTES,
+    },
 ];
 
 pub const CONSUMERS: &[ConsumerSpec] = &[ConsumerSpec {
@@ -100,6 +108,11 @@ pub const CONSUMERS: &[ConsumerSpec] = &[ConsumerSpec {
     ack_wait: Duration::from_secs(30),
     max_deliver: 20,
 }];
+
+/// The subject streamed records of `dataset` are published on.
+pub fn ingest_subject(dataset: &str) -> String {
+    format!("cairn.ingest.{dataset}")
+}
 
 /// The stream declared under `name`.
 pub fn stream(name: &str) -> Option<&'static StreamSpec> {

@@ -4,17 +4,53 @@ use std::io::BufRead;
 use cairn_domain::{Column, Schema};
 
 use crate::parse::{from_json, shorten};
-use crate::{DecodeError, Numbered, Value};
+use crate::{DecodeError, Numbered, Record, Value};
 
 /// Longest line accepted; a longer one is an error rather than unbounded memory.
 pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
-/// Reads JSON Lines (one JSON object per line) as records of `schema`, one at a time.
-/// Keys are column names; a missing key is null, an undeclared key is an error.
-pub struct JsonLinesDecoder<R: BufRead> {
-    input: R,
+/// Decodes one JSON object into a record of `schema`. Keys are column names; a missing key is
+/// null, an undeclared key is an error.
+#[derive(Debug, Clone)]
+pub struct JsonRecordDecoder {
     columns: Vec<Column>,
     index: HashMap<String, usize>,
+}
+
+impl JsonRecordDecoder {
+    pub fn new(schema: &Schema) -> Self {
+        let index = schema.columns.iter().enumerate().map(|(i, c)| (c.name.to_string(), i)).collect();
+        Self { columns: schema.columns.clone(), index }
+    }
+
+    /// `line` only labels errors.
+    pub fn decode(&self, line: u64, bytes: &[u8]) -> Result<Record, DecodeError> {
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| DecodeError::at(line, "line is not valid UTF-8"))?;
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+            .map_err(|error| DecodeError::at(line, format!("not a JSON object: {error}")))?;
+        let mut record = vec![Value::Null; self.columns.len()];
+        for (key, value) in &object {
+            let Some(&at) = self.index.get(key) else {
+                let key = shorten(key);
+                return Err(DecodeError::in_column(
+                    line,
+                    &key,
+                    "column is not declared in the dataset's schema",
+                ));
+            };
+            let column = &self.columns[at];
+            record[at] = from_json(value, column)
+                .map_err(|message| DecodeError::in_column(line, column.name.as_str(), message))?;
+        }
+        Ok(record)
+    }
+}
+
+/// Reads JSON Lines (one JSON object per line) as records of `schema`, one at a time.
+pub struct JsonLinesDecoder<R: BufRead> {
+    input: R,
+    decoder: JsonRecordDecoder,
     line: u64,
     buffer: Vec<u8>,
     failed: bool,
@@ -22,8 +58,7 @@ pub struct JsonLinesDecoder<R: BufRead> {
 
 impl<R: BufRead> JsonLinesDecoder<R> {
     pub fn new(input: R, schema: &Schema) -> Self {
-        let index = schema.columns.iter().enumerate().map(|(i, c)| (c.name.to_string(), i)).collect();
-        Self { input, columns: schema.columns.clone(), index, line: 0, buffer: Vec::new(), failed: false }
+        Self { input, decoder: JsonRecordDecoder::new(schema), line: 0, buffer: Vec::new(), failed: false }
     }
 
     /// Reads the next line into the buffer; `false` at the end of input.
@@ -50,32 +85,7 @@ impl<R: BufRead> JsonLinesDecoder<R> {
             }
         }
     }
-
-    fn decode(&self) -> Result<Record, DecodeError> {
-        let line = self.line;
-        let text = std::str::from_utf8(&self.buffer)
-            .map_err(|_| DecodeError::at(line, "line is not valid UTF-8"))?;
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
-            .map_err(|error| DecodeError::at(line, format!("not a JSON object: {error}")))?;
-        let mut record = vec![Value::Null; self.columns.len()];
-        for (key, value) in &object {
-            let Some(&at) = self.index.get(key) else {
-                let key = shorten(key);
-                return Err(DecodeError::in_column(
-                    line,
-                    &key,
-                    "column is not declared in the dataset's schema",
-                ));
-            };
-            let column = &self.columns[at];
-            record[at] = from_json(value, column)
-                .map_err(|message| DecodeError::in_column(line, column.name.as_str(), message))?;
-        }
-        Ok(record)
-    }
 }
-
-type Record = crate::Record;
 
 impl<R: BufRead> Iterator for JsonLinesDecoder<R> {
     type Item = Result<Numbered, DecodeError>;
@@ -89,7 +99,7 @@ impl<R: BufRead> Iterator for JsonLinesDecoder<R> {
                     if self.buffer.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    self.decode().map(|record| (self.line, record))
+                    self.decoder.decode(self.line, &self.buffer).map(|record| (self.line, record))
                 }
                 Err(error) => Err(error),
             };

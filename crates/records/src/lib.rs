@@ -10,7 +10,7 @@ mod value;
 
 pub use csv_decoder::CsvDecoder;
 pub use error::DecodeError;
-pub use json_decoder::JsonLinesDecoder;
+pub use json_decoder::{JsonLinesDecoder, JsonRecordDecoder};
 pub use quality::{ColumnQuality, QualityReport};
 pub use validate::{Validator, Violation};
 pub use value::{Record, Value};

@@ -75,8 +75,13 @@ impl QuarantineWriter {
                 (name.clone(), json)
             })
             .collect();
+        self.push_raw(line, &serde_json::Value::Object(object).to_string(), violations)
+    }
+
+    /// Quarantines input that did not even decode, as the text it arrived as.
+    pub fn push_raw(&mut self, line: u64, raw: &str, violations: &[Violation]) -> Result<(), StorageError> {
         self.lines.append_value(i64::try_from(line).unwrap_or(i64::MAX));
-        self.records.append_value(serde_json::Value::Object(object).to_string());
+        self.records.append_value(raw);
         self.violations.append_value(serde_json::to_string(violations).unwrap_or_default());
         self.buffered += 1;
         self.staged.rows += 1;

@@ -2,11 +2,12 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_api::{Batch, Dataset, DatasetVersion, NewDataset, QualityReport};
 use cairn_http::{ApiError, ErrorKind};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::OpenApi as _;
 
 use crate::batches::{self, BatchError, Format};
 use crate::datasets::{self, DatasetError};
+use crate::stream;
 use crate::{Ingestion, catalog};
 
 type State = web::Data<Ingestion>;
@@ -25,14 +26,19 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
                 .route(web::get().to(list_batches)),
         )
         .service(web::resource("/v1/datasets/{name}/batches/{id}").route(web::get().to(get_batch)))
+        .service(web::resource("/v1/datasets/{name}/records").route(web::post().to(publish_records)))
+        .service(web::resource("/v1/datasets/{name}/snapshots").route(web::post().to(create_snapshot)))
         .service(web::resource("/v1/datasets/{name}/versions").route(web::get().to(list_versions)))
         .service(web::resource("/v1/datasets/{name}/versions/{version}").route(web::get().to(get_version)));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(create_dataset, list_datasets, get_dataset, ingest_batch, list_batches, get_batch, list_versions, get_version),
-    components(schemas(NewDataset, Dataset, Batch, DatasetVersion, QualityReport)),
+    paths(
+        create_dataset, list_datasets, get_dataset, ingest_batch, list_batches, get_batch, publish_records,
+        create_snapshot, list_versions, get_version
+    ),
+    components(schemas(NewDataset, Dataset, Batch, DatasetVersion, QualityReport, RecordsAccepted)),
     tags(
         (name = "datasets", description = "Dataset declarations"),
         (name = "batches", description = "Batch ingestion and its quality reports"),
@@ -222,5 +228,79 @@ async fn get_version(state: State, path: web::Path<(String, i64)>) -> Result<Htt
     match found {
         Some((row, files)) => Ok(HttpResponse::Ok().json(row.to_api(&files).map_err(ApiError::internal)?)),
         None => Err(ApiError::not_found(format!("dataset `{name}` has no version {version}"))),
+    }
+}
+
+/// How many records a `POST …/records` stored in the dataset's stream.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct RecordsAccepted {
+    accepted: usize,
+    /// Records already stored under the same idempotency key (a retried request).
+    duplicates: usize,
+}
+
+/// Stream records into a dataset: a JSON array of objects or JSON Lines. The answer comes once
+/// JetStream has stored every record; they reach the offline store within a flush interval and
+/// a version at the next snapshot. An `Idempotency-Key` header makes a retried request store
+/// nothing twice (without it, identical records are treated as the same record).
+#[utoipa::path(post, path = "/v1/datasets/{name}/records", tag = "batches",
+    params(("name" = String, Path, description = "Dataset name")),
+    request_body(content = String, content_type = "application/json", description = "A JSON array of objects, or JSON Lines (application/x-ndjson)"),
+    responses(
+        (status = 202, description = "Durably accepted", body = RecordsAccepted),
+        (status = 404, description = "Unknown dataset", body = cairn_http::ErrorBody),
+        (status = 422, description = "Not JSON objects", body = cairn_http::ErrorBody)))]
+async fn publish_records(
+    state: State,
+    request: HttpRequest,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let key = request.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let records = split_records(&body)?;
+    let (accepted, duplicates) = stream::publish(&state, &name, key.as_deref(), records).await?;
+    Ok(HttpResponse::Accepted().json(RecordsAccepted { accepted, duplicates }))
+}
+
+/// The records of a body: the elements of a JSON array, or the non-blank lines of JSON Lines;
+/// each must be a JSON object.
+fn split_records(body: &web::Bytes) -> Result<Vec<bytes::Bytes>, ApiError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let values: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body)
+            .map_err(|error| ApiError::invalid(format!("malformed JSON array: {error}")))?;
+        return values
+            .into_iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                if raw.get().trim_start().starts_with('{') {
+                    Ok(bytes::Bytes::copy_from_slice(raw.get().as_bytes()))
+                } else {
+                    Err(ApiError::invalid(format!("element {i} is not a JSON object")))
+                }
+            })
+            .collect();
+    }
+    body.split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, line)| match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line) {
+            Ok(_) => Ok(body.slice_ref(line)),
+            Err(error) => Err(ApiError::invalid(format!("line {}: not a JSON object: {error}", i + 1))
+                .with_details(serde_json::json!({"line": i + 1}))),
+        })
+        .collect()
+}
+
+/// Make every streamed record committed so far a new version (200 with it), or 204 when
+/// nothing arrived since the last version.
+#[utoipa::path(post, path = "/v1/datasets/{name}/snapshots", tag = "versions",
+    params(("name" = String, Path, description = "Dataset name")),
+    responses((status = 200, body = DatasetVersion), (status = 204, description = "Nothing new"),
+        (status = 404, body = cairn_http::ErrorBody)))]
+async fn create_snapshot(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    match stream::snapshot(&state, &name).await? {
+        Some(version) => Ok(HttpResponse::Ok().json(version)),
+        None => Ok(HttpResponse::NoContent().finish()),
     }
 }

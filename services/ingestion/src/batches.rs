@@ -215,8 +215,7 @@ async fn publish(
         .context
         .db
         .run(move |conn| {
-            use diesel::Connection as _;
-            conn.transaction(|conn| {
+            cairn_db::write_transaction(conn, |conn| {
                 if failed {
                     catalog::commit_files(conn, &committed, None)?;
                     catalog::finish_batch(conn, &batch_id, "failed", None, report_json, None)?;
@@ -300,7 +299,12 @@ async fn publish(
     Ok(batch)
 }
 
-fn file_row(batch: &BatchRow, area: &str, file: &StagedFile, stored: Option<&StoredFile>) -> FileRow {
+pub(crate) fn file_row(
+    batch: &BatchRow,
+    area: &str,
+    file: &StagedFile,
+    stored: Option<&StoredFile>,
+) -> FileRow {
     FileRow {
         path: file.object.clone(),
         batch_id: batch.id.clone(),
@@ -316,7 +320,7 @@ fn file_row(batch: &BatchRow, area: &str, file: &StagedFile, stored: Option<&Sto
     }
 }
 
-fn quality_event(
+pub(crate) fn quality_event(
     dataset: &str,
     batch_id: &str,
     report: &QualityReport,

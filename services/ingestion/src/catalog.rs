@@ -249,3 +249,59 @@ impl VersionRow {
         })
     }
 }
+
+/// The last stream sequence `consumer` committed (0 before the first).
+pub(crate) fn position(conn: &mut AnyConnection, consumer: &str) -> Result<i64, DbError> {
+    use crate::schema::stream_positions::dsl;
+    Ok(dsl::stream_positions.find(consumer).select(dsl::last_sequence).first(conn).optional()?.unwrap_or(0))
+}
+
+pub(crate) fn set_position(conn: &mut AnyConnection, consumer: &str, sequence: i64) -> Result<(), DbError> {
+    use crate::schema::stream_positions::dsl;
+    let updated = diesel::update(dsl::stream_positions.find(consumer))
+        .set(dsl::last_sequence.eq(sequence))
+        .execute(conn)?;
+    if updated == 0 {
+        diesel::insert_into(dsl::stream_positions)
+            .values((dsl::consumer.eq(consumer), dsl::last_sequence.eq(sequence)))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Makes every committed data file not yet in a version part of version `version`.
+pub(crate) fn version_unversioned(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    version: i64,
+) -> Result<i64, DbError> {
+    let files = batch_files::table.filter(
+        batch_files::dataset
+            .eq(dataset)
+            .and(batch_files::area.eq(DATA))
+            .and(batch_files::state.eq("committed"))
+            .and(batch_files::version.is_null()),
+    );
+    let rows: Vec<i64> = files.select(batch_files::rows).load(conn)?;
+    diesel::update(files).set(batch_files::version.eq(Some(version))).execute(conn)?;
+    diesel::update(batches::table.filter(
+        batches::dataset.eq(dataset).and(batches::state.eq("committed")).and(batches::version.is_null()),
+    ))
+    .set(batches::version.eq(Some(version)))
+    .execute(conn)?;
+    Ok(rows.iter().sum())
+}
+
+/// Datasets with committed records not yet in a version.
+pub(crate) fn datasets_with_unversioned(conn: &mut AnyConnection) -> Result<Vec<String>, DbError> {
+    Ok(batch_files::table
+        .filter(
+            batch_files::area
+                .eq(DATA)
+                .and(batch_files::state.eq("committed"))
+                .and(batch_files::version.is_null()),
+        )
+        .select(batch_files::dataset)
+        .distinct()
+        .load(conn)?)
+}

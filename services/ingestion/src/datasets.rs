@@ -31,14 +31,16 @@ pub async fn create(context: &ServiceContext, new: NewDataset) -> Result<Dataset
     let schema_json = serde_json::to_string(&dataset.schema)
         .map_err(|e| DatasetError::Corrupt(dataset.name.to_string(), e.to_string()))?;
     let row = dataset.clone();
-    context.db.run(move |conn| conn.transaction(|conn| insert(conn, &row, schema_json))).await.map_err(
-        |error| match error {
+    context
+        .db
+        .run(move |conn| cairn_db::write_transaction(conn, |conn| insert(conn, &row, schema_json)))
+        .await
+        .map_err(|error| match error {
             DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 DatasetError::Exists(dataset.name.clone())
             }
             other => DatasetError::Database(other),
-        },
-    )?;
+        })?;
     // The declaration is committed; publishing now only saves the relay's next tick.
     if let Err(error) = context.outbox.flush().await {
         tracing::warn!(%error, "dataset event queued for the relay");

@@ -5,6 +5,7 @@ mod batches;
 mod catalog;
 mod datasets;
 mod schema;
+mod stream;
 
 use std::path::PathBuf;
 
@@ -31,6 +32,8 @@ pub struct Ingestion {
     pub store: OfflineStore,
     pub staging_root: PathBuf,
     pub quarantine_threshold: f64,
+    pub stream_flush_rows: usize,
+    pub stream_flush_millis: u64,
 }
 
 /// Starts the ingestion service; the returned handle knows its bound address.
@@ -38,15 +41,30 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let store = OfflineStore::local(&config.offline_root())
         .map_err(|error| StartError::Other(format!("offline store: {error}")))?;
     let staging_root = batches::staging_root(&config.data_dir);
-    let quarantine_threshold = config.ingestion.quarantine_threshold;
+    let settings = config.ingestion.clone();
     let context = cairn_service::start(ServiceKind::Ingestion, config, &[MIGRATIONS]).await?;
-    let ingestion = Ingestion { context: context.clone(), store, staging_root, quarantine_threshold };
+    let ingestion = Ingestion {
+        context: context.clone(),
+        store,
+        staging_root,
+        quarantine_threshold: settings.quarantine_threshold,
+        stream_flush_rows: settings.stream_flush_rows,
+        stream_flush_millis: settings.stream_flush_millis,
+    };
     let cleaned = batches::clean_up_interrupted(&ingestion)
         .await
         .map_err(|error| StartError::Other(format!("cleaning up interrupted batches: {error}")))?;
     if cleaned > 0 {
         tracing::warn!(batches = cleaned, "removed the files of batches interrupted by a restart");
     }
+    let consumers = vec![stream::follow(&ingestion).await?];
+    if settings.snapshot_interval_secs > 0 {
+        // Ends with the service (it watches the shutdown token).
+        stream::schedule_snapshots(
+            &ingestion,
+            std::time::Duration::from_secs(settings.snapshot_interval_secs),
+        );
+    }
     let state = actix_web::web::Data::new(ingestion);
-    context.serve(api::openapi(), move |cfg| api::configure(cfg, state.clone()), Vec::new())
+    context.serve(api::openapi(), move |cfg| api::configure(cfg, state.clone()), consumers)
 }

@@ -46,3 +46,10 @@ diesel::table! {
         schema_json -> Text,
     }
 }
+
+diesel::table! {
+    stream_positions (consumer) {
+        consumer -> Text,
+        last_sequence -> BigInt,
+    }
+}

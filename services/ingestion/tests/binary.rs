@@ -1,5 +1,6 @@
 //! A service binary runs alone, as it is deployed: configured from the environment, ready, and
 //! stopped cleanly by SIGTERM. (Every service binary is the same `cairn_service::binary::main`.)
+#![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,0 +1,332 @@
+//! Streaming ingestion: records published on `cairn.ingest.<dataset>` (by producers on NATS or
+//! through `POST …/records`) land in the offline store in micro-batches. A micro-batch's files,
+//! its batch rows and the reader's stream position commit in one transaction; the reader starts
+//! from that position, and a record at or below it is skipped, so a crash anywhere never loses
+//! or duplicates a row. Committed records are then purged from the stream.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cairn_api::{Dataset, DatasetVersion};
+use cairn_bus::{BatchLimits, ConsumerHandle, HandlerError, RawDelivery};
+use cairn_db::DbError;
+use cairn_domain::{BatchId, Timestamp};
+use cairn_events::topology::ingest_subject;
+use cairn_events::v1::{DatasetBatchIngested, DatasetVersionCreated};
+use cairn_records::{JsonRecordDecoder, QualityReport, Validator, Violation};
+use cairn_service::{Outbox, StartError};
+use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile};
+use sha2::{Digest, Sha256};
+
+use crate::batches::{BatchError, file_row, quality_event};
+use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
+use crate::{Ingestion, datasets};
+
+/// The reader's name in `stream_positions`.
+const CONSUMER: &str = "ingestion_records";
+const STREAM: &str = "CAIRN_INGEST";
+const SUBJECT_PREFIX: &str = "cairn.ingest.";
+
+/// Publishes records (JSON objects) of `dataset` to its stream; returns once JetStream stored
+/// them all, with how many were duplicates. Without `key`, a record's idempotency key is derived
+/// from its content; with it, from the key and the record's position in the request.
+pub async fn publish(
+    ingestion: &Ingestion,
+    dataset: &str,
+    key: Option<&str>,
+    records: Vec<Bytes>,
+) -> Result<(usize, usize), BatchError> {
+    let declared = datasets::get(&ingestion.context, dataset.to_owned()).await?;
+    let count = records.len();
+    let keyed = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| {
+            let id = match key {
+                Some(key) => format!("{key}-{i}"),
+                None => {
+                    hex(&Sha256::new().chain_update(declared.name.as_str()).chain_update(&record).finalize())
+                }
+            };
+            (id, record)
+        })
+        .collect();
+    let duplicates = ingestion
+        .context
+        .bus
+        .publish_records(&ingest_subject(declared.name.as_str()), keyed)
+        .await
+        .map_err(|error| BatchError::Upload(error.to_string()))?;
+    Ok((count, duplicates))
+}
+
+/// Starts the reader that writes streamed records to the offline store, from the position it
+/// last committed.
+pub(crate) async fn follow(ingestion: &Ingestion) -> Result<ConsumerHandle, StartError> {
+    let position = ingestion.context.db.run(|conn| catalog::position(conn, CONSUMER)).await?;
+    let start = u64::try_from(position).unwrap_or_default() + 1;
+    let limits = BatchLimits {
+        max_messages: ingestion.stream_flush_rows,
+        max_wait: Duration::from_millis(ingestion.stream_flush_millis),
+    };
+    let state = ingestion.clone();
+    Ok(ingestion.context.bus.read_from(
+        STREAM,
+        format!("{SUBJECT_PREFIX}>"),
+        start,
+        limits,
+        ingestion.context.shutdown.clone(),
+        move |deliveries| {
+            let state = state.clone();
+            async move {
+                apply(&state, deliveries).await.map_err(|error| HandlerError::Retry {
+                    reason: error.to_string(),
+                    after: Duration::from_secs(1),
+                })
+            }
+        },
+    ))
+}
+
+struct Written {
+    row: BatchRow,
+    files: Vec<FileRow>,
+    report: QualityReport,
+    threshold_exceeded: bool,
+}
+
+async fn apply(ingestion: &Ingestion, deliveries: Vec<RawDelivery>) -> Result<(), BatchError> {
+    let db = &ingestion.context.db;
+    let position = db.run(|conn| catalog::position(conn, CONSUMER)).await?;
+    let last = deliveries.iter().map(|d| d.stream_sequence).max().unwrap_or_default();
+    let mut by_dataset: BTreeMap<String, Vec<RawDelivery>> = BTreeMap::new();
+    for delivery in deliveries {
+        if i64::try_from(delivery.stream_sequence).unwrap_or(i64::MAX) <= position {
+            continue; // committed before a crash lost the acknowledgement
+        }
+        let dataset = delivery.subject.strip_prefix(SUBJECT_PREFIX).unwrap_or_default().to_owned();
+        by_dataset.entry(dataset).or_default().push(delivery);
+    }
+    let mut written = Vec::new();
+    for (dataset, records) in by_dataset {
+        let declared = match datasets::get(&ingestion.context, dataset.clone()).await {
+            Ok(declared) => declared,
+            Err(crate::DatasetError::NotFound(_)) => {
+                tracing::error!(
+                    dataset,
+                    records = records.len(),
+                    "records for an undeclared dataset were dropped"
+                );
+                continue;
+            }
+            Err(error) => return Err(error.into()),
+        };
+        written.push(write(ingestion, declared, records).await?);
+    }
+    let sequence = i64::try_from(last).unwrap_or(i64::MAX);
+    let threshold = ingestion.quarantine_threshold;
+    db.run(move |conn| {
+        cairn_db::write_transaction(conn, |conn| {
+            for batch in &written {
+                let report_json = serde_json::to_string(&batch.report).ok();
+                catalog::finish_batch(conn, &batch.row.id, "committed", None, report_json, None)?;
+                catalog::commit_files(conn, &batch.files, None)?;
+                let data: Vec<&FileRow> = batch.files.iter().filter(|f| f.area == DATA).collect();
+                Outbox::stage(
+                    conn,
+                    &DatasetBatchIngested {
+                        dataset: batch.row.dataset.clone(),
+                        batch_id: batch.row.id.clone(),
+                        version: 0,
+                        rows_accepted: i64::try_from(batch.report.rows_accepted).unwrap_or(i64::MAX),
+                        rows_quarantined: i64::try_from(batch.report.rows_quarantined).unwrap_or(i64::MAX),
+                        files: data.iter().map(|f| f.path.clone()).collect(),
+                        min_event_time_unix_micros: data
+                            .iter()
+                            .map(|f| f.min_event_micros)
+                            .min()
+                            .unwrap_or_default(),
+                        max_event_time_unix_micros: data
+                            .iter()
+                            .map(|f| f.max_event_micros)
+                            .max()
+                            .unwrap_or_default(),
+                    },
+                )?;
+                if batch.threshold_exceeded {
+                    Outbox::stage(
+                        conn,
+                        &quality_event(&batch.row.dataset, &batch.row.id, &batch.report, threshold),
+                    )?;
+                }
+            }
+            catalog::set_position(conn, CONSUMER, sequence)
+        })
+    })
+    .await?;
+    ingestion.context.outbox.wake();
+    // What is committed need not stay on the bus; if this fails, the next commit purges it.
+    if let Err(error) = ingestion.context.bus.purge_before(STREAM, last + 1).await {
+        tracing::debug!(%error, "stream not purged yet");
+    }
+    Ok(())
+}
+
+/// Validates and writes one dataset's records of a micro-batch, uploads the files (recorded as
+/// pending first) and returns what to commit.
+async fn write(
+    ingestion: &Ingestion,
+    declared: Dataset,
+    records: Vec<RawDelivery>,
+) -> Result<Written, BatchError> {
+    let batch_id = BatchId::new();
+    let staging = ingestion.staging_root.join(batch_id.to_string());
+    let schema = declared.schema.clone();
+    let name = declared.name.clone();
+    let dir = staging.clone();
+    let (files, quarantine, report) = tokio::task::spawn_blocking(move || {
+        let decoder = JsonRecordDecoder::new(&schema);
+        let mut validator = Validator::new(&schema);
+        let mut report = QualityReport::new(&schema);
+        let mut writer = PartitionedWriter::new(&dir, &name, &schema, batch_id)?;
+        let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
+        let mut quarantine = QuarantineWriter::new(&dir, &name, columns, batch_id)?;
+        for delivery in &records {
+            let sequence = delivery.stream_sequence;
+            match decoder.decode(sequence, &delivery.payload) {
+                Ok(record) => {
+                    let violations = validator.check(&record);
+                    if violations.is_empty() {
+                        report.accept(&record);
+                        writer.push(&record)?;
+                    } else {
+                        report.quarantine(&violations);
+                        quarantine.push(sequence, &record, &violations)?;
+                    }
+                }
+                Err(error) => {
+                    // A stream cannot refuse a record: one that does not decode is quarantined.
+                    let violation = Violation {
+                        column: error.column.clone().unwrap_or_default(),
+                        rule: "type".into(),
+                        value: error.message.clone(),
+                    };
+                    report.quarantine(std::slice::from_ref(&violation));
+                    quarantine.push_raw(
+                        sequence,
+                        &String::from_utf8_lossy(&delivery.payload),
+                        &[violation],
+                    )?;
+                }
+            }
+        }
+        report.finish();
+        Ok::<_, BatchError>((writer.finish()?, quarantine.finish()?, report))
+    })
+    .await
+    .map_err(|_| BatchError::Worker)??;
+
+    let row = BatchRow {
+        id: batch_id.to_string(),
+        dataset: declared.name.to_string(),
+        state: "receiving".into(),
+        format: "stream".into(),
+        received_at: Timestamp::now().as_micros(),
+        finished_at: None,
+        version: None,
+        report_json: None,
+        error: None,
+    };
+    let staged: Vec<(&str, &StagedFile)> =
+        quarantine.iter().map(|f| (QUARANTINE, f)).chain(files.iter().map(|f| (DATA, f))).collect();
+    // Recorded before they are written, so a crash before the commit leaves nothing behind
+    // (the records are redelivered and written again).
+    let pending: Vec<FileRow> = staged.iter().map(|(area, file)| file_row(&row, area, file, None)).collect();
+    let receiving = row.clone();
+    ingestion
+        .context
+        .db
+        .run(move |conn| {
+            catalog::insert_batch(conn, &receiving)?;
+            catalog::insert_files(conn, &pending)
+        })
+        .await?;
+    let mut uploaded = Vec::with_capacity(staged.len());
+    for (area, file) in staged {
+        let stored = ingestion.store.upload(file).await?;
+        uploaded.push(file_row(&row, area, file, Some(&stored)));
+    }
+    let _ = tokio::fs::remove_dir_all(&staging).await;
+    let threshold_exceeded = report.quarantined_share() > ingestion.quarantine_threshold;
+    Ok(Written { row, files: uploaded, report, threshold_exceeded })
+}
+
+/// Makes every streamed record committed so far part of a new version. Returns the new version,
+/// or `None` when nothing new arrived since the last one.
+pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<DatasetVersion>, BatchError> {
+    let declared = datasets::get(&ingestion.context, dataset.to_owned()).await?;
+    let schema_json = serde_json::to_string(&declared.schema).unwrap_or_default();
+    let name = declared.name.to_string();
+    let created = ingestion
+        .context
+        .db
+        .run(move |conn| {
+            cairn_db::write_transaction(conn, |conn| {
+                let previous = catalog::latest_version(conn, &name)?;
+                let version = previous.as_ref().map_or(1, |v| v.version + 1);
+                let added = catalog::version_unversioned(conn, &name, version)?;
+                if added == 0 {
+                    return Ok::<_, DbError>(None);
+                }
+                let row = VersionRow {
+                    dataset: name.clone(),
+                    version,
+                    created_at: Timestamp::now().as_micros(),
+                    rows: previous.map_or(0, |v| v.rows) + added,
+                    batch_id: None,
+                    schema_json,
+                };
+                catalog::insert_version(conn, &row)?;
+                Outbox::stage(
+                    conn,
+                    &DatasetVersionCreated {
+                        dataset: name.clone(),
+                        version,
+                        rows: row.rows,
+                        batch_id: String::new(),
+                        created_at_unix_micros: row.created_at,
+                    },
+                )?;
+                catalog::version(conn, &name, version)
+            })
+        })
+        .await?;
+    ingestion.context.outbox.wake();
+    Ok(created.map(|(row, files)| row.to_api(&files)).transpose()?)
+}
+
+/// Snapshots every dataset with new streamed records, every `interval`, until shutdown.
+pub(crate) fn schedule_snapshots(ingestion: &Ingestion, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let ingestion = ingestion.clone();
+    tokio::spawn(async move {
+        let shutdown = ingestion.context.shutdown.clone();
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            let datasets =
+                ingestion.context.db.run(catalog::datasets_with_unversioned).await.unwrap_or_default();
+            for dataset in datasets {
+                if let Err(error) = snapshot(&ingestion, &dataset).await {
+                    tracing::warn!(dataset, %error, "scheduled snapshot failed");
+                }
+            }
+        }
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
