@@ -96,6 +96,8 @@ async fn main() {
     assert_eq!(duckdb["rows"].as_u64(), Some(ROWS as u64));
     let duckdb_seconds = duckdb["seconds"].as_f64().unwrap();
 
+    let (stream_rows, raw_seconds, cairn_stream_seconds) = streaming(&platform).await;
+
     let rate = |seconds: f64| ROWS as f64 / seconds;
     println!("batch ingestion, CSV, {ROWS} rows x 10 columns, {:.0} MB", bytes as f64 / 1e6);
     println!("{:<58} {:>12}  {:>6}", "", "rows/s", "ratio");
@@ -106,5 +108,93 @@ async fn main() {
         rate(cairn_seconds),
         duckdb_seconds / cairn_seconds
     );
+    let stream_rate = |seconds: f64| stream_rows as f64 / seconds;
+    println!();
+    println!("streaming ingestion, {stream_rows} records x 10 columns (JSON), durable acknowledgement");
+    println!("{:<58} {:>12}  {:>6}", "", "records/s", "ratio");
+    println!(
+        "{:<58} {:>12.0}  {:>6}",
+        "raw JetStream publish, 256 in flight, no processing (peer)",
+        stream_rate(raw_seconds),
+        "1.00"
+    );
+    println!(
+        "{:<58} {:>12.0}  {:>6.2}",
+        "Cairn POST /records → JetStream → validated → Parquet",
+        stream_rate(cairn_stream_seconds),
+        raw_seconds / cairn_stream_seconds
+    );
     platform.stop().await;
+}
+
+const STREAM_ROWS: usize = 200_000;
+const REQUEST_ROWS: usize = 10_000;
+
+fn json_record(i: usize) -> String {
+    format!(
+        "{{\"id\":{i},\"ts\":\"2026-02-{:02}T10:00:00Z\",\"amount\":{:.2},\"price\":{:.3},\"score\":{:.4},\"ratio\":{:.5},\"qty\":{},\"store\":{},\"channel\":\"{}\",\"flag\":{}}}",
+        1 + i % 28,
+        (i % 10_000) as f64 / 3.0,
+        (i % 977) as f64 * 1.5,
+        (i % 101) as f64 / 101.0,
+        (i % 13) as f64 / 7.0,
+        i % 50,
+        i % 400,
+        if i % 3 == 0 { "web" } else { "store" },
+        i % 2 == 0
+    )
+}
+
+/// Records accepted with a durable acknowledgement and landed in Parquet, against publishing
+/// the same records to JetStream with nothing behind it.
+async fn streaming(platform: &cairn_e2e::Platform) -> (usize, f64, f64) {
+    let bus = cairn_bus::Bus::connect(
+        &platform.config.nats,
+        ServiceKind::Monitor,
+        cairn_telemetry::Metrics::new("b"),
+    )
+    .await
+    .unwrap();
+    let stream = bus.jetstream().get_stream("CAIRN_INGEST").await.unwrap();
+    let records: Vec<(String, bytes::Bytes)> =
+        (0..STREAM_ROWS).map(|i| (format!("raw-{i}"), bytes::Bytes::from(json_record(i)))).collect();
+    // The peer: the same records on a subject no reader follows, then removed again.
+    let started = Instant::now();
+    bus.publish_records("cairn.ingest.raw_bench", records).await.unwrap();
+    let raw = started.elapsed().as_secs_f64();
+    stream.purge().filter("cairn.ingest.raw_bench").await.unwrap();
+
+    let client = platform.client(ServiceKind::Ingestion);
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/datasets/bench/records", client.base_url());
+    let bodies: Vec<String> = (0..STREAM_ROWS / REQUEST_ROWS)
+        .map(|c| (c * REQUEST_ROWS..(c + 1) * REQUEST_ROWS).map(|i| json_record(i) + "\n").collect())
+        .collect();
+    let before: u64 = landed(&client).await;
+    let started = Instant::now();
+    for (c, body) in bodies.into_iter().enumerate() {
+        let response = http
+            .post(&url)
+            .header("content-type", "application/x-ndjson")
+            .header("idempotency-key", format!("bench-{c}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 202);
+    }
+    while landed(&client).await < before + STREAM_ROWS as u64 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    (STREAM_ROWS, raw, started.elapsed().as_secs_f64())
+}
+
+/// Records of streamed micro-batches committed to the offline store so far.
+async fn landed(client: &cairn_client::Client) -> u64 {
+    let batches = client.batches("bench").await.unwrap();
+    batches
+        .iter()
+        .filter(|b| b.format == "stream" && b.state == "committed")
+        .filter_map(|b| b.report.as_ref().map(|r| r.rows_accepted))
+        .sum()
 }
