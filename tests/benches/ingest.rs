@@ -128,7 +128,8 @@ async fn main() {
 }
 
 const STREAM_ROWS: usize = 200_000;
-const REQUEST_ROWS: usize = 10_000;
+/// Records per request: about 700 kB, under the default 1 MiB body limit.
+const REQUEST_ROWS: usize = 4_000;
 
 fn json_record(i: usize) -> String {
     format!(
@@ -155,14 +156,35 @@ async fn streaming(platform: &cairn_e2e::Platform) -> (usize, f64, f64) {
     )
     .await
     .unwrap();
-    let stream = bus.jetstream().get_stream("CAIRN_INGEST").await.unwrap();
-    let records: Vec<(String, bytes::Bytes)> =
-        (0..STREAM_ROWS).map(|i| (format!("raw-{i}"), bytes::Bytes::from(json_record(i)))).collect();
-    // The peer: the same records on a subject no reader follows, then removed again.
+    // The peer: async-nats publishing the same records, with the same headers, to a stream of
+    // its own (file storage, like Cairn's) that nothing reads.
+    let jetstream = bus.jetstream();
+    jetstream
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "BENCH_RAW".into(),
+            subjects: vec!["bench.raw".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let started = Instant::now();
-    bus.publish_records("cairn.ingest.raw_bench", records).await.unwrap();
+    let mut in_flight = std::collections::VecDeque::with_capacity(256);
+    for i in 0..STREAM_ROWS {
+        if in_flight.len() == 256 {
+            let ack: async_nats::jetstream::context::PublishAckFuture = in_flight.pop_front().unwrap();
+            ack.await.unwrap();
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("raw-{i}").as_str());
+        headers.insert("Content-Type", "application/json");
+        let payload = bytes::Bytes::from(json_record(i));
+        in_flight.push_back(jetstream.publish_with_headers("bench.raw", headers, payload).await.unwrap());
+    }
+    for ack in in_flight {
+        ack.await.unwrap();
+    }
     let raw = started.elapsed().as_secs_f64();
-    stream.purge().filter("cairn.ingest.raw_bench").await.unwrap();
+    jetstream.delete_stream("BENCH_RAW").await.unwrap();
 
     let client = platform.client(ServiceKind::Ingestion);
     let http = reqwest::Client::new();
