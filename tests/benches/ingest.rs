@@ -30,8 +30,8 @@ fn write_csv(path: &Path) -> u64 {
             (i % 13) as f64 / 7.0,
             i % 50,
             i % 400,
-            if i % 3 == 0 { "web" } else { "store" },
-            i % 2 == 0
+            if i.is_multiple_of(3) { "web" } else { "store" },
+            i.is_multiple_of(2)
         )
         .unwrap();
     }
@@ -141,8 +141,8 @@ fn json_record(i: usize) -> String {
         (i % 13) as f64 / 7.0,
         i % 50,
         i % 400,
-        if i % 3 == 0 { "web" } else { "store" },
-        i % 2 == 0
+        if i.is_multiple_of(3) { "web" } else { "store" },
+        i.is_multiple_of(2)
     )
 }
 

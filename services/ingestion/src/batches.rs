@@ -240,28 +240,9 @@ async fn publish(
                         schema_json,
                     },
                 )?;
-                let data: Vec<&FileRow> = committed.iter().filter(|f| f.area == DATA).collect();
                 Outbox::stage(
                     conn,
-                    &DatasetBatchIngested {
-                        dataset: dataset.clone(),
-                        batch_id: batch_id.clone(),
-                        version,
-                        rows_accepted: i64::try_from(report_for_event.rows_accepted).unwrap_or(i64::MAX),
-                        rows_quarantined: i64::try_from(report_for_event.rows_quarantined)
-                            .unwrap_or(i64::MAX),
-                        files: data.iter().map(|f| f.path.clone()).collect(),
-                        min_event_time_unix_micros: data
-                            .iter()
-                            .map(|f| f.min_event_micros)
-                            .min()
-                            .unwrap_or_default(),
-                        max_event_time_unix_micros: data
-                            .iter()
-                            .map(|f| f.max_event_micros)
-                            .max()
-                            .unwrap_or_default(),
-                    },
+                    &ingested_event(&dataset, &batch_id, version, &report_for_event, &committed),
                 )?;
                 Outbox::stage(
                     conn,
@@ -317,6 +298,27 @@ pub(crate) fn file_row(
         sha256: stored.map(|s| s.sha256.clone()).unwrap_or_default(),
         min_event_micros: file.min_event_micros,
         max_event_micros: file.max_event_micros,
+    }
+}
+
+/// The `batch_ingested` event of a committed batch (`version` 0: not in a version yet).
+pub(crate) fn ingested_event(
+    dataset: &str,
+    batch_id: &str,
+    version: i64,
+    report: &QualityReport,
+    files: &[FileRow],
+) -> DatasetBatchIngested {
+    let data: Vec<&FileRow> = files.iter().filter(|f| f.area == DATA).collect();
+    DatasetBatchIngested {
+        dataset: dataset.to_owned(),
+        batch_id: batch_id.to_owned(),
+        version,
+        rows_accepted: i64::try_from(report.rows_accepted).unwrap_or(i64::MAX),
+        rows_quarantined: i64::try_from(report.rows_quarantined).unwrap_or(i64::MAX),
+        files: data.iter().map(|f| f.path.clone()).collect(),
+        min_event_time_unix_micros: data.iter().map(|f| f.min_event_micros).min().unwrap_or_default(),
+        max_event_time_unix_micros: data.iter().map(|f| f.max_event_micros).max().unwrap_or_default(),
     }
 }
 

@@ -13,13 +13,13 @@ use cairn_bus::{BatchLimits, ConsumerHandle, HandlerError, RawDelivery};
 use cairn_db::DbError;
 use cairn_domain::{BatchId, Timestamp};
 use cairn_events::topology::ingest_subject;
-use cairn_events::v1::{DatasetBatchIngested, DatasetVersionCreated};
+use cairn_events::v1::DatasetVersionCreated;
 use cairn_records::{JsonRecordDecoder, QualityReport, Validator, Violation};
 use cairn_service::{Outbox, StartError};
 use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile};
 use sha2::{Digest, Sha256};
 
-use crate::batches::{BatchError, file_row, quality_event};
+use crate::batches::{BatchError, file_row, ingested_event, quality_event};
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
 use crate::{Ingestion, datasets};
 
@@ -132,27 +132,9 @@ async fn apply(ingestion: &Ingestion, deliveries: Vec<RawDelivery>) -> Result<()
                 let report_json = serde_json::to_string(&batch.report).ok();
                 catalog::finish_batch(conn, &batch.row.id, "committed", None, report_json, None)?;
                 catalog::commit_files(conn, &batch.files, None)?;
-                let data: Vec<&FileRow> = batch.files.iter().filter(|f| f.area == DATA).collect();
                 Outbox::stage(
                     conn,
-                    &DatasetBatchIngested {
-                        dataset: batch.row.dataset.clone(),
-                        batch_id: batch.row.id.clone(),
-                        version: 0,
-                        rows_accepted: i64::try_from(batch.report.rows_accepted).unwrap_or(i64::MAX),
-                        rows_quarantined: i64::try_from(batch.report.rows_quarantined).unwrap_or(i64::MAX),
-                        files: data.iter().map(|f| f.path.clone()).collect(),
-                        min_event_time_unix_micros: data
-                            .iter()
-                            .map(|f| f.min_event_micros)
-                            .min()
-                            .unwrap_or_default(),
-                        max_event_time_unix_micros: data
-                            .iter()
-                            .map(|f| f.max_event_micros)
-                            .max()
-                            .unwrap_or_default(),
-                    },
+                    &ingested_event(&batch.row.dataset, &batch.row.id, 0, &batch.report, &batch.files),
                 )?;
                 if batch.threshold_exceeded {
                     Outbox::stage(
