@@ -8,7 +8,6 @@ use std::process::Command;
 use std::time::Instant;
 
 use cairn_domain::ServiceKind;
-use futures::StreamExt as _;
 
 const ROWS: usize = 1_000_000;
 
@@ -96,6 +95,25 @@ async fn main() {
     assert_eq!(duckdb["rows"].as_u64(), Some(ROWS as u64));
     let duckdb_seconds = duckdb["seconds"].as_f64().unwrap();
 
+    // The same rows as Parquet (the file DuckDB just wrote), both ways.
+    let parquet = dir.path().join("duckdb.parquet");
+    let output = Command::new(cairn_testkit::python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/duckdb_copy.py"))
+        .arg(&parquet)
+        .arg(dir.path().join("duckdb-again.parquet"))
+        .arg("[]")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let duckdb_parquet: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let duckdb_parquet_seconds = duckdb_parquet["seconds"].as_f64().unwrap();
+    let started = Instant::now();
+    let file = tokio::fs::File::open(&parquet).await.unwrap();
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+    let batch = client.ingest("bench", "application/vnd.apache.parquet", body).await.unwrap();
+    let cairn_parquet_seconds = started.elapsed().as_secs_f64();
+    assert_eq!(batch.report.unwrap().rows_accepted as usize, ROWS);
+
     let (stream_rows, raw_seconds, cairn_stream_seconds) = streaming(&platform).await;
 
     let rate = |seconds: f64| ROWS as f64 / seconds;
@@ -108,6 +126,22 @@ async fn main() {
         rate(cairn_seconds),
         duckdb_seconds / cairn_seconds
     );
+    println!();
+    println!("batch ingestion, Parquet (written by DuckDB), {ROWS} rows x 10 columns");
+    println!("{:<58} {:>12}  {:>6}", "", "rows/s", "ratio");
+    println!(
+        "{:<58} {:>12.0}  {:>6}",
+        "DuckDB COPY read_parquet → Parquet (peer)",
+        rate(duckdb_parquet_seconds),
+        "1.00"
+    );
+    println!(
+        "{:<58} {:>12.0}  {:>6.2}",
+        "Cairn HTTP upload → validate + report → Parquet, committed",
+        rate(cairn_parquet_seconds),
+        duckdb_parquet_seconds / cairn_parquet_seconds
+    );
+
     let stream_rate = |seconds: f64| stream_rows as f64 / seconds;
     println!();
     println!("streaming ingestion, {stream_rows} records x 10 columns (JSON), durable acknowledgement");

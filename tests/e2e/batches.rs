@@ -199,3 +199,41 @@ async fn rejected_and_failed_batches_leave_nothing_visible() {
     assert_eq!(error.code(), Some("invalid_request"));
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn parquet_files_are_ingested_and_truncated_ones_refused() {
+    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion], &[]).await;
+    let client = platform.client(ServiceKind::Ingestion);
+    client.create_dataset(&dataset()).await.unwrap();
+
+    // A Parquet file written by another engine (DuckDB), with its own types: INTEGER ids,
+    // TIMESTAMP WITH TIME ZONE, DOUBLE, VARCHAR.
+    let file = platform.dir.path().join("payments.parquet");
+    let sql = format!(
+        "COPY (SELECT i::INTEGER AS id, TIMESTAMPTZ '2026-03-01 00:00:00+00' + INTERVAL (i) MINUTE AS ts, \
+         i / 2.0 AS amount, CASE WHEN i % 2 = 0 THEN 'web' ELSE 'store' END AS channel \
+         FROM range(5000) t(i)) TO '{}' (FORMAT parquet)",
+        file.display()
+    );
+    let output = Command::new(cairn_testkit::python())
+        .args(["-c", &format!("import duckdb; duckdb.sql({sql:?})")])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let bytes = std::fs::read(&file).unwrap();
+
+    let batch = client.ingest("payments", "application/vnd.apache.parquet", bytes.clone()).await.unwrap();
+    assert_eq!(batch.state, "committed");
+    let report = batch.report.unwrap();
+    assert_eq!((report.rows_in, report.rows_accepted), (5000, 5000));
+    assert_eq!(report.columns[2].max, Some(2499.5));
+    assert_eq!(batch.files.len(), 4, "5000 minutes span four days");
+
+    let truncated = bytes[..bytes.len() / 2].to_vec();
+    let error = client.ingest("payments", "application/vnd.apache.parquet", truncated).await.unwrap_err();
+    let cairn_client::ClientError::Api { status, body } = error else { panic!() };
+    assert_eq!(status, 422);
+    assert!(body.error.message.starts_with("row 0: not a readable Parquet file"), "{}", body.error.message);
+    assert_eq!(client.versions("payments").await.unwrap().len(), 1, "the truncated file left nothing");
+    platform.stop().await;
+}

@@ -1,4 +1,5 @@
-"""The DuckDB side of the batch-ingestion benchmark: CSV → Parquet with COPY, timed in-process.
+"""The DuckDB side of the batch-ingestion benchmark: CSV or Parquet → Parquet with COPY, timed
+in-process.
 
 Prints {"rows": N, "seconds": S}."""
 
@@ -13,10 +14,12 @@ source, target = sys.argv[1], sys.argv[2]
 columns = dict(json.loads(sys.argv[3]))
 connection = duckdb.connect()
 started = time.perf_counter()
-connection.execute(
-    f"COPY (SELECT * FROM read_csv('{source}', header = true, columns = {columns!r})) "
-    f"TO '{target}' (FORMAT parquet, COMPRESSION snappy)"
+reader = (
+    f"read_parquet('{source}')"
+    if source.endswith(".parquet")
+    else f"read_csv('{source}', header = true, columns = {columns!r})"
 )
+connection.execute(f"COPY (SELECT * FROM {reader}) TO '{target}' (FORMAT parquet, COMPRESSION snappy)")
 seconds = time.perf_counter() - started
 rows = connection.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
 print(json.dumps({"rows": rows, "seconds": seconds}))

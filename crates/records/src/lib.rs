@@ -3,7 +3,7 @@
 mod csv_decoder;
 mod error;
 mod json_decoder;
-mod parse;
+pub mod parse;
 mod quality;
 mod validate;
 mod value;

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use crate::Value;
 
 /// Parses one CSV field. An empty field is null (as DuckDB and pandas read CSV).
-pub(crate) fn from_text(text: &str, column: &Column) -> Result<Value, String> {
+pub fn from_text(text: &str, column: &Column) -> Result<Value, String> {
     if text.is_empty() {
         return Ok(Value::Null);
     }
@@ -29,7 +29,7 @@ pub(crate) fn from_text(text: &str, column: &Column) -> Result<Value, String> {
 
 /// Converts one JSON value. JSON types must fit the column: a number for a string column is an
 /// error, not silently converted.
-pub(crate) fn from_json(value: &serde_json::Value, column: &Column) -> Result<Value, String> {
+pub fn from_json(value: &serde_json::Value, column: &Column) -> Result<Value, String> {
     use serde_json::Value as J;
     let bad = || format!("{} is not a {}", shorten(&value.to_string()), type_name(&column.column_type));
     match (&column.column_type, value) {
@@ -50,7 +50,7 @@ pub(crate) fn from_json(value: &serde_json::Value, column: &Column) -> Result<Va
 
 /// RFC 3339, `YYYY-MM-DD HH:MM:SS[.fff]` or `YYYY-MM-DDTHH:MM:SS[.fff]` (UTC), or a date
 /// (midnight UTC), as microseconds since the epoch.
-pub(crate) fn timestamp(text: &str) -> Option<i64> {
+pub fn timestamp(text: &str) -> Option<i64> {
     if let Ok(parsed) = DateTime::parse_from_rfc3339(text) {
         return Some(parsed.timestamp_micros());
     }
@@ -65,7 +65,7 @@ pub(crate) fn timestamp(text: &str) -> Option<i64> {
         .map(|midnight| midnight.and_utc().timestamp_micros())
 }
 
-pub(crate) fn type_name(column_type: &ColumnType) -> &'static str {
+pub fn type_name(column_type: &ColumnType) -> &'static str {
     match column_type {
         ColumnType::Bool => "bool",
         ColumnType::Int32 => "int32",
@@ -79,7 +79,7 @@ pub(crate) fn type_name(column_type: &ColumnType) -> &'static str {
 }
 
 /// Values quoted in messages are cut, so an error never carries a whole payload.
-pub(crate) fn shorten(text: &str) -> String {
+pub fn shorten(text: &str) -> String {
     const MAX: usize = 64;
     match text.char_indices().nth(MAX) {
         Some((at, _)) => format!("{}…", &text[..at]),

@@ -3,12 +3,14 @@
 mod builders;
 mod error;
 mod layout;
+mod parquet_input;
 mod quarantine;
 mod store;
 mod writer;
 
 pub use error::StorageError;
 pub use layout::arrow_schema;
+pub use parquet_input::ParquetRecords;
 pub use quarantine::QuarantineWriter;
 pub use store::{OfflineStore, StoredFile};
 pub use writer::{PartitionedWriter, StagedFile};

@@ -23,8 +23,9 @@ pub(crate) async fn run(
     let content_type = match format.or_else(|| file.extension().and_then(|e| e.to_str())) {
         Some("csv") => "text/csv",
         Some("jsonl" | "ndjson") => "application/x-ndjson",
-        Some(other) => bail!("unknown format `{other}`: use --format csv or --format jsonl"),
-        None => bail!("cannot tell the format of {}: use --format csv or --format jsonl", file.display()),
+        Some("parquet") => "application/vnd.apache.parquet",
+        Some(other) => bail!("unknown format `{other}`: use --format csv, jsonl or parquet"),
+        None => bail!("cannot tell the format of {}: use --format csv, jsonl or parquet", file.display()),
     };
     let opened = tokio::fs::File::open(file).await.with_context(|| format!("opening {}", file.display()))?;
     let size = opened.metadata().await?.len();

@@ -67,7 +67,7 @@ impl From<BatchError> for ApiError {
         match error {
             BatchError::Dataset(inner) => inner.into(),
             BatchError::Unreadable(ref decode) => ApiError::invalid(error.to_string())
-                .with_details(serde_json::json!({"line": decode.line, "column": decode.column})),
+                .with_details(serde_json::json!({decode.unit: decode.line, "column": decode.column})),
             BatchError::Empty => ApiError::invalid(error.to_string()),
             BatchError::Upload(_) => ApiError::new(ErrorKind::BadRequest, error.to_string()),
             BatchError::QualityFailed { ref batch, .. } => {
@@ -107,7 +107,7 @@ async fn get_dataset(state: State, name: web::Path<String>) -> Result<HttpRespon
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 struct BatchQuery {
-    /// `csv` or `jsonl`; by default taken from the Content-Type.
+    /// `csv`, `jsonl` or `parquet`; by default taken from the Content-Type.
     format: Option<String>,
 }
 
@@ -115,13 +115,17 @@ fn format(request: &HttpRequest, query: &BatchQuery) -> Result<Format, ApiError>
     let unsupported = |what: &str| {
         ApiError::new(
             ErrorKind::UnsupportedMediaType,
-            format!("{what}: send text/csv or application/x-ndjson (or ?format=csv|jsonl)"),
+            format!(
+                "{what}: send text/csv, application/x-ndjson or application/vnd.apache.parquet \
+                 (or ?format=csv|jsonl|parquet)"
+            ),
         )
     };
     if let Some(format) = &query.format {
         return match format.as_str() {
             "csv" => Ok(Format::Csv),
             "jsonl" | "ndjson" => Ok(Format::JsonLines),
+            "parquet" => Ok(Format::Parquet),
             other => Err(unsupported(&format!("unknown format `{other}`"))),
         };
     }
@@ -133,12 +137,13 @@ fn format(request: &HttpRequest, query: &BatchQuery) -> Result<Format, ApiError>
         | "application/jsonl"
         | "application/json-lines"
         | "application/x-jsonlines" => Ok(Format::JsonLines),
+        "application/vnd.apache.parquet" | "application/x-parquet" => Ok(Format::Parquet),
         "" => Err(unsupported("no Content-Type")),
         other => Err(unsupported(&format!("unsupported Content-Type `{other}`"))),
     }
 }
 
-/// Ingest a batch: CSV (with a header) or JSON Lines, streamed. Valid records become a new
+/// Ingest a batch: CSV (with a header), JSON Lines or Parquet, streamed. Valid records become a new
 /// dataset version; invalid ones go to the batch's quarantine with the rule they broke. A batch
 /// is visible completely or not at all.
 #[utoipa::path(post, path = "/v1/datasets/{name}/batches", tag = "batches",

@@ -11,7 +11,9 @@ use cairn_domain::{BatchId, Name, Schema, Timestamp};
 use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested, DatasetVersionCreated};
 use cairn_records::{CsvDecoder, DecodeError, JsonLinesDecoder, Numbered, QualityReport, Validator};
 use cairn_service::Outbox;
-use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile, StorageError, StoredFile};
+use cairn_storage::{
+    ParquetRecords, PartitionedWriter, QuarantineWriter, StagedFile, StorageError, StoredFile,
+};
 use futures::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
 
@@ -23,6 +25,7 @@ use crate::{DatasetError, Ingestion, datasets};
 pub enum Format {
     Csv,
     JsonLines,
+    Parquet,
 }
 
 impl Format {
@@ -30,6 +33,7 @@ impl Format {
         match self {
             Format::Csv => "csv",
             Format::JsonLines => "jsonl",
+            Format::Parquet => "parquet",
         }
     }
 }
@@ -121,11 +125,30 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    if format == Format::Parquet {
+        // Parquet is read from its footer: the upload goes to disk first, never into memory.
+        let path = staging.join("upload.parquet");
+        receive_to_file(&path, body).await?;
+        let (staging, dataset, schema) = (staging.to_owned(), dataset.clone(), schema.clone());
+        return tokio::task::spawn_blocking(move || {
+            let file = std::fs::File::open(&path).map_err(|e| BatchError::Upload(e.to_string()))?;
+            let records = ParquetRecords::open(file, &schema).map_err(BatchError::Unreadable)?;
+            decode_and_write(Box::new(records), &staging, &dataset, &schema, batch)
+        })
+        .await
+        .map_err(|_| BatchError::Worker)?;
+    }
     let (sender, receiver) = mpsc::channel::<Result<Bytes, String>>(8);
     let (staging, dataset, schema) = (staging.to_owned(), dataset.clone(), schema.clone());
     let worker = tokio::task::spawn_blocking(move || {
         let input = ChannelReader { receiver, current: Bytes::new() };
-        decode_and_write(input, &staging, &dataset, &schema, batch, format)
+        let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
+            Format::Csv => Box::new(CsvDecoder::new(input, &schema).map_err(BatchError::Unreadable)?),
+            Format::JsonLines | Format::Parquet => {
+                Box::new(JsonLinesDecoder::new(BufReader::with_capacity(1 << 20, input), &schema))
+            }
+        };
+        decode_and_write(records, &staging, &dataset, &schema, batch)
     });
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|error| error.to_string());
@@ -139,25 +162,36 @@ where
     worker.await.map_err(|_| BatchError::Worker)?
 }
 
+async fn receive_to_file<S, E>(path: &Path, mut body: S) -> Result<(), BatchError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    use tokio::io::AsyncWriteExt as _;
+    let failed = |error: std::io::Error| BatchError::Upload(format!("staging the upload: {error}"));
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(failed)?;
+    }
+    let mut file = tokio::fs::File::create(path).await.map_err(failed)?;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|error| BatchError::Upload(error.to_string()))?;
+        file.write_all(&chunk).await.map_err(failed)?;
+    }
+    file.flush().await.map_err(failed)
+}
+
 fn decode_and_write(
-    input: ChannelReader,
+    records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>>,
     staging: &Path,
     dataset: &Name,
     schema: &Schema,
     batch: BatchId,
-    format: Format,
 ) -> Result<Processed, BatchError> {
     let mut writer = PartitionedWriter::new(staging, dataset, schema, batch)?;
     let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
     let mut quarantine = QuarantineWriter::new(staging, dataset, columns, batch)?;
     let mut validator = Validator::new(schema);
     let mut report = QualityReport::new(schema);
-    let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
-        Format::Csv => Box::new(CsvDecoder::new(input, schema).map_err(BatchError::Unreadable)?),
-        Format::JsonLines => {
-            Box::new(JsonLinesDecoder::new(BufReader::with_capacity(1 << 20, input), schema))
-        }
-    };
     for item in records {
         let (line, record) = item.map_err(|error| match error.message.split_once(UPLOAD_FAILED) {
             Some((_, reason)) => BatchError::Upload(reason.to_owned()),
