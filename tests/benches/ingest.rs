@@ -65,8 +65,7 @@ async fn main() {
 
     let started = Instant::now();
     let file = tokio::fs::File::open(&csv).await.unwrap();
-    let body =
-        reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20).map(|c| c));
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
     let batch = client.ingest("bench", "text/csv", body).await.unwrap();
     let cairn_seconds = started.elapsed().as_secs_f64();
     assert_eq!(batch.report.unwrap().rows_accepted as usize, ROWS);
