@@ -9,13 +9,30 @@ use std::time::Instant;
 
 use cairn_domain::ServiceKind;
 
-const ROWS: usize = 1_000_000;
+const DEFAULT_ROWS: usize = 1_000_000;
+
+/// Rows of the CSV; `CAIRN_BENCH_ROWS=65000000` makes it about 5 GB (the memory goal's size).
+fn rows() -> usize {
+    std::env::var("CAIRN_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_ROWS)
+}
+
+/// Peak resident memory of this process (the service runs in it), in MB.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .unwrap_or_default();
+    kb / 1024.0
+}
 
 /// 10 columns: the shape the ingestion goals are stated for.
 fn write_csv(path: &Path) -> u64 {
     let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     writeln!(file, "id,ts,amount,price,score,ratio,qty,store,channel,flag").unwrap();
-    for i in 0..ROWS {
+    for i in 0..rows() {
         let day = 1 + i % 28;
         writeln!(
             file,
@@ -55,6 +72,7 @@ fn schema() -> serde_json::Value {
 
 #[tokio::main]
 async fn main() {
+    let total = rows();
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bench.csv");
     let bytes = write_csv(&csv);
@@ -68,7 +86,8 @@ async fn main() {
     let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
     let batch = client.ingest("bench", "text/csv", body).await.unwrap();
     let cairn_seconds = started.elapsed().as_secs_f64();
-    assert_eq!(batch.report.unwrap().rows_accepted as usize, ROWS);
+    let peak_mb = peak_rss_mb();
+    assert_eq!(batch.report.unwrap().rows_accepted as usize, total);
 
     let columns = serde_json::json!([
         ["id", "BIGINT"],
@@ -91,7 +110,7 @@ async fn main() {
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let duckdb: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(duckdb["rows"].as_u64(), Some(ROWS as u64));
+    assert_eq!(duckdb["rows"].as_u64(), Some(total as u64));
     let duckdb_seconds = duckdb["seconds"].as_f64().unwrap();
 
     // The same rows as Parquet (the file DuckDB just wrote), both ways.
@@ -111,12 +130,12 @@ async fn main() {
     let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
     let batch = client.ingest("bench", "application/vnd.apache.parquet", body).await.unwrap();
     let cairn_parquet_seconds = started.elapsed().as_secs_f64();
-    assert_eq!(batch.report.unwrap().rows_accepted as usize, ROWS);
+    assert_eq!(batch.report.unwrap().rows_accepted as usize, total);
 
     let (stream_rows, raw_seconds, cairn_stream_seconds) = streaming(&platform).await;
 
-    let rate = |seconds: f64| ROWS as f64 / seconds;
-    println!("batch ingestion, CSV, {ROWS} rows x 10 columns, {:.0} MB", bytes as f64 / 1e6);
+    let rate = |seconds: f64| total as f64 / seconds;
+    println!("batch ingestion, CSV, {total} rows x 10 columns, {:.0} MB", bytes as f64 / 1e6);
     println!("{:<58} {:>12}  {:>6}", "", "rows/s", "ratio");
     println!("{:<58} {:>12.0}  {:>6}", "DuckDB COPY read_csv → Parquet (peer)", rate(duckdb_seconds), "1.00");
     println!(
@@ -125,8 +144,11 @@ async fn main() {
         rate(cairn_seconds),
         duckdb_seconds / cairn_seconds
     );
+    println!(
+        "peak resident memory of the process running the service, after the CSV upload: {peak_mb:.0} MB"
+    );
     println!();
-    println!("batch ingestion, Parquet (written by DuckDB), {ROWS} rows x 10 columns");
+    println!("batch ingestion, Parquet (written by DuckDB), {total} rows x 10 columns");
     println!("{:<58} {:>12}  {:>6}", "", "rows/s", "ratio");
     println!(
         "{:<58} {:>12.0}  {:>6}",
