@@ -26,6 +26,8 @@ impl ClientError {
     }
 }
 
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A client for one service, addressed by its base URL (`http://127.0.0.1:7410`).
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -37,7 +39,7 @@ pub struct Client {
 impl Client {
     pub fn new(base: impl Into<String>) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
         Self { base: base.into().trim_end_matches('/').to_owned(), http, traceparent: None }
@@ -78,7 +80,8 @@ impl Client {
         self.get("/v1/datasets").await
     }
 
-    /// Ingests one batch; `content_type` is `text/csv` or `application/x-ndjson`.
+    /// Ingests one batch; `content_type` is `text/csv`, `application/x-ndjson` or
+    /// `application/vnd.apache.parquet`. No time limit: a large upload takes as long as it takes.
     pub async fn ingest(
         &self,
         dataset: &str,
@@ -86,7 +89,7 @@ impl Client {
         body: impl Into<reqwest::Body>,
     ) -> Result<Batch, ClientError> {
         let request = self.http.post(self.url(&format!("/v1/datasets/{dataset}/batches")));
-        read(self.send(request.header("content-type", content_type).body(body)).await?).await
+        read(self.send_unlimited(request.header("content-type", content_type).body(body)).await?).await
     }
 
     pub async fn batches(&self, dataset: &str) -> Result<Vec<Batch>, ClientError> {
@@ -121,7 +124,15 @@ impl Client {
         format!("{}{path}", self.base)
     }
 
+    /// Sends with the ordinary time limit (requests, not uploads).
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        self.send_unlimited(request.timeout(REQUEST_TIMEOUT)).await
+    }
+
+    async fn send_unlimited(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, ClientError> {
         let request = match &self.traceparent {
             Some(traceparent) => request.header("traceparent", traceparent),
             None => request,

@@ -70,6 +70,7 @@ impl From<BatchError> for ApiError {
                 .with_details(serde_json::json!({decode.unit: decode.line, "column": decode.column})),
             BatchError::Empty => ApiError::invalid(error.to_string()),
             BatchError::Upload(_) => ApiError::new(ErrorKind::BadRequest, error.to_string()),
+            BatchError::Unavailable(_) => ApiError::unavailable(error.to_string()),
             BatchError::QualityFailed { ref batch, .. } => {
                 let details = serde_json::to_value(batch.as_ref()).unwrap_or_default();
                 ApiError::invalid(error.to_string()).with_details(serde_json::json!({"batch": details}))
@@ -254,7 +255,8 @@ struct RecordsAccepted {
     responses(
         (status = 202, description = "Durably accepted", body = RecordsAccepted),
         (status = 404, description = "Unknown dataset", body = cairn_http::ErrorBody),
-        (status = 422, description = "Not JSON objects", body = cairn_http::ErrorBody)))]
+        (status = 422, description = "Not JSON objects", body = cairn_http::ErrorBody),
+        (status = 503, description = "NATS unavailable: nothing or part stored; retry with the same Idempotency-Key", body = cairn_http::ErrorBody)))]
 async fn publish_records(
     state: State,
     request: HttpRequest,

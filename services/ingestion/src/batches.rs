@@ -48,6 +48,8 @@ pub enum BatchError {
     Empty,
     #[error("the upload was interrupted: {0}")]
     Upload(String),
+    #[error("records cannot be stored now (retry later): {0}")]
+    Unavailable(String),
     #[error("batch {} failed: {share:.1}% of records quarantined, more than the {threshold:.1}% allowed", batch.id)]
     QualityFailed { batch: Box<Batch>, share: f64, threshold: f64 },
     #[error("offline store: {0}")]

@@ -57,7 +57,7 @@ pub async fn publish(
         .bus
         .publish_records(&ingest_subject(declared.name.as_str()), keyed)
         .await
-        .map_err(|error| BatchError::Upload(error.to_string()))?;
+        .map_err(|error| BatchError::Unavailable(error.to_string()))?;
     Ok((count, duplicates))
 }
 
