@@ -107,6 +107,23 @@ async fn batches_become_versions(store: Store) {
     assert!(v1.files.iter().all(|file| v2.files.contains(file)));
     assert_eq!(client.versions("payments").await.unwrap().len(), 2);
 
+    // Each version has a profile: version 2's is version 1's merged with the second batch's.
+    let p1: cairn_api::ProfileSummary = client.get("/v1/datasets/payments/versions/1/profile").await.unwrap();
+    let p2: cairn_api::ProfileSummary = client.get("/v1/datasets/payments/versions/2/profile").await.unwrap();
+    assert_eq!((p1.rows, p2.rows), (980, 1080));
+    let amount = &p1.columns[2];
+    assert_eq!((amount.count, amount.min, amount.max), (980, Some(0.25), Some(249.75)));
+    let exact_mean = good_sum / 980.0;
+    assert!((amount.mean.unwrap() - exact_mean).abs() < 1e-9, "{:?} vs {exact_mean}", amount.mean);
+    let median = amount.quantiles.iter().find(|q| q.q == 0.5).unwrap().value;
+    assert!((median - 125.0).abs() <= 0.02 * 125.0, "median {median}");
+    assert_eq!(amount.histogram.as_ref().unwrap().counts.iter().sum::<u64>(), 980);
+    let channel = &p2.columns[3];
+    assert_eq!((channel.count, channel.nulls), (980, 100), "the JSON batch had no channel");
+    assert_eq!(channel.top_values.iter().map(|t| t.count).sum::<u64>(), 980);
+    let missing = client.get::<serde_json::Value>("/v1/datasets/payments/versions/9/profile").await.unwrap_err();
+    assert_eq!(missing.code(), Some("not_found"));
+
     // Another engine reads the version's files directly.
     let root = platform.config.offline_root();
     let paths: Vec<String> = v2.files.iter().map(|f| format!("'{}'", root.join(&f.path).display())).collect();

@@ -89,6 +89,9 @@ async fn records_land_exactly_once(store: Store) {
     })
     .await;
     assert_eq!(version.rows, total, "{store:?}: none lost, none twice");
+    let profile: cairn_api::ProfileSummary =
+        client.get(&format!("/v1/datasets/clicks/versions/{}/profile", version.version)).await.unwrap();
+    assert_eq!(profile.rows, total, "the snapshot's profile covers every streamed record");
     let manifest = client.version("clicks", version.version).await.unwrap();
     let root = platform.config.offline_root();
     let paths: Vec<String> =

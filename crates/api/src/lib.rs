@@ -6,7 +6,7 @@ mod error;
 mod operations;
 
 pub use batches::{Batch, DatasetFile, DatasetVersion};
-pub use cairn_records::{ColumnQuality, QualityReport, Violation};
+pub use cairn_records::{ColumnProfile, ColumnQuality, ProfileSummary, QualityReport, Violation};
 pub use datasets::{Dataset, NewDataset, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};
 pub use operations::{Health, Readiness};

@@ -1,6 +1,6 @@
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
-use cairn_api::{Batch, Dataset, DatasetVersion, NewDataset, QualityReport};
+use cairn_api::{Batch, Dataset, DatasetVersion, NewDataset, ProfileSummary, QualityReport};
 use cairn_http::{ApiError, ErrorKind};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi as _;
@@ -29,16 +29,19 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
         .service(web::resource("/v1/datasets/{name}/records").route(web::post().to(publish_records)))
         .service(web::resource("/v1/datasets/{name}/snapshots").route(web::post().to(create_snapshot)))
         .service(web::resource("/v1/datasets/{name}/versions").route(web::get().to(list_versions)))
-        .service(web::resource("/v1/datasets/{name}/versions/{version}").route(web::get().to(get_version)));
+        .service(web::resource("/v1/datasets/{name}/versions/{version}").route(web::get().to(get_version)))
+        .service(
+            web::resource("/v1/datasets/{name}/versions/{version}/profile").route(web::get().to(get_profile)),
+        );
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
         create_dataset, list_datasets, get_dataset, ingest_batch, list_batches, get_batch, publish_records,
-        create_snapshot, list_versions, get_version
+        create_snapshot, list_versions, get_version, get_profile
     ),
-    components(schemas(NewDataset, Dataset, Batch, DatasetVersion, QualityReport, RecordsAccepted)),
+    components(schemas(NewDataset, Dataset, Batch, DatasetVersion, QualityReport, RecordsAccepted, ProfileSummary)),
     tags(
         (name = "datasets", description = "Dataset declarations"),
         (name = "batches", description = "Batch ingestion and its quality reports"),
@@ -310,4 +313,29 @@ async fn create_snapshot(state: State, name: web::Path<String>) -> Result<HttpRe
         Some(version) => Ok(HttpResponse::Ok().json(version)),
         None => Ok(HttpResponse::NoContent().finish()),
     }
+}
+
+/// The statistical profile of a version: per column count, nulls, min/max, mean/std,
+/// quantiles, a histogram and frequent values — what training records and monitoring compares
+/// live traffic against.
+#[utoipa::path(get, path = "/v1/datasets/{name}/versions/{version}/profile", tag = "versions",
+    params(("name" = String, Path, description = "Dataset name"), ("version" = i64, Path, description = "Version number")),
+    responses((status = 200, body = ProfileSummary), (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_profile(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
+    let (dataset, version) = path.into_inner();
+    let name = dataset.clone();
+    let found = state
+        .context
+        .db
+        .run(move |conn| catalog::version_profile(conn, &dataset, version))
+        .await
+        .map_err(ApiError::internal)?;
+    let Some(stored) = found else {
+        return Err(ApiError::not_found(format!("dataset `{name}` has no version {version}")));
+    };
+    let profile: cairn_records::Profile = stored
+        .as_deref()
+        .and_then(|json| serde_json::from_str(json).ok())
+        .ok_or_else(|| ApiError::not_found(format!("version {version} of `{name}` has no profile")))?;
+    Ok(HttpResponse::Ok().json(profile.summary()))
 }

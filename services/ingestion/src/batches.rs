@@ -9,7 +9,7 @@ use cairn_api::Batch;
 use cairn_db::DbError;
 use cairn_domain::{BatchId, Name, Schema, Timestamp};
 use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested, DatasetVersionCreated};
-use cairn_records::{CsvDecoder, DecodeError, JsonLinesDecoder, Numbered, QualityReport, Validator};
+use cairn_records::{CsvDecoder, DecodeError, JsonLinesDecoder, Numbered, Profile, QualityReport, Validator};
 use cairn_service::Outbox;
 use cairn_storage::{
     ParquetRecords, PartitionedWriter, QuarantineWriter, StagedFile, StorageError, StoredFile,
@@ -65,6 +65,8 @@ struct Processed {
     files: Vec<StagedFile>,
     quarantine: Option<StagedFile>,
     report: QualityReport,
+    /// Of the accepted records.
+    profile: Profile,
 }
 
 /// Ingests one batch from `body`. Returns the committed batch; every failure leaves nothing
@@ -91,6 +93,7 @@ where
         version: None,
         report_json: None,
         error: None,
+        profile_json: None,
     };
     let inserted = row.clone();
     ingestion.context.db.run(move |conn| catalog::insert_batch(conn, &inserted)).await?;
@@ -194,6 +197,7 @@ fn decode_and_write(
     let mut quarantine = QuarantineWriter::new(staging, dataset, columns, batch)?;
     let mut validator = Validator::new(schema);
     let mut report = QualityReport::new(schema);
+    let mut profile = Profile::new(schema);
     for item in records {
         let (line, record) = item.map_err(|error| match error.message.split_once(UPLOAD_FAILED) {
             Some((_, reason)) => BatchError::Upload(reason.to_owned()),
@@ -202,6 +206,7 @@ fn decode_and_write(
         let violations = validator.check(&record);
         if violations.is_empty() {
             report.accept(&record);
+            profile.observe(&record);
             writer.push(&record)?;
         } else {
             report.quarantine(&violations);
@@ -212,7 +217,7 @@ fn decode_and_write(
     if report.rows_in == 0 {
         return Err(BatchError::Empty);
     }
-    Ok(Processed { files: writer.finish()?, quarantine: quarantine.finish()?, report })
+    Ok(Processed { files: writer.finish()?, quarantine: quarantine.finish()?, report, profile })
 }
 
 /// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only
@@ -247,6 +252,7 @@ async fn publish(
     let schema_json = serde_json::to_string(schema).unwrap_or_default();
     let committed = uploaded.clone();
     let report_for_event = report.clone();
+    let batch_profile = processed.profile;
     let version = ingestion
         .context
         .db
@@ -260,6 +266,12 @@ async fn publish(
                 }
                 let previous = catalog::latest_version(conn, &dataset)?;
                 let version = previous.as_ref().map_or(1, |v| v.version + 1);
+                let batch_profile_json = serde_json::to_string(&batch_profile).ok();
+                catalog::set_batch_profile(conn, &batch_id, batch_profile_json.clone())?;
+                let profile_json = merged_profile(
+                    previous.as_ref().and_then(|v| v.profile_json.as_deref()),
+                    batch_profile_json.as_deref().into_iter(),
+                );
                 let rows = previous.map_or(0, |v| v.rows)
                     + committed.iter().filter(|f| f.area == DATA).map(|f| f.rows).sum::<i64>();
                 let created_at = Timestamp::now().as_micros();
@@ -274,6 +286,7 @@ async fn publish(
                         rows,
                         batch_id: Some(batch_id.clone()),
                         schema_json,
+                        profile_json,
                     },
                 )?;
                 Outbox::stage(
@@ -314,6 +327,22 @@ async fn publish(
         });
     }
     Ok(batch)
+}
+
+/// The profile of a new version: the previous version's merged with its new batches'.
+pub(crate) fn merged_profile<'a>(
+    previous: Option<&str>,
+    added: impl Iterator<Item = &'a str>,
+) -> Option<String> {
+    let mut profile: Option<Profile> = previous.and_then(|json| serde_json::from_str(json).ok());
+    for json in added {
+        let Ok(batch) = serde_json::from_str::<Profile>(json) else { continue };
+        match &mut profile {
+            Some(profile) => profile.merge(&batch),
+            None => profile = Some(batch),
+        }
+    }
+    profile.and_then(|profile| serde_json::to_string(&profile).ok())
 }
 
 pub(crate) fn file_row(

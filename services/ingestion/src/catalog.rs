@@ -22,6 +22,7 @@ pub(crate) struct BatchRow {
     pub version: Option<i64>,
     pub report_json: Option<String>,
     pub error: Option<String>,
+    pub profile_json: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -49,6 +50,7 @@ pub(crate) struct VersionRow {
     pub rows: i64,
     pub batch_id: Option<String>,
     pub schema_json: String,
+    pub profile_json: Option<String>,
 }
 
 pub(crate) fn insert_batch(conn: &mut AnyConnection, row: &BatchRow) -> Result<(), DbError> {
@@ -304,4 +306,37 @@ pub(crate) fn datasets_with_unversioned(conn: &mut AnyConnection) -> Result<Vec<
         .select(batch_files::dataset)
         .distinct()
         .load(conn)?)
+}
+
+pub(crate) fn set_batch_profile(
+    conn: &mut AnyConnection,
+    id: &str,
+    profile_json: Option<String>,
+) -> Result<(), DbError> {
+    diesel::update(batches::table.find(id)).set(batches::profile_json.eq(profile_json)).execute(conn)?;
+    Ok(())
+}
+
+/// Profiles of committed batches not in a version yet (what a snapshot adds).
+pub(crate) fn unversioned_profiles(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<String>, DbError> {
+    let profiles: Vec<Option<String>> = batches::table
+        .filter(
+            batches::dataset.eq(dataset).and(batches::state.eq("committed")).and(batches::version.is_null()),
+        )
+        .select(batches::profile_json)
+        .load(conn)?;
+    Ok(profiles.into_iter().flatten().collect())
+}
+
+/// The stored profile of a version, if it has one.
+pub(crate) fn version_profile(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    version: i64,
+) -> Result<Option<Option<String>>, DbError> {
+    Ok(dataset_versions::table
+        .find((dataset, version))
+        .select(dataset_versions::profile_json)
+        .first(conn)
+        .optional()?)
 }

@@ -17,6 +17,7 @@ diesel::table! {
         version -> Nullable<BigInt>,
         report_json -> Nullable<Text>,
         error -> Nullable<Text>,
+        profile_json -> Nullable<Text>,
     }
 }
 
@@ -44,6 +45,7 @@ diesel::table! {
         rows -> BigInt,
         batch_id -> Nullable<Text>,
         schema_json -> Text,
+        profile_json -> Nullable<Text>,
     }
 }
 

@@ -14,12 +14,12 @@ use cairn_db::DbError;
 use cairn_domain::{BatchId, Timestamp};
 use cairn_events::topology::ingest_subject;
 use cairn_events::v1::DatasetVersionCreated;
-use cairn_records::{JsonRecordDecoder, QualityReport, Validator, Violation};
+use cairn_records::{JsonRecordDecoder, Profile, QualityReport, Validator, Violation};
 use cairn_service::{Outbox, StartError};
 use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile};
 use sha2::{Digest, Sha256};
 
-use crate::batches::{BatchError, file_row, ingested_event, quality_event};
+use crate::batches::{BatchError, file_row, ingested_event, merged_profile, quality_event};
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
 use crate::{Ingestion, datasets};
 
@@ -93,6 +93,7 @@ struct Written {
     row: BatchRow,
     files: Vec<FileRow>,
     report: QualityReport,
+    profile: Profile,
     threshold_exceeded: bool,
 }
 
@@ -131,6 +132,7 @@ async fn apply(ingestion: &Ingestion, deliveries: Vec<RawDelivery>) -> Result<()
             for batch in &written {
                 let report_json = serde_json::to_string(&batch.report).ok();
                 catalog::finish_batch(conn, &batch.row.id, "committed", None, report_json, None)?;
+                catalog::set_batch_profile(conn, &batch.row.id, serde_json::to_string(&batch.profile).ok())?;
                 catalog::commit_files(conn, &batch.files, None)?;
                 Outbox::stage(
                     conn,
@@ -167,10 +169,11 @@ async fn write(
     let schema = declared.schema.clone();
     let name = declared.name.clone();
     let dir = staging.clone();
-    let (files, quarantine, report) = tokio::task::spawn_blocking(move || {
+    let (files, quarantine, report, profile) = tokio::task::spawn_blocking(move || {
         let decoder = JsonRecordDecoder::new(&schema);
         let mut validator = Validator::new(&schema);
         let mut report = QualityReport::new(&schema);
+        let mut profile = Profile::new(&schema);
         let mut writer = PartitionedWriter::new(&dir, &name, &schema, batch_id)?;
         let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
         let mut quarantine = QuarantineWriter::new(&dir, &name, columns, batch_id)?;
@@ -181,6 +184,7 @@ async fn write(
                     let violations = validator.check(&record);
                     if violations.is_empty() {
                         report.accept(&record);
+                        profile.observe(&record);
                         writer.push(&record)?;
                     } else {
                         report.quarantine(&violations);
@@ -204,7 +208,7 @@ async fn write(
             }
         }
         report.finish();
-        Ok::<_, BatchError>((writer.finish()?, quarantine.finish()?, report))
+        Ok::<_, BatchError>((writer.finish()?, quarantine.finish()?, report, profile))
     })
     .await
     .map_err(|_| BatchError::Worker)??;
@@ -219,6 +223,7 @@ async fn write(
         version: None,
         report_json: None,
         error: None,
+        profile_json: None,
     };
     let staged: Vec<(&str, &StagedFile)> =
         quarantine.iter().map(|f| (QUARANTINE, f)).chain(files.iter().map(|f| (DATA, f))).collect();
@@ -241,7 +246,7 @@ async fn write(
     }
     let _ = tokio::fs::remove_dir_all(&staging).await;
     let threshold_exceeded = report.quarantined_share() > ingestion.quarantine_threshold;
-    Ok(Written { row, files: uploaded, report, threshold_exceeded })
+    Ok(Written { row, files: uploaded, report, profile, threshold_exceeded })
 }
 
 /// Makes every streamed record committed so far part of a new version. Returns the new version,
@@ -257,6 +262,11 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
             cairn_db::write_transaction(conn, |conn| {
                 let previous = catalog::latest_version(conn, &name)?;
                 let version = previous.as_ref().map_or(1, |v| v.version + 1);
+                let profiles = catalog::unversioned_profiles(conn, &name)?;
+                let profile_json = merged_profile(
+                    previous.as_ref().and_then(|v| v.profile_json.as_deref()),
+                    profiles.iter().map(String::as_str),
+                );
                 let added = catalog::version_unversioned(conn, &name, version)?;
                 if added == 0 {
                     return Ok::<_, DbError>(None);
@@ -268,6 +278,7 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
                     rows: previous.map_or(0, |v| v.rows) + added,
                     batch_id: None,
                     schema_json,
+                    profile_json,
                 };
                 catalog::insert_version(conn, &row)?;
                 Outbox::stage(

@@ -1,0 +1,478 @@
+//! Statistical profiles of a dataset version: mergeable and bounded in memory, so a version's
+//! profile is its previous version's merged with the new batches', and any number of rows fits.
+//!
+//! Per column: count, nulls, min/max, mean and standard deviation (Chan's parallel update),
+//! quantiles from a DDSketch (relative error ≤ 1 %, at most 2 048 buckets a sign), a 20-bin
+//! histogram over [min, max] derived from the sketch, and the most frequent values of
+//! non-numeric columns (Space-Saving, 64 counters).
+
+use std::collections::BTreeMap;
+
+use cairn_domain::{ColumnType, Schema};
+use serde::{Deserialize, Serialize};
+
+use crate::{Record, Value};
+
+const ALPHA: f64 = 0.01;
+const MAX_BUCKETS: usize = 2048;
+const TOP_COUNTERS: usize = 64;
+const TOP_SHOWN: usize = 10;
+const HISTOGRAM_BINS: usize = 20;
+const QUANTILES: [f64; 7] = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99];
+
+/// The accumulating, mergeable state of a profile (stored with each batch and version).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub rows: u64,
+    pub columns: Vec<ColumnState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnState {
+    pub name: String,
+    pub numeric: bool,
+    pub count: u64,
+    pub nulls: u64,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: f64,
+    /// Sum of squared deviations from the mean.
+    pub m2: f64,
+    pub sketch: Sketch,
+    /// Space-Saving counters: value → (count, overestimate).
+    pub top: BTreeMap<String, (u64, u64)>,
+}
+
+/// A DDSketch: log-spaced buckets with relative accuracy `ALPHA`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sketch {
+    pub positive: BTreeMap<i32, u64>,
+    pub negative: BTreeMap<i32, u64>,
+    pub zeros: u64,
+}
+
+fn gamma() -> f64 {
+    (1.0 + ALPHA) / (1.0 - ALPHA)
+}
+
+impl Sketch {
+    fn key(magnitude: f64) -> i32 {
+        // Values far below any real measurement share the lowest bucket.
+        (magnitude.max(1e-300).ln() / gamma().ln()).ceil() as i32
+    }
+
+    fn value(key: i32) -> f64 {
+        2.0 * gamma().powi(key) / (gamma() + 1.0)
+    }
+
+    pub fn add(&mut self, value: f64) {
+        if value.is_nan() {
+            return;
+        }
+        if value == 0.0 {
+            self.zeros += 1;
+        } else if value > 0.0 {
+            *self.positive.entry(Self::key(value)).or_default() += 1;
+        } else {
+            *self.negative.entry(Self::key(-value)).or_default() += 1;
+        }
+        self.bound();
+    }
+
+    pub fn merge(&mut self, other: &Sketch) {
+        for (key, n) in &other.positive {
+            *self.positive.entry(*key).or_default() += n;
+        }
+        for (key, n) in &other.negative {
+            *self.negative.entry(*key).or_default() += n;
+        }
+        self.zeros += other.zeros;
+        self.bound();
+    }
+
+    /// Keeps memory bounded by folding the smallest magnitudes together (the tails that matter
+    /// for drift keep their accuracy).
+    fn bound(&mut self) {
+        for store in [&mut self.positive, &mut self.negative] {
+            while store.len() > MAX_BUCKETS {
+                let Some((lowest, n)) = store.pop_first() else { break };
+                if let Some((_, next)) = store.iter_mut().next() {
+                    *next += n;
+                } else {
+                    store.insert(lowest, n);
+                    break;
+                }
+            }
+        }
+    }
+
+    pub fn count(&self) -> u64 {
+        self.positive.values().sum::<u64>() + self.negative.values().sum::<u64>() + self.zeros
+    }
+
+    /// The value at quantile `q` (0–1), within the sketch's relative accuracy.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        let count = self.count();
+        if count == 0 {
+            return None;
+        }
+        let rank = (q.clamp(0.0, 1.0) * (count - 1) as f64).floor() as u64;
+        let mut seen = 0;
+        for (key, n) in self.negative.iter().rev() {
+            seen += n;
+            if seen > rank {
+                return Some(-Self::value(*key));
+            }
+        }
+        seen += self.zeros;
+        if seen > rank {
+            return Some(0.0);
+        }
+        for (key, n) in &self.positive {
+            seen += n;
+            if seen > rank {
+                return Some(Self::value(*key));
+            }
+        }
+        self.positive.keys().next_back().map(|key| Self::value(*key))
+    }
+
+    /// How many values are at most `x` (approximately).
+    fn rank(&self, x: f64) -> u64 {
+        let mut below = 0;
+        for (key, n) in &self.negative {
+            if -Self::value(*key) <= x {
+                below += n;
+            }
+        }
+        if x >= 0.0 {
+            below += self.zeros;
+        }
+        for (key, n) in &self.positive {
+            if Self::value(*key) <= x {
+                below += n;
+            }
+        }
+        below
+    }
+}
+
+impl Profile {
+    pub fn new(schema: &Schema) -> Self {
+        let columns = schema
+            .columns
+            .iter()
+            .map(|column| ColumnState {
+                name: column.name.to_string(),
+                numeric: matches!(
+                    column.column_type,
+                    ColumnType::Int32
+                        | ColumnType::Int64
+                        | ColumnType::Float32
+                        | ColumnType::Float64
+                        | ColumnType::Timestamp
+                ),
+                count: 0,
+                nulls: 0,
+                min: None,
+                max: None,
+                mean: 0.0,
+                m2: 0.0,
+                sketch: Sketch::default(),
+                top: BTreeMap::new(),
+            })
+            .collect();
+        Self { rows: 0, columns }
+    }
+
+    pub fn observe(&mut self, record: &Record) {
+        self.rows += 1;
+        for (column, value) in self.columns.iter_mut().zip(record) {
+            column.observe(value);
+        }
+    }
+
+    /// Adds `other` (the profile of more rows of the same schema) into this one.
+    pub fn merge(&mut self, other: &Profile) {
+        self.rows += other.rows;
+        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            mine.merge(theirs);
+        }
+    }
+
+    pub fn summary(&self) -> ProfileSummary {
+        ProfileSummary { rows: self.rows, columns: self.columns.iter().map(ColumnState::summary).collect() }
+    }
+}
+
+impl ColumnState {
+    fn observe(&mut self, value: &Value) {
+        if value.is_null() {
+            self.nulls += 1;
+            return;
+        }
+        self.count += 1;
+        if let Some(x) = value.as_f64().filter(|x| !x.is_nan()) {
+            self.min = Some(self.min.map_or(x, |m| m.min(x)));
+            self.max = Some(self.max.map_or(x, |m| m.max(x)));
+            let delta = x - self.mean;
+            self.mean += delta / self.count as f64;
+            self.m2 += delta * (x - self.mean);
+            self.sketch.add(x);
+        } else if !self.numeric {
+            self.count_value(value.to_string(), 1, 0);
+        }
+    }
+
+    /// Space-Saving: a new value takes the place of the least counted one, inheriting its
+    /// count as the overestimate.
+    fn count_value(&mut self, value: String, n: u64, error: u64) {
+        if let Some(entry) = self.top.get_mut(&value) {
+            entry.0 += n;
+            entry.1 += error;
+            return;
+        }
+        if self.top.len() < TOP_COUNTERS {
+            self.top.insert(value, (n, error));
+            return;
+        }
+        let Some((smallest, &(count, _))) = self.top.iter().min_by_key(|(_, (c, _))| *c) else { return };
+        let smallest = smallest.clone();
+        self.top.remove(&smallest);
+        self.top.insert(value, (count + n, count + error));
+    }
+
+    fn merge(&mut self, other: &ColumnState) {
+        let (n_a, n_b) = (self.count as f64, other.count as f64);
+        if other.count > 0 && self.numeric {
+            let delta = other.mean - self.mean;
+            let total = n_a + n_b;
+            self.mean += delta * n_b / total;
+            self.m2 += other.m2 + delta * delta * n_a * n_b / total;
+        }
+        self.count += other.count;
+        self.nulls += other.nulls;
+        self.min = match (self.min, other.min) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.max = match (self.max, other.max) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.sketch.merge(&other.sketch);
+        for (value, (n, error)) in &other.top {
+            self.count_value(value.clone(), *n, *error);
+        }
+    }
+
+    fn summary(&self) -> ColumnProfile {
+        let total = self.count + self.nulls;
+        let numeric = self.numeric && self.count > 0;
+        let mut top: Vec<TopValue> = self
+            .top
+            .iter()
+            .map(|(value, (count, _))| TopValue { value: value.clone(), count: *count })
+            .collect();
+        top.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+        top.truncate(TOP_SHOWN);
+        ColumnProfile {
+            name: self.name.clone(),
+            count: self.count,
+            nulls: self.nulls,
+            null_rate: if total == 0 { 0.0 } else { self.nulls as f64 / total as f64 },
+            min: self.min,
+            max: self.max,
+            mean: numeric.then_some(self.mean),
+            std: (numeric && self.count > 1).then(|| (self.m2 / (self.count - 1) as f64).sqrt()),
+            quantiles: if numeric {
+                QUANTILES
+                    .iter()
+                    .filter_map(|q| Some(Quantile { q: *q, value: self.sketch.quantile(*q)? }))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            histogram: numeric.then(|| self.histogram()).flatten(),
+            top_values: top,
+        }
+    }
+
+    fn histogram(&self) -> Option<Histogram> {
+        let (min, max) = (self.min?, self.max?);
+        let width = (max - min) / HISTOGRAM_BINS as f64;
+        if width <= 0.0 {
+            return Some(Histogram { edges: vec![min, max], counts: vec![self.count] });
+        }
+        let edges: Vec<f64> = (0..=HISTOGRAM_BINS).map(|i| min + width * i as f64).collect();
+        let mut counts = Vec::with_capacity(HISTOGRAM_BINS);
+        let mut below = 0;
+        for (i, edge) in edges.iter().enumerate().skip(1) {
+            let upto = if i == HISTOGRAM_BINS { self.count } else { self.sketch.rank(*edge).min(self.count) };
+            counts.push(upto.saturating_sub(below));
+            below = below.max(upto);
+        }
+        Some(Histogram { edges, counts })
+    }
+}
+
+/// What a profile says, as served over HTTP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ProfileSummary {
+    pub rows: u64,
+    pub columns: Vec<ColumnProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ColumnProfile {
+    pub name: String,
+    /// Non-null values.
+    pub count: u64,
+    pub nulls: u64,
+    pub null_rate: f64,
+    /// Numeric and timestamp columns (timestamps in microseconds since the epoch).
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+    /// Sample standard deviation.
+    pub std: Option<f64>,
+    /// p1, p5, p25, p50, p75, p95, p99 within 1 % relative error.
+    pub quantiles: Vec<Quantile>,
+    /// 20 equal-width bins over [min, max]; counts from the sketch.
+    pub histogram: Option<Histogram>,
+    /// Most frequent values of non-numeric columns (approximate past 64 distinct values).
+    pub top_values: Vec<TopValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Quantile {
+    pub q: f64,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Histogram {
+    pub edges: Vec<f64>,
+    pub counts: Vec<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TopValue {
+    pub value: String,
+    pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        serde_json::from_value(serde_json::json!({
+            "columns": [
+                {"name": "x", "type": "float64"},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "kind", "type": "string"}
+            ],
+            "event_timestamp": "ts"
+        }))
+        .unwrap()
+    }
+
+    /// Deterministic pseudo-random numbers (xorshift), spread over several magnitudes.
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let unit = (state >> 11) as f64 / (1u64 << 53) as f64;
+                (unit * 12.0).exp() - 50.0
+            })
+            .collect()
+    }
+
+    fn record(x: f64, kind: &str) -> Record {
+        vec![Value::Float(x), Value::Timestamp(1), Value::Str(kind.into())]
+    }
+
+    #[test]
+    fn matches_exact_statistics_within_the_sketch_accuracy() {
+        let xs = values(50_000, 7);
+        let mut profile = Profile::new(&schema());
+        for (i, x) in xs.iter().enumerate() {
+            let kind = if i % 10 == 0 {
+                "rare"
+            } else if i % 2 == 0 {
+                "even"
+            } else {
+                "odd"
+            };
+            profile.observe(&record(*x, kind));
+        }
+        profile.observe(&vec![Value::Null, Value::Timestamp(1), Value::Null]);
+        let summary = profile.summary();
+        let x = &summary.columns[0];
+        let mut sorted = xs.clone();
+        sorted.sort_by(f64::total_cmp);
+        let n = sorted.len() as f64;
+        let mean = sorted.iter().sum::<f64>() / n;
+        let std = (sorted.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        assert_eq!((x.count, x.nulls), (50_000, 1));
+        assert!((x.mean.unwrap() - mean).abs() < 1e-6 * mean.abs().max(1.0));
+        assert!((x.std.unwrap() - std).abs() < 1e-6 * std);
+        assert_eq!((x.min, x.max), (sorted.first().copied(), sorted.last().copied()));
+        for quantile in &x.quantiles {
+            let exact = sorted[(quantile.q * (n - 1.0)).floor() as usize];
+            assert!(
+                (quantile.value - exact).abs() <= 0.0101 * exact.abs(),
+                "q{} {} vs {exact}",
+                quantile.q,
+                quantile.value
+            );
+        }
+        let histogram = x.histogram.as_ref().unwrap();
+        assert_eq!(histogram.counts.len(), 20);
+        assert_eq!(histogram.counts.iter().sum::<u64>(), 50_000);
+        let kinds = &summary.columns[2].top_values;
+        assert_eq!((kinds[0].value.as_str(), kinds[0].count), ("odd", 25_000));
+        assert_eq!(kinds.iter().map(|t| t.count).sum::<u64>(), 50_000);
+    }
+
+    #[test]
+    fn merging_equals_profiling_everything_at_once() {
+        let (a, b) = (values(20_000, 1), values(30_000, 2));
+        let mut whole = Profile::new(&schema());
+        let (mut left, mut right) = (Profile::new(&schema()), Profile::new(&schema()));
+        for x in &a {
+            whole.observe(&record(*x, "a"));
+            left.observe(&record(*x, "a"));
+        }
+        for x in &b {
+            whole.observe(&record(*x, "b"));
+            right.observe(&record(*x, "b"));
+        }
+        left.merge(&right);
+        let (merged, direct) = (left.summary(), whole.summary());
+        assert_eq!(merged.rows, direct.rows);
+        let (m, d) = (&merged.columns[0], &direct.columns[0]);
+        assert_eq!((m.count, m.min, m.max), (d.count, d.min, d.max));
+        assert!((m.mean.unwrap() - d.mean.unwrap()).abs() < 1e-6 * d.mean.unwrap().abs().max(1.0));
+        assert!((m.std.unwrap() - d.std.unwrap()).abs() < 1e-6 * d.std.unwrap());
+        assert_eq!(m.quantiles, d.quantiles, "sketches merge exactly");
+        assert_eq!(merged.columns[2].top_values, direct.columns[2].top_values);
+        let json = serde_json::to_string(&left).unwrap();
+        assert_eq!(serde_json::from_str::<Profile>(&json).unwrap(), left, "state round-trips for storage");
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let mut profile = Profile::new(&schema());
+        for i in 0..100_000 {
+            profile.observe(&record(1e-200 * 1.5f64.powi(i % 2000), &format!("k{i}")));
+        }
+        let column = &profile.columns[0];
+        assert!(column.sketch.positive.len() <= MAX_BUCKETS);
+        assert!(profile.columns[2].top.len() <= TOP_COUNTERS);
+    }
+}
