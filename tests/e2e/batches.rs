@@ -121,7 +121,8 @@ async fn batches_become_versions(store: Store) {
     let channel = &p2.columns[3];
     assert_eq!((channel.count, channel.nulls), (980, 100), "the JSON batch had no channel");
     assert_eq!(channel.top_values.iter().map(|t| t.count).sum::<u64>(), 980);
-    let missing = client.get::<serde_json::Value>("/v1/datasets/payments/versions/9/profile").await.unwrap_err();
+    let missing =
+        client.get::<serde_json::Value>("/v1/datasets/payments/versions/9/profile").await.unwrap_err();
     assert_eq!(missing.code(), Some("not_found"));
 
     // Another engine reads the version's files directly.

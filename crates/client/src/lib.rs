@@ -104,6 +104,16 @@ impl Client {
         self.get(&format!("/v1/datasets/{dataset}/versions/{version}")).await
     }
 
+    /// Makes streamed records a new version; `None` when nothing arrived since the last one.
+    pub async fn snapshot(&self, dataset: &str) -> Result<Option<DatasetVersion>, ClientError> {
+        let request = self.http.post(self.url(&format!("/v1/datasets/{dataset}/snapshots")));
+        let response = self.send(request).await?;
+        if response.status().as_u16() == 204 {
+            return Ok(None);
+        }
+        read(response).await.map(Some)
+    }
+
     pub async fn source_dataset(&self, name: &str) -> Result<SourceDataset, ClientError> {
         self.get(&format!("/v1/sources/{name}")).await
     }

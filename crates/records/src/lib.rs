@@ -2,6 +2,7 @@
 
 mod csv_decoder;
 mod error;
+pub mod infer;
 mod json_decoder;
 pub mod parse;
 mod profile;

@@ -1,6 +1,7 @@
 //! The `cairn` command.
 
 mod config_show;
+mod datasets;
 mod ingest;
 mod nats_child;
 mod status;
@@ -41,6 +42,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Dataset declarations, versions and snapshots.
+    Datasets {
+        #[command(subcommand)]
+        command: DatasetsCommand,
+    },
     /// Show whether each service is ready.
     Status {
         #[arg(long)]
@@ -50,6 +56,48 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DatasetsCommand {
+    /// Every declared dataset.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A dataset's schema and versions.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Declare a dataset from a JSON declaration, or from a schema inferred from a sample.
+    Create {
+        /// A declaration: {"name": ..., "schema": {...}}.
+        #[arg(short = 'f', long, conflicts_with = "from_sample")]
+        file: Option<PathBuf>,
+        /// A CSV (with a header) or JSON Lines sample to infer the schema from.
+        #[arg(long)]
+        from_sample: Option<PathBuf>,
+        /// The dataset's name (with --from-sample).
+        #[arg(long)]
+        name: Option<String>,
+        /// Edit the inferred declaration in $EDITOR before creating it.
+        #[arg(long)]
+        edit: bool,
+        /// Create without asking.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Print the declaration as JSON instead of creating it (to edit and `create -f`).
+        #[arg(long)]
+        print: bool,
+    },
+    /// Make every streamed record committed so far a new version.
+    Snapshot {
+        name: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -82,6 +130,23 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Up { nats_url } => up::run(config, nats_url).await,
             Command::Status { json } => status::run(&config, json).await,
+            Command::Datasets { command } => match command {
+                DatasetsCommand::List { json } => datasets::list(&config, json).await,
+                DatasetsCommand::Show { name, json } => datasets::show(&config, &name, json).await,
+                DatasetsCommand::Snapshot { name, json } => datasets::snapshot(&config, &name, json).await,
+                DatasetsCommand::Create { file, from_sample, name, edit, yes, print } => {
+                    datasets::create(
+                        &config,
+                        file.as_deref(),
+                        from_sample.as_deref(),
+                        name.as_deref(),
+                        edit,
+                        yes,
+                        print,
+                    )
+                    .await
+                }
+            },
             Command::Ingest { file, dataset, format, json } => {
                 ingest::run(&config, &file, &dataset, format.as_deref(), json).await
             }

@@ -137,6 +137,33 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     let table = String::from_utf8_lossy(&table.stdout).to_string();
     assert!(table.contains("version") && table.contains("rows/s"), "{table}");
 
+    // Datasets from the CLI: a schema inferred from a sample, listing, showing, snapshots.
+    let printed = cairn(
+        dir.path(),
+        &["datasets", "create", "--from-sample", "clicks.csv", "--name", "inferred", "--print"],
+    )
+    .output()
+    .unwrap();
+    let declaration: serde_json::Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(declaration["schema"]["event_timestamp"], "ts");
+    assert_eq!(declaration["schema"]["columns"][0]["type"], "int64");
+    let created = cairn(
+        dir.path(),
+        &["datasets", "create", "--from-sample", "clicks.csv", "--name", "inferred", "--yes"],
+    )
+    .output()
+    .unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let listed = cairn(dir.path(), &["datasets", "list", "--json"]).output().unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let names: Vec<&str> = listed.as_array().unwrap().iter().filter_map(|d| d["name"].as_str()).collect();
+    assert_eq!(names, ["clicks", "inferred"]);
+    let shown = cairn(dir.path(), &["datasets", "show", "clicks"]).output().unwrap();
+    let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+    assert!(shown.contains("event time") && shown.contains("VERSION"), "{shown}");
+    let snapshot = cairn(dir.path(), &["datasets", "snapshot", "clicks"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&snapshot.stdout).contains("nothing new"));
+
     let exit = stop(&mut up, Signal::SIGTERM);
     assert!(exit.success(), "{exit}");
     assert!(nats_servers_under(dir.path()).is_empty(), "the nats-server child was reaped");
