@@ -264,6 +264,7 @@ async fn publish(
                     Outbox::stage(conn, &quality_event(&dataset, &batch_id, &report_for_event, threshold))?;
                     return Ok(None);
                 }
+                catalog::lock_dataset(conn, &dataset)?;
                 let previous = catalog::latest_version(conn, &dataset)?;
                 let version = previous.as_ref().map_or(1, |v| v.version + 1);
                 let batch_profile_json = serde_json::to_string(&batch_profile).ok();

@@ -271,27 +271,41 @@ pub(crate) fn set_position(conn: &mut AnyConnection, consumer: &str, sequence: i
     Ok(())
 }
 
-/// Makes every committed data file not yet in a version part of version `version`.
-pub(crate) fn version_unversioned(
+/// Makes the data files of `batches` (committed, in no version yet) part of version `version`;
+/// returns their rows. Only these batches: one committed meanwhile waits for the next version.
+pub(crate) fn version_batches(
     conn: &mut AnyConnection,
     dataset: &str,
     version: i64,
+    batch_ids: &[String],
 ) -> Result<i64, DbError> {
-    let files = batch_files::table.filter(
-        batch_files::dataset
-            .eq(dataset)
-            .and(batch_files::area.eq(DATA))
-            .and(batch_files::state.eq("committed"))
-            .and(batch_files::version.is_null()),
-    );
-    let rows: Vec<i64> = files.select(batch_files::rows).load(conn)?;
-    diesel::update(files).set(batch_files::version.eq(Some(version))).execute(conn)?;
-    diesel::update(batches::table.filter(
-        batches::dataset.eq(dataset).and(batches::state.eq("committed")).and(batches::version.is_null()),
-    ))
-    .set(batches::version.eq(Some(version)))
-    .execute(conn)?;
+    let files = || {
+        batch_files::table.filter(
+            batch_files::dataset
+                .eq(dataset)
+                .and(batch_files::batch_id.eq_any(batch_ids))
+                .and(batch_files::area.eq(DATA))
+                .and(batch_files::state.eq("committed"))
+                .and(batch_files::version.is_null()),
+        )
+    };
+    let rows: Vec<i64> = files().select(batch_files::rows).load(conn)?;
+    diesel::update(files()).set(batch_files::version.eq(Some(version))).execute(conn)?;
+    diesel::update(batches::table.filter(batches::id.eq_any(batch_ids)))
+        .set(batches::version.eq(Some(version)))
+        .execute(conn)?;
     Ok(rows.iter().sum())
+}
+
+/// Serializes transactions that create versions of `dataset`: on PostgreSQL by locking the
+/// dataset's row; SQLite write transactions are serialized already (`BEGIN IMMEDIATE`).
+pub(crate) fn lock_dataset(conn: &mut AnyConnection, dataset: &str) -> Result<(), DbError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT 1 FROM datasets WHERE name = $1 FOR UPDATE")
+            .bind::<diesel::sql_types::Text, _>(dataset)
+            .execute(pg)?;
+    }
+    Ok(())
 }
 
 /// Datasets with committed records not yet in a version.
@@ -317,15 +331,17 @@ pub(crate) fn set_batch_profile(
     Ok(())
 }
 
-/// Profiles of committed batches not in a version yet (what a snapshot adds).
-pub(crate) fn unversioned_profiles(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<String>, DbError> {
-    let profiles: Vec<Option<String>> = batches::table
+/// Committed batches not in a version yet (what a snapshot adds), with their profiles.
+pub(crate) fn unversioned_batches(
+    conn: &mut AnyConnection,
+    dataset: &str,
+) -> Result<Vec<(String, Option<String>)>, DbError> {
+    Ok(batches::table
         .filter(
             batches::dataset.eq(dataset).and(batches::state.eq("committed")).and(batches::version.is_null()),
         )
-        .select(batches::profile_json)
-        .load(conn)?;
-    Ok(profiles.into_iter().flatten().collect())
+        .select((batches::id, batches::profile_json))
+        .load(conn)?)
 }
 
 /// The stored profile of a version, if it has one.

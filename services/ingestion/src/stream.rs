@@ -260,14 +260,16 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
         .db
         .run(move |conn| {
             cairn_db::write_transaction(conn, |conn| {
+                catalog::lock_dataset(conn, &name)?;
                 let previous = catalog::latest_version(conn, &name)?;
                 let version = previous.as_ref().map_or(1, |v| v.version + 1);
-                let profiles = catalog::unversioned_profiles(conn, &name)?;
+                let batches = catalog::unversioned_batches(conn, &name)?;
                 let profile_json = merged_profile(
                     previous.as_ref().and_then(|v| v.profile_json.as_deref()),
-                    profiles.iter().map(String::as_str),
+                    batches.iter().filter_map(|(_, profile)| profile.as_deref()),
                 );
-                let added = catalog::version_unversioned(conn, &name, version)?;
+                let ids: Vec<String> = batches.into_iter().map(|(id, _)| id).collect();
+                let added = catalog::version_batches(conn, &name, version, &ids)?;
                 if added == 0 {
                     return Ok::<_, DbError>(None);
                 }
