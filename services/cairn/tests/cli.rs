@@ -46,12 +46,13 @@ fn cairn(dir: &Path, args: &[&str]) -> Command {
 fn spawn_up(dir: &Path, args: &[&str]) -> Child {
     let mut all = vec!["up"];
     all.extend_from_slice(args);
-    cairn(dir, &all).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
+    let log = std::fs::File::create(dir.join("cairn-up.log")).unwrap();
+    cairn(dir, &all).stdout(Stdio::piped()).stderr(log).spawn().unwrap()
 }
 
 /// Waits until `cairn up` says it is ready (it has then seen every `/readyz` answer 200), and
-/// checks that every service indeed answers ready.
-async fn wait_ready(ports: &[u16], up: &mut Child) -> Duration {
+/// checks that every service indeed answers ready. `Err` carries its log when it stopped first.
+async fn wait_ready(dir: &Path, ports: &[u16], up: &mut Child) -> Result<Duration, String> {
     let started = Instant::now();
     let stdout = up.stdout.take().unwrap();
     let (sender, ready) = std::sync::mpsc::channel();
@@ -62,13 +63,33 @@ async fn wait_ready(ports: &[u16], up: &mut Child) -> Duration {
             }
         }
     });
-    ready.recv_timeout(Duration::from_secs(60)).expect("cairn up did not report ready");
+    if ready.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = up.kill();
+        let _ = up.wait();
+        return Err(std::fs::read_to_string(dir.join("cairn-up.log")).unwrap_or_default());
+    }
     let took = started.elapsed();
     for port in ports {
         let report = Client::new(format!("http://127.0.0.1:{port}")).readiness().await.unwrap();
         assert!(report.ready, "port {port}: {:?}", report.reasons);
     }
-    took
+    Ok(took)
+}
+
+/// Starts `cairn up` on free ports until it is ready. Ports are picked by binding and
+/// releasing them, so another process can take one in between: that attempt is retried (the
+/// harness's race, not the product's); any other failure fails the test with the log.
+async fn start_up(dir: &Path, args: &[&str]) -> (Ports, Child, Duration) {
+    for _ in 0..3 {
+        let ports = write_config(dir);
+        let mut up = spawn_up(dir, args);
+        match wait_ready(dir, &ports.services, &mut up).await {
+            Ok(took) => return (ports, up, took),
+            Err(log) if log.contains("in use") => continue,
+            Err(log) => panic!("cairn up did not report ready; its log:\n{log}"),
+        }
+    }
+    panic!("no free ports in three attempts");
 }
 
 /// PIDs of nats-server processes whose command line mentions `marker`.
@@ -100,9 +121,7 @@ fn stop(up: &mut Child, signal: Signal) -> std::process::ExitStatus {
 #[tokio::test]
 async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
-    let ports = write_config(dir.path());
-    let mut up = spawn_up(dir.path(), &[]);
-    let took = wait_ready(&ports.services, &mut up).await;
+    let (ports, mut up, took) = start_up(dir.path(), &[]).await;
     assert!(took < Duration::from_secs(30), "ready in {took:?}");
     assert_eq!(nats_servers_under(dir.path()).len(), 1, "one nats-server child");
     assert!(dir.path().join("data/nats/jetstream").is_dir(), "JetStream storage under the data dir");
@@ -178,9 +197,7 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
 async fn up_uses_an_existing_nats_server_when_given_one() {
     let nats = cairn_testkit::NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let ports = write_config(dir.path());
-    let mut up = spawn_up(dir.path(), &["--nats-url", &nats.url()]);
-    wait_ready(&ports.services, &mut up).await;
+    let (_ports, mut up, _) = start_up(dir.path(), &["--nats-url", &nats.url()]).await;
     assert!(nats_servers_under(dir.path()).is_empty(), "no child server was started");
     let exit = stop(&mut up, Signal::SIGINT);
     assert!(exit.success(), "{exit}");
