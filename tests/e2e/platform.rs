@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_domain::ServiceKind;
-use cairn_service::RunningService;
+use cairn_service::{RunningService, StartError};
 use cairn_testkit::{NatsServer, TestDb};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,18 @@ pub struct Platform {
     _db: Option<TestDb>,
 }
 
+/// Starts the service `kind` in this process.
+pub async fn start_service(kind: ServiceKind, config: CairnConfig) -> Result<RunningService, StartError> {
+    match kind {
+        ServiceKind::Ingestion => cairn_ingestion::run(config).await,
+        ServiceKind::FeatureStore => cairn_feature_store::run(config).await,
+        ServiceKind::Training => cairn_training::run(config).await,
+        ServiceKind::Registry => cairn_registry::run(config).await,
+        ServiceKind::Serving => cairn_serving::run(config).await,
+        ServiceKind::Monitor => cairn_monitor::run(config).await,
+    }
+}
+
 impl Platform {
     pub async fn start(store: Store) -> Self {
         Self::start_with(store, &ServiceKind::ALL, &[]).await
@@ -37,7 +49,7 @@ impl Platform {
         let _ = cairn_telemetry::init("cairn-e2e", &config.telemetry);
         let mut platform = Self { nats, config, services: Vec::new(), dir, _db: db };
         for kind in kinds {
-            platform.services.push(cairn_cli::start_service(*kind, platform.config.clone()).await.unwrap());
+            platform.services.push(start_service(*kind, platform.config.clone()).await.unwrap());
         }
         platform
     }
@@ -59,7 +71,7 @@ impl Platform {
     pub async fn restart(&mut self, kind: ServiceKind) {
         let at = self.services.iter().position(|s| s.kind == kind).unwrap();
         self.services.remove(at).stop().await;
-        self.services.push(cairn_cli::start_service(kind, self.config.clone()).await.unwrap());
+        self.services.push(start_service(kind, self.config.clone()).await.unwrap());
     }
 
     pub async fn stop(self) {

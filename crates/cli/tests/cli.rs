@@ -106,6 +106,20 @@ fn nats_servers_under(marker: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// PIDs of service processes (`cairn-…`) running in `dir`.
+fn services_in(dir: &Path) -> Vec<u32> {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+            name.starts_with("cairn-") && cwd.as_deref() == Some(dir.as_path())
+        })
+        .collect()
+}
+
 fn stop(up: &mut Child, signal: Signal) -> std::process::ExitStatus {
     kill(Pid::from_raw(up.id().cast_signed()), signal).unwrap();
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -124,6 +138,7 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     let (ports, mut up, took) = start_up(dir.path(), &[]).await;
     assert!(took < Duration::from_secs(30), "ready in {took:?}");
     assert_eq!(nats_servers_under(dir.path()).len(), 1, "one nats-server child");
+    assert_eq!(services_in(dir.path()).len(), 6, "six service processes");
     assert!(dir.path().join("data/nats/jetstream").is_dir(), "JetStream storage under the data dir");
 
     let status: Output = cairn(dir.path(), &["status", "--json"]).output().unwrap();
@@ -186,6 +201,7 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     let exit = stop(&mut up, Signal::SIGTERM);
     assert!(exit.success(), "{exit}");
     assert!(nats_servers_under(dir.path()).is_empty(), "the nats-server child was reaped");
+    assert!(services_in(dir.path()).is_empty(), "every service process stopped");
     for port in ports.services.iter().chain([&ports.nats]) {
         assert!(TcpListener::bind(("127.0.0.1", *port)).is_ok(), "port {port} released");
     }
@@ -201,6 +217,7 @@ async fn up_uses_an_existing_nats_server_when_given_one() {
     assert!(nats_servers_under(dir.path()).is_empty(), "no child server was started");
     let exit = stop(&mut up, Signal::SIGINT);
     assert!(exit.success(), "{exit}");
+    assert!(services_in(dir.path()).is_empty(), "every service process stopped");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The `cairn` command.
 
+mod children;
 mod config_show;
 mod datasets;
 mod ingest;
@@ -25,7 +26,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the whole platform locally: nats-server plus the six services, until Ctrl-C.
+    /// Run the whole platform locally: nats-server plus the six service binaries, until Ctrl-C.
     Up {
         /// Use this NATS server instead of starting one.
         #[arg(long)]
@@ -128,7 +129,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Up { nats_url } => up::run(config, nats_url).await,
+            Command::Up { nats_url } => up::run(config, cli.config.as_deref(), nats_url).await,
             Command::Status { json } => status::run(&config, json).await,
             Command::Datasets { command } => match command {
                 DatasetsCommand::List { json } => datasets::list(&config, json).await,

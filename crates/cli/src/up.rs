@@ -1,0 +1,173 @@
+//! `cairn up`: the local platform — a nats-server child and the six service binaries, each its
+//! own process as in production, started, watched and stopped by one command.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use cairn_client::Client;
+use cairn_config::CairnConfig;
+use cairn_domain::ServiceKind;
+use cairn_service::shutdown_signal;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::children::{ChildProcess, locate};
+use crate::status::service_url;
+
+pub(crate) async fn run(
+    mut config: CairnConfig,
+    config_file: Option<&Path>,
+    nats_url: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let _telemetry = cairn_telemetry::init("cairn", &config.telemetry)?;
+    for kind in ServiceKind::ALL {
+        if config.services.get(kind).port == 0 {
+            bail!(
+                "services.{}.port is 0: `cairn up` needs fixed ports to reach the services",
+                kind.config_key()
+            );
+        }
+    }
+    let binaries = service_binaries(&config)?;
+    let nats = match nats_url {
+        Some(url) => {
+            config.nats.url = url;
+            None
+        }
+        None => {
+            let (child, url) = crate::nats_child::start(&config).await?;
+            config.nats.url = url;
+            Some(child)
+        }
+    };
+
+    // The services read the same configuration (the same file, the same CAIRN__ variables,
+    // inherited) with the NATS server decided here.
+    let args = match config_file {
+        Some(file) => vec!["--config".to_owned(), std::path::absolute(file)?.display().to_string()],
+        None => Vec::new(),
+    };
+    let env = vec![("CAIRN__NATS__URL".to_owned(), config.nats.url.clone())];
+    let mut services = Vec::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    let started = tokio::select! {
+        result = start_all(&config, &binaries, &args, &env, &mut services) => result,
+        () = &mut signal => Err(anyhow::anyhow!("interrupted while starting")),
+    };
+    if let Err(error) = started {
+        stop_all(&config, services, nats).await;
+        return Err(error);
+    }
+
+    println!();
+    let mut rows = vec![vec!["SERVICE".to_owned(), "URL".to_owned()]];
+    rows.extend(ServiceKind::ALL.map(|kind| vec![kind.to_string(), service_url(&config, kind)]));
+    rows.push(vec!["nats".to_owned(), config.nats.url.clone()]);
+    crate::table::print(&rows);
+    println!("\nCairn is ready (data in {}). Press Ctrl-C to stop.", config.data_dir.display());
+
+    let died = tokio::select! {
+        () = &mut signal => None,
+        died = first_exit(&mut services) => Some(died),
+    };
+    println!("stopping…");
+    stop_all(&config, services, nats).await;
+    match died {
+        None => {
+            println!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(died) => bail!("{died}; stopped the rest"),
+    }
+}
+
+/// Each service's binary: in `up.service_bin_dir`, else beside `cairn`, else on PATH.
+fn service_binaries(config: &CairnConfig) -> anyhow::Result<Vec<(ServiceKind, PathBuf)>> {
+    let beside = if config.up.service_bin_dir.is_empty() {
+        std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned))
+    } else {
+        Some(PathBuf::from(&config.up.service_bin_dir))
+    };
+    ServiceKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let name = format!("cairn-{kind}");
+            let found = locate(&name, beside.as_deref()).with_context(|| {
+                format!(
+                    "{name} not found beside cairn ({}) or on PATH: build the services with \
+                     `cargo build --bins`, or set up.service_bin_dir",
+                    beside.as_deref().map(|d| d.display().to_string()).unwrap_or_default()
+                )
+            })?;
+            Ok((kind, found))
+        })
+        .collect()
+}
+
+async fn start_all(
+    config: &CairnConfig,
+    binaries: &[(ServiceKind, PathBuf)],
+    args: &[String],
+    env: &[(String, String)],
+    services: &mut Vec<ChildProcess>,
+) -> anyhow::Result<()> {
+    let progress = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    progress.enable_steady_tick(Duration::from_millis(100));
+    for (kind, binary) in binaries {
+        progress.set_message(format!("starting {kind}"));
+        services.push(ChildProcess::spawn(&format!("cairn-{kind}"), binary, args, env, Stdio::inherit())?);
+    }
+    let deadline = Instant::now() + Duration::from_secs(config.up.ready_timeout_secs);
+    for (kind, _) in binaries {
+        progress.set_message(format!("waiting for {kind} to be ready"));
+        let client = Client::new(service_url(config, *kind));
+        loop {
+            let reasons = match client.readiness().await {
+                Ok(report) if report.ready => break,
+                Ok(report) => report.reasons.join("; "),
+                Err(error) => error.to_string(),
+            };
+            for service in services.iter_mut() {
+                if let Some(status) = service.exited()? {
+                    progress.finish_and_clear();
+                    bail!("{} exited with {status} while starting (its log is above)", service.name);
+                }
+            }
+            if Instant::now() > deadline {
+                progress.finish_and_clear();
+                bail!("{kind} not ready after {}s: {reasons}", config.up.ready_timeout_secs);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// Resolves when a service exits on its own, describing it.
+async fn first_exit(services: &mut [ChildProcess]) -> String {
+    loop {
+        for service in services.iter_mut() {
+            match service.exited() {
+                Ok(Some(status)) => return format!("{} exited with {status}", service.name),
+                Ok(None) => {}
+                Err(error) => return format!("{}: {error}", service.name),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Stops the services (each drains its requests and events), then NATS.
+async fn stop_all(config: &CairnConfig, services: Vec<ChildProcess>, nats: Option<ChildProcess>) {
+    let grace = Duration::from_secs(config.http.shutdown_timeout_secs + 5);
+    futures::future::join_all(services.into_iter().map(|service| service.stop(grace))).await;
+    if let Some(nats) = nats {
+        nats.stop(Duration::from_secs(10)).await;
+    }
+}
