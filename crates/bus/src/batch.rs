@@ -1,39 +1,32 @@
-//! Batch consumption and record publishing, for streams of many small messages (streamed
-//! ingestion) where one round trip per message would be the bottleneck.
+//! Reading a stream in ordered batches from a position the reader keeps itself, for streams of
+//! many small messages (streamed ingestion) where one acknowledgement per message would be the
+//! bottleneck.
 
 use std::future::Future;
 use std::time::Duration;
 
-use async_nats::HeaderMap;
 use async_nats::jetstream::{Message, consumer};
 use bytes::Bytes;
-use cairn_events::headers as names;
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
+use crate::consume::pause;
 use crate::{Bus, BusError, ConsumerHandle, HandlerError};
 
 fn delivery(message: &Message) -> RawDelivery {
-    let (delivered, stream_sequence) =
-        message.info().map(|info| (info.delivered, info.stream_sequence)).unwrap_or((1, 0));
     RawDelivery {
         subject: message.subject.to_string(),
         payload: message.payload.clone(),
-        key: message.headers.as_ref().and_then(|h| h.get(names::EVENT_ID)).map(|v| v.as_str().to_owned()),
-        stream_sequence,
-        delivered,
+        stream_sequence: message.info().map(|info| info.stream_sequence).unwrap_or_default(),
     }
 }
 
-/// One message of a batch: its subject, payload, idempotency key and stream position.
+/// One message of a batch: its subject, payload and stream position.
 #[derive(Debug, Clone)]
 pub struct RawDelivery {
     pub subject: String,
     pub payload: Bytes,
-    /// The `Nats-Msg-Id` it was published with, if any.
-    pub key: Option<String>,
     pub stream_sequence: u64,
-    pub delivered: i64,
 }
 
 /// How a reader batches: up to `max_messages`, waiting at most `max_wait` after the first.
@@ -74,12 +67,7 @@ impl Bus {
                 match bus.read_some(stream, &filter, next, limits, &token, &handler).await {
                     Ok(Some(after)) => next = after,
                     Ok(None) => return,
-                    Err(pause) => {
-                        tokio::select! {
-                            () = token.cancelled() => return,
-                            () = tokio::time::sleep(pause) => {}
-                        }
-                    }
+                    Err(wait) => pause(&token, wait).await,
                 }
             }
         });
@@ -179,42 +167,5 @@ impl Bus {
         let stream_handle = self.jetstream.get_stream(stream).await.map_err(|e| error(e.to_string()))?;
         stream_handle.purge().sequence(sequence).await.map_err(|e| error(e.to_string()))?;
         Ok(())
-    }
-
-    /// Publishes records (any bytes) on `subject`, each with its idempotency key as
-    /// `Nats-Msg-Id`, up to 256 acknowledgements in flight; returns once JetStream stored all,
-    /// with how many were duplicates of records already stored.
-    pub async fn publish_records(
-        &self,
-        subject: &str,
-        records: Vec<(String, Bytes)>,
-    ) -> Result<usize, BusError> {
-        let error = |reason: String| BusError::Publish { subject: subject.to_owned(), reason };
-        if cairn_events::topology::stream_for_subject(subject).is_none() {
-            return Err(BusError::NoStream(subject.to_owned()));
-        }
-        let mut duplicates = 0;
-        let mut in_flight = std::collections::VecDeque::with_capacity(256);
-        for (key, payload) in records {
-            if in_flight.len() == 256
-                && let Some(ack) = in_flight.pop_front()
-            {
-                let ack: async_nats::jetstream::context::PublishAckFuture = ack;
-                duplicates += usize::from(ack.await.map_err(|e| error(e.to_string()))?.duplicate);
-            }
-            let mut headers = HeaderMap::new();
-            headers.insert(names::EVENT_ID, key.as_str());
-            headers.insert(names::CONTENT_TYPE, "application/json");
-            let ack = self
-                .jetstream
-                .publish_with_headers(subject.to_owned(), headers, payload)
-                .await
-                .map_err(|e| error(e.to_string()))?;
-            in_flight.push_back(ack);
-        }
-        for ack in in_flight {
-            duplicates += usize::from(ack.await.map_err(|e| error(e.to_string()))?.duplicate);
-        }
-        Ok(duplicates)
     }
 }

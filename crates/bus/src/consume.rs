@@ -87,7 +87,7 @@ impl Bus {
                     Ok(messages) => messages,
                     Err(error) => {
                         tracing::warn!(consumer = spec.durable, %error, "cannot pull; retrying");
-                        pause(&token).await;
+                        pause(&token, Duration::from_secs(1)).await;
                         if let Ok(again) = bus.ensure_consumer(spec).await {
                             consumer = again;
                         }
@@ -108,7 +108,7 @@ impl Bus {
                         None => break,
                     }
                 }
-                pause(&token).await;
+                pause(&token, Duration::from_secs(1)).await;
             }
         });
         Ok(ConsumerHandle { task, cancel })
@@ -176,9 +176,10 @@ impl Bus {
     }
 }
 
-async fn pause(token: &CancellationToken) {
+/// Sleeps for `duration` or until cancelled.
+pub(crate) async fn pause(token: &CancellationToken, duration: Duration) {
     tokio::select! {
         () = token.cancelled() => {}
-        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        () = tokio::time::sleep(duration) => {}
     }
 }

@@ -1,9 +1,11 @@
 use std::collections::VecDeque;
 
+use async_nats::HeaderMap;
 use async_nats::jetstream::context::PublishAckFuture;
+use async_nats::jetstream::publish::PublishAck;
 use bytes::Bytes;
 use cairn_domain::EventId;
-use cairn_events::Event;
+use cairn_events::{Event, headers};
 
 use crate::headers::envelope;
 use crate::{Bus, BusError};
@@ -61,8 +63,10 @@ impl Bus {
 
     #[tracing::instrument(name = "bus.publish", skip_all, fields(subject = %event.subject, event_id = %event.id))]
     pub async fn publish_raw(&self, event: &RawEvent) -> Result<Published, BusError> {
-        let ack = self.send(event).await?;
-        self.confirm(event, ack).await
+        let mut published = self.publish_many(std::slice::from_ref(event)).await?;
+        published
+            .pop()
+            .ok_or_else(|| BusError::Publish { subject: event.subject.clone(), reason: "no ack".into() })
     }
 
     /// Publishes `events` in order with up to 256 acknowledgements outstanding, and returns once
@@ -70,44 +74,75 @@ impl Bus {
     /// the events before it may be stored; re-publishing them is safe (same ids).
     #[tracing::instrument(name = "bus.publish_many", skip_all, fields(events = events.len()))]
     pub async fn publish_many(&self, events: &[RawEvent]) -> Result<Vec<Published>, BusError> {
-        let mut published = Vec::with_capacity(events.len());
-        let mut in_flight = VecDeque::with_capacity(IN_FLIGHT);
-        for event in events {
+        let messages = events.iter().map(|event| {
+            let headers = envelope(event.id, &event.event_type, self.source, event.traceparent.as_deref());
+            (event.subject.as_str(), headers, event.payload.clone())
+        });
+        let acks = self.pipeline(messages).await?;
+        Ok(events
+            .iter()
+            .zip(acks)
+            .map(|(event, ack)| {
+                let duplicate = if ack.duplicate { "true" } else { "false" };
+                self.metrics
+                    .events_published
+                    .with_label_values(&[event.event_type.as_str(), duplicate])
+                    .inc();
+                Published {
+                    event_id: event.id,
+                    stream: ack.stream,
+                    sequence: ack.sequence,
+                    duplicate: ack.duplicate,
+                }
+            })
+            .collect())
+    }
+
+    /// Publishes records (any bytes) on `subject`, each with its idempotency key as
+    /// `Nats-Msg-Id`, pipelined like `publish_many`; returns once JetStream stored all, with how
+    /// many were duplicates of records already stored.
+    pub async fn publish_records(
+        &self,
+        subject: &str,
+        records: Vec<(String, Bytes)>,
+    ) -> Result<usize, BusError> {
+        let messages = records.into_iter().map(|(key, payload)| {
+            let mut headers = HeaderMap::new();
+            headers.insert(headers::EVENT_ID, key.as_str());
+            headers.insert(headers::CONTENT_TYPE, "application/json");
+            (subject, headers, payload)
+        });
+        Ok(self.pipeline(messages).await?.iter().filter(|ack| ack.duplicate).count())
+    }
+
+    /// Sends messages in order with up to `IN_FLIGHT` acknowledgements outstanding; returns the
+    /// acknowledgements in order, once JetStream stored every message.
+    async fn pipeline<'a>(
+        &self,
+        messages: impl Iterator<Item = (&'a str, HeaderMap, Bytes)>,
+    ) -> Result<Vec<PublishAck>, BusError> {
+        let mut acks = Vec::new();
+        let mut in_flight: VecDeque<(&str, PublishAckFuture)> = VecDeque::with_capacity(IN_FLIGHT);
+        let error = |subject: &str, reason: String| BusError::Publish { subject: subject.to_owned(), reason };
+        for (subject, headers, payload) in messages {
             if in_flight.len() == IN_FLIGHT
-                && let Some((event, ack)) = in_flight.pop_front()
+                && let Some((subject, ack)) = in_flight.pop_front()
             {
-                published.push(self.confirm(event, ack).await?);
+                acks.push(ack.await.map_err(|e| error(subject, e.to_string()))?);
             }
-            in_flight.push_back((event, self.send(event).await?));
+            if cairn_events::topology::stream_for_subject(subject).is_none() {
+                return Err(BusError::NoStream(subject.to_owned()));
+            }
+            let ack = self
+                .jetstream
+                .publish_with_headers(subject.to_owned(), headers, payload)
+                .await
+                .map_err(|e| error(subject, e.to_string()))?;
+            in_flight.push_back((subject, ack));
         }
-        for (event, ack) in in_flight {
-            published.push(self.confirm(event, ack).await?);
+        for (subject, ack) in in_flight {
+            acks.push(ack.await.map_err(|e| error(subject, e.to_string()))?);
         }
-        Ok(published)
-    }
-
-    async fn send(&self, event: &RawEvent) -> Result<PublishAckFuture, BusError> {
-        if cairn_events::topology::stream_for_subject(&event.subject).is_none() {
-            return Err(BusError::NoStream(event.subject.clone()));
-        }
-        let headers = envelope(event.id, &event.event_type, self.source, event.traceparent.as_deref());
-        self.jetstream
-            .publish_with_headers(event.subject.clone(), headers, event.payload.clone())
-            .await
-            .map_err(|e| BusError::Publish { subject: event.subject.clone(), reason: e.to_string() })
-    }
-
-    async fn confirm(&self, event: &RawEvent, ack: PublishAckFuture) -> Result<Published, BusError> {
-        let ack = ack
-            .await
-            .map_err(|e| BusError::Publish { subject: event.subject.clone(), reason: e.to_string() })?;
-        let duplicate = if ack.duplicate { "true" } else { "false" };
-        self.metrics.events_published.with_label_values(&[event.event_type.as_str(), duplicate]).inc();
-        Ok(Published {
-            event_id: event.id,
-            stream: ack.stream,
-            sequence: ack.sequence,
-            duplicate: ack.duplicate,
-        })
+        Ok(acks)
     }
 }

@@ -91,7 +91,7 @@ pub const STREAMS: &[StreamSpec] = &[
         duplicate_window: TWO_MINUTES,
     },
     StreamSpec {
-        name: "CAIRN_INGEST",
+        name: INGEST_STREAM,
         // Its reader keeps its position in its own database and purges what it committed.
         description: "Records streamed into datasets, until they are in the offline store",
         subjects: &["cairn.ingest.>"],
@@ -100,18 +100,35 @@ pub const STREAMS: &[StreamSpec] = &[
     },
 ];
 
-pub const CONSUMERS: &[ConsumerSpec] = &[ConsumerSpec {
+/// The feature store's catalog of source datasets follows dataset declarations.
+pub const FEATURE_STORE_DATASETS: ConsumerSpec = ConsumerSpec {
     durable: "feature-store_datasets",
     stream: "CAIRN_DATASETS",
     filter_subject: "cairn.datasets.created",
     owner: ServiceKind::FeatureStore,
     ack_wait: Duration::from_secs(30),
     max_deliver: 20,
-}];
+};
+
+pub const CONSUMERS: &[ConsumerSpec] = &[FEATURE_STORE_DATASETS];
+
+/// Streamed records; read by the ingestion service from a position it keeps itself.
+pub const INGEST_STREAM: &str = "CAIRN_INGEST";
+const INGEST_PREFIX: &str = "cairn.ingest.";
 
 /// The subject streamed records of `dataset` are published on.
 pub fn ingest_subject(dataset: &str) -> String {
-    format!("cairn.ingest.{dataset}")
+    format!("{INGEST_PREFIX}{dataset}")
+}
+
+/// Every dataset's streamed records.
+pub fn ingest_subjects() -> String {
+    format!("{INGEST_PREFIX}>")
+}
+
+/// The dataset a streamed record's subject names.
+pub fn ingest_dataset(subject: &str) -> Option<&str> {
+    subject.strip_prefix(INGEST_PREFIX)
 }
 
 /// The stream declared under `name`.

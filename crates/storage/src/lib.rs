@@ -12,5 +12,5 @@ pub use error::StorageError;
 pub use layout::arrow_schema;
 pub use parquet_input::ParquetRecords;
 pub use quarantine::QuarantineWriter;
-pub use store::{OfflineStore, StoredFile};
+pub use store::{OfflineStore, StoredFile, hex};
 pub use writer::{PartitionedWriter, StagedFile};

@@ -6,24 +6,22 @@ use cairn_api::SourceDataset;
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
 use cairn_db::{AnyConnection, Database, DbError, inbox};
 use cairn_domain::{Name, Schema, Timestamp};
-use cairn_events::topology::CONSUMERS;
+use cairn_events::topology::FEATURE_STORE_DATASETS;
 use cairn_events::v1::DatasetCreated;
 use cairn_service::{ServiceContext, StartError};
 use diesel::prelude::*;
 
 use crate::schema::source_datasets::dsl;
 
-const CONSUMER: &str = "feature-store_datasets";
+const CONSUMER: &str = FEATURE_STORE_DATASETS.durable;
 
 pub(crate) async fn follow_datasets(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
-    let spec = CONSUMERS
-        .iter()
-        .find(|spec| spec.durable == CONSUMER)
-        .ok_or_else(|| cairn_bus::BusError::NoStream(CONSUMER.into()))?;
     let db = context.db.clone();
     Ok(context
         .bus
-        .consume(spec, context.shutdown.clone(), move |delivery| record(db.clone(), delivery))
+        .consume(&FEATURE_STORE_DATASETS, context.shutdown.clone(), move |delivery| {
+            record(db.clone(), delivery)
+        })
         .await?)
 }
 

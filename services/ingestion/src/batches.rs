@@ -3,21 +3,21 @@
 
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use cairn_api::Batch;
 use cairn_db::DbError;
 use cairn_domain::{BatchId, Name, Schema, Timestamp};
 use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested, DatasetVersionCreated};
-use cairn_records::{CsvDecoder, DecodeError, JsonLinesDecoder, Numbered, Profile, QualityReport, Validator};
+use cairn_records::{CsvDecoder, DecodeError, JsonLinesDecoder, Numbered, Profile, QualityReport};
 use cairn_service::Outbox;
-use cairn_storage::{
-    ParquetRecords, PartitionedWriter, QuarantineWriter, StagedFile, StorageError, StoredFile,
-};
+use cairn_storage::{ParquetRecords, StagedFile, StorageError, StoredFile};
 use futures::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
 
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
+use crate::sink::{Processed, Sink};
 use crate::{DatasetError, Ingestion, datasets};
 
 /// The input formats of a batch.
@@ -58,15 +58,6 @@ pub enum BatchError {
     Database(#[from] DbError),
     #[error("the batch worker stopped unexpectedly")]
     Worker,
-}
-
-/// What the decoding worker produced, staged on local disk.
-struct Processed {
-    files: Vec<StagedFile>,
-    quarantine: Option<StagedFile>,
-    report: QualityReport,
-    /// Of the accepted records.
-    profile: Profile,
 }
 
 /// Ingests one batch from `body`. Returns the committed batch; every failure leaves nothing
@@ -138,7 +129,7 @@ where
         return tokio::task::spawn_blocking(move || {
             let file = std::fs::File::open(&path).map_err(|e| BatchError::Upload(e.to_string()))?;
             let records = ParquetRecords::open(file, &schema).map_err(BatchError::Unreadable)?;
-            decode_and_write(Box::new(records), &staging, &dataset, &schema, batch)
+            decode_and_write(Box::new(records), &UploadFailure::default(), &staging, &dataset, &schema, batch)
         })
         .await
         .map_err(|_| BatchError::Worker)?;
@@ -146,14 +137,15 @@ where
     let (sender, receiver) = mpsc::channel::<Result<Bytes, String>>(8);
     let (staging, dataset, schema) = (staging.to_owned(), dataset.clone(), schema.clone());
     let worker = tokio::task::spawn_blocking(move || {
-        let input = ChannelReader { receiver, current: Bytes::new() };
+        let upload = UploadFailure::default();
+        let input = ChannelReader { receiver, current: Bytes::new(), failure: upload.clone() };
         let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
             Format::Csv => Box::new(CsvDecoder::new(input, &schema).map_err(BatchError::Unreadable)?),
             Format::JsonLines | Format::Parquet => {
                 Box::new(JsonLinesDecoder::new(BufReader::with_capacity(1 << 20, input), &schema))
             }
         };
-        decode_and_write(records, &staging, &dataset, &schema, batch)
+        decode_and_write(records, &upload, &staging, &dataset, &schema, batch)
     });
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|error| error.to_string());
@@ -187,37 +179,25 @@ where
 
 fn decode_and_write(
     records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>>,
+    upload: &UploadFailure,
     staging: &Path,
     dataset: &Name,
     schema: &Schema,
     batch: BatchId,
 ) -> Result<Processed, BatchError> {
-    let mut writer = PartitionedWriter::new(staging, dataset, schema, batch)?;
-    let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
-    let mut quarantine = QuarantineWriter::new(staging, dataset, columns, batch)?;
-    let mut validator = Validator::new(schema);
-    let mut report = QualityReport::new(schema);
-    let mut profile = Profile::new(schema);
+    let mut sink = Sink::new(staging, dataset, schema, batch)?;
     for item in records {
-        let (line, record) = item.map_err(|error| match error.message.split_once(UPLOAD_FAILED) {
-            Some((_, reason)) => BatchError::Upload(reason.to_owned()),
+        // A read error may be the upload failing rather than the input being unreadable.
+        let (line, record) = item.map_err(|error| match upload.take() {
+            Some(reason) => BatchError::Upload(reason),
             None => BatchError::Unreadable(error),
         })?;
-        let violations = validator.check(&record);
-        if violations.is_empty() {
-            report.accept(&record);
-            profile.observe(&record);
-            writer.push(&record)?;
-        } else {
-            report.quarantine(&violations);
-            quarantine.push(line, &record, &violations)?;
-        }
+        sink.record(line, &record)?;
     }
-    report.finish();
-    if report.rows_in == 0 {
+    if sink.rows_in() == 0 {
         return Err(BatchError::Empty);
     }
-    Ok(Processed { files: writer.finish()?, quarantine: quarantine.finish()?, report, profile })
+    Ok(sink.finish()?)
 }
 
 /// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only
@@ -429,12 +409,27 @@ pub async fn clean_up_interrupted(ingestion: &Ingestion) -> Result<usize, BatchE
     Ok(count)
 }
 
-const UPLOAD_FAILED: &str = "upload failed: ";
+/// Why the upload itself broke off, if it did (as opposed to its content being unreadable).
+#[derive(Clone, Default)]
+struct UploadFailure(Arc<Mutex<Option<String>>>);
+
+impl UploadFailure {
+    fn set(&self, reason: String) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(reason);
+        }
+    }
+
+    fn take(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
 
 /// Feeds the async upload to the synchronous decoders, a chunk at a time.
 struct ChannelReader {
     receiver: mpsc::Receiver<Result<Bytes, String>>,
     current: Bytes,
+    failure: UploadFailure,
 }
 
 impl Read for ChannelReader {
@@ -442,7 +437,10 @@ impl Read for ChannelReader {
         while self.current.is_empty() {
             match self.receiver.blocking_recv() {
                 Some(Ok(chunk)) => self.current = chunk,
-                Some(Err(reason)) => return Err(std::io::Error::other(format!("{UPLOAD_FAILED}{reason}"))),
+                Some(Err(reason)) => {
+                    self.failure.set(reason.clone());
+                    return Err(std::io::Error::other(reason));
+                }
                 None => return Ok(0),
             }
         }

@@ -5,6 +5,7 @@ mod batches;
 mod catalog;
 mod datasets;
 mod schema;
+mod sink;
 mod stream;
 
 use std::path::PathBuf;

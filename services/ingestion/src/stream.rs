@@ -12,21 +12,20 @@ use cairn_api::{Dataset, DatasetVersion};
 use cairn_bus::{BatchLimits, ConsumerHandle, HandlerError, RawDelivery};
 use cairn_db::DbError;
 use cairn_domain::{BatchId, Timestamp};
-use cairn_events::topology::ingest_subject;
+use cairn_events::topology::{INGEST_STREAM, ingest_dataset, ingest_subject, ingest_subjects};
 use cairn_events::v1::DatasetVersionCreated;
-use cairn_records::{JsonRecordDecoder, Profile, QualityReport, Validator, Violation};
+use cairn_records::{JsonRecordDecoder, Profile, QualityReport};
 use cairn_service::{Outbox, StartError};
-use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile};
+use cairn_storage::StagedFile;
 use sha2::{Digest, Sha256};
 
 use crate::batches::{BatchError, file_row, ingested_event, merged_profile, quality_event};
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
+use crate::sink::{Processed, Sink};
 use crate::{Ingestion, datasets};
 
 /// The reader's name in `stream_positions`.
 const CONSUMER: &str = "ingestion_records";
-const STREAM: &str = "CAIRN_INGEST";
-const SUBJECT_PREFIX: &str = "cairn.ingest.";
 
 /// Publishes records (JSON objects) of `dataset` to its stream; returns once JetStream stored
 /// them all, with how many were duplicates. Without `key`, a record's idempotency key is derived
@@ -45,9 +44,9 @@ pub async fn publish(
         .map(|(i, record)| {
             let id = match key {
                 Some(key) => format!("{key}-{i}"),
-                None => {
-                    hex(&Sha256::new().chain_update(declared.name.as_str()).chain_update(&record).finalize())
-                }
+                None => cairn_storage::hex(
+                    &Sha256::new().chain_update(declared.name.as_str()).chain_update(&record).finalize(),
+                ),
             };
             (id, record)
         })
@@ -72,8 +71,8 @@ pub(crate) async fn follow(ingestion: &Ingestion) -> Result<ConsumerHandle, Star
     };
     let state = ingestion.clone();
     Ok(ingestion.context.bus.read_from(
-        STREAM,
-        format!("{SUBJECT_PREFIX}>"),
+        INGEST_STREAM,
+        ingest_subjects(),
         start,
         limits,
         ingestion.context.shutdown.clone(),
@@ -106,7 +105,7 @@ async fn apply(ingestion: &Ingestion, deliveries: Vec<RawDelivery>) -> Result<()
         if i64::try_from(delivery.stream_sequence).unwrap_or(i64::MAX) <= position {
             continue; // committed before a crash lost the acknowledgement
         }
-        let dataset = delivery.subject.strip_prefix(SUBJECT_PREFIX).unwrap_or_default().to_owned();
+        let dataset = ingest_dataset(&delivery.subject).unwrap_or_default().to_owned();
         by_dataset.entry(dataset).or_default().push(delivery);
     }
     let mut written = Vec::new();
@@ -151,7 +150,7 @@ async fn apply(ingestion: &Ingestion, deliveries: Vec<RawDelivery>) -> Result<()
     .await?;
     ingestion.context.outbox.wake();
     // What is committed need not stay on the bus; if this fails, the next commit purges it.
-    if let Err(error) = ingestion.context.bus.purge_before(STREAM, last + 1).await {
+    if let Err(error) = ingestion.context.bus.purge_before(INGEST_STREAM, last + 1).await {
         tracing::debug!(%error, "stream not purged yet");
     }
     Ok(())
@@ -169,49 +168,23 @@ async fn write(
     let schema = declared.schema.clone();
     let name = declared.name.clone();
     let dir = staging.clone();
-    let (files, quarantine, report, profile) = tokio::task::spawn_blocking(move || {
+    let processed = tokio::task::spawn_blocking(move || {
         let decoder = JsonRecordDecoder::new(&schema);
-        let mut validator = Validator::new(&schema);
-        let mut report = QualityReport::new(&schema);
-        let mut profile = Profile::new(&schema);
-        let mut writer = PartitionedWriter::new(&dir, &name, &schema, batch_id)?;
-        let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
-        let mut quarantine = QuarantineWriter::new(&dir, &name, columns, batch_id)?;
+        let mut sink = Sink::new(&dir, &name, &schema, batch_id)?;
         for delivery in &records {
             let sequence = delivery.stream_sequence;
             match decoder.decode(sequence, &delivery.payload) {
-                Ok(record) => {
-                    let violations = validator.check(&record);
-                    if violations.is_empty() {
-                        report.accept(&record);
-                        profile.observe(&record);
-                        writer.push(&record)?;
-                    } else {
-                        report.quarantine(&violations);
-                        quarantine.push(sequence, &record, &violations)?;
-                    }
-                }
+                Ok(record) => sink.record(sequence, &record)?,
                 Err(error) => {
-                    // A stream cannot refuse a record: one that does not decode is quarantined.
-                    let violation = Violation {
-                        column: error.column.clone().unwrap_or_default(),
-                        rule: "type".into(),
-                        value: error.message.clone(),
-                    };
-                    report.quarantine(std::slice::from_ref(&violation));
-                    quarantine.push_raw(
-                        sequence,
-                        &String::from_utf8_lossy(&delivery.payload),
-                        &[violation],
-                    )?;
+                    sink.undecodable(sequence, &String::from_utf8_lossy(&delivery.payload), &error)?
                 }
             }
         }
-        report.finish();
-        Ok::<_, BatchError>((writer.finish()?, quarantine.finish()?, report, profile))
+        Ok::<_, BatchError>(sink.finish()?)
     })
     .await
     .map_err(|_| BatchError::Worker)??;
+    let Processed { files, quarantine, report, profile } = processed;
 
     let row = BatchRow {
         id: batch_id.to_string(),
@@ -320,8 +293,4 @@ pub(crate) fn schedule_snapshots(ingestion: &Ingestion, interval: Duration) -> t
             }
         }
     })
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,0 +1,86 @@
+//! Where the records of a batch or micro-batch go: validated, counted and profiled, then written
+//! to Parquet when accepted or to the quarantine with their reasons.
+
+use std::path::Path;
+
+use cairn_domain::{BatchId, Name, Schema};
+use cairn_records::{DecodeError, Profile, QualityReport, Record, Validator, Violation};
+use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile, StorageError};
+
+pub(crate) struct Sink {
+    validator: Validator,
+    report: QualityReport,
+    profile: Profile,
+    writer: PartitionedWriter,
+    quarantine: QuarantineWriter,
+}
+
+/// What a sink produced, staged on local disk.
+pub(crate) struct Processed {
+    pub(crate) files: Vec<StagedFile>,
+    pub(crate) quarantine: Option<StagedFile>,
+    pub(crate) report: QualityReport,
+    /// Of the accepted records.
+    pub(crate) profile: Profile,
+}
+
+impl Sink {
+    pub(crate) fn new(
+        staging: &Path,
+        dataset: &Name,
+        schema: &Schema,
+        batch: BatchId,
+    ) -> Result<Self, StorageError> {
+        let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
+        Ok(Self {
+            validator: Validator::new(schema),
+            report: QualityReport::new(schema),
+            profile: Profile::new(schema),
+            writer: PartitionedWriter::new(staging, dataset, schema, batch)?,
+            quarantine: QuarantineWriter::new(staging, dataset, columns, batch)?,
+        })
+    }
+
+    /// A decoded record: accepted, or quarantined with the rules it broke. `line` locates it.
+    pub(crate) fn record(&mut self, line: u64, record: &Record) -> Result<(), StorageError> {
+        let violations = self.validator.check(record);
+        if violations.is_empty() {
+            self.report.accept(record);
+            self.profile.observe(record);
+            self.writer.push(record)
+        } else {
+            self.report.quarantine(&violations);
+            self.quarantine.push(line, record, &violations)
+        }
+    }
+
+    /// Input that did not decode, quarantined as it arrived (streams cannot refuse a record).
+    pub(crate) fn undecodable(
+        &mut self,
+        line: u64,
+        raw: &str,
+        error: &DecodeError,
+    ) -> Result<(), StorageError> {
+        let violation = Violation {
+            column: error.column.clone().unwrap_or_default(),
+            rule: "type".into(),
+            value: error.message.clone(),
+        };
+        self.report.quarantine(std::slice::from_ref(&violation));
+        self.quarantine.push_raw(line, raw, &[violation])
+    }
+
+    pub(crate) fn rows_in(&self) -> u64 {
+        self.report.rows_in
+    }
+
+    pub(crate) fn finish(mut self) -> Result<Processed, StorageError> {
+        self.report.finish();
+        Ok(Processed {
+            files: self.writer.finish()?,
+            quarantine: self.quarantine.finish()?,
+            report: self.report,
+            profile: self.profile,
+        })
+    }
+}
