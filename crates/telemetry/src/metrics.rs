@@ -4,7 +4,7 @@ use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Regi
 
 /// The Prometheus metrics of one service, served at `GET /metrics`.
 ///
-/// Each service has its own registry (several run in one process under `cairn up`), labelled
+/// Each service has its own registry (several can run in one process, as in the end-to-end tests), labelled
 /// with `service`. HTTP metrics are keyed by route template, never by raw path.
 #[derive(Clone)]
 pub struct Metrics {
