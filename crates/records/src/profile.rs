@@ -2,7 +2,7 @@
 //! profile is its previous version's merged with the new batches', and any number of rows fits.
 //!
 //! Per column: count, nulls, min/max, mean and standard deviation (Chan's parallel update),
-//! quantiles from a DDSketch (relative error ≤ 1 %, at most 2 048 buckets a sign), a 20-bin
+//! quantiles from a DDSketch (relative error ≤ 1 %, at most 2 048 dense buckets a sign), a 20-bin
 //! histogram over [min, max] derived from the sketch, and the most frequent values of
 //! non-numeric columns (Space-Saving, 64 counters).
 
@@ -46,9 +46,71 @@ pub struct ColumnState {
 /// A DDSketch: log-spaced buckets with relative accuracy `ALPHA`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sketch {
-    pub positive: BTreeMap<i32, u64>,
-    pub negative: BTreeMap<i32, u64>,
+    pub positive: Store,
+    pub negative: Store,
     pub zeros: u64,
+}
+
+/// Dense bucket counts over a contiguous key range (adding a value is an index, not a search),
+/// at most `MAX_BUCKETS` wide: past that the smallest magnitudes fold into the lowest bucket,
+/// so the tails that matter for drift keep their accuracy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Store {
+    offset: i32,
+    counts: Vec<u64>,
+}
+
+impl Store {
+    fn add(&mut self, key: i32, n: u64) {
+        const WIDTH: i64 = MAX_BUCKETS as i64;
+        if self.counts.is_empty() {
+            self.offset = key;
+            self.counts.push(0);
+        }
+        let (offset, key64) = (i64::from(self.offset), i64::from(key));
+        let last = offset + self.counts.len() as i64 - 1;
+        if key64 < offset {
+            // Grow downwards as far as the width allows; lower still folds into the lowest.
+            let low = key64.max(last - WIDTH + 1);
+            let mut grown = vec![0; (offset - low) as usize];
+            grown.append(&mut self.counts);
+            self.counts = grown;
+            self.offset = low as i32;
+        } else if key64 > last {
+            // Grow upwards, folding the lowest buckets that fall out of the width.
+            let low = offset.max(key64 - WIDTH + 1);
+            let shift = ((low - offset) as usize).min(self.counts.len());
+            if shift > 0 {
+                let folded: u64 = self.counts.drain(..shift).sum();
+                if self.counts.is_empty() {
+                    self.counts.push(0);
+                }
+                self.counts[0] += folded;
+                self.offset = low as i32;
+            }
+            self.counts.resize((key64 - i64::from(self.offset) + 1) as usize, 0);
+        }
+        let index = (key64 - i64::from(self.offset)).max(0) as usize;
+        self.counts[index] += n;
+    }
+
+    /// Non-empty buckets, lowest key first.
+    fn buckets(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
+        self.counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(i, n)| (self.offset + i as i32, *n))
+    }
+
+    fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// Buckets held (memory bound).
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
 }
 
 fn gamma() -> f64 {
@@ -72,42 +134,24 @@ impl Sketch {
         if value == 0.0 {
             self.zeros += 1;
         } else if value > 0.0 {
-            *self.positive.entry(Self::key(value)).or_default() += 1;
+            self.positive.add(Self::key(value), 1);
         } else {
-            *self.negative.entry(Self::key(-value)).or_default() += 1;
+            self.negative.add(Self::key(-value), 1);
         }
-        self.bound();
     }
 
     pub fn merge(&mut self, other: &Sketch) {
-        for (key, n) in &other.positive {
-            *self.positive.entry(*key).or_default() += n;
+        for (key, n) in other.positive.buckets() {
+            self.positive.add(key, n);
         }
-        for (key, n) in &other.negative {
-            *self.negative.entry(*key).or_default() += n;
+        for (key, n) in other.negative.buckets() {
+            self.negative.add(key, n);
         }
         self.zeros += other.zeros;
-        self.bound();
-    }
-
-    /// Keeps memory bounded by folding the smallest magnitudes together (the tails that matter
-    /// for drift keep their accuracy).
-    fn bound(&mut self) {
-        for store in [&mut self.positive, &mut self.negative] {
-            while store.len() > MAX_BUCKETS {
-                let Some((lowest, n)) = store.pop_first() else { break };
-                if let Some((_, next)) = store.iter_mut().next() {
-                    *next += n;
-                } else {
-                    store.insert(lowest, n);
-                    break;
-                }
-            }
-        }
     }
 
     pub fn count(&self) -> u64 {
-        self.positive.values().sum::<u64>() + self.negative.values().sum::<u64>() + self.zeros
+        self.positive.total() + self.negative.total() + self.zeros
     }
 
     /// The value at quantile `q` (0–1), within the sketch's relative accuracy.
@@ -118,42 +162,33 @@ impl Sketch {
         }
         let rank = (q.clamp(0.0, 1.0) * (count - 1) as f64).floor() as u64;
         let mut seen = 0;
-        for (key, n) in self.negative.iter().rev() {
+        for (key, n) in self.negative.buckets().rev() {
             seen += n;
             if seen > rank {
-                return Some(-Self::value(*key));
+                return Some(-Self::value(key));
             }
         }
         seen += self.zeros;
         if seen > rank {
             return Some(0.0);
         }
-        for (key, n) in &self.positive {
+        for (key, n) in self.positive.buckets() {
             seen += n;
             if seen > rank {
-                return Some(Self::value(*key));
+                return Some(Self::value(key));
             }
         }
-        self.positive.keys().next_back().map(|key| Self::value(*key))
+        self.positive.buckets().next_back().map(|(key, _)| Self::value(key))
     }
 
     /// How many values are at most `x` (approximately).
     fn rank(&self, x: f64) -> u64 {
-        let mut below = 0;
-        for (key, n) in &self.negative {
-            if -Self::value(*key) <= x {
-                below += n;
-            }
-        }
-        if x >= 0.0 {
-            below += self.zeros;
-        }
-        for (key, n) in &self.positive {
-            if Self::value(*key) <= x {
-                below += n;
-            }
-        }
-        below
+        let negative: u64 =
+            self.negative.buckets().filter(|(key, _)| -Self::value(*key) <= x).map(|(_, n)| n).sum();
+        let zeros = if x >= 0.0 { self.zeros } else { 0 };
+        let positive: u64 =
+            self.positive.buckets().filter(|(key, _)| Self::value(*key) <= x).map(|(_, n)| n).sum();
+        negative + zeros + positive
     }
 }
 
