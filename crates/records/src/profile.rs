@@ -255,26 +255,30 @@ impl ColumnState {
             self.m2 += delta * (x - self.mean);
             self.sketch.add(x);
         } else if !self.numeric {
-            self.count_value(value.to_string(), 1, 0);
+            match value {
+                Value::Str(text) => self.count_value(text, 1, 0),
+                Value::Bool(flag) => self.count_value(if *flag { "true" } else { "false" }, 1, 0),
+                other => self.count_value(&other.to_string(), 1, 0),
+            }
         }
     }
 
     /// Space-Saving: a new value takes the place of the least counted one, inheriting its
     /// count as the overestimate.
-    fn count_value(&mut self, value: String, n: u64, error: u64) {
-        if let Some(entry) = self.top.get_mut(&value) {
+    fn count_value(&mut self, value: &str, n: u64, error: u64) {
+        if let Some(entry) = self.top.get_mut(value) {
             entry.0 += n;
             entry.1 += error;
             return;
         }
         if self.top.len() < TOP_COUNTERS {
-            self.top.insert(value, (n, error));
+            self.top.insert(value.to_owned(), (n, error));
             return;
         }
         let Some((smallest, &(count, _))) = self.top.iter().min_by_key(|(_, (c, _))| *c) else { return };
         let smallest = smallest.clone();
         self.top.remove(&smallest);
-        self.top.insert(value, (count + n, count + error));
+        self.top.insert(value.to_owned(), (count + n, count + error));
     }
 
     fn merge(&mut self, other: &ColumnState) {
@@ -297,7 +301,7 @@ impl ColumnState {
         };
         self.sketch.merge(&other.sketch);
         for (value, (n, error)) in &other.top {
-            self.count_value(value.clone(), *n, *error);
+            self.count_value(value, *n, *error);
         }
     }
 
