@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use cairn_api::NewDataset;
-use cairn_domain::ServiceKind;
+use cairn_domain::{ServiceKind, Timestamp};
 
 use crate::{Platform, Store};
 
@@ -106,6 +106,22 @@ async fn batches_become_versions(store: Store) {
     assert_eq!(v2.files.len(), v1.files.len() + second.files.len());
     assert!(v1.files.iter().all(|file| v2.files.contains(file)));
     assert_eq!(client.versions("payments").await.unwrap().len(), 2);
+
+    // `latest`, and the dataset as of a time: the version that was the latest then.
+    let latest: cairn_api::DatasetVersion =
+        client.get("/v1/datasets/payments/versions/latest").await.unwrap();
+    assert_eq!(latest, v2);
+    assert_eq!(client.version_as_of("payments", v1.created_at).await.unwrap(), v1);
+    let between = Timestamp::from_micros(v2.created_at.as_micros() - 1).unwrap();
+    assert_eq!(client.version_as_of("payments", between).await.unwrap().version, 1);
+    assert_eq!(client.version_as_of("payments", Timestamp::now()).await.unwrap(), v2);
+    let before = Timestamp::from_micros(v1.created_at.as_micros() - 1).unwrap();
+    let none = client.version_as_of("payments", before).await.unwrap_err();
+    assert_eq!(none.code(), Some("not_found"));
+    for bad in ["latest?as_of=yesterday", "2?as_of=2026-01-01T00:00:00Z", "newest"] {
+        let error = client.get::<serde_json::Value>(&format!("/v1/datasets/payments/versions/{bad}")).await;
+        assert_eq!(error.unwrap_err().code(), Some("bad_request"), "{bad}");
+    }
 
     // Each version has a profile: version 2's is version 1's merged with the second batch's.
     let p1: cairn_api::ProfileSummary = client.get("/v1/datasets/payments/versions/1/profile").await.unwrap();

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use cairn_api::{Dataset, DatasetVersion, NewDataset};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
-use cairn_domain::{Name, ServiceKind};
+use cairn_domain::{Name, ServiceKind, Timestamp};
 use cairn_records::infer;
 
 use crate::status::service_url;
@@ -64,6 +64,38 @@ pub(crate) async fn show(config: &CairnConfig, name: &str, json: bool) -> anyhow
             version.rows.to_string(),
             version.batch_id.clone().unwrap_or_else(|| "(snapshot)".into()),
             version.created_at.to_string(),
+        ]);
+    }
+    crate::table::print(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn version(
+    config: &CairnConfig,
+    name: &str,
+    version: &str,
+    as_of: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let client = client(config);
+    let found = match as_of {
+        Some(time) => {
+            let time = Timestamp::parse_rfc3339(time).with_context(|| format!("--as-of `{time}`"))?;
+            client.version_as_of(name, time).await?
+        }
+        None => client.get::<DatasetVersion>(&format!("/v1/datasets/{name}/versions/{version}")).await?,
+    };
+    if json {
+        return print_json(&found);
+    }
+    println!("{name} version {}: {} rows, created {}", found.version, found.rows, found.created_at);
+    let mut rows = vec![vec!["FILE".to_owned(), "ROWS".into(), "BYTES".into(), "SHA-256".into()]];
+    for file in &found.files {
+        rows.push(vec![
+            file.path.clone(),
+            file.rows.to_string(),
+            file.bytes.to_string(),
+            file.sha256.clone(),
         ]);
     }
     crate::table::print(&rows);
@@ -152,7 +184,7 @@ pub(crate) async fn create(
         print_schema(&Dataset {
             name: declaration.name.clone(),
             schema: declaration.schema.clone(),
-            created_at: cairn_domain::Timestamp::now(),
+            created_at: Timestamp::now(),
         });
         print!("create it? [y/N] ");
         std::io::stdout().flush()?;

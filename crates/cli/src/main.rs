@@ -94,6 +94,18 @@ enum DatasetsCommand {
         #[arg(long)]
         print: bool,
     },
+    /// A version's manifest: its files with rows, size and SHA-256.
+    Version {
+        name: String,
+        /// A version number, or `latest`.
+        #[arg(default_value = "latest")]
+        version: String,
+        /// The version that was the latest at this time (RFC 3339), instead of the latest now.
+        #[arg(long, conflicts_with = "version")]
+        as_of: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Make every streamed record committed so far a new version.
     Snapshot {
         name: String,
@@ -134,6 +146,9 @@ fn main() -> ExitCode {
             Command::Datasets { command } => match command {
                 DatasetsCommand::List { json } => datasets::list(&config, json).await,
                 DatasetsCommand::Show { name, json } => datasets::show(&config, &name, json).await,
+                DatasetsCommand::Version { name, version, as_of, json } => {
+                    datasets::version(&config, &name, &version, as_of.as_deref(), json).await
+                }
                 DatasetsCommand::Snapshot { name, json } => datasets::snapshot(&config, &name, json).await,
                 DatasetsCommand::Create { file, from_sample, name, edit, yes, print } => {
                     datasets::create(

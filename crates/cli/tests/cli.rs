@@ -197,6 +197,16 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     assert!(shown.contains("event time") && shown.contains("VERSION"), "{shown}");
     let snapshot = cairn(dir.path(), &["datasets", "snapshot", "clicks"]).output().unwrap();
     assert!(String::from_utf8_lossy(&snapshot.stdout).contains("nothing new"));
+    let latest = cairn(dir.path(), &["datasets", "version", "clicks"]).output().unwrap();
+    let latest = String::from_utf8_lossy(&latest.stdout).to_string();
+    assert!(latest.contains("clicks version 2: 10000 rows") && latest.contains("SHA-256"), "{latest}");
+    let first = cairn(dir.path(), &["datasets", "version", "clicks", "1", "--json"]).output().unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    let created = first["created_at"].as_str().unwrap();
+    let then =
+        cairn(dir.path(), &["datasets", "version", "clicks", "--as-of", created, "--json"]).output().unwrap();
+    let then: serde_json::Value = serde_json::from_slice(&then.stdout).unwrap();
+    assert_eq!(then, first, "the dataset as of version 1's creation is version 1");
 
     let exit = stop(&mut up, Signal::SIGTERM);
     assert!(exit.success(), "{exit}");

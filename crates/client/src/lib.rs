@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use cairn_api::{Batch, Dataset, DatasetVersion, ErrorBody, Health, NewDataset, Readiness, SourceDataset};
+use cairn_domain::Timestamp;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -102,6 +103,11 @@ impl Client {
 
     pub async fn version(&self, dataset: &str, version: i64) -> Result<DatasetVersion, ClientError> {
         self.get(&format!("/v1/datasets/{dataset}/versions/{version}")).await
+    }
+
+    /// The version that was the latest at `time`: the dataset as a reader saw it then.
+    pub async fn version_as_of(&self, dataset: &str, time: Timestamp) -> Result<DatasetVersion, ClientError> {
+        self.get(&format!("/v1/datasets/{dataset}/versions/latest?as_of={time}")).await
     }
 
     /// Makes streamed records a new version; `None` when nothing arrived since the last one.

@@ -1,11 +1,13 @@
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_api::{Batch, Dataset, DatasetVersion, NewDataset, ProfileSummary, QualityReport};
+use cairn_domain::Timestamp;
 use cairn_http::{ApiError, ErrorKind};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi as _;
 
 use crate::batches::{self, BatchError, Format};
+use crate::catalog::VersionSelector;
 use crate::datasets::{self, DatasetError};
 use crate::stream;
 use crate::{Ingestion, catalog};
@@ -221,23 +223,63 @@ async fn list_versions(state: State, name: web::Path<String>) -> Result<HttpResp
     Ok(HttpResponse::Ok().json(versions.map_err(ApiError::internal)?))
 }
 
-/// One version with its manifest: every file, with rows, size and SHA-256. The same forever.
-#[utoipa::path(get, path = "/v1/datasets/{name}/versions/{version}", tag = "versions",
-    params(("name" = String, Path, description = "Dataset name"), ("version" = i64, Path, description = "Version number")),
-    responses((status = 200, body = DatasetVersion), (status = 404, body = cairn_http::ErrorBody)))]
-async fn get_version(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
-    let (dataset, version) = path.into_inner();
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct VersionQuery {
+    /// With `latest`: the latest version committed at or before this time (RFC 3339), that is
+    /// the dataset as a reader saw it then.
+    as_of: Option<String>,
+}
+
+/// The version a path segment (`3`, `latest`) and `?as_of=` name.
+fn selector(segment: &str, query: &VersionQuery) -> Result<VersionSelector, ApiError> {
+    let bad = |message: String| ApiError::new(ErrorKind::BadRequest, message);
+    match (segment, &query.as_of) {
+        ("latest", None) => Ok(VersionSelector::Latest),
+        ("latest", Some(time)) => Timestamp::parse_rfc3339(time)
+            .map(VersionSelector::AsOf)
+            .map_err(|error| bad(format!("as_of `{time}` is not an RFC 3339 time: {error}"))),
+        (number, as_of) => match (number.parse::<i64>(), as_of) {
+            (Ok(number), None) => Ok(VersionSelector::Number(number)),
+            (Ok(_), Some(_)) => Err(bad("as_of goes with `latest`, not with a version number".into())),
+            (Err(_), _) => Err(bad(format!("`{number}` is neither a version number nor `latest`"))),
+        },
+    }
+}
+
+/// The number of the version `selector` names, or 404.
+async fn resolve(state: &State, dataset: String, selector: VersionSelector) -> Result<i64, ApiError> {
     let name = dataset.clone();
+    state
+        .context
+        .db
+        .run(move |conn| catalog::resolve_version(conn, &dataset, selector))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("dataset `{name}` has no {selector}")))
+}
+
+/// One version with its manifest: every file, with rows, size and SHA-256. The same forever.
+/// `latest` names the newest version, and `latest?as_of=T` the one that was newest at time T.
+#[utoipa::path(get, path = "/v1/datasets/{name}/versions/{version}", tag = "versions",
+    params(("name" = String, Path, description = "Dataset name"),
+        ("version" = String, Path, description = "Version number, or `latest`"), VersionQuery),
+    responses((status = 200, body = DatasetVersion), (status = 400, body = cairn_http::ErrorBody),
+        (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_version(
+    state: State,
+    path: web::Path<(String, String)>,
+    query: web::Query<VersionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (dataset, segment) = path.into_inner();
+    let version = resolve(&state, dataset.clone(), selector(&segment, &query)?).await?;
     let found = state
         .context
         .db
         .run(move |conn| catalog::version(conn, &dataset, version))
         .await
         .map_err(ApiError::internal)?;
-    match found {
-        Some((row, files)) => Ok(HttpResponse::Ok().json(row.to_api(&files).map_err(ApiError::internal)?)),
-        None => Err(ApiError::not_found(format!("dataset `{name}` has no version {version}"))),
-    }
+    let (row, files) = found.ok_or_else(|| ApiError::internal("a resolved version vanished"))?;
+    Ok(HttpResponse::Ok().json(row.to_api(&files).map_err(ApiError::internal)?))
 }
 
 /// How many records a `POST …/records` stored in the dataset's stream.
@@ -319,20 +361,25 @@ async fn create_snapshot(state: State, name: web::Path<String>) -> Result<HttpRe
 /// quantiles, a histogram and frequent values — what training records and monitoring compares
 /// live traffic against.
 #[utoipa::path(get, path = "/v1/datasets/{name}/versions/{version}/profile", tag = "versions",
-    params(("name" = String, Path, description = "Dataset name"), ("version" = i64, Path, description = "Version number")),
-    responses((status = 200, body = ProfileSummary), (status = 404, body = cairn_http::ErrorBody)))]
-async fn get_profile(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
-    let (dataset, version) = path.into_inner();
+    params(("name" = String, Path, description = "Dataset name"),
+        ("version" = String, Path, description = "Version number, or `latest`"), VersionQuery),
+    responses((status = 200, body = ProfileSummary), (status = 400, body = cairn_http::ErrorBody),
+        (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_profile(
+    state: State,
+    path: web::Path<(String, String)>,
+    query: web::Query<VersionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (dataset, segment) = path.into_inner();
+    let version = resolve(&state, dataset.clone(), selector(&segment, &query)?).await?;
     let name = dataset.clone();
-    let found = state
+    let stored = state
         .context
         .db
         .run(move |conn| catalog::version_profile(conn, &dataset, version))
         .await
-        .map_err(ApiError::internal)?;
-    let Some(stored) = found else {
-        return Err(ApiError::not_found(format!("dataset `{name}` has no version {version}")));
-    };
+        .map_err(ApiError::internal)?
+        .flatten();
     let profile: cairn_records::Profile = stored
         .as_deref()
         .and_then(|json| serde_json::from_str(json).ok())

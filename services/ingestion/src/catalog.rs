@@ -167,6 +167,44 @@ pub(crate) fn interrupted(conn: &mut AnyConnection) -> Result<Vec<(String, Vec<S
     Ok(found)
 }
 
+/// The version `selector` names: a number, or the latest committed at or before a time.
+pub(crate) fn resolve_version(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    selector: VersionSelector,
+) -> Result<Option<i64>, DbError> {
+    let query = dataset_versions::table.filter(dataset_versions::dataset.eq(dataset)).into_boxed();
+    let query = match selector {
+        VersionSelector::Number(number) => query.filter(dataset_versions::version.eq(number)),
+        VersionSelector::Latest => query,
+        VersionSelector::AsOf(time) => query.filter(dataset_versions::created_at.le(time.as_micros())),
+    };
+    Ok(query
+        .order(dataset_versions::version.desc())
+        .select(dataset_versions::version)
+        .first(conn)
+        .optional()?)
+}
+
+/// How a reader names a version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VersionSelector {
+    Number(i64),
+    Latest,
+    /// The latest version committed at or before this time: the dataset as it was then.
+    AsOf(Timestamp),
+}
+
+impl std::fmt::Display for VersionSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionSelector::Number(number) => write!(f, "version {number}"),
+            VersionSelector::Latest => f.write_str("version"),
+            VersionSelector::AsOf(time) => write!(f, "version as of {time}"),
+        }
+    }
+}
+
 pub(crate) fn versions_of(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<VersionRow>, DbError> {
     Ok(dataset_versions::table
         .filter(dataset_versions::dataset.eq(dataset))
