@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use cairn_api::NewDataset;
+use cairn_api::{NewDataset, QuarantinedRecord};
 use cairn_domain::{ServiceKind, Timestamp};
 
 use crate::{Platform, Store};
@@ -198,6 +198,25 @@ async fn rejected_and_failed_batches_leave_nothing_visible() {
     assert!(failed["files"].as_array().unwrap().is_empty());
     let quarantine = failed["quarantine"]["path"].as_str().unwrap();
     assert!(root.join(quarantine).exists());
+
+    // Samples of the quarantine: line, values and the rule broken.
+    let all: Vec<QuarantinedRecord> = client.get("/v1/datasets/payments/quarantine").await.unwrap();
+    assert_eq!(all.len(), 50);
+    let path = format!("/v1/datasets/payments/quarantine?batch={}&limit=3", failed["id"].as_str().unwrap());
+    let sample: Vec<QuarantinedRecord> = client.get(&path).await.unwrap();
+    assert_eq!(sample.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 4, 6], "lines count the header");
+    assert_eq!(sample[0].record["amount"], "-1");
+    assert_eq!(sample[0].record["channel"], "web");
+    assert_eq!(
+        (sample[0].violations[0].column.as_str(), sample[0].violations[0].rule.as_str()),
+        ("amount", "min")
+    );
+    for bad in ["limit=0", "limit=5000", "limit=many"] {
+        let error = client.get::<serde_json::Value>(&format!("/v1/datasets/payments/quarantine?{bad}")).await;
+        assert_eq!(error.unwrap_err().code(), Some("bad_request"), "{bad}");
+    }
+    let unknown = client.get::<serde_json::Value>("/v1/datasets/nope/quarantine").await.unwrap_err();
+    assert_eq!(unknown.code(), Some("not_found"));
 
     assert!(files_under(&root.join("datasets/payments/data")).is_empty(), "no data file is left behind");
     assert!(client.versions("payments").await.unwrap().is_empty());

@@ -1,5 +1,5 @@
 use cairn_domain::{Name, Schema, Timestamp};
-use cairn_records::QualityReport;
+use cairn_records::{QualityReport, Violation};
 use serde::{Deserialize, Serialize};
 
 /// A file of the offline store, as a version's manifest lists it.
@@ -50,4 +50,16 @@ pub struct DatasetVersion {
     /// The manifest (empty in listings).
     #[serde(default)]
     pub files: Vec<DatasetFile>,
+}
+
+/// A record a batch quarantined: where it was in the input, what it held and the rules it broke.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct QuarantinedRecord {
+    pub batch_id: String,
+    /// Line (CSV, JSON Lines), row (Parquet) or stream sequence of the record.
+    pub line: u64,
+    /// The values as a JSON object (strings as written), or the raw text of input that did not
+    /// decode.
+    pub record: serde_json::Value,
+    pub violations: Vec<Violation>,
 }

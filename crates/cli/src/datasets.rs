@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use cairn_api::{Dataset, DatasetVersion, NewDataset};
+use cairn_api::{Dataset, DatasetVersion, NewDataset, QuarantinedRecord};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_domain::{Name, ServiceKind, Timestamp};
@@ -96,6 +96,36 @@ pub(crate) async fn version(
             file.rows.to_string(),
             file.bytes.to_string(),
             file.sha256.clone(),
+        ]);
+    }
+    crate::table::print(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn quarantine(
+    config: &CairnConfig,
+    name: &str,
+    batch: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut path = format!("/v1/datasets/{name}/quarantine?limit={limit}");
+    if let Some(batch) = batch {
+        path.push_str(&format!("&batch={batch}"));
+    }
+    let records: Vec<QuarantinedRecord> = client(config).get(&path).await?;
+    if json {
+        return print_json(&records);
+    }
+    let mut rows = vec![vec!["BATCH".to_owned(), "LINE".into(), "VIOLATIONS".into(), "RECORD".into()]];
+    for record in &records {
+        let violations: Vec<String> =
+            record.violations.iter().map(|v| format!("{} {} ({})", v.column, v.rule, v.value)).collect();
+        rows.push(vec![
+            record.batch_id.clone(),
+            record.line.to_string(),
+            violations.join("; "),
+            record.record.to_string(),
         ]);
     }
     crate::table::print(&rows);

@@ -106,6 +106,17 @@ enum DatasetsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Samples of quarantined records with the rules they broke, newest batch first.
+    Quarantine {
+        name: String,
+        /// Only this batch's records.
+        #[arg(long)]
+        batch: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Make every streamed record committed so far a new version.
     Snapshot {
         name: String,
@@ -148,6 +159,9 @@ fn main() -> ExitCode {
                 DatasetsCommand::Show { name, json } => datasets::show(&config, &name, json).await,
                 DatasetsCommand::Version { name, version, as_of, json } => {
                     datasets::version(&config, &name, &version, as_of.as_deref(), json).await
+                }
+                DatasetsCommand::Quarantine { name, batch, limit, json } => {
+                    datasets::quarantine(&config, &name, batch.as_deref(), limit, json).await
                 }
                 DatasetsCommand::Snapshot { name, json } => datasets::snapshot(&config, &name, json).await,
                 DatasetsCommand::Create { file, from_sample, name, edit, yes, print } => {

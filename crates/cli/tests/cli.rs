@@ -207,6 +207,13 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
         cairn(dir.path(), &["datasets", "version", "clicks", "--as-of", created, "--json"]).output().unwrap();
     let then: serde_json::Value = serde_json::from_slice(&then.stdout).unwrap();
     assert_eq!(then, first, "the dataset as of version 1's creation is version 1");
+    std::fs::write(dir.path().join("bad.csv"), "user,ts\n1,2026-03-01T10:00:00Z\n,2026-03-01T10:00:00Z\n")
+        .unwrap();
+    let failed = cairn(dir.path(), &["ingest", "bad.csv", "--dataset", "clicks"]).output().unwrap();
+    assert!(!failed.status.success(), "half the batch is quarantined: it fails");
+    let quarantine = cairn(dir.path(), &["datasets", "quarantine", "clicks"]).output().unwrap();
+    let quarantine = String::from_utf8_lossy(&quarantine.stdout).to_string();
+    assert!(quarantine.starts_with("BATCH") && quarantine.contains("user not_null"), "{quarantine}");
 
     let exit = stop(&mut up, Signal::SIGTERM);
     assert!(exit.success(), "{exit}");

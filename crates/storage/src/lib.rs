@@ -3,6 +3,7 @@
 mod builders;
 mod error;
 mod layout;
+mod object_reader;
 mod parquet_input;
 mod quarantine;
 mod store;
@@ -11,6 +12,6 @@ mod writer;
 pub use error::StorageError;
 pub use layout::arrow_schema;
 pub use parquet_input::ParquetRecords;
-pub use quarantine::QuarantineWriter;
+pub use quarantine::{QuarantineWriter, Quarantined};
 pub use store::{OfflineStore, StoredFile, hex};
 pub use writer::{PartitionedWriter, StagedFile};

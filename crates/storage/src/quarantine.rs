@@ -3,6 +3,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{Int64Builder, StringBuilder};
+use arrow_array::cast::AsArray as _;
+use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema as ArrowSchema};
 use cairn_domain::{BatchId, Name};
@@ -14,6 +16,40 @@ use parquet::file::properties::WriterProperties;
 use crate::{StagedFile, StorageError};
 
 const ROWS_PER_GROUP: usize = 64 * 1024;
+
+/// A quarantined record as read back: its line, its text and the rules it broke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    pub line: u64,
+    /// A JSON object of the values, or the raw input when it did not decode.
+    pub record: String,
+    pub violations: Vec<Violation>,
+}
+
+/// Reads the first `limit` records of a quarantine file (as `QuarantineWriter` wrote it).
+pub(crate) fn read_quarantined(batch: &RecordBatch, into: &mut Vec<Quarantined>) -> Result<(), StorageError> {
+    let column = |name: &str| {
+        batch.column_by_name(name).ok_or_else(|| {
+            StorageError::Arrow(arrow_schema::ArrowError::SchemaError(format!("no column `{name}`")))
+        })
+    };
+    let lines = column("line")?.as_primitive_opt::<Int64Type>();
+    let records = column("record")?.as_string_opt::<i32>();
+    let violations = column("violations")?.as_string_opt::<i32>();
+    let (Some(lines), Some(records), Some(violations)) = (lines, records, violations) else {
+        return Err(StorageError::Arrow(arrow_schema::ArrowError::SchemaError(
+            "not a quarantine file".into(),
+        )));
+    };
+    for row in 0..batch.num_rows() {
+        into.push(Quarantined {
+            line: u64::try_from(lines.value(row)).unwrap_or_default(),
+            record: records.value(row).to_owned(),
+            violations: serde_json::from_str(violations.value(row)).unwrap_or_default(),
+        });
+    }
+    Ok(())
+}
 
 /// Writes the records a batch rejected, each with its line and the rules it broke, to one
 /// Parquet file: `line` (int64), `record` (the values as a JSON object), `violations` (JSON

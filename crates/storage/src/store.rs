@@ -3,15 +3,19 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
+use futures::TryStreamExt as _;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _, WriteMultipart};
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt as _;
 
-use crate::{StagedFile, StorageError};
+use crate::object_reader::ObjectReader;
+use crate::quarantine::read_quarantined;
+use crate::{Quarantined, StagedFile, StorageError};
 
 const CHUNK: usize = 8 * 1024 * 1024;
 
@@ -91,6 +95,19 @@ impl OfflineStore {
 
     pub async fn read(&self, path: &str) -> Result<Bytes, StorageError> {
         Ok(self.store.get(&ObjectPath::from(path)).await?.bytes().await?)
+    }
+
+    /// The first `limit` records of a quarantine file, read with range requests (the file may be
+    /// large; only its footer and first row group are fetched).
+    pub async fn quarantined(&self, path: &str, limit: usize) -> Result<Vec<Quarantined>, StorageError> {
+        let reader = ObjectReader::new(self.store.clone(), path);
+        let mut stream = ParquetRecordBatchStreamBuilder::new(reader).await?.with_limit(limit).build()?;
+        let mut found = Vec::new();
+        while let Some(batch) = stream.try_next().await? {
+            read_quarantined(&batch, &mut found)?;
+        }
+        found.truncate(limit);
+        Ok(found)
     }
 
     /// A whole Parquet file as Arrow batches (small files: inspection and tests).
@@ -188,12 +205,19 @@ mod tests {
         .unwrap();
         let violation =
             cairn_records::Violation { column: "id".into(), rule: "not_null".into(), value: "null".into() };
-        writer.push(7, &vec![Value::Null, Value::Timestamp(0)], &[violation]).unwrap();
+        writer.push(7, &vec![Value::Null, Value::Timestamp(0)], std::slice::from_ref(&violation)).unwrap();
         let staged = writer.finish().unwrap().unwrap();
         let stored = store.upload(&staged).await.unwrap();
         let batches = store.read_batches(&stored.path).await.unwrap();
         let violations = batches[0].column(2).as_string::<i32>().value(0).to_owned();
         assert!(violations.contains("not_null"), "{violations}");
+        let read = store.quarantined(&stored.path, 10).await.unwrap();
+        assert_eq!(read.len(), 1);
+        assert_eq!(
+            (read[0].line, read[0].record.as_str()),
+            (7, r#"{"id":null,"ts":"1970-01-01T00:00:00.000000Z"}"#)
+        );
+        assert_eq!(read[0].violations, [violation]);
         let empty = QuarantineWriter::new(&dir.path().join("staging"), &dataset, vec![], BatchId::new())
             .unwrap()
             .finish();

@@ -1,6 +1,8 @@
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
-use cairn_api::{Batch, Dataset, DatasetVersion, NewDataset, ProfileSummary, QualityReport};
+use cairn_api::{
+    Batch, Dataset, DatasetVersion, NewDataset, ProfileSummary, QualityReport, QuarantinedRecord,
+};
 use cairn_domain::Timestamp;
 use cairn_http::{ApiError, ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -28,6 +30,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
                 .route(web::get().to(list_batches)),
         )
         .service(web::resource("/v1/datasets/{name}/batches/{id}").route(web::get().to(get_batch)))
+        .service(web::resource("/v1/datasets/{name}/quarantine").route(web::get().to(list_quarantined)))
         .service(web::resource("/v1/datasets/{name}/records").route(web::post().to(publish_records)))
         .service(web::resource("/v1/datasets/{name}/snapshots").route(web::post().to(create_snapshot)))
         .service(web::resource("/v1/datasets/{name}/versions").route(web::get().to(list_versions)))
@@ -40,10 +43,13 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        create_dataset, list_datasets, get_dataset, ingest_batch, list_batches, get_batch, publish_records,
+        create_dataset, list_datasets, get_dataset, ingest_batch, list_batches, get_batch, list_quarantined,
+        publish_records,
         create_snapshot, list_versions, get_version, get_profile
     ),
-    components(schemas(NewDataset, Dataset, Batch, DatasetVersion, QualityReport, RecordsAccepted, ProfileSummary)),
+    components(schemas(
+        NewDataset, Dataset, Batch, DatasetVersion, QualityReport, RecordsAccepted, ProfileSummary, QuarantinedRecord
+    )),
     tags(
         (name = "datasets", description = "Dataset declarations"),
         (name = "batches", description = "Batch ingestion and its quality reports"),
@@ -205,6 +211,59 @@ async fn get_batch(state: State, path: web::Path<(String, String)>) -> Result<Ht
         Some((row, files)) => Ok(HttpResponse::Ok().json(row.to_api(&files).map_err(ApiError::internal)?)),
         None => Err(ApiError::not_found(format!("no batch {wanted}"))),
     }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct QuarantineQuery {
+    /// Only this batch's records.
+    batch: Option<String>,
+    /// At most this many records (1 to 1000, default 100).
+    limit: Option<usize>,
+}
+
+const QUARANTINE_LIMIT: usize = 1000;
+
+/// Samples of quarantined records, newest batch first: each with its line, its values and the
+/// rules it broke.
+#[utoipa::path(get, path = "/v1/datasets/{name}/quarantine", tag = "batches",
+    params(("name" = String, Path, description = "Dataset name"), QuarantineQuery),
+    responses((status = 200, body = Vec<QuarantinedRecord>), (status = 400, body = cairn_http::ErrorBody),
+        (status = 404, body = cairn_http::ErrorBody)))]
+async fn list_quarantined(
+    state: State,
+    name: web::Path<String>,
+    query: web::Query<QuarantineQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=QUARANTINE_LIMIT).contains(&limit) {
+        return Err(ApiError::new(
+            ErrorKind::BadRequest,
+            format!("limit must be between 1 and {QUARANTINE_LIMIT}, not {limit}"),
+        ));
+    }
+    let dataset = datasets::get(&state.context, name.into_inner()).await?;
+    let batch = query.batch.clone();
+    let files = state
+        .context
+        .db
+        .run(move |conn| catalog::quarantine_files(conn, dataset.name.as_str(), batch.as_deref()))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut found = Vec::new();
+    for file in files {
+        if found.len() >= limit {
+            break;
+        }
+        let records =
+            state.store.quarantined(&file.path, limit - found.len()).await.map_err(ApiError::internal)?;
+        found.extend(records.into_iter().map(|record| QuarantinedRecord {
+            batch_id: file.batch_id.clone(),
+            line: record.line,
+            record: serde_json::from_str(&record.record).unwrap_or(serde_json::Value::String(record.record)),
+            violations: record.violations,
+        }));
+    }
+    Ok(HttpResponse::Ok().json(found))
 }
 
 /// Every version of a dataset (without manifests).

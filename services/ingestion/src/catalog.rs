@@ -146,6 +146,29 @@ pub(crate) fn batch(
     Ok(Some((row, files)))
 }
 
+/// Committed quarantine files of a dataset (or of one of its batches), newest batch first.
+pub(crate) fn quarantine_files(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    batch: Option<&str>,
+) -> Result<Vec<FileRow>, DbError> {
+    let mut query = batch_files::table
+        .filter(
+            batch_files::dataset
+                .eq(dataset)
+                .and(batch_files::area.eq(QUARANTINE))
+                .and(batch_files::state.eq("committed")),
+        )
+        .into_boxed();
+    if let Some(batch) = batch {
+        query = query.filter(batch_files::batch_id.eq(batch));
+    }
+    Ok(query
+        .order((batch_files::batch_id.desc(), batch_files::path.asc()))
+        .select(FileRow::as_select())
+        .load(conn)?)
+}
+
 pub(crate) fn batches_of(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<BatchRow>, DbError> {
     Ok(batches::table
         .filter(batches::dataset.eq(dataset))
