@@ -290,3 +290,71 @@ async fn parquet_files_are_ingested_and_truncated_ones_refused() {
     assert_eq!(client.versions("payments").await.unwrap().len(), 1, "the truncated file left nothing");
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn a_schema_gains_nullable_columns_and_versions_keep_theirs() {
+    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion], &[]).await;
+    let client = platform.client(ServiceKind::Ingestion);
+    client.create_dataset(&dataset()).await.unwrap();
+    let (body, _) = csv(100, 0);
+    client.ingest("payments", "text/csv", body).await.unwrap();
+
+    // Incompatible changes are refused, naming what is wrong.
+    let declared = dataset().schema;
+    let mut retyped = declared.clone();
+    retyped.columns[2] =
+        serde_json::from_value(serde_json::json!({"name": "amount", "type": "int64"})).unwrap();
+    let mut required = declared.clone();
+    required.columns.push(
+        serde_json::from_value(serde_json::json!({"name": "note", "type": "string", "nullable": false}))
+            .unwrap(),
+    );
+    for (schema, expected) in [(retyped, "column `amount` would change"), (required, "must be nullable")] {
+        let error = client.evolve_schema("payments", &schema).await.unwrap_err();
+        let cairn_client::ClientError::Api { status, body } = error else { panic!() };
+        assert_eq!(status, 422);
+        assert!(body.error.message.contains(expected), "{}", body.error.message);
+    }
+
+    // Appending a nullable column is a new schema revision; the same schema again changes nothing.
+    let mut evolved = declared.clone();
+    evolved
+        .columns
+        .push(serde_json::from_value(serde_json::json!({"name": "note", "type": "string"})).unwrap());
+    assert_eq!(client.evolve_schema("payments", &evolved).await.unwrap().schema, evolved);
+    assert_eq!(client.evolve_schema("payments", &evolved).await.unwrap().schema, evolved);
+    let revisions: Vec<cairn_api::SchemaRevision> =
+        client.get("/v1/datasets/payments/schemas").await.unwrap();
+    assert_eq!(revisions.len(), 2);
+    assert_eq!(
+        (revisions[0].schema.clone(), revisions[1].schema.clone()),
+        (declared.clone(), evolved.clone())
+    );
+    assert_eq!(revisions[1].added_columns.iter().map(|n| n.as_str()).collect::<Vec<_>>(), ["note"]);
+
+    // New batches may carry the column (or not); version 1 keeps the schema it was written under.
+    let with_note: String = std::iter::once("id,ts,amount,note\n".to_owned())
+        .chain((0..10).map(|i| {
+            format!("{},{},1.5,{}\n", 500 + i, timestamp(1_772_323_200 + i), if i < 6 { "hello" } else { "" })
+        }))
+        .collect();
+    let second = client.ingest("payments", "text/csv", with_note).await.unwrap();
+    assert_eq!(second.version, Some(2));
+    let (v1, v2) =
+        (client.version("payments", 1).await.unwrap(), client.version("payments", 2).await.unwrap());
+    assert_eq!((v1.schema, v2.schema), (declared, evolved));
+    let profile: cairn_api::ProfileSummary =
+        client.get("/v1/datasets/payments/versions/2/profile").await.unwrap();
+    let note = profile.columns.iter().find(|c| c.name == "note").unwrap();
+    assert_eq!((note.count, note.nulls), (6, 104), "rows from before the column count as null");
+
+    // Readers see the older files with nulls in the new column.
+    let root = platform.config.offline_root();
+    let paths: Vec<String> = v2.files.iter().map(|f| format!("'{}'", root.join(&f.path).display())).collect();
+    let sql = format!(
+        "SELECT count(*), count(note) FROM read_parquet([{}], union_by_name = true)",
+        paths.join(", ")
+    );
+    assert_eq!(duckdb(&sql)[0], serde_json::json!([110, 6]));
+    platform.stop().await;
+}

@@ -17,6 +17,17 @@ pub struct Dataset {
     pub created_at: Timestamp,
 }
 
+/// One schema a dataset has had (`GET /v1/datasets/{name}/schemas`). Revision 1 is the
+/// declaration; each later one appends nullable columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SchemaRevision {
+    pub revision: i64,
+    pub changed_at: Timestamp,
+    /// The columns this revision added.
+    pub added_columns: Vec<Name>,
+    pub schema: Schema,
+}
+
 /// A dataset as the feature store knows it, from ingestion's `cairn.datasets.created` event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceDataset {

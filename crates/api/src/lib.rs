@@ -7,6 +7,6 @@ mod operations;
 
 pub use batches::{Batch, DatasetFile, DatasetVersion, QuarantinedRecord};
 pub use cairn_records::{ColumnProfile, ColumnQuality, ProfileSummary, QualityReport, Violation};
-pub use datasets::{Dataset, NewDataset, SourceDataset};
+pub use datasets::{Dataset, NewDataset, SchemaRevision, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};
 pub use operations::{Health, Readiness};

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use cairn_api::{Dataset, DatasetVersion, NewDataset, QuarantinedRecord};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
-use cairn_domain::{Name, ServiceKind, Timestamp};
+use cairn_domain::{Name, Schema, ServiceKind, Timestamp};
 use cairn_records::infer;
 
 use crate::status::service_url;
@@ -129,6 +129,23 @@ pub(crate) async fn quarantine(
         ]);
     }
     crate::table::print(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn evolve(
+    config: &CairnConfig,
+    name: &str,
+    file: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let schema: Schema =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a schema", file.display()))?;
+    let dataset = client(config).evolve_schema(name, &schema).await?;
+    if json {
+        return print_json(&dataset);
+    }
+    print_schema(&dataset);
     Ok(ExitCode::SUCCESS)
 }
 

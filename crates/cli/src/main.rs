@@ -117,6 +117,15 @@ enum DatasetsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Evolve a dataset's schema: the file holds the new schema, which may only append nullable
+    /// columns (anything else needs a new dataset).
+    Evolve {
+        name: String,
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Make every streamed record committed so far a new version.
     Snapshot {
         name: String,
@@ -162,6 +171,9 @@ fn main() -> ExitCode {
                 }
                 DatasetsCommand::Quarantine { name, batch, limit, json } => {
                     datasets::quarantine(&config, &name, batch.as_deref(), limit, json).await
+                }
+                DatasetsCommand::Evolve { name, file, json } => {
+                    datasets::evolve(&config, &name, &file, json).await
                 }
                 DatasetsCommand::Snapshot { name, json } => datasets::snapshot(&config, &name, json).await,
                 DatasetsCommand::Create { file, from_sample, name, edit, yes, print } => {

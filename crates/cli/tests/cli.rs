@@ -214,6 +214,15 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     let quarantine = cairn(dir.path(), &["datasets", "quarantine", "clicks"]).output().unwrap();
     let quarantine = String::from_utf8_lossy(&quarantine.stdout).to_string();
     assert!(quarantine.starts_with("BATCH") && quarantine.contains("user not_null"), "{quarantine}");
+    let mut evolved = dataset["schema"].clone();
+    evolved["columns"].as_array_mut().unwrap().push(serde_json::json!({"name": "page", "type": "string"}));
+    std::fs::write(dir.path().join("evolved.json"), evolved.to_string()).unwrap();
+    let shown = cairn(dir.path(), &["datasets", "evolve", "clicks", "-f", "evolved.json"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("page"),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
 
     let exit = stop(&mut up, Signal::SIGTERM);
     assert!(exit.success(), "{exit}");

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use cairn_api::{Batch, Dataset, DatasetVersion, ErrorBody, Health, NewDataset, Readiness, SourceDataset};
-use cairn_domain::Timestamp;
+use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -118,6 +118,12 @@ impl Client {
             return Ok(None);
         }
         read(response).await.map(Some)
+    }
+
+    /// Replaces a dataset's schema with one that appends nullable columns.
+    pub async fn evolve_schema(&self, dataset: &str, schema: &Schema) -> Result<Dataset, ClientError> {
+        let request = self.http.put(self.url(&format!("/v1/datasets/{dataset}/schema"))).json(schema);
+        read(self.send(request).await?).await
     }
 
     pub async fn source_dataset(&self, name: &str) -> Result<SourceDataset, ClientError> {

@@ -8,6 +8,6 @@ mod time;
 
 pub use id::{BatchId, EventId, RunId};
 pub use name::{Name, NameError};
-pub use schema::{Column, ColumnType, Rules, Schema, SchemaError};
+pub use schema::{Column, ColumnType, EvolutionError, Rules, Schema, SchemaError};
 pub use service::ServiceKind;
 pub use time::Timestamp;

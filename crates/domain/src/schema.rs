@@ -97,7 +97,50 @@ pub enum SchemaError {
     UniqueWithoutKey,
 }
 
+/// Why a new schema cannot replace a dataset's current one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvolutionError {
+    #[error(transparent)]
+    Invalid(#[from] SchemaError),
+    #[error("column `{0}` would be removed or moved; existing columns must stay as they are, in order")]
+    Removed(Name),
+    #[error("column `{0}` would change (type, nullability or rules); that needs a new dataset")]
+    Changed(Name),
+    #[error("the event timestamp, entity keys and unique_key cannot change; that needs a new dataset")]
+    Identity,
+    #[error("added column `{0}` must be nullable: rows written before it have no value")]
+    NotNullable(Name),
+}
+
 impl Schema {
+    /// The columns `new` adds to this schema, if it is a compatible evolution: every existing
+    /// column unchanged and in place, the same identity (event time, keys), and new nullable
+    /// columns appended. Anything else needs a new dataset.
+    pub fn evolution<'a>(&self, new: &'a Schema) -> Result<&'a [Column], EvolutionError> {
+        new.validate()?;
+        for (i, old) in self.columns.iter().enumerate() {
+            match new.columns.get(i) {
+                Some(column) if column.name != old.name => {
+                    return Err(EvolutionError::Removed(old.name.clone()));
+                }
+                None => return Err(EvolutionError::Removed(old.name.clone())),
+                Some(column) if column != old => return Err(EvolutionError::Changed(old.name.clone())),
+                Some(_) => {}
+            }
+        }
+        if new.event_timestamp != self.event_timestamp
+            || new.entity_keys != self.entity_keys
+            || new.unique_key != self.unique_key
+        {
+            return Err(EvolutionError::Identity);
+        }
+        let added = &new.columns[self.columns.len()..];
+        if let Some(column) = added.iter().find(|column| !column.nullable) {
+            return Err(EvolutionError::NotNullable(column.name.clone()));
+        }
+        Ok(added)
+    }
+
     /// Checks the invariants that every store and consumer of a schema relies on.
     pub fn validate(&self) -> Result<(), SchemaError> {
         if self.columns.is_empty() {
@@ -195,6 +238,44 @@ fn check_rules(column: &Column) -> Result<(), SchemaError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evolution_allows_appending_nullable_columns_only() {
+        let base = r#"{"name": "id", "type": "int64", "nullable": false},
+                      {"name": "ts", "type": "timestamp", "nullable": false}"#;
+        let old =
+            schema(&format!(r#"{{"columns": [{base}], "event_timestamp": "ts", "entity_keys": ["id"]}}"#));
+        let with = |extra: &str| {
+            schema(&format!(
+                r#"{{"columns": [{base}{extra}], "event_timestamp": "ts", "entity_keys": ["id"]}}"#
+            ))
+        };
+        let added = with(r#", {"name": "note", "type": "string"}"#);
+        let names: Vec<&str> = old.evolution(&added).unwrap().iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["note"]);
+        assert!(old.evolution(&old).unwrap().is_empty(), "no change is a compatible change");
+        assert_eq!(
+            old.evolution(&with(r#", {"name": "n", "type": "int32", "nullable": false}"#)),
+            Err(EvolutionError::NotNullable(Name::parse("n").unwrap()))
+        );
+        let retyped = schema(
+            r#"{"columns": [{"name": "id", "type": "int32", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false}], "event_timestamp": "ts", "entity_keys": ["id"]}"#,
+        );
+        assert!(
+            matches!(old.evolution(&retyped), Err(EvolutionError::Changed(name)) if name.as_str() == "id")
+        );
+        let dropped = schema(
+            r#"{"columns": [{"name": "ts", "type": "timestamp", "nullable": false}], "event_timestamp": "ts"}"#,
+        );
+        assert!(
+            matches!(old.evolution(&dropped), Err(EvolutionError::Removed(name)) if name.as_str() == "id")
+        );
+        let rekeyed = schema(&format!(r#"{{"columns": [{base}], "event_timestamp": "ts"}}"#));
+        assert_eq!(old.evolution(&rekeyed), Err(EvolutionError::Identity));
+        let invalid = with(r#", {"name": "id", "type": "string"}"#);
+        assert!(matches!(old.evolution(&invalid), Err(EvolutionError::Invalid(_))));
+    }
 
     fn schema(json: &str) -> Schema {
         serde_json::from_str(json).unwrap()

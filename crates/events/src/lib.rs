@@ -37,6 +37,7 @@ events! {
     DatasetBatchIngested => "cairn.datasets.batch_ingested",
     DatasetVersionCreated => "cairn.datasets.version_created",
     DataQualityViolated => "cairn.datasets.quality_violated",
+    DatasetSchemaEvolved => "cairn.datasets.schema_evolved",
     FeatureViewApplied => "cairn.features.view_applied",
     RunStateChanged => "cairn.training.run_state_changed",
     ModelVersionCreated => "cairn.registry.model_version_created",

@@ -227,12 +227,24 @@ impl Profile {
         }
     }
 
-    /// Adds `other` (the profile of more rows of the same schema) into this one.
+    /// Adds `other` (the profile of more rows of the same dataset) into this one. Columns are
+    /// matched by name; a column one side lacks (it was added to the schema later) counts as
+    /// null in that side's rows.
     pub fn merge(&mut self, other: &Profile) {
-        self.rows += other.rows;
-        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
-            mine.merge(theirs);
+        for mine in &mut self.columns {
+            match other.columns.iter().find(|theirs| theirs.name == mine.name) {
+                Some(theirs) => mine.merge(theirs),
+                None => mine.nulls += other.rows,
+            }
         }
+        for theirs in &other.columns {
+            if !self.columns.iter().any(|mine| mine.name == theirs.name) {
+                let mut added = theirs.clone();
+                added.nulls += self.rows;
+                self.columns.push(added);
+            }
+        }
+        self.rows += other.rows;
     }
 
     pub fn summary(&self) -> ProfileSummary {
@@ -502,6 +514,31 @@ mod tests {
         assert_eq!(merged.columns[2].top_values, direct.columns[2].top_values);
         let json = serde_json::to_string(&left).unwrap();
         assert_eq!(serde_json::from_str::<Profile>(&json).unwrap(), left, "state round-trips for storage");
+    }
+
+    #[test]
+    fn merging_across_an_added_column_counts_the_older_rows_as_null() {
+        let mut evolved = schema();
+        evolved
+            .columns
+            .push(serde_json::from_value(serde_json::json!({"name": "note", "type": "string"})).unwrap());
+        let mut old = Profile::new(&schema());
+        for x in [1.0, 2.0, 3.0] {
+            old.observe(&record(x, "a"));
+        }
+        let mut new = Profile::new(&evolved);
+        new.observe(&[record(4.0, "b"), vec![Value::Str("hi".into())]].concat());
+        new.observe(&[record(5.0, "b"), vec![Value::Null]].concat());
+        let mut forward = old.clone();
+        forward.merge(&new);
+        let summary = forward.summary();
+        assert_eq!(summary.rows, 5);
+        let note = &summary.columns[3];
+        assert_eq!((note.name.as_str(), note.count, note.nulls), ("note", 1, 4));
+        assert_eq!((summary.columns[0].count, summary.columns[0].max), (5, Some(5.0)));
+        let mut backward = new.clone();
+        backward.merge(&old);
+        assert_eq!(backward.summary().columns[3].nulls, 4, "the same from either side");
     }
 
     #[test]

@@ -2,6 +2,7 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_api::{
     Batch, Dataset, DatasetVersion, NewDataset, ProfileSummary, QualityReport, QuarantinedRecord,
+    SchemaRevision,
 };
 use cairn_domain::Timestamp;
 use cairn_http::{ApiError, ErrorKind};
@@ -24,6 +25,8 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
                 .route(web::get().to(list_datasets)),
         )
         .service(web::resource("/v1/datasets/{name}").route(web::get().to(get_dataset)))
+        .service(web::resource("/v1/datasets/{name}/schema").route(web::put().to(evolve_schema)))
+        .service(web::resource("/v1/datasets/{name}/schemas").route(web::get().to(list_schemas)))
         .service(
             web::resource("/v1/datasets/{name}/batches")
                 .route(web::post().to(ingest_batch))
@@ -43,12 +46,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        create_dataset, list_datasets, get_dataset, ingest_batch, list_batches, get_batch, list_quarantined,
+        create_dataset, list_datasets, get_dataset, evolve_schema, list_schemas, ingest_batch, list_batches, get_batch, list_quarantined,
         publish_records,
         create_snapshot, list_versions, get_version, get_profile
     ),
     components(schemas(
-        NewDataset, Dataset, Batch, DatasetVersion, QualityReport, RecordsAccepted, ProfileSummary, QuarantinedRecord
+        NewDataset, Dataset, SchemaRevision, Batch, DatasetVersion, QualityReport, RecordsAccepted, ProfileSummary, QuarantinedRecord
     )),
     tags(
         (name = "datasets", description = "Dataset declarations"),
@@ -66,7 +69,8 @@ impl From<DatasetError> for ApiError {
     fn from(error: DatasetError) -> Self {
         match error {
             DatasetError::InvalidSchema(_) => ApiError::invalid(error.to_string()),
-            DatasetError::Exists(_) => ApiError::conflict(error.to_string()),
+            DatasetError::Exists(_) | DatasetError::Conflict(_) => ApiError::conflict(error.to_string()),
+            DatasetError::Incompatible(_) => ApiError::invalid(error.to_string()),
             DatasetError::NotFound(_) => ApiError::not_found(error.to_string()),
             DatasetError::Corrupt(..) | DatasetError::Database(_) => ApiError::internal(error),
         }
@@ -115,6 +119,32 @@ async fn list_datasets(state: State) -> Result<HttpResponse, ApiError> {
     responses((status = 200, body = Dataset), (status = 404, body = cairn_http::ErrorBody)))]
 async fn get_dataset(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(datasets::get(&state.context, name.into_inner()).await?))
+}
+
+/// Evolve a dataset's schema: the new schema keeps every column as it is and appends nullable
+/// ones (rows written before have nulls there). Other changes are refused with 422: they need a
+/// new dataset. Sending the current schema again changes nothing.
+#[utoipa::path(put, path = "/v1/datasets/{name}/schema", tag = "datasets",
+    params(("name" = String, Path, description = "Dataset name")),
+    request_body = cairn_domain::Schema,
+    responses((status = 200, body = Dataset), (status = 404, body = cairn_http::ErrorBody),
+        (status = 409, description = "Changed concurrently", body = cairn_http::ErrorBody),
+        (status = 422, description = "Invalid or incompatible schema", body = cairn_http::ErrorBody)))]
+async fn evolve_schema(
+    state: State,
+    name: web::Path<String>,
+    body: web::Json<cairn_domain::Schema>,
+) -> Result<HttpResponse, ApiError> {
+    let dataset = datasets::evolve(&state.context, name.into_inner(), body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(dataset))
+}
+
+/// Every schema a dataset has had, oldest first, with the columns each revision added.
+#[utoipa::path(get, path = "/v1/datasets/{name}/schemas", tag = "datasets",
+    params(("name" = String, Path, description = "Dataset name")),
+    responses((status = 200, body = Vec<SchemaRevision>), (status = 404, body = cairn_http::ErrorBody)))]
+async fn list_schemas(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(datasets::revisions(&state.context, name.into_inner()).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -92,7 +92,7 @@ where
     let staging = ingestion.staging_root.join(batch_id.to_string());
     let processed = process(&staging, &declared.name, &declared.schema, batch_id, format, body).await;
     let result = match processed {
-        Ok(processed) => publish(ingestion, row, &declared.schema, processed).await,
+        Ok(processed) => publish(ingestion, row, processed).await,
         Err(error) => {
             let message = error.to_string();
             let id = batch_id.to_string();
@@ -202,12 +202,7 @@ fn decode_and_write(
 
 /// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only
 /// its quarantine for inspection and fails it.
-async fn publish(
-    ingestion: &Ingestion,
-    row: BatchRow,
-    schema: &Schema,
-    processed: Processed,
-) -> Result<Batch, BatchError> {
+async fn publish(ingestion: &Ingestion, row: BatchRow, processed: Processed) -> Result<Batch, BatchError> {
     let report = processed.report;
     let share = report.quarantined_share();
     let threshold = ingestion.quarantine_threshold;
@@ -229,7 +224,6 @@ async fn publish(
     let report_json = serde_json::to_string(&report).ok();
     let batch_id = row.id.clone();
     let dataset = row.dataset.clone();
-    let schema_json = serde_json::to_string(schema).unwrap_or_default();
     let committed = uploaded.clone();
     let report_for_event = report.clone();
     let batch_profile = processed.profile;
@@ -245,6 +239,7 @@ async fn publish(
                     return Ok(None);
                 }
                 catalog::lock_dataset(conn, &dataset)?;
+                let schema_json = catalog::current_schema_json(conn, &dataset)?;
                 let previous = catalog::latest_version(conn, &dataset)?;
                 let version = previous.as_ref().map_or(1, |v| v.version + 1);
                 let batch_profile_json = serde_json::to_string(&batch_profile).ok();

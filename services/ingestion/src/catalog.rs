@@ -5,7 +5,7 @@ use cairn_db::{AnyConnection, DbError};
 use cairn_domain::{Name, Timestamp};
 use diesel::prelude::*;
 
-use crate::schema::{batch_files, batches, dataset_versions};
+use crate::schema::{batch_files, batches, dataset_versions, datasets};
 
 pub(crate) const DATA: &str = "data";
 pub(crate) const QUARANTINE: &str = "quarantine";
@@ -367,6 +367,13 @@ pub(crate) fn lock_dataset(conn: &mut AnyConnection, dataset: &str) -> Result<()
             .execute(pg)?;
     }
     Ok(())
+}
+
+/// The dataset's schema now (inside the transaction that holds `lock_dataset`): the schema a new
+/// version is recorded under, which reads every earlier file too (evolution only adds nullable
+/// columns).
+pub(crate) fn current_schema_json(conn: &mut AnyConnection, dataset: &str) -> Result<String, DbError> {
+    Ok(datasets::table.find(dataset).select(datasets::schema_json).first(conn)?)
 }
 
 /// Datasets with committed records not yet in a version.

@@ -1,13 +1,15 @@
 //! Dataset declarations: the core, free of HTTP.
 
-use cairn_api::{Dataset, NewDataset};
+use cairn_api::{Dataset, NewDataset, SchemaRevision};
 use cairn_db::{AnyConnection, DbError};
-use cairn_domain::{Name, SchemaError, Timestamp};
-use cairn_events::v1::DatasetCreated;
+use cairn_domain::{EvolutionError, Name, Schema, SchemaError, Timestamp};
+use cairn_events::v1::{DatasetCreated, DatasetSchemaEvolved};
 use cairn_service::{Outbox, ServiceContext};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
+use crate::catalog;
+use crate::schema::dataset_schemas;
 use crate::schema::datasets::dsl;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,8 +18,12 @@ pub enum DatasetError {
     InvalidSchema(#[from] SchemaError),
     #[error("dataset `{0}` already exists")]
     Exists(Name),
+    #[error("incompatible schema change: {0}")]
+    Incompatible(#[from] EvolutionError),
     #[error("dataset `{0}` does not exist")]
     NotFound(String),
+    #[error("the schema of `{0}` changed meanwhile; read it again and retry")]
+    Conflict(String),
     #[error("stored dataset `{0}` cannot be read: {1}")]
     Corrupt(String, String),
     #[error(transparent)]
@@ -56,6 +62,7 @@ fn insert(conn: &mut AnyConnection, dataset: &Dataset, schema_json: String) -> R
             dsl::created_at.eq(dataset.created_at.as_micros()),
         ))
         .execute(conn)?;
+    insert_revision(conn, dataset.name.as_str(), 1, dataset.created_at, &schema_json, &[])?;
     Outbox::stage(
         conn,
         &DatasetCreated {
@@ -65,6 +72,114 @@ fn insert(conn: &mut AnyConnection, dataset: &Dataset, schema_json: String) -> R
         },
     )?;
     Ok(())
+}
+
+fn insert_revision(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    revision: i64,
+    changed_at: Timestamp,
+    schema_json: &str,
+    added: &[String],
+) -> Result<(), DbError> {
+    diesel::insert_into(dataset_schemas::table)
+        .values((
+            dataset_schemas::dataset.eq(dataset),
+            dataset_schemas::revision.eq(revision),
+            dataset_schemas::changed_at.eq(changed_at.as_micros()),
+            dataset_schemas::schema_json.eq(schema_json),
+            dataset_schemas::added_json.eq(serde_json::to_string(added).unwrap_or_default()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Replaces a dataset's schema with `new` if it only appends nullable columns (recorded as a
+/// new revision and announced); any other change is refused: it needs a new dataset. The same
+/// schema again changes nothing.
+pub async fn evolve(context: &ServiceContext, name: String, new: Schema) -> Result<Dataset, DatasetError> {
+    let current = get(context, name).await?;
+    let added: Vec<String> = current.schema.evolution(&new)?.iter().map(|c| c.name.to_string()).collect();
+    if added.is_empty() {
+        return Ok(current);
+    }
+    let dataset = current.name.to_string();
+    let expected = current.schema.clone();
+    let evolved = new.clone();
+    let changed = context
+        .db
+        .run(move |conn| {
+            cairn_db::write_transaction(conn, |conn| {
+                // Batches commit under the same lock, so a version's schema is never stale.
+                catalog::lock_dataset(conn, &dataset)?;
+                let stored: String = dsl::datasets.find(&dataset).select(dsl::schema_json).first(conn)?;
+                if serde_json::from_str::<Schema>(&stored).ok().as_ref() != Some(&expected) {
+                    return Ok(false);
+                }
+                let revision: i64 = dataset_schemas::table
+                    .filter(dataset_schemas::dataset.eq(&dataset))
+                    .select(diesel::dsl::max(dataset_schemas::revision))
+                    .first::<Option<i64>>(conn)?
+                    .unwrap_or(0)
+                    + 1;
+                let schema_json = serde_json::to_string(&evolved).unwrap_or_default();
+                let changed_at = Timestamp::now();
+                diesel::update(dsl::datasets.find(&dataset))
+                    .set(dsl::schema_json.eq(&schema_json))
+                    .execute(conn)?;
+                insert_revision(conn, &dataset, revision, changed_at, &schema_json, &added)?;
+                Outbox::stage(
+                    conn,
+                    &DatasetSchemaEvolved {
+                        dataset: dataset.clone(),
+                        revision,
+                        schema_json,
+                        added_columns: added.clone(),
+                        changed_at_unix_micros: changed_at.as_micros(),
+                    },
+                )?;
+                Ok::<_, DbError>(true)
+            })
+        })
+        .await?;
+    if !changed {
+        return Err(DatasetError::Conflict(current.name.to_string()));
+    }
+    context.outbox.wake();
+    Ok(Dataset { schema: new, ..current })
+}
+
+/// Every schema a dataset has had, oldest first.
+pub async fn revisions(context: &ServiceContext, name: String) -> Result<Vec<SchemaRevision>, DatasetError> {
+    let dataset = get(context, name).await?;
+    let key = dataset.name.to_string();
+    let rows: Vec<(i64, i64, String, String)> = context
+        .db
+        .run(move |conn| {
+            Ok(dataset_schemas::table
+                .filter(dataset_schemas::dataset.eq(&key))
+                .order(dataset_schemas::revision.asc())
+                .select((
+                    dataset_schemas::revision,
+                    dataset_schemas::changed_at,
+                    dataset_schemas::schema_json,
+                    dataset_schemas::added_json,
+                ))
+                .load(conn)?)
+        })
+        .await?;
+    let corrupt = |reason: String| DatasetError::Corrupt(dataset.name.to_string(), reason);
+    rows.into_iter()
+        .map(|(revision, changed_at, schema_json, added_json)| {
+            Ok(SchemaRevision {
+                revision,
+                changed_at: Timestamp::from_micros(changed_at)
+                    .ok_or_else(|| corrupt("bad timestamp".into()))?,
+                added_columns: serde_json::from_str(&added_json).map_err(|e| corrupt(e.to_string()))?,
+                schema: serde_json::from_str(&schema_json).map_err(|e| corrupt(e.to_string()))?,
+            })
+        })
+        .collect()
 }
 
 pub async fn get(context: &ServiceContext, name: String) -> Result<Dataset, DatasetError> {

@@ -55,3 +55,13 @@ diesel::table! {
         last_sequence -> BigInt,
     }
 }
+
+diesel::table! {
+    dataset_schemas (dataset, revision) {
+        dataset -> Text,
+        revision -> BigInt,
+        changed_at -> BigInt,
+        schema_json -> Text,
+        added_json -> Text,
+    }
+}

@@ -226,7 +226,6 @@ async fn write(
 /// or `None` when nothing new arrived since the last one.
 pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<DatasetVersion>, BatchError> {
     let declared = datasets::get(&ingestion.context, dataset.to_owned()).await?;
-    let schema_json = serde_json::to_string(&declared.schema).unwrap_or_default();
     let name = declared.name.to_string();
     let created = ingestion
         .context
@@ -234,6 +233,7 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
         .run(move |conn| {
             cairn_db::write_transaction(conn, |conn| {
                 catalog::lock_dataset(conn, &name)?;
+                let schema_json = catalog::current_schema_json(conn, &name)?;
                 let previous = catalog::latest_version(conn, &name)?;
                 let version = previous.as_ref().map_or(1, |v| v.version + 1);
                 let batches = catalog::unversioned_batches(conn, &name)?;
