@@ -14,8 +14,10 @@ locals {
       CAIRN__NATS__URL                = var.nats_url
       CAIRN__TELEMETRY__LOG_FORMAT    = "json"
       CAIRN__TELEMETRY__OTLP_ENDPOINT = var.otlp_endpoint
-      AWS_BUCKET                      = var.s3_bucket
-      AWS_REGION                      = var.s3_region
+      # The offline store lives in the bucket, shared by every replica.
+      CAIRN__STORAGE__OFFLINE_URL = "s3://${var.s3_bucket}/offline"
+      AWS_BUCKET                  = var.s3_bucket
+      AWS_REGION                  = var.s3_region
     },
     var.s3_endpoint == "" ? {} : {
       AWS_ENDPOINT_URL = var.s3_endpoint

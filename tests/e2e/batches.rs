@@ -10,7 +10,7 @@ use crate::{Platform, Store};
 
 const DAY_SECONDS: i64 = 86_400;
 
-fn dataset() -> NewDataset {
+pub(crate) fn dataset() -> NewDataset {
     serde_json::from_value(serde_json::json!({
         "name": "payments",
         "schema": {
@@ -32,7 +32,7 @@ fn timestamp(seconds: i64) -> String {
 }
 
 /// `rows` CSV records over three days; every `bad_every`-th has a negative amount.
-fn csv(rows: i64, bad_every: i64) -> (String, f64) {
+pub(crate) fn csv(rows: i64, bad_every: i64) -> (String, f64) {
     let mut body = String::from("id,ts,amount,channel\n");
     let mut good_sum = 0.0;
     for i in 0..rows {

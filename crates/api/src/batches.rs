@@ -63,3 +63,15 @@ pub struct QuarantinedRecord {
     pub record: serde_json::Value,
     pub violations: Vec<Violation>,
 }
+
+/// `POST /v1/datasets/{name}/imports`: ingest a batch from where it already is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewImport {
+    /// `s3://bucket/key` (with the service's `[storage.s3]` credentials), `https://…`, or
+    /// `file:///path` under one of the service's `ingestion.import_roots`.
+    pub url: String,
+    /// `csv`, `jsonl` or `parquet`; by default from the URL's extension.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+}

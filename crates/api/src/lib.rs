@@ -5,7 +5,7 @@ mod datasets;
 mod error;
 mod operations;
 
-pub use batches::{Batch, DatasetFile, DatasetVersion, QuarantinedRecord};
+pub use batches::{Batch, DatasetFile, DatasetVersion, NewImport, QuarantinedRecord};
 pub use cairn_records::{ColumnProfile, ColumnQuality, ProfileSummary, QualityReport, Violation};
 pub use datasets::{Dataset, NewDataset, SchemaRevision, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};

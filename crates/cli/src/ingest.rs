@@ -1,10 +1,12 @@
-//! `cairn ingest FILE --dataset NAME`: a streamed batch upload with a progress bar.
+//! `cairn ingest FILE --dataset NAME`: a streamed batch upload with a progress bar, or an import
+//! the service reads itself when FILE is a URL.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use cairn_client::Client;
+use cairn_api::{Batch, NewImport};
+use cairn_client::{Client, ClientError};
 use cairn_config::CairnConfig;
 use cairn_domain::ServiceKind;
 use futures::StreamExt as _;
@@ -20,30 +22,21 @@ pub(crate) async fn run(
     format: Option<&str>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let content_type = match format.or_else(|| file.extension().and_then(|e| e.to_str())) {
-        Some("csv") => "text/csv",
-        Some("jsonl" | "ndjson") => "application/x-ndjson",
-        Some("parquet") => "application/vnd.apache.parquet",
-        Some(other) => bail!("unknown format `{other}`: use --format csv, jsonl or parquet"),
-        None => bail!("cannot tell the format of {}: use --format csv, jsonl or parquet", file.display()),
-    };
-    let opened = tokio::fs::File::open(file).await.with_context(|| format!("opening {}", file.display()))?;
-    let size = opened.metadata().await?.len();
-    let progress = if json { ProgressBar::hidden() } else { ProgressBar::new(size) };
-    progress.set_style(
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    let counter = progress.clone();
-    let stream = ReaderStream::with_capacity(opened, 1 << 20).inspect(move |chunk| {
-        if let Ok(chunk) = chunk {
-            counter.inc(chunk.len() as u64);
-        }
-    });
     let client = Client::new(service_url(config, ServiceKind::Ingestion));
     let started = std::time::Instant::now();
-    let result = client.ingest(dataset, content_type, reqwest::Body::wrap_stream(stream)).await;
-    progress.finish_and_clear();
+    let source = file.to_string_lossy();
+    let result = if source.contains("://") {
+        // The service reads the source itself (s3://, http(s)://, file:// under its import roots).
+        let progress = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+        progress.set_message(format!("{source} is being ingested by the service"));
+        progress.enable_steady_tick(std::time::Duration::from_millis(120));
+        let import = NewImport { url: source.into_owned(), format: format.map(str::to_owned) };
+        let result = client.import(dataset, &import).await;
+        progress.finish_and_clear();
+        result
+    } else {
+        upload(&client, file, dataset, format, json).await?
+    };
     let batch = match result {
         Ok(batch) => batch,
         Err(error) => {
@@ -73,4 +66,37 @@ pub(crate) async fn run(
     rows.push(vec!["files".into(), batch.files.len().to_string()]);
     crate::table::print(&rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Streams a local file to the service with a progress bar.
+async fn upload(
+    client: &Client,
+    file: &Path,
+    dataset: &str,
+    format: Option<&str>,
+    json: bool,
+) -> anyhow::Result<Result<Batch, ClientError>> {
+    let content_type = match format.or_else(|| file.extension().and_then(|e| e.to_str())) {
+        Some("csv") => "text/csv",
+        Some("jsonl" | "ndjson") => "application/x-ndjson",
+        Some("parquet") => "application/vnd.apache.parquet",
+        Some(other) => bail!("unknown format `{other}`: use --format csv, jsonl or parquet"),
+        None => bail!("cannot tell the format of {}: use --format csv, jsonl or parquet", file.display()),
+    };
+    let opened = tokio::fs::File::open(file).await.with_context(|| format!("opening {}", file.display()))?;
+    let size = opened.metadata().await?.len();
+    let progress = if json { ProgressBar::hidden() } else { ProgressBar::new(size) };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let counter = progress.clone();
+    let stream = ReaderStream::with_capacity(opened, 1 << 20).inspect(move |chunk| {
+        if let Ok(chunk) = chunk {
+            counter.inc(chunk.len() as u64);
+        }
+    });
+    let result = client.ingest(dataset, content_type, reqwest::Body::wrap_stream(stream)).await;
+    progress.finish_and_clear();
+    Ok(result)
 }

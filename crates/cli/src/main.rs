@@ -34,10 +34,12 @@ enum Command {
     },
     /// Ingest a CSV or JSON Lines file into a dataset as one batch (streamed, with progress).
     Ingest {
+        /// A local file (uploaded), or a URL the ingestion service reads itself: s3://bucket/key,
+        /// https://…, file:///path under its ingestion.import_roots.
         file: PathBuf,
         #[arg(long, short = 'd')]
         dataset: String,
-        /// `csv` or `jsonl`; by default from the file extension.
+        /// `csv`, `jsonl` or `parquet`; by default from the file extension.
         #[arg(long)]
         format: Option<String>,
         #[arg(long)]

@@ -30,6 +30,7 @@ fn write_config(dir: &Path) -> Ports {
     let names = ["ingestion", "feature_store", "training", "registry", "serving", "monitor"];
     let mut toml = format!("data_dir = \"{}\"\n[up]\nnats_port = {nats}\n", dir.join("data").display());
     toml.push_str(&format!("[nats]\nurl = \"nats://127.0.0.1:{nats}\"\n"));
+    toml.push_str(&format!("[ingestion]\nimport_roots = [\"{}\"]\n", dir.display()));
     for (name, port) in names.iter().zip(&services) {
         toml.push_str(&format!("[services.{name}]\nport = {port}\n"));
     }
@@ -170,6 +171,15 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     let table = cairn(dir.path(), &["ingest", "clicks.csv", "--dataset", "clicks"]).output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout).to_string();
     assert!(table.contains("version") && table.contains("rows/s"), "{table}");
+    // A URL is read by the service itself.
+    let url = format!("file://{}", dir.path().join("clicks.csv").display());
+    let imported = cairn(dir.path(), &["ingest", &url, "--dataset", "clicks", "--json"]).output().unwrap();
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let imported: serde_json::Value = serde_json::from_slice(&imported.stdout).unwrap();
+    assert_eq!(
+        (imported["version"].as_i64(), imported["report"]["rows_accepted"].as_u64()),
+        (Some(3), Some(5000))
+    );
 
     // Datasets from the CLI: a schema inferred from a sample, listing, showing, snapshots.
     let printed = cairn(
@@ -199,7 +209,7 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     assert!(String::from_utf8_lossy(&snapshot.stdout).contains("nothing new"));
     let latest = cairn(dir.path(), &["datasets", "version", "clicks"]).output().unwrap();
     let latest = String::from_utf8_lossy(&latest.stdout).to_string();
-    assert!(latest.contains("clicks version 2: 10000 rows") && latest.contains("SHA-256"), "{latest}");
+    assert!(latest.contains("clicks version 3: 15000 rows") && latest.contains("SHA-256"), "{latest}");
     let first = cairn(dir.path(), &["datasets", "version", "clicks", "1", "--json"]).output().unwrap();
     let first: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
     let created = first["created_at"].as_str().unwrap();

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use cairn_api::{Batch, Dataset, DatasetVersion, ErrorBody, Health, NewDataset, Readiness, SourceDataset};
+use cairn_api::{
+    Batch, Dataset, DatasetVersion, ErrorBody, Health, NewDataset, NewImport, Readiness, SourceDataset,
+};
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -118,6 +120,12 @@ impl Client {
             return Ok(None);
         }
         read(response).await.map(Some)
+    }
+
+    /// Ingests a batch from a URL the service reads itself (S3, HTTP(S), an allowed local path).
+    pub async fn import(&self, dataset: &str, import: &NewImport) -> Result<Batch, ClientError> {
+        let request = self.http.post(self.url(&format!("/v1/datasets/{dataset}/imports"))).json(import);
+        read(self.send_unlimited(request).await?).await
     }
 
     /// Replaces a dataset's schema with one that appends nullable columns.

@@ -50,6 +50,9 @@ pub fn load_from(
         .prefix_separator(ENV_SEPARATOR)
         .separator(ENV_SEPARATOR)
         .try_parsing(true)
+        // Lists from the environment are comma separated.
+        .list_separator(",")
+        .with_list_parse_key("ingestion.import_roots")
         .source(Some(env));
     let config: CairnConfig = builder.add_source(environment).build()?.try_deserialize()?;
     let problems = validate(&config);
@@ -72,6 +75,13 @@ mod tests {
         let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
         file.write_all(contents.as_bytes()).unwrap();
         file
+    }
+
+    #[test]
+    fn lists_come_from_the_environment_comma_separated() {
+        let config = load_from(None, env(&[("CAIRN__INGESTION__IMPORT_ROOTS", "/data/a,/data/b")])).unwrap();
+        assert_eq!(config.ingestion.import_roots, [PathBuf::from("/data/a"), PathBuf::from("/data/b")]);
+        assert!(load_from(None, env(&[])).unwrap().ingestion.import_roots.is_empty());
     }
 
     #[test]

@@ -90,8 +90,34 @@ pub struct TelemetryConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
-    /// Local directory of the offline store; empty means `<data_dir>/offline`.
+    /// Local directory of the offline store; empty means `<data_dir>/offline`. Unused when
+    /// `offline_url` is set.
     pub offline_root: String,
+    /// `s3://bucket[/prefix]`: the offline store in S3 or S3-compatible storage (`[storage.s3]`).
+    /// Empty: the local directory.
+    #[serde(default)]
+    pub offline_url: String,
+    #[serde(default)]
+    pub s3: S3Config,
+}
+
+/// Credentials and endpoint for `s3://` URLs: the offline store and batch imports. Unset values
+/// come from the usual `AWS_*` environment variables.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    /// An S3-compatible service (MinIO, Ceph, R2, …), e.g. `http://minio:9000`; empty: AWS.
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub access_key_id: String,
+    #[serde(default)]
+    pub secret_access_key: Secret,
+    /// Allow `http://` endpoints (test and on-premises setups).
+    #[serde(default)]
+    pub allow_http: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +131,10 @@ pub struct IngestionConfig {
     pub stream_flush_millis: u64,
     /// How often streamed records become a new version; 0 disables the schedule.
     pub snapshot_interval_secs: u64,
+    /// Local directories a batch may be imported from by path (`POST …/imports` with a
+    /// `file://` URL). Empty: imports by path are refused.
+    #[serde(default)]
+    pub import_roots: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

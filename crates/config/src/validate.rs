@@ -66,6 +66,16 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
         problem("ingestion.quarantine_threshold", format!("{threshold} is not between 0 and 1"));
     }
 
+    let offline_url = &config.storage.offline_url;
+    if !offline_url.is_empty() && !offline_url.starts_with("s3://") {
+        problem(
+            "storage.offline_url",
+            format!("`{offline_url}` must be an s3:// URL (or empty for offline_root)"),
+        );
+    }
+    if config.storage.s3.secret_access_key.is_set() && config.storage.s3.access_key_id.is_empty() {
+        problem("storage.s3.access_key_id", "must be set with storage.s3.secret_access_key".into());
+    }
     if config.ingestion.stream_flush_rows == 0 {
         problem("ingestion.stream_flush_rows", "must be at least 1".into());
     }

@@ -3,9 +3,11 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use bytes::Bytes;
+use cairn_config::CairnConfig;
 use futures::TryStreamExt as _;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt as _, WriteMultipart};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -15,6 +17,7 @@ use tokio::io::AsyncReadExt as _;
 
 use crate::object_reader::ObjectReader;
 use crate::quarantine::read_quarantined;
+use crate::remote::s3_bucket;
 use crate::{Quarantined, StagedFile, StorageError};
 
 const CHUNK: usize = 8 * 1024 * 1024;
@@ -43,6 +46,24 @@ impl OfflineStore {
         std::fs::create_dir_all(root)
             .map_err(|source| StorageError::Staging { path: root.display().to_string(), source })?;
         Ok(Self { store: Arc::new(LocalFileSystem::new_with_prefix(root)?) })
+    }
+
+    /// The store the configuration names: `storage.offline_url` (`s3://bucket/prefix`, with
+    /// `[storage.s3]`) or else the local `offline_root`.
+    pub fn from_config(config: &CairnConfig) -> Result<Self, StorageError> {
+        let url = &config.storage.offline_url;
+        if url.is_empty() {
+            return Self::local(&config.offline_root());
+        }
+        let bad = || StorageError::Url(url.clone());
+        let parsed = url::Url::parse(url).map_err(|_| bad())?;
+        let bucket = parsed.host_str().filter(|_| parsed.scheme() == "s3").ok_or_else(bad)?;
+        let store = s3_bucket(bucket, &config.storage.s3)?;
+        let prefix = parsed.path().trim_matches('/');
+        if prefix.is_empty() {
+            return Ok(Self { store });
+        }
+        Ok(Self { store: Arc::new(PrefixStore::new(store, prefix)) })
     }
 
     pub fn from_object_store(store: Arc<dyn ObjectStore>) -> Self {

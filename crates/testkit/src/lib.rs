@@ -5,8 +5,10 @@ mod config;
 mod db;
 mod nats;
 mod python;
+mod s3;
 
 pub use config::config;
 pub use db::TestDb;
 pub use nats::NatsServer;
 pub use python::python;
+pub use s3::S3Server;

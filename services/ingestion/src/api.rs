@@ -1,11 +1,12 @@
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_api::{
-    Batch, Dataset, DatasetVersion, NewDataset, ProfileSummary, QualityReport, QuarantinedRecord,
+    Batch, Dataset, DatasetVersion, NewDataset, NewImport, ProfileSummary, QualityReport, QuarantinedRecord,
     SchemaRevision,
 };
 use cairn_domain::Timestamp;
 use cairn_http::{ApiError, ErrorKind};
+use cairn_storage::{SourceError, open_source};
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi as _;
 
@@ -32,6 +33,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
                 .route(web::post().to(ingest_batch))
                 .route(web::get().to(list_batches)),
         )
+        .service(web::resource("/v1/datasets/{name}/imports").route(web::post().to(import_batch)))
         .service(web::resource("/v1/datasets/{name}/batches/{id}").route(web::get().to(get_batch)))
         .service(web::resource("/v1/datasets/{name}/quarantine").route(web::get().to(list_quarantined)))
         .service(web::resource("/v1/datasets/{name}/records").route(web::post().to(publish_records)))
@@ -46,12 +48,12 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        create_dataset, list_datasets, get_dataset, evolve_schema, list_schemas, ingest_batch, list_batches, get_batch, list_quarantined,
+        create_dataset, list_datasets, get_dataset, evolve_schema, list_schemas, ingest_batch, import_batch, list_batches, get_batch, list_quarantined,
         publish_records,
         create_snapshot, list_versions, get_version, get_profile
     ),
     components(schemas(
-        NewDataset, Dataset, SchemaRevision, Batch, DatasetVersion, QualityReport, RecordsAccepted, ProfileSummary, QuarantinedRecord
+        NewDataset, Dataset, SchemaRevision, NewImport, Batch, DatasetVersion, QualityReport, RecordsAccepted, ProfileSummary, QuarantinedRecord
     )),
     tags(
         (name = "datasets", description = "Dataset declarations"),
@@ -164,12 +166,7 @@ fn format(request: &HttpRequest, query: &BatchQuery) -> Result<Format, ApiError>
         )
     };
     if let Some(format) = &query.format {
-        return match format.as_str() {
-            "csv" => Ok(Format::Csv),
-            "jsonl" | "ndjson" => Ok(Format::JsonLines),
-            "parquet" => Ok(Format::Parquet),
-            other => Err(unsupported(&format!("unknown format `{other}`"))),
-        };
+        return Format::parse(format).ok_or_else(|| unsupported(&format!("unknown format `{format}`")));
     }
     let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -205,6 +202,46 @@ async fn ingest_batch(
 ) -> Result<HttpResponse, ApiError> {
     let format = format(&request, &query)?;
     let batch = batches::ingest(&state, &name, format, body).await?;
+    Ok(HttpResponse::Created().json(batch))
+}
+
+/// Ingest a batch from where it already is: S3 (or S3-compatible) storage, an HTTP(S) URL, or
+/// a local path under `ingestion.import_roots`. Streamed like an upload, with the same answers.
+#[utoipa::path(post, path = "/v1/datasets/{name}/imports", tag = "batches",
+    params(("name" = String, Path, description = "Dataset name")),
+    request_body = NewImport,
+    responses(
+        (status = 201, description = "Committed as a new version", body = Batch),
+        (status = 403, description = "A local path outside ingestion.import_roots", body = cairn_http::ErrorBody),
+        (status = 404, description = "Unknown dataset", body = cairn_http::ErrorBody),
+        (status = 415, description = "Unknown format", body = cairn_http::ErrorBody),
+        (status = 422, description = "Unsupported or missing source, unreadable input, or too many records quarantined", body = cairn_http::ErrorBody),
+        (status = 503, description = "The source could not be read", body = cairn_http::ErrorBody)))]
+async fn import_batch(
+    state: State,
+    name: web::Path<String>,
+    body: web::Json<NewImport>,
+) -> Result<HttpResponse, ApiError> {
+    let import = body.into_inner();
+    let format = match &import.format {
+        Some(format) => Format::parse(format),
+        None => Format::from_extension(import.url.split(['?', '#']).next().unwrap_or_default()),
+    }
+    .ok_or_else(|| {
+        ApiError::new(
+            ErrorKind::UnsupportedMediaType,
+            "cannot tell the format: give \"format\": csv, jsonl or parquet".to_owned(),
+        )
+    })?;
+    // The dataset is checked first: an unknown one is a 404 before any source is touched.
+    datasets::get(&state.context, name.to_string()).await?;
+    let source =
+        open_source(&import.url, &state.s3, &state.import_roots).await.map_err(|error| match error {
+            SourceError::Forbidden(_) => ApiError::new(ErrorKind::Forbidden, error.to_string()),
+            SourceError::Unreachable { .. } => ApiError::unavailable(error.to_string()),
+            SourceError::Unsupported(_) | SourceError::NotFound(_) => ApiError::invalid(error.to_string()),
+        })?;
+    let batch = batches::ingest(&state, &name, format, source.stream).await?;
     Ok(HttpResponse::Created().json(batch))
 }
 

@@ -10,7 +10,7 @@ mod stream;
 
 use std::path::PathBuf;
 
-use cairn_config::CairnConfig;
+use cairn_config::{CairnConfig, S3Config};
 use cairn_db::Migrations;
 use cairn_domain::ServiceKind;
 use cairn_service::{RunningService, ServiceContext, StartError};
@@ -35,14 +35,19 @@ pub struct Ingestion {
     pub quarantine_threshold: f64,
     pub stream_flush_rows: usize,
     pub stream_flush_millis: u64,
+    /// For `s3://` imports.
+    pub s3: S3Config,
+    /// Local directories imports may read.
+    pub import_roots: Vec<PathBuf>,
 }
 
 /// Starts the ingestion service; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
-    let store = OfflineStore::local(&config.offline_root())
+    let store = OfflineStore::from_config(&config)
         .map_err(|error| StartError::Other(format!("offline store: {error}")))?;
     let staging_root = batches::staging_root(&config.data_dir);
     let settings = config.ingestion.clone();
+    let s3 = config.storage.s3.clone();
     let context = cairn_service::start(ServiceKind::Ingestion, config, &[MIGRATIONS]).await?;
     let ingestion = Ingestion {
         context: context.clone(),
@@ -51,6 +56,8 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         quarantine_threshold: settings.quarantine_threshold,
         stream_flush_rows: settings.stream_flush_rows,
         stream_flush_millis: settings.stream_flush_millis,
+        s3: s3.clone(),
+        import_roots: settings.import_roots.clone(),
     };
     let cleaned = batches::clean_up_interrupted(&ingestion)
         .await

@@ -1,0 +1,100 @@
+//! Object stores named by URL: the offline store in S3-compatible storage, and the sources
+//! batches are imported from (`s3://`, `http(s)://`, `file://`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_config::S3Config;
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use object_store::aws::AmazonS3Builder;
+use object_store::http::HttpBuilder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt as _};
+use url::Url;
+
+/// Why a source cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("`{0}` is not a URL of a supported kind (s3://, http://, https://, file://)")]
+    Unsupported(String),
+    #[error("{0} does not exist")]
+    NotFound(String),
+    #[error("{0} is outside the directories imports may read (ingestion.import_roots)")]
+    Forbidden(String),
+    #[error("reading {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+}
+
+/// An S3 (or S3-compatible) bucket with the configured endpoint and credentials; what the
+/// configuration leaves empty comes from `AWS_*` environment variables.
+pub fn s3_bucket(bucket: &str, s3: &S3Config) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket).with_allow_http(s3.allow_http);
+    if !s3.endpoint.is_empty() {
+        builder = builder.with_endpoint(&s3.endpoint);
+    }
+    if !s3.region.is_empty() {
+        builder = builder.with_region(&s3.region);
+    }
+    if !s3.access_key_id.is_empty() {
+        builder = builder.with_access_key_id(&s3.access_key_id);
+    }
+    if let Some(secret) = s3.secret_access_key.expose() {
+        builder = builder.with_secret_access_key(secret);
+    }
+    Ok(Arc::new(builder.build()?))
+}
+
+/// A source file of a batch import, opened for streaming.
+pub struct Source {
+    pub size: u64,
+    pub stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
+}
+
+/// Opens `url` for reading: `s3://bucket/key` with `s3`, `http(s)://…` as a plain GET, and
+/// `file:///path` only under one of `roots` (after resolving symlinks and `..`).
+pub async fn open_source(url: &str, s3: &S3Config, roots: &[PathBuf]) -> Result<Source, SourceError> {
+    let unsupported = || SourceError::Unsupported(url.to_owned());
+    let parsed = Url::parse(url).map_err(|_| unsupported())?;
+    let unreachable = |reason: String| SourceError::Unreachable { url: url.to_owned(), reason };
+    let (store, path): (Arc<dyn ObjectStore>, ObjectPath) = match parsed.scheme() {
+        "s3" => {
+            let bucket = parsed.host_str().filter(|b| !b.is_empty()).ok_or_else(unsupported)?;
+            let key = ObjectPath::from_url_path(parsed.path()).map_err(|_| unsupported())?;
+            (s3_bucket(bucket, s3).map_err(|e| unreachable(e.to_string()))?, key)
+        }
+        "http" | "https" => {
+            let origin = parsed.origin().ascii_serialization();
+            let options = ClientOptions::new().with_allow_http(parsed.scheme() == "http");
+            let store = HttpBuilder::new()
+                .with_url(origin)
+                .with_client_options(options)
+                .build()
+                .map_err(|e| unreachable(e.to_string()))?;
+            let path = ObjectPath::from_url_path(parsed.path()).map_err(|_| unsupported())?;
+            (Arc::new(store), path)
+        }
+        "file" => {
+            let local = parsed.to_file_path().map_err(|()| unsupported())?;
+            let resolved =
+                std::fs::canonicalize(&local).map_err(|_| SourceError::NotFound(url.to_owned()))?;
+            let allowed = roots
+                .iter()
+                .filter_map(|root| std::fs::canonicalize(root).ok())
+                .any(|root| resolved.starts_with(root));
+            if !allowed {
+                return Err(SourceError::Forbidden(url.to_owned()));
+            }
+            let path = ObjectPath::from_absolute_path(&resolved).map_err(|_| unsupported())?;
+            (Arc::new(LocalFileSystem::new()), path)
+        }
+        _ => return Err(unsupported()),
+    };
+    match store.get(&path).await {
+        Ok(result) => Ok(Source { size: result.meta.size, stream: result.into_stream().boxed() }),
+        Err(object_store::Error::NotFound { .. }) => Err(SourceError::NotFound(url.to_owned())),
+        Err(error) => Err(unreachable(error.to_string())),
+    }
+}
