@@ -126,8 +126,14 @@ impl Bus {
                 };
                 match item {
                     Some(Ok(message)) => {
+                        let delivery = delivery(&message);
+                        // An ordered consumer that resets itself after a server restart may start
+                        // over from an earlier message: what was handled is never handed again.
+                        if delivery.stream_sequence < next {
+                            continue;
+                        }
                         deadline.get_or_insert_with(|| tokio::time::Instant::now() + limits.max_wait);
-                        batch.push(delivery(&message));
+                        batch.push(delivery);
                     }
                     Some(Err(error)) => {
                         tracing::warn!(stream, %error, "reading interrupted; resuming from the last handled record");

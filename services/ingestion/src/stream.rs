@@ -2,17 +2,19 @@
 //! through `POST …/records`) land in the offline store in micro-batches. A micro-batch's files,
 //! its batch rows and the reader's stream position commit in one transaction; the reader starts
 //! from that position, and a record at or below it is skipped, so a crash anywhere never loses
-//! or duplicates a row. Committed records are then purged from the stream.
+//! or duplicates a row. Committed records are purged from the stream once the stream's duplicate
+//! window has passed (see [`Purger`]).
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cairn_api::{Dataset, DatasetVersion};
 use cairn_bus::{BatchLimits, ConsumerHandle, HandlerError, RawDelivery};
 use cairn_db::DbError;
 use cairn_domain::{BatchId, Timestamp};
-use cairn_events::topology::{INGEST_STREAM, ingest_dataset, ingest_subject, ingest_subjects};
+use cairn_events::topology::{self, INGEST_STREAM, ingest_dataset, ingest_subject, ingest_subjects};
 use cairn_events::v1::DatasetVersionCreated;
 use cairn_records::{JsonRecordDecoder, Profile, QualityReport};
 use cairn_service::{Outbox, StartError};
@@ -70,6 +72,8 @@ pub(crate) async fn follow(ingestion: &Ingestion) -> Result<ConsumerHandle, Star
         max_wait: Duration::from_millis(ingestion.stream_flush_millis),
     };
     let state = ingestion.clone();
+    let window = topology::stream(INGEST_STREAM).map_or(Duration::from_secs(120), |s| s.duplicate_window);
+    let purger = Arc::new(Mutex::new(Purger::new(window + Duration::from_secs(10))));
     Ok(ingestion.context.bus.read_from(
         INGEST_STREAM,
         ingest_subjects(),
@@ -77,9 +81,9 @@ pub(crate) async fn follow(ingestion: &Ingestion) -> Result<ConsumerHandle, Star
         limits,
         ingestion.context.shutdown.clone(),
         move |deliveries| {
-            let state = state.clone();
+            let (state, purger) = (state.clone(), purger.clone());
             async move {
-                apply(&state, deliveries).await.map_err(|error| HandlerError::Retry {
+                apply(&state, &purger, deliveries).await.map_err(|error| HandlerError::Retry {
                     reason: error.to_string(),
                     after: Duration::from_secs(1),
                 })
@@ -96,7 +100,41 @@ struct Written {
     threshold_exceeded: bool,
 }
 
-async fn apply(ingestion: &Ingestion, deliveries: Vec<RawDelivery>) -> Result<(), BatchError> {
+/// When committed records may leave the stream. JetStream drops a repeated `Nats-Msg-Id` only
+/// while it holds a message with that id (after a restart it rebuilds its table of ids from the
+/// messages it stores), so a committed record stays for the duplicate window: a producer that
+/// retries within the window never stores a record twice, even across a nats-server restart.
+struct Purger {
+    keep: Duration,
+    committed: VecDeque<(u64, Instant)>,
+}
+
+impl Purger {
+    fn new(keep: Duration) -> Self {
+        Self { keep, committed: VecDeque::new() }
+    }
+
+    /// Records that everything up to `last` was committed at `now`; returns the highest sequence
+    /// committed long enough ago to purge, if any.
+    fn committed(&mut self, last: u64, now: Instant) -> Option<u64> {
+        self.committed.push_back((last, now));
+        let mut purge = None;
+        while let Some(&(sequence, at)) = self.committed.front() {
+            if now.duration_since(at) < self.keep {
+                break;
+            }
+            purge = Some(sequence);
+            self.committed.pop_front();
+        }
+        purge
+    }
+}
+
+async fn apply(
+    ingestion: &Ingestion,
+    purger: &Mutex<Purger>,
+    deliveries: Vec<RawDelivery>,
+) -> Result<(), BatchError> {
     let db = &ingestion.context.db;
     let position = db.run(|conn| catalog::position(conn, CONSUMER)).await?;
     let last = deliveries.iter().map(|d| d.stream_sequence).max().unwrap_or_default();
@@ -124,7 +162,8 @@ async fn apply(ingestion: &Ingestion, deliveries: Vec<RawDelivery>) -> Result<()
         };
         written.push(write(ingestion, declared, records).await?);
     }
-    let sequence = i64::try_from(last).unwrap_or(i64::MAX);
+    // A batch wholly at or below the position (read again after a reconnect) must not move it back.
+    let sequence = i64::try_from(last).unwrap_or(i64::MAX).max(position);
     let threshold = ingestion.quarantine_threshold;
     db.run(move |conn| {
         cairn_db::write_transaction(conn, |conn| {
@@ -149,8 +188,11 @@ async fn apply(ingestion: &Ingestion, deliveries: Vec<RawDelivery>) -> Result<()
     })
     .await?;
     ingestion.context.outbox.wake();
-    // What is committed need not stay on the bus; if this fails, the next commit purges it.
-    if let Err(error) = ingestion.context.bus.purge_before(INGEST_STREAM, last + 1).await {
+    // What is committed need not stay on the bus; if this fails, a later commit purges it.
+    let purge = purger.lock().ok().and_then(|mut purger| purger.committed(last, Instant::now()));
+    if let Some(sequence) = purge
+        && let Err(error) = ingestion.context.bus.purge_before(INGEST_STREAM, sequence + 1).await
+    {
         tracing::debug!(%error, "stream not purged yet");
     }
     Ok(())
@@ -293,4 +335,22 @@ pub(crate) fn schedule_snapshots(ingestion: &Ingestion, interval: Duration) -> t
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn committed_records_are_purged_only_after_the_duplicate_window() {
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        let mut purger = Purger::new(Duration::from_secs(130));
+        assert_eq!(purger.committed(100, at(0)), None);
+        assert_eq!(purger.committed(200, at(60)), None);
+        assert_eq!(purger.committed(300, at(129)), None);
+        assert_eq!(purger.committed(400, at(130)), Some(100));
+        assert_eq!(purger.committed(500, at(300)), Some(400), "every older commit at once");
+        assert_eq!(purger.committed(600, at(301)), None);
+    }
 }
