@@ -91,7 +91,7 @@ async fn batches_become_versions(store: Store) {
     assert_eq!((amount.min, amount.max, amount.nulls), (Some(0.25), Some(249.75), 0));
     assert_eq!(first.files.len(), 3, "one file per event date");
     assert!(first.files[0].path.starts_with("datasets/payments/data/date=2026-03-01/"));
-    assert_eq!(first.quarantine.as_ref().map(|q| q.rows), Some(20));
+    assert_eq!(first.quarantine.iter().map(|q| q.rows).sum::<u64>(), 20);
 
     // Batch 2, JSON Lines: version 2 is version 1 plus the new files; version 1 does not change.
     let jsonl: String = (1000..1100)
@@ -196,7 +196,7 @@ async fn rejected_and_failed_batches_leave_nothing_visible() {
     assert_eq!(failed["state"], "failed");
     assert_eq!(failed["report"]["rows_quarantined"], 50);
     assert!(failed["files"].as_array().unwrap().is_empty());
-    let quarantine = failed["quarantine"]["path"].as_str().unwrap();
+    let quarantine = failed["quarantine"][0]["path"].as_str().unwrap();
     assert!(root.join(quarantine).exists());
 
     // Samples of the quarantine: line, values and the rule broken.
@@ -356,5 +356,44 @@ async fn a_schema_gains_nullable_columns_and_versions_keep_theirs() {
         paths.join(", ")
     );
     assert_eq!(duckdb(&sql)[0], serde_json::json!([110, 6]));
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_large_batch_is_decoded_by_several_threads_and_errors_still_name_their_line() {
+    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion], &[]).await;
+    let client = platform.client(ServiceKind::Ingestion);
+    client.create_dataset(&dataset()).await.unwrap();
+
+    // About 20 MB: several chunks of whole records, decoded and written in parallel.
+    let (body, good_sum) = csv(400_000, 1000);
+    let batch = client.ingest("payments", "text/csv", body.clone()).await.unwrap();
+    let report = batch.report.clone().unwrap();
+    assert_eq!((report.rows_in, report.rows_accepted, report.rows_quarantined), (400_000, 399_600, 400));
+    assert_eq!(batch.quarantine.iter().map(|q| q.rows).sum::<u64>(), 400);
+    let lines: Vec<QuarantinedRecord> =
+        client.get("/v1/datasets/payments/quarantine?limit=1000").await.unwrap();
+    let mut lines: Vec<u64> = lines.iter().map(|r| r.line).collect();
+    lines.sort_unstable();
+    assert_eq!(lines, (0..400).map(|k| 2 + k * 1000).collect::<Vec<_>>(), "every record keeps its line");
+    let root = platform.config.offline_root();
+    let paths: Vec<String> =
+        batch.files.iter().map(|f| format!("'{}'", root.join(&f.path).display())).collect();
+    let rows = duckdb(&format!(
+        "SELECT count(*), count(DISTINCT id), sum(amount) FROM read_parquet([{}])",
+        paths.join(", ")
+    ));
+    assert_eq!((rows[0][0].as_u64(), rows[0][1].as_u64()), (Some(399_600), Some(399_600)));
+    assert!((rows[0][2].as_f64().unwrap() - good_sum).abs() < 1e-3 * good_sum);
+
+    // A malformed line deep in the file is named, whichever thread met it; nothing is kept.
+    let mut lines: Vec<&str> = body.lines().collect();
+    lines[350_000] = "350000,not a time,1.0,web";
+    let bad = lines.join("\n") + "\n";
+    let error = client.ingest("payments", "text/csv", bad).await.unwrap_err();
+    let cairn_client::ClientError::Api { status, body } = error else { panic!() };
+    assert_eq!(status, 422);
+    assert!(body.error.message.starts_with("line 350001, column `ts`"), "{}", body.error.message);
+    assert_eq!(client.versions("payments").await.unwrap().len(), 1);
     platform.stop().await;
 }

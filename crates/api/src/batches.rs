@@ -32,8 +32,8 @@ pub struct Batch {
     pub error: Option<String>,
     /// Files of accepted records (committed batches).
     pub files: Vec<DatasetFile>,
-    /// The file of quarantined records, if any.
-    pub quarantine: Option<DatasetFile>,
+    /// The files of quarantined records (none when every record was accepted).
+    pub quarantine: Vec<DatasetFile>,
 }
 
 /// An immutable dataset version: every file of its batches and the ones before.

@@ -5,25 +5,29 @@ use cairn_domain::{Column, Schema};
 use crate::parse::from_text;
 use crate::{DecodeError, Numbered, Value};
 
-/// Reads CSV with a header row as records of `schema`, one at a time.
-///
-/// Columns are matched by header name, in any order; a declared nullable column may be absent
-/// (its values are null), a header the schema does not declare is an error.
-pub struct CsvDecoder<R: Read> {
-    reader: csv::Reader<R>,
+/// The columns a CSV header names, checked against a schema: matched by name, in any order; a
+/// declared nullable column may be absent (its values are null), an undeclared header is an
+/// error.
+#[derive(Debug, Clone)]
+pub struct CsvHeader {
     columns: Vec<Column>,
     /// For each schema column, its field index in the file.
     positions: Vec<Option<usize>>,
-    row: csv::ByteRecord,
-    failed: bool,
+    fields: usize,
 }
 
-impl<R: Read> CsvDecoder<R> {
-    pub fn new(input: R, schema: &Schema) -> Result<Self, DecodeError> {
-        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input);
-        let header = reader
-            .byte_headers()
+impl CsvHeader {
+    /// Reads a header from its own bytes (as `Splitter::first_record` returns it).
+    pub fn parse(bytes: &[u8], schema: &Schema) -> Result<Self, DecodeError> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(bytes);
+        let mut header = csv::ByteRecord::new();
+        reader
+            .read_byte_record(&mut header)
             .map_err(|error| DecodeError::at(1, format!("malformed header: {error}")))?;
+        Self::from_fields(&header, schema)
+    }
+
+    fn from_fields(header: &csv::ByteRecord, schema: &Schema) -> Result<Self, DecodeError> {
         let mut names = Vec::with_capacity(header.len());
         for field in header {
             let name =
@@ -50,13 +54,41 @@ impl<R: Read> CsvDecoder<R> {
         {
             return Err(DecodeError::in_column(1, missing.0.name.as_str(), "non-nullable column is missing"));
         }
-        Ok(Self {
+        Ok(Self { columns: schema.columns.clone(), positions, fields: names.len() })
+    }
+}
+
+/// Reads CSV with a header row as records of `schema`, one at a time — or a chunk of such a
+/// file after its header (`chunk`), so that several threads can decode one file.
+pub struct CsvDecoder<R: Read> {
+    reader: csv::Reader<R>,
+    header: CsvHeader,
+    /// Lines before the reader's first one.
+    lines_before: u64,
+    row: csv::ByteRecord,
+    failed: bool,
+}
+
+impl<R: Read> CsvDecoder<R> {
+    pub fn new(input: R, schema: &Schema) -> Result<Self, DecodeError> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).flexible(true).from_reader(input);
+        let fields = reader
+            .byte_headers()
+            .map_err(|error| DecodeError::at(1, format!("malformed header: {error}")))?;
+        let header = CsvHeader::from_fields(fields, schema)?;
+        Ok(Self { reader, header, lines_before: 0, row: csv::ByteRecord::new(), failed: false })
+    }
+
+    /// Decodes records that start on line `first_line` of a file with `header`.
+    pub fn chunk(input: R, header: &CsvHeader, first_line: u64) -> Self {
+        let reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(input);
+        Self {
             reader,
-            columns: schema.columns.clone(),
-            positions,
+            header: header.clone(),
+            lines_before: first_line.saturating_sub(1),
             row: csv::ByteRecord::new(),
             failed: false,
-        })
+        }
     }
 }
 
@@ -71,14 +103,8 @@ impl<R: Read> Iterator for CsvDecoder<R> {
             Ok(false) => return None,
             Ok(true) => self.decode(),
             Err(error) => {
-                let line = error.position().map_or(0, csv::Position::line);
-                let message = match error.kind() {
-                    csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
-                        format!("malformed CSV: {len} fields where the header has {expected_len}")
-                    }
-                    _ => format!("malformed CSV: {error}"),
-                };
-                Err(DecodeError::at(line, message))
+                let line = self.lines_before + error.position().map_or(0, csv::Position::line);
+                Err(DecodeError::at(line, format!("malformed CSV: {error}")))
             }
         };
         self.failed = item.is_err();
@@ -88,9 +114,15 @@ impl<R: Read> Iterator for CsvDecoder<R> {
 
 impl<R: Read> CsvDecoder<R> {
     fn decode(&self) -> Result<Numbered, DecodeError> {
-        let line = self.row.position().map_or(0, csv::Position::line);
-        let mut record = Vec::with_capacity(self.columns.len());
-        for (column, position) in self.columns.iter().zip(&self.positions) {
+        let line = self.lines_before + self.row.position().map_or(0, csv::Position::line);
+        let header = &self.header;
+        if self.row.len() != header.fields {
+            let message =
+                format!("malformed CSV: {} fields where the header has {}", self.row.len(), header.fields);
+            return Err(DecodeError::at(line, message));
+        }
+        let mut record = Vec::with_capacity(header.columns.len());
+        for (column, position) in header.columns.iter().zip(&header.positions) {
             let Some(field) = position.and_then(|p| self.row.get(p)) else {
                 record.push(Value::Null);
                 continue;
@@ -155,6 +187,34 @@ pub(crate) mod tests {
         assert!(decode(b"id,ts,colour\n").unwrap_err().message.contains("not declared"));
         assert!(decode(b"id,note\n").unwrap_err().message.contains("missing"));
         assert!(decode(b"id,id,ts\n").unwrap_err().message.contains("twice"));
+    }
+
+    #[test]
+    fn chunks_decode_like_the_whole_file_with_the_same_lines() {
+        let mut csv = String::from("note,id,ts\n");
+        for i in 0..5000 {
+            csv.push_str(&format!("\"line {i}\nand more\",{i},2026-01-01\n"));
+        }
+        let whole = decode(csv.as_bytes()).unwrap();
+        let mut splitter = crate::Splitter::new(csv.as_bytes(), true);
+        let header = CsvHeader::parse(&splitter.first_record().unwrap().unwrap().bytes, &schema()).unwrap();
+        let mut chunked = Vec::new();
+        while let Some(chunk) = splitter.next_chunk().unwrap() {
+            // Split each chunk again at an arbitrary record boundary, as a smaller chunk size would.
+            let middle = chunk.bytes.len() / 2;
+            let cut =
+                middle + chunk.bytes[middle..].windows(2).position(|w| w == b"\"\n").map_or(0, |p| p + 1);
+            let cut = cut.min(chunk.bytes.len());
+            let lines_before_cut = chunk.bytes[..cut].iter().filter(|b| **b == b'\n').count() as u64;
+            let first = CsvDecoder::chunk(&chunk.bytes[..cut], &header, chunk.first_line);
+            let second = CsvDecoder::chunk(&chunk.bytes[cut..], &header, chunk.first_line + lines_before_cut);
+            chunked.extend(first.chain(second).map(Result::unwrap));
+        }
+        assert_eq!(chunked, whole);
+        assert_eq!(chunked[4999].0, 2 + 2 * 4999, "a record's line counts the newlines in quotes");
+
+        let error = CsvDecoder::chunk(&b"\"a\nb\",7,2026-01-01\n\"c\",8\n"[..], &header, 40).nth(1).unwrap();
+        assert_eq!(error.unwrap_err().to_string(), "line 42: malformed CSV: 2 fields where the header has 3");
     }
 
     #[test]

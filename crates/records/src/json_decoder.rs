@@ -61,6 +61,11 @@ impl<R: BufRead> JsonLinesDecoder<R> {
         Self { input, decoder: JsonRecordDecoder::new(schema), line: 0, buffer: Vec::new(), failed: false }
     }
 
+    /// Decodes lines that start at line `first_line` of a larger input.
+    pub fn chunk(input: R, schema: &Schema, first_line: u64) -> Self {
+        Self { line: first_line.saturating_sub(1), ..Self::new(input, schema) }
+    }
+
     /// Reads the next line into the buffer; `false` at the end of input.
     fn read_line(&mut self) -> Result<bool, DecodeError> {
         self.buffer.clear();

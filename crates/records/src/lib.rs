@@ -7,14 +7,16 @@ mod json_decoder;
 pub mod parse;
 mod profile;
 mod quality;
+mod split;
 mod validate;
 mod value;
 
-pub use csv_decoder::CsvDecoder;
+pub use csv_decoder::{CsvDecoder, CsvHeader};
 pub use error::DecodeError;
 pub use json_decoder::{JsonLinesDecoder, JsonRecordDecoder};
 pub use profile::{ColumnProfile, Histogram, Profile, ProfileSummary, Quantile, TopValue};
 pub use quality::{ColumnQuality, QualityReport};
+pub use split::{CHUNK_BYTES, Chunk, Splitter};
 pub use validate::{Validator, Violation};
 pub use value::{Record, Value};
 

@@ -71,6 +71,21 @@ impl QualityReport {
         }
     }
 
+    /// Adds `other` (a report of more records of the same schema) into this one.
+    pub fn merge(&mut self, other: &QualityReport) {
+        self.rows_in += other.rows_in;
+        self.rows_accepted += other.rows_accepted;
+        self.rows_quarantined += other.rows_quarantined;
+        for (rule, count) in &other.quarantined_by_rule {
+            *self.quarantined_by_rule.entry(rule.clone()).or_default() += count;
+        }
+        for (mine, theirs) in self.columns.iter_mut().zip(&other.columns) {
+            mine.nulls += theirs.nulls;
+            mine.min = [mine.min, theirs.min].into_iter().flatten().reduce(f64::min);
+            mine.max = [mine.max, theirs.max].into_iter().flatten().reduce(f64::max);
+        }
+    }
+
     /// Share of records quarantined, in [0, 1].
     pub fn quarantined_share(&self) -> f64 {
         if self.rows_in == 0 { 0.0 } else { self.rows_quarantined as f64 / self.rows_in as f64 }

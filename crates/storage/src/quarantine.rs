@@ -114,6 +114,20 @@ impl QuarantineWriter {
         self.push_raw(line, &serde_json::Value::Object(object).to_string(), violations)
     }
 
+    /// One of several quarantine files of the same batch (one per thread of a parallel batch).
+    pub fn shard(mut self, shard: u32) -> Self {
+        let batch_dir =
+            self.staged.object.rsplit_once('/').map(|(dir, _)| dir.to_owned()).unwrap_or_default();
+        self.staged.object = format!("{batch_dir}/part-{shard:05}.parquet");
+        let local = self.local.with_file_name(format!(
+            "{}-{shard}.parquet",
+            self.local.file_stem().and_then(|s| s.to_str()).unwrap_or("quarantine")
+        ));
+        self.staged.local = local.clone();
+        self.local = local;
+        self
+    }
+
     /// Quarantines input that did not even decode, as the text it arrived as.
     pub fn push_raw(&mut self, line: u64, raw: &str, violations: &[Violation]) -> Result<(), StorageError> {
         self.lines.append_value(i64::try_from(line).unwrap_or(i64::MAX));

@@ -3,13 +3,14 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_schema::Schema as ArrowSchema;
+use arrow_schema::{DataType, Schema as ArrowSchema};
 use cairn_domain::{BatchId, Name, Schema};
 use cairn_records::{Record, Value};
 use chrono::{DateTime, NaiveDate};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::builders::Builders;
 use crate::{StorageError, arrow_schema};
@@ -55,6 +56,7 @@ pub struct PartitionedWriter {
     event_ts: usize,
     dataset: Name,
     batch: BatchId,
+    shard: u32,
     staging: PathBuf,
     partitions: BTreeMap<NaiveDate, Partition>,
     buffered: usize,
@@ -80,12 +82,20 @@ impl PartitionedWriter {
             event_ts,
             dataset: dataset.clone(),
             batch,
+            shard: 0,
             staging: staging.to_owned(),
             partitions: BTreeMap::new(),
             buffered: 0,
             writes: 0,
             finished: Vec::new(),
         })
+    }
+
+    /// One of several writers of the same batch (each thread of a parallel batch has one): its
+    /// files are named apart.
+    pub fn shard(mut self, shard: u32) -> Self {
+        self.shard = shard;
+        self
     }
 
     /// Buffers an accepted record (its event timestamp must be set).
@@ -133,8 +143,14 @@ impl PartitionedWriter {
             return Ok(());
         }
         if partition.file.is_none() {
-            partition.file =
-                Some(open(&self.staging, &self.dataset, self.batch, date, partition.next_file, &self.arrow)?);
+            partition.file = Some(open(
+                &self.staging,
+                &self.dataset,
+                (self.batch, self.shard),
+                date,
+                partition.next_file,
+                &self.arrow,
+            )?);
             partition.next_file += 1;
         }
         let batch = partition.builders.finish(&self.arrow)?;
@@ -184,20 +200,31 @@ impl PartitionedWriter {
 fn open(
     staging: &Path,
     dataset: &Name,
-    batch: BatchId,
+    (batch, shard): (BatchId, u32),
     date: NaiveDate,
     n: u32,
     schema: &Arc<ArrowSchema>,
 ) -> Result<OpenFile, StorageError> {
-    let name = format!("part-{batch}-{n:05}.parquet");
+    let name = match shard {
+        0 => format!("part-{batch}-{n:05}.parquet"),
+        shard => format!("part-{batch}-{shard}-{n:05}.parquet"),
+    };
     let local = staging.join(format!("{date}-{name}"));
     let file = File::create(&local)
         .map_err(|source| StorageError::Staging { path: local.display().to_string(), source })?;
-    let properties = WriterProperties::builder()
+    let mut properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_created_by(format!("cairn {}", env!("CARGO_PKG_VERSION")))
-        .build();
+        .set_created_by(format!("cairn {}", env!("CARGO_PKG_VERSION")));
+    // Measurements and times rarely repeat: a dictionary costs a hash per value and is then
+    // abandoned. Keys, strings, categories and flags keep theirs.
+    for field in schema.fields() {
+        if matches!(field.data_type(), DataType::Float32 | DataType::Float64 | DataType::Timestamp(..)) {
+            properties =
+                properties.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+        }
+    }
+    let properties = properties.build();
     let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
     let object = format!("datasets/{dataset}/data/date={date}/{name}");
     Ok(OpenFile {

@@ -10,7 +10,9 @@ use cairn_api::Batch;
 use cairn_db::DbError;
 use cairn_domain::{BatchId, Name, Schema, Timestamp};
 use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested, DatasetVersionCreated};
-use cairn_records::{CsvDecoder, DecodeError, JsonLinesDecoder, Numbered, Profile, QualityReport};
+use cairn_records::{
+    Chunk, CsvDecoder, CsvHeader, DecodeError, JsonLinesDecoder, Numbered, Profile, QualityReport, Splitter,
+};
 use cairn_service::Outbox;
 use cairn_storage::{ParquetRecords, StagedFile, StorageError, StoredFile};
 use futures::{Stream, StreamExt as _};
@@ -144,7 +146,8 @@ where
         return tokio::task::spawn_blocking(move || {
             let file = std::fs::File::open(&path).map_err(|e| BatchError::Upload(e.to_string()))?;
             let records = ParquetRecords::open(file, &schema).map_err(BatchError::Unreadable)?;
-            decode_and_write(Box::new(records), &UploadFailure::default(), &staging, &dataset, &schema, batch)
+            let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch };
+            decode_and_write(Box::new(records), &UploadFailure::default(), &target)
         })
         .await
         .map_err(|_| BatchError::Worker)?;
@@ -154,13 +157,19 @@ where
     let worker = tokio::task::spawn_blocking(move || {
         let upload = UploadFailure::default();
         let input = ChannelReader { receiver, current: Bytes::new(), failure: upload.clone() };
-        let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
-            Format::Csv => Box::new(CsvDecoder::new(input, &schema).map_err(BatchError::Unreadable)?),
-            Format::JsonLines | Format::Parquet => {
-                Box::new(JsonLinesDecoder::new(BufReader::with_capacity(1 << 20, input), &schema))
+        let sink = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch };
+        match decode_threads(&schema) {
+            1 => {
+                let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
+                    Format::Csv => Box::new(CsvDecoder::new(input, &schema).map_err(BatchError::Unreadable)?),
+                    Format::JsonLines | Format::Parquet => {
+                        Box::new(JsonLinesDecoder::new(BufReader::with_capacity(1 << 20, input), &schema))
+                    }
+                };
+                decode_and_write(records, &upload, &sink)
             }
-        };
-        decode_and_write(records, &upload, &staging, &dataset, &schema, batch)
+            threads => decode_in_parallel(input, format == Format::Csv, threads, &upload, &sink),
+        }
     });
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|error| error.to_string());
@@ -192,27 +201,157 @@ where
     file.flush().await.map_err(failed)
 }
 
+/// Where the records of a batch go: its staging directory, dataset, schema and id.
+struct SinkTarget<'a> {
+    staging: &'a Path,
+    dataset: &'a Name,
+    schema: &'a Schema,
+    batch: BatchId,
+}
+
+impl SinkTarget<'_> {
+    fn sink(&self, shard: u32) -> Result<Sink, StorageError> {
+        Sink::new(self.staging, self.dataset, self.schema, self.batch, shard)
+    }
+}
+
+/// Threads that decode, validate and write one CSV or JSON Lines batch: the machine's cores (at
+/// most 4), or one when the schema checks uniqueness across the whole batch.
+fn decode_threads(schema: &Schema) -> usize {
+    if schema.unique_key {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(4)
+}
+
+/// A read error is the upload failing, if it did; otherwise the input is unreadable.
+fn read_error(upload: &UploadFailure, error: DecodeError) -> BatchError {
+    match upload.take() {
+        Some(reason) => BatchError::Upload(reason),
+        None => BatchError::Unreadable(error),
+    }
+}
+
 fn decode_and_write(
     records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>>,
     upload: &UploadFailure,
-    staging: &Path,
-    dataset: &Name,
-    schema: &Schema,
-    batch: BatchId,
+    target: &SinkTarget<'_>,
 ) -> Result<Processed, BatchError> {
-    let mut sink = Sink::new(staging, dataset, schema, batch)?;
+    let mut sink = target.sink(0)?;
     for item in records {
-        // A read error may be the upload failing rather than the input being unreadable.
-        let (line, record) = item.map_err(|error| match upload.take() {
-            Some(reason) => BatchError::Upload(reason),
-            None => BatchError::Unreadable(error),
-        })?;
+        let (line, record) = item.map_err(|error| read_error(upload, error))?;
         sink.record(line, &record)?;
     }
     if sink.rows_in() == 0 {
         return Err(BatchError::Empty);
     }
     Ok(sink.finish()?)
+}
+
+/// Cuts the input into chunks of whole records (CSV: `quoted`) and hands them round-robin to
+/// `threads` sinks, each writing its own files; the answer is theirs merged, or the error of the
+/// earliest line.
+fn decode_in_parallel<R: Read>(
+    input: R,
+    quoted: bool,
+    threads: usize,
+    upload: &UploadFailure,
+    target: &SinkTarget<'_>,
+) -> Result<Processed, BatchError> {
+    let mut splitter = Splitter::new(input, quoted);
+    let header = if quoted {
+        let first =
+            splitter.first_record().map_err(|e| read_error(upload, DecodeError::at(1, e.to_string())))?;
+        let bytes = first.map(|chunk| chunk.bytes).unwrap_or_default();
+        Some(CsvHeader::parse(&bytes, target.schema).map_err(BatchError::Unreadable)?)
+    } else {
+        None
+    };
+    let header = header.as_ref();
+    let (results, split) = std::thread::scope(|scope| {
+        let mut senders = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for shard in 0..threads {
+            let (sender, chunks) = std::sync::mpsc::sync_channel::<Chunk>(1);
+            senders.push(sender);
+            workers.push(scope.spawn(move || -> Result<Processed, BatchError> {
+                let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
+                for chunk in chunks {
+                    let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>> + '_> = match header {
+                        Some(header) => {
+                            Box::new(CsvDecoder::chunk(chunk.bytes.as_slice(), header, chunk.first_line))
+                        }
+                        None => Box::new(JsonLinesDecoder::chunk(
+                            chunk.bytes.as_slice(),
+                            target.schema,
+                            chunk.first_line,
+                        )),
+                    };
+                    for item in records {
+                        let (line, record) = item.map_err(BatchError::Unreadable)?;
+                        sink.record(line, &record)?;
+                    }
+                }
+                Ok(sink.finish()?)
+            }));
+        }
+        let mut split = Ok(());
+        for shard in (0..threads).cycle() {
+            match splitter.next_chunk() {
+                Ok(Some(chunk)) => {
+                    // A worker that stopped has failed: its error is the answer.
+                    if senders[shard].send(chunk).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    split = Err(error);
+                    break;
+                }
+            }
+        }
+        drop(senders);
+        let results: Vec<Result<Processed, BatchError>> =
+            workers.into_iter().map(|worker| worker.join().unwrap_or(Err(BatchError::Worker))).collect();
+        (results, split)
+    });
+    if let Some(reason) = upload.take() {
+        return Err(BatchError::Upload(reason));
+    }
+    let mut processed: Option<Processed> = None;
+    let mut first_error: Option<BatchError> = None;
+    for result in results {
+        match result {
+            Ok(part) => {
+                processed = Some(match processed {
+                    Some(all) => all.merge(part),
+                    None => part,
+                })
+            }
+            Err(error) => {
+                let earlier = match (&error, &first_error) {
+                    (_, None) => true,
+                    (BatchError::Unreadable(new), Some(BatchError::Unreadable(old))) => new.line < old.line,
+                    (_, Some(BatchError::Unreadable(_))) => true,
+                    _ => false,
+                };
+                if earlier {
+                    first_error = Some(error);
+                }
+            }
+        }
+    }
+    if let Some(error) = first_error {
+        return Err(error);
+    }
+    if let Err(error) = split {
+        return Err(BatchError::Unreadable(DecodeError::at(0, error.to_string())));
+    }
+    match processed {
+        Some(processed) if processed.report.rows_in > 0 => Ok(processed),
+        _ => Err(BatchError::Empty),
+    }
 }
 
 /// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only

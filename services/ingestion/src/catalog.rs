@@ -294,7 +294,7 @@ impl BatchRow {
             report: self.report_json.as_deref().and_then(|json| serde_json::from_str(json).ok()),
             error: self.error.clone(),
             files: files.iter().filter(|f| f.area == DATA).map(FileRow::to_api).collect(),
-            quarantine: files.iter().find(|f| f.area == QUARANTINE).map(FileRow::to_api),
+            quarantine: files.iter().filter(|f| f.area == QUARANTINE).map(FileRow::to_api).collect(),
         })
     }
 }

@@ -18,26 +18,28 @@ pub(crate) struct Sink {
 /// What a sink produced, staged on local disk.
 pub(crate) struct Processed {
     pub(crate) files: Vec<StagedFile>,
-    pub(crate) quarantine: Option<StagedFile>,
+    pub(crate) quarantine: Vec<StagedFile>,
     pub(crate) report: QualityReport,
     /// Of the accepted records.
     pub(crate) profile: Profile,
 }
 
 impl Sink {
+    /// `shard` tells apart the files of the sinks of one batch (one per thread).
     pub(crate) fn new(
         staging: &Path,
         dataset: &Name,
         schema: &Schema,
         batch: BatchId,
+        shard: u32,
     ) -> Result<Self, StorageError> {
         let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
         Ok(Self {
             validator: Validator::new(schema),
             report: QualityReport::new(schema),
             profile: Profile::new(schema),
-            writer: PartitionedWriter::new(staging, dataset, schema, batch)?,
-            quarantine: QuarantineWriter::new(staging, dataset, columns, batch)?,
+            writer: PartitionedWriter::new(staging, dataset, schema, batch)?.shard(shard),
+            quarantine: QuarantineWriter::new(staging, dataset, columns, batch)?.shard(shard),
         })
     }
 
@@ -78,9 +80,21 @@ impl Sink {
         self.report.finish();
         Ok(Processed {
             files: self.writer.finish()?,
-            quarantine: self.quarantine.finish()?,
+            quarantine: self.quarantine.finish()?.into_iter().collect(),
             report: self.report,
             profile: self.profile,
         })
+    }
+}
+
+impl Processed {
+    /// What two sinks of the same batch produced, together.
+    pub(crate) fn merge(mut self, other: Processed) -> Processed {
+        self.files.extend(other.files);
+        self.quarantine.extend(other.quarantine);
+        self.report.merge(&other.report);
+        self.report.finish();
+        self.profile.merge(&other.profile);
+        self
     }
 }

@@ -212,7 +212,7 @@ async fn write(
     let dir = staging.clone();
     let processed = tokio::task::spawn_blocking(move || {
         let decoder = JsonRecordDecoder::new(&schema);
-        let mut sink = Sink::new(&dir, &name, &schema, batch_id)?;
+        let mut sink = Sink::new(&dir, &name, &schema, batch_id, 0)?;
         for delivery in &records {
             let sequence = delivery.stream_sequence;
             match decoder.decode(sequence, &delivery.payload) {
