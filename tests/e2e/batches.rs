@@ -386,6 +386,26 @@ async fn a_large_batch_is_decoded_by_several_threads_and_errors_still_name_their
     assert_eq!((rows[0][0].as_u64(), rows[0][1].as_u64()), (Some(399_600), Some(399_600)));
     assert!((rows[0][2].as_f64().unwrap() - good_sum).abs() < 1e-3 * good_sum);
 
+    // The same rows as Parquet with several row groups, read on several threads: rows keep
+    // their numbers (1-based) in the quarantine.
+    let csv_path = platform.dir.path().join("large.csv");
+    let parquet_path = platform.dir.path().join("large.parquet");
+    std::fs::write(&csv_path, &body).unwrap();
+    duckdb(&format!(
+        "COPY (SELECT * FROM read_csv('{}', timestampformat = '%Y-%m-%dT%H:%M:%S.%fZ')) TO '{}' (ROW_GROUP_SIZE 50000)",
+        csv_path.display(),
+        parquet_path.display()
+    ));
+    let parquet = tokio::fs::read(&parquet_path).await.unwrap();
+    let batch = client.ingest("payments", "application/vnd.apache.parquet", parquet).await.unwrap();
+    let report = batch.report.clone().unwrap();
+    assert_eq!((report.rows_in, report.rows_accepted), (400_000, 399_600));
+    let path = format!("/v1/datasets/payments/quarantine?batch={}&limit=1000", batch.id);
+    let quarantined: Vec<QuarantinedRecord> = client.get(&path).await.unwrap();
+    let mut rows: Vec<u64> = quarantined.iter().map(|r| r.line).collect();
+    rows.sort_unstable();
+    assert_eq!(rows, (0..400).map(|k| 1 + k * 1000).collect::<Vec<_>>());
+
     // A malformed line deep in the file is named, whichever thread met it; nothing is kept.
     let mut lines: Vec<&str> = body.lines().collect();
     lines[350_000] = "350000,not a time,1.0,web";
@@ -394,6 +414,6 @@ async fn a_large_batch_is_decoded_by_several_threads_and_errors_still_name_their
     let cairn_client::ClientError::Api { status, body } = error else { panic!() };
     assert_eq!(status, 422);
     assert!(body.error.message.starts_with("line 350001, column `ts`"), "{}", body.error.message);
-    assert_eq!(client.versions("payments").await.unwrap().len(), 1);
+    assert_eq!(client.versions("payments").await.unwrap().len(), 2);
     platform.stop().await;
 }

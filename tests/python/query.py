@@ -7,5 +7,6 @@ import sys
 
 import duckdb
 
-rows = duckdb.sql(sys.argv[1]).fetchall()
+result = duckdb.sql(sys.argv[1])
+rows = result.fetchall() if result is not None else []  # statements such as COPY return nothing
 print(json.dumps(rows, default=str))

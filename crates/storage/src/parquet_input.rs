@@ -35,6 +35,22 @@ pub struct ParquetRecords {
 
 impl ParquetRecords {
     pub fn open(file: File, schema: &Schema) -> Result<Self, DecodeError> {
+        Self::open_groups(file, schema, None)
+    }
+
+    /// How many row groups `file` has (to read them on several threads).
+    pub fn row_groups(file: File) -> Result<usize, DecodeError> {
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .map(|builder| builder.metadata().num_row_groups())
+            .map_err(|error| DecodeError::at(0, format!("not a readable Parquet file: {error}")).in_rows())
+    }
+
+    /// The rows of row group `group` only, numbered as in the whole file.
+    pub fn open_row_group(file: File, schema: &Schema, group: usize) -> Result<Self, DecodeError> {
+        Self::open_groups(file, schema, Some(group))
+    }
+
+    fn open_groups(file: File, schema: &Schema, group: Option<usize>) -> Result<Self, DecodeError> {
         let not_parquet = |error: parquet::errors::ParquetError| {
             DecodeError::at(0, format!("not a readable Parquet file: {error}")).in_rows()
         };
@@ -63,6 +79,16 @@ impl ParquetRecords {
                 DecodeError::in_column(0, missing.name.as_str(), "non-nullable column is missing").in_rows()
             );
         }
+        let mut row = 0;
+        let builder = match group {
+            Some(group) => {
+                let groups = builder.metadata().row_groups();
+                let before: i64 = groups.iter().take(group).map(|g| g.num_rows()).sum();
+                row = u64::try_from(before).unwrap_or_default();
+                builder.with_row_groups(vec![group])
+            }
+            None => builder,
+        };
         let reader = builder.with_batch_size(ROWS_PER_READ).build().map_err(not_parquet)?;
         Ok(Self {
             reader,
@@ -70,7 +96,7 @@ impl ParquetRecords {
             positions,
             batch: None,
             next_in_batch: 0,
-            row: 0,
+            row,
             failed: false,
         })
     }

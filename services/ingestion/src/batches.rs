@@ -144,10 +144,8 @@ where
         receive_to_file(&path, body).await?;
         let (staging, dataset, schema) = (staging.to_owned(), dataset.clone(), schema.clone());
         return tokio::task::spawn_blocking(move || {
-            let file = std::fs::File::open(&path).map_err(|e| BatchError::Upload(e.to_string()))?;
-            let records = ParquetRecords::open(file, &schema).map_err(BatchError::Unreadable)?;
             let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch };
-            decode_and_write(Box::new(records), &UploadFailure::default(), &target)
+            decode_parquet(&path, &target)
         })
         .await
         .map_err(|_| BatchError::Worker)?;
@@ -319,6 +317,17 @@ fn decode_in_parallel<R: Read>(
     if let Some(reason) = upload.take() {
         return Err(BatchError::Upload(reason));
     }
+    if let Err(error) = split
+        && results.iter().all(Result::is_ok)
+    {
+        return Err(BatchError::Unreadable(DecodeError::at(0, error.to_string())));
+    }
+    merge_results(results)
+}
+
+/// The sinks' output merged, or the error of the earliest line (or row) — an error that is
+/// not about the input comes first.
+fn merge_results(results: Vec<Result<Processed, BatchError>>) -> Result<Processed, BatchError> {
     let mut processed: Option<Processed> = None;
     let mut first_error: Option<BatchError> = None;
     for result in results {
@@ -345,13 +354,41 @@ fn decode_in_parallel<R: Read>(
     if let Some(error) = first_error {
         return Err(error);
     }
-    if let Err(error) = split {
-        return Err(BatchError::Unreadable(DecodeError::at(0, error.to_string())));
-    }
     match processed {
         Some(processed) if processed.report.rows_in > 0 => Ok(processed),
         _ => Err(BatchError::Empty),
     }
+}
+
+/// Reads a staged Parquet file's row groups on several threads (each its own sink and files).
+fn decode_parquet(path: &Path, target: &SinkTarget<'_>) -> Result<Processed, BatchError> {
+    let open = || std::fs::File::open(path).map_err(|e| BatchError::Upload(e.to_string()));
+    let groups = ParquetRecords::row_groups(open()?).map_err(BatchError::Unreadable)?;
+    let threads = decode_threads(target.schema).min(groups.max(1));
+    if threads == 1 {
+        let records = ParquetRecords::open(open()?, target.schema).map_err(BatchError::Unreadable)?;
+        return decode_and_write(Box::new(records), &UploadFailure::default(), target);
+    }
+    let results = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|shard| {
+                scope.spawn(move || -> Result<Processed, BatchError> {
+                    let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
+                    for group in (shard..groups).step_by(threads) {
+                        let records = ParquetRecords::open_row_group(open()?, target.schema, group)
+                            .map_err(BatchError::Unreadable)?;
+                        for item in records {
+                            let (row, record) = item.map_err(BatchError::Unreadable)?;
+                            sink.record(row, &record)?;
+                        }
+                    }
+                    Ok(sink.finish()?)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|worker| worker.join().unwrap_or(Err(BatchError::Worker))).collect()
+    });
+    merge_results(results)
 }
 
 /// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only
