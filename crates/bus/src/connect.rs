@@ -98,6 +98,10 @@ async fn options(config: &NatsConfig, source: ServiceKind) -> Result<async_nats:
             .await
             .map_err(|error| BusError::Credentials(format!("{}: {error}", path.display())))?;
     }
+    // The workspace links two rustls crypto back ends (ring for NATS, aws-lc-rs for the object
+    // store's S3 client), so rustls cannot pick one by itself: NATS TLS uses ring. Installing
+    // fails harmlessly when a provider is already in place.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     if let Some(ca) = &config.tls_ca_file {
         options = options.add_root_certificates(ca.clone());
     }
