@@ -44,6 +44,17 @@ async fn declared_dataset_reaches_the_feature_store_in_one_trace(store: Store) {
     assert_eq!(source.trace_id.as_deref(), Some(trace_id), "HTTP request → event → consumer share one trace");
     let missing = feature_store.source_dataset("nothing").await.unwrap_err();
     assert_eq!(missing.code(), Some("not_found"));
+
+    // A column added on ingestion reaches the feature store's catalog too.
+    let mut evolved = declared.schema.clone();
+    evolved
+        .columns
+        .push(serde_json::from_value(serde_json::json!({"name": "note", "type": "string"})).unwrap());
+    ingestion.evolve_schema("transactions", &evolved).await.unwrap();
+    eventually("the feature store to learn of the new column", || async {
+        feature_store.source_dataset("transactions").await.ok().filter(|s| s.schema == evolved)
+    })
+    .await;
     platform.stop().await;
 }
 

@@ -110,7 +110,17 @@ pub const FEATURE_STORE_DATASETS: ConsumerSpec = ConsumerSpec {
     max_deliver: 20,
 };
 
-pub const CONSUMERS: &[ConsumerSpec] = &[FEATURE_STORE_DATASETS];
+/// ... and the columns those datasets gain.
+pub const FEATURE_STORE_SCHEMAS: ConsumerSpec = ConsumerSpec {
+    durable: "feature-store_schemas",
+    stream: "CAIRN_DATASETS",
+    filter_subject: "cairn.datasets.schema_evolved",
+    owner: ServiceKind::FeatureStore,
+    ack_wait: Duration::from_secs(30),
+    max_deliver: 20,
+};
+
+pub const CONSUMERS: &[ConsumerSpec] = &[FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.
 pub const INGEST_STREAM: &str = "CAIRN_INGEST";

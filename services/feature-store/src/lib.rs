@@ -19,7 +19,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// Starts the feature store; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let context = cairn_service::start(ServiceKind::FeatureStore, config, &[MIGRATIONS]).await?;
-    let consumers = vec![sources::follow_datasets(&context).await?];
+    let consumers = vec![sources::follow_datasets(&context).await?, sources::follow_schemas(&context).await?];
     let state = actix_web::web::Data::new(context.clone());
     context.serve(api::openapi(), move |cfg| api::configure(cfg, state.clone()), consumers)
 }

@@ -5,5 +5,6 @@ diesel::table! {
         created_at -> BigInt,
         event_id -> Text,
         trace_id -> Nullable<Text>,
+        schema_revision -> BigInt,
     }
 }

@@ -6,14 +6,15 @@ use cairn_api::SourceDataset;
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
 use cairn_db::{AnyConnection, Database, DbError, inbox};
 use cairn_domain::{Name, Schema, Timestamp};
-use cairn_events::topology::FEATURE_STORE_DATASETS;
-use cairn_events::v1::DatasetCreated;
+use cairn_events::topology::{FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS};
+use cairn_events::v1::{DatasetCreated, DatasetSchemaEvolved};
 use cairn_service::{ServiceContext, StartError};
 use diesel::prelude::*;
 
 use crate::schema::source_datasets::dsl;
 
 const CONSUMER: &str = FEATURE_STORE_DATASETS.durable;
+const SCHEMAS_CONSUMER: &str = FEATURE_STORE_SCHEMAS.durable;
 
 pub(crate) async fn follow_datasets(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
     let db = context.db.clone();
@@ -46,6 +47,50 @@ async fn record(db: Database, delivery: Delivery<DatasetCreated>) -> Result<(), 
     .await
     .map(|_| ())
     .map_err(|error| HandlerError::Retry { reason: error.to_string(), after: Duration::from_secs(2) })
+}
+
+/// Follows the columns datasets gain, so the catalog holds each dataset's current schema.
+pub(crate) async fn follow_schemas(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
+    let db = context.db.clone();
+    Ok(context
+        .bus
+        .consume(&FEATURE_STORE_SCHEMAS, context.shutdown.clone(), move |delivery| {
+            evolve(db.clone(), delivery)
+        })
+        .await?)
+}
+
+async fn evolve(db: Database, delivery: Delivery<DatasetSchemaEvolved>) -> Result<(), HandlerError> {
+    let event = delivery.event;
+    let schema: Schema = serde_json::from_str(&event.schema_json)
+        .map_err(|error| HandlerError::Reject(format!("dataset schema: {error}")))?;
+    schema.validate().map_err(|error| HandlerError::Reject(format!("dataset schema: {error}")))?;
+    let retry = |reason: String| HandlerError::Retry { reason, after: Duration::from_secs(2) };
+    let name = event.dataset.clone();
+    let known = db
+        .run(move |conn| Ok(dsl::source_datasets.find(&name).count().get_result::<i64>(conn)? > 0))
+        .await
+        .map_err(|error| retry(error.to_string()))?;
+    if !known {
+        // Its declaration comes through the other consumer; wait for it.
+        return Err(retry(format!("dataset `{}` is not known yet", event.dataset)));
+    }
+    let event_id = delivery.event_id.to_string();
+    db.run(move |conn| {
+        inbox::apply_once(conn, SCHEMAS_CONSUMER, &event_id, |conn| {
+            // An older revision arriving late changes nothing.
+            diesel::update(
+                dsl::source_datasets
+                    .filter(dsl::name.eq(&event.dataset).and(dsl::schema_revision.lt(event.revision))),
+            )
+            .set((dsl::schema_json.eq(&event.schema_json), dsl::schema_revision.eq(event.revision)))
+            .execute(conn)?;
+            Ok(())
+        })
+    })
+    .await
+    .map(|_| ())
+    .map_err(|error| retry(error.to_string()))
 }
 
 fn upsert(conn: &mut AnyConnection, source: &SourceDataset, schema_json: &str) -> Result<(), DbError> {

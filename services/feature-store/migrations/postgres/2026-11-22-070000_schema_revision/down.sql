@@ -1,0 +1,1 @@
+ALTER TABLE source_datasets DROP COLUMN schema_revision;
