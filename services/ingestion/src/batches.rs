@@ -215,7 +215,7 @@ impl SinkTarget<'_> {
 
 /// Threads that decode, validate and write one CSV or JSON Lines batch: the machine's cores (at
 /// most 4), or one when the schema checks uniqueness across the whole batch.
-fn decode_threads(schema: &Schema) -> usize {
+pub(crate) fn decode_threads(schema: &Schema) -> usize {
     if schema.unique_key {
         return 1;
     }
@@ -327,7 +327,7 @@ fn decode_in_parallel<R: Read>(
 
 /// The sinks' output merged, or the error of the earliest line (or row) — an error that is
 /// not about the input comes first.
-fn merge_results(results: Vec<Result<Processed, BatchError>>) -> Result<Processed, BatchError> {
+pub(crate) fn merge_results(results: Vec<Result<Processed, BatchError>>) -> Result<Processed, BatchError> {
     let mut processed: Option<Processed> = None;
     let mut first_error: Option<BatchError> = None;
     for result in results {

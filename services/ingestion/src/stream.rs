@@ -21,10 +21,15 @@ use cairn_service::{Outbox, StartError};
 use cairn_storage::StagedFile;
 use sha2::{Digest, Sha256};
 
-use crate::batches::{BatchError, file_row, ingested_event, merged_profile, quality_event};
+use crate::batches::{
+    BatchError, decode_threads, file_row, ingested_event, merge_results, merged_profile, quality_event,
+};
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
 use crate::sink::{Processed, Sink};
 use crate::{Ingestion, datasets};
+
+/// Fewer records than this per thread are not worth a thread of their own.
+const MIN_RECORDS_PER_THREAD: usize = 4096;
 
 /// The reader's name in `stream_positions`.
 const CONSUMER: &str = "ingestion_records";
@@ -212,17 +217,35 @@ async fn write(
     let dir = staging.clone();
     let processed = tokio::task::spawn_blocking(move || {
         let decoder = JsonRecordDecoder::new(&schema);
-        let mut sink = Sink::new(&dir, &name, &schema, batch_id, 0)?;
-        for delivery in &records {
-            let sequence = delivery.stream_sequence;
-            match decoder.decode(sequence, &delivery.payload) {
-                Ok(record) => sink.record(sequence, &record)?,
-                Err(error) => {
-                    sink.undecodable(sequence, &String::from_utf8_lossy(&delivery.payload), &error)?
+        let sink_of = |shard: usize, records: &[RawDelivery]| -> Result<Processed, BatchError> {
+            let mut sink =
+                Sink::new(&dir, &name, &schema, batch_id, u32::try_from(shard).unwrap_or_default())?;
+            for delivery in records {
+                let sequence = delivery.stream_sequence;
+                match decoder.decode(sequence, &delivery.payload) {
+                    Ok(record) => sink.record(sequence, &record)?,
+                    Err(error) => {
+                        sink.undecodable(sequence, &String::from_utf8_lossy(&delivery.payload), &error)?
+                    }
                 }
             }
+            Ok(sink.finish()?)
+        };
+        // Large micro-batches are decoded and written by one thread per core, in slices.
+        let threads = decode_threads(&schema).min(records.len().div_ceil(MIN_RECORDS_PER_THREAD)).max(1);
+        if threads == 1 {
+            return sink_of(0, &records);
         }
-        Ok::<_, BatchError>(sink.finish()?)
+        let slice = records.len().div_ceil(threads);
+        let results = std::thread::scope(|scope| {
+            let workers: Vec<_> = records
+                .chunks(slice)
+                .enumerate()
+                .map(|(shard, records)| scope.spawn(move || sink_of(shard, records)))
+                .collect();
+            workers.into_iter().map(|worker| worker.join().unwrap_or(Err(BatchError::Worker))).collect()
+        });
+        merge_results(results)
     })
     .await
     .map_err(|_| BatchError::Worker)??;
