@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::{Record, Value};
 
 const ALPHA: f64 = 0.01;
+/// `1 / ln(gamma)` for `ALPHA` (checked by a test): a bucket key is one logarithm, not two.
+const INV_LN_GAMMA: f64 = 49.998_333_288_886_78;
 const MAX_BUCKETS: usize = 2048;
 const TOP_COUNTERS: usize = 64;
 const TOP_SHOWN: usize = 10;
@@ -120,7 +122,7 @@ fn gamma() -> f64 {
 impl Sketch {
     fn key(magnitude: f64) -> i32 {
         // Values far below any real measurement share the lowest bucket.
-        (magnitude.max(1e-300).ln() / gamma().ln()).ceil() as i32
+        (magnitude.max(1e-300).ln() * INV_LN_GAMMA).ceil() as i32
     }
 
     fn value(key: i32) -> f64 {
@@ -539,6 +541,11 @@ mod tests {
         let mut backward = new.clone();
         backward.merge(&old);
         assert_eq!(backward.summary().columns[3].nulls, 4, "the same from either side");
+    }
+
+    #[test]
+    fn the_key_constant_matches_alpha() {
+        assert!((INV_LN_GAMMA - 1.0 / gamma().ln()).abs() < 1e-9);
     }
 
     #[test]
