@@ -155,7 +155,7 @@ where
     let worker = tokio::task::spawn_blocking(move || {
         let upload = UploadFailure::default();
         let input = ChannelReader { receiver, current: Bytes::new(), failure: upload.clone() };
-        let sink = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch };
+        let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch };
         match decode_threads(&schema) {
             1 => {
                 let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
@@ -164,9 +164,9 @@ where
                         Box::new(JsonLinesDecoder::new(BufReader::with_capacity(1 << 20, input), &schema))
                     }
                 };
-                decode_and_write(records, &upload, &sink)
+                decode_and_write(records, &upload, &target)
             }
-            threads => decode_in_parallel(input, format == Format::Csv, threads, &upload, &sink),
+            threads => decode_in_parallel(input, format == Format::Csv, threads, &upload, &target),
         }
     });
     while let Some(chunk) = body.next().await {
