@@ -21,7 +21,8 @@ pub struct Batch {
     /// `receiving`, `committed` (visible in `version`), `failed` (too many records quarantined:
     /// nothing visible), `rejected` (unreadable input: nothing kept) or `aborted` (interrupted).
     pub state: String,
-    /// `csv` or `jsonl`.
+    /// `csv`, `jsonl`, `parquet` (uploads and imports) or `stream` (a micro-batch of streamed
+    /// records).
     pub format: String,
     pub received_at: Timestamp,
     pub finished_at: Option<Timestamp>,
