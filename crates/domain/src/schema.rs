@@ -22,6 +22,21 @@ pub enum ColumnType {
     },
 }
 
+impl ColumnType {
+    /// Numbers and timestamps (microseconds since the epoch): the columns that have an order,
+    /// min/max rules, quantiles and histograms.
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self,
+            ColumnType::Int32
+                | ColumnType::Int64
+                | ColumnType::Float32
+                | ColumnType::Float64
+                | ColumnType::Timestamp
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Column {
     pub name: Name,
@@ -196,14 +211,7 @@ impl Schema {
 fn check_rules(column: &Column) -> Result<(), SchemaError> {
     let rules = &column.rules;
     let bad = |reason: &str| Err(SchemaError::BadRule { column: column.name.clone(), reason: reason.into() });
-    let numeric = matches!(
-        column.column_type,
-        ColumnType::Int32
-            | ColumnType::Int64
-            | ColumnType::Float32
-            | ColumnType::Float64
-            | ColumnType::Timestamp
-    );
+    let numeric = column.column_type.is_numeric();
     let textual = matches!(column.column_type, ColumnType::String);
     if (rules.min.is_some() || rules.max.is_some()) && !numeric {
         return bad("min and max apply to numeric and timestamp columns");

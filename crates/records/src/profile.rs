@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use cairn_domain::{ColumnType, Schema};
+use cairn_domain::Schema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Record, Value};
@@ -201,14 +201,7 @@ impl Profile {
             .iter()
             .map(|column| ColumnState {
                 name: column.name.to_string(),
-                numeric: matches!(
-                    column.column_type,
-                    ColumnType::Int32
-                        | ColumnType::Int64
-                        | ColumnType::Float32
-                        | ColumnType::Float64
-                        | ColumnType::Timestamp
-                ),
+                numeric: column.column_type.is_numeric(),
                 count: 0,
                 nulls: 0,
                 min: None,
