@@ -1,5 +1,5 @@
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{Int64Builder, StringBuilder};
@@ -59,7 +59,6 @@ pub struct QuarantineWriter {
     schema: Arc<ArrowSchema>,
     staged: StagedFile,
     writer: Option<ArrowWriter<File>>,
-    local: PathBuf,
     lines: Int64Builder,
     records: StringBuilder,
     violations: StringBuilder,
@@ -67,11 +66,13 @@ pub struct QuarantineWriter {
 }
 
 impl QuarantineWriter {
+    /// `shard` tells apart the quarantine files of one batch (one per thread of a parallel batch).
     pub fn new(
         staging: &Path,
         dataset: &Name,
         columns: Vec<String>,
         batch: BatchId,
+        shard: u32,
     ) -> Result<Self, StorageError> {
         std::fs::create_dir_all(staging)
             .map_err(|source| StorageError::Staging { path: staging.display().to_string(), source })?;
@@ -80,20 +81,13 @@ impl QuarantineWriter {
             Field::new("record", DataType::Utf8, false),
             Field::new("violations", DataType::Utf8, false),
         ]));
-        let local = staging.join(format!("quarantine-{batch}.parquet"));
-        let object = format!("datasets/{dataset}/quarantine/batch={batch}/part-00000.parquet");
+        let local = staging.join(format!("quarantine-{batch}-{shard}.parquet"));
+        let object = format!("datasets/{dataset}/quarantine/batch={batch}/part-{shard:05}.parquet");
         Ok(Self {
             columns,
             schema,
-            staged: StagedFile {
-                local: local.clone(),
-                object,
-                rows: 0,
-                min_event_micros: 0,
-                max_event_micros: 0,
-            },
+            staged: StagedFile { local, object, rows: 0, min_event_micros: 0, max_event_micros: 0 },
             writer: None,
-            local,
             lines: Int64Builder::new(),
             records: StringBuilder::new(),
             violations: StringBuilder::new(),
@@ -114,20 +108,6 @@ impl QuarantineWriter {
         self.push_raw(line, &serde_json::Value::Object(object).to_string(), violations)
     }
 
-    /// One of several quarantine files of the same batch (one per thread of a parallel batch).
-    pub fn shard(mut self, shard: u32) -> Self {
-        let batch_dir =
-            self.staged.object.rsplit_once('/').map(|(dir, _)| dir.to_owned()).unwrap_or_default();
-        self.staged.object = format!("{batch_dir}/part-{shard:05}.parquet");
-        let local = self.local.with_file_name(format!(
-            "{}-{shard}.parquet",
-            self.local.file_stem().and_then(|s| s.to_str()).unwrap_or("quarantine")
-        ));
-        self.staged.local = local.clone();
-        self.local = local;
-        self
-    }
-
     /// Quarantines input that did not even decode, as the text it arrived as.
     pub fn push_raw(&mut self, line: u64, raw: &str, violations: &[Violation]) -> Result<(), StorageError> {
         self.lines.append_value(i64::try_from(line).unwrap_or(i64::MAX));
@@ -146,8 +126,9 @@ impl QuarantineWriter {
             return Ok(());
         }
         if self.writer.is_none() {
-            let file = File::create(&self.local)
-                .map_err(|source| StorageError::Staging { path: self.local.display().to_string(), source })?;
+            let local = &self.staged.local;
+            let file = File::create(local)
+                .map_err(|source| StorageError::Staging { path: local.display().to_string(), source })?;
             let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
             self.writer = Some(ArrowWriter::try_new(file, self.schema.clone(), Some(properties))?);
         }

@@ -222,6 +222,7 @@ mod tests {
             &dataset,
             vec!["id".into(), "ts".into()],
             BatchId::new(),
+            0,
         )
         .unwrap();
         let violation =
@@ -239,7 +240,7 @@ mod tests {
             (7, r#"{"id":null,"ts":"1970-01-01T00:00:00.000000Z"}"#)
         );
         assert_eq!(read[0].violations, [violation]);
-        let empty = QuarantineWriter::new(&dir.path().join("staging"), &dataset, vec![], BatchId::new())
+        let empty = QuarantineWriter::new(&dir.path().join("staging"), &dataset, vec![], BatchId::new(), 0)
             .unwrap()
             .finish();
         assert!(empty.unwrap().is_none());

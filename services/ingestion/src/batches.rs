@@ -91,18 +91,7 @@ where
 {
     let declared = datasets::get(&ingestion.context, dataset.to_owned()).await?;
     let batch_id = BatchId::new();
-    let row = BatchRow {
-        id: batch_id.to_string(),
-        dataset: declared.name.to_string(),
-        state: "receiving".into(),
-        format: format.as_str().into(),
-        received_at: Timestamp::now().as_micros(),
-        finished_at: None,
-        version: None,
-        report_json: None,
-        error: None,
-        profile_json: None,
-    };
+    let row = BatchRow::receiving(batch_id, &declared.name, format.as_str());
     let inserted = row.clone();
     ingestion.context.db.run(move |conn| catalog::insert_batch(conn, &inserted)).await?;
 
@@ -216,10 +205,12 @@ impl SinkTarget<'_> {
 /// Threads that decode, validate and write one CSV or JSON Lines batch: the machine's cores (at
 /// most 4), or one when the schema checks uniqueness across the whole batch.
 pub(crate) fn decode_threads(schema: &Schema) -> usize {
+    // Asked once: on Linux the answer reads the cgroup's CPU quota from files.
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     if schema.unique_key {
         return 1;
     }
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(4)
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(4))
 }
 
 /// A read error is the upload failing, if it did; otherwise the input is unreadable.
@@ -327,7 +318,7 @@ fn decode_in_parallel<R: Read>(
 
 /// The sinks' output merged, or the error of the earliest line (or row) — an error that is
 /// not about the input comes first.
-pub(crate) fn merge_results(results: Vec<Result<Processed, BatchError>>) -> Result<Processed, BatchError> {
+fn merge_results(results: Vec<Result<Processed, BatchError>>) -> Result<Processed, BatchError> {
     let mut processed: Option<Processed> = None;
     let mut first_error: Option<BatchError> = None;
     for result in results {
@@ -369,23 +360,28 @@ fn decode_parquet(path: &Path, target: &SinkTarget<'_>) -> Result<Processed, Bat
         let records = ParquetRecords::open(open()?, target.schema).map_err(BatchError::Unreadable)?;
         return decode_and_write(Box::new(records), &UploadFailure::default(), target);
     }
+    in_shards(threads, |shard| {
+        let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
+        for group in (shard..groups).step_by(threads) {
+            let records = ParquetRecords::open_row_group(open()?, target.schema, group)
+                .map_err(BatchError::Unreadable)?;
+            for item in records {
+                let (row, record) = item.map_err(BatchError::Unreadable)?;
+                sink.record(row, &record)?;
+            }
+        }
+        Ok(sink.finish()?)
+    })
+}
+
+/// Runs `work` for shards `0..threads`, one thread each, and merges what they produced.
+pub(crate) fn in_shards<F>(threads: usize, work: F) -> Result<Processed, BatchError>
+where
+    F: Fn(usize) -> Result<Processed, BatchError> + Sync,
+{
     let results = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|shard| {
-                scope.spawn(move || -> Result<Processed, BatchError> {
-                    let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
-                    for group in (shard..groups).step_by(threads) {
-                        let records = ParquetRecords::open_row_group(open()?, target.schema, group)
-                            .map_err(BatchError::Unreadable)?;
-                        for item in records {
-                            let (row, record) = item.map_err(BatchError::Unreadable)?;
-                            sink.record(row, &record)?;
-                        }
-                    }
-                    Ok(sink.finish()?)
-                })
-            })
-            .collect();
+        let work = &work;
+        let workers: Vec<_> = (0..threads).map(|shard| scope.spawn(move || work(shard))).collect();
         workers.into_iter().map(|worker| worker.join().unwrap_or(Err(BatchError::Worker))).collect()
     });
     merge_results(results)
@@ -402,15 +398,7 @@ async fn publish(ingestion: &Ingestion, row: BatchRow, processed: Processed) -> 
     if !failed {
         staged.extend(processed.files.iter().map(|f| (DATA, f)));
     }
-    // Record every path before writing it, so an interrupted batch can be cleaned up.
-    let pending: Vec<FileRow> = staged.iter().map(|(area, file)| file_row(&row, area, file, None)).collect();
-    let rows = pending.clone();
-    ingestion.context.db.run(move |conn| catalog::insert_files(conn, &rows)).await?;
-    let mut uploaded = Vec::with_capacity(staged.len());
-    for (area, file) in &staged {
-        let stored = ingestion.store.upload(file).await?;
-        uploaded.push(file_row(&row, area, file, Some(&stored)));
-    }
+    let uploaded = upload_staged(ingestion, &row, false, &staged).await?;
 
     let report_json = serde_json::to_string(&report).ok();
     let batch_id = row.id.clone();
@@ -494,6 +482,35 @@ async fn publish(ingestion: &Ingestion, row: BatchRow, processed: Processed) -> 
         });
     }
     Ok(batch)
+}
+
+/// Records the staged files as pending (after the batch row itself when `insert_batch`), so that
+/// an interrupted batch can be cleaned up, then uploads them; returns their rows with the sizes
+/// and hashes measured on the way.
+pub(crate) async fn upload_staged(
+    ingestion: &Ingestion,
+    batch: &BatchRow,
+    insert_batch: bool,
+    staged: &[(&str, &StagedFile)],
+) -> Result<Vec<FileRow>, BatchError> {
+    let pending: Vec<FileRow> = staged.iter().map(|(area, file)| file_row(batch, area, file, None)).collect();
+    let receiving = insert_batch.then(|| batch.clone());
+    ingestion
+        .context
+        .db
+        .run(move |conn| {
+            if let Some(receiving) = &receiving {
+                catalog::insert_batch(conn, receiving)?;
+            }
+            catalog::insert_files(conn, &pending)
+        })
+        .await?;
+    let mut uploaded = Vec::with_capacity(staged.len());
+    for (area, file) in staged {
+        let stored = ingestion.store.upload(file).await?;
+        uploaded.push(file_row(batch, area, file, Some(&stored)));
+    }
+    Ok(uploaded)
 }
 
 /// The profile of a new version: the previous version's merged with its new batches'.

@@ -2,7 +2,7 @@
 
 use cairn_api::{Batch, DatasetFile, DatasetVersion};
 use cairn_db::{AnyConnection, DbError};
-use cairn_domain::{Name, Timestamp};
+use cairn_domain::{BatchId, Name, Timestamp};
 use diesel::prelude::*;
 
 use crate::schema::{batch_files, batches, dataset_versions, datasets};
@@ -281,6 +281,22 @@ impl FileRow {
 }
 
 impl BatchRow {
+    /// A batch that has just started arriving.
+    pub(crate) fn receiving(id: BatchId, dataset: &Name, format: &str) -> Self {
+        BatchRow {
+            id: id.to_string(),
+            dataset: dataset.to_string(),
+            state: "receiving".into(),
+            format: format.to_owned(),
+            received_at: Timestamp::now().as_micros(),
+            finished_at: None,
+            version: None,
+            report_json: None,
+            error: None,
+            profile_json: None,
+        }
+    }
+
     pub(crate) fn to_api(&self, files: &[FileRow]) -> Result<Batch, DbError> {
         let micros = |m: i64| Timestamp::from_micros(m).unwrap_or_else(Timestamp::now);
         Ok(Batch {

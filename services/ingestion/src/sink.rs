@@ -39,7 +39,7 @@ impl Sink {
             report: QualityReport::new(schema),
             profile: Profile::new(schema),
             writer: PartitionedWriter::new(staging, dataset, schema, batch)?.shard(shard),
-            quarantine: QuarantineWriter::new(staging, dataset, columns, batch)?.shard(shard),
+            quarantine: QuarantineWriter::new(staging, dataset, columns, batch, shard)?,
         })
     }
 

@@ -22,7 +22,7 @@ use cairn_storage::StagedFile;
 use sha2::{Digest, Sha256};
 
 use crate::batches::{
-    BatchError, decode_threads, file_row, ingested_event, merge_results, merged_profile, quality_event,
+    BatchError, decode_threads, in_shards, ingested_event, merged_profile, quality_event, upload_staged,
 };
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
 use crate::sink::{Processed, Sink};
@@ -237,51 +237,21 @@ async fn write(
             return sink_of(0, &records);
         }
         let slice = records.len().div_ceil(threads);
-        let results = std::thread::scope(|scope| {
-            let workers: Vec<_> = records
-                .chunks(slice)
-                .enumerate()
-                .map(|(shard, records)| scope.spawn(move || sink_of(shard, records)))
-                .collect();
-            workers.into_iter().map(|worker| worker.join().unwrap_or(Err(BatchError::Worker))).collect()
-        });
-        merge_results(results)
+        in_shards(threads, |shard| {
+            let start = (shard * slice).min(records.len());
+            sink_of(shard, &records[start..(start + slice).min(records.len())])
+        })
     })
     .await
     .map_err(|_| BatchError::Worker)??;
     let Processed { files, quarantine, report, profile } = processed;
 
-    let row = BatchRow {
-        id: batch_id.to_string(),
-        dataset: declared.name.to_string(),
-        state: "receiving".into(),
-        format: "stream".into(),
-        received_at: Timestamp::now().as_micros(),
-        finished_at: None,
-        version: None,
-        report_json: None,
-        error: None,
-        profile_json: None,
-    };
+    let row = BatchRow::receiving(batch_id, &declared.name, "stream");
     let staged: Vec<(&str, &StagedFile)> =
         quarantine.iter().map(|f| (QUARANTINE, f)).chain(files.iter().map(|f| (DATA, f))).collect();
-    // Recorded before they are written, so a crash before the commit leaves nothing behind
-    // (the records are redelivered and written again).
-    let pending: Vec<FileRow> = staged.iter().map(|(area, file)| file_row(&row, area, file, None)).collect();
-    let receiving = row.clone();
-    ingestion
-        .context
-        .db
-        .run(move |conn| {
-            catalog::insert_batch(conn, &receiving)?;
-            catalog::insert_files(conn, &pending)
-        })
-        .await?;
-    let mut uploaded = Vec::with_capacity(staged.len());
-    for (area, file) in staged {
-        let stored = ingestion.store.upload(file).await?;
-        uploaded.push(file_row(&row, area, file, Some(&stored)));
-    }
+    // A crash before the commit leaves nothing behind: the records are redelivered and written
+    // again.
+    let uploaded = upload_staged(ingestion, &row, true, &staged).await?;
     let _ = tokio::fs::remove_dir_all(&staging).await;
     let threshold_exceeded = report.quarantined_share() > ingestion.quarantine_threshold;
     Ok(Written { row, files: uploaded, report, profile, threshold_exceeded })
