@@ -6,9 +6,11 @@ pub mod inbox;
 mod migrations;
 pub mod outbox;
 pub mod schema;
+mod sql;
 mod transaction;
 
-pub use connection::{AnyConnection, Backend, DatabaseUrl};
+pub use connection::{AnyConnection, Backend, DatabaseUrl, MultiBackend};
 pub use database::{Database, DbError};
 pub use migrations::Migrations;
+pub use sql::{Sql, SqlValue};
 pub use transaction::write_transaction;

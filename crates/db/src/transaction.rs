@@ -1,16 +1,16 @@
 use diesel::Connection as _;
 use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
 
-use crate::{AnyConnection, DbError};
+use crate::AnyConnection;
 
 /// Runs `work` in a transaction meant to write. On SQLite it begins `IMMEDIATE`, taking the
 /// write lock up front: a deferred transaction that reads and then writes fails at once with
 /// "database is locked" when another connection writes meanwhile (SQLite cannot wait there
 /// without risking a deadlock), while an immediate one waits its turn (busy timeout).
-pub fn write_transaction<T>(
+pub fn write_transaction<T, E: From<diesel::result::Error>>(
     conn: &mut AnyConnection,
-    work: impl FnOnce(&mut AnyConnection) -> Result<T, DbError>,
-) -> Result<T, DbError> {
+    work: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E> {
     let AnyConnection::Sqlite(inner) = conn else {
         return conn.transaction(work);
     };

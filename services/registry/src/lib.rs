@@ -1,12 +1,37 @@
 #![doc = include_str!("../README.md")]
 
+mod mlflow;
+pub mod tracking;
+
 use cairn_config::CairnConfig;
+use cairn_db::Migrations;
 use cairn_domain::ServiceKind;
-use cairn_service::{RunningService, StartError};
+use cairn_service::{RunningService, ServiceContext, StartError};
+use diesel_migrations::embed_migrations;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    name: "cairn-registry",
+    sqlite: &embed_migrations!("migrations/sqlite"),
+    postgres: &embed_migrations!("migrations/postgres"),
+};
+
+/// The registry's state.
+#[derive(Clone)]
+pub struct Registry {
+    pub context: ServiceContext,
+}
 
 /// Starts the registry service; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
-    let context = cairn_service::start(ServiceKind::Registry, config, &[]).await?;
+    let context = cairn_service::start(ServiceKind::Registry, config, &[MIGRATIONS]).await?;
+    let state = actix_web::web::Data::new(Registry { context: context.clone() });
     let openapi = utoipa::openapi::OpenApiBuilder::new().build();
-    context.serve(openapi, |_| {}, Vec::new())
+    context.serve(
+        openapi,
+        move |cfg| {
+            cfg.app_data(state.clone());
+            mlflow::configure(cfg);
+        },
+        Vec::new(),
+    )
 }

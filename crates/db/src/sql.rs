@@ -1,0 +1,140 @@
+//! SQL assembled at run time (search filters, multi-row inserts) with bound values, written once
+//! for both backends: `bind` writes the placeholder each backend expects.
+
+use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
+use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+
+use crate::{AnyConnection, Backend, MultiBackend};
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Text(String),
+    BigInt(i64),
+    NullableBigInt(Option<i64>),
+    Double(f64),
+    Bool(bool),
+}
+
+impl From<&str> for SqlValue {
+    fn from(value: &str) -> Self {
+        SqlValue::Text(value.to_owned())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(value: String) -> Self {
+        SqlValue::Text(value)
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(value: i64) -> Self {
+        SqlValue::BigInt(value)
+    }
+}
+
+impl From<Option<i64>> for SqlValue {
+    fn from(value: Option<i64>) -> Self {
+        SqlValue::NullableBigInt(value)
+    }
+}
+
+impl From<f64> for SqlValue {
+    fn from(value: f64) -> Self {
+        SqlValue::Double(value)
+    }
+}
+
+impl From<bool> for SqlValue {
+    fn from(value: bool) -> Self {
+        SqlValue::Bool(value)
+    }
+}
+
+/// A statement under construction: text with placeholders, and the values they stand for.
+#[derive(Debug, Clone)]
+pub struct Sql {
+    backend: Backend,
+    text: String,
+    values: Vec<SqlValue>,
+}
+
+impl Sql {
+    pub fn new(backend: Backend) -> Self {
+        Self { backend, text: String::new(), values: Vec::new() }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Appends SQL text as it is: never put input here, bind it.
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value`.
+    pub fn bind(&mut self, value: impl Into<SqlValue>) -> &mut Self {
+        self.values.push(value.into());
+        match self.backend {
+            Backend::Sqlite => self.text.push('?'),
+            Backend::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.values.len().to_string());
+            }
+        }
+        self
+    }
+
+    /// Appends `(?, ?, …)` for `values`.
+    pub fn bind_list<V: Into<SqlValue>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        self.push("(");
+        for (i, value) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value);
+        }
+        self.push(")")
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The statement, ready to `execute` or `load` on an [`AnyConnection`].
+    pub fn query(&self) -> BoxedSqlQuery<'static, MultiBackend, SqlQuery> {
+        let mut query = diesel::sql_query(self.text.clone()).into_boxed::<MultiBackend>();
+        for value in &self.values {
+            query = match value.clone() {
+                SqlValue::Text(value) => query.bind::<Text, _>(value),
+                SqlValue::BigInt(value) => query.bind::<BigInt, _>(value),
+                SqlValue::NullableBigInt(value) => query.bind::<Nullable<BigInt>, _>(value),
+                SqlValue::Double(value) => query.bind::<Double, _>(value),
+                SqlValue::Bool(value) => query.bind::<Bool, _>(value),
+            };
+        }
+        query
+    }
+
+    /// Runs the statement; the number of rows it touched.
+    pub fn execute(&self, conn: &mut AnyConnection) -> Result<usize, diesel::result::Error> {
+        use diesel::RunQueryDsl as _;
+        self.query().execute(conn)
+    }
+
+    /// Runs the statement and reads its rows.
+    pub fn load<T>(&self, conn: &mut AnyConnection) -> Result<Vec<T>, diesel::result::Error>
+    where
+        T: diesel::QueryableByName<MultiBackend> + 'static,
+    {
+        use diesel::RunQueryDsl as _;
+        self.query().load(conn)
+    }
+}

@@ -1,0 +1,94 @@
+//! MLflow's error body, `{"error_code": "...", "message": "..."}`, with MLflow's codes and
+//! statuses. The client retries 5xx answers for minutes, so only what might pass on a retry is
+//! one; everything decided by the request is a 4xx.
+
+use std::fmt;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::tracking::TrackingError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorCode {
+    InvalidParameterValue,
+    ResourceDoesNotExist,
+    ResourceAlreadyExists,
+    EndpointNotFound,
+    InternalError,
+    TemporarilyUnavailable,
+}
+
+impl ErrorCode {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
+            ErrorCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
+            ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
+            ErrorCode::InternalError => "INTERNAL_ERROR",
+            ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidParameterValue | ErrorCode::ResourceAlreadyExists => StatusCode::BAD_REQUEST,
+            ErrorCode::ResourceDoesNotExist | ErrorCode::EndpointNotFound => StatusCode::NOT_FOUND,
+            ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct MlflowError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl MlflowError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into() }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameterValue, message)
+    }
+}
+
+impl fmt::Display for MlflowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl ResponseError for MlflowError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            .json(serde_json::json!({"error_code": self.code.as_str(), "message": self.message}))
+    }
+}
+
+impl From<TrackingError> for MlflowError {
+    fn from(error: TrackingError) -> Self {
+        use cairn_db::DbError;
+        let code = match &error {
+            TrackingError::NotFound(_) => ErrorCode::ResourceDoesNotExist,
+            TrackingError::AlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
+            TrackingError::Invalid(_) | TrackingError::Filter(_) => ErrorCode::InvalidParameterValue,
+            TrackingError::Database(DbError::Pool(_) | DbError::Connect { .. } | DbError::Cancelled) => {
+                ErrorCode::TemporarilyUnavailable
+            }
+            TrackingError::Database(_) => {
+                tracing::error!(%error, "registry database error");
+                return Self::new(ErrorCode::InternalError, "internal error; see the registry's log");
+            }
+        };
+        Self::new(code, error.to_string())
+    }
+}

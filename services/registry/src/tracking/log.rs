@@ -1,0 +1,267 @@
+//! Logging to a run: parameters (write-once), tags (overwritable) and metric points (kept in
+//! full, with the latest point per key maintained beside them).
+
+use std::collections::HashMap;
+
+use cairn_db::{AnyConnection, Backend, Database, Sql, write_transaction};
+use diesel::QueryableByName;
+use diesel::sql_types::Text;
+
+use super::runs::{self, MetricRow, RUN_NAME_TAG};
+use super::validate::{self, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
+use super::{KeyValue, Metric, Page, TrackingError, page_offset, page_size, paged};
+
+pub const MAX_METRICS: usize = 1000;
+pub const MAX_PARAMS: usize = 100;
+pub const MAX_TAGS: usize = 100;
+pub const MAX_ENTRIES: usize = 1000;
+
+#[derive(Debug, Clone, Default)]
+pub struct LogBatch {
+    pub metrics: Vec<Metric>,
+    pub params: Vec<KeyValue>,
+    pub tags: Vec<KeyValue>,
+}
+
+impl LogBatch {
+    fn validate(&self) -> Result<(), TrackingError> {
+        let (metrics, params, tags) = (self.metrics.len(), self.params.len(), self.tags.len());
+        if metrics > MAX_METRICS
+            || params > MAX_PARAMS
+            || tags > MAX_TAGS
+            || metrics + params + tags > MAX_ENTRIES
+        {
+            return Err(TrackingError::Invalid(format!(
+                "a batch holds at most {MAX_METRICS} metrics, {MAX_PARAMS} params, {MAX_TAGS} tags and \
+                 {MAX_ENTRIES} entries in all; this one has {metrics} metrics, {params} params and {tags} tags"
+            )));
+        }
+        for metric in &self.metrics {
+            validate::key("metric", &metric.key)?;
+        }
+        let mut seen: HashMap<&str, &str> = HashMap::new();
+        for param in &self.params {
+            validate::key("param", &param.key)?;
+            validate::value("param", &param.key, &param.value, MAX_PARAM_VALUE_LENGTH)?;
+            if let Some(before) = seen.insert(&param.key, &param.value)
+                && before != param.value
+            {
+                return Err(TrackingError::Invalid(format!(
+                    "param `{}` is given twice with different values (`{before}` and `{}`)",
+                    param.key, param.value
+                )));
+            }
+        }
+        for tag in &self.tags {
+            validate::key("tag", &tag.key)?;
+            validate::value("tag", &tag.key, &tag.value, MAX_TAG_VALUE_LENGTH)?;
+        }
+        Ok(())
+    }
+}
+
+/// Logs a batch atomically: all of it or, on any error, nothing.
+pub async fn log_batch(db: &Database, run_id: String, batch: LogBatch) -> Result<(), TrackingError> {
+    batch.validate()?;
+    let backend = db.backend();
+    db.call(move |conn| {
+        write_transaction(conn, |conn| {
+            runs::existing(conn, backend, &run_id, true)?;
+            insert_params(conn, backend, &run_id, &batch.params)?;
+            upsert_tags(conn, backend, &run_id, &batch.tags)?;
+            insert_metrics(conn, backend, &run_id, &batch.metrics)
+        })
+    })
+    .await
+}
+
+/// Parameters are written once: the same value again is fine, another value is an error.
+fn insert_params(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    run_id: &str,
+    params: &[KeyValue],
+) -> Result<(), TrackingError> {
+    if params.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO params (run_uuid, key, value) VALUES ");
+    for (i, param) in params.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(run_id).push(", ").bind(param.key.clone()).push(", ").bind(param.value.clone()).push(")");
+    }
+    sql.push(" ON CONFLICT (run_uuid, key) DO NOTHING");
+    if sql.execute(conn)? == params.len() {
+        return Ok(());
+    }
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        key: String,
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    let mut stored = Sql::new(backend);
+    stored
+        .push("SELECT key, value FROM params WHERE run_uuid = ")
+        .bind(run_id)
+        .push(" AND key IN ")
+        .bind_list(params.iter().map(|param| param.key.clone()));
+    for row in stored.load::<Stored>(conn)? {
+        if let Some(param) = params.iter().find(|param| param.key == row.key && param.value != row.value) {
+            return Err(TrackingError::Invalid(format!(
+                "param `{}` of run {run_id} was logged as `{}`; changing it to `{}` is not allowed",
+                row.key, row.value, param.value
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn upsert_tags(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    run_id: &str,
+    tags: &[KeyValue],
+) -> Result<(), TrackingError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    // The last value given for a key wins; one statement may not touch a row twice.
+    let mut latest: Vec<&KeyValue> = Vec::new();
+    for tag in tags.iter().rev() {
+        if !latest.iter().any(|kept| kept.key == tag.key) {
+            latest.push(tag);
+        }
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO tags (run_uuid, key, value) VALUES ");
+    for (i, tag) in latest.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(run_id).push(", ").bind(tag.key.clone()).push(", ").bind(tag.value.clone()).push(")");
+    }
+    sql.push(" ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value");
+    sql.execute(conn)?;
+    if let Some(name) = latest.iter().find(|tag| tag.key == RUN_NAME_TAG) {
+        let mut rename = Sql::new(backend);
+        rename
+            .push("UPDATE runs SET name = ")
+            .bind(name.value.clone())
+            .push(" WHERE run_uuid = ")
+            .bind(run_id);
+        rename.execute(conn)?;
+    }
+    Ok(())
+}
+
+fn insert_metrics(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    run_id: &str,
+    metrics: &[Metric],
+) -> Result<(), TrackingError> {
+    if metrics.is_empty() {
+        return Ok(());
+    }
+    let stored = |metric: &Metric| if metric.value.is_nan() { 0.0 } else { metric.value };
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) VALUES ");
+    for (i, metric) in metrics.iter().enumerate() {
+        push_metric_row(&mut sql, i, run_id, metric, stored(metric));
+    }
+    sql.push(" ON CONFLICT DO NOTHING");
+    sql.execute(conn)?;
+
+    // The batch's own latest point per key, then one upsert that replaces a stored latest point
+    // only with a later one (higher step, then timestamp, then value) — concurrent writers
+    // converge on the same answer.
+    let mut latest: Vec<&Metric> = Vec::new();
+    for metric in metrics {
+        match latest.iter_mut().find(|kept| kept.key == metric.key) {
+            Some(kept) => {
+                if (metric.step, metric.timestamp, stored(metric)) > (kept.step, kept.timestamp, stored(kept))
+                {
+                    *kept = metric;
+                }
+            }
+            None => latest.push(metric),
+        }
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO latest_metrics (run_uuid, key, step, timestamp_ms, value, is_nan) VALUES ");
+    for (i, metric) in latest.iter().enumerate() {
+        push_metric_row(&mut sql, i, run_id, metric, stored(metric));
+    }
+    sql.push(
+        " ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp_ms = excluded.timestamp_ms, \
+         value = excluded.value, is_nan = excluded.is_nan \
+         WHERE (excluded.step, excluded.timestamp_ms, excluded.value) > \
+         (latest_metrics.step, latest_metrics.timestamp_ms, latest_metrics.value)",
+    );
+    sql.execute(conn)?;
+    Ok(())
+}
+
+fn push_metric_row(sql: &mut Sql, i: usize, run_id: &str, metric: &Metric, value: f64) {
+    sql.push(if i == 0 { "(" } else { ", (" });
+    sql.bind(run_id)
+        .push(", ")
+        .bind(metric.key.clone())
+        .push(", ")
+        .bind(metric.step)
+        .push(", ")
+        .bind(metric.timestamp)
+        .push(", ")
+        .bind(value)
+        .push(", ")
+        .bind(metric.value.is_nan())
+        .push(")");
+}
+
+pub async fn delete_tag(db: &Database, run_id: String, key: String) -> Result<(), TrackingError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        write_transaction(conn, |conn| {
+            runs::existing(conn, backend, &run_id, true)?;
+            let mut sql = Sql::new(backend);
+            sql.push("DELETE FROM tags WHERE run_uuid = ")
+                .bind(run_id.clone())
+                .push(" AND key = ")
+                .bind(key.clone());
+            if sql.execute(conn)? == 0 {
+                return Err(TrackingError::NotFound(format!("run {run_id} has no tag `{key}`")));
+            }
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Every point of one metric of a run, by step then timestamp.
+pub async fn metric_history(
+    db: &Database,
+    run_id: String,
+    key: String,
+    max_results: Option<i64>,
+    page_token: Option<String>,
+) -> Result<Page<Metric>, TrackingError> {
+    let offset = page_offset(page_token.as_deref())?;
+    let limit = page_size(max_results, super::MAX_RESULTS)?;
+    let backend = db.backend();
+    db.call(move |conn| {
+        runs::existing(conn, backend, &run_id, false)?;
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT run_uuid, key, value, timestamp_ms, step, is_nan FROM metrics WHERE run_uuid = ")
+            .bind(run_id)
+            .push(" AND key = ")
+            .bind(key)
+            .push(" ORDER BY step, timestamp_ms, value LIMIT ")
+            .bind(limit + 1)
+            .push(" OFFSET ")
+            .bind(offset);
+        let rows = sql.load::<MetricRow>(conn)?;
+        Ok(paged(rows.iter().map(MetricRow::metric).collect(), offset, limit))
+    })
+    .await
+}

@@ -1,0 +1,221 @@
+"""Scenarios run with the real `mlflow` client against Cairn's registry (MLFLOW_TRACKING_URI).
+
+Usage: mlflow_client.py SCENARIO [ARG...]; exits non-zero with a traceback when a check fails.
+"""
+
+import math
+import os
+import sys
+import threading
+import time
+
+import mlflow
+import requests
+from mlflow.exceptions import MlflowException, RestException
+from mlflow.tracking import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+
+
+def expect_error(code, fn, *args, contains=None, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except MlflowException as error:
+        assert error.error_code == code, f"expected {code}, got {error.error_code}: {error}"
+        if contains is not None:
+            assert contains in str(error), f"{contains!r} not in {error}"
+        return error
+    raise AssertionError(f"expected {code} from {fn.__name__}")
+
+
+def tracking():
+    client = MlflowClient()
+    default = client.get_experiment("0")
+    assert default.name == "Default" and default.lifecycle_stage == "active", default
+
+    experiment_id = mlflow.set_experiment("churn").experiment_id
+    assert mlflow.set_experiment("churn").experiment_id == experiment_id, "set_experiment finds the existing one"
+    client.set_experiment_tag(experiment_id, "team", "growth")
+
+    with mlflow.start_run(run_name="baseline") as run:
+        mlflow.log_param("lr", 0.1)
+        mlflow.log_params({"depth": 6, "loss": "logloss"})
+        for step in range(5):
+            mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+        mlflow.log_metrics({"auc": 0.91, "nan_metric": float("nan"), "inf_metric": float("inf")})
+        mlflow.set_tag("stage", "dev")
+        mlflow.set_tags({"owner": "ana", "temp": "x"})
+        client.delete_tag(run.info.run_id, "temp")
+        run_id = run.info.run_id
+
+    got = client.get_run(run_id)
+    assert got.info.status == "FINISHED" and got.info.end_time >= got.info.start_time, got.info
+    assert got.info.run_name == "baseline" and got.info.lifecycle_stage == "active", got.info
+    assert got.info.experiment_id == experiment_id
+    assert got.info.artifact_uri.endswith(f"{run_id}/artifacts"), got.info.artifact_uri
+    assert got.data.params == {"lr": "0.1", "depth": "6", "loss": "logloss"}, got.data.params
+    assert got.data.metrics["loss"] == 0.2, got.data.metrics
+    assert got.data.metrics["auc"] == 0.91
+    assert math.isnan(got.data.metrics["nan_metric"]) and math.isinf(got.data.metrics["inf_metric"])
+    assert got.data.tags["stage"] == "dev" and got.data.tags["owner"] == "ana" and "temp" not in got.data.tags
+    assert got.data.tags["mlflow.runName"] == "baseline", got.data.tags
+
+    history = client.get_metric_history(run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(s, 1.0 / (s + 1)) for s in range(5)], history
+
+    experiment = client.get_experiment_by_name("churn")
+    assert experiment.experiment_id == experiment_id and experiment.tags == {"team": "growth"}, experiment
+    assert client.get_experiment_by_name("no such experiment") is None
+
+    # A run with a generated name, renamed and failed.
+    run = client.create_run(experiment_id)
+    assert run.info.run_name and run.data.tags["mlflow.runName"] == run.info.run_name, run
+    client.update_run(run.info.run_id, status="FAILED", name="renamed")
+    got = client.get_run(run.info.run_id)
+    assert got.info.status == "FAILED" and got.info.run_name == "renamed", got.info
+    assert got.data.tags["mlflow.runName"] == "renamed"
+
+    # Deleted runs leave searches and come back restored.
+    client.delete_run(run.info.run_id)
+    assert client.get_run(run.info.run_id).info.lifecycle_stage == "deleted"
+    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [run_id]
+    deleted = client.search_runs([experiment_id], run_view_type=mlflow.entities.ViewType.DELETED_ONLY)
+    assert [r.info.run_id for r in deleted] == [run.info.run_id]
+    client.restore_run(run.info.run_id)
+    assert len(client.search_runs([experiment_id])) == 2
+
+    client.rename_experiment(experiment_id, "churn-v2")
+    assert client.get_experiment(experiment_id).name == "churn-v2"
+    client.delete_experiment(experiment_id)
+    assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
+    assert client.get_run(run_id).info.lifecycle_stage == "deleted", "runs go with their experiment"
+    client.restore_experiment(experiment_id)
+    assert client.get_run(run_id).info.lifecycle_stage == "active", "and come back with it"
+    names = [e.name for e in client.search_experiments()]
+    assert names == ["churn-v2", "Default"], names
+    assert [e.name for e in client.search_experiments(filter_string="name LIKE 'churn%'")] == ["churn-v2"]
+    assert [e.name for e in client.search_experiments(filter_string="tags.team = 'growth'")] == ["churn-v2"]
+
+
+def search():
+    client = MlflowClient()
+    experiment_id = client.create_experiment("search")
+    other = client.create_experiment("other")
+    ids = {}
+    for i in range(30):
+        run = client.create_run(experiment_id if i < 25 else other, run_name=f"run-{i:02d}", start_time=1_000_000 + i)
+        metrics = [Metric("acc", i / 30, 0, 0)] if i % 3 else []
+        params = [Param("lr", "0.1" if i % 2 else "0.01"), Param("model", "Gbm" if i < 10 else "gbm")]
+        client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=[RunTag("fold", str(i % 5))])
+        if i % 4 == 0:
+            client.set_terminated(run.info.run_id, "FINISHED")
+        ids[i] = run.info.run_id
+
+    def names(runs):
+        return [r.info.run_name for r in runs]
+
+    runs = client.search_runs([experiment_id], "metrics.acc > 0.5", order_by=["metrics.acc DESC"])
+    assert names(runs) == [f"run-{i:02d}" for i in (23, 22, 20, 19, 17, 16)], names(runs)
+    runs = client.search_runs([experiment_id], "params.lr = '0.1' AND metrics.acc <= 0.2")
+    assert names(runs) == ["run-05", "run-01"], names(runs)
+    runs = client.search_runs([experiment_id], "tags.fold = '0' and attributes.status = 'FINISHED'")
+    assert names(runs) == ["run-20", "run-00"], names(runs)
+    runs = client.search_runs([experiment_id], "params.model LIKE 'G%'")
+    assert len(runs) == 10, "LIKE is case-sensitive"
+    runs = client.search_runs([experiment_id], "params.model ILIKE 'G%'")
+    assert len(runs) == 25, "ILIKE is not"
+    runs = client.search_runs([experiment_id], "tags.`mlflow.runName` LIKE 'run-1%'")
+    assert len(runs) == 10, names(runs)
+    runs = client.search_runs([experiment_id], f"attributes.run_id IN ('{ids[3]}', '{ids[4]}')")
+    assert sorted(names(runs)) == ["run-03", "run-04"]
+    runs = client.search_runs([experiment_id, other], "attributes.start_time >= 1000024")
+    assert names(runs) == [f"run-{i}" for i in range(29, 23, -1)], names(runs)
+    # Ordering: runs without the metric come last, whichever the direction.
+    runs = client.search_runs([experiment_id], order_by=["metrics.acc ASC"])
+    assert names(runs)[:2] == ["run-01", "run-02"] and names(runs)[-1] == "run-00", names(runs)
+    runs = client.search_runs([experiment_id], order_by=["params.lr DESC", "attributes.run_name ASC"])
+    assert names(runs)[0] == "run-01", names(runs)
+
+    # Paging with tokens covers every run exactly once, in the same order as one page.
+    seen, token = [], None
+    while True:
+        page = client.search_runs([experiment_id], max_results=7, page_token=token)
+        seen += names(page)
+        token = page.token
+        if not token:
+            break
+    everything = names(client.search_runs([experiment_id], max_results=1000))
+    assert seen == everything and len(everything) == 25, (seen, everything)
+    assert everything[0] == "run-24", "newest first by default"
+    everything = mlflow.search_runs([experiment_id], output_format="list")
+    assert len(everything) == 25
+
+
+def errors():
+    client = MlflowClient()
+    expect_error("RESOURCE_DOES_NOT_EXIST", client.get_experiment, "424242")
+    expect_error("RESOURCE_DOES_NOT_EXIST", client.get_run, "0123456789abcdef")
+    client.create_experiment("twice")
+    expect_error("RESOURCE_ALREADY_EXISTS", client.create_experiment, "twice")
+    run = client.create_run("0")
+    client.log_param(run.info.run_id, "lr", "0.1")
+    client.log_param(run.info.run_id, "lr", "0.1")
+    expect_error("INVALID_PARAMETER_VALUE", client.log_param, run.info.run_id, "lr", "0.2", contains="changing")
+    expect_error("INVALID_PARAMETER_VALUE", client.log_metric, run.info.run_id, "../escape", 1.0)
+    error = expect_error("INVALID_PARAMETER_VALUE", client.search_runs, ["0"], "metrics.acc >> 1")
+    assert "position 14" in str(error), error
+    error = expect_error("INVALID_PARAMETER_VALUE", client.search_runs, ["0"], "params.lr = 0.1")
+    assert "quoted" in str(error), error
+    expect_error("INVALID_PARAMETER_VALUE", client.search_runs, ["0"], "metrics.a > 1 OR metrics.b > 1")
+    # The client splits big batches itself: send one over the wire directly.
+    url = os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow"
+    too_many = [{"key": "m", "value": 1.0, "timestamp": 0, "step": i} for i in range(1001)]
+    answer = requests.post(f"{url}/runs/log-batch", json={"run_id": run.info.run_id, "metrics": too_many})
+    assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE", answer.text
+    answer = requests.post(f"{url}/runs/log-batch", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE", answer.text
+    answer = requests.post(f"{url}/runs/log-metric", json={"run_id": run.info.run_id, "key": "m"})
+    assert answer.status_code == 400 and "'value'" in answer.json()["message"], answer.text
+    answer = requests.get(f"{url}/no/such/endpoint")
+    assert answer.status_code == 404 and answer.json()["error_code"] == "ENDPOINT_NOT_FOUND", answer.text
+    client.delete_run(run.info.run_id)
+    expect_error("INVALID_PARAMETER_VALUE", client.log_metric, run.info.run_id, "m", 1.0, contains="active")
+
+
+def concurrent(writers, batches):
+    """`writers` threads each log `batches` batches of 1000 points of one metric to one run."""
+    writers, batches = int(writers), int(batches)
+    client = MlflowClient()
+    run_id = client.create_run("0").info.run_id
+    now = int(time.time() * 1000)
+
+    def write(writer):
+        for batch in range(batches):
+            first = (writer * batches + batch) * 1000
+            points = [Metric("shared", float(first + i), now, first + i) for i in range(1000)]
+            client.log_batch(run_id, metrics=points)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    total = writers * batches * 1000
+    history = client.get_metric_history(run_id, "shared")
+    assert len(history) == total, f"{len(history)} of {total} points"
+    assert sorted(m.step for m in history) == list(range(total))
+    assert client.get_run(run_id).data.metrics["shared"] == total - 1, "the latest point is the highest step"
+
+
+def create_run():
+    run = MlflowClient().create_run("0", run_name="durable")
+    MlflowClient().log_batch(run.info.run_id, metrics=[Metric("m", 0.5, 1, 3)], params=[Param("p", "v")])
+    print(run.info.run_id)
+
+
+def check_run(run_id):
+    run = MlflowClient().get_run(run_id)
+    assert run.info.run_name == "durable" and run.data.metrics == {"m": 0.5} and run.data.params == {"p": "v"}, run
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]](*sys.argv[2:])
