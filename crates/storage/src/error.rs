@@ -8,8 +8,8 @@ pub enum StorageError {
     Arrow(#[from] arrow_schema::ArrowError),
     #[error("object store: {0}")]
     ObjectStore(#[from] object_store::Error),
-    #[error("`{0}` is not an s3://bucket[/prefix] URL")]
-    Url(String),
+    #[error(transparent)]
+    Objects(#[from] cairn_objects::ObjectsError),
     #[error("record timestamp {0} is out of range")]
     Timestamp(i64),
 }

@@ -10,10 +10,11 @@ mod remote;
 mod store;
 mod writer;
 
+pub use cairn_objects::{hex, s3_bucket};
 pub use error::StorageError;
 pub use layout::arrow_schema;
 pub use parquet_input::ParquetRecords;
 pub use quarantine::{QuarantineWriter, Quarantined};
-pub use remote::{Source, SourceError, open_source, s3_bucket};
-pub use store::{OfflineStore, StoredFile, hex};
+pub use remote::{Source, SourceError, open_source};
+pub use store::{OfflineStore, StoredFile};
 pub use writer::{PartitionedWriter, StagedFile};

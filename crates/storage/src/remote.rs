@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use cairn_config::S3Config;
+use cairn_objects::s3_bucket;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
-use object_store::aws::AmazonS3Builder;
 use object_store::http::HttpBuilder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
@@ -26,25 +26,6 @@ pub enum SourceError {
     Forbidden(String),
     #[error("reading {url}: {reason}")]
     Unreachable { url: String, reason: String },
-}
-
-/// An S3 (or S3-compatible) bucket with the configured endpoint and credentials; what the
-/// configuration leaves empty comes from `AWS_*` environment variables.
-pub fn s3_bucket(bucket: &str, s3: &S3Config) -> Result<Arc<dyn ObjectStore>, object_store::Error> {
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket).with_allow_http(s3.allow_http);
-    if !s3.endpoint.is_empty() {
-        builder = builder.with_endpoint(&s3.endpoint);
-    }
-    if !s3.region.is_empty() {
-        builder = builder.with_region(&s3.region);
-    }
-    if !s3.access_key_id.is_empty() {
-        builder = builder.with_access_key_id(&s3.access_key_id);
-    }
-    if let Some(secret) = s3.secret_access_key.expose() {
-        builder = builder.with_secret_access_key(secret);
-    }
-    Ok(Arc::new(builder.build()?))
 }
 
 /// A source file of a batch import, opened for streaming.

@@ -4,20 +4,17 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use cairn_config::CairnConfig;
+use cairn_config::S3Config;
+use cairn_objects::{PutError, open_store, put_stream};
 use futures::TryStreamExt as _;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::prefix::PrefixStore;
-use object_store::{ObjectStore, ObjectStoreExt as _, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt as _};
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt as _;
 
 use crate::object_reader::ObjectReader;
 use crate::quarantine::read_quarantined;
-use crate::remote::s3_bucket;
 use crate::{Quarantined, StagedFile, StorageError};
 
 const CHUNK: usize = 8 * 1024 * 1024;
@@ -43,61 +40,42 @@ pub struct OfflineStore {
 impl OfflineStore {
     /// A store in a local directory (created if missing).
     pub fn local(root: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(root)
-            .map_err(|source| StorageError::Staging { path: root.display().to_string(), source })?;
-        Ok(Self { store: Arc::new(LocalFileSystem::new_with_prefix(root)?) })
+        Ok(Self { store: open_store("", root, &S3Config::default())? })
     }
 
     /// The store the configuration names: `storage.offline_url` (`s3://bucket/prefix`, with
     /// `[storage.s3]`) or else the local `offline_root`.
     pub fn from_config(config: &CairnConfig) -> Result<Self, StorageError> {
-        let url = &config.storage.offline_url;
-        if url.is_empty() {
-            return Self::local(&config.offline_root());
-        }
-        let bad = || StorageError::Url(url.clone());
-        let parsed = url::Url::parse(url).map_err(|_| bad())?;
-        let bucket = parsed.host_str().filter(|_| parsed.scheme() == "s3").ok_or_else(bad)?;
-        let store = s3_bucket(bucket, &config.storage.s3)?;
-        let prefix = parsed.path().trim_matches('/');
-        if prefix.is_empty() {
-            return Ok(Self { store });
-        }
-        Ok(Self { store: Arc::new(PrefixStore::new(store, prefix)) })
+        Ok(Self {
+            store: open_store(&config.storage.offline_url, &config.offline_root(), &config.storage.s3)?,
+        })
     }
 
     pub fn from_object_store(store: Arc<dyn ObjectStore>) -> Self {
         Self { store }
     }
 
-    /// Streams a staged file into the store (in 8 MiB parts, never whole in memory), hashing it
-    /// on the way, then removes the staged copy.
+    /// Streams a staged file into the store (in parts, never whole in memory), hashing it on
+    /// the way, then removes the staged copy.
     pub async fn upload(&self, staged: &StagedFile) -> Result<StoredFile, StorageError> {
         let staging_error =
             |source| StorageError::Staging { path: staged.local.display().to_string(), source };
-        let mut file = tokio::fs::File::open(&staged.local).await.map_err(staging_error)?;
-        let upload = self.store.put_multipart(&ObjectPath::from(staged.object.as_str())).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, CHUNK);
-        let mut hasher = Sha256::new();
-        let mut buffer = vec![0; CHUNK];
-        let mut bytes = 0u64;
-        loop {
-            let read = file.read(&mut buffer).await.map_err(staging_error)?;
-            if read == 0 {
-                break;
+        let file = tokio::fs::File::open(&staged.local).await.map_err(staging_error)?;
+        let input = tokio_util::io::ReaderStream::with_capacity(file, CHUNK);
+        let path = ObjectPath::from(staged.object.as_str());
+        let written = put_stream(&self.store, &path, input, u64::MAX).await.map_err(|error| match error {
+            PutError::Input(source) => staging_error(source),
+            PutError::Store(error) => error.into(),
+            PutError::TooLarge { limit } => {
+                staging_error(std::io::Error::other(format!("over {limit} bytes")))
             }
-            hasher.update(&buffer[..read]);
-            writer.wait_for_capacity(2).await?;
-            writer.write(&buffer[..read]);
-            bytes += read as u64;
-        }
-        writer.finish().await?;
+        })?;
         let _ = tokio::fs::remove_file(&staged.local).await;
         Ok(StoredFile {
             path: staged.object.clone(),
             rows: staged.rows,
-            bytes,
-            sha256: hex(&hasher.finalize()),
+            bytes: written.bytes,
+            sha256: written.sha256,
             min_event_micros: staged.min_event_micros,
             max_event_micros: staged.max_event_micros,
         })
@@ -139,17 +117,15 @@ impl OfflineStore {
     }
 }
 
-/// Bytes as lowercase hex (digests).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Int64Type, TimestampMicrosecondType};
     use cairn_domain::{BatchId, Name, Schema};
     use cairn_records::Value;
+
+    use cairn_objects::hex;
+    use sha2::{Digest as _, Sha256};
 
     use super::*;
     use crate::{PartitionedWriter, QuarantineWriter};

@@ -1,0 +1,9 @@
+#![doc = include_str!("../README.md")]
+
+mod location;
+mod streams;
+
+pub use location::{ObjectsError, open_store, s3_bucket};
+pub use object_store::path::Path as ObjectPath;
+pub use object_store::{ObjectStore, ObjectStoreExt};
+pub use streams::{PutError, Written, get_verified, hex, put_stream};
