@@ -134,8 +134,6 @@ pub fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "tests")]
-
     use futures::TryStreamExt as _;
     use object_store::local::LocalFileSystem;
 
