@@ -3,8 +3,10 @@
 Usage: mlflow_client.py SCENARIO [ARG...]; exits non-zero with a traceback when a check fails.
 """
 
+import filecmp
 import math
 import os
+import tempfile
 import sys
 import threading
 import time
@@ -204,6 +206,113 @@ def concurrent(writers, batches):
     assert len(history) == total, f"{len(history)} of {total} points"
     assert sorted(m.step for m in history) == list(range(total))
     assert client.get_run(run_id).data.metrics["shared"] == total - 1, "the latest point is the highest step"
+
+
+def artifacts():
+    """Logs files and directories, lists and downloads them, and tries to escape the run's root."""
+    client = MlflowClient()
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "notes.txt"), "w") as f:
+            f.write("hello artifacts")
+        os.makedirs(os.path.join(tmp, "model", "nested"))
+        with open(os.path.join(tmp, "model", "weights.bin"), "wb") as f:
+            f.write(os.urandom(3 * 1024 * 1024 + 17))
+        with open(os.path.join(tmp, "model", "nested", "conf.json"), "w") as f:
+            f.write('{"a": 1}')
+        with mlflow.start_run() as run:
+            mlflow.log_artifact(os.path.join(tmp, "notes.txt"))
+            mlflow.log_artifacts(os.path.join(tmp, "model"), artifact_path="model")
+            mlflow.log_text("some text", "texts/a b.txt")
+            mlflow.log_dict({"k": [1, 2]}, "meta.json")
+        run_id = run.info.run_id
+
+        listed = [(f.path, f.is_dir, f.file_size) for f in client.list_artifacts(run_id)]
+        assert listed == [("meta.json", False, 29), ("model", True, None), ("notes.txt", False, 15), ("texts", True, None)], listed
+        listed = [(f.path, f.is_dir) for f in client.list_artifacts(run_id, "model")]
+        assert listed == [("model/nested", True), ("model/weights.bin", False)], listed
+
+        out = client.download_artifacts(run_id, "model", tmp + "/out")
+        assert filecmp.cmp(os.path.join(tmp, "model", "weights.bin"), os.path.join(out, "weights.bin"), shallow=False)
+        assert open(os.path.join(out, "nested", "conf.json")).read() == '{"a": 1}'
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/texts/a b.txt")
+        assert text == "some text", text
+        assert mlflow.artifacts.load_dict(f"runs:/{run_id}/meta.json") == {"k": [1, 2]}
+
+    base = os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow-artifacts/artifacts"
+    root = f"0/{run_id}/artifacts"
+    for attack in [
+        f"{root}/%2e%2e/%2e%2e/escape.txt",
+        f"{root}/%252e%252e/%252e%252e/escape.txt",
+        "%2Fetc%2Fpasswd",
+        f"{root}/..%2F..%2Fescape.txt",
+        f"0/{'f' * 32}/artifacts/not-a-run.txt",
+        f"0/{run_id}/elsewhere.txt",
+        f"{root}/a%5Cb.txt",
+    ]:
+        answer = requests.put(f"{base}/{attack}", data=b"x")
+        assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE", (attack, answer.text)
+        answer = requests.get(f"{base}/{attack}")
+        assert answer.status_code in (400, 404), (attack, answer.status_code)
+    answer = requests.get(base, params={"path": f"{root}/../../.."})
+    assert answer.status_code == 400, answer.text
+
+    # Past registry.max_artifact_bytes (the test sets 4 MiB): refused, declared or streamed.
+    big = b"x" * (5 * 1024 * 1024)
+    answer = requests.put(f"{base}/{root}/big.bin", data=big)
+    assert answer.status_code == 413 and answer.json()["error_code"] == "REQUEST_LIMIT_EXCEEDED", answer.text
+    answer = requests.put(f"{base}/{root}/big.bin", data=(big[i:i + 65536] for i in range(0, len(big), 65536)))
+    assert answer.status_code == 413, answer.text
+    assert "big.bin" not in [f.path for f in client.list_artifacts(run_id)], "nothing left behind"
+    print(run_id)
+
+
+def logged_models():
+    """MLflow 3: log_model creates a logged model, uploads its files and finalizes it."""
+    client = MlflowClient()
+
+    class Echo(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    experiment_id = mlflow.set_experiment("models").experiment_id
+    with mlflow.start_run() as run:
+        mlflow.log_param("alpha", "0.5")
+        info = mlflow.pyfunc.log_model(name="model", python_model=Echo(), pip_requirements=["mlflow-skinny"])
+    model = client.get_logged_model(info.model_id)
+    assert str(model.status) == "READY", model.status
+    assert model.source_run_id == run.info.run_id and model.name == "model", model
+    assert model.params == {"alpha": "0.5"}, model.params
+    assert model.artifact_location.endswith(f"models/{info.model_id}/artifacts"), model.artifact_location
+
+    outputs = client.get_run(run.info.run_id).outputs.model_outputs
+    assert [o.model_id for o in outputs] == [info.model_id], outputs
+    found = client.search_logged_models([experiment_id], filter_string="name = 'model'")
+    assert [m.model_id for m in found] == [info.model_id], found
+    assert client.search_logged_models([experiment_id], filter_string="name = 'other'") == []
+
+    local = mlflow.artifacts.download_artifacts(f"models:/{info.model_id}")
+    assert os.path.exists(os.path.join(local, "MLmodel")), os.listdir(local)
+    local = mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model")
+    assert os.path.exists(os.path.join(local, "MLmodel")), os.listdir(local)
+    listed = [f.path for f in client.list_artifacts(run.info.run_id, "model")]
+    assert "model/MLmodel" in listed, listed
+
+    client.set_logged_model_tags(info.model_id, {"team": "growth"})
+    assert client.get_logged_model(info.model_id).tags["team"] == "growth"
+    client.delete_logged_model_tag(info.model_id, "team")
+    assert "team" not in client.get_logged_model(info.model_id).tags
+    client.delete_logged_model(info.model_id)
+    expect_error("RESOURCE_DOES_NOT_EXIST", client.get_logged_model, info.model_id)
+
+
+def download_fails(run_id, path):
+    try:
+        data = requests.get(
+            os.environ["MLFLOW_TRACKING_URI"] + f"/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/{path}"
+        ).content
+    except requests.exceptions.RequestException:
+        return
+    raise AssertionError(f"a changed artifact was served: {data[:40]!r}")
 
 
 def create_run():

@@ -17,6 +17,7 @@ pub struct CairnConfig {
     pub telemetry: TelemetryConfig,
     pub storage: StorageConfig,
     pub ingestion: IngestionConfig,
+    pub registry: RegistryConfig,
     pub services: ServicesConfig,
     pub up: UpConfig,
 }
@@ -97,6 +98,10 @@ pub struct StorageConfig {
     /// Empty: the local directory.
     #[serde(default)]
     pub offline_url: String,
+    /// `s3://bucket[/prefix]`: the registry's artifacts (models, run files) in S3 or
+    /// S3-compatible storage. Empty: `<data_dir>/artifacts`.
+    #[serde(default)]
+    pub artifacts_url: String,
     #[serde(default)]
     pub s3: S3Config,
 }
@@ -118,6 +123,13 @@ pub struct S3Config {
     /// Allow `http://` endpoints (test and on-premises setups).
     #[serde(default)]
     pub allow_http: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The largest artifact file accepted in one upload.
+    pub max_artifact_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,6 +220,11 @@ impl CairnConfig {
         }
         let path = self.data_dir.join(format!("{}.db", kind.as_str()));
         Secret::new(format!("sqlite://{}", path.display()))
+    }
+
+    /// The artifact store's directory, when `storage.artifacts_url` is empty.
+    pub fn artifacts_root(&self) -> PathBuf {
+        self.data_dir.join("artifacts")
     }
 
     /// The offline store's directory.

@@ -73,6 +73,16 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
             format!("`{offline_url}` must be an s3:// URL (or empty for offline_root)"),
         );
     }
+    let artifacts_url = &config.storage.artifacts_url;
+    if !artifacts_url.is_empty() && !artifacts_url.starts_with("s3://") {
+        problem(
+            "storage.artifacts_url",
+            format!("`{artifacts_url}` must be an s3:// URL (or empty for <data_dir>/artifacts)"),
+        );
+    }
+    if config.registry.max_artifact_bytes == 0 {
+        problem("registry.max_artifact_bytes", "must be at least 1".into());
+    }
     if config.storage.s3.secret_access_key.is_set() && config.storage.s3.access_key_id.is_empty() {
         problem("storage.s3.access_key_id", "must be set with storage.s3.secret_access_key".into());
     }

@@ -10,6 +10,7 @@ use crate::{AnyConnection, Backend, MultiBackend};
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
     Text(String),
+    NullableText(Option<String>),
     BigInt(i64),
     NullableBigInt(Option<i64>),
     Double(f64),
@@ -25,6 +26,12 @@ impl From<&str> for SqlValue {
 impl From<String> for SqlValue {
     fn from(value: String) -> Self {
         SqlValue::Text(value)
+    }
+}
+
+impl From<Option<String>> for SqlValue {
+    fn from(value: Option<String>) -> Self {
+        SqlValue::NullableText(value)
     }
 }
 
@@ -114,6 +121,7 @@ impl Sql {
         for value in &self.values {
             query = match value.clone() {
                 SqlValue::Text(value) => query.bind::<Text, _>(value),
+                SqlValue::NullableText(value) => query.bind::<Nullable<Text>, _>(value),
                 SqlValue::BigInt(value) => query.bind::<BigInt, _>(value),
                 SqlValue::NullableBigInt(value) => query.bind::<Nullable<BigInt>, _>(value),
                 SqlValue::Double(value) => query.bind::<Double, _>(value),

@@ -6,4 +6,4 @@ mod streams;
 pub use location::{ObjectsError, open_store, s3_bucket};
 pub use object_store::path::Path as ObjectPath;
 pub use object_store::{ObjectStore, ObjectStoreExt};
-pub use streams::{PutError, Written, get_verified, hex, put_stream};
+pub use streams::{PutError, Written, delete_if_present, get_verified, hex, put_stream};

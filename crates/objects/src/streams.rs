@@ -123,6 +123,17 @@ pub async fn get_verified(
     }))
 }
 
+/// Removes the object at `path`; one already gone is fine.
+pub async fn delete_if_present(
+    store: &Arc<dyn ObjectStore>,
+    path: &ObjectPath,
+) -> Result<(), object_store::Error> {
+    match store.delete(path).await {
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// Bytes as lowercase hex (digests).
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;

@@ -5,7 +5,7 @@ use arrow_array::RecordBatch;
 use bytes::Bytes;
 use cairn_config::CairnConfig;
 use cairn_config::S3Config;
-use cairn_objects::{PutError, open_store, put_stream};
+use cairn_objects::{PutError, delete_if_present, open_store, put_stream};
 use futures::TryStreamExt as _;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _};
@@ -84,10 +84,7 @@ impl OfflineStore {
     /// Removes files; ones already gone are fine.
     pub async fn delete(&self, paths: &[String]) -> Result<(), StorageError> {
         for path in paths {
-            match self.store.delete(&ObjectPath::from(path.as_str())).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
+            delete_if_present(&self.store, &ObjectPath::from(path.as_str())).await?;
         }
         Ok(())
     }

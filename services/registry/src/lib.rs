@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
+pub mod artifacts;
 mod mlflow;
 pub mod tracking;
 
+use artifacts::Artifacts;
 use cairn_config::CairnConfig;
 use cairn_db::Migrations;
 use cairn_domain::ServiceKind;
+use cairn_objects::open_store;
 use cairn_service::{RunningService, ServiceContext, StartError};
 use diesel_migrations::embed_migrations;
 
@@ -19,12 +22,16 @@ pub const MIGRATIONS: Migrations = Migrations {
 #[derive(Clone)]
 pub struct Registry {
     pub context: ServiceContext,
+    pub artifacts: Artifacts,
 }
 
 /// Starts the registry service; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
+    let store = open_store(&config.storage.artifacts_url, &config.artifacts_root(), &config.storage.s3)
+        .map_err(|error| StartError::Other(format!("artifact store: {error}")))?;
+    let artifacts = Artifacts { store, max_bytes: config.registry.max_artifact_bytes };
     let context = cairn_service::start(ServiceKind::Registry, config, &[MIGRATIONS]).await?;
-    let state = actix_web::web::Data::new(Registry { context: context.clone() });
+    let state = actix_web::web::Data::new(Registry { context: context.clone(), artifacts });
     let openapi = utoipa::openapi::OpenApiBuilder::new().build();
     context.serve(
         openapi,

@@ -1,9 +1,11 @@
 //! MLflow's REST API (`/api/2.0/mlflow/...`): what the `mlflow` Python client and other MLflow
 //! tools call, answered from Cairn's tracking core with MLflow's JSON shapes and error codes.
 
+mod artifacts;
 mod error;
 mod experiments;
 mod json;
+mod logged_models;
 mod runs;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -17,12 +19,19 @@ use crate::tracking::{Experiment, KeyValue, Metric, Run, RunInfo};
 type State = web::Data<Registry>;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/3.0/mlflow/server-info").route(web::get().to(server_info))).service(
-        web::scope("/api/2.0/mlflow")
-            .configure(experiments::configure)
-            .configure(runs::configure)
-            .default_service(web::to(endpoint_not_found)),
-    );
+    cfg.service(web::resource("/api/3.0/mlflow/server-info").route(web::get().to(server_info)))
+        .service(
+            web::scope("/api/2.0/mlflow-artifacts")
+                .configure(artifacts::configure)
+                .default_service(web::to(endpoint_not_found)),
+        )
+        .service(
+            web::scope("/api/2.0/mlflow")
+                .configure(experiments::configure)
+                .configure(runs::configure)
+                .configure(logged_models::configure)
+                .default_service(web::to(endpoint_not_found)),
+        );
 }
 
 /// What the client asks before it uploads artifacts: this server proxies them itself, in one
@@ -112,7 +121,9 @@ fn run_json(run: &Run) -> Value {
             "tags": key_values(&run.tags),
         },
         "inputs": {},
-        "outputs": {},
+        "outputs": {
+            "model_outputs": run.outputs.iter().map(|(model_id, step)| json!({"model_id": model_id, "step": step})).collect::<Value>(),
+        },
     })
 }
 

@@ -3,7 +3,9 @@
 
 mod experiments;
 pub mod filter;
+mod key_values;
 mod log;
+mod logged_models;
 mod names;
 mod runs;
 mod search;
@@ -16,6 +18,11 @@ pub use experiments::{
     rename_experiment, search_experiments, set_experiment_stage, set_experiment_tag,
 };
 pub use log::{LogBatch, delete_tag, log_batch, metric_history};
+pub use logged_models::{
+    LoggedModel, LoggedModelSearch, ModelStatus, NewLoggedModel, create_logged_model, delete_logged_model,
+    delete_logged_model_tag, finalize_logged_model, log_logged_model_params, log_outputs, logged_model,
+    search_logged_models, set_logged_model_tags,
+};
 pub use runs::{NewRun, RunUpdate, create_run, run, set_run_stage, update_run};
 pub use search::{RunSearch, search_runs};
 
@@ -159,6 +166,8 @@ pub struct Run {
     pub metrics: Vec<Metric>,
     pub params: Vec<KeyValue>,
     pub tags: Vec<KeyValue>,
+    /// Logged models the run produced, with the step of each.
+    pub outputs: Vec<(String, i64)>,
 }
 
 /// One page of results and the token for the next, if there is one.
@@ -197,6 +206,6 @@ fn paged<T>(mut items: Vec<T>, offset: i64, limit: i64) -> Page<T> {
     Page { next_page_token: more.then(|| (offset + limit).to_string()), items }
 }
 
-fn now_millis() -> i64 {
+pub(crate) fn now_millis() -> i64 {
     cairn_domain::Timestamp::now().as_micros() / 1000
 }

@@ -7,6 +7,7 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
+use crate::artifacts::ArtifactError;
 use crate::tracking::TrackingError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub(crate) enum ErrorCode {
     InvalidParameterValue,
     ResourceDoesNotExist,
     ResourceAlreadyExists,
+    BadRequest,
+    RequestLimitExceeded,
     EndpointNotFound,
     InternalError,
     TemporarilyUnavailable,
@@ -25,6 +28,8 @@ impl ErrorCode {
             ErrorCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
             ErrorCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
             ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::BadRequest => "BAD_REQUEST",
+            ErrorCode::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
             ErrorCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
             ErrorCode::InternalError => "INTERNAL_ERROR",
             ErrorCode::TemporarilyUnavailable => "TEMPORARILY_UNAVAILABLE",
@@ -33,7 +38,10 @@ impl ErrorCode {
 
     fn status(self) -> StatusCode {
         match self {
-            ErrorCode::InvalidParameterValue | ErrorCode::ResourceAlreadyExists => StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidParameterValue | ErrorCode::ResourceAlreadyExists | ErrorCode::BadRequest => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::RequestLimitExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::ResourceDoesNotExist | ErrorCode::EndpointNotFound => StatusCode::NOT_FOUND,
             ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -74,20 +82,46 @@ impl ResponseError for MlflowError {
     }
 }
 
+impl MlflowError {
+    /// Unavailable pools and connections may pass on a retry (503, which the client retries);
+    /// anything else the database says is a bug or corruption (500, logged, not shown).
+    fn database(error: &cairn_db::DbError) -> Self {
+        use cairn_db::DbError;
+        match error {
+            DbError::Pool(_) | DbError::Connect { .. } | DbError::Cancelled => {
+                Self::new(ErrorCode::TemporarilyUnavailable, error.to_string())
+            }
+            _ => Self::internal(error),
+        }
+    }
+
+    fn internal(error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, "registry error");
+        Self::new(ErrorCode::InternalError, "internal error; see the registry's log")
+    }
+}
+
 impl From<TrackingError> for MlflowError {
     fn from(error: TrackingError) -> Self {
-        use cairn_db::DbError;
         let code = match &error {
             TrackingError::NotFound(_) => ErrorCode::ResourceDoesNotExist,
             TrackingError::AlreadyExists(_) => ErrorCode::ResourceAlreadyExists,
             TrackingError::Invalid(_) | TrackingError::Filter(_) => ErrorCode::InvalidParameterValue,
-            TrackingError::Database(DbError::Pool(_) | DbError::Connect { .. } | DbError::Cancelled) => {
-                ErrorCode::TemporarilyUnavailable
-            }
-            TrackingError::Database(_) => {
-                tracing::error!(%error, "registry database error");
-                return Self::new(ErrorCode::InternalError, "internal error; see the registry's log");
-            }
+            TrackingError::Database(error) => return Self::database(error),
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+impl From<ArtifactError> for MlflowError {
+    fn from(error: ArtifactError) -> Self {
+        let code = match &error {
+            ArtifactError::Path { .. } => ErrorCode::InvalidParameterValue,
+            ArtifactError::NotFound(_) => ErrorCode::ResourceDoesNotExist,
+            ArtifactError::TooLarge { .. } => ErrorCode::RequestLimitExceeded,
+            ArtifactError::Upload(_) => ErrorCode::BadRequest,
+            ArtifactError::Store(inner) => return Self::internal(inner),
+            ArtifactError::Database(inner) => return Self::database(inner),
         };
         Self::new(code, error.to_string())
     }

@@ -5,6 +5,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
 
 use super::filter::{self, Entity};
+use super::key_values;
 use super::search::{push_comparison, push_tag_clause};
 use super::validate::{self, MAX_TAG_VALUE_LENGTH};
 use super::{
@@ -26,16 +27,6 @@ struct ExperimentRow {
     creation_time: i64,
     #[diesel(sql_type = BigInt)]
     last_update_time: i64,
-}
-
-#[derive(QueryableByName)]
-struct TagRow {
-    #[diesel(sql_type = BigInt)]
-    experiment_id: i64,
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = Text)]
-    value: String,
 }
 
 const COLUMNS: &str =
@@ -99,9 +90,7 @@ pub async fn create_experiment(
                     .bind(id);
                 update.execute(conn)?;
             }
-            for tag in &tags {
-                upsert_tag(conn, backend, id, tag)?;
-            }
+            key_values::upsert(conn, backend, "experiment_tags", "experiment_id", id, &tags)?;
             Ok(id)
         })
     })
@@ -148,20 +137,13 @@ fn with_tags(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let mut sql = Sql::new(backend);
-    sql.push("SELECT experiment_id, key, value FROM experiment_tags WHERE experiment_id IN ")
-        .bind_list(rows.iter().map(|row| row.experiment_id))
-        .push(" ORDER BY key");
-    let tags = sql.load::<TagRow>(conn)?;
+    let owners = rows.iter().map(|row| row.experiment_id.into()).collect();
+    let tags = key_values::load(conn, backend, "experiment_tags", "experiment_id", owners)?;
     rows.into_iter()
         .map(|row| {
             Ok(Experiment {
                 id: row.experiment_id,
-                tags: tags
-                    .iter()
-                    .filter(|tag| tag.experiment_id == row.experiment_id)
-                    .map(|tag| KeyValue { key: tag.key.clone(), value: tag.value.clone() })
-                    .collect(),
+                tags: tags.of(&row.experiment_id.to_string()),
                 name: row.name,
                 artifact_location: row.artifact_location,
                 lifecycle_stage: LifecycleStage::parse(&row.lifecycle_stage)?,
@@ -170,24 +152,6 @@ fn with_tags(
             })
         })
         .collect()
-}
-
-fn upsert_tag(
-    conn: &mut AnyConnection,
-    backend: cairn_db::Backend,
-    id: i64,
-    tag: &KeyValue,
-) -> Result<(), TrackingError> {
-    let mut sql = Sql::new(backend);
-    sql.push("INSERT INTO experiment_tags (experiment_id, key, value) VALUES (")
-        .bind(id)
-        .push(", ")
-        .bind(tag.key.clone())
-        .push(", ")
-        .bind(tag.value.clone())
-        .push(") ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value");
-    sql.execute(conn)?;
-    Ok(())
 }
 
 /// The experiment, which must exist; with `active`, it must also not be deleted.
@@ -227,7 +191,14 @@ pub async fn set_experiment_tag(db: &Database, id: &str, tag: KeyValue) -> Resul
     db.call(move |conn| {
         write_transaction(conn, |conn| {
             existing(conn, backend, id, true)?;
-            upsert_tag(conn, backend, id, &tag)?;
+            key_values::upsert(
+                conn,
+                backend,
+                "experiment_tags",
+                "experiment_id",
+                id,
+                std::slice::from_ref(&tag),
+            )?;
             touch(conn, backend, id, now_millis())
         })
     })

@@ -7,6 +7,7 @@ use cairn_db::{AnyConnection, Backend, Database, Sql, write_transaction};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 
+use super::key_values;
 use super::runs::{self, MetricRow, RUN_NAME_TAG};
 use super::validate::{self, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
 use super::{KeyValue, Metric, Page, TrackingError, page_offset, page_size, paged};
@@ -125,25 +126,8 @@ pub(crate) fn upsert_tags(
     run_id: &str,
     tags: &[KeyValue],
 ) -> Result<(), TrackingError> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    // The last value given for a key wins; one statement may not touch a row twice.
-    let mut latest: Vec<&KeyValue> = Vec::new();
-    for tag in tags.iter().rev() {
-        if !latest.iter().any(|kept| kept.key == tag.key) {
-            latest.push(tag);
-        }
-    }
-    let mut sql = Sql::new(backend);
-    sql.push("INSERT INTO tags (run_uuid, key, value) VALUES ");
-    for (i, tag) in latest.iter().enumerate() {
-        sql.push(if i == 0 { "(" } else { ", (" });
-        sql.bind(run_id).push(", ").bind(tag.key.clone()).push(", ").bind(tag.value.clone()).push(")");
-    }
-    sql.push(" ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value");
-    sql.execute(conn)?;
-    if let Some(name) = latest.iter().find(|tag| tag.key == RUN_NAME_TAG) {
+    key_values::upsert(conn, backend, "tags", "run_uuid", run_id, tags)?;
+    if let Some(name) = tags.iter().rev().find(|tag| tag.key == RUN_NAME_TAG) {
         let mut rename = Sql::new(backend);
         rename
             .push("UPDATE runs SET name = ")

@@ -5,6 +5,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
 
 use super::experiments::{self, parse_id};
+use super::key_values;
 use super::names::random_run_name;
 use super::validate::{self, MAX_TAG_VALUE_LENGTH};
 use super::{KeyValue, LifecycleStage, Metric, Run, RunInfo, RunStatus, TrackingError, now_millis};
@@ -50,16 +51,6 @@ impl RunRow {
             artifact_uri: self.artifact_uri,
         })
     }
-}
-
-#[derive(QueryableByName)]
-struct RunKeyValue {
-    #[diesel(sql_type = Text)]
-    run_uuid: String,
-    #[diesel(sql_type = Text)]
-    key: String,
-    #[diesel(sql_type = Text)]
-    value: String,
 }
 
 #[derive(QueryableByName)]
@@ -129,25 +120,36 @@ pub(crate) fn load(
         sql
     };
     let rows = select(COLUMNS, "runs").load::<RunRow>(conn)?;
-    let params = select("run_uuid, key, value", "params").push(" ORDER BY key").load::<RunKeyValue>(conn)?;
-    let tags = select("run_uuid, key, value", "tags").push(" ORDER BY key").load::<RunKeyValue>(conn)?;
+    let owners = || ids.iter().map(|id| id.as_str().into()).collect();
+    let params = key_values::load(conn, backend, "params", "run_uuid", owners())?;
+    let tags = key_values::load(conn, backend, "tags", "run_uuid", owners())?;
     let metrics = select("run_uuid, key, value, timestamp_ms, step, is_nan", "latest_metrics")
         .push(" ORDER BY key")
         .load::<MetricRow>(conn)?;
+    #[derive(QueryableByName)]
+    struct Output {
+        #[diesel(sql_type = Text)]
+        run_uuid: String,
+        #[diesel(sql_type = Text)]
+        model_id: String,
+        #[diesel(sql_type = BigInt)]
+        step: i64,
+    }
+    let outputs = select("run_uuid, model_id, step", "run_outputs")
+        .push(" ORDER BY step, model_id")
+        .load::<Output>(conn)?;
     let mut runs: Vec<Run> = Vec::with_capacity(rows.len());
     for row in rows {
         let info = row.info()?;
-        let of = |items: &[RunKeyValue]| {
-            items
-                .iter()
-                .filter(|item| item.run_uuid == info.run_id)
-                .map(|item| KeyValue { key: item.key.clone(), value: item.value.clone() })
-                .collect()
-        };
         runs.push(Run {
-            params: of(&params),
-            tags: of(&tags),
+            params: params.of(&info.run_id),
+            tags: tags.of(&info.run_id),
             metrics: metrics.iter().filter(|m| m.run_uuid == info.run_id).map(MetricRow::metric).collect(),
+            outputs: outputs
+                .iter()
+                .filter(|output| output.run_uuid == info.run_id)
+                .map(|output| (output.model_id.clone(), output.step))
+                .collect(),
             info,
         });
     }

@@ -1,0 +1,9 @@
+-- Every artifact file the registry stores, by its path under the artifact root. Downloads check
+-- the file against its hash; listings come from here, never from walking the store. Paths sort
+-- bytewise (COLLATE "C") so that a directory's files are one range of the primary key.
+CREATE TABLE artifacts (
+    path TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    bytes BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);

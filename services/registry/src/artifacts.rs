@@ -1,0 +1,286 @@
+//! Artifact files of runs (and, later, models) in the object store, indexed in the database
+//! with their size and SHA-256. Uploads and downloads stream; a path is only accepted when it is
+//! plainly inside an existing run's artifact root, after undoing any percent-encoding.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use cairn_db::{AnyConnection, Backend, Database, DbError, Sql};
+use cairn_objects::{
+    ObjectPath, ObjectStore, ObjectsError, PutError, Written, delete_if_present, get_verified, put_stream,
+};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+use futures::Stream;
+
+use crate::tracking::now_millis;
+
+#[derive(Clone)]
+pub struct Artifacts {
+    pub store: Arc<dyn ObjectStore>,
+    pub max_bytes: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("invalid artifact path `{path}`: {reason}")]
+    Path { path: String, reason: &'static str },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("artifact is larger than the limit of {limit} bytes (registry.max_artifact_bytes)")]
+    TooLarge { limit: u64 },
+    #[error("reading the upload: {0}")]
+    Upload(String),
+    #[error("artifact store: {0}")]
+    Store(#[from] ObjectsError),
+    #[error("{0}")]
+    Database(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for ArtifactError {
+    fn from(error: diesel::result::Error) -> Self {
+        ArtifactError::Database(DbError::Query(error))
+    }
+}
+
+/// An entry of a directory listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The name inside the listed directory.
+    pub name: String,
+    pub is_dir: bool,
+    pub bytes: Option<u64>,
+}
+
+/// Undoes percent-encoding (repeatedly, so `%252e` cannot smuggle a dot through) and accepts
+/// only a relative path of plain segments: no `.`, `..` or empty segment, no backslash, no NUL.
+pub fn safe_path(raw: &str) -> Result<String, ArtifactError> {
+    let bad = |reason| ArtifactError::Path { path: raw.to_owned(), reason };
+    let mut path = raw.to_owned();
+    for _ in 0..4 {
+        let decoded = percent_encoding::percent_decode_str(&path)
+            .decode_utf8()
+            .map_err(|_| bad("it is not UTF-8 once decoded"))?
+            .into_owned();
+        if decoded == path {
+            break;
+        }
+        path = decoded;
+    }
+    if path.contains('%')
+        && percent_encoding::percent_decode_str(&path).decode_utf8().is_ok_and(|d| d != path)
+    {
+        return Err(bad("it is percent-encoded too many times"));
+    }
+    let path = path.trim_end_matches('/');
+    if path.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    if path.starts_with('/') || path.split('/').next().is_some_and(|first| first.ends_with(':')) {
+        return Err(bad("it must be relative"));
+    }
+    if path.contains('\\') || path.contains('\0') {
+        return Err(bad("backslashes and NUL are not allowed"));
+    }
+    if path.split('/').any(|segment| matches!(segment, "" | "." | "..")) {
+        return Err(bad("`.`, `..` and empty segments are not allowed"));
+    }
+    Ok(path.to_owned())
+}
+
+/// Checks that `path` lies inside the artifact root of an existing run or logged model of the
+/// experiment it names: `<experiment>/<run>/artifacts[/...]` or
+/// `<experiment>/models/<model>/artifacts[/...]`.
+fn check_root(conn: &mut AnyConnection, backend: Backend, path: &str) -> Result<(), ArtifactError> {
+    let outside = || ArtifactError::Path {
+        path: path.to_owned(),
+        reason: "it must lie under <experiment>/<run>/artifacts of an existing run, or \
+                 <experiment>/models/<model>/artifacts of an existing logged model",
+    };
+    let segments: Vec<&str> = path.splitn(5, '/').collect();
+    let (table, column, id) = match segments.as_slice() {
+        [_, "models", model, "artifacts", ..] => ("logged_models", "model_id", *model),
+        [_, run, "artifacts", ..] => ("runs", "run_uuid", *run),
+        _ => return Err(outside()),
+    };
+    let experiment: i64 = segments[0].parse().map_err(|_| outside())?;
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = "))
+        .bind(id)
+        .push(" AND experiment_id = ")
+        .bind(experiment);
+    let found = sql.load::<Found>(conn)?.first().is_some_and(|row| row.n > 0);
+    if found { Ok(()) } else { Err(outside()) }
+}
+
+/// Streams `body` to `path` (already made safe), then records its size and hash.
+pub async fn upload<S, E>(
+    db: &Database,
+    artifacts: &Artifacts,
+    path: String,
+    body: S,
+) -> Result<Written, ArtifactError>
+where
+    S: Stream<Item = Result<Bytes, E>>,
+    E: std::fmt::Display,
+{
+    let backend = db.backend();
+    let checked = path.clone();
+    db.call(move |conn| check_root(conn, backend, &checked)).await?;
+    let written = put_stream(&artifacts.store, &ObjectPath::from(path.as_str()), body, artifacts.max_bytes)
+        .await
+        .map_err(|error| match error {
+            PutError::TooLarge { limit } => ArtifactError::TooLarge { limit },
+            PutError::Input(error) => ArtifactError::Upload(error.to_string()),
+            PutError::Store(error) => ArtifactError::Store(error.into()),
+        })?;
+    let (bytes, sha256) = (written.bytes as i64, written.sha256.clone());
+    db.call(move |conn| {
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO artifacts (path, bytes, sha256, created_at) VALUES (")
+            .bind(path)
+            .push(", ")
+            .bind(bytes)
+            .push(", ")
+            .bind(sha256)
+            .push(", ")
+            .bind(now_millis())
+            .push(") ON CONFLICT (path) DO UPDATE SET bytes = excluded.bytes, sha256 = excluded.sha256, created_at = excluded.created_at");
+        sql.execute(conn).map_err(ArtifactError::from)
+    })
+    .await?;
+    Ok(written)
+}
+
+#[derive(QueryableByName)]
+struct ArtifactRow {
+    #[diesel(sql_type = Text)]
+    path: String,
+    #[diesel(sql_type = BigInt)]
+    bytes: i64,
+    #[diesel(sql_type = Text)]
+    sha256: String,
+}
+
+/// The file's size and its bytes, checked against the recorded hash as they stream.
+pub async fn download(
+    db: &Database,
+    artifacts: &Artifacts,
+    path: String,
+) -> Result<(u64, impl Stream<Item = Result<Bytes, ObjectsError>> + use<>), ArtifactError> {
+    let backend = db.backend();
+    let wanted = path.clone();
+    let row = db
+        .call(move |conn| {
+            let mut sql = Sql::new(backend);
+            sql.push("SELECT path, bytes, sha256 FROM artifacts WHERE path = ").bind(wanted);
+            Ok::<_, ArtifactError>(sql.load::<ArtifactRow>(conn)?.pop())
+        })
+        .await?
+        .ok_or_else(|| ArtifactError::NotFound(format!("no artifact at {path}")))?;
+    let stream = get_verified(&artifacts.store, &ObjectPath::from(row.path.as_str()), row.sha256).await?;
+    Ok((row.bytes as u64, stream))
+}
+
+/// The files and directories directly inside `path`.
+pub async fn list(db: &Database, path: String) -> Result<Vec<Entry>, ArtifactError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        check_root(conn, backend, &path)?;
+        let prefix = format!("{path}/");
+        let mut sql = Sql::new(backend);
+        // Everything under `path/`: from "path/" up to "path0" ('0' follows '/').
+        sql.push("SELECT path, bytes, sha256 FROM artifacts WHERE path >= ")
+            .bind(prefix.clone())
+            .push(" AND path < ")
+            .bind(format!("{path}0"))
+            .push(" ORDER BY path");
+        let mut entries: Vec<Entry> = Vec::new();
+        for row in sql.load::<ArtifactRow>(conn)? {
+            let rest = &row.path[prefix.len()..];
+            match rest.split_once('/') {
+                Some((dir, _)) => {
+                    if entries.last().is_none_or(|last| last.name != dir) {
+                        entries.push(Entry { name: dir.to_owned(), is_dir: true, bytes: None });
+                    }
+                }
+                None => entries.push(Entry {
+                    name: rest.to_owned(),
+                    is_dir: false,
+                    bytes: Some(row.bytes as u64),
+                }),
+            }
+        }
+        entries.dedup_by(|a, b| a.name == b.name && a.is_dir && b.is_dir);
+        Ok(entries)
+    })
+    .await
+}
+
+/// Removes a file, or every file under a directory.
+pub async fn delete(db: &Database, artifacts: &Artifacts, path: String) -> Result<(), ArtifactError> {
+    let backend = db.backend();
+    let paths = db
+        .call(move |conn| {
+            check_root(conn, backend, &path)?;
+            let mut sql = Sql::new(backend);
+            sql.push("SELECT path, bytes, sha256 FROM artifacts WHERE path = ")
+                .bind(path.clone())
+                .push(" OR (path >= ")
+                .bind(format!("{path}/"))
+                .push(" AND path < ")
+                .bind(format!("{path}0"))
+                .push(")");
+            Ok::<_, ArtifactError>(
+                sql.load::<ArtifactRow>(conn)?.into_iter().map(|row| row.path).collect::<Vec<_>>(),
+            )
+        })
+        .await?;
+    if paths.is_empty() {
+        return Err(ArtifactError::NotFound("no artifact there".into()));
+    }
+    for path in &paths {
+        delete_if_present(&artifacts.store, &ObjectPath::from(path.as_str()))
+            .await
+            .map_err(|error| ArtifactError::Store(error.into()))?;
+    }
+    db.call(move |conn| {
+        let mut sql = Sql::new(backend);
+        sql.push("DELETE FROM artifacts WHERE path IN ").bind_list(paths);
+        sql.execute(conn).map_err(ArtifactError::from)
+    })
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_stay_inside() {
+        assert_eq!(safe_path("0/abc/artifacts/model/m.onnx").unwrap(), "0/abc/artifacts/model/m.onnx");
+        assert_eq!(safe_path("0/abc/artifacts/a%20b.txt").unwrap(), "0/abc/artifacts/a b.txt");
+        for bad in [
+            "",
+            "/etc/passwd",
+            "0/abc/artifacts/../../../etc/passwd",
+            "0/abc/artifacts/%2e%2e/%2e%2e/x",
+            "0/abc/artifacts/%252e%252e/x",
+            "0/abc/artifacts/%25252e%25252e/x",
+            "0/abc//artifacts",
+            "0/abc/artifacts/./x",
+            "0\\abc",
+            "C:/windows",
+            "file:/etc/passwd",
+            "0/abc/artifacts/x%00",
+        ] {
+            assert!(safe_path(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! The key–value tables (run params and tags, experiment tags, logged-model params and tags):
+//! each row is `(owner, key, value)` with the owner's id in `owner_column`.
+
+use cairn_db::{AnyConnection, Backend, Sql, SqlValue};
+use diesel::QueryableByName;
+use diesel::sql_types::Text;
+
+use super::{KeyValue, TrackingError};
+
+/// Writes `items` for `owner`; a key given twice keeps its last value, an existing key is
+/// overwritten.
+pub(crate) fn upsert(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &str,
+    owner_column: &str,
+    owner: impl Into<SqlValue>,
+    items: &[KeyValue],
+) -> Result<(), TrackingError> {
+    // One statement may not touch a row twice.
+    let mut latest: Vec<&KeyValue> = Vec::new();
+    for item in items.iter().rev() {
+        if !latest.iter().any(|kept| kept.key == item.key) {
+            latest.push(item);
+        }
+    }
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let owner = owner.into();
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("INSERT INTO {table} ({owner_column}, key, value) VALUES "));
+    for (i, item) in latest.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(owner.clone())
+            .push(", ")
+            .bind(item.key.clone())
+            .push(", ")
+            .bind(item.value.clone())
+            .push(")");
+    }
+    sql.push(&format!(" ON CONFLICT ({owner_column}, key) DO UPDATE SET value = excluded.value"));
+    sql.execute(conn)?;
+    Ok(())
+}
+
+/// The rows of several owners at once, by key.
+pub(crate) fn load(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &str,
+    owner_column: &str,
+    owners: Vec<SqlValue>,
+) -> Result<Owned, TrackingError> {
+    if owners.is_empty() {
+        return Ok(Owned(Vec::new()));
+    }
+    let mut sql = Sql::new(backend);
+    sql.push(&format!(
+        "SELECT CAST({owner_column} AS TEXT) AS owner, key, value FROM {table} WHERE {owner_column} IN "
+    ))
+    .bind_list(owners)
+    .push(" ORDER BY key");
+    Ok(Owned(sql.load::<Row>(conn)?))
+}
+
+#[derive(QueryableByName)]
+pub(crate) struct Row {
+    #[diesel(sql_type = Text)]
+    owner: String,
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = Text)]
+    value: String,
+}
+
+/// Rows of several owners.
+pub(crate) struct Owned(Vec<Row>);
+
+impl Owned {
+    pub(crate) fn of(&self, owner: &str) -> Vec<KeyValue> {
+        self.0
+            .iter()
+            .filter(|row| row.owner == owner)
+            .map(|row| KeyValue { key: row.key.clone(), value: row.value.clone() })
+            .collect()
+    }
+}
