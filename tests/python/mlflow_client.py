@@ -270,10 +270,6 @@ def logged_models():
     """MLflow 3: log_model creates a logged model, uploads its files and finalizes it."""
     client = MlflowClient()
 
-    class Echo(mlflow.pyfunc.PythonModel):
-        def predict(self, context, model_input, params=None):
-            return model_input
-
     experiment_id = mlflow.set_experiment("models").experiment_id
     with mlflow.start_run() as run:
         mlflow.log_param("alpha", "0.5")
@@ -303,6 +299,86 @@ def logged_models():
     assert "team" not in client.get_logged_model(info.model_id).tags
     client.delete_logged_model(info.model_id)
     expect_error("RESOURCE_DOES_NOT_EXIST", client.get_logged_model, info.model_id)
+
+
+class Echo(mlflow.pyfunc.PythonModel):
+    def predict(self, context, model_input, params=None):
+        return model_input
+
+
+def registry():
+    """Registering versions (log_model and register_model), aliases, stages, search, models:/ URIs."""
+    import pandas as pd
+
+    client = MlflowClient()
+    mlflow.set_experiment("registry")
+    with mlflow.start_run() as first:
+        one = mlflow.pyfunc.log_model(
+            name="model", python_model=Echo(), pip_requirements=["mlflow-skinny"], registered_model_name="churn"
+        )
+    version = client.get_model_version("churn", "1")
+    assert version.status == "READY" and version.run_id == first.info.run_id, version
+    assert version.current_stage == "None" and version.source == f"models:/{one.model_id}", version
+    with mlflow.start_run() as second:
+        two = mlflow.pyfunc.log_model(name="model", python_model=Echo(), pip_requirements=["mlflow-skinny"])
+    version = mlflow.register_model(f"runs:/{second.info.run_id}/model", "churn")
+    assert version.version == "2" and version.run_id == second.info.run_id, version
+    expect_error("RESOURCE_ALREADY_EXISTS", client.create_registered_model, "churn")
+    expect_error("RESOURCE_DOES_NOT_EXIST", client.get_registered_model, "no-such-model")
+    expect_error("RESOURCE_DOES_NOT_EXIST", client.get_model_version, "churn", "9")
+
+    client.set_registered_model_alias("churn", "champion", "1")
+    assert client.get_model_version_by_alias("churn", "champion").version == "1"
+    client.set_registered_model_alias("churn", "champion", "2")
+    champion = client.get_model_version_by_alias("churn", "champion")
+    assert champion.version == "2" and champion.aliases == ["champion"], champion
+    model = client.get_registered_model("churn")
+    assert model.aliases == {"champion": "2"}, model.aliases
+    local = mlflow.artifacts.download_artifacts("models:/churn@champion")
+    assert two.model_id in open(os.path.join(local, "MLmodel")).read(), "champion serves version 2's files"
+    loaded = mlflow.pyfunc.load_model("models:/churn@champion")
+    frame = pd.DataFrame({"x": [1, 2]})
+    assert loaded.predict(frame).equals(frame)
+    client.delete_registered_model_alias("churn", "champion")
+    expect_error("RESOURCE_DOES_NOT_EXIST", client.get_model_version_by_alias, "churn", "champion")
+    expect_error("INVALID_PARAMETER_VALUE", client.set_registered_model_alias, "churn", "latest", "1")
+
+    client.transition_model_version_stage("churn", "1", "Production")
+    local = mlflow.artifacts.download_artifacts("models:/churn/Production")
+    assert one.model_id in open(os.path.join(local, "MLmodel")).read()
+    client.transition_model_version_stage("churn", "2", "production", archive_existing_versions=True)
+    assert client.get_model_version("churn", "1").current_stage == "Archived"
+    assert [v.version for v in client.get_latest_versions("churn", stages=["Production"])] == ["2"]
+
+    assert sorted(v.version for v in client.search_model_versions("name = 'churn'")) == ["1", "2"]
+    found = client.search_model_versions(f"run_id = '{first.info.run_id}'")
+    assert [v.version for v in found] == ["1"], found
+    found = [m.name for m in client.search_registered_models("name LIKE 'ch%'")]
+    assert found == ["churn"], found
+
+    # A version is a copy: removing the logged model's files does not change it.
+    base = os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow-artifacts/artifacts"
+    logged = client.get_logged_model(one.model_id).artifact_location.split("mlflow-artifacts:/", 1)[1]
+    answer = requests.delete(f"{base}/{logged}")
+    assert answer.status_code == 200, answer.text
+    local = mlflow.artifacts.download_artifacts("models:/churn/1")
+    assert os.path.exists(os.path.join(local, "MLmodel"))
+    # ... and cannot be written through the proxy.
+    uri = client.get_model_version_download_uri("churn", "1").split("mlflow-artifacts:/", 1)[1]
+    answer = requests.put(f"{base}/{uri}/MLmodel", data=b"replaced")
+    assert answer.status_code == 400, answer.text
+
+    client.set_model_version_tag("churn", "1", "validated", "yes")
+    client.set_registered_model_tag("churn", "team", "growth")
+    client.update_model_version("churn", "1", description="first")
+    client.rename_registered_model("churn", "churn-v2")
+    version = client.get_model_version("churn-v2", "1")
+    assert version.tags == {"validated": "yes"} and version.description == "first", version
+    assert client.get_registered_model("churn-v2").tags == {"team": "growth"}
+    client.delete_model_version("churn-v2", "1")
+    expect_error("RESOURCE_DOES_NOT_EXIST", client.get_model_version, "churn-v2", "1")
+    client.delete_registered_model("churn-v2")
+    expect_error("RESOURCE_DOES_NOT_EXIST", client.get_registered_model, "churn-v2")
 
 
 def download_fails(run_id, path):

@@ -42,6 +42,7 @@ events! {
     RunStateChanged => "cairn.training.run_state_changed",
     ModelVersionCreated => "cairn.registry.model_version_created",
     ModelAliasChanged => "cairn.registry.model_alias_changed",
+    ModelStageChanged => "cairn.registry.model_stage_changed",
     DeploymentChanged => "cairn.deployments.changed",
     PredictionLogged => "cairn.predictions.logged",
     DriftDetected => "cairn.monitor.drift_detected",

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cairn_db::{AnyConnection, Backend, Database, DbError, Sql};
 use cairn_objects::{
-    ObjectPath, ObjectStore, ObjectsError, PutError, Written, delete_if_present, get_verified, put_stream,
+    ObjectPath, ObjectStore, ObjectStoreExt as _, ObjectsError, PutError, Written, delete_if_present,
+    get_verified, put_stream,
 };
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
@@ -91,31 +92,63 @@ pub fn safe_path(raw: &str) -> Result<String, ArtifactError> {
 /// Checks that `path` lies inside the artifact root of an existing run or logged model of the
 /// experiment it names: `<experiment>/<run>/artifacts[/...]` or
 /// `<experiment>/models/<model>/artifacts[/...]`.
-fn check_root(conn: &mut AnyConnection, backend: Backend, path: &str) -> Result<(), ArtifactError> {
+fn check_root(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    path: &str,
+    access: Access,
+) -> Result<(), ArtifactError> {
     let outside = || ArtifactError::Path {
         path: path.to_owned(),
         reason: "it must lie under <experiment>/<run>/artifacts of an existing run, or \
                  <experiment>/models/<model>/artifacts of an existing logged model",
     };
     let segments: Vec<&str> = path.splitn(5, '/').collect();
+    if let ["registered", id, ..] = segments.as_slice() {
+        // Registered model versions' copies: readable, never written through the proxy.
+        if access == Access::Write {
+            return Err(ArtifactError::Path {
+                path: path.to_owned(),
+                reason: "registered model versions are immutable",
+            });
+        }
+        return exists(conn, backend, "model_versions", "id", id, None)
+            .and_then(|found| found.then_some(()).ok_or_else(outside));
+    }
     let (table, column, id) = match segments.as_slice() {
         [_, "models", model, "artifacts", ..] => ("logged_models", "model_id", *model),
         [_, run, "artifacts", ..] => ("runs", "run_uuid", *run),
         _ => return Err(outside()),
     };
     let experiment: i64 = segments[0].parse().map_err(|_| outside())?;
+    if exists(conn, backend, table, column, id, Some(experiment))? { Ok(()) } else { Err(outside()) }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+fn exists(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &str,
+    column: &str,
+    id: &str,
+    experiment: Option<i64>,
+) -> Result<bool, ArtifactError> {
     #[derive(QueryableByName)]
     struct Found {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
     let mut sql = Sql::new(backend);
-    sql.push(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = "))
-        .bind(id)
-        .push(" AND experiment_id = ")
-        .bind(experiment);
-    let found = sql.load::<Found>(conn)?.first().is_some_and(|row| row.n > 0);
-    if found { Ok(()) } else { Err(outside()) }
+    sql.push(&format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = ")).bind(id);
+    if let Some(experiment) = experiment {
+        sql.push(" AND experiment_id = ").bind(experiment);
+    }
+    Ok(sql.load::<Found>(conn)?.first().is_some_and(|row| row.n > 0))
 }
 
 /// Streams `body` to `path` (already made safe), then records its size and hash.
@@ -131,7 +164,7 @@ where
 {
     let backend = db.backend();
     let checked = path.clone();
-    db.call(move |conn| check_root(conn, backend, &checked)).await?;
+    db.call(move |conn| check_root(conn, backend, &checked, Access::Write)).await?;
     let written = put_stream(&artifacts.store, &ObjectPath::from(path.as_str()), body, artifacts.max_bytes)
         .await
         .map_err(|error| match error {
@@ -191,7 +224,7 @@ pub async fn download(
 pub async fn list(db: &Database, path: String) -> Result<Vec<Entry>, ArtifactError> {
     let backend = db.backend();
     db.call(move |conn| {
-        check_root(conn, backend, &path)?;
+        check_root(conn, backend, &path, Access::Read)?;
         let prefix = format!("{path}/");
         let mut sql = Sql::new(backend);
         // Everything under `path/`: from "path/" up to "path0" ('0' follows '/').
@@ -227,7 +260,7 @@ pub async fn delete(db: &Database, artifacts: &Artifacts, path: String) -> Resul
     let backend = db.backend();
     let paths = db
         .call(move |conn| {
-            check_root(conn, backend, &path)?;
+            check_root(conn, backend, &path, Access::Write)?;
             let mut sql = Sql::new(backend);
             sql.push("SELECT path, bytes, sha256 FROM artifacts WHERE path = ")
                 .bind(path.clone())
@@ -244,17 +277,112 @@ pub async fn delete(db: &Database, artifacts: &Artifacts, path: String) -> Resul
     if paths.is_empty() {
         return Err(ArtifactError::NotFound("no artifact there".into()));
     }
-    for path in &paths {
-        delete_if_present(&artifacts.store, &ObjectPath::from(path.as_str()))
-            .await
-            .map_err(|error| ArtifactError::Store(error.into()))?;
-    }
+    delete_objects(artifacts, &paths).await?;
     db.call(move |conn| {
         let mut sql = Sql::new(backend);
         sql.push("DELETE FROM artifacts WHERE path IN ").bind_list(paths);
         sql.execute(conn).map_err(ArtifactError::from)
     })
     .await?;
+    Ok(())
+}
+
+/// A file copied within the store, not yet in the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopiedFile {
+    pub path: String,
+    pub bytes: i64,
+    pub sha256: String,
+}
+
+/// Copies the file `from`, or every file under the directory `from`, to `to` (keeping relative
+/// paths); the copies go into the index with `insert_files` in the caller's transaction.
+pub async fn copy_tree(
+    db: &Database,
+    artifacts: &Artifacts,
+    from: String,
+    to: String,
+) -> Result<Vec<CopiedFile>, ArtifactError> {
+    let backend = db.backend();
+    let under = from.clone();
+    let rows = db
+        .call(move |conn| {
+            let mut sql = Sql::new(backend);
+            sql.push("SELECT path, bytes, sha256 FROM artifacts WHERE path = ")
+                .bind(under.clone())
+                .push(" OR (path >= ")
+                .bind(format!("{under}/"))
+                .push(" AND path < ")
+                .bind(format!("{under}0"))
+                .push(") ORDER BY path");
+            Ok::<_, ArtifactError>(sql.load::<ArtifactRow>(conn)?)
+        })
+        .await?;
+    let mut copied = Vec::with_capacity(rows.len());
+    for row in rows {
+        let relative = row.path.strip_prefix(&from).unwrap_or_default().trim_start_matches('/');
+        let name =
+            if relative.is_empty() { row.path.rsplit('/').next().unwrap_or_default() } else { relative };
+        let target = format!("{to}/{name}");
+        artifacts
+            .store
+            .copy(&ObjectPath::from(row.path.as_str()), &ObjectPath::from(target.as_str()))
+            .await
+            .map_err(|error| ArtifactError::Store(error.into()))?;
+        copied.push(CopiedFile { path: target, bytes: row.bytes, sha256: row.sha256 });
+    }
+    Ok(copied)
+}
+
+pub(crate) fn insert_files(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    files: &[CopiedFile],
+) -> Result<(), ArtifactError> {
+    for file in files {
+        let mut sql = Sql::new(backend);
+        sql.push("INSERT INTO artifacts (path, bytes, sha256, created_at) VALUES (")
+            .bind(file.path.clone())
+            .push(", ")
+            .bind(file.bytes)
+            .push(", ")
+            .bind(file.sha256.clone())
+            .push(", ")
+            .bind(now_millis())
+            .push(")");
+        sql.execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Removes the index rows of every file under `dir`; their paths, for `delete_objects` after
+/// the transaction commits.
+pub(crate) fn remove_index_under(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    dir: &str,
+) -> Result<Vec<String>, ArtifactError> {
+    let mut select = Sql::new(backend);
+    select
+        .push("SELECT path, bytes, sha256 FROM artifacts WHERE path >= ")
+        .bind(format!("{dir}/"))
+        .push(" AND path < ")
+        .bind(format!("{dir}0"));
+    let paths: Vec<String> = select.load::<ArtifactRow>(conn)?.into_iter().map(|row| row.path).collect();
+    if !paths.is_empty() {
+        let mut delete = Sql::new(backend);
+        delete.push("DELETE FROM artifacts WHERE path IN ").bind_list(paths.clone());
+        delete.execute(conn)?;
+    }
+    Ok(paths)
+}
+
+pub(crate) async fn delete_objects(artifacts: &Artifacts, paths: &[String]) -> Result<(), ArtifactError> {
+    for path in paths {
+        delete_if_present(&artifacts.store, &ObjectPath::from(path.as_str()))
+            .await
+            .map_err(|error| ArtifactError::Store(error.into()))?;
+    }
     Ok(())
 }
 

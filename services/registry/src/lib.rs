@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 mod mlflow;
+pub mod models;
 pub mod tracking;
 
 use artifacts::Artifacts;

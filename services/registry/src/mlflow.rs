@@ -6,6 +6,7 @@ mod error;
 mod experiments;
 mod json;
 mod logged_models;
+mod registry;
 mod runs;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -30,6 +31,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(experiments::configure)
                 .configure(runs::configure)
                 .configure(logged_models::configure)
+                .configure(registry::configure)
                 .default_service(web::to(endpoint_not_found)),
         );
 }
@@ -54,6 +56,23 @@ async fn endpoint_not_found(request: HttpRequest) -> Result<HttpResponse, Mlflow
         ErrorCode::EndpointNotFound,
         format!("{} {} is not an endpoint of this MLflow-compatible API", request.method(), request.path()),
     ))
+}
+
+/// Who is making the request, for the audit log: the user of HTTP basic auth (what the mlflow
+/// client sends with MLFLOW_TRACKING_USERNAME), else an `X-Cairn-User` header, else
+/// `anonymous`. Not yet authenticated.
+fn actor(request: &HttpRequest) -> String {
+    use base64::Engine as _;
+    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+    let basic = header("authorization")
+        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok())
+        .and_then(|decoded| String::from_utf8(decoded).ok())
+        .and_then(|pair| pair.split_once(':').map(|(user, _)| user.to_owned()));
+    basic
+        .or_else(|| header("x-cairn-user").map(str::to_owned))
+        .filter(|user| !user.is_empty())
+        .unwrap_or_else(|| "anonymous".to_owned())
 }
 
 fn ok(body: Value) -> Result<HttpResponse, MlflowError> {

@@ -3,13 +3,13 @@
 
 mod experiments;
 pub mod filter;
-mod key_values;
+pub(crate) mod key_values;
 mod log;
 mod logged_models;
 mod names;
 mod runs;
-mod search;
-mod validate;
+pub(crate) mod search;
+pub(crate) mod validate;
 
 use cairn_db::DbError;
 
@@ -178,7 +178,7 @@ pub struct Page<T> {
 }
 
 /// Page tokens are offsets; opaque to clients.
-fn page_offset(token: Option<&str>) -> Result<i64, TrackingError> {
+pub(crate) fn page_offset(token: Option<&str>) -> Result<i64, TrackingError> {
     match token.filter(|token| !token.is_empty()) {
         None => Ok(0),
         Some(token) => token
@@ -189,7 +189,7 @@ fn page_offset(token: Option<&str>) -> Result<i64, TrackingError> {
     }
 }
 
-fn page_size(max_results: Option<i64>, default: i64) -> Result<i64, TrackingError> {
+pub(crate) fn page_size(max_results: Option<i64>, default: i64) -> Result<i64, TrackingError> {
     match max_results {
         None => Ok(default),
         Some(n) if (1..=MAX_RESULTS).contains(&n) => Ok(n),

@@ -110,6 +110,11 @@ async fn log_model_creates_uploads_and_finalizes_a_logged_model() {
 }
 
 #[tokio::test]
+async fn registered_models_versions_aliases_and_stages() {
+    on_each_backend("registry", &[]).await;
+}
+
+#[tokio::test]
 async fn a_restart_loses_nothing_acknowledged() {
     for db in TestDb::each() {
         let mut registry = Registry::start(db).await;

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::artifacts::ArtifactError;
+use crate::models::ModelError;
 use crate::tracking::TrackingError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +111,19 @@ impl From<TrackingError> for MlflowError {
             TrackingError::Database(error) => return Self::database(error),
         };
         Self::new(code, error.to_string())
+    }
+}
+
+impl From<ModelError> for MlflowError {
+    fn from(error: ModelError) -> Self {
+        match error {
+            ModelError::NotFound(message) => Self::new(ErrorCode::ResourceDoesNotExist, message),
+            ModelError::AlreadyExists(message) => Self::new(ErrorCode::ResourceAlreadyExists, message),
+            ModelError::Invalid(message) => Self::new(ErrorCode::InvalidParameterValue, message),
+            ModelError::Tracking(inner) => inner.into(),
+            ModelError::Artifact(inner) => inner.into(),
+            ModelError::Database(inner) => Self::database(&inner),
+        }
     }
 }
 

@@ -318,9 +318,14 @@ pub async fn search_experiments(
     for clause in &clauses {
         sql.push(" AND ");
         match clause.key.entity {
-            Entity::Tag => {
-                push_tag_clause(&mut sql, "experiment_tags", "experiment_id", "e.experiment_id", clause)?
-            }
+            Entity::Tag => push_tag_clause(
+                &mut sql,
+                "experiment_tags",
+                "experiment_id",
+                "e.experiment_id",
+                clause,
+                false,
+            )?,
             Entity::Attribute => {
                 let column = attribute_column(&clause.key.name, clause.position)?;
                 push_comparison(&mut sql, column, clause, column != "e.name")?;

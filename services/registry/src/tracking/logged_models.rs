@@ -375,9 +375,11 @@ pub async fn search_logged_models(
                 let (column, numeric) = attribute(&clause.key.name, clause.position)?;
                 push_comparison(&mut sql, column, clause, numeric)?;
             }
-            Entity::Tag => push_tag_clause(&mut sql, "logged_model_tags", "model_id", "m.model_id", clause)?,
+            Entity::Tag => {
+                push_tag_clause(&mut sql, "logged_model_tags", "model_id", "m.model_id", clause, false)?
+            }
             Entity::Param => {
-                push_tag_clause(&mut sql, "logged_model_params", "model_id", "m.model_id", clause)?
+                push_tag_clause(&mut sql, "logged_model_params", "model_id", "m.model_id", clause, false)?
             }
             Entity::Metric | Entity::Dataset => {
                 return Err(FilterError::at(

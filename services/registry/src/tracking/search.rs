@@ -84,8 +84,8 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
                 push_comparison(&mut sql, "m.value", clause, true)?;
                 sql.push(")");
             }
-            Entity::Param => push_tag_clause(&mut sql, "params", "run_uuid", "r.run_uuid", clause)?,
-            Entity::Tag => push_tag_clause(&mut sql, "tags", "run_uuid", "r.run_uuid", clause)?,
+            Entity::Param => push_tag_clause(&mut sql, "params", "run_uuid", "r.run_uuid", clause, false)?,
+            Entity::Tag => push_tag_clause(&mut sql, "tags", "run_uuid", "r.run_uuid", clause, false)?,
             Entity::Attribute => {
                 let (column, numeric) = run_attribute(&clause.key.name, clause.position)?;
                 push_comparison(&mut sql, column, clause, numeric)?;
@@ -210,20 +210,32 @@ fn push_like(sql: &mut Sql, column: &str, pattern: &str) {
 }
 
 /// A clause on a key–value table (`params`, `tags`, `experiment_tags`) of the row `outer_id`.
+/// A row without the key fails every comparison, except `!=` with `missing_is_unequal` (how
+/// the model registry reads `tags.x != 'y'`: MLflow's client adds
+/// ``tag.`mlflow.prompt.is_prompt` != 'true'`` to every registered-model search).
 pub(crate) fn push_tag_clause(
     sql: &mut Sql,
     table: &str,
     id_column: &str,
     outer_id: &str,
     clause: &Clause,
+    missing_is_unequal: bool,
 ) -> Result<(), TrackingError> {
-    let negate = clause.op == Op::IsNull;
-    sql.push(if negate { "NOT EXISTS" } else { "EXISTS" })
+    let absent = clause.op == Op::IsNull || (missing_is_unequal && clause.op == Op::Ne);
+    sql.push(if absent { "NOT EXISTS" } else { "EXISTS" })
         .push(&format!(" (SELECT 1 FROM {table} t WHERE t.{id_column} = {outer_id} AND t.key = "))
         .bind(clause.key.name.clone());
-    if !matches!(clause.op, Op::IsNull | Op::IsNotNull) {
-        sql.push(" AND ");
-        push_comparison(sql, "t.value", clause, false)?;
+    match clause.op {
+        Op::IsNull | Op::IsNotNull => {}
+        Op::Ne if missing_is_unequal => {
+            let equal = Clause { op: Op::Eq, ..clause.clone() };
+            sql.push(" AND ");
+            push_comparison(sql, "t.value", &equal, false)?;
+        }
+        _ => {
+            sql.push(" AND ");
+            push_comparison(sql, "t.value", clause, false)?;
+        }
     }
     sql.push(")");
     Ok(())
