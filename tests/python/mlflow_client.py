@@ -381,6 +381,23 @@ def registry():
     expect_error("RESOURCE_DOES_NOT_EXIST", client.get_registered_model, "churn-v2")
 
 
+def lineage():
+    """A run that names its data and code, registered twice as `fraud`, with an alias moved."""
+    client = MlflowClient()
+    mlflow.set_experiment("fraud-detection")
+    versions = []
+    for auc in (0.81, 0.86):
+        with mlflow.start_run(tags={"cairn.dataset.transactions": "3", "mlflow.source.git.commit": "abc123",
+                                    "cairn.feature_service": "fraud_features@2"}) as run:
+            mlflow.log_param("depth", "6")
+            mlflow.log_metric("auc", auc)
+            info = mlflow.pyfunc.log_model(name="model", python_model=Echo(), pip_requirements=["mlflow-skinny"])
+        versions.append(mlflow.register_model(f"models:/{info.model_id}", "fraud").version)
+        client.set_registered_model_alias("fraud", "champion", versions[-1])
+        time.sleep(0.05)
+    assert versions == ["1", "2"], versions
+
+
 def download_fails(run_id, path):
     try:
         data = requests.get(

@@ -4,9 +4,14 @@ mod batches;
 mod datasets;
 mod error;
 mod operations;
+mod registry;
 
 pub use batches::{Batch, DatasetFile, DatasetVersion, NewImport, QuarantinedRecord};
 pub use cairn_records::{ColumnProfile, ColumnQuality, ProfileSummary, QualityReport, Violation};
 pub use datasets::{Dataset, NewDataset, SchemaRevision, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};
 pub use operations::{Health, Readiness};
+pub use registry::{
+    AliasAt, AliasMove, AuditEntry, DatasetRef, Lineage, Model, ModelVersion, ModelVersionSummary,
+    TrainedModel,
+};

@@ -4,6 +4,7 @@ mod children;
 mod config_show;
 mod datasets;
 mod ingest;
+mod models;
 mod nats_child;
 mod status;
 mod table;
@@ -49,6 +50,11 @@ enum Command {
     Datasets {
         #[command(subcommand)]
         command: DatasetsCommand,
+    },
+    /// Registered models: versions, lineage, model cards, alias history, the audit log.
+    Models {
+        #[command(subcommand)]
+        command: ModelsCommand,
     },
     /// Show whether each service is ready.
     Status {
@@ -137,6 +143,62 @@ enum DatasetsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Every registered model.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A model's versions, newest first.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A version with its lineage: run, metrics, code version, datasets.
+    Version {
+        name: String,
+        version: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A version's model card (Markdown, or HTML with --html).
+    Card {
+        name: String,
+        version: i64,
+        #[arg(long)]
+        html: bool,
+    },
+    /// Which version an alias points at (or pointed at, with --at) and its history.
+    Alias {
+        name: String,
+        alias: String,
+        /// An RFC 3339 time, e.g. 2026-03-03T12:00:00Z.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The registry's audit log, oldest first.
+    Audit {
+        /// Only this entity, e.g. `registered_model:churn` or `model_version:churn/2`.
+        #[arg(long)]
+        entity: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Model versions trained on a dataset version.
+    TrainedOn {
+        dataset: String,
+        version: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ConfigCommand {
     /// Print the effective configuration (defaults, file, environment) with secrets redacted.
     Show {
@@ -189,6 +251,25 @@ fn main() -> ExitCode {
                         print,
                     )
                     .await
+                }
+            },
+            Command::Models { command } => match command {
+                ModelsCommand::List { json } => models::list(&config, json).await,
+                ModelsCommand::Show { name, json } => models::show(&config, &name, json).await,
+                ModelsCommand::Version { name, version, json } => {
+                    models::version(&config, &name, version, json).await
+                }
+                ModelsCommand::Card { name, version, html } => {
+                    models::card(&config, &name, version, html).await
+                }
+                ModelsCommand::Alias { name, alias, at, json } => {
+                    models::alias(&config, &name, &alias, at.as_deref(), json).await
+                }
+                ModelsCommand::Audit { entity, limit, json } => {
+                    models::audit(&config, entity.as_deref(), limit, json).await
+                }
+                ModelsCommand::TrainedOn { dataset, version, json } => {
+                    models::trained_on(&config, &dataset, version, json).await
                 }
             },
             Command::Ingest { file, dataset, format, json } => {

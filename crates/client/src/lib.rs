@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use cairn_api::{
-    Batch, Dataset, DatasetVersion, ErrorBody, Health, NewDataset, NewImport, Readiness, SourceDataset,
+    AliasAt, AuditEntry, Batch, Dataset, DatasetVersion, ErrorBody, Health, Model, ModelVersion, NewDataset,
+    NewImport, Readiness, SourceDataset, TrainedModel,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -138,6 +139,63 @@ impl Client {
         self.get(&format!("/v1/sources/{name}")).await
     }
 
+    /// Registered models with their versions (registry).
+    pub async fn models(&self) -> Result<Vec<Model>, ClientError> {
+        self.get("/v1/models").await
+    }
+
+    pub async fn model(&self, name: &str) -> Result<Model, ClientError> {
+        self.get(&format!("/v1/models/{}", segment(name))).await
+    }
+
+    /// A model version with its lineage.
+    pub async fn model_version(&self, name: &str, version: i64) -> Result<ModelVersion, ClientError> {
+        self.get(&format!("/v1/models/{}/versions/{version}", segment(name))).await
+    }
+
+    /// A version's model card, `markdown` or `html`.
+    pub async fn model_card(&self, name: &str, version: i64, format: &str) -> Result<String, ClientError> {
+        let path = format!("/v1/models/{}/versions/{version}/card?format={format}", segment(name));
+        let response = self.send(self.http.get(self.url(&path))).await?;
+        if response.status().is_success() {
+            return Ok(response.text().await.unwrap_or_default());
+        }
+        read::<serde_json::Value>(response).await.map(|_| String::new())
+    }
+
+    /// The version `alias` pointed at at `at` (now when `None`), with its history.
+    pub async fn alias_at(
+        &self,
+        name: &str,
+        alias: &str,
+        at: Option<Timestamp>,
+    ) -> Result<AliasAt, ClientError> {
+        let mut path = format!("/v1/models/{}/aliases/{}", segment(name), segment(alias));
+        if let Some(at) = at {
+            path.push_str(&format!("?at={}", segment(&at.to_string())));
+        }
+        self.get(&path).await
+    }
+
+    /// The registry's audit log, oldest first.
+    pub async fn audit(
+        &self,
+        entity: Option<&str>,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>, ClientError> {
+        let mut path = format!("/v1/audit?after={after}&limit={limit}");
+        if let Some(entity) = entity {
+            path.push_str(&format!("&entity={}", segment(entity)));
+        }
+        self.get(&path).await
+    }
+
+    /// Model versions trained on a dataset version.
+    pub async fn trained_on(&self, dataset: &str, version: i64) -> Result<Vec<TrainedModel>, ClientError> {
+        self.get(&format!("/v1/lineage/datasets/{}/versions/{version}", segment(dataset))).await
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         read(self.send(self.http.get(self.url(path))).await?).await
     }
@@ -169,6 +227,11 @@ impl Client {
         };
         request.send().await.map_err(|source| ClientError::Transport { url: self.base.clone(), source })
     }
+}
+
+/// A path segment or query value, percent-encoded.
+fn segment(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }
 
 async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {

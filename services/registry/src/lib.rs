@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod api;
 pub mod artifacts;
 mod mlflow;
 pub mod models;
@@ -33,11 +34,11 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let artifacts = Artifacts { store, max_bytes: config.registry.max_artifact_bytes };
     let context = cairn_service::start(ServiceKind::Registry, config, &[MIGRATIONS]).await?;
     let state = actix_web::web::Data::new(Registry { context: context.clone(), artifacts });
-    let openapi = utoipa::openapi::OpenApiBuilder::new().build();
     context.serve(
-        openapi,
+        api::openapi(),
         move |cfg| {
             cfg.app_data(state.clone());
+            api::configure(cfg);
             mlflow::configure(cfg);
         },
         Vec::new(),

@@ -4,14 +4,17 @@
 
 mod aliases;
 mod audit;
+pub mod card;
+mod lineage;
 mod registered;
 mod versions;
 
 use cairn_db::DbError;
 use serde::Serialize;
 
-pub use aliases::{alias_at, delete_alias, set_alias, version_by_alias};
-pub use audit::{AuditEntry, audit_log};
+pub use aliases::{alias_history, delete_alias, set_alias, version_by_alias};
+pub use audit::{AuditRecord, audit_log};
+pub use lineage::{lineage, trained_on};
 pub use registered::{
     ModelSearch, create_model, delete_model, delete_model_tag, model, rename_model, search_models,
     set_model_tag, update_model,
@@ -115,6 +118,12 @@ pub struct ModelVersion {
     #[serde(serialize_with = "key_values")]
     pub tags: Vec<KeyValue>,
     pub aliases: Vec<String>,
+}
+
+/// Registry times are milliseconds since the epoch, as in MLflow.
+pub(crate) fn timestamp(millis: i64) -> cairn_domain::Timestamp {
+    cairn_domain::Timestamp::from_micros(millis.saturating_mul(1000))
+        .unwrap_or_else(cairn_domain::Timestamp::now)
 }
 
 fn key_values<S: serde::Serializer>(items: &[KeyValue], serializer: S) -> Result<S::Ok, S::Error> {

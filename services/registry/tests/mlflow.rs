@@ -6,7 +6,7 @@ use cairn_service::RunningService;
 use cairn_testkit::{NatsServer, TestDb};
 
 struct Registry {
-    service: Option<RunningService>,
+    service: RunningService,
     config: cairn_config::CairnConfig,
     _db: TestDb,
     _nats: NatsServer,
@@ -23,42 +23,48 @@ impl Registry {
         let dir = tempfile::tempdir().unwrap();
         let config = cairn_testkit::config(&nats.url(), Some(db.url()), dir.path(), extra);
         let service = cairn_registry::run(config.clone()).await.unwrap();
-        Self { service: Some(service), config, _db: db, _nats: nats, _dir: dir }
+        Self { service, config, _db: db, _nats: nats, _dir: dir }
     }
 
     fn url(&self) -> String {
-        self.service.as_ref().unwrap().url()
+        self.service.url()
     }
 
-    async fn restart(&mut self) {
-        self.service.take().unwrap().stop().await;
-        self.service = Some(cairn_registry::run(self.config.clone()).await.unwrap());
+    fn client(&self) -> cairn_client::Client {
+        cairn_client::Client::new(self.url())
     }
 
-    /// Runs a scenario with the mlflow client; the last line it printed (the client prints
-    /// links to runs before it).
     async fn scenario(&self, name: &str, args: &[&str]) -> String {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/mlflow_client.py");
-        let output = tokio::process::Command::new(cairn_testkit::python())
-            .arg(script)
-            .arg(name)
-            .args(args)
-            .env("MLFLOW_TRACKING_URI", self.url())
-            // A 5xx would otherwise be retried for minutes.
-            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-            .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "scenario {name} failed:\n{}\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        stdout.lines().last().unwrap_or_default().trim().to_owned()
+        scenario(&self.url(), name, args).await
     }
+}
+
+/// Runs a scenario with the mlflow client against `url`; the last line it printed (the client
+/// prints links to runs before it).
+async fn scenario(url: &str, name: &str, args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/mlflow_client.py");
+    let output = tokio::process::Command::new(cairn_testkit::python())
+        .arg(script)
+        .arg(name)
+        .args(args)
+        .env("MLFLOW_TRACKING_URI", url)
+        // A 5xx would otherwise be retried for minutes.
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+        // Sent as HTTP basic auth: the audit log's actor.
+        .env("MLFLOW_TRACKING_USERNAME", "alice")
+        .env("MLFLOW_TRACKING_PASSWORD", "unused")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "scenario {name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    stdout.lines().last().unwrap_or_default().trim().to_owned()
 }
 
 async fn on_each_backend(name: &str, args: &[&str]) {
@@ -114,12 +120,137 @@ async fn registered_models_versions_aliases_and_stages() {
     on_each_backend("registry", &[]).await;
 }
 
+/// Cairn's own API over what the mlflow client registered: lineage both ways, alias history,
+/// the audit log, model cards, and the events on the bus.
 #[tokio::test]
-async fn a_restart_loses_nothing_acknowledged() {
+async fn lineage_alias_history_audit_cards_and_events() {
     for db in TestDb::each() {
-        let mut registry = Registry::start(db).await;
-        let run_id = registry.scenario("create_run", &[]).await;
-        registry.restart().await;
-        registry.scenario("check_run", &[&run_id]).await;
+        let registry = Registry::start(db).await;
+        registry.scenario("lineage", &[]).await;
+        let client = registry.client();
+
+        let model = client.model("fraud").await.unwrap();
+        assert_eq!(model.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(model.aliases.get("champion"), Some(&2));
+        let first = client.model_version("fraud", 1).await.unwrap();
+        let lineage = &first.lineage;
+        assert_eq!(lineage.datasets, [cairn_api::DatasetRef { dataset: "transactions".into(), version: 3 }]);
+        assert_eq!(lineage.code_version.as_deref(), Some("abc123"));
+        assert_eq!(lineage.feature_service.as_deref(), Some("fraud_features@2"));
+        assert_eq!(lineage.experiment.as_deref(), Some("fraud-detection"));
+        assert_eq!(lineage.metrics.get("auc"), Some(&0.81));
+        assert_eq!(lineage.params.get("depth").map(String::as_str), Some("6"));
+        assert_eq!(first.created_by, "alice");
+
+        let trained = client.trained_on("transactions", 3).await.unwrap();
+        assert_eq!(
+            trained.iter().map(|t| (t.model.as_str(), t.version)).collect::<Vec<_>>(),
+            [("fraud", 1), ("fraud", 2)]
+        );
+        assert!(client.trained_on("transactions", 4).await.unwrap().is_empty());
+
+        let now = client.alias_at("fraud", "champion", None).await.unwrap();
+        assert_eq!(now.version, Some(2));
+        assert_eq!(now.history.iter().map(|m| m.version).collect::<Vec<_>>(), [Some(1), Some(2)]);
+        assert!(now.history.iter().all(|m| m.changed_by == "alice"));
+        let then = client.alias_at("fraud", "champion", Some(now.history[0].changed_at)).await.unwrap();
+        assert_eq!(then.version, Some(1), "which version was champion at the first move");
+        let error = client.alias_at("fraud", "nope", None).await.unwrap_err();
+        assert_eq!(error.code(), Some("not_found"));
+
+        let audit = client.audit(Some("model_version:fraud/1"), 0, 100).await.unwrap();
+        assert_eq!(audit[0].action, "create_model_version");
+        assert_eq!(audit[0].actor, "alice");
+        assert!(audit[0].before.is_none() && audit[0].after.as_ref().is_some_and(|a| a["version"] == 1));
+        let moves = client.audit(Some("registered_model_alias:fraud@champion"), 0, 100).await.unwrap();
+        assert_eq!(moves.len(), 2);
+        assert_eq!(moves[1].before.as_ref().map(|b| b["version"].clone()), Some(serde_json::json!(1)));
+        assert_eq!(moves[1].after.as_ref().map(|a| a["version"].clone()), Some(serde_json::json!(2)));
+
+        let card = client.model_card("fraud", 1, "markdown").await.unwrap();
+        for expected in
+            ["# fraud — version 1", "| dataset transactions | version 3 |", "abc123", "| auc | 0.81 |"]
+        {
+            assert!(card.contains(expected), "{expected} not in\n{card}");
+        }
+        let html = client.model_card("fraud", 1, "html").await.unwrap();
+        assert!(html.starts_with("<!doctype html>") && html.contains("<h1>fraud — version 1</h1>"), "{html}");
+        assert_eq!(client.model_card("fraud", 1, "pdf").await.unwrap_err().code(), Some("invalid_request"));
+
+        // Two versions created and two alias moves, announced through the outbox.
+        let events = registry_events(&registry).await;
+        let created: Vec<_> =
+            events.iter().filter(|(subject, _)| subject.ends_with("model_version_created")).collect();
+        assert_eq!(created.len(), 2, "{events:?}");
+        let moved: Vec<cairn_events::v1::ModelAliasChanged> = events
+            .iter()
+            .filter(|(subject, _)| subject.ends_with("model_alias_changed"))
+            .map(|(_, payload)| prost::Message::decode(payload.as_slice()).unwrap())
+            .collect();
+        assert_eq!(
+            moved.iter().map(|m| (m.previous_version, m.version)).collect::<Vec<_>>(),
+            [(0, 1), (1, 2)]
+        );
+        assert!(moved.iter().all(|m| m.model == "fraud" && m.alias == "champion" && m.changed_by == "alice"));
+    }
+}
+
+/// The subjects and payloads stored in the registry's stream, waiting for the outbox relay.
+async fn registry_events(registry: &Registry) -> Vec<(String, Vec<u8>)> {
+    let client = async_nats::connect(registry.config.nats.url.as_str()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut stream = jetstream.get_stream("CAIRN_REGISTRY").await.unwrap();
+        let count = stream.info().await.unwrap().state.messages;
+        if count >= 4 || std::time::Instant::now() > deadline {
+            let mut events = Vec::new();
+            for sequence in 1..=count {
+                let message = stream.get_raw_message(sequence).await.unwrap();
+                events.push((message.subject.to_string(), message.payload.to_vec()));
+            }
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// The registry binary killed with SIGKILL right after acknowledging, then restarted on the same
+/// database and files: everything acknowledged is there.
+#[tokio::test]
+async fn kill_9_loses_nothing_acknowledged() {
+    for db in TestDb::each() {
+        let nats = NatsServer::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        let spawn = || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_cairn-registry"))
+                .env("CAIRN__NATS__URL", nats.url())
+                .env("CAIRN__DATABASE__URL", db.url())
+                .env("CAIRN__SERVICES__REGISTRY__PORT", port.to_string())
+                .env("CAIRN__DATA_DIR", dir.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        };
+        let ready = |url: String| async move {
+            let started = std::time::Instant::now();
+            while !reqwest::get(format!("{url}/readyz")).await.is_ok_and(|r| r.status().is_success()) {
+                assert!(started.elapsed() < std::time::Duration::from_secs(30), "not ready");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        let mut child = spawn();
+        ready(url.clone()).await;
+        let run_id = scenario(&url, "create_run", &[]).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut child = spawn();
+        ready(url.clone()).await;
+        scenario(&url, "check_run", &[&run_id]).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }

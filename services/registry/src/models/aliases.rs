@@ -10,8 +10,9 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 use super::audit::record;
 use super::registered::{self, touch};
 use super::versions;
-use super::{Alias, ModelError, ModelVersion};
+use super::{Alias, ModelError, ModelVersion, timestamp};
 use crate::tracking::now_millis;
+use cairn_api::AliasMove;
 
 #[derive(QueryableByName)]
 struct AliasRow {
@@ -200,29 +201,35 @@ pub async fn version_by_alias(
     .await
 }
 
-/// The version the alias pointed at at `at` (milliseconds since the epoch), if any.
-pub async fn alias_at(
-    db: &Database,
-    name: String,
-    alias: String,
-    at: i64,
-) -> Result<Option<i64>, ModelError> {
+/// Every move of the alias, oldest first.
+pub async fn alias_history(db: &Database, name: String, alias: String) -> Result<Vec<AliasMove>, ModelError> {
     let backend = db.backend();
     db.call(move |conn| {
         #[derive(QueryableByName)]
-        struct Then {
+        struct Move {
             #[diesel(sql_type = Nullable<BigInt>)]
             version: Option<i64>,
+            #[diesel(sql_type = BigInt)]
+            changed_at: i64,
+            #[diesel(sql_type = Text)]
+            changed_by: String,
         }
         let mut sql = Sql::new(backend);
-        sql.push("SELECT version FROM alias_history WHERE name = ")
+        sql.push("SELECT version, changed_at, changed_by FROM alias_history WHERE name = ")
             .bind(name)
             .push(" AND alias = ")
-            .bind(alias)
-            .push(" AND changed_at <= ")
-            .bind(at)
-            .push(" ORDER BY changed_at DESC LIMIT 1");
-        Ok(sql.load::<Then>(conn)?.first().and_then(|then| then.version))
+            .bind(alias.clone())
+            .push(" ORDER BY changed_at, version");
+        Ok(sql
+            .load::<Move>(conn)?
+            .into_iter()
+            .map(|m| AliasMove {
+                alias: alias.clone(),
+                version: m.version,
+                changed_at: timestamp(m.changed_at),
+                changed_by: m.changed_by,
+            })
+            .collect())
     })
     .await
 }

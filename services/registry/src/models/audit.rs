@@ -8,8 +8,8 @@ use serde::Serialize;
 use super::ModelError;
 use crate::tracking::now_millis;
 
-#[derive(Debug, Clone, PartialEq, Serialize, QueryableByName, utoipa::ToSchema)]
-pub struct AuditEntry {
+#[derive(Debug, Clone, PartialEq, Serialize, QueryableByName)]
+pub struct AuditRecord {
     #[diesel(sql_type = BigInt)]
     pub seq: i64,
     /// Milliseconds since the epoch.
@@ -62,7 +62,7 @@ pub async fn audit_log(
     entity: Option<String>,
     after_seq: i64,
     limit: i64,
-) -> Result<Vec<AuditEntry>, ModelError> {
+) -> Result<Vec<AuditRecord>, ModelError> {
     let backend = db.backend();
     db.call(move |conn| {
         let mut sql = Sql::new(backend);
@@ -74,7 +74,7 @@ pub async fn audit_log(
             sql.push(" AND entity = ").bind(entity);
         }
         sql.push(" ORDER BY seq LIMIT ").bind(limit);
-        Ok(sql.load::<AuditEntry>(conn)?)
+        Ok(sql.load::<AuditRecord>(conn)?)
     })
     .await
 }

@@ -1,0 +1,251 @@
+//! Cairn's own registry API (`/v1/...`, the platform's error shape): models with their
+//! versions, a version's lineage and model card, alias history, the audit log, and which models
+//! were trained on a dataset version.
+
+use actix_web::{HttpResponse, web};
+use cairn_api::{AliasAt, AuditEntry, Model, ModelVersion, ModelVersionSummary, TrainedModel};
+use cairn_domain::Timestamp;
+use cairn_http::{ApiError, ErrorKind};
+use serde::Deserialize;
+use utoipa::OpenApi as _;
+
+use crate::models::{self, ModelError, ModelSearch, VersionSearch, timestamp};
+use crate::tracking::TrackingError;
+use crate::{Registry, artifacts::ArtifactError};
+
+type State = web::Data<Registry>;
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/models", web::get().to(list_models))
+        .route("/v1/models/{name}", web::get().to(get_model))
+        .route("/v1/models/{name}/versions/{version}", web::get().to(get_version))
+        .route("/v1/models/{name}/versions/{version}/card", web::get().to(get_card))
+        .route("/v1/models/{name}/aliases/{alias}", web::get().to(get_alias))
+        .route("/v1/audit", web::get().to(get_audit))
+        .route("/v1/lineage/datasets/{dataset}/versions/{version}", web::get().to(trained_on));
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_models, get_model, get_version, get_card, get_alias, get_audit, trained_on),
+    components(schemas(Model, ModelVersionSummary, ModelVersion, cairn_api::Lineage, cairn_api::DatasetRef, AliasAt, cairn_api::AliasMove, AuditEntry, TrainedModel)),
+    tags((name = "models", description = "Registered models, versions, lineage and governance"))
+)]
+struct RegistryApi;
+
+pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
+    RegistryApi::openapi()
+}
+
+impl From<ModelError> for ApiError {
+    fn from(error: ModelError) -> Self {
+        match error {
+            ModelError::NotFound(message) => ApiError::not_found(message),
+            ModelError::AlreadyExists(message) => ApiError::conflict(message),
+            ModelError::Invalid(message) => ApiError::invalid(message),
+            ModelError::Tracking(TrackingError::NotFound(message)) => ApiError::not_found(message),
+            ModelError::Tracking(TrackingError::AlreadyExists(message)) => ApiError::conflict(message),
+            ModelError::Tracking(error @ (TrackingError::Invalid(_) | TrackingError::Filter(_))) => {
+                ApiError::invalid(error.to_string())
+            }
+            ModelError::Tracking(TrackingError::Database(error)) | ModelError::Database(error) => {
+                database(error)
+            }
+            ModelError::Artifact(ArtifactError::Database(error)) => database(error),
+            ModelError::Artifact(error) => ApiError::internal(error),
+        }
+    }
+}
+
+fn database(error: cairn_db::DbError) -> ApiError {
+    use cairn_db::DbError;
+    match error {
+        DbError::Pool(_) | DbError::Connect { .. } | DbError::Cancelled => {
+            ApiError::unavailable(error.to_string())
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+fn summary(version: &models::ModelVersion) -> ModelVersionSummary {
+    ModelVersionSummary {
+        version: version.version,
+        created_at: timestamp(version.creation_time),
+        created_by: version.user_id.clone(),
+        stage: version.current_stage.as_str().to_owned(),
+        aliases: version.aliases.clone(),
+        run_id: version.run_id.clone(),
+    }
+}
+
+async fn model(state: &State, registered: models::RegisteredModel) -> Result<Model, ApiError> {
+    let search = VersionSearch {
+        filter: format!("name = '{}'", registered.name.replace('\'', "''")),
+        max_results: Some(crate::tracking::MAX_RESULTS),
+        order_by: vec!["version_number DESC".into()],
+        page_token: None,
+    };
+    let versions = models::search_versions(&state.context.db, search).await?;
+    Ok(Model {
+        created_at: timestamp(registered.creation_time),
+        updated_at: timestamp(registered.last_update_time),
+        tags: registered.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        aliases: registered.aliases.into_iter().map(|a| (a.alias, a.version)).collect(),
+        versions: versions.items.iter().map(summary).collect(),
+        name: registered.name,
+        description: registered.description,
+    })
+}
+
+/// Every registered model with its versions.
+#[utoipa::path(get, path = "/v1/models", tag = "models", responses((status = 200, body = Vec<Model>)))]
+async fn list_models(state: State) -> Result<HttpResponse, ApiError> {
+    let search = ModelSearch { max_results: Some(crate::tracking::MAX_RESULTS), ..ModelSearch::default() };
+    let mut out = Vec::new();
+    for registered in models::search_models(&state.context.db, search).await?.items {
+        out.push(model(&state, registered).await?);
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// One registered model with its versions, newest first.
+#[utoipa::path(get, path = "/v1/models/{name}", tag = "models",
+    params(("name" = String, Path, description = "Registered model")),
+    responses((status = 200, body = Model), (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_model(state: State, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let registered = models::model(&state.context.db, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(model(&state, registered).await?))
+}
+
+async fn detail(state: &State, name: String, version: i64) -> Result<ModelVersion, ApiError> {
+    let version = models::version(&state.context.db, name, version).await?;
+    let lineage = models::lineage(&state.context.db, &version).await?;
+    Ok(ModelVersion {
+        name: version.name,
+        version: version.version,
+        created_at: timestamp(version.creation_time),
+        created_by: version.user_id,
+        description: version.description,
+        source: version.source,
+        storage_location: version.storage_location,
+        stage: version.current_stage.as_str().to_owned(),
+        aliases: version.aliases,
+        tags: version.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        model_id: version.model_id,
+        lineage,
+    })
+}
+
+/// A version with its lineage: run, parameters, metrics, code version, datasets.
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}", tag = "models",
+    params(("name" = String, Path), ("version" = i64, Path)),
+    responses((status = 200, body = ModelVersion), (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_version(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    Ok(HttpResponse::Ok().json(detail(&state, name, version).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct CardQuery {
+    /// `markdown` (default) or `html`.
+    format: Option<String>,
+}
+
+/// The version's model card.
+#[utoipa::path(get, path = "/v1/models/{name}/versions/{version}/card", tag = "models",
+    params(("name" = String, Path), ("version" = i64, Path), CardQuery),
+    responses((status = 200, description = "text/markdown or text/html", body = String),
+              (status = 404, body = cairn_http::ErrorBody), (status = 422, body = cairn_http::ErrorBody)))]
+async fn get_card(
+    state: State,
+    path: web::Path<(String, i64)>,
+    query: web::Query<CardQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    let version = detail(&state, name, version).await?;
+    match query.format.as_deref().unwrap_or("markdown") {
+        "markdown" | "md" => Ok(HttpResponse::Ok()
+            .content_type("text/markdown; charset=utf-8")
+            .body(models::card::markdown(&version))),
+        "html" => {
+            Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(models::card::html(&version)))
+        }
+        other => Err(ApiError::invalid(format!("format must be markdown or html, not `{other}`"))),
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct AliasQuery {
+    /// RFC 3339 time; default now.
+    at: Option<String>,
+}
+
+/// Which version an alias pointed at at a time, and its whole history.
+#[utoipa::path(get, path = "/v1/models/{name}/aliases/{alias}", tag = "models",
+    params(("name" = String, Path), ("alias" = String, Path), AliasQuery),
+    responses((status = 200, body = AliasAt), (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_alias(
+    state: State,
+    path: web::Path<(String, String)>,
+    query: web::Query<AliasQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (name, alias) = path.into_inner();
+    let at = match &query.at {
+        Some(text) => Timestamp::parse_rfc3339(text).map_err(|error| {
+            ApiError::new(ErrorKind::BadRequest, format!("`at` is not an RFC 3339 time: {error}"))
+        })?,
+        None => Timestamp::now(),
+    };
+    models::model(&state.context.db, name.clone()).await?;
+    let history = models::alias_history(&state.context.db, name.clone(), alias.clone()).await?;
+    if history.is_empty() {
+        return Err(ApiError::not_found(format!("registered model `{name}` never had the alias `{alias}`")));
+    }
+    let version = history.iter().rev().find(|m| m.changed_at <= at).and_then(|m| m.version);
+    Ok(HttpResponse::Ok().json(AliasAt { alias, at, version, history }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct AuditQuery {
+    /// Only this entity (e.g. `registered_model:churn`, `model_version:churn/2`).
+    entity: Option<String>,
+    /// Only entries after this sequence number (for paging).
+    after: Option<i64>,
+    /// At most this many (1–10000, default 1000).
+    limit: Option<i64>,
+}
+
+/// The audit log, oldest first.
+#[utoipa::path(get, path = "/v1/audit", tag = "models", params(AuditQuery),
+    responses((status = 200, body = Vec<AuditEntry>), (status = 422, body = cairn_http::ErrorBody)))]
+async fn get_audit(state: State, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(1000);
+    if !(1..=10_000).contains(&limit) {
+        return Err(ApiError::invalid("limit must be between 1 and 10000"));
+    }
+    let records =
+        models::audit_log(&state.context.db, query.entity.clone(), query.after.unwrap_or(0), limit).await?;
+    let parse = |json: Option<String>| json.and_then(|text| serde_json::from_str(&text).ok());
+    let entries: Vec<AuditEntry> = records
+        .into_iter()
+        .map(|r| AuditEntry {
+            seq: r.seq,
+            at: timestamp(r.at),
+            actor: r.actor,
+            action: r.action,
+            entity: r.entity,
+            before: parse(r.before_json),
+            after: parse(r.after_json),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+/// Model versions trained on a dataset version (their runs' `cairn.dataset.<name>` tags).
+#[utoipa::path(get, path = "/v1/lineage/datasets/{dataset}/versions/{version}", tag = "models",
+    params(("dataset" = String, Path), ("version" = i64, Path)),
+    responses((status = 200, body = Vec<TrainedModel>)))]
+async fn trained_on(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
+    let (dataset, version) = path.into_inner();
+    Ok(HttpResponse::Ok().json(models::trained_on(&state.context.db, dataset, version).await?))
+}

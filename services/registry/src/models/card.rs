@@ -1,0 +1,124 @@
+//! Model cards: what the registry knows about a version, as Markdown or HTML, rendered from one
+//! outline so the two never disagree.
+
+use cairn_api::ModelVersion;
+
+enum Block {
+    Heading(u8, String),
+    Paragraph(String),
+    /// Rows of (name, value).
+    Table(Vec<(String, String)>),
+}
+
+fn outline(version: &ModelVersion) -> Vec<Block> {
+    let mut blocks = vec![Block::Heading(1, format!("{} — version {}", version.name, version.version))];
+    if !version.description.is_empty() {
+        blocks.push(Block::Paragraph(version.description.clone()));
+    }
+    let aliases = if version.aliases.is_empty() { "—".to_owned() } else { version.aliases.join(", ") };
+    blocks.push(Block::Table(vec![
+        ("Stage".into(), version.stage.clone()),
+        ("Aliases".into(), aliases),
+        (
+            "Registered".into(),
+            format!("{} by {}", version.created_at.as_datetime().to_rfc3339(), version.created_by),
+        ),
+        ("Source".into(), version.source.clone()),
+        ("Files".into(), version.storage_location.clone()),
+    ]));
+    let lineage = &version.lineage;
+    blocks.push(Block::Heading(2, "Training".into()));
+    match &lineage.run_id {
+        Some(run_id) => {
+            let mut text = format!("Run {} ({run_id})", lineage.run_name.as_deref().unwrap_or("?"));
+            if let Some(experiment) = &lineage.experiment {
+                text.push_str(&format!(" in experiment {experiment}"));
+            }
+            if let Some(commit) = &lineage.code_version {
+                text.push_str(&format!(", code version {commit}"));
+            }
+            blocks.push(Block::Paragraph(text + "."));
+        }
+        None => blocks.push(Block::Paragraph("No training run is recorded for this version.".into())),
+    }
+    if !lineage.params.is_empty() {
+        blocks.push(Block::Heading(3, "Parameters".into()));
+        blocks.push(Block::Table(lineage.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+    }
+    if !lineage.metrics.is_empty() {
+        blocks.push(Block::Heading(3, "Metrics".into()));
+        blocks.push(Block::Table(lineage.metrics.iter().map(|(k, v)| (k.clone(), format!("{v}"))).collect()));
+    }
+    blocks.push(Block::Heading(2, "Data".into()));
+    let mut data: Vec<(String, String)> = lineage
+        .datasets
+        .iter()
+        .map(|d| (format!("dataset {}", d.dataset), format!("version {}", d.version)))
+        .collect();
+    if let Some(service) = &lineage.feature_service {
+        data.push(("feature service".into(), service.clone()));
+    }
+    if data.is_empty() {
+        blocks.push(Block::Paragraph("No dataset versions are recorded for the training run.".into()));
+    } else {
+        blocks.push(Block::Table(data));
+    }
+    if !version.tags.is_empty() {
+        blocks.push(Block::Heading(2, "Tags".into()));
+        blocks.push(Block::Table(version.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+    }
+    blocks
+}
+
+/// Markdown, with table cells escaped (`|` and line breaks).
+pub fn markdown(version: &ModelVersion) -> String {
+    let cell = |text: &str| text.replace('|', "\\|").replace(['\n', '\r'], " ");
+    let mut out = String::new();
+    for block in outline(version) {
+        match block {
+            Block::Heading(level, text) => out.push_str(&format!("{} {text}\n\n", "#".repeat(level.into()))),
+            Block::Paragraph(text) => out.push_str(&format!("{text}\n\n")),
+            Block::Table(rows) => {
+                out.push_str("| | |\n|---|---|\n");
+                for (name, value) in rows {
+                    out.push_str(&format!("| {} | {} |\n", cell(&name), cell(&value)));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+/// A standalone HTML page; every value is escaped.
+pub fn html(version: &ModelVersion) -> String {
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;")
+    };
+    let mut out = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{}</title></head><body>\n",
+        escape(&format!("{} v{}", version.name, version.version))
+    );
+    for block in outline(version) {
+        match block {
+            Block::Heading(level, text) => out.push_str(&format!("<h{level}>{}</h{level}>\n", escape(&text))),
+            Block::Paragraph(text) => out.push_str(&format!("<p>{}</p>\n", escape(&text))),
+            Block::Table(rows) => {
+                out.push_str("<table>\n");
+                for (name, value) in rows {
+                    out.push_str(&format!(
+                        "<tr><th>{}</th><td>{}</td></tr>\n",
+                        escape(&name),
+                        escape(&value)
+                    ));
+                }
+                out.push_str("</table>\n");
+            }
+        }
+    }
+    out + "</body></html>\n"
+}

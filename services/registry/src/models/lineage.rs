@@ -1,0 +1,81 @@
+//! Lineage in both directions: what is behind a model version (run, parameters, metrics, code,
+//! datasets, feature service), and which model versions were trained on a dataset version.
+//! Runs name their data with tags: `cairn.dataset.<name>` = version number and
+//! `cairn.feature_service` = `name@version`; the code version is MLflow's
+//! `mlflow.source.git.commit`.
+
+use cairn_api::{DatasetRef, Lineage, TrainedModel};
+use cairn_db::{Database, Sql};
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Text};
+
+use super::{ModelError, ModelVersion};
+use crate::tracking::{self, TrackingError};
+
+pub const DATASET_TAG_PREFIX: &str = "cairn.dataset.";
+pub const FEATURE_SERVICE_TAG: &str = "cairn.feature_service";
+pub const GIT_COMMIT_TAG: &str = "mlflow.source.git.commit";
+
+/// What is behind `version`: empty when it names no run (or its run is gone).
+pub async fn lineage(db: &Database, version: &ModelVersion) -> Result<Lineage, ModelError> {
+    let Some(run_id) = version.run_id.clone() else {
+        return Ok(Lineage::default());
+    };
+    let run = match tracking::run(db, run_id.clone()).await {
+        Ok(run) => run,
+        Err(TrackingError::NotFound(_)) => return Ok(Lineage { run_id: Some(run_id), ..Lineage::default() }),
+        Err(error) => return Err(error.into()),
+    };
+    let experiment = tracking::experiment(db, &run.info.experiment_id.to_string()).await.ok().map(|e| e.name);
+    let tag = |key: &str| run.tags.iter().find(|t| t.key == key).map(|t| t.value.clone());
+    let datasets = run
+        .tags
+        .iter()
+        .filter_map(|t| {
+            let dataset = t.key.strip_prefix(DATASET_TAG_PREFIX)?;
+            Some(DatasetRef { dataset: dataset.to_owned(), version: t.value.trim().parse().ok()? })
+        })
+        .collect();
+    Ok(Lineage {
+        code_version: tag(GIT_COMMIT_TAG),
+        feature_service: tag(FEATURE_SERVICE_TAG),
+        datasets,
+        params: run.params.iter().map(|p| (p.key.clone(), p.value.clone())).collect(),
+        metrics: run.metrics.iter().map(|m| (m.key.clone(), m.value)).collect(),
+        run_name: Some(run.info.name.clone()),
+        experiment,
+        run_id: Some(run_id),
+    })
+}
+
+/// Model versions whose training run tagged `dataset` at `version`.
+pub async fn trained_on(
+    db: &Database,
+    dataset: String,
+    version: i64,
+) -> Result<Vec<TrainedModel>, ModelError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            name: String,
+            #[diesel(sql_type = BigInt)]
+            version: i64,
+            #[diesel(sql_type = Text)]
+            run_uuid: String,
+        }
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT v.name, v.version, t.run_uuid FROM model_versions v JOIN tags t ON t.run_uuid = v.run_id WHERE t.key = ")
+            .bind(format!("{DATASET_TAG_PREFIX}{dataset}"))
+            .push(" AND TRIM(t.value) = ")
+            .bind(version.to_string())
+            .push(" ORDER BY v.name, v.version");
+        Ok(sql
+            .load::<Row>(conn)?
+            .into_iter()
+            .map(|row| TrainedModel { model: row.name, version: row.version, run_id: row.run_uuid })
+            .collect())
+    })
+    .await
+}
