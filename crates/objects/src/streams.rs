@@ -93,34 +93,48 @@ where
     }
 }
 
-/// Streams the object at `path`, failing at its end if its SHA-256 is not `sha256`.
-pub async fn get_verified(
+/// Streams the `size` bytes of the object at `path` in 8 MiB ranges (two in flight), failing at
+/// its end if its SHA-256 is not `sha256`. (A plain `get` of a local file streams 8 KiB reads,
+/// each a blocking task: several times slower.)
+pub fn get_verified(
     store: &Arc<dyn ObjectStore>,
     path: &ObjectPath,
+    size: u64,
     sha256: String,
-) -> Result<impl Stream<Item = Result<Bytes, ObjectsError>> + use<>, ObjectsError> {
-    let body = store.get(path).await?.into_stream();
+) -> impl Stream<Item = Result<Bytes, ObjectsError>> + use<> {
+    let (store, path) = (store.clone(), path.clone());
     let name = path.to_string();
-    let state = (body.boxed(), Some(Sha256::new()));
-    Ok(futures::stream::unfold(state, move |(mut body, hasher)| {
+    let ranges = (0..size).step_by(PART).map(move |start| start..(start + PART as u64).min(size));
+    let parts = futures::stream::iter(ranges)
+        .map(move |range| {
+            let (store, path) = (store.clone(), path.clone());
+            async move { store.get_range(&path, range).await }
+        })
+        .buffered(CONCURRENCY);
+    let state = (parts.boxed(), Some(Sha256::new()), 0u64);
+    futures::stream::unfold(state, move |(mut parts, hasher, read)| {
         let (sha256, name) = (sha256.clone(), name.clone());
         async move {
             let mut hasher = hasher?;
-            match body.next().await {
+            match parts.next().await {
                 Some(Ok(chunk)) => {
                     hasher.update(&chunk);
-                    Some((Ok(chunk), (body, Some(hasher))))
+                    let read = read + chunk.len() as u64;
+                    Some((Ok(chunk), (parts, Some(hasher), read)))
                 }
-                Some(Err(error)) => Some((Err(error.into()), (body, None))),
+                Some(Err(error)) => Some((Err(error.into()), (parts, None, read))),
                 None => {
                     let actual = hex(&hasher.finalize());
                     (actual != sha256).then(|| {
-                        (Err(ObjectsError::Corrupt { path: name, expected: sha256, actual }), (body, None))
+                        (
+                            Err(ObjectsError::Corrupt { path: name, expected: sha256, actual }),
+                            (parts, None, read),
+                        )
                     })
                 }
             }
         }
-    }))
+    })
 }
 
 /// Removes the object at `path`; one already gone is fine.
@@ -169,7 +183,7 @@ mod tests {
             let written = put_stream(&store, &path, chunks(size), u64::MAX).await.unwrap();
             assert_eq!(written, Written { bytes: size as u64, sha256: sha(size) });
             let read: Vec<Bytes> =
-                get_verified(&store, &path, written.sha256).await.unwrap().try_collect().await.unwrap();
+                get_verified(&store, &path, written.bytes, written.sha256).try_collect().await.unwrap();
             assert_eq!(read.iter().map(Bytes::len).sum::<usize>(), size);
         }
     }
@@ -185,8 +199,7 @@ mod tests {
             assert!(store.head(&path).await.is_err(), "nothing left behind");
         }
         put_stream(&store, &path, chunks(10), u64::MAX).await.unwrap();
-        let result: Result<Vec<Bytes>, _> =
-            get_verified(&store, &path, sha(11)).await.unwrap().try_collect().await;
+        let result: Result<Vec<Bytes>, _> = get_verified(&store, &path, 10, sha(11)).try_collect().await;
         assert!(matches!(result, Err(ObjectsError::Corrupt { .. })));
     }
 }

@@ -216,8 +216,10 @@ pub async fn download(
         })
         .await?
         .ok_or_else(|| ArtifactError::NotFound(format!("no artifact at {path}")))?;
-    let stream = get_verified(&artifacts.store, &ObjectPath::from(row.path.as_str()), row.sha256).await?;
-    Ok((row.bytes as u64, stream))
+    let (path, size) = (ObjectPath::from(row.path.as_str()), row.bytes as u64);
+    // The index names it, so a missing file is damage, not a 404.
+    artifacts.store.head(&path).await.map_err(|error| ArtifactError::Store(error.into()))?;
+    Ok((size, get_verified(&artifacts.store, &path, size, row.sha256)))
 }
 
 /// The files and directories directly inside `path`.

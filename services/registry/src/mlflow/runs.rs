@@ -179,10 +179,11 @@ async fn delete_tag(state: State, request: HttpRequest, body: Bytes) -> Result<H
     ok(json!({}))
 }
 
+/// Not `#[serde(flatten)]` like the small messages: flattening buffers the whole body first.
 #[derive(Deserialize)]
 struct Batch {
-    #[serde(flatten)]
-    run: RunRef,
+    run_id: Option<String>,
+    run_uuid: Option<String>,
     #[serde(default)]
     metrics: Vec<MetricPoint>,
     #[serde(default)]
@@ -202,7 +203,8 @@ async fn log_batch(state: State, request: HttpRequest, body: Bytes) -> Result<Ht
             .collect::<Result<_, _>>()?,
         tags: batch.tags.into_iter().map(|tag| tag.into_tracking("tags")).collect::<Result<_, _>>()?,
     };
-    tracking::log_batch(&state.context.db, batch.run.id()?, log).await?;
+    let run = RunRef { run_id: batch.run_id, run_uuid: batch.run_uuid };
+    tracking::log_batch(&state.context.db, run.id()?, log).await?;
     ok(json!({}))
 }
 

@@ -1,6 +1,8 @@
 //! The key–value tables (run params and tags, experiment tags, logged-model params and tags):
 //! each row is `(owner, key, value)` with the owner's id in `owner_column`.
 
+use std::collections::HashMap;
+
 use cairn_db::{AnyConnection, Backend, Sql, SqlValue};
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
@@ -53,7 +55,7 @@ pub(crate) fn load(
     owners: Vec<SqlValue>,
 ) -> Result<Owned, TrackingError> {
     if owners.is_empty() {
-        return Ok(Owned(Vec::new()));
+        return Ok(Owned(HashMap::new()));
     }
     let mut sql = Sql::new(backend);
     sql.push(&format!(
@@ -61,7 +63,7 @@ pub(crate) fn load(
     ))
     .bind_list(owners)
     .push(" ORDER BY key");
-    Ok(Owned(sql.load::<Row>(conn)?))
+    Ok(Owned::group(sql.load::<Row>(conn)?))
 }
 
 #[derive(QueryableByName)]
@@ -74,15 +76,20 @@ pub(crate) struct Row {
     value: String,
 }
 
-/// Rows of several owners.
-pub(crate) struct Owned(Vec<Row>);
+/// Rows of several owners, grouped by owner (a page of search results has a thousand).
+pub(crate) struct Owned(HashMap<String, Vec<KeyValue>>);
 
 impl Owned {
+    fn group(rows: Vec<Row>) -> Self {
+        let mut owned: HashMap<String, Vec<KeyValue>> = HashMap::new();
+        for row in rows {
+            owned.entry(row.owner).or_default().push(KeyValue { key: row.key, value: row.value });
+        }
+        Owned(owned)
+    }
+
+    /// The owner's items, in key order.
     pub(crate) fn of(&self, owner: &str) -> Vec<KeyValue> {
-        self.0
-            .iter()
-            .filter(|row| row.owner == owner)
-            .map(|row| KeyValue { key: row.key.clone(), value: row.value.clone() })
-            .collect()
+        self.0.get(owner).cloned().unwrap_or_default()
     }
 }

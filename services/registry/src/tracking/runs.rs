@@ -1,5 +1,7 @@
 //! Runs: one execution of training code inside an experiment, with its status and times.
 
+use std::collections::HashMap;
+
 use cairn_db::{AnyConnection, Backend, Database, Sql, write_transaction};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
@@ -138,24 +140,27 @@ pub(crate) fn load(
     let outputs = select("run_uuid, model_id, step", "run_outputs")
         .push(" ORDER BY step, model_id")
         .load::<Output>(conn)?;
-    let mut runs: Vec<Run> = Vec::with_capacity(rows.len());
+    let mut metrics_of: HashMap<String, Vec<Metric>> = HashMap::new();
+    for row in &metrics {
+        metrics_of.entry(row.run_uuid.clone()).or_default().push(row.metric());
+    }
+    let mut outputs_of: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    for output in outputs {
+        outputs_of.entry(output.run_uuid).or_default().push((output.model_id, output.step));
+    }
+    let mut runs: HashMap<String, Run> = HashMap::with_capacity(rows.len());
     for row in rows {
         let info = row.info()?;
-        runs.push(Run {
+        let run = Run {
             params: params.of(&info.run_id),
             tags: tags.of(&info.run_id),
-            metrics: metrics.iter().filter(|m| m.run_uuid == info.run_id).map(MetricRow::metric).collect(),
-            outputs: outputs
-                .iter()
-                .filter(|output| output.run_uuid == info.run_id)
-                .map(|output| (output.model_id.clone(), output.step))
-                .collect(),
+            metrics: metrics_of.remove(&info.run_id).unwrap_or_default(),
+            outputs: outputs_of.remove(&info.run_id).unwrap_or_default(),
             info,
-        });
+        };
+        runs.insert(run.info.run_id.clone(), run);
     }
-    let position = |run: &Run| ids.iter().position(|id| *id == run.info.run_id);
-    runs.sort_by_key(position);
-    Ok(runs)
+    Ok(ids.iter().filter_map(|id| runs.remove(id)).collect())
 }
 
 fn load_one(conn: &mut AnyConnection, backend: Backend, run_id: &str) -> Result<Run, TrackingError> {
