@@ -398,6 +398,25 @@ def lineage():
     assert versions == ["1", "2"], versions
 
 
+def protected_setup():
+    """Model `pricing` with two versions; `champion` on version 1."""
+    client = MlflowClient()
+    mlflow.set_experiment("pricing")
+    for _ in range(2):
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(name="model", python_model=Echo(), pip_requirements=["mlflow-skinny"])
+        mlflow.register_model(f"models:/{info.model_id}", "pricing")
+    client.set_registered_model_alias("pricing", "champion", "1")
+
+
+def protected_denied():
+    """A protected alias cannot be moved or removed through MLflow's API."""
+    client = MlflowClient()
+    expect_error("PERMISSION_DENIED", client.set_registered_model_alias, "pricing", "champion", "2", contains="protected")
+    expect_error("PERMISSION_DENIED", client.delete_registered_model_alias, "pricing", "champion")
+    assert client.get_model_version_by_alias("pricing", "champion").version == "1"
+
+
 def download_fails(run_id, path):
     try:
         data = requests.get(

@@ -12,6 +12,6 @@ pub use datasets::{Dataset, NewDataset, SchemaRevision, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};
 pub use operations::{Health, Readiness};
 pub use registry::{
-    AliasAt, AliasMove, AuditEntry, DatasetRef, Lineage, Model, ModelVersion, ModelVersionSummary,
-    TrainedModel,
+    AliasAt, AliasMove, AliasRequest, AuditEntry, DatasetRef, Decision, Lineage, Model, ModelVersion,
+    ModelVersionSummary, NewAliasRequest, TrainedModel,
 };

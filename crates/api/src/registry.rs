@@ -115,3 +115,37 @@ pub struct AuditEntry {
     #[schema(value_type = Option<Object>)]
     pub after: Option<serde_json::Value>,
 }
+
+/// `POST /v1/models/{name}/aliases/{alias}/requests`: ask for a protected alias to move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAliasRequest {
+    pub version: i64,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `POST /v1/approvals/{id}/approve` or `/reject`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A request to move a protected alias, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AliasRequest {
+    pub id: String,
+    pub model: String,
+    pub alias: String,
+    pub version: i64,
+    pub requested_by: String,
+    pub requested_at: Timestamp,
+    pub reason: String,
+    /// `pending`, `approved` or `rejected`.
+    pub state: String,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Timestamp>,
+    pub decision_reason: Option<String>,
+}

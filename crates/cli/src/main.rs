@@ -189,6 +189,48 @@ enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Protect an alias (approvers only): it then moves only through an approved request.
+    Protect {
+        name: String,
+        alias: String,
+        /// Lift the protection instead.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Ask for a protected alias to move to a version.
+    Request {
+        name: String,
+        alias: String,
+        version: i64,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Requests to move protected aliases.
+    Approvals {
+        /// pending, approved or rejected.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a request (an approver other than the requester): the alias moves.
+    Approve {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reject a request: the alias stays.
+    Reject {
+        id: String,
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Model versions trained on a dataset version.
     TrainedOn {
         dataset: String,
@@ -267,6 +309,21 @@ fn main() -> ExitCode {
                 }
                 ModelsCommand::Audit { entity, limit, json } => {
                     models::audit(&config, entity.as_deref(), limit, json).await
+                }
+                ModelsCommand::Protect { name, alias, remove } => {
+                    models::protect(&config, &name, &alias, !remove).await
+                }
+                ModelsCommand::Request { name, alias, version, reason, json } => {
+                    models::request(&config, &name, &alias, version, reason, json).await
+                }
+                ModelsCommand::Approvals { state, json } => {
+                    models::approvals(&config, state.as_deref(), json).await
+                }
+                ModelsCommand::Approve { id, reason, json } => {
+                    models::decide(&config, &id, true, reason, json).await
+                }
+                ModelsCommand::Reject { id, reason, json } => {
+                    models::decide(&config, &id, false, reason, json).await
                 }
                 ModelsCommand::TrainedOn { dataset, version, json } => {
                     models::trained_on(&config, &dataset, version, json).await

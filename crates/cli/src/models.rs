@@ -11,8 +11,14 @@ use cairn_domain::{ServiceKind, Timestamp};
 use crate::status::service_url;
 use crate::table;
 
+/// The registry's client, authenticated as `CAIRN_USER` with `CAIRN_TOKEN` when they are set.
 fn client(config: &CairnConfig) -> Client {
-    Client::new(service_url(config, ServiceKind::Registry))
+    let client = Client::new(service_url(config, ServiceKind::Registry));
+    match (std::env::var("CAIRN_USER"), std::env::var("CAIRN_TOKEN")) {
+        (Ok(user), Ok(token)) => client.with_credentials(user, token),
+        (Ok(user), Err(_)) => client.with_credentials(user, ""),
+        _ => client,
+    }
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
@@ -196,5 +202,85 @@ pub(crate) async fn trained_on(
     let mut rows = vec![vec!["MODEL".to_owned(), "VERSION".into(), "RUN".into()]];
     rows.extend(models.iter().map(|m| vec![m.model.clone(), m.version.to_string(), m.run_id.clone()]));
     table::print(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn protect(
+    config: &CairnConfig,
+    name: &str,
+    alias: &str,
+    protected: bool,
+) -> anyhow::Result<ExitCode> {
+    client(config).protect_alias(name, alias, protected).await?;
+    println!("{name}@{alias} is {}protected", if protected { "" } else { "no longer " });
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn request(
+    config: &CairnConfig,
+    name: &str,
+    alias: &str,
+    version: i64,
+    reason: String,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let request = client(config)
+        .request_alias_move(name, alias, &cairn_api::NewAliasRequest { version, reason })
+        .await?;
+    if json {
+        return print_json(&request);
+    }
+    println!("requested {name}@{alias} → version {version}: request {} awaits an approver", request.id);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn approvals(
+    config: &CairnConfig,
+    state: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let requests = client(config).approvals(state).await?;
+    if json {
+        return print_json(&requests);
+    }
+    let mut rows = vec![vec![
+        "ID".to_owned(),
+        "MODEL".into(),
+        "ALIAS".into(),
+        "VERSION".into(),
+        "BY".into(),
+        "STATE".into(),
+        "DECIDED BY".into(),
+    ]];
+    for r in &requests {
+        rows.push(vec![
+            r.id.clone(),
+            r.model.clone(),
+            r.alias.clone(),
+            r.version.to_string(),
+            r.requested_by.clone(),
+            r.state.clone(),
+            or_dash(r.decided_by.as_deref()),
+        ]);
+    }
+    table::print(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) async fn decide(
+    config: &CairnConfig,
+    id: &str,
+    approve: bool,
+    reason: String,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let decided = client(config).decide(id, approve, &cairn_api::Decision { reason }).await?;
+    if json {
+        return print_json(&decided);
+    }
+    println!(
+        "request {id} {}: {}@{} → version {}",
+        decided.state, decided.model, decided.alias, decided.version
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use cairn_api::{
-    AliasAt, AuditEntry, Batch, Dataset, DatasetVersion, ErrorBody, Health, Model, ModelVersion, NewDataset,
-    NewImport, Readiness, SourceDataset, TrainedModel,
+    AliasAt, AliasRequest, AuditEntry, Batch, Dataset, DatasetVersion, Decision, ErrorBody, Health, Model,
+    ModelVersion, NewAliasRequest, NewDataset, NewImport, Readiness, SourceDataset, TrainedModel,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -38,6 +38,8 @@ pub struct Client {
     base: String,
     http: reqwest::Client,
     traceparent: Option<String>,
+    /// User and token, sent as HTTP basic auth (the registry with `registry.tokens`).
+    credentials: Option<(String, String)>,
 }
 
 impl Client {
@@ -46,7 +48,18 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Self { base: base.into().trim_end_matches('/').to_owned(), http, traceparent: None }
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http,
+            traceparent: None,
+            credentials: None,
+        }
+    }
+
+    /// Authenticates every request as `user` with `token` (HTTP basic auth).
+    pub fn with_credentials(mut self, user: impl Into<String>, token: impl Into<String>) -> Self {
+        self.credentials = Some((user.into(), token.into()));
+        self
     }
 
     /// Sends `traceparent` with every request, so the server continues that trace.
@@ -196,6 +209,46 @@ impl Client {
         self.get(&format!("/v1/lineage/datasets/{}/versions/{version}", segment(dataset))).await
     }
 
+    /// Protects (or with `false` unprotects) an alias: approvers only.
+    pub async fn protect_alias(&self, name: &str, alias: &str, protected: bool) -> Result<(), ClientError> {
+        let url = self.url(&format!("/v1/models/{}/aliases/{}/protection", segment(name), segment(alias)));
+        let request = if protected { self.http.put(url) } else { self.http.delete(url) };
+        let response = self.send(request).await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        read::<serde_json::Value>(response).await.map(|_| ())
+    }
+
+    /// Asks for a protected alias to move to `version`.
+    pub async fn request_alias_move(
+        &self,
+        name: &str,
+        alias: &str,
+        request: &NewAliasRequest,
+    ) -> Result<AliasRequest, ClientError> {
+        self.post(&format!("/v1/models/{}/aliases/{}/requests", segment(name), segment(alias)), request).await
+    }
+
+    /// Requests to move protected aliases, in `state` when given.
+    pub async fn approvals(&self, state: Option<&str>) -> Result<Vec<AliasRequest>, ClientError> {
+        match state {
+            Some(state) => self.get(&format!("/v1/approvals?state={}", segment(state))).await,
+            None => self.get("/v1/approvals").await,
+        }
+    }
+
+    /// Approves (`true`) or rejects a request.
+    pub async fn decide(
+        &self,
+        id: &str,
+        approve: bool,
+        decision: &Decision,
+    ) -> Result<AliasRequest, ClientError> {
+        let verb = if approve { "approve" } else { "reject" };
+        self.post(&format!("/v1/approvals/{}/{verb}", segment(id)), decision).await
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         read(self.send(self.http.get(self.url(path))).await?).await
     }
@@ -223,6 +276,10 @@ impl Client {
     ) -> Result<reqwest::Response, ClientError> {
         let request = match &self.traceparent {
             Some(traceparent) => request.header("traceparent", traceparent),
+            None => request,
+        };
+        let request = match &self.credentials {
+            Some((user, token)) => request.basic_auth(user, Some(token)),
             None => request,
         };
         request.send().await.map_err(|source| ClientError::Transport { url: self.base.clone(), source })

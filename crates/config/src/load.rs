@@ -53,6 +53,7 @@ pub fn load_from(
         // Lists from the environment are comma separated.
         .list_separator(",")
         .with_list_parse_key("ingestion.import_roots")
+        .with_list_parse_key("registry.approvers")
         .source(Some(env));
     let config: CairnConfig = builder.add_source(environment).build()?.try_deserialize()?;
     let problems = validate(&config);
@@ -82,6 +83,22 @@ mod tests {
         let config = load_from(None, env(&[("CAIRN__INGESTION__IMPORT_ROOTS", "/data/a,/data/b")])).unwrap();
         assert_eq!(config.ingestion.import_roots, [PathBuf::from("/data/a"), PathBuf::from("/data/b")]);
         assert!(load_from(None, env(&[])).unwrap().ingestion.import_roots.is_empty());
+    }
+
+    #[test]
+    fn registry_users_and_approvers_come_from_the_environment() {
+        let config = load_from(
+            None,
+            env(&[
+                ("CAIRN__REGISTRY__TOKENS__ALICE", "s3cret-a"),
+                ("CAIRN__REGISTRY__APPROVERS", "bob,carol"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.registry.tokens.get("alice").and_then(crate::Secret::expose), Some("s3cret-a"));
+        assert_eq!(config.registry.approvers, ["bob", "carol"]);
+        assert!(!config.to_redacted_toml().contains("s3cret-a"), "tokens are secrets");
+        assert!(load_from(None, env(&[])).unwrap().registry.tokens.is_empty());
     }
 
     #[test]

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use cairn_domain::ServiceKind;
@@ -130,6 +131,16 @@ pub struct S3Config {
 pub struct RegistryConfig {
     /// The largest artifact file accepted in one upload.
     pub max_artifact_bytes: u64,
+    /// Users who may protect aliases and approve (or reject) requests to move protected ones.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// API tokens by user name. Empty: requests are not authenticated and the user is whoever
+    /// the request names (basic-auth user or `X-Cairn-User`). Set: every request to the
+    /// registry's API must carry a user's token, as the password of HTTP basic auth (what MLflow
+    /// clients send for MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD) or as
+    /// `Authorization: Bearer` (MLFLOW_TRACKING_TOKEN).
+    #[serde(default)]
+    pub tokens: BTreeMap<String, Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

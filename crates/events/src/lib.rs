@@ -43,6 +43,8 @@ events! {
     ModelVersionCreated => "cairn.registry.model_version_created",
     ModelAliasChanged => "cairn.registry.model_alias_changed",
     ModelStageChanged => "cairn.registry.model_stage_changed",
+    ApprovalRequested => "cairn.registry.approval_requested",
+    ApprovalDecided => "cairn.registry.approval_decided",
     DeploymentChanged => "cairn.deployments.changed",
     PredictionLogged => "cairn.predictions.logged",
     DriftDetected => "cairn.monitor.drift_detected",

@@ -2,13 +2,18 @@
 //! versions, a version's lineage and model card, alias history, the audit log, and which models
 //! were trained on a dataset version.
 
-use actix_web::{HttpResponse, web};
-use cairn_api::{AliasAt, AuditEntry, Model, ModelVersion, ModelVersionSummary, TrainedModel};
+use actix_web::middleware::from_fn;
+use actix_web::{HttpRequest, HttpResponse, web};
+use cairn_api::{
+    AliasAt, AliasRequest, AuditEntry, Decision, Model, ModelVersion, ModelVersionSummary, NewAliasRequest,
+    TrainedModel,
+};
 use cairn_domain::Timestamp;
 use cairn_http::{ApiError, ErrorKind};
 use serde::Deserialize;
 use utoipa::OpenApi as _;
 
+use crate::auth::{Actor, authenticate};
 use crate::models::{self, ModelError, ModelSearch, VersionSearch, timestamp};
 use crate::tracking::TrackingError;
 use crate::{Registry, artifacts::ArtifactError};
@@ -16,19 +21,29 @@ use crate::{Registry, artifacts::ArtifactError};
 type State = web::Data<Registry>;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/models", web::get().to(list_models))
-        .route("/v1/models/{name}", web::get().to(get_model))
-        .route("/v1/models/{name}/versions/{version}", web::get().to(get_version))
-        .route("/v1/models/{name}/versions/{version}/card", web::get().to(get_card))
-        .route("/v1/models/{name}/aliases/{alias}", web::get().to(get_alias))
-        .route("/v1/audit", web::get().to(get_audit))
-        .route("/v1/lineage/datasets/{dataset}/versions/{version}", web::get().to(trained_on));
+    cfg.service(
+        web::scope("/v1")
+            .wrap(from_fn(authenticate))
+            .route("/models", web::get().to(list_models))
+            .route("/models/{name}", web::get().to(get_model))
+            .route("/models/{name}/versions/{version}", web::get().to(get_version))
+            .route("/models/{name}/versions/{version}/card", web::get().to(get_card))
+            .route("/models/{name}/aliases/{alias}", web::get().to(get_alias))
+            .route("/models/{name}/aliases/{alias}/protection", web::put().to(protect))
+            .route("/models/{name}/aliases/{alias}/protection", web::delete().to(unprotect))
+            .route("/models/{name}/aliases/{alias}/requests", web::post().to(request_move))
+            .route("/approvals", web::get().to(list_approvals))
+            .route("/approvals/{id}/approve", web::post().to(approve))
+            .route("/approvals/{id}/reject", web::post().to(reject))
+            .route("/audit", web::get().to(get_audit))
+            .route("/lineage/datasets/{dataset}/versions/{version}", web::get().to(trained_on)),
+    );
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(list_models, get_model, get_version, get_card, get_alias, get_audit, trained_on),
-    components(schemas(Model, ModelVersionSummary, ModelVersion, cairn_api::Lineage, cairn_api::DatasetRef, AliasAt, cairn_api::AliasMove, AuditEntry, TrainedModel)),
+    paths(list_models, get_model, get_version, get_card, get_alias, protect, unprotect, request_move, list_approvals, approve, reject, get_audit, trained_on),
+    components(schemas(Model, ModelVersionSummary, ModelVersion, cairn_api::Lineage, cairn_api::DatasetRef, AliasAt, cairn_api::AliasMove, AuditEntry, TrainedModel, AliasRequest, NewAliasRequest, Decision)),
     tags((name = "models", description = "Registered models, versions, lineage and governance"))
 )]
 struct RegistryApi;
@@ -43,6 +58,8 @@ impl From<ModelError> for ApiError {
             ModelError::NotFound(message) => ApiError::not_found(message),
             ModelError::AlreadyExists(message) => ApiError::conflict(message),
             ModelError::Invalid(message) => ApiError::invalid(message),
+            ModelError::Forbidden(message) => ApiError::new(ErrorKind::Forbidden, message),
+            ModelError::Conflict(message) => ApiError::conflict(message),
             ModelError::Tracking(TrackingError::NotFound(message)) => ApiError::not_found(message),
             ModelError::Tracking(TrackingError::AlreadyExists(message)) => ApiError::conflict(message),
             ModelError::Tracking(error @ (TrackingError::Invalid(_) | TrackingError::Filter(_))) => {
@@ -248,4 +265,117 @@ async fn get_audit(state: State, query: web::Query<AuditQuery>) -> Result<HttpRe
 async fn trained_on(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
     let (dataset, version) = path.into_inner();
     Ok(HttpResponse::Ok().json(models::trained_on(&state.context.db, dataset, version).await?))
+}
+
+/// Protect an alias: from now on it moves only through an approved request (approvers only).
+#[utoipa::path(put, path = "/v1/models/{name}/aliases/{alias}/protection", tag = "models",
+    params(("name" = String, Path), ("alias" = String, Path)),
+    responses((status = 204), (status = 403, body = cairn_http::ErrorBody), (status = 404, body = cairn_http::ErrorBody)))]
+async fn protect(
+    state: State,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (name, alias) = path.into_inner();
+    models::set_protection(&state.context.db, &state.approvers, name, alias, true, Actor::of(&request))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Lift an alias's protection (approvers only).
+#[utoipa::path(delete, path = "/v1/models/{name}/aliases/{alias}/protection", tag = "models",
+    params(("name" = String, Path), ("alias" = String, Path)),
+    responses((status = 204), (status = 403, body = cairn_http::ErrorBody), (status = 404, body = cairn_http::ErrorBody)))]
+async fn unprotect(
+    state: State,
+    path: web::Path<(String, String)>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (name, alias) = path.into_inner();
+    models::set_protection(&state.context.db, &state.approvers, name, alias, false, Actor::of(&request))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ask for a protected alias to move to a version.
+#[utoipa::path(post, path = "/v1/models/{name}/aliases/{alias}/requests", tag = "models",
+    params(("name" = String, Path), ("alias" = String, Path)), request_body = NewAliasRequest,
+    responses((status = 201, body = AliasRequest), (status = 404, body = cairn_http::ErrorBody), (status = 422, body = cairn_http::ErrorBody)))]
+async fn request_move(
+    state: State,
+    path: web::Path<(String, String)>,
+    body: web::Json<NewAliasRequest>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (name, alias) = path.into_inner();
+    let body = body.into_inner();
+    let created = models::request_move(
+        &state.context.db,
+        &state.context.outbox,
+        name,
+        alias,
+        body.version,
+        body.reason,
+        Actor::of(&request),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct ApprovalsQuery {
+    /// `pending`, `approved` or `rejected`; every request when absent.
+    state: Option<String>,
+}
+
+/// Requests to move protected aliases, oldest first.
+#[utoipa::path(get, path = "/v1/approvals", tag = "models", params(ApprovalsQuery),
+    responses((status = 200, body = Vec<AliasRequest>)))]
+async fn list_approvals(state: State, query: web::Query<ApprovalsQuery>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(models::requests(&state.context.db, query.into_inner().state).await?))
+}
+
+async fn decide(
+    state: State,
+    id: String,
+    approve: bool,
+    body: Option<web::Json<Decision>>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.map(|b| b.into_inner().reason).unwrap_or_default();
+    let decided = models::decide(
+        &state.context.db,
+        &state.context.outbox,
+        &state.approvers,
+        id,
+        approve,
+        reason,
+        Actor::of(&request),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(decided))
+}
+
+/// Approve a request: the alias moves (an approver other than the requester).
+#[utoipa::path(post, path = "/v1/approvals/{id}/approve", tag = "models", params(("id" = String, Path)), request_body = Option<Decision>,
+    responses((status = 200, body = AliasRequest), (status = 403, body = cairn_http::ErrorBody), (status = 409, body = cairn_http::ErrorBody)))]
+async fn approve(
+    state: State,
+    path: web::Path<String>,
+    body: Option<web::Json<Decision>>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    decide(state, path.into_inner(), true, body, request).await
+}
+
+/// Reject a request: the alias stays.
+#[utoipa::path(post, path = "/v1/approvals/{id}/reject", tag = "models", params(("id" = String, Path)), request_body = Option<Decision>,
+    responses((status = 200, body = AliasRequest), (status = 403, body = cairn_http::ErrorBody), (status = 409, body = cairn_http::ErrorBody)))]
+async fn reject(
+    state: State,
+    path: web::Path<String>,
+    body: Option<web::Json<Decision>>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    decide(state, path.into_inner(), false, body, request).await
 }

@@ -2,6 +2,7 @@
 
 mod api;
 pub mod artifacts;
+mod auth;
 mod mlflow;
 pub mod models;
 pub mod tracking;
@@ -25,6 +26,8 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub struct Registry {
     pub context: ServiceContext,
     pub artifacts: Artifacts,
+    pub approvers: models::Approvers,
+    pub tokens: auth::Tokens,
 }
 
 /// Starts the registry service; the returned handle knows its bound address.
@@ -32,8 +35,11 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let store = open_store(&config.storage.artifacts_url, &config.artifacts_root(), &config.storage.s3)
         .map_err(|error| StartError::Other(format!("artifact store: {error}")))?;
     let artifacts = Artifacts { store, max_bytes: config.registry.max_artifact_bytes };
+    let approvers = models::Approvers(config.registry.approvers.clone());
+    let tokens = auth::Tokens(config.registry.tokens.clone());
     let context = cairn_service::start(ServiceKind::Registry, config, &[MIGRATIONS]).await?;
-    let state = actix_web::web::Data::new(Registry { context: context.clone(), artifacts });
+    let state =
+        actix_web::web::Data::new(Registry { context: context.clone(), artifacts, approvers, tokens });
     context.serve(
         api::openapi(),
         move |cfg| {

@@ -9,12 +9,14 @@ mod logged_models;
 mod registry;
 mod runs;
 
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 pub(crate) use error::{ErrorCode, MlflowError};
 
 use crate::Registry;
+use crate::auth::authenticate;
 use crate::tracking::{Experiment, KeyValue, Metric, Run, RunInfo};
 
 type State = web::Data<Registry>;
@@ -23,11 +25,13 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/3.0/mlflow/server-info").route(web::get().to(server_info)))
         .service(
             web::scope("/api/2.0/mlflow-artifacts")
+                .wrap(from_fn(authenticate))
                 .configure(artifacts::configure)
                 .default_service(web::to(endpoint_not_found)),
         )
         .service(
             web::scope("/api/2.0/mlflow")
+                .wrap(from_fn(authenticate))
                 .configure(experiments::configure)
                 .configure(runs::configure)
                 .configure(logged_models::configure)
@@ -58,21 +62,9 @@ async fn endpoint_not_found(request: HttpRequest) -> Result<HttpResponse, Mlflow
     ))
 }
 
-/// Who is making the request, for the audit log: the user of HTTP basic auth (what the mlflow
-/// client sends with MLFLOW_TRACKING_USERNAME), else an `X-Cairn-User` header, else
-/// `anonymous`. Not yet authenticated.
+/// Who is making the request, for the audit log (see `auth`).
 fn actor(request: &HttpRequest) -> String {
-    use base64::Engine as _;
-    let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
-    let basic = header("authorization")
-        .and_then(|value| value.strip_prefix("Basic "))
-        .and_then(|encoded| base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok())
-        .and_then(|decoded| String::from_utf8(decoded).ok())
-        .and_then(|pair| pair.split_once(':').map(|(user, _)| user.to_owned()));
-    basic
-        .or_else(|| header("x-cairn-user").map(str::to_owned))
-        .filter(|user| !user.is_empty())
-        .unwrap_or_else(|| "anonymous".to_owned())
+    crate::auth::Actor::of(request)
 }
 
 fn ok(body: Value) -> Result<HttpResponse, MlflowError> {

@@ -3,6 +3,7 @@
 //! of every alias. Versions, alias moves and stage changes are announced on the bus.
 
 mod aliases;
+mod approvals;
 mod audit;
 pub mod card;
 mod lineage;
@@ -13,6 +14,7 @@ use cairn_db::DbError;
 use serde::Serialize;
 
 pub use aliases::{alias_history, delete_alias, set_alias, version_by_alias};
+pub use approvals::{Approvers, decide, request_move, requests, set_protection};
 pub use audit::{AuditRecord, audit_log};
 pub use lineage::{lineage, trained_on};
 pub use registered::{
@@ -35,6 +37,10 @@ pub enum ModelError {
     AlreadyExists(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Tracking(#[from] TrackingError),
     #[error(transparent)]

@@ -7,6 +7,8 @@ use cairn_testkit::{NatsServer, TestDb};
 
 struct Registry {
     service: RunningService,
+    /// The password the mlflow client sends with user `alice` (her token when tokens are set).
+    password: String,
     config: cairn_config::CairnConfig,
     _db: TestDb,
     _nats: NatsServer,
@@ -23,7 +25,7 @@ impl Registry {
         let dir = tempfile::tempdir().unwrap();
         let config = cairn_testkit::config(&nats.url(), Some(db.url()), dir.path(), extra);
         let service = cairn_registry::run(config.clone()).await.unwrap();
-        Self { service, config, _db: db, _nats: nats, _dir: dir }
+        Self { service, password: "unused".into(), config, _db: db, _nats: nats, _dir: dir }
     }
 
     fn url(&self) -> String {
@@ -35,13 +37,13 @@ impl Registry {
     }
 
     async fn scenario(&self, name: &str, args: &[&str]) -> String {
-        scenario(&self.url(), name, args).await
+        scenario(&self.url(), &self.password, name, args).await
     }
 }
 
 /// Runs a scenario with the mlflow client against `url`; the last line it printed (the client
 /// prints links to runs before it).
-async fn scenario(url: &str, name: &str, args: &[&str]) -> String {
+async fn scenario(url: &str, password: &str, name: &str, args: &[&str]) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/mlflow_client.py");
     let output = tokio::process::Command::new(cairn_testkit::python())
         .arg(script)
@@ -53,7 +55,7 @@ async fn scenario(url: &str, name: &str, args: &[&str]) -> String {
         .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
         // Sent as HTTP basic auth: the audit log's actor.
         .env("MLFLOW_TRACKING_USERNAME", "alice")
-        .env("MLFLOW_TRACKING_PASSWORD", "unused")
+        .env("MLFLOW_TRACKING_PASSWORD", password)
         .output()
         .await
         .unwrap();
@@ -215,6 +217,98 @@ async fn registry_events(registry: &Registry) -> Vec<(String, Vec<u8>)> {
     }
 }
 
+/// With tokens configured, everyone authenticates; a protected alias moves only when an approver
+/// other than the requester approves, and the MLflow API cannot move it at all.
+#[tokio::test]
+async fn protected_aliases_move_only_when_another_approver_approves() {
+    for db in TestDb::each() {
+        let mut registry = Registry::start_with(
+            db,
+            &[
+                ("CAIRN__REGISTRY__TOKENS__ALICE", "alice-token"),
+                ("CAIRN__REGISTRY__TOKENS__BOB", "bob-token"),
+                ("CAIRN__REGISTRY__TOKENS__CAROL", "carol-token"),
+                ("CAIRN__REGISTRY__APPROVERS", "bob,carol"),
+            ],
+        )
+        .await;
+        registry.password = "alice-token".into();
+        let url = registry.url();
+        let as_user = |user: &str| {
+            cairn_client::Client::new(url.clone()).with_credentials(user, format!("{user}-token"))
+        };
+        // Nobody gets in without a valid token; health stays open.
+        let anonymous = registry.client();
+        assert_eq!(anonymous.models().await.unwrap_err().code(), Some("unauthorized"));
+        let wrong = registry.client().with_credentials("alice", "bob-token");
+        assert_eq!(wrong.models().await.unwrap_err().code(), Some("unauthorized"));
+        let raw = reqwest::get(format!("{}/api/2.0/mlflow/experiments/get?experiment_id=0", registry.url()))
+            .await
+            .unwrap();
+        assert_eq!(raw.status(), 401);
+        assert_eq!(raw.json::<serde_json::Value>().await.unwrap()["error_code"], "UNAUTHENTICATED");
+        let bearer = reqwest::Client::new()
+            .get(format!("{}/api/2.0/mlflow/experiments/get?experiment_id=0", registry.url()))
+            .bearer_auth("carol-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bearer.status(), 200);
+        assert!(reqwest::get(format!("{}/healthz", registry.url())).await.unwrap().status().is_success());
+
+        registry.scenario("protected_setup", &[]).await;
+        let forbidden = as_user("alice").protect_alias("pricing", "champion", true).await.unwrap_err();
+        assert_eq!(forbidden.code(), Some("forbidden"), "alice is no approver");
+        as_user("carol").protect_alias("pricing", "champion", true).await.unwrap();
+        registry.scenario("protected_denied", &[]).await;
+
+        let asked = as_user("bob")
+            .request_alias_move(
+                "pricing",
+                "champion",
+                &cairn_api::NewAliasRequest { version: 2, reason: "better AUC".into() },
+            )
+            .await
+            .unwrap();
+        assert_eq!((asked.state.as_str(), asked.requested_by.as_str()), ("pending", "bob"));
+        let decision = cairn_api::Decision::default();
+        assert_eq!(
+            as_user("bob").decide(&asked.id, true, &decision).await.unwrap_err().code(),
+            Some("forbidden"),
+            "not one's own"
+        );
+        assert_eq!(
+            as_user("alice").decide(&asked.id, true, &decision).await.unwrap_err().code(),
+            Some("forbidden"),
+            "approvers only"
+        );
+        assert_eq!(as_user("carol").alias_at("pricing", "champion", None).await.unwrap().version, Some(1));
+        let approved = as_user("carol")
+            .decide(&asked.id, true, &cairn_api::Decision { reason: "ok".into() })
+            .await
+            .unwrap();
+        assert_eq!((approved.state.as_str(), approved.decided_by.as_deref()), ("approved", Some("carol")));
+        let now = as_user("alice").alias_at("pricing", "champion", None).await.unwrap();
+        assert_eq!(now.version, Some(2));
+        assert_eq!(now.history.last().map(|m| m.changed_by.as_str()), Some("carol"));
+        assert_eq!(
+            as_user("carol").decide(&asked.id, false, &decision).await.unwrap_err().code(),
+            Some("conflict")
+        );
+        assert!(as_user("alice").approvals(Some("pending")).await.unwrap().is_empty());
+
+        let trail =
+            as_user("alice").audit(Some(&format!("alias_request:{}", asked.id)), 0, 10).await.unwrap();
+        assert_eq!(
+            trail.iter().map(|e| (e.action.as_str(), e.actor.as_str())).collect::<Vec<_>>(),
+            [("request_alias_move", "bob"), ("approve_alias_move", "carol")]
+        );
+        let events = registry_events(&registry).await;
+        assert!(events.iter().any(|(subject, _)| subject.ends_with("approval_requested")), "{events:?}");
+        assert!(events.iter().any(|(subject, _)| subject.ends_with("approval_decided")), "{events:?}");
+    }
+}
+
 /// The registry binary killed with SIGKILL right after acknowledging, then restarted on the same
 /// database and files: everything acknowledged is there.
 #[tokio::test]
@@ -244,12 +338,12 @@ async fn kill_9_loses_nothing_acknowledged() {
         };
         let mut child = spawn();
         ready(url.clone()).await;
-        let run_id = scenario(&url, "create_run", &[]).await;
+        let run_id = scenario(&url, "unused", "create_run", &[]).await;
         child.kill().unwrap();
         child.wait().unwrap();
         let mut child = spawn();
         ready(url.clone()).await;
-        scenario(&url, "check_run", &[&run_id]).await;
+        scenario(&url, "unused", "check_run", &[&run_id]).await;
         child.kill().unwrap();
         child.wait().unwrap();
     }

@@ -16,6 +16,9 @@ pub(crate) enum ErrorCode {
     InvalidParameterValue,
     ResourceDoesNotExist,
     ResourceAlreadyExists,
+    InvalidState,
+    PermissionDenied,
+    Unauthenticated,
     BadRequest,
     RequestLimitExceeded,
     EndpointNotFound,
@@ -29,6 +32,9 @@ impl ErrorCode {
             ErrorCode::InvalidParameterValue => "INVALID_PARAMETER_VALUE",
             ErrorCode::ResourceDoesNotExist => "RESOURCE_DOES_NOT_EXIST",
             ErrorCode::ResourceAlreadyExists => "RESOURCE_ALREADY_EXISTS",
+            ErrorCode::InvalidState => "INVALID_STATE",
+            ErrorCode::PermissionDenied => "PERMISSION_DENIED",
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
             ErrorCode::BadRequest => "BAD_REQUEST",
             ErrorCode::RequestLimitExceeded => "REQUEST_LIMIT_EXCEEDED",
             ErrorCode::EndpointNotFound => "ENDPOINT_NOT_FOUND",
@@ -42,6 +48,9 @@ impl ErrorCode {
             ErrorCode::InvalidParameterValue | ErrorCode::ResourceAlreadyExists | ErrorCode::BadRequest => {
                 StatusCode::BAD_REQUEST
             }
+            ErrorCode::InvalidState => StatusCode::BAD_REQUEST,
+            ErrorCode::PermissionDenied => StatusCode::FORBIDDEN,
+            ErrorCode::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorCode::RequestLimitExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::ResourceDoesNotExist | ErrorCode::EndpointNotFound => StatusCode::NOT_FOUND,
             ErrorCode::InternalError => StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,6 +129,8 @@ impl From<ModelError> for MlflowError {
             ModelError::NotFound(message) => Self::new(ErrorCode::ResourceDoesNotExist, message),
             ModelError::AlreadyExists(message) => Self::new(ErrorCode::ResourceAlreadyExists, message),
             ModelError::Invalid(message) => Self::new(ErrorCode::InvalidParameterValue, message),
+            ModelError::Forbidden(message) => Self::new(ErrorCode::PermissionDenied, message),
+            ModelError::Conflict(message) => Self::new(ErrorCode::InvalidState, message),
             ModelError::Tracking(inner) => inner.into(),
             ModelError::Artifact(inner) => inner.into(),
             ModelError::Database(inner) => Self::database(&inner),

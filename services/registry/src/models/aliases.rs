@@ -7,6 +7,7 @@ use cairn_service::Outbox;
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
+use super::approvals::is_protected;
 use super::audit::record;
 use super::registered::{self, touch};
 use super::versions;
@@ -79,15 +80,23 @@ fn current(
 }
 
 /// Moves (or with `None` removes) an alias, recording history, audit and the event together.
-fn move_alias(
+/// A protected alias moves only `approved` (through an approved request).
+pub(crate) fn move_alias(
     conn: &mut AnyConnection,
     backend: Backend,
     name: &str,
     alias: &str,
     version: Option<i64>,
     actor: &str,
+    approved: bool,
 ) -> Result<(), ModelError> {
     touch(conn, backend, name)?;
+    if !approved && is_protected(conn, backend, name, alias)? {
+        return Err(ModelError::Forbidden(format!(
+            "alias `{alias}` of `{name}` is protected: request the move (POST /v1/models/{name}/aliases/{alias}/requests \
+             or `cairn models request`) and have an approver approve it"
+        )));
+    }
     let previous = current(conn, backend, name, alias)?;
     let mut sql = Sql::new(backend);
     match version {
@@ -162,7 +171,7 @@ pub async fn set_alias(
     check_alias(&alias)?;
     let backend = db.backend();
     db.call(move |conn| {
-        write_transaction(conn, |conn| move_alias(conn, backend, &name, &alias, Some(version), &actor))
+        write_transaction(conn, |conn| move_alias(conn, backend, &name, &alias, Some(version), &actor, false))
     })
     .await?;
     outbox.wake();
@@ -178,7 +187,7 @@ pub async fn delete_alias(
 ) -> Result<(), ModelError> {
     let backend = db.backend();
     db.call(move |conn| {
-        write_transaction(conn, |conn| move_alias(conn, backend, &name, &alias, None, &actor))
+        write_transaction(conn, |conn| move_alias(conn, backend, &name, &alias, None, &actor, false))
     })
     .await?;
     outbox.wake();

@@ -149,12 +149,23 @@ fn insert_metrics(
         return Ok(());
     }
     let stored = |metric: &Metric| if metric.value.is_nan() { 0.0 } else { metric.value };
+    // The points travel as one JSON document the database unpacks (json_each on SQLite,
+    // jsonb_to_recordset on PostgreSQL): one bound value instead of six per point.
     let mut sql = Sql::new(backend);
-    sql.push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) VALUES ");
-    for (i, metric) in metrics.iter().enumerate() {
-        push_metric_row(&mut sql, i, run_id, metric, stored(metric));
-    }
-    sql.push(" ON CONFLICT DO NOTHING");
+    match backend {
+        Backend::Sqlite => sql
+            .push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) SELECT ")
+            .bind(run_id)
+            .push(", j.value ->> '$.k', j.value ->> '$.s', j.value ->> '$.t', j.value ->> '$.v', j.value ->> '$.n' FROM json_each(")
+            .bind(points_json(backend, metrics))
+            .push(") AS j WHERE true ON CONFLICT DO NOTHING"),
+        Backend::Postgres => sql
+            .push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) SELECT ")
+            .bind(run_id)
+            .push(", x.k, x.s, x.t, x.v, x.n FROM jsonb_to_recordset(CAST(")
+            .bind(points_json(backend, metrics))
+            .push(" AS jsonb)) AS x(k text, s bigint, t bigint, v double precision, n boolean) ON CONFLICT DO NOTHING"),
+    };
     sql.execute(conn)?;
 
     // The batch's own latest point per key, then one upsert that replaces a stored latest point
@@ -185,6 +196,40 @@ fn insert_metrics(
     );
     sql.execute(conn)?;
     Ok(())
+}
+
+/// `[{"k": key, "s": step, "t": timestamp, "v": value, "n": is_nan}, …]`. NaN travels as 0
+/// with `n` set; infinities as each database reads them (JSON has none): SQLite's JSON5
+/// `Infinity`, PostgreSQL's float input `"Infinity"`.
+fn points_json(backend: Backend, metrics: &[Metric]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(metrics.len() * 64);
+    out.push('[');
+    for (i, metric) in metrics.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let key = serde_json::to_string(&metric.key).unwrap_or_else(|_| "\"\"".into());
+        let value = match (metric.value, backend) {
+            (v, _) if v.is_nan() => "0".to_owned(),
+            (v, Backend::Sqlite) if v.is_infinite() => {
+                if v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
+            }
+            (v, Backend::Postgres) if v.is_infinite() => {
+                if v > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }.to_owned()
+            }
+            (v, _) => format!("{v:?}"),
+        };
+        let _ = write!(
+            out,
+            r#"{{"k":{key},"s":{},"t":{},"v":{value},"n":{}}}"#,
+            metric.step,
+            metric.timestamp,
+            metric.value.is_nan()
+        );
+    }
+    out.push(']');
+    out
 }
 
 fn push_metric_row(sql: &mut Sql, i: usize, run_id: &str, metric: &Metric, value: f64) {

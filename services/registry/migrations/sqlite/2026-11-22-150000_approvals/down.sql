@@ -1,0 +1,2 @@
+DROP TABLE alias_requests;
+DROP TABLE protected_aliases;
