@@ -71,8 +71,22 @@ fn ok(body: Value) -> Result<HttpResponse, MlflowError> {
     Ok(HttpResponse::Ok().json(body))
 }
 
-fn key_values(items: &[KeyValue]) -> Value {
-    items.iter().map(|item| json!({"key": item.key, "value": item.value})).collect()
+/// `[{"key": …, "value": …}, …]`, serialized straight from the items.
+struct KeyValues<'a>(&'a [KeyValue]);
+
+impl serde::Serialize for KeyValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(serde::Serialize)]
+        struct Item<'a> {
+            key: &'a str,
+            value: &'a str,
+        }
+        serializer.collect_seq(self.0.iter().map(|item| Item { key: &item.key, value: &item.value }))
+    }
+}
+
+fn key_values(items: &[KeyValue]) -> KeyValues<'_> {
+    KeyValues(items)
 }
 
 fn experiment_json(experiment: &Experiment) -> Value {
@@ -87,55 +101,95 @@ fn experiment_json(experiment: &Experiment) -> Value {
     })
 }
 
-fn metric_json(metric: &Metric) -> Value {
-    #[derive(serde::Serialize)]
-    struct Point<'a> {
-        key: &'a str,
-        #[serde(serialize_with = "json::serialize_double")]
-        value: f64,
-        timestamp: i64,
-        step: i64,
-    }
-    serde_json::to_value(Point {
-        key: &metric.key,
-        value: metric.value,
-        timestamp: metric.timestamp,
-        step: metric.step,
-    })
-    .unwrap_or_default()
+// Runs are serialized from typed views rather than built as `Value` trees: a search answers
+// with a thousand of them.
+
+#[derive(serde::Serialize)]
+struct MetricJson<'a> {
+    key: &'a str,
+    #[serde(serialize_with = "json::serialize_double")]
+    value: f64,
+    timestamp: i64,
+    step: i64,
 }
 
-fn run_info_json(info: &RunInfo) -> Value {
-    let mut value = json!({
-        "run_id": info.run_id,
-        "run_uuid": info.run_id,
-        "run_name": info.name,
-        "experiment_id": info.experiment_id.to_string(),
-        "user_id": info.user_id,
-        "status": info.status.as_str(),
-        "start_time": info.start_time,
-        "artifact_uri": info.artifact_uri,
-        "lifecycle_stage": info.lifecycle_stage.as_str(),
-    });
-    if let Some(end_time) = info.end_time {
-        value["end_time"] = json!(end_time);
-    }
-    value
+fn metric_json(metric: &Metric) -> MetricJson<'_> {
+    MetricJson { key: &metric.key, value: metric.value, timestamp: metric.timestamp, step: metric.step }
 }
 
-fn run_json(run: &Run) -> Value {
-    json!({
-        "info": run_info_json(&run.info),
-        "data": {
-            "metrics": run.metrics.iter().map(metric_json).collect::<Value>(),
-            "params": key_values(&run.params),
-            "tags": key_values(&run.tags),
+#[derive(serde::Serialize)]
+struct RunInfoJson<'a> {
+    run_id: &'a str,
+    run_uuid: &'a str,
+    run_name: &'a str,
+    experiment_id: String,
+    user_id: &'a str,
+    status: &'static str,
+    start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_time: Option<i64>,
+    artifact_uri: &'a str,
+    lifecycle_stage: &'static str,
+}
+
+fn run_info_json(info: &RunInfo) -> RunInfoJson<'_> {
+    RunInfoJson {
+        run_id: &info.run_id,
+        run_uuid: &info.run_id,
+        run_name: &info.name,
+        experiment_id: info.experiment_id.to_string(),
+        user_id: &info.user_id,
+        status: info.status.as_str(),
+        start_time: info.start_time,
+        end_time: info.end_time,
+        artifact_uri: &info.artifact_uri,
+        lifecycle_stage: info.lifecycle_stage.as_str(),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct RunDataJson<'a> {
+    metrics: Vec<MetricJson<'a>>,
+    params: KeyValues<'a>,
+    tags: KeyValues<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ModelOutputJson<'a> {
+    model_id: &'a str,
+    step: i64,
+}
+
+#[derive(serde::Serialize)]
+struct RunOutputsJson<'a> {
+    model_outputs: Vec<ModelOutputJson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct RunJson<'a> {
+    info: RunInfoJson<'a>,
+    data: RunDataJson<'a>,
+    inputs: serde_json::Map<String, Value>,
+    outputs: RunOutputsJson<'a>,
+}
+
+fn run_json(run: &Run) -> RunJson<'_> {
+    RunJson {
+        info: run_info_json(&run.info),
+        data: RunDataJson {
+            metrics: run.metrics.iter().map(metric_json).collect(),
+            params: key_values(&run.params),
+            tags: key_values(&run.tags),
         },
-        "inputs": {},
-        "outputs": {
-            "model_outputs": run.outputs.iter().map(|(model_id, step)| json!({"model_id": model_id, "step": step})).collect::<Value>(),
+        inputs: serde_json::Map::new(),
+        outputs: RunOutputsJson {
+            model_outputs: run
+                .outputs
+                .iter()
+                .map(|(model_id, step)| ModelOutputJson { model_id, step: *step })
+                .collect(),
         },
-    })
+    }
 }
 
 /// `run_view_type` / `view_type`: MLflow's enum by name or number.

@@ -235,11 +235,17 @@ async fn search(state: State, request: HttpRequest, body: Bytes) -> Result<HttpR
         },
     )
     .await?;
-    let mut body = json!({"runs": page.items.iter().map(run_json).collect::<Vec<_>>()});
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
+    #[derive(serde::Serialize)]
+    struct Runs<'a> {
+        runs: Vec<super::RunJson<'a>>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next_page_token: Option<&'a str>,
     }
-    ok(body)
+    let body = Runs {
+        runs: page.items.iter().map(run_json).collect(),
+        next_page_token: page.next_page_token.as_deref(),
+    };
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize)]

@@ -60,9 +60,20 @@ pub(crate) fn load(
     let mut sql = Sql::new(backend);
     sql.push(&format!(
         "SELECT CAST({owner_column} AS TEXT) AS owner, key, value FROM {table} WHERE {owner_column} IN "
-    ))
-    .bind_list(owners)
-    .push(" ORDER BY key");
+    ));
+    let texts: Vec<String> = owners
+        .iter()
+        .filter_map(|owner| match owner {
+            SqlValue::Text(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    if texts.len() == owners.len() {
+        sql.bind_text_set(texts);
+    } else {
+        sql.bind_list(owners);
+    }
+    sql.push(" ORDER BY key");
     Ok(Owned::group(sql.load::<Row>(conn)?))
 }
 

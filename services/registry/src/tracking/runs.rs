@@ -118,7 +118,8 @@ pub(crate) fn load(
     }
     let select = |what: &str, table: &str| {
         let mut sql = Sql::new(backend);
-        sql.push(&format!("SELECT {what} FROM {table} WHERE run_uuid IN ")).bind_list(ids.iter().cloned());
+        sql.push(&format!("SELECT {what} FROM {table} WHERE run_uuid IN "))
+            .bind_text_set(ids.iter().cloned());
         sql
     };
     let rows = select(COLUMNS, "runs").load::<RunRow>(conn)?;
