@@ -149,23 +149,27 @@ fn insert_metrics(
         return Ok(());
     }
     let stored = |metric: &Metric| if metric.value.is_nan() { 0.0 } else { metric.value };
-    // The points travel as one JSON document the database unpacks (json_each on SQLite,
-    // jsonb_to_recordset on PostgreSQL): one bound value instead of six per point.
+    // On PostgreSQL the points travel as one JSON document the database unpacks
+    // (jsonb_to_recordset): planning a statement with six thousand placeholders costs more than
+    // running it. SQLite compiles those cheaply, and re-parsing JSON per field costs it more.
     let mut sql = Sql::new(backend);
+    sql.push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) ");
     match backend {
-        Backend::Sqlite => sql
-            .push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) SELECT ")
-            .bind(run_id)
-            .push(", j.value ->> '$.k', j.value ->> '$.s', j.value ->> '$.t', j.value ->> '$.v', j.value ->> '$.n' FROM json_each(")
-            .bind(points_json(backend, metrics))
-            .push(") AS j WHERE true ON CONFLICT DO NOTHING"),
-        Backend::Postgres => sql
-            .push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) SELECT ")
-            .bind(run_id)
-            .push(", x.k, x.s, x.t, x.v, x.n FROM jsonb_to_recordset(CAST(")
-            .bind(points_json(backend, metrics))
-            .push(" AS jsonb)) AS x(k text, s bigint, t bigint, v double precision, n boolean) ON CONFLICT DO NOTHING"),
-    };
+        Backend::Sqlite => {
+            sql.push("VALUES ");
+            for (i, metric) in metrics.iter().enumerate() {
+                push_metric_row(&mut sql, i, run_id, metric, stored(metric));
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+        }
+        Backend::Postgres => {
+            sql.push("SELECT ")
+                .bind(run_id)
+                .push(", x.k, x.s, x.t, x.v, x.n FROM jsonb_to_recordset(CAST(")
+                .bind(points_json(metrics))
+                .push(" AS jsonb)) AS x(k text, s bigint, t bigint, v double precision, n boolean) ON CONFLICT DO NOTHING");
+        }
+    }
     sql.execute(conn)?;
 
     // The batch's own latest point per key, then one upsert that replaces a stored latest point
@@ -198,10 +202,10 @@ fn insert_metrics(
     Ok(())
 }
 
-/// `[{"k": key, "s": step, "t": timestamp, "v": value, "n": is_nan}, …]`. NaN travels as 0
-/// with `n` set; infinities as each database reads them (JSON has none): SQLite's JSON5
-/// `Infinity`, PostgreSQL's float input `"Infinity"`.
-fn points_json(backend: Backend, metrics: &[Metric]) -> String {
+/// `[{"k": key, "s": step, "t": timestamp, "v": value, "n": is_nan}, …]` for PostgreSQL. NaN
+/// travels as 0 with `n` set; infinities as strings PostgreSQL's float input reads (JSON has
+/// no infinities).
+fn points_json(metrics: &[Metric]) -> String {
     use std::fmt::Write as _;
     let mut out = String::with_capacity(metrics.len() * 64);
     out.push('[');
@@ -210,15 +214,10 @@ fn points_json(backend: Backend, metrics: &[Metric]) -> String {
             out.push(',');
         }
         let key = serde_json::to_string(&metric.key).unwrap_or_else(|_| "\"\"".into());
-        let value = match (metric.value, backend) {
-            (v, _) if v.is_nan() => "0".to_owned(),
-            (v, Backend::Sqlite) if v.is_infinite() => {
-                if v > 0.0 { "Infinity" } else { "-Infinity" }.to_owned()
-            }
-            (v, Backend::Postgres) if v.is_infinite() => {
-                if v > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }.to_owned()
-            }
-            (v, _) => format!("{v:?}"),
+        let value = match metric.value {
+            v if v.is_nan() => "0".to_owned(),
+            v if v.is_infinite() => if v > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }.to_owned(),
+            v => format!("{v:?}"),
         };
         let _ = write!(
             out,
