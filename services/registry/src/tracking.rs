@@ -199,11 +199,11 @@ pub(crate) fn page_size(max_results: Option<i64>, default: i64) -> Result<i64, T
     }
 }
 
-/// Builds a page from `limit + 1` fetched rows.
-fn paged<T>(mut items: Vec<T>, offset: i64, limit: i64) -> Page<T> {
-    let more = items.len() as i64 > limit;
-    items.truncate(limit as usize);
-    Page { next_page_token: more.then(|| (offset + limit).to_string()), items }
+/// Splits rows fetched with `LIMIT limit + 1` into the page's rows and the next page's token.
+pub(crate) fn split_page<R>(mut rows: Vec<R>, offset: i64, limit: i64) -> (Vec<R>, Option<String>) {
+    let next_page_token = (rows.len() as i64 > limit).then(|| (offset + limit).to_string());
+    rows.truncate(limit as usize);
+    (rows, next_page_token)
 }
 
 pub(crate) fn now_millis() -> i64 {

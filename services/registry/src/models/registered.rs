@@ -11,7 +11,7 @@ use super::{ModelError, RegisteredModel, check_name};
 use crate::artifacts::{self, Artifacts};
 use crate::tracking::filter::{self, Entity, FilterError};
 use crate::tracking::search::{push_comparison, push_tag_clause};
-use crate::tracking::{KeyValue, Page, key_values, now_millis, page_offset, page_size};
+use crate::tracking::{KeyValue, Page, key_values, now_millis, page_offset, page_size, split_page};
 
 #[derive(QueryableByName)]
 struct ModelRow {
@@ -318,9 +318,7 @@ pub async fn search_models(db: &Database, search: ModelSearch) -> Result<Page<Re
         .push(" OFFSET ")
         .bind(offset);
     db.call(move |conn| {
-        let mut rows = sql.load::<ModelRow>(conn)?;
-        let next_page_token = (rows.len() as i64 > limit).then(|| (offset + limit).to_string());
-        rows.truncate(limit as usize);
+        let (rows, next_page_token) = split_page(sql.load::<ModelRow>(conn)?, offset, limit);
         Ok(Page { items: load(conn, backend, rows)?, next_page_token })
     })
     .await

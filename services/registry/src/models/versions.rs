@@ -15,7 +15,9 @@ use super::{ModelError, ModelVersion, Stage};
 use crate::artifacts::{self, Artifacts};
 use crate::tracking::filter::{self, Entity, FilterError};
 use crate::tracking::search::{push_comparison, push_tag_clause};
-use crate::tracking::{self, KeyValue, Page, TrackingError, key_values, now_millis, page_offset, page_size};
+use crate::tracking::{
+    self, KeyValue, Page, TrackingError, key_values, now_millis, page_offset, page_size, split_page,
+};
 
 #[derive(QueryableByName)]
 struct VersionRow {
@@ -566,9 +568,7 @@ pub async fn search_versions(db: &Database, search: VersionSearch) -> Result<Pag
         .push(" OFFSET ")
         .bind(offset);
     db.call(move |conn| {
-        let mut rows = sql.load::<VersionRow>(conn)?;
-        let next_page_token = (rows.len() as i64 > limit).then(|| (offset + limit).to_string());
-        rows.truncate(limit as usize);
+        let (rows, next_page_token) = split_page(sql.load::<VersionRow>(conn)?, offset, limit);
         Ok(Page { items: load(conn, backend, rows)?, next_page_token })
     })
     .await

@@ -10,7 +10,7 @@ use super::search::{push_comparison, push_tag_clause};
 use super::validate::{self, MAX_TAG_VALUE_LENGTH};
 use super::{
     Experiment, KeyValue, LifecycleStage, Page, TrackingError, ViewType, now_millis, page_offset, page_size,
-    paged,
+    split_page,
 };
 
 #[derive(QueryableByName)]
@@ -363,8 +363,8 @@ pub async fn search_experiments(
         .push(" OFFSET ")
         .bind(offset);
     db.call(move |conn| {
-        let rows = sql.load::<ExperimentRow>(conn)?;
-        Ok(paged(with_tags(conn, backend, rows)?, offset, limit))
+        let (rows, next_page_token) = split_page(sql.load::<ExperimentRow>(conn)?, offset, limit);
+        Ok(Page { items: with_tags(conn, backend, rows)?, next_page_token })
     })
     .await
 }

@@ -10,7 +10,7 @@ use diesel::sql_types::Text;
 use super::key_values;
 use super::runs::{self, MetricRow, RUN_NAME_TAG};
 use super::validate::{self, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
-use super::{KeyValue, Metric, Page, TrackingError, page_offset, page_size, paged};
+use super::{KeyValue, Metric, Page, TrackingError, page_offset, page_size, split_page};
 
 pub const MAX_METRICS: usize = 1000;
 pub const MAX_PARAMS: usize = 100;
@@ -288,8 +288,8 @@ pub async fn metric_history(
             .bind(limit + 1)
             .push(" OFFSET ")
             .bind(offset);
-        let rows = sql.load::<MetricRow>(conn)?;
-        Ok(paged(rows.iter().map(MetricRow::metric).collect(), offset, limit))
+        let (rows, next_page_token) = split_page(sql.load::<MetricRow>(conn)?, offset, limit);
+        Ok(Page { items: rows.iter().map(MetricRow::metric).collect(), next_page_token })
     })
     .await
 }

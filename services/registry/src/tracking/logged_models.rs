@@ -10,7 +10,9 @@ use super::filter::{self, Entity, FilterError};
 use super::names::random_run_name;
 use super::search::{push_comparison, push_tag_clause};
 use super::validate::{self, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
-use super::{KeyValue, Page, TrackingError, key_values, now_millis, page_offset, page_size, runs};
+use super::{
+    KeyValue, Page, TrackingError, key_values, now_millis, page_offset, page_size, runs, split_page,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelStatus {
@@ -404,9 +406,7 @@ pub async fn search_logged_models(
         .push(" OFFSET ")
         .bind(offset);
     db.call(move |conn| {
-        let mut rows = sql.load::<ModelRow>(conn)?;
-        let next_page_token = (rows.len() as i64 > limit).then(|| (offset + limit).to_string());
-        rows.truncate(limit as usize);
+        let (rows, next_page_token) = split_page(sql.load::<ModelRow>(conn)?, offset, limit);
         Ok(Page { items: load(conn, backend, rows)?, next_page_token })
     })
     .await

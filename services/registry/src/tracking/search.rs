@@ -8,7 +8,7 @@ use diesel::sql_types::Text;
 
 use super::experiments::parse_id;
 use super::filter::{self, Clause, Entity, FilterError, Op, Value};
-use super::{Page, Run, TrackingError, ViewType, page_offset, page_size, runs};
+use super::{Page, Run, TrackingError, ViewType, page_offset, page_size, runs, split_page};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunSearch {
@@ -114,9 +114,8 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
             #[diesel(sql_type = Text)]
             run_uuid: String,
         }
-        let mut ids: Vec<String> = sql.load::<Id>(conn)?.into_iter().map(|row| row.run_uuid).collect();
-        let next_page_token = (ids.len() as i64 > limit).then(|| (offset + limit).to_string());
-        ids.truncate(limit as usize);
+        let ids: Vec<String> = sql.load::<Id>(conn)?.into_iter().map(|row| row.run_uuid).collect();
+        let (ids, next_page_token) = split_page(ids, offset, limit);
         Ok(Page { items: runs::load(conn, backend, &ids)?, next_page_token })
     })
     .await
