@@ -1,6 +1,6 @@
 //! Run search: MLflow filters and orderings turned into one SQL statement over the run table,
 //! with `EXISTS` subqueries on the latest metrics, parameters and tags (all indexed by run and
-//! key), then the page's runs loaded in four queries.
+//! key), then the page's runs loaded in five queries.
 
 use cairn_db::{Backend, Database, Sql};
 use diesel::QueryableByName;
