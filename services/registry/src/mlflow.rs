@@ -71,6 +71,19 @@ fn ok(body: Value) -> Result<HttpResponse, MlflowError> {
     Ok(HttpResponse::Ok().json(body))
 }
 
+/// `{field: [items], "next_page_token": …}`, the token only when there is a next page.
+fn paged<T: serde::Serialize>(
+    field: &str,
+    items: Vec<T>,
+    next_page_token: Option<String>,
+) -> Result<HttpResponse, MlflowError> {
+    let mut body = json!({ field: items });
+    if let Some(token) = next_page_token {
+        body["next_page_token"] = json!(token);
+    }
+    ok(body)
+}
+
 /// `[{"key": …, "value": …}, …]`, serialized straight from the items.
 struct KeyValues<'a>(&'a [KeyValue]);
 

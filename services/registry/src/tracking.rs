@@ -199,6 +199,17 @@ pub(crate) fn page_size(max_results: Option<i64>, default: i64) -> Result<i64, T
     }
 }
 
+/// Appends `ORDER BY … LIMIT limit + 1 OFFSET offset`: the row past the page tells whether
+/// another page follows (see `split_page`).
+pub(crate) fn push_page(sql: &mut cairn_db::Sql, order: &[String], offset: i64, limit: i64) {
+    sql.push(" ORDER BY ")
+        .push(&order.join(", "))
+        .push(" LIMIT ")
+        .bind(limit + 1)
+        .push(" OFFSET ")
+        .bind(offset);
+}
+
 /// Splits rows fetched with `LIMIT limit + 1` into the page's rows and the next page's token.
 pub(crate) fn split_page<R>(mut rows: Vec<R>, offset: i64, limit: i64) -> (Vec<R>, Option<String>) {
     let next_page_token = (rows.len() as i64 > limit).then(|| (offset + limit).to_string());

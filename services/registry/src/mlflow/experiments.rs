@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::json::{self, KeyValue, message, required, required_text};
-use super::{MlflowError, State, experiment_json, ok, view_type};
+use super::{MlflowError, State, experiment_json, ok, paged, view_type};
 use crate::tracking::{self, ExperimentSearch, LifecycleStage};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -86,11 +86,7 @@ async fn search(state: State, request: HttpRequest, body: Bytes) -> Result<HttpR
         },
     )
     .await?;
-    let mut body = json!({"experiments": page.items.iter().map(experiment_json).collect::<Vec<_>>()});
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    ok(body)
+    paged("experiments", page.items.iter().map(experiment_json).collect(), page.next_page_token)
 }
 
 #[derive(Deserialize)]

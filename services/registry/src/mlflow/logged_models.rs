@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{self, KeyValue, message, required_text};
-use super::{MlflowError, State, key_values, ok};
+use super::{MlflowError, State, key_values, ok, paged};
 use crate::tracking::{self, LoggedModel, LoggedModelSearch, ModelStatus, NewLoggedModel};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -197,11 +197,7 @@ async fn search(state: State, request: HttpRequest, body: Bytes) -> Result<HttpR
         },
     )
     .await?;
-    let mut body = json!({"models": page.items.iter().map(model_json).collect::<Vec<_>>()});
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    ok(body)
+    paged("models", page.items.iter().map(model_json).collect(), page.next_page_token)
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{self, KeyValue, message, required, required_text};
-use super::{MlflowError, State, actor, key_values, ok};
+use super::{MlflowError, State, actor, key_values, ok, paged};
 use crate::models::{self, ModelSearch, ModelVersion, NewVersion, RegisteredModel, Stage, VersionSearch};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -70,18 +70,6 @@ fn model_json(model: &RegisteredModel) -> Value {
         "tags": key_values(&model.tags),
         "aliases": model.aliases.iter().map(|a| json!({"alias": a.alias, "version": a.version.to_string()})).collect::<Vec<_>>(),
     })
-}
-
-fn paged(
-    field: &str,
-    items: Vec<Value>,
-    next_page_token: Option<String>,
-) -> Result<HttpResponse, MlflowError> {
-    let mut body = json!({ field: items });
-    if let Some(token) = next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    ok(body)
 }
 
 fn parse_version(version: Option<String>) -> Result<i64, MlflowError> {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::json::{self, KeyValue, message, required, required_text};
-use super::{MlflowError, State, metric_json, ok, run_info_json, run_json, view_type};
+use super::{MlflowError, State, metric_json, ok, paged, run_info_json, run_json, view_type};
 use crate::tracking::{self, LifecycleStage, LogBatch, Metric, NewRun, RunSearch, RunStatus, RunUpdate};
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
@@ -273,9 +273,5 @@ async fn metric_history(
         history.page_token,
     )
     .await?;
-    let mut body = json!({"metrics": page.items.iter().map(metric_json).collect::<Vec<_>>()});
-    if let Some(token) = page.next_page_token {
-        body["next_page_token"] = json!(token);
-    }
-    ok(body)
+    paged("metrics", page.items.iter().map(metric_json).collect(), page.next_page_token)
 }

@@ -11,7 +11,9 @@ use super::{ModelError, RegisteredModel, check_name};
 use crate::artifacts::{self, Artifacts};
 use crate::tracking::filter::{self, Entity, FilterError};
 use crate::tracking::search::{push_comparison, push_tag_clause};
-use crate::tracking::{KeyValue, Page, key_values, now_millis, page_offset, page_size, split_page};
+use crate::tracking::{
+    KeyValue, Page, key_values, now_millis, page_offset, page_size, push_page, split_page,
+};
 
 #[derive(QueryableByName)]
 struct ModelRow {
@@ -311,12 +313,7 @@ pub async fn search_models(db: &Database, search: ModelSearch) -> Result<Page<Re
         order.push(format!("{column} {}", if by.ascending { "ASC" } else { "DESC" }));
     }
     order.push("r.name ASC".into());
-    sql.push(" ORDER BY ")
-        .push(&order.join(", "))
-        .push(" LIMIT ")
-        .bind(limit + 1)
-        .push(" OFFSET ")
-        .bind(offset);
+    push_page(&mut sql, &order, offset, limit);
     db.call(move |conn| {
         let (rows, next_page_token) = split_page(sql.load::<ModelRow>(conn)?, offset, limit);
         Ok(Page { items: load(conn, backend, rows)?, next_page_token })

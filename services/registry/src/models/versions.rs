@@ -16,7 +16,8 @@ use crate::artifacts::{self, Artifacts};
 use crate::tracking::filter::{self, Entity, FilterError};
 use crate::tracking::search::{push_comparison, push_tag_clause};
 use crate::tracking::{
-    self, KeyValue, Page, TrackingError, key_values, now_millis, page_offset, page_size, split_page,
+    self, KeyValue, Page, TrackingError, key_values, now_millis, page_offset, page_size, push_page,
+    split_page,
 };
 
 #[derive(QueryableByName)]
@@ -561,12 +562,7 @@ pub async fn search_versions(db: &Database, search: VersionSearch) -> Result<Pag
     }
     order.push("v.name ASC".into());
     order.push("v.version DESC".into());
-    sql.push(" ORDER BY ")
-        .push(&order.join(", "))
-        .push(" LIMIT ")
-        .bind(limit + 1)
-        .push(" OFFSET ")
-        .bind(offset);
+    push_page(&mut sql, &order, offset, limit);
     db.call(move |conn| {
         let (rows, next_page_token) = split_page(sql.load::<VersionRow>(conn)?, offset, limit);
         Ok(Page { items: load(conn, backend, rows)?, next_page_token })

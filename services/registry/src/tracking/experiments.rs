@@ -10,7 +10,7 @@ use super::search::{push_comparison, push_tag_clause};
 use super::validate::{self, MAX_TAG_VALUE_LENGTH};
 use super::{
     Experiment, KeyValue, LifecycleStage, Page, TrackingError, ViewType, now_millis, page_offset, page_size,
-    split_page,
+    push_page, split_page,
 };
 
 #[derive(QueryableByName)]
@@ -356,12 +356,7 @@ pub async fn search_experiments(
         order.push("e.creation_time DESC".into());
     }
     order.push("e.experiment_id ASC".into());
-    sql.push(" ORDER BY ")
-        .push(&order.join(", "))
-        .push(" LIMIT ")
-        .bind(limit + 1)
-        .push(" OFFSET ")
-        .bind(offset);
+    push_page(&mut sql, &order, offset, limit);
     db.call(move |conn| {
         let (rows, next_page_token) = split_page(sql.load::<ExperimentRow>(conn)?, offset, limit);
         Ok(Page { items: with_tags(conn, backend, rows)?, next_page_token })

@@ -11,7 +11,8 @@ use super::names::random_run_name;
 use super::search::{push_comparison, push_tag_clause};
 use super::validate::{self, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
 use super::{
-    KeyValue, Page, TrackingError, key_values, now_millis, page_offset, page_size, runs, split_page,
+    KeyValue, Page, TrackingError, key_values, now_millis, page_offset, page_size, push_page, runs,
+    split_page,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,12 +400,7 @@ pub async fn search_logged_models(
     }
     order.push("m.creation_time DESC".into());
     order.push("m.model_id ASC".into());
-    sql.push(" ORDER BY ")
-        .push(&order.join(", "))
-        .push(" LIMIT ")
-        .bind(limit + 1)
-        .push(" OFFSET ")
-        .bind(offset);
+    push_page(&mut sql, &order, offset, limit);
     db.call(move |conn| {
         let (rows, next_page_token) = split_page(sql.load::<ModelRow>(conn)?, offset, limit);
         Ok(Page { items: load(conn, backend, rows)?, next_page_token })

@@ -8,7 +8,7 @@ use diesel::sql_types::Text;
 
 use super::experiments::parse_id;
 use super::filter::{self, Clause, Entity, FilterError, Op, Value};
-use super::{Page, Run, TrackingError, ViewType, page_offset, page_size, runs, split_page};
+use super::{Page, Run, TrackingError, ViewType, page_offset, page_size, push_page, runs, split_page};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunSearch {
@@ -101,12 +101,7 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
     }
     order.push("r.start_time DESC".into());
     order.push("r.run_uuid ASC".into());
-    sql.push(" ORDER BY ")
-        .push(&order.join(", "))
-        .push(" LIMIT ")
-        .bind(limit + 1)
-        .push(" OFFSET ")
-        .bind(offset);
+    push_page(&mut sql, &order, offset, limit);
 
     db.call(move |conn| {
         #[derive(QueryableByName)]
