@@ -63,6 +63,17 @@ def tracking():
 
     history = client.get_metric_history(run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(s, 1.0 / (s + 1)) for s in range(5)], history
+    # A point logged again (a retried batch, or the same point inside another batch) is kept once,
+    # as MLflow keeps it; NaN points too.
+    from mlflow.entities import Metric
+    point = Metric("loss", 0.5, history[1].timestamp, 1)
+    nan = Metric("nan_metric", float("nan"), 1, 7)
+    client.log_batch(run_id, metrics=[point, nan])
+    client.log_batch(run_id, metrics=[point, nan])
+    client.log_batch(run_id, metrics=[Metric("loss", 0.25, 1, 9), point, nan])
+    history = client.get_metric_history(run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(s, 1.0 / (s + 1)) for s in range(5)] + [(9, 0.25)], history
+    assert len([m for m in client.get_metric_history(run_id, "nan_metric") if m.step == 7]) == 1
 
     experiment = client.get_experiment_by_name("churn")
     assert experiment.experiment_id == experiment_id and experiment.tags == {"team": "growth"}, experiment

@@ -2,7 +2,7 @@
 //! for both backends: `bind` writes the placeholder each backend expects.
 
 use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
-use diesel::sql_types::{BigInt, Bool, Double, Nullable, Text};
+use diesel::sql_types::{BigInt, Binary, Bool, Double, Nullable, Text};
 
 use crate::{AnyConnection, Backend, MultiBackend};
 
@@ -15,6 +15,7 @@ pub enum SqlValue {
     NullableBigInt(Option<i64>),
     Double(f64),
     Bool(bool),
+    Bytes(Vec<u8>),
 }
 
 impl From<&str> for SqlValue {
@@ -56,6 +57,12 @@ impl From<f64> for SqlValue {
 impl From<bool> for SqlValue {
     fn from(value: bool) -> Self {
         SqlValue::Bool(value)
+    }
+}
+
+impl From<Vec<u8>> for SqlValue {
+    fn from(value: Vec<u8>) -> Self {
+        SqlValue::Bytes(value)
     }
 }
 
@@ -163,6 +170,7 @@ impl Sql {
                 SqlValue::NullableBigInt(value) => query.bind::<Nullable<BigInt>, _>(value),
                 SqlValue::Double(value) => query.bind::<Double, _>(value),
                 SqlValue::Bool(value) => query.bind::<Bool, _>(value),
+                SqlValue::Bytes(value) => query.bind::<Binary, _>(value),
             };
         }
         query

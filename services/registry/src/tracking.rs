@@ -1,6 +1,7 @@
 //! Experiment tracking: experiments, runs, their parameters, tags and metric histories, and
 //! search over them. Transport-neutral: the MLflow REST layer and Cairn's own API both call it.
 
+mod chunks;
 mod experiments;
 pub mod filter;
 pub(crate) mod key_values;

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use cairn_db::{AnyConnection, Backend, Database, Sql, write_transaction};
 use diesel::QueryableByName;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Binary, Text};
 
-use super::key_values;
 use super::runs::{self, MetricRow, RUN_NAME_TAG};
 use super::validate::{self, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
 use super::{KeyValue, Metric, Page, TrackingError, page_offset, page_size, split_page};
+use super::{chunks, key_values};
 
 pub const MAX_METRICS: usize = 1000;
 pub const MAX_PARAMS: usize = 100;
@@ -149,27 +149,22 @@ fn insert_metrics(
         return Ok(());
     }
     let stored = |metric: &Metric| if metric.value.is_nan() { 0.0 } else { metric.value };
-    // On PostgreSQL the points travel as one JSON document the database unpacks
-    // (jsonb_to_recordset): planning a statement with six thousand placeholders costs more than
-    // running it. SQLite compiles those cheaply, and re-parsing JSON per field costs it more.
     let mut sql = Sql::new(backend);
-    sql.push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) ");
-    match backend {
-        Backend::Sqlite => {
-            sql.push("VALUES ");
-            for (i, metric) in metrics.iter().enumerate() {
-                push_metric_row(&mut sql, i, run_id, metric, stored(metric));
-            }
-            sql.push(" ON CONFLICT DO NOTHING");
-        }
-        Backend::Postgres => {
-            sql.push("SELECT ")
-                .bind(run_id)
-                .push(", x.k, x.s, x.t, x.v, x.n FROM jsonb_to_recordset(CAST(")
-                .bind(points_json(metrics))
-                .push(" AS jsonb)) AS x(k text, s bigint, t bigint, v double precision, n boolean) ON CONFLICT DO NOTHING");
-        }
+    sql.push("INSERT INTO metric_chunks (run_uuid, key, digest, points, data) VALUES ");
+    for (i, chunk) in chunks::pack(metrics).into_iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(run_id)
+            .push(", ")
+            .bind(chunk.key)
+            .push(", ")
+            .bind(chunk.digest)
+            .push(", ")
+            .bind(chunk.points as i64)
+            .push(", ")
+            .bind(chunk.data)
+            .push(")");
     }
+    sql.push(" ON CONFLICT DO NOTHING");
     sql.execute(conn)?;
 
     // The batch's own latest point per key, then one upsert that replaces a stored latest point
@@ -200,35 +195,6 @@ fn insert_metrics(
     );
     sql.execute(conn)?;
     Ok(())
-}
-
-/// `[{"k": key, "s": step, "t": timestamp, "v": value, "n": is_nan}, …]` for PostgreSQL. NaN
-/// travels as 0 with `n` set; infinities as strings PostgreSQL's float input reads (JSON has
-/// no infinities).
-fn points_json(metrics: &[Metric]) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(metrics.len() * 64);
-    out.push('[');
-    for (i, metric) in metrics.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let key = serde_json::to_string(&metric.key).unwrap_or_else(|_| "\"\"".into());
-        let value = match metric.value {
-            v if v.is_nan() => "0".to_owned(),
-            v if v.is_infinite() => if v > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" }.to_owned(),
-            v => format!("{v:?}"),
-        };
-        let _ = write!(
-            out,
-            r#"{{"k":{key},"s":{},"t":{},"v":{value},"n":{}}}"#,
-            metric.step,
-            metric.timestamp,
-            metric.value.is_nan()
-        );
-    }
-    out.push(']');
-    out
 }
 
 fn push_metric_row(sql: &mut Sql, i: usize, run_id: &str, metric: &Metric, value: f64) {
@@ -266,7 +232,7 @@ pub async fn delete_tag(db: &Database, run_id: String, key: String) -> Result<()
     .await
 }
 
-/// Every point of one metric of a run, by step then timestamp.
+/// Every point of one metric of a run, by step, then timestamp, then value.
 pub async fn metric_history(
     db: &Database,
     run_id: String,
@@ -279,17 +245,83 @@ pub async fn metric_history(
     let backend = db.backend();
     db.call(move |conn| {
         runs::existing(conn, backend, &run_id, false)?;
+        #[derive(QueryableByName)]
+        struct Stored {
+            #[diesel(sql_type = Binary)]
+            data: Vec<u8>,
+        }
         let mut sql = Sql::new(backend);
-        sql.push("SELECT run_uuid, key, value, timestamp_ms, step, is_nan FROM metrics WHERE run_uuid = ")
+        sql.push("SELECT data FROM metric_chunks WHERE run_uuid = ")
+            .bind(run_id.clone())
+            .push(" AND key = ")
+            .bind(key.clone());
+        let mut points = Vec::new();
+        for chunk in sql.load::<Stored>(conn)? {
+            chunks::unpack(&key, &chunk.data, &mut points)?;
+        }
+        let mut legacy = Sql::new(backend);
+        legacy
+            .push("SELECT run_uuid, key, value, timestamp_ms, step, is_nan FROM metrics WHERE run_uuid = ")
             .bind(run_id)
             .push(" AND key = ")
-            .bind(key)
-            .push(" ORDER BY step, timestamp_ms, value LIMIT ")
-            .bind(limit + 1)
-            .push(" OFFSET ")
-            .bind(offset);
-        let (rows, next_page_token) = split_page(sql.load::<MetricRow>(conn)?, offset, limit);
-        Ok(Page { items: rows.iter().map(MetricRow::metric).collect(), next_page_token })
+            .bind(key);
+        points.extend(legacy.load::<MetricRow>(conn)?.iter().map(MetricRow::metric));
+        chunks::normalize(&mut points);
+        let start = (offset as usize).min(points.len());
+        let end = start.saturating_add(limit as usize + 1).min(points.len());
+        let (items, next_page_token) = split_page(points.drain(start..end).collect(), offset, limit);
+        Ok(Page { items, next_page_token })
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cairn_db::SqlValue;
+
+    use crate::tracking::{NewRun, create_run};
+
+    /// Points stored one per row before chunked storage are still part of the history, merged
+    /// with the chunks and with a repeated point kept once.
+    #[tokio::test]
+    async fn history_reads_points_stored_before_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("registry.db").display());
+        let db = Database::connect(&url, 2, "registry", &[crate::MIGRATIONS]).await.unwrap();
+        let new = NewRun { experiment_id: "0".into(), ..NewRun::default() };
+        let run_id = create_run(&db, new).await.unwrap().info.run_id;
+        let legacy = run_id.clone();
+        db.call(move |conn| {
+            let mut sql = Sql::new(Backend::Sqlite);
+            sql.push("INSERT INTO metrics (run_uuid, key, step, timestamp_ms, value, is_nan) VALUES ")
+                .bind_list([
+                    SqlValue::from(legacy.clone()),
+                    "loss".into(),
+                    0i64.into(),
+                    5i64.into(),
+                    1.0.into(),
+                    false.into(),
+                ])
+                .push(", ")
+                .bind_list([
+                    SqlValue::from(legacy),
+                    "loss".into(),
+                    1i64.into(),
+                    5i64.into(),
+                    0.0.into(),
+                    true.into(),
+                ]);
+            sql.execute(conn).map_err(TrackingError::from)
+        })
+        .await
+        .unwrap();
+        let point = |step: i64, value: f64| Metric { key: "loss".into(), value, timestamp: 5, step };
+        let batch = LogBatch { metrics: vec![point(2, 0.5), point(0, 1.0)], ..LogBatch::default() };
+        log_batch(&db, run_id.clone(), batch).await.unwrap();
+
+        let page = metric_history(&db, run_id, "loss".into(), None, None).await.unwrap();
+        let seen: Vec<_> = page.items.iter().map(|m| (m.step, m.value.to_bits())).collect();
+        assert_eq!(seen, [(0, 1.0f64.to_bits()), (1, f64::NAN.to_bits()), (2, 0.5f64.to_bits())]);
+    }
 }
