@@ -5,6 +5,7 @@
 use actix_web::HttpRequest;
 use actix_web::http::Method;
 use serde::de::DeserializeOwned;
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serializer};
 use serde_json::Value;
 
@@ -28,8 +29,17 @@ pub(crate) fn message<T: DeserializeOwned>(request: &HttpRequest, body: &[u8]) -
     } else if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(serde_json::Map::new())
     } else {
-        serde_json::from_slice(body)
-            .map_err(|error| MlflowError::invalid(format!("malformed JSON: {error}")))?
+        // Straight into the message, without a tree of values in between: a batch of a thousand
+        // metrics is read several times faster.
+        return serde_json::from_slice(body).map_err(|error| {
+            use serde_json::error::Category;
+            match error.classify() {
+                Category::Syntax | Category::Eof | Category::Io => {
+                    MlflowError::invalid(format!("malformed JSON: {error}"))
+                }
+                Category::Data => MlflowError::invalid(format!("invalid request: {error}")),
+            }
+        });
     };
     serde_json::from_value(value).map_err(|error| MlflowError::invalid(format!("invalid request: {error}")))
 }
@@ -44,39 +54,82 @@ pub(crate) fn required_text(value: Option<String>, name: &str) -> Result<String,
     required(value.filter(|text| !text.is_empty()), name)
 }
 
+/// An int64: a JSON number, or a string holding one (protobuf's JSON writes int64 as strings).
 pub(crate) fn int<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    use serde::de::Error;
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_i64()
-            .or_else(|| number.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
-            .map(Some)
-            .ok_or_else(|| D::Error::custom(format!("{number} is not an integer"))),
-        Some(Value::String(text)) => {
-            text.trim().parse().map(Some).map_err(|_| D::Error::custom(format!("`{text}` is not an integer")))
+    struct Int;
+    impl<'de> Visitor<'de> for Int {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer")
         }
-        Some(other) => Err(D::Error::custom(format!("{other} is not an integer"))),
+        fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+            Ok(Some(value))
+        }
+        fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+            i64::try_from(value).map(Some).map_err(|_| E::custom(format!("{value} is not an int64")))
+        }
+        fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+            // Within i64's range, so the cast is exact.
+            if value.fract() == 0.0 && (-9.2e18..9.2e18).contains(&value) {
+                Ok(Some(value as i64))
+            } else {
+                Err(E::custom(format!("{value} is not an integer")))
+            }
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            text.trim().parse().map(Some).map_err(|_| E::custom(format!("`{text}` is not an integer")))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
     }
+    deserializer.deserialize_any(Int)
 }
 
+/// A double: a JSON number, or a string holding one or `NaN`/`Infinity`/`-Infinity`.
 pub(crate) fn double<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
-    use serde::de::Error;
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => Ok(number.as_f64()),
-        Some(Value::String(text)) => match text.as_str() {
-            "NaN" => Ok(Some(f64::NAN)),
-            "Infinity" => Ok(Some(f64::INFINITY)),
-            "-Infinity" => Ok(Some(f64::NEG_INFINITY)),
-            other => other
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| D::Error::custom(format!("`{text}` is not a number"))),
-        },
-        Some(other) => Err(D::Error::custom(format!("{other} is not a number"))),
+    struct Double;
+    impl<'de> Visitor<'de> for Double {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+            Ok(Some(value as f64))
+        }
+        fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+            Ok(Some(value as f64))
+        }
+        fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+            Ok(Some(value))
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            match text {
+                "NaN" => Ok(Some(f64::NAN)),
+                "Infinity" => Ok(Some(f64::INFINITY)),
+                "-Infinity" => Ok(Some(f64::NEG_INFINITY)),
+                other => {
+                    other.trim().parse().map(Some).map_err(|_| E::custom(format!("`{text}` is not a number")))
+                }
+            }
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+            deserializer.deserialize_any(self)
+        }
     }
+    deserializer.deserialize_any(Double)
 }
 
 pub(crate) fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
@@ -119,5 +172,45 @@ impl KeyValue {
             key: required(self.key, &format!("{kind}.key"))?,
             value: self.value.unwrap_or_default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    struct Point {
+        #[serde(default, deserialize_with = "super::int")]
+        step: Option<i64>,
+        #[serde(default, deserialize_with = "super::double")]
+        value: Option<f64>,
+    }
+
+    fn read(json: &str) -> Result<(Option<i64>, Option<f64>), String> {
+        serde_json::from_str::<Point>(json).map(|p| (p.step, p.value)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn int64_and_double_as_protobuf_json_writes_them() {
+        assert_eq!(read(r#"{"step": 3, "value": 0.5}"#), Ok((Some(3), Some(0.5))));
+        assert_eq!(
+            read(r#"{"step": "-9007199254740993", "value": "2"}"#),
+            Ok((Some(-9007199254740993), Some(2.0)))
+        );
+        assert_eq!(read(r#"{"step": 4.0, "value": 7}"#), Ok((Some(4), Some(7.0))));
+        assert_eq!(read(r#"{"step": null, "value": null}"#), Ok((None, None)));
+        assert_eq!(read("{}"), Ok((None, None)));
+        assert!(read(r#"{"value": "NaN"}"#).unwrap().1.unwrap().is_nan());
+        assert_eq!(read(r#"{"value": "-Infinity"}"#), Ok((None, Some(f64::NEG_INFINITY))));
+        for bad in [
+            r#"{"step": 1.5}"#,
+            r#"{"step": "x"}"#,
+            r#"{"step": 18446744073709551615}"#,
+            r#"{"value": true}"#,
+            r#"{"value": [1]}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
     }
 }
