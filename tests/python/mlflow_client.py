@@ -142,6 +142,21 @@ def search():
     assert sorted(names(runs)) == ["run-03", "run-04"]
     runs = client.search_runs([experiment_id, other], "attributes.start_time >= 1000024")
     assert names(runs) == [f"run-{i}" for i in range(29, 23, -1)], names(runs)
+    # A metric filter over two experiments, newest first, paged; a second metric clause; a
+    # deleted run left out.
+    client.delete_run(ids[28])
+    expected = [f"run-{i:02d}" for i in range(29, 14, -1) if i % 3 and i != 28]
+    seen, token = [], None
+    while True:
+        page = client.search_runs([experiment_id, other], "metrics.acc >= 0.5", max_results=4, page_token=token)
+        seen += names(page)
+        token = page.token
+        if not token:
+            break
+    assert seen == expected, seen
+    runs = client.search_runs([experiment_id, other], "metrics.acc >= 0.5 AND metrics.acc < 0.6")
+    assert names(runs) == ["run-17", "run-16"], names(runs)
+    client.restore_run(ids[28])
     # Ordering: runs without the metric come last, whichever the direction.
     runs = client.search_runs([experiment_id], order_by=["metrics.acc ASC"])
     assert names(runs)[:2] == ["run-01", "run-02"] and names(runs)[-1] == "run-00", names(runs)

@@ -9,7 +9,7 @@ use diesel::sql_types::{Binary, Text};
 
 use super::runs::{self, MetricRow, RUN_NAME_TAG};
 use super::validate::{self, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH};
-use super::{KeyValue, Metric, Page, TrackingError, page_offset, page_size, split_page};
+use super::{KeyValue, Metric, Page, RunInfo, TrackingError, page_offset, page_size, split_page};
 use super::{chunks, key_values};
 
 pub const MAX_METRICS: usize = 1000;
@@ -67,10 +67,10 @@ pub async fn log_batch(db: &Database, run_id: String, batch: LogBatch) -> Result
     let backend = db.backend();
     db.call(move |conn| {
         write_transaction(conn, |conn| {
-            runs::existing(conn, backend, &run_id, true)?;
+            let run = runs::existing(conn, backend, &run_id, true)?;
             insert_params(conn, backend, &run_id, &batch.params)?;
             upsert_tags(conn, backend, &run_id, &batch.tags)?;
-            insert_metrics(conn, backend, &run_id, &batch.metrics)
+            insert_metrics(conn, backend, &run, &batch.metrics)
         })
     })
     .await
@@ -142,12 +142,13 @@ pub(crate) fn upsert_tags(
 fn insert_metrics(
     conn: &mut AnyConnection,
     backend: Backend,
-    run_id: &str,
+    run: &RunInfo,
     metrics: &[Metric],
 ) -> Result<(), TrackingError> {
     if metrics.is_empty() {
         return Ok(());
     }
+    let run_id = run.run_id.as_str();
     let stored = |metric: &Metric| if metric.value.is_nan() { 0.0 } else { metric.value };
     let mut sql = Sql::new(backend);
     sql.push("INSERT INTO metric_chunks (run_uuid, key, digest, points, data) VALUES ");
@@ -183,9 +184,29 @@ fn insert_metrics(
         }
     }
     let mut sql = Sql::new(backend);
-    sql.push("INSERT INTO latest_metrics (run_uuid, key, step, timestamp_ms, value, is_nan) VALUES ");
+    // The run's experiment and start time ride along, for searches (see the migration
+    // `metrics_in_run_order`).
+    sql.push(
+        "INSERT INTO latest_metrics (run_uuid, key, step, timestamp_ms, value, is_nan, experiment_id, start_time) VALUES ",
+    );
     for (i, metric) in latest.iter().enumerate() {
-        push_metric_row(&mut sql, i, run_id, metric, stored(metric));
+        sql.push(if i == 0 { "(" } else { ", (" });
+        sql.bind(run_id)
+            .push(", ")
+            .bind(metric.key.clone())
+            .push(", ")
+            .bind(metric.step)
+            .push(", ")
+            .bind(metric.timestamp)
+            .push(", ")
+            .bind(stored(metric))
+            .push(", ")
+            .bind(metric.value.is_nan())
+            .push(", ")
+            .bind(run.experiment_id)
+            .push(", ")
+            .bind(run.start_time)
+            .push(")");
     }
     sql.push(
         " ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, timestamp_ms = excluded.timestamp_ms, \
@@ -195,22 +216,6 @@ fn insert_metrics(
     );
     sql.execute(conn)?;
     Ok(())
-}
-
-fn push_metric_row(sql: &mut Sql, i: usize, run_id: &str, metric: &Metric, value: f64) {
-    sql.push(if i == 0 { "(" } else { ", (" });
-    sql.bind(run_id)
-        .push(", ")
-        .bind(metric.key.clone())
-        .push(", ")
-        .bind(metric.step)
-        .push(", ")
-        .bind(metric.timestamp)
-        .push(", ")
-        .bind(value)
-        .push(", ")
-        .bind(metric.value.is_nan())
-        .push(")");
 }
 
 pub async fn delete_tag(db: &Database, run_id: String, key: String) -> Result<(), TrackingError> {

@@ -1,6 +1,7 @@
-//! Run search: MLflow filters and orderings turned into one SQL statement over the run table,
-//! with `EXISTS` subqueries on the latest metrics, parameters and tags (all indexed by run and
-//! key), then the page's runs loaded in five queries.
+//! Run search: MLflow filters and orderings turned into one SQL statement over the run table
+//! (driven by the first metric clause's latest values when there is one), with `EXISTS`
+//! subqueries for the other clauses on the latest metrics, parameters and tags (all indexed by
+//! run and key), then the page's runs loaded in five queries.
 
 use cairn_db::{Backend, Database, Sql};
 use diesel::QueryableByName;
@@ -30,8 +31,15 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
         return Ok(Page { items: Vec::new(), next_page_token: None });
     }
 
+    // The first metric clause, if any, drives the search: that metric's latest values are read
+    // in the runs' order (newest first) from an index that carries each run's experiment and
+    // start time, so a page of matches is found without visiting every run or every match.
+    let driver = clauses.iter().position(|clause| clause.key.entity == Entity::Metric);
     let mut sql = Sql::new(backend);
-    sql.push("SELECT r.run_uuid FROM runs r");
+    sql.push(match driver {
+        Some(_) => "SELECT r.run_uuid FROM latest_metrics d JOIN runs r ON r.run_uuid = d.run_uuid",
+        None => "SELECT r.run_uuid FROM runs r",
+    });
     // Orderings by metric, parameter or tag join that key's value (runs without it sort last).
     let mut order = Vec::new();
     for (i, text) in search.order_by.iter().enumerate() {
@@ -61,27 +69,22 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
         order.push(format!("CASE WHEN {missing} THEN 1 ELSE 0 END, {alias}.value {direction}"));
     }
     sql.push(" WHERE r.experiment_id IN ")
-        .bind_list(experiments)
+        .bind_list(experiments.iter().copied())
         .push(" AND r.lifecycle_stage IN ")
         .bind_list(search.view.stages().iter().copied());
-    for clause in &clauses {
+    if let Some(driver) = driver {
+        sql.push(" AND d.experiment_id IN ").bind_list(experiments).push(" AND ");
+        push_metric_comparison(&mut sql, "d", &clauses[driver])?;
+    }
+    for (i, clause) in clauses.iter().enumerate() {
+        if Some(i) == driver {
+            continue;
+        }
         sql.push(" AND ");
         match clause.key.entity {
             Entity::Metric => {
-                if !clause.op.is_numeric() || !matches!(clause.value, Value::Number(_)) {
-                    return Err(FilterError::at(
-                        clause.position,
-                        format!(
-                            "metric `{}` must be compared (=, !=, >, >=, <, <=) with a number",
-                            clause.key.name
-                        ),
-                    )
-                    .into());
-                }
-                sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND m.key = ")
-                    .bind(clause.key.name.clone())
-                    .push(" AND NOT m.is_nan AND ");
-                push_comparison(&mut sql, "m.value", clause, true)?;
+                sql.push("EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_uuid = r.run_uuid AND ");
+                push_metric_comparison(&mut sql, "m", clause)?;
                 sql.push(")");
             }
             Entity::Param => push_tag_clause(&mut sql, "params", "run_uuid", "r.run_uuid", clause, false)?,
@@ -99,8 +102,9 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
             }
         }
     }
-    order.push("r.start_time DESC".into());
-    order.push("r.run_uuid ASC".into());
+    let table = if driver.is_some() { "d" } else { "r" };
+    order.push(format!("{table}.start_time DESC"));
+    order.push(format!("{table}.run_uuid ASC"));
     push_page(&mut sql, &order, offset, limit);
 
     db.call(move |conn| {
@@ -114,6 +118,21 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
         Ok(Page { items: runs::load(conn, backend, &ids)?, next_page_token })
     })
     .await
+}
+
+/// `{table}.key = … AND NOT {table}.is_nan AND {table}.value op …` on `latest_metrics`.
+fn push_metric_comparison(sql: &mut Sql, table: &str, clause: &Clause) -> Result<(), TrackingError> {
+    if !clause.op.is_numeric() || !matches!(clause.value, Value::Number(_)) {
+        return Err(FilterError::at(
+            clause.position,
+            format!("metric `{}` must be compared (=, !=, >, >=, <, <=) with a number", clause.key.name),
+        )
+        .into());
+    }
+    sql.push(&format!("{table}.key = "))
+        .bind(clause.key.name.clone())
+        .push(&format!(" AND NOT {table}.is_nan AND "));
+    push_comparison(sql, &format!("{table}.value"), clause, true)
 }
 
 /// A run attribute's column, and whether it holds numbers.
