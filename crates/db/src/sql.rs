@@ -135,12 +135,16 @@ impl Sql {
     /// array that the database unpacks, because a statement with a thousand placeholders costs
     /// PostgreSQL more to plan than to run.
     pub fn bind_text_set(&mut self, values: impl IntoIterator<Item = String>) -> &mut Self {
+        // Sorted, the database probes its index in key order: neighbouring pages, fewer misses.
+        let mut values: Vec<String> = values.into_iter().collect();
+        values.sort_unstable();
+        values.dedup();
         let mut json = String::from("[");
-        for (i, value) in values.into_iter().enumerate() {
+        for (i, value) in values.iter().enumerate() {
             if i > 0 {
                 json.push(',');
             }
-            json_string(&mut json, &value);
+            json_string(&mut json, value);
         }
         json.push(']');
         match self.backend {

@@ -1,11 +1,9 @@
 //! Run search: MLflow filters and orderings turned into one SQL statement over the run table
 //! (driven by the first metric clause's latest values when there is one), with `EXISTS`
 //! subqueries for the other clauses on the latest metrics, parameters and tags (all indexed by
-//! run and key), then the page's runs loaded in five queries.
+//! run and key), then the page's parameters, tags and metrics read side by side.
 
 use cairn_db::{Backend, Database, Sql};
-use diesel::QueryableByName;
-use diesel::sql_types::Text;
 
 use super::experiments::parse_id;
 use super::filter::{self, Clause, Entity, FilterError, Op, Value};
@@ -36,9 +34,9 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
     // start time, so a page of matches is found without visiting every run or every match.
     let driver = clauses.iter().position(|clause| clause.key.entity == Entity::Metric);
     let mut sql = Sql::new(backend);
-    sql.push(match driver {
-        Some(_) => "SELECT r.run_uuid FROM latest_metrics d JOIN runs r ON r.run_uuid = d.run_uuid",
-        None => "SELECT r.run_uuid FROM runs r",
+    sql.push("SELECT ").push(&runs::aliased_columns()).push(match driver {
+        Some(_) => " FROM latest_metrics d JOIN runs r ON r.run_uuid = d.run_uuid",
+        None => " FROM runs r",
     });
     // Orderings by metric, parameter or tag join that key's value (runs without it sort last).
     let mut order = Vec::new();
@@ -107,17 +105,9 @@ pub async fn search_runs(db: &Database, search: RunSearch) -> Result<Page<Run>, 
     order.push(format!("{table}.run_uuid ASC"));
     push_page(&mut sql, &order, offset, limit);
 
-    db.call(move |conn| {
-        #[derive(QueryableByName)]
-        struct Id {
-            #[diesel(sql_type = Text)]
-            run_uuid: String,
-        }
-        let ids: Vec<String> = sql.load::<Id>(conn)?.into_iter().map(|row| row.run_uuid).collect();
-        let (ids, next_page_token) = split_page(ids, offset, limit);
-        Ok(Page { items: runs::load(conn, backend, &ids)?, next_page_token })
-    })
-    .await
+    let rows = db.call(move |conn| sql.load::<runs::RunRow>(conn).map_err(TrackingError::from)).await?;
+    let (rows, next_page_token) = split_page(rows, offset, limit);
+    Ok(Page { items: runs::with_details_concurrently(db, rows).await?, next_page_token })
 }
 
 /// `{table}.key = … AND NOT {table}.is_nan AND {table}.value op …` on `latest_metrics`.
