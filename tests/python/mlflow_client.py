@@ -424,6 +424,41 @@ def lineage():
     assert versions == ["1", "2"], versions
 
 
+def onnx_model():
+    """An ONNX model written by the `onnx` package, logged with MLflow's ONNX flavour and
+    registered as `scorer`; its weight `W` is also listed among the graph's inputs, as models
+    before IR 4 list their weights."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("W", TensorProto.FLOAT, [4, 1], [0.1, 0.2, 0.3, 0.4])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["features", "W"], ["score"])],
+        "scorer",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 4]),
+         helper.make_tensor_value_info("W", TensorProto.FLOAT, [4, 1])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch", 1])],
+        [weight],
+    )
+    model = helper.make_model(graph, producer_name="cairn-tests", producer_version="1.0",
+                              opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    mlflow.set_experiment("onnx")
+    with mlflow.start_run():
+        info = mlflow.onnx.log_model(model, name="model", pip_requirements=["onnxruntime"])
+    assert mlflow.register_model(f"models:/{info.model_id}", "scorer").version == "1"
+
+    # The signature Cairn read from the file is what ONNX Runtime sees in it.
+    import onnxruntime
+    session = onnxruntime.InferenceSession(model.SerializeToString())
+    answer = requests.get(os.environ["MLFLOW_TRACKING_URI"] + "/v1/models/scorer/versions/1",
+                          auth=(os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]))
+    signature = answer.json()["signature"]
+    for side, expected in (("inputs", session.get_inputs()), ("outputs", session.get_outputs())):
+        seen = [(t["name"], t["type"], t["shape"]) for t in signature[side]]
+        assert seen == [(t.name, t.type, t.shape) for t in expected], (side, seen)
+
+
 def protected_setup():
     """Model `pricing` with two versions; `champion` on version 1."""
     client = MlflowClient()

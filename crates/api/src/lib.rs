@@ -13,5 +13,5 @@ pub use error::{ErrorBody, ErrorDetail};
 pub use operations::{Health, Readiness};
 pub use registry::{
     AliasAt, AliasMove, AliasRequest, AuditEntry, DatasetRef, Decision, Lineage, Model, ModelVersion,
-    ModelVersionSummary, NewAliasRequest, TrainedModel,
+    ModelVersionSummary, NewAliasRequest, OnnxDim, OnnxSignature, OnnxTensor, Run, RunPage, TrainedModel,
 };

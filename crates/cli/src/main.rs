@@ -6,6 +6,7 @@ mod datasets;
 mod ingest;
 mod models;
 mod nats_child;
+mod runs;
 mod status;
 mod table;
 mod up;
@@ -55,6 +56,11 @@ enum Command {
     Models {
         #[command(subcommand)]
         command: ModelsCommand,
+    },
+    /// Tracked runs: their parameters, metrics, data, code and the models registered from them.
+    Runs {
+        #[command(subcommand)]
+        command: RunsCommand,
     },
     /// Show whether each service is ready.
     Status {
@@ -137,6 +143,31 @@ enum DatasetsCommand {
     /// Make every streamed record committed so far a new version.
     Snapshot {
         name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// An experiment's runs, newest first, with their metrics.
+    List {
+        /// The experiment's name.
+        experiment: String,
+        /// MLflow's filter grammar, e.g. "metrics.auc > 0.8 AND params.depth = '6'".
+        #[arg(long)]
+        filter: Option<String>,
+        /// One ordering, e.g. "metrics.auc DESC".
+        #[arg(long)]
+        order_by: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        max_results: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run: parameters, metrics, tags, data and code, and the model versions registered from it.
+    Show {
+        run_id: String,
         #[arg(long)]
         json: bool,
     },
@@ -294,6 +325,12 @@ fn main() -> ExitCode {
                     )
                     .await
                 }
+            },
+            Command::Runs { command } => match command {
+                RunsCommand::List { experiment, filter, order_by, max_results, json } => {
+                    runs::list(&config, &experiment, filter, order_by, max_results, json).await
+                }
+                RunsCommand::Show { run_id, json } => runs::show(&config, &run_id, json).await,
             },
             Command::Models { command } => match command {
                 ModelsCommand::List { json } => models::list(&config, json).await,

@@ -12,7 +12,7 @@ use crate::status::service_url;
 use crate::table;
 
 /// The registry's client, authenticated as `CAIRN_USER` with `CAIRN_TOKEN` when they are set.
-fn client(config: &CairnConfig) -> Client {
+pub(crate) fn client(config: &CairnConfig) -> Client {
     let client = Client::new(service_url(config, ServiceKind::Registry));
     match (std::env::var("CAIRN_USER"), std::env::var("CAIRN_TOKEN")) {
         (Ok(user), Ok(token)) => client.with_credentials(user, token),
@@ -21,12 +21,12 @@ fn client(config: &CairnConfig) -> Client {
     }
 }
 
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(ExitCode::SUCCESS)
 }
 
-fn or_dash(text: Option<&str>) -> String {
+pub(crate) fn or_dash(text: Option<&str>) -> String {
     text.filter(|t| !t.is_empty()).unwrap_or("—").to_owned()
 }
 
@@ -116,6 +116,16 @@ pub(crate) async fn version(
         let mut metrics = vec![vec!["METRIC".to_owned(), "VALUE".into()]];
         metrics.extend(lineage.metrics.iter().map(|(k, value)| vec![k.clone(), value.to_string()]));
         table::print(&metrics);
+    }
+    if let Some(signature) = &v.signature {
+        println!();
+        let mut tensors = vec![vec!["SIGNATURE".to_owned(), "NAME".into(), "TYPE".into(), "SHAPE".into()]];
+        for (side, list) in [("input", &signature.inputs), ("output", &signature.outputs)] {
+            tensors.extend(
+                list.iter().map(|t| vec![side.to_owned(), t.name.clone(), t.r#type.clone(), t.shape_text()]),
+            );
+        }
+        table::print(&tensors);
     }
     Ok(ExitCode::SUCCESS)
 }

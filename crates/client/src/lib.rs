@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use cairn_api::{
     AliasAt, AliasRequest, AuditEntry, Batch, Dataset, DatasetVersion, Decision, ErrorBody, Health, Model,
-    ModelVersion, NewAliasRequest, NewDataset, NewImport, Readiness, SourceDataset, TrainedModel,
+    ModelVersion, NewAliasRequest, NewDataset, NewImport, Readiness, Run, RunPage, SourceDataset,
+    TrainedModel,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -204,6 +205,29 @@ impl Client {
         self.get(&path).await
     }
 
+    /// Runs of the experiment `experiment`, filtered and ordered with MLflow's grammar.
+    pub async fn runs(&self, experiment: &str, search: &RunQuery) -> Result<RunPage, ClientError> {
+        let mut path = format!("/v1/runs?experiment={}", segment(experiment));
+        for (name, value) in [
+            ("filter", search.filter.as_deref()),
+            ("order_by", search.order_by.as_deref()),
+            ("page_token", search.page_token.as_deref()),
+        ] {
+            if let Some(value) = value.filter(|value| !value.is_empty()) {
+                path.push_str(&format!("&{name}={}", segment(value)));
+            }
+        }
+        if let Some(max_results) = search.max_results {
+            path.push_str(&format!("&max_results={max_results}"));
+        }
+        self.get(&path).await
+    }
+
+    /// One run with its data, code and the model versions registered from it.
+    pub async fn run(&self, run_id: &str) -> Result<Run, ClientError> {
+        self.get(&format!("/v1/runs/{}", segment(run_id))).await
+    }
+
     /// Model versions trained on a dataset version.
     pub async fn trained_on(&self, dataset: &str, version: i64) -> Result<Vec<TrainedModel>, ClientError> {
         self.get(&format!("/v1/lineage/datasets/{}/versions/{version}", segment(dataset))).await
@@ -287,6 +311,17 @@ impl Client {
 }
 
 /// A path segment or query value, percent-encoded.
+/// What `runs` asks for besides the experiment.
+#[derive(Debug, Clone, Default)]
+pub struct RunQuery {
+    /// MLflow's filter grammar, e.g. `metrics.auc > 0.8`.
+    pub filter: Option<String>,
+    /// One ordering, e.g. `metrics.auc DESC`.
+    pub order_by: Option<String>,
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+}
+
 fn segment(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }

@@ -6,7 +6,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_api::{
     AliasAt, AliasRequest, AuditEntry, Decision, Model, ModelVersion, ModelVersionSummary, NewAliasRequest,
-    TrainedModel,
+    Run, RunPage, TrainedModel,
 };
 use cairn_domain::Timestamp;
 use cairn_http::{ApiError, ErrorKind};
@@ -15,7 +15,7 @@ use utoipa::OpenApi as _;
 
 use crate::auth::{Actor, authenticate};
 use crate::models::{self, ModelError, ModelSearch, VersionSearch, timestamp};
-use crate::tracking::TrackingError;
+use crate::tracking::{self, RunSearch, TrackingError};
 use crate::{Registry, artifacts::ArtifactError};
 
 type State = web::Data<Registry>;
@@ -36,14 +36,16 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
             .route("/approvals/{id}/approve", web::post().to(approve))
             .route("/approvals/{id}/reject", web::post().to(reject))
             .route("/audit", web::get().to(get_audit))
-            .route("/lineage/datasets/{dataset}/versions/{version}", web::get().to(trained_on)),
+            .route("/lineage/datasets/{dataset}/versions/{version}", web::get().to(trained_on))
+            .route("/runs", web::get().to(list_runs))
+            .route("/runs/{id}", web::get().to(get_run)),
     );
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(list_models, get_model, get_version, get_card, get_alias, protect, unprotect, request_move, list_approvals, approve, reject, get_audit, trained_on),
-    components(schemas(Model, ModelVersionSummary, ModelVersion, cairn_api::Lineage, cairn_api::DatasetRef, AliasAt, cairn_api::AliasMove, AuditEntry, TrainedModel, AliasRequest, NewAliasRequest, Decision)),
+    paths(list_models, get_model, get_version, get_card, get_alias, protect, unprotect, request_move, list_approvals, approve, reject, get_audit, trained_on, list_runs, get_run),
+    components(schemas(Model, ModelVersionSummary, ModelVersion, cairn_api::Lineage, cairn_api::DatasetRef, cairn_api::OnnxSignature, cairn_api::OnnxTensor, cairn_api::OnnxDim, AliasAt, cairn_api::AliasMove, AuditEntry, TrainedModel, AliasRequest, NewAliasRequest, Decision, Run, RunPage)),
     tags((name = "models", description = "Registered models, versions, lineage and governance"))
 )]
 struct RegistryApi;
@@ -150,6 +152,7 @@ async fn detail(state: &State, name: String, version: i64) -> Result<ModelVersio
         tags: version.tags.into_iter().map(|t| (t.key, t.value)).collect(),
         model_id: version.model_id,
         lineage,
+        signature: version.signature,
     })
 }
 
@@ -265,6 +268,75 @@ async fn get_audit(state: State, query: web::Query<AuditQuery>) -> Result<HttpRe
 async fn trained_on(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
     let (dataset, version) = path.into_inner();
     Ok(HttpResponse::Ok().json(models::trained_on(&state.context.db, dataset, version).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+struct RunsQuery {
+    /// The experiment's name.
+    experiment: String,
+    /// MLflow's filter grammar (`metrics.auc > 0.8 AND params.depth = '6'`).
+    filter: Option<String>,
+    /// One ordering (`metrics.auc DESC`); newest first by default.
+    order_by: Option<String>,
+    /// Page size (1–50000, default 1000).
+    max_results: Option<i64>,
+    page_token: Option<String>,
+}
+
+/// Runs of an experiment, filtered and ordered as in MLflow, with their data, code and the
+/// model versions registered from them.
+#[utoipa::path(get, path = "/v1/runs", tag = "models", params(RunsQuery),
+    responses((status = 200, body = RunPage), (status = 400, body = cairn_http::ErrorBody), (status = 404, body = cairn_http::ErrorBody)))]
+async fn list_runs(state: State, query: web::Query<RunsQuery>) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let db = &state.context.db;
+    let experiment = tracking::experiment_by_name(db, query.experiment).await.map_err(ModelError::from)?;
+    let search = RunSearch {
+        experiment_ids: vec![experiment.id.to_string()],
+        filter: query.filter.unwrap_or_default(),
+        max_results: query.max_results,
+        order_by: query.order_by.into_iter().collect(),
+        page_token: query.page_token,
+        ..RunSearch::default()
+    };
+    let page = tracking::search_runs(db, search).await.map_err(ModelError::from)?;
+    let registered =
+        models::registered_from(db, page.items.iter().map(|r| r.info.run_id.clone()).collect()).await?;
+    let runs = page.items.into_iter().map(|run| run_view(run, &experiment.name, &registered)).collect();
+    Ok(HttpResponse::Ok().json(RunPage { runs, next_page_token: page.next_page_token }))
+}
+
+/// One run with its data, code and the model versions registered from it.
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "models", params(("id" = String, Path)),
+    responses((status = 200, body = Run), (status = 404, body = cairn_http::ErrorBody)))]
+async fn get_run(state: State, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let db = &state.context.db;
+    let run = tracking::run(db, path.into_inner()).await.map_err(ModelError::from)?;
+    let experiment =
+        tracking::experiment(db, &run.info.experiment_id.to_string()).await.map_err(ModelError::from)?;
+    let registered = models::registered_from(db, vec![run.info.run_id.clone()]).await?;
+    Ok(HttpResponse::Ok().json(run_view(run, &experiment.name, &registered)))
+}
+
+fn run_view(run: tracking::Run, experiment: &str, registered: &[TrainedModel]) -> Run {
+    let tag = |key: &str| run.tags.iter().find(|t| t.key == key).map(|t| t.value.clone());
+    let info = &run.info;
+    Run {
+        code_version: tag(models::GIT_COMMIT_TAG),
+        feature_service: tag(models::FEATURE_SERVICE_TAG),
+        datasets: models::datasets_of(&run.tags),
+        models: registered.iter().filter(|m| m.run_id == info.run_id).cloned().collect(),
+        run_id: info.run_id.clone(),
+        name: info.name.clone(),
+        experiment: experiment.to_owned(),
+        status: info.status.as_str().to_owned(),
+        user: info.user_id.clone(),
+        started_at: timestamp(info.start_time),
+        ended_at: info.end_time.map(timestamp),
+        params: run.params.iter().map(|p| (p.key.clone(), p.value.clone())).collect(),
+        metrics: run.metrics.iter().map(|m| (m.key.clone(), m.value)).collect(),
+        tags: run.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+    }
 }
 
 /// Protect an alias: from now on it moves only through an approved request (approvers only).

@@ -7,6 +7,7 @@ mod approvals;
 mod audit;
 pub mod card;
 mod lineage;
+pub(crate) mod onnx;
 mod registered;
 mod versions;
 
@@ -16,7 +17,7 @@ use serde::Serialize;
 pub use aliases::{alias_history, delete_alias, set_alias, version_by_alias};
 pub use approvals::{Approvers, decide, request_move, requests, set_protection};
 pub use audit::{AuditRecord, audit_log};
-pub use lineage::{lineage, trained_on};
+pub use lineage::{FEATURE_SERVICE_TAG, GIT_COMMIT_TAG, datasets_of, lineage, registered_from, trained_on};
 pub use registered::{
     ModelSearch, create_model, delete_model, delete_model_tag, model, rename_model, search_models,
     set_model_tag, update_model,
@@ -124,6 +125,8 @@ pub struct ModelVersion {
     #[serde(serialize_with = "key_values")]
     pub tags: Vec<KeyValue>,
     pub aliases: Vec<String>,
+    /// Its ONNX model's signature, when it holds one.
+    pub signature: Option<cairn_api::OnnxSignature>,
 }
 
 /// Registry times are milliseconds since the epoch, as in MLflow.

@@ -112,6 +112,38 @@ async fn artifacts_stream_stay_inside_their_run_and_are_verified() {
     }
 }
 
+/// The same artifact scenarios with the store in S3-compatible storage (`storage.artifacts_url
+/// = s3://…`, moto's server): files stream in and out of the bucket under the prefix, and a
+/// registered version's files are copied within it.
+#[tokio::test]
+async fn artifacts_and_registered_versions_in_s3() {
+    use cairn_objects::ObjectStoreExt as _;
+    let s3 = cairn_testkit::S3Server::start();
+    s3.create_bucket("models");
+    let endpoint = s3.endpoint();
+    let settings = [
+        ("CAIRN__REGISTRY__MAX_ARTIFACT_BYTES", "4194304"),
+        ("CAIRN__STORAGE__ARTIFACTS_URL", "s3://models/registry"),
+        ("CAIRN__STORAGE__S3__ENDPOINT", endpoint.as_str()),
+        ("CAIRN__STORAGE__S3__REGION", "us-east-1"),
+        ("CAIRN__STORAGE__S3__ACCESS_KEY_ID", "test"),
+        ("CAIRN__STORAGE__S3__SECRET_ACCESS_KEY", "test"),
+        ("CAIRN__STORAGE__S3__ALLOW_HTTP", "true"),
+    ];
+    let registry = Registry::start_with(TestDb::sqlite(), &settings).await;
+    let run_id = registry.scenario("artifacts", &[]).await;
+    registry.scenario("onnx_model", &[]).await;
+    let bucket = cairn_objects::s3_bucket("models", &registry.config.storage.s3).unwrap();
+    let weights =
+        bucket.head(&format!("registry/0/{run_id}/artifacts/model/weights.bin").into()).await.unwrap();
+    assert_eq!(weights.size, 3 * 1024 * 1024 + 17);
+    assert!(!registry.config.artifacts_root().join("0").exists(), "nothing written locally");
+    let version = registry.client().model_version("scorer", 1).await.unwrap();
+    let id = version.storage_location.strip_prefix("mlflow-artifacts:/registered/").unwrap().to_owned();
+    bucket.head(&format!("registry/registered/{id}/model.onnx").into()).await.unwrap();
+    assert_eq!(version.signature.unwrap().inputs[0].name, "features", "the signature read from S3");
+}
+
 #[tokio::test]
 async fn log_model_creates_uploads_and_finalizes_a_logged_model() {
     on_each_backend("logged_models", &[]).await;
@@ -143,6 +175,33 @@ async fn lineage_alias_history_audit_cards_and_events() {
         assert_eq!(lineage.metrics.get("auc"), Some(&0.81));
         assert_eq!(lineage.params.get("depth").map(String::as_str), Some("6"));
         assert_eq!(first.created_by, "alice");
+        assert_eq!(first.signature, None, "a Python model has no ONNX signature");
+
+        // The other direction: runs, with the model versions registered from them.
+        let query =
+            cairn_client::RunQuery { filter: Some("metrics.auc > 0.85".into()), ..Default::default() };
+        let page = client.runs("fraud-detection", &query).await.unwrap();
+        let [best] = page.runs.as_slice() else { panic!("{page:?}") };
+        assert_eq!(best.metrics.get("auc"), Some(&0.86));
+        assert_eq!(
+            best.models.iter().map(|m| (m.model.as_str(), m.version)).collect::<Vec<_>>(),
+            [("fraud", 2)]
+        );
+        assert_eq!(best.datasets, lineage.datasets);
+        assert_eq!(
+            (best.code_version.as_deref(), best.experiment.as_str()),
+            (Some("abc123"), "fraud-detection")
+        );
+        let run = client.run(lineage.run_id.as_deref().unwrap()).await.unwrap();
+        assert_eq!(run.models.iter().map(|m| m.version).collect::<Vec<_>>(), [1]);
+        assert_eq!(run.params.get("depth").map(String::as_str), Some("6"));
+        let all = client.runs("fraud-detection", &cairn_client::RunQuery::default()).await.unwrap();
+        assert_eq!(all.runs.len(), 2);
+        assert!(all.runs[0].started_at >= all.runs[1].started_at, "newest first");
+        assert_eq!(client.runs("nope", &query).await.unwrap_err().code(), Some("not_found"));
+        let bad = cairn_client::RunQuery { filter: Some("metrics.auc >".into()), ..Default::default() };
+        assert_eq!(client.runs("fraud-detection", &bad).await.unwrap_err().code(), Some("invalid_request"));
+        assert_eq!(client.run("0123456789abcdef").await.unwrap_err().code(), Some("not_found"));
 
         let trained = client.trained_on("transactions", 3).await.unwrap();
         assert_eq!(
@@ -194,6 +253,33 @@ async fn lineage_alias_history_audit_cards_and_events() {
             [(0, 1), (1, 2)]
         );
         assert!(moved.iter().all(|m| m.model == "fraud" && m.alias == "champion" && m.changed_by == "alice"));
+    }
+}
+
+/// A version holding an ONNX model (written by the `onnx` package, logged with MLflow's ONNX
+/// flavour) carries the signature read from the file — what ONNX Runtime sees in it, the
+/// scenario checks — with its weights left out of the inputs and symbolic dimensions named; the
+/// model card shows it.
+#[tokio::test]
+async fn onnx_signature_is_read_from_the_model_file() {
+    use cairn_api::{OnnxDim, OnnxTensor};
+    for db in TestDb::each() {
+        let registry = Registry::start(db).await;
+        registry.scenario("onnx_model", &[]).await;
+        let version = registry.client().model_version("scorer", 1).await.unwrap();
+        let signature = version.signature.expect("the version's signature");
+        let tensor = |name: &str, second: OnnxDim| OnnxTensor {
+            name: name.into(),
+            r#type: "tensor(float)".into(),
+            shape: Some(vec![OnnxDim::Named("batch".into()), second]),
+        };
+        assert_eq!(signature.inputs, [tensor("features", OnnxDim::Fixed(4))]);
+        assert_eq!(signature.outputs, [tensor("score", OnnxDim::Fixed(1))]);
+        assert_eq!(signature.opset, Some(17));
+        assert_eq!(signature.producer.as_deref(), Some("cairn-tests 1.0"));
+        let card = registry.client().model_card("scorer", 1, "markdown").await.unwrap();
+        assert!(card.contains("| features | tensor(float) [batch, 4] |"), "{card}");
+        assert!(card.contains("| score | tensor(float) [batch, 1] |"), "{card}");
     }
 }
 

@@ -63,6 +63,26 @@ fn outline(version: &ModelVersion) -> Vec<Block> {
     } else {
         blocks.push(Block::Table(data));
     }
+    if let Some(signature) = &version.signature {
+        blocks.push(Block::Heading(2, "Signature".into()));
+        let mut about = vec!["ONNX model".to_owned()];
+        if let Some(opset) = signature.opset {
+            about.push(format!("opset {opset}"));
+        }
+        if let Some(producer) = &signature.producer {
+            about.push(format!("written by {producer}"));
+        }
+        blocks.push(Block::Paragraph(about.join(", ") + "."));
+        for (heading, tensors) in [("Inputs", &signature.inputs), ("Outputs", &signature.outputs)] {
+            blocks.push(Block::Heading(3, heading.into()));
+            blocks.push(Block::Table(
+                tensors
+                    .iter()
+                    .map(|t| (t.name.clone(), format!("{} {}", t.r#type, t.shape_text())))
+                    .collect(),
+            ));
+        }
+    }
     if !version.tags.is_empty() {
         blocks.push(Block::Heading(2, "Tags".into()));
         blocks.push(Block::Table(version.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));

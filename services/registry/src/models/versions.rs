@@ -2,7 +2,7 @@
 //! are copied under `registered/<version id>/` of the artifact store when it is created, so
 //! nothing done later to the run or logged model it came from changes what it serves.
 
-use cairn_db::{AnyConnection, Backend, Database, Sql, write_transaction};
+use cairn_db::{AnyConnection, Backend, Database, DbError, Sql, write_transaction};
 use cairn_events::v1;
 use cairn_service::Outbox;
 use diesel::QueryableByName;
@@ -10,6 +10,7 @@ use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::aliases::aliases_of;
 use super::audit::record;
+use super::onnx;
 use super::registered::{self, touch};
 use super::{ModelError, ModelVersion, Stage};
 use crate::artifacts::{self, Artifacts};
@@ -48,10 +49,12 @@ struct VersionRow {
     storage_location: String,
     #[diesel(sql_type = Text)]
     current_stage: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    signature: Option<String>,
 }
 
 const COLUMNS: &str = "id, name, version, creation_time, last_update_time, description, user_id, source, run_id, \
-                       run_link, model_id, storage_location, current_stage";
+                       run_link, model_id, storage_location, current_stage, signature";
 
 fn load(
     conn: &mut AnyConnection,
@@ -78,6 +81,12 @@ fn load(
                     .map(|(_, alias)| alias.alias.clone())
                     .collect(),
                 current_stage: Stage::parse(&row.current_stage)?,
+                signature: match row.signature {
+                    Some(json) => Some(serde_json::from_str(&json).map_err(|error| {
+                        DbError::Corrupt(format!("signature of model version {}: {error}", row.id))
+                    })?),
+                    None => None,
+                },
                 id: row.id,
                 name: row.name,
                 version: row.version,
@@ -205,8 +214,12 @@ pub async fn create_version(
     };
     let run_id = new.run_id.clone().filter(|id| !id.is_empty()).or(source_run);
     let model_id = new.model_id.clone().filter(|id| !id.is_empty()).or(source_model);
-    let onnx_sha256 =
-        files.iter().find(|f| f.path.ends_with(".onnx")).map(|f| f.sha256.clone()).unwrap_or_default();
+    let onnx = onnx_file(&files);
+    let onnx_sha256 = onnx.map(|file| file.sha256.clone()).unwrap_or_default();
+    let signature = match onnx {
+        Some(file) => read_signature(artifacts, file).await,
+        None => None,
+    };
     let backend = db.backend();
     let created = db
         .call(move |conn| {
@@ -232,7 +245,7 @@ pub async fn create_version(
                     .push(", ")
                     .bind(run_id.clone());
                 sql.push(", ").bind(new.run_link.clone()).push(", ").bind(model_id.clone()).push(", ");
-                sql.bind(storage_location.clone()).push(", 'None')");
+                sql.bind(storage_location.clone()).push(", 'None', ").bind(signature.clone()).push(")");
                 sql.execute(conn)?;
                 key_values::upsert(
                     conn,
@@ -269,6 +282,33 @@ pub async fn create_version(
         .await?;
     outbox.wake();
     Ok(created)
+}
+
+/// The version's ONNX model: the `.onnx` file nearest the root (MLflow's ONNX flavour keeps
+/// `model.onnx` beside `MLmodel`), the first by path among equals.
+fn onnx_file(files: &[artifacts::CopiedFile]) -> Option<&artifacts::CopiedFile> {
+    files
+        .iter()
+        .filter(|file| file.path.ends_with(".onnx"))
+        .min_by_key(|file| (file.path.matches('/').count(), file.path.as_str()))
+}
+
+/// The signature of the ONNX model `file`, as JSON, streamed from the store (and checked against
+/// its hash). A file that is not a readable model gets none, and a warning: the version is
+/// still created, as MLflow would create it.
+async fn read_signature(artifacts: &Artifacts, file: &artifacts::CopiedFile) -> Option<String> {
+    use futures::TryStreamExt as _;
+    let path = cairn_objects::ObjectPath::from(file.path.as_str());
+    let bytes = cairn_objects::get_verified(&artifacts.store, &path, file.bytes as u64, file.sha256.clone())
+        .map_err(std::io::Error::other)
+        .into_async_read();
+    match onnx::signature(Box::pin(bytes)).await {
+        Ok(signature) => serde_json::to_string(&signature).ok(),
+        Err(error) => {
+            tracing::warn!(file = %file.path, %error, "model version without a signature");
+            None
+        }
+    }
 }
 
 pub async fn version(db: &Database, name: String, version: i64) -> Result<ModelVersion, ModelError> {
