@@ -295,10 +295,7 @@ async fn main() {
     drop(mlflow);
     let pg = TestDb::postgres();
     std::fs::create_dir_all(dir.path().join("cairn-pg")).unwrap();
-    // Loading 100k runs one commit each waits on the disk's flushes for half an hour here;
-    // the searches measured after it commit nothing, so the loading commits asynchronously.
-    let pg_url = format!("{}?options=-c%20synchronous_commit%3Doff", pg.url());
-    let cairn_pg = cairn(&http, &nats, &dir.path().join("cairn-pg"), Some(&pg_url)).await;
+    let cairn_pg = cairn(&http, &nats, &dir.path().join("cairn-pg"), Some(pg.url())).await;
     let (p50, p95) = search(&http, &cairn_pg, runs, 30).await;
     println!("search_runs: cairn on PostgreSQL over {runs} runs p50 {p50:.1} ms, p95 {p95:.1} ms");
 }

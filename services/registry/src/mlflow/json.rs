@@ -5,6 +5,8 @@
 use actix_web::HttpRequest;
 use actix_web::http::Method;
 use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
+
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serializer};
 use serde_json::Value;
@@ -56,80 +58,94 @@ pub(crate) fn required_text(value: Option<String>, name: &str) -> Result<String,
 
 /// An int64: a JSON number, or a string holding one (protobuf's JSON writes int64 as strings).
 pub(crate) fn int<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-    struct Int;
-    impl<'de> Visitor<'de> for Int {
-        type Value = Option<i64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("an integer")
-        }
-        fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-            Ok(Some(value))
-        }
-        fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-            i64::try_from(value).map(Some).map_err(|_| E::custom(format!("{value} is not an int64")))
-        }
-        fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
-            // Within i64's range, so the cast is exact.
-            if value.fract() == 0.0 && (-9.2e18..9.2e18).contains(&value) {
-                Ok(Some(value as i64))
-            } else {
-                Err(E::custom(format!("{value} is not an integer")))
-            }
-        }
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            text.trim().parse().map(Some).map_err(|_| E::custom(format!("`{text}` is not an integer")))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-            deserializer.deserialize_any(self)
-        }
-    }
-    deserializer.deserialize_any(Int)
+    deserializer.deserialize_any(Nullable::<i64>(PhantomData))
 }
 
 /// A double: a JSON number, or a string holding one or `NaN`/`Infinity`/`-Infinity`.
 pub(crate) fn double<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
-    struct Double;
-    impl<'de> Visitor<'de> for Double {
-        type Value = Option<f64>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a number")
-        }
-        fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
-            Ok(Some(value as f64))
-        }
-        fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-            Ok(Some(value as f64))
-        }
-        fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
-            Ok(Some(value))
-        }
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            match text {
-                "NaN" => Ok(Some(f64::NAN)),
-                "Infinity" => Ok(Some(f64::INFINITY)),
-                "-Infinity" => Ok(Some(f64::NEG_INFINITY)),
-                other => {
-                    other.trim().parse().map(Some).map_err(|_| E::custom(format!("`{text}` is not a number")))
-                }
-            }
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-            deserializer.deserialize_any(self)
+    deserializer.deserialize_any(Nullable::<f64>(PhantomData))
+}
+
+/// A protobuf scalar as its JSON form carries it: a number, or a string holding one.
+trait Scalar: Sized {
+    const EXPECTING: &'static str;
+    fn from_i64(value: i64) -> Result<Self, String>;
+    fn from_u64(value: u64) -> Result<Self, String>;
+    fn from_f64(value: f64) -> Result<Self, String>;
+    fn from_text(text: &str) -> Result<Self, String>;
+}
+
+impl Scalar for i64 {
+    const EXPECTING: &'static str = "an integer";
+    fn from_i64(value: i64) -> Result<Self, String> {
+        Ok(value)
+    }
+    fn from_u64(value: u64) -> Result<Self, String> {
+        i64::try_from(value).map_err(|_| format!("{value} is not an int64"))
+    }
+    fn from_f64(value: f64) -> Result<Self, String> {
+        // Within i64's range, so the cast is exact.
+        if value.fract() == 0.0 && (-9.2e18..9.2e18).contains(&value) {
+            Ok(value as i64)
+        } else {
+            Err(format!("{value} is not an integer"))
         }
     }
-    deserializer.deserialize_any(Double)
+    fn from_text(text: &str) -> Result<Self, String> {
+        text.trim().parse().map_err(|_| format!("`{text}` is not an integer"))
+    }
+}
+
+impl Scalar for f64 {
+    const EXPECTING: &'static str = "a number";
+    fn from_i64(value: i64) -> Result<Self, String> {
+        Ok(value as f64)
+    }
+    fn from_u64(value: u64) -> Result<Self, String> {
+        Ok(value as f64)
+    }
+    fn from_f64(value: f64) -> Result<Self, String> {
+        Ok(value)
+    }
+    fn from_text(text: &str) -> Result<Self, String> {
+        match text {
+            "NaN" => Ok(f64::NAN),
+            "Infinity" => Ok(f64::INFINITY),
+            "-Infinity" => Ok(f64::NEG_INFINITY),
+            other => other.trim().parse().map_err(|_| format!("`{text}` is not a number")),
+        }
+    }
+}
+
+/// Reads a [`Scalar`] straight from the input, `null` or absent as `None`.
+struct Nullable<T>(PhantomData<T>);
+
+impl<'de, T: Scalar> Visitor<'de> for Nullable<T> {
+    type Value = Option<T>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(T::EXPECTING)
+    }
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+        T::from_i64(value).map(Some).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+        T::from_u64(value).map(Some).map_err(E::custom)
+    }
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
+        T::from_f64(value).map(Some).map_err(E::custom)
+    }
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+        T::from_text(text).map(Some).map_err(E::custom)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
 }
 
 pub(crate) fn strings<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
