@@ -9,11 +9,6 @@ use cairn_config::CairnConfig;
 use crate::models::{client, or_dash, print_json};
 use crate::table;
 
-/// A metric value as MLflow shows it.
-fn metric(value: f64) -> String {
-    if value.is_nan() { "NaN".into() } else { format!("{value}") }
-}
-
 pub(crate) async fn list(
     config: &CairnConfig,
     experiment: &str,
@@ -38,7 +33,9 @@ pub(crate) async fn list(
     for run in &page.runs {
         let mut row =
             vec![run.run_id.clone(), run.name.clone(), run.status.clone(), run.started_at.to_string()];
-        row.extend(keys.iter().map(|key| run.metrics.get(*key).map_or_else(|| "—".into(), |v| metric(*v))));
+        row.extend(
+            keys.iter().map(|key| run.metrics.get(*key).map_or_else(|| "—".into(), ToString::to_string)),
+        );
         let models: Vec<String> = run.models.iter().map(|m| format!("{} v{}", m.model, m.version)).collect();
         row.push(or_dash(Some(&models.join(", "))));
         rows.push(row);
@@ -72,7 +69,7 @@ pub(crate) async fn show(config: &CairnConfig, run_id: &str, json: bool) -> anyh
     ]);
     for (title, items) in [
         ("PARAM", run.params.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect::<Vec<_>>()),
-        ("METRIC", run.metrics.iter().map(|(k, v)| vec![k.clone(), metric(*v)]).collect()),
+        ("METRIC", run.metrics.iter().map(|(k, v)| vec![k.clone(), v.to_string()]).collect()),
         ("TAG", run.tags.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect()),
     ] {
         if !items.is_empty() {

@@ -319,23 +319,23 @@ async fn get_run(state: State, path: web::Path<String>) -> Result<HttpResponse, 
 }
 
 fn run_view(run: tracking::Run, experiment: &str, registered: &[TrainedModel]) -> Run {
-    let tag = |key: &str| run.tags.iter().find(|t| t.key == key).map(|t| t.value.clone());
-    let info = &run.info;
+    let lineage = models::lineage_of(&run, Some(experiment.to_owned()));
+    let info = run.info;
     Run {
-        code_version: tag(models::GIT_COMMIT_TAG),
-        feature_service: tag(models::FEATURE_SERVICE_TAG),
-        datasets: models::datasets_of(&run.tags),
+        code_version: lineage.code_version,
+        feature_service: lineage.feature_service,
+        datasets: lineage.datasets,
+        params: lineage.params,
+        metrics: lineage.metrics,
         models: registered.iter().filter(|m| m.run_id == info.run_id).cloned().collect(),
-        run_id: info.run_id.clone(),
-        name: info.name.clone(),
+        name: info.name,
         experiment: experiment.to_owned(),
         status: info.status.as_str().to_owned(),
-        user: info.user_id.clone(),
+        user: info.user_id,
         started_at: timestamp(info.start_time),
         ended_at: info.end_time.map(timestamp),
-        params: run.params.iter().map(|p| (p.key.clone(), p.value.clone())).collect(),
-        metrics: run.metrics.iter().map(|m| (m.key.clone(), m.value)).collect(),
-        tags: run.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
+        tags: run.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+        run_id: info.run_id,
     }
 }
 

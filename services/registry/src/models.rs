@@ -17,7 +17,7 @@ use serde::Serialize;
 pub use aliases::{alias_history, delete_alias, set_alias, version_by_alias};
 pub use approvals::{Approvers, decide, request_move, requests, set_protection};
 pub use audit::{AuditRecord, audit_log};
-pub use lineage::{FEATURE_SERVICE_TAG, GIT_COMMIT_TAG, datasets_of, lineage, registered_from, trained_on};
+pub use lineage::{lineage, lineage_of, registered_from, trained_on};
 pub use registered::{
     ModelSearch, create_model, delete_model, delete_model_tag, model, rename_model, search_models,
     set_model_tag, update_model,

@@ -28,8 +28,14 @@ pub async fn lineage(db: &Database, version: &ModelVersion) -> Result<Lineage, M
         Err(error) => return Err(error.into()),
     };
     let experiment = tracking::experiment(db, &run.info.experiment_id.to_string()).await.ok().map(|e| e.name);
+    Ok(lineage_of(&run, experiment))
+}
+
+/// What a run names and measured: its parameters, latest metrics, code version, datasets and
+/// feature service.
+pub fn lineage_of(run: &tracking::Run, experiment: Option<String>) -> Lineage {
     let tag = |key: &str| run.tags.iter().find(|t| t.key == key).map(|t| t.value.clone());
-    Ok(Lineage {
+    Lineage {
         code_version: tag(GIT_COMMIT_TAG),
         feature_service: tag(FEATURE_SERVICE_TAG),
         datasets: datasets_of(&run.tags),
@@ -37,12 +43,12 @@ pub async fn lineage(db: &Database, version: &ModelVersion) -> Result<Lineage, M
         metrics: run.metrics.iter().map(|m| (m.key.clone(), m.value)).collect(),
         run_name: Some(run.info.name.clone()),
         experiment,
-        run_id: Some(run_id),
-    })
+        run_id: Some(run.info.run_id.clone()),
+    }
 }
 
 /// The dataset versions a run's tags name.
-pub fn datasets_of(tags: &[KeyValue]) -> Vec<DatasetRef> {
+fn datasets_of(tags: &[KeyValue]) -> Vec<DatasetRef> {
     tags.iter()
         .filter_map(|t| {
             let dataset = t.key.strip_prefix(DATASET_TAG_PREFIX)?;

@@ -81,12 +81,9 @@ fn load(
                     .map(|(_, alias)| alias.alias.clone())
                     .collect(),
                 current_stage: Stage::parse(&row.current_stage)?,
-                signature: match row.signature {
-                    Some(json) => Some(serde_json::from_str(&json).map_err(|error| {
-                        DbError::Corrupt(format!("signature of model version {}: {error}", row.id))
-                    })?),
-                    None => None,
-                },
+                signature: row.signature.map(|json| serde_json::from_str(&json)).transpose().map_err(
+                    |error| DbError::Corrupt(format!("signature of model version {}: {error}", row.id)),
+                )?,
                 id: row.id,
                 name: row.name,
                 version: row.version,

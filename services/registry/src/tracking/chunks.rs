@@ -1,6 +1,8 @@
 //! Metric history packed in chunks: the points one request logged for one key, as one value
 //! (see the `metric_chunks` migration for the layout and why).
 
+use std::collections::HashMap;
+
 use cairn_db::DbError;
 use sha2::{Digest, Sha256};
 
@@ -10,30 +12,48 @@ use super::{Metric, TrackingError};
 const FORMAT: u8 = 1;
 const POINT: usize = 24;
 
-/// One key's points from a batch, packed, with the digest that makes a retried batch a no-op.
+/// One key's points from a batch, packed, with the digest that makes a retried batch a no-op
+/// and the key's latest point in the batch.
 pub(crate) struct Chunk<'a> {
     pub key: &'a str,
     pub points: usize,
     pub data: Vec<u8>,
     pub digest: Vec<u8>,
+    /// The highest step, then timestamp, then value (NaN counting as 0, as `latest_metrics`
+    /// stores it).
+    pub latest: &'a Metric,
+}
+
+/// A value as `latest_metrics` stores it: NaN as 0 beside an `is_nan` flag (SQLite turns a NaN
+/// REAL into NULL).
+pub(crate) fn stored_value(value: f64) -> f64 {
+    if value.is_nan() { 0.0 } else { value }
 }
 
 /// The batch's points grouped by key, in the order the keys first appear.
 pub(crate) fn pack(metrics: &[Metric]) -> Vec<Chunk<'_>> {
+    let order = |m: &Metric| (m.step, m.timestamp, stored_value(m.value));
     let mut chunks: Vec<Chunk<'_>> = Vec::new();
+    let mut index_of: HashMap<&str, usize> = HashMap::new();
     for metric in metrics {
-        let index = match chunks.iter().position(|chunk| chunk.key == metric.key) {
-            Some(index) => index,
-            None => {
-                chunks.push(Chunk { key: &metric.key, points: 0, data: vec![FORMAT], digest: Vec::new() });
-                chunks.len() - 1
-            }
-        };
+        let index = *index_of.entry(&metric.key).or_insert_with(|| {
+            chunks.push(Chunk {
+                key: &metric.key,
+                points: 0,
+                data: vec![FORMAT],
+                digest: Vec::new(),
+                latest: metric,
+            });
+            chunks.len() - 1
+        });
         let chunk = &mut chunks[index];
         chunk.points += 1;
         chunk.data.extend_from_slice(&metric.step.to_le_bytes());
         chunk.data.extend_from_slice(&metric.timestamp.to_le_bytes());
         chunk.data.extend_from_slice(&metric.value.to_le_bytes());
+        if order(metric) > order(chunk.latest) {
+            chunk.latest = metric;
+        }
     }
     for chunk in &mut chunks {
         chunk.digest = Sha256::digest(&chunk.data).to_vec();
@@ -89,6 +109,9 @@ mod tests {
             chunks.iter().map(|chunk| (chunk.key, chunk.points)).collect::<Vec<_>>(),
             [("loss", 2), ("acc", 2)]
         );
+        // The latest point: the higher step wins; NaN counts as 0 against -0.0 at the same step.
+        assert_eq!(chunks[0].latest.step, 0);
+        assert!(chunks[1].latest.value.is_nan());
         let mut out = Vec::new();
         for chunk in &chunks {
             unpack(chunk.key, &chunk.data, &mut out).unwrap();

@@ -149,20 +149,20 @@ fn insert_metrics(
         return Ok(());
     }
     let run_id = run.run_id.as_str();
-    let stored = |metric: &Metric| if metric.value.is_nan() { 0.0 } else { metric.value };
+    let mut chunks = chunks::pack(metrics);
     let mut sql = Sql::new(backend);
     sql.push("INSERT INTO metric_chunks (run_uuid, key, digest, points, data) VALUES ");
-    for (i, chunk) in chunks::pack(metrics).into_iter().enumerate() {
+    for (i, chunk) in chunks.iter_mut().enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.bind(run_id)
             .push(", ")
             .bind(chunk.key)
             .push(", ")
-            .bind(chunk.digest)
+            .bind(std::mem::take(&mut chunk.digest))
             .push(", ")
             .bind(chunk.points as i64)
             .push(", ")
-            .bind(chunk.data)
+            .bind(std::mem::take(&mut chunk.data))
             .push(")");
     }
     sql.push(" ON CONFLICT DO NOTHING");
@@ -170,26 +170,13 @@ fn insert_metrics(
 
     // The batch's own latest point per key, then one upsert that replaces a stored latest point
     // only with a later one (higher step, then timestamp, then value) — concurrent writers
-    // converge on the same answer.
-    let mut latest: Vec<&Metric> = Vec::new();
-    for metric in metrics {
-        match latest.iter_mut().find(|kept| kept.key == metric.key) {
-            Some(kept) => {
-                if (metric.step, metric.timestamp, stored(metric)) > (kept.step, kept.timestamp, stored(kept))
-                {
-                    *kept = metric;
-                }
-            }
-            None => latest.push(metric),
-        }
-    }
+    // converge on the same answer. The run's experiment and start time ride along, for searches
+    // (see the migration `metrics_in_run_order`).
     let mut sql = Sql::new(backend);
-    // The run's experiment and start time ride along, for searches (see the migration
-    // `metrics_in_run_order`).
     sql.push(
         "INSERT INTO latest_metrics (run_uuid, key, step, timestamp_ms, value, is_nan, experiment_id, start_time) VALUES ",
     );
-    for (i, metric) in latest.iter().enumerate() {
+    for (i, metric) in chunks.iter().map(|chunk| chunk.latest).enumerate() {
         sql.push(if i == 0 { "(" } else { ", (" });
         sql.bind(run_id)
             .push(", ")
@@ -199,7 +186,7 @@ fn insert_metrics(
             .push(", ")
             .bind(metric.timestamp)
             .push(", ")
-            .bind(stored(metric))
+            .bind(chunks::stored_value(metric.value))
             .push(", ")
             .bind(metric.value.is_nan())
             .push(", ")
