@@ -134,7 +134,7 @@ async fn run_time_statements_bind_values_and_text_sets() {
     for test_db in TestDb::each() {
         let db = connect(&test_db).await;
         let backend = db.backend();
-        let names = ["plain", "quote\"d", "back\\slash", "new\nline", "ünïcode", "it's"];
+        let names = ["plain", "quote\"d", "back\\slash", "new\nline", "ünïcode", "it's", "a,b", "{braced}", "NULL", " padded "];
         let found = db
             .run(move |conn| {
                 conn.batch_execute("CREATE TABLE items (name TEXT NOT NULL, n BIGINT NOT NULL)")?;
@@ -150,8 +150,8 @@ async fn run_time_statements_bind_values_and_text_sets() {
                 }
                 let mut select = Sql::new(backend);
                 select
-                    .push("SELECT name, n FROM items WHERE name IN ")
-                    .bind_text_set(names.iter().skip(1).map(|name| (*name).to_owned()))
+                    .push("SELECT name, n FROM items WHERE ")
+                    .in_text_set("name", names.iter().skip(1).map(|name| (*name).to_owned()))
                     .push(" AND n >= ")
                     .bind(0i64)
                     .push(" ORDER BY n");

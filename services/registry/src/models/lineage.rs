@@ -65,8 +65,8 @@ pub async fn registered_from(db: &Database, run_ids: Vec<String>) -> Result<Vec<
     let backend = db.backend();
     db.call(move |conn| {
         let mut sql = Sql::new(backend);
-        sql.push("SELECT name, version, run_id AS run_uuid FROM model_versions WHERE run_id IN ")
-            .bind_text_set(run_ids)
+        sql.push("SELECT name, version, run_id AS run_uuid FROM model_versions WHERE ")
+            .in_text_set("run_id", run_ids)
             .push(" ORDER BY name, version");
         Ok(sql.load::<VersionOfRun>(conn)?.into_iter().map(VersionOfRun::trained_model).collect())
     })

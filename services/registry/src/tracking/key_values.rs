@@ -59,7 +59,7 @@ pub(crate) fn load(
     }
     let mut sql = Sql::new(backend);
     sql.push(&format!(
-        "SELECT CAST({owner_column} AS TEXT) AS owner, key, value FROM {table} WHERE {owner_column} IN "
+        "SELECT CAST({owner_column} AS TEXT) AS owner, key, value FROM {table} WHERE "
     ));
     let texts: Vec<String> = owners
         .iter()
@@ -69,9 +69,9 @@ pub(crate) fn load(
         })
         .collect();
     if texts.len() == owners.len() {
-        sql.bind_text_set(texts);
+        sql.in_text_set(owner_column, texts);
     } else {
-        sql.bind_list(owners);
+        sql.push(owner_column).push(" IN ").bind_list(owners);
     }
     sql.push(" ORDER BY key");
     Ok(Owned::group(sql.load::<Row>(conn)?))

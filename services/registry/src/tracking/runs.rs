@@ -122,7 +122,7 @@ pub(crate) fn load(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(backend);
-    sql.push(&format!("SELECT {COLUMNS} FROM runs WHERE run_uuid IN ")).bind_text_set(ids.iter().cloned());
+    sql.push(&format!("SELECT {COLUMNS} FROM runs WHERE ")).in_text_set("run_uuid", ids.iter().cloned());
     let mut rows: HashMap<String, RunRow> =
         sql.load::<RunRow>(conn)?.into_iter().map(|row| (row.run_uuid.clone(), row)).collect();
     with_details(conn, backend, ids.iter().filter_map(|id| rows.remove(id)).collect())
@@ -190,8 +190,7 @@ fn metrics_and_outputs(
 ) -> Result<(Vec<MetricRow>, Vec<Output>), TrackingError> {
     let select = |what: &str, table: &str| {
         let mut sql = Sql::new(backend);
-        sql.push(&format!("SELECT {what} FROM {table} WHERE run_uuid IN "))
-            .bind_text_set(ids.iter().cloned());
+        sql.push(&format!("SELECT {what} FROM {table} WHERE ")).in_text_set("run_uuid", ids.iter().cloned());
         sql
     };
     let metrics = select("run_uuid, key, value, timestamp_ms, step, is_nan", "latest_metrics")
