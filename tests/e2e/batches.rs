@@ -417,3 +417,151 @@ async fn a_large_batch_is_decoded_by_several_threads_and_errors_still_name_their
     assert_eq!(client.versions("payments").await.unwrap().len(), 2);
     platform.stop().await;
 }
+
+fn unique_dataset() -> NewDataset {
+    serde_json::from_value(serde_json::json!({
+        "name": "orders",
+        "schema": {
+            "columns": [
+                {"name": "id", "type": "int64", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "amount", "type": "float64"}
+            ],
+            "event_timestamp": "ts",
+            "entity_keys": ["id"],
+            "unique_key": true
+        }
+    }))
+    .unwrap()
+}
+
+/// Orders `ids` as CSV, order `i` at second `i` of day `i % 2`.
+fn orders(ids: std::ops::Range<i64>) -> String {
+    let mut body = String::from("id,ts,amount\n");
+    for i in ids {
+        body.push_str(&format!("{i},{},{i}\n", timestamp(1_772_323_200 + (i % 2) * DAY_SECONDS + i)));
+    }
+    body
+}
+
+/// Distinct (id, ts) keys and rows in the dataset's latest version, read by DuckDB.
+fn keys_and_rows(platform: &Platform, version: &cairn_api::DatasetVersion) -> (i64, i64) {
+    let root = platform.config.offline_root();
+    let paths: Vec<String> =
+        version.files.iter().map(|f| format!("'{}'", root.join(&f.path).display())).collect();
+    let rows = duckdb(&format!(
+        "WITH o AS (SELECT id, ts FROM read_parquet([{}])) \
+         SELECT (SELECT count(*) FROM (SELECT DISTINCT id, ts FROM o)), (SELECT count(*) FROM o)",
+        paths.join(", ")
+    ));
+    (rows[0][0].as_i64().unwrap(), rows[0][1].as_i64().unwrap())
+}
+
+/// A key (entity keys + event timestamp) committed by one batch is a `unique` violation in every
+/// later batch and streamed record, and two batches racing with the same keys never both keep
+/// them.
+async fn unique_keys_hold_across_batches(store: Store) {
+    let settings = [
+        ("CAIRN__INGESTION__QUARANTINE_THRESHOLD", "0.9"),
+        ("CAIRN__INGESTION__STREAM_FLUSH_MILLIS", "100"),
+        ("CAIRN__INGESTION__SNAPSHOT_INTERVAL_SECS", "0"),
+    ];
+    let platform = Platform::start_with(store, &[ServiceKind::Ingestion], &settings).await;
+    let client = platform.client(ServiceKind::Ingestion);
+    client.create_dataset(&unique_dataset()).await.unwrap();
+
+    let first = client.ingest("orders", "text/csv", orders(0..100)).await.unwrap();
+    assert_eq!(first.report.unwrap().rows_accepted, 100, "{store:?}");
+
+    // 50..100 were committed by the first batch; 120 comes twice within this one.
+    let mut body = orders(50..150);
+    body.push_str(&orders(120..121).replace("id,ts,amount\n", ""));
+    let second = client.ingest("orders", "text/csv", body).await.unwrap();
+    let report = second.report.unwrap();
+    assert_eq!((report.rows_in, report.rows_accepted, report.rows_quarantined), (101, 50, 51), "{store:?}");
+    assert_eq!(report.quarantined_by_rule.get("unique"), Some(&51));
+    let path = format!("/v1/datasets/orders/quarantine?batch={}&limit=1", second.id);
+    let sample: Vec<QuarantinedRecord> = client.get(&path).await.unwrap();
+    assert_eq!(
+        (sample[0].violations[0].column.as_str(), sample[0].violations[0].rule.as_str()),
+        ("id+ts", "unique")
+    );
+
+    // The same id at another time is another key.
+    let moved = orders(10..11).replace(&timestamp(1_772_323_200 + 10), &timestamp(1_772_323_200 + 11));
+    let third = client.ingest("orders", "text/csv", moved).await.unwrap();
+    assert_eq!(third.report.unwrap().rows_accepted, 1);
+
+    // Streamed records meet the batches' keys: 140..150 are there already, 150..160 are new.
+    let records: String = (140..160)
+        .map(|i| {
+            format!(
+                "{{\"id\": {i}, \"ts\": \"{}\", \"amount\": 1}}\n",
+                timestamp(1_772_323_200 + (i % 2) * DAY_SECONDS + i)
+            )
+        })
+        .collect();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/datasets/orders/records", client.base_url()))
+        .header("content-type", "application/x-ndjson")
+        .body(records)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
+    let streamed = crate::eventually("the streamed records committed", || async {
+        let batches = client.batches("orders").await.ok()?;
+        batches.into_iter().find(|b| b.format == "stream" && b.state == "committed")
+    })
+    .await;
+    let report = streamed.report.unwrap();
+    assert_eq!((report.rows_accepted, report.quarantined_by_rule.get("unique").copied()), (10, Some(10)));
+    let snapshot = client.snapshot("orders").await.unwrap().unwrap();
+    let version = client.version("orders", snapshot.version).await.unwrap();
+    assert_eq!(version.rows, 161);
+    assert_eq!(keys_and_rows(&platform, &version), (161, 161), "{store:?}");
+
+    // Two batches with the same 20 000 new keys at once: the keys are kept once, whichever
+    // commits first; the other finds them committed (all quarantined: the batch fails) or, had
+    // it been checked before that commit, is refused as a conflict to be sent again.
+    let body = orders(1_000..21_000);
+    let (a, b) = tokio::join!(
+        client.ingest("orders", "text/csv", body.clone()),
+        client.ingest("orders", "text/csv", body.clone())
+    );
+    let (committed, other) = match (a, b) {
+        (Ok(batch), Err(error)) | (Err(error), Ok(batch)) => (batch, error),
+        other => panic!("{store:?}: exactly one batch keeps the keys: {other:?}"),
+    };
+    assert_eq!(committed.report.unwrap().rows_accepted, 20_000);
+    let cairn_client::ClientError::Api { status, body } = other else { panic!("{other}") };
+    match status {
+        409 => assert_eq!(body.error.code, "conflict"),
+        422 => assert_eq!(
+            body.error.details.as_ref().unwrap()["batch"]["report"]["quarantined_by_rule"]["unique"],
+            20_000
+        ),
+        _ => panic!("{store:?}: {status} {}", body.error.message),
+    }
+    let listed = client.versions("orders").await.unwrap().pop().unwrap();
+    let latest = client.version("orders", listed.version).await.unwrap();
+    assert_eq!(latest.rows, 20_161);
+    assert_eq!(keys_and_rows(&platform, &latest), (20_161, 20_161), "{store:?}");
+    assert!(
+        files_under(&platform.config.offline_root().join("datasets/orders/data"))
+            .iter()
+            .all(|path| latest.files.iter().any(|f| path.ends_with(&f.path))),
+        "the refused or failed batch left no data file"
+    );
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn unique_keys_hold_across_batches_on_sqlite() {
+    unique_keys_hold_across_batches(Store::Sqlite).await;
+}
+
+#[tokio::test]
+async fn unique_keys_hold_across_batches_on_postgres() {
+    unique_keys_hold_across_batches(Store::Postgres).await;
+}

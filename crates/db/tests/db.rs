@@ -134,7 +134,18 @@ async fn run_time_statements_bind_values_and_text_sets() {
     for test_db in TestDb::each() {
         let db = connect(&test_db).await;
         let backend = db.backend();
-        let names = ["plain", "quote\"d", "back\\slash", "new\nline", "ünïcode", "it's", "a,b", "{braced}", "NULL", " padded "];
+        let names = [
+            "plain",
+            "quote\"d",
+            "back\\slash",
+            "new\nline",
+            "ünïcode",
+            "it's",
+            "a,b",
+            "{braced}",
+            "NULL",
+            " padded ",
+        ];
         let found = db
             .run(move |conn| {
                 conn.batch_execute("CREATE TABLE items (name TEXT NOT NULL, n BIGINT NOT NULL)")?;

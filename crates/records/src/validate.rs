@@ -1,5 +1,4 @@
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hash, Hasher};
 
 use cairn_domain::{ColumnType, Schema};
 use regex::Regex;
@@ -29,14 +28,30 @@ struct ColumnRules {
 
 /// Applies a schema's data-quality rules to records.
 ///
-/// Uniqueness of entity keys + event timestamp is checked within what this validator has seen
-/// (a batch), by a 128-bit hash per accepted record: 16 bytes a record, not the keys themselves.
+/// Uniqueness of entity keys + event timestamp is checked by a 128-bit digest per key — the key's
+/// event day in the top 32 bits, 96 bits of its XXH3-128 below, so the same key has the same
+/// digest in every process and release — against the keys this validator accepted (a batch) and
+/// those it was told were accepted before (`remember`, for keys committed by earlier batches):
+/// one 16-byte set entry a key, not the keys themselves.
 pub struct Validator {
     columns: Vec<ColumnRules>,
-    unique: Option<(Vec<usize>, String)>,
-    seen: HashSet<u128>,
-    hashers: (std::collections::hash_map::RandomState, std::collections::hash_map::RandomState),
+    unique: Option<UniqueKey>,
 }
+
+struct UniqueKey {
+    /// Positions of the entity keys, then of the event timestamp.
+    positions: Vec<usize>,
+    names: String,
+    /// Accepted before, by earlier batches.
+    known: HashSet<u128>,
+    /// Accepted here.
+    accepted: HashSet<u128>,
+    buffer: Vec<u8>,
+}
+
+/// Microseconds in a day: a key's day is its event timestamp's UTC date, as in the offline store's
+/// partitions.
+const DAY_MICROS: i64 = 86_400_000_000;
 
 impl Validator {
     /// The schema must be valid (`Schema::validate`); a regex that does not compile is skipped.
@@ -63,9 +78,47 @@ impl Validator {
             let positions =
                 keys.iter().filter_map(|key| schema.columns.iter().position(|c| &c.name == key)).collect();
             let names = keys.iter().map(ToString::to_string).collect::<Vec<_>>().join("+");
-            (positions, names)
+            UniqueKey {
+                positions,
+                names,
+                known: HashSet::new(),
+                accepted: HashSet::new(),
+                buffer: Vec::new(),
+            }
         });
-        Self { columns, unique, seen: HashSet::new(), hashers: Default::default() }
+        Self { columns, unique }
+    }
+
+    /// The day (since 1970-01-01, UTC) of `record`'s event timestamp when the schema checks
+    /// unique keys: the keys accepted before that `record` may collide with are that day's.
+    pub fn key_day(&self, record: &Record) -> Option<i32> {
+        let position = *self.unique.as_ref()?.positions.last()?;
+        match record.get(position)? {
+            Value::Timestamp(micros) => i32::try_from(micros.div_euclid(DAY_MICROS)).ok(),
+            _ => None,
+        }
+    }
+
+    /// Keys accepted before (by earlier batches): a record with one of them breaks `unique`.
+    pub fn remember(&mut self, digests: impl IntoIterator<Item = u128>) {
+        if let Some(unique) = &mut self.unique {
+            unique.known.extend(digests);
+        }
+    }
+
+    /// The digests of the keys this validator accepted; empty unless the schema checks unique
+    /// keys. [`Validator::digest_day`] tells each one's day.
+    pub fn take_accepted(&mut self) -> Vec<u128> {
+        self.unique
+            .as_mut()
+            .map(|unique| std::mem::take(&mut unique.accepted).into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// The event day (`key_day`) of the key a digest stands for.
+    pub fn digest_day(digest: u128) -> i32 {
+        // The top 32 bits hold the day as `u32` bits: the cast back restores its sign.
+        (digest >> 96) as u32 as i32
     }
 
     /// The rules `record` breaks; empty means it is accepted (and, for unique keys, remembered).
@@ -109,37 +162,59 @@ impl Validator {
                 broke("regex");
             }
         }
-        if violations.is_empty()
-            && let Some((positions, names)) = &self.unique
-        {
-            let key = self.key_hash(record, positions);
-            if !self.seen.insert(key) {
-                let value = positions.iter().map(|p| record[*p].to_string()).collect::<Vec<_>>().join("+");
-                violations.push(Violation {
-                    column: names.clone(),
-                    rule: "unique".into(),
-                    value: shorten(&value),
-                });
+        if violations.is_empty() {
+            let day = self.key_day(record).unwrap_or_default();
+            if let Some(unique) = &mut self.unique {
+                let digest = unique.digest(record, day);
+                if unique.known.contains(&digest) || !unique.accepted.insert(digest) {
+                    let value =
+                        unique.positions.iter().map(|p| record[*p].to_string()).collect::<Vec<_>>().join("+");
+                    violations.push(Violation {
+                        column: unique.names.clone(),
+                        rule: "unique".into(),
+                        value: shorten(&value),
+                    });
+                }
             }
         }
         violations
     }
+}
 
-    fn key_hash(&self, record: &Record, positions: &[usize]) -> u128 {
-        let half = |state: &std::collections::hash_map::RandomState| {
-            let mut hasher = state.build_hasher();
-            for position in positions {
-                match &record[*position] {
-                    Value::Null => 0u8.hash(&mut hasher),
-                    Value::Bool(v) => (1u8, v).hash(&mut hasher),
-                    Value::Int(v) | Value::Timestamp(v) => (2u8, v).hash(&mut hasher),
-                    Value::Float(v) => (3u8, v.to_bits()).hash(&mut hasher),
-                    Value::Str(v) => (4u8, v).hash(&mut hasher),
+#[cfg(test)]
+impl Validator {
+    fn digest_of(&mut self, record: &Record) -> u128 {
+        let day = self.key_day(record).unwrap_or_default();
+        self.unique.as_mut().map(|unique| unique.digest(record, day)).unwrap_or_default()
+    }
+}
+
+impl UniqueKey {
+    /// `day` above 96 bits of the XXH3-128 of the key's values, each tagged with its kind
+    /// (strings length-prefixed) so that no two different keys share an encoding.
+    fn digest(&mut self, record: &Record, day: i32) -> u128 {
+        let buffer = &mut self.buffer;
+        buffer.clear();
+        for position in &self.positions {
+            match &record[*position] {
+                Value::Null => buffer.push(0),
+                Value::Bool(v) => buffer.extend_from_slice(&[1, u8::from(*v)]),
+                Value::Int(v) | Value::Timestamp(v) => {
+                    buffer.push(2);
+                    buffer.extend_from_slice(&v.to_le_bytes());
+                }
+                Value::Float(v) => {
+                    buffer.push(3);
+                    buffer.extend_from_slice(&v.to_bits().to_le_bytes());
+                }
+                Value::Str(v) => {
+                    buffer.push(4);
+                    buffer.extend_from_slice(&(v.len() as u64).to_le_bytes());
+                    buffer.extend_from_slice(v.as_bytes());
                 }
             }
-            hasher.finish()
-        };
-        (u128::from(half(&self.hashers.0)) << 64) | u128::from(half(&self.hashers.1))
+        }
+        (u128::from(day as u32) << 96) | (twox_hash::XxHash3_128::oneshot(buffer) & ((1 << 96) - 1))
     }
 }
 
@@ -206,5 +281,40 @@ mod tests {
         assert_eq!(repeat[0].rule, "unique");
         assert_eq!(repeat[0].column, "id+ts");
         assert!(validator.check(&record(2, 6.0, "a@b.com", "fr", "web")).is_empty());
+    }
+
+    #[test]
+    fn keys_accepted_before_are_duplicates_and_each_accepted_key_is_returned_with_its_day() {
+        let mut earlier = Validator::new(&schema());
+        let mut day_two = record(1, 5.0, "a@b.com", "fr", "web");
+        day_two[1] = Value::Timestamp(2 * DAY_MICROS + 5);
+        assert_eq!(earlier.key_day(&day_two), Some(2));
+        assert!(earlier.check(&day_two).is_empty());
+        let committed = earlier.take_accepted();
+        assert_eq!(committed.len(), 1);
+        assert_eq!(Validator::digest_day(committed[0]), 2);
+
+        // Another validator (a later batch, maybe another process) told of the committed key.
+        let mut later = Validator::new(&schema());
+        later.remember(committed);
+        assert_eq!(rules(&later.check(&day_two)), ["unique"]);
+        let mut before_epoch = record(1, 5.0, "a@b.com", "fr", "web");
+        before_epoch[1] = Value::Timestamp(-1);
+        assert_eq!(later.key_day(&before_epoch), Some(-1));
+        assert!(later.check(&before_epoch).is_empty());
+        let accepted = later.take_accepted();
+        assert_eq!(accepted, vec![Validator::new(&schema()).digest_of(&before_epoch)]);
+        assert_eq!(Validator::digest_day(accepted[0]), -1);
+        assert!(later.take_accepted().is_empty());
+    }
+
+    #[test]
+    fn keys_of_different_kinds_or_splits_have_different_digests() {
+        let mut schema = schema();
+        schema.entity_keys = vec!["email".parse().unwrap(), "country".parse().unwrap()];
+        let mut validator = Validator::new(&schema);
+        let ab = validator.digest_of(&record(1, 1.0, "ab", "c", "web"));
+        let a_bc = validator.digest_of(&record(1, 1.0, "a", "bc", "web"));
+        assert_ne!(ab, a_bc);
     }
 }

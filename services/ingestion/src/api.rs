@@ -92,6 +92,7 @@ impl From<BatchError> for ApiError {
                 let details = serde_json::to_value(batch.as_ref()).unwrap_or_default();
                 ApiError::invalid(error.to_string()).with_details(serde_json::json!({"batch": details}))
             }
+            BatchError::KeyConflict => ApiError::conflict(error.to_string()),
             BatchError::Storage(_) | BatchError::Database(_) | BatchError::Worker => {
                 ApiError::internal(error)
             }

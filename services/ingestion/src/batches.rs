@@ -19,7 +19,7 @@ use futures::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
 
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
-use crate::sink::{Processed, Sink};
+use crate::sink::{KnownKeys, Processed, Sink};
 use crate::{DatasetError, Ingestion, datasets};
 
 /// The input formats of a batch.
@@ -75,6 +75,17 @@ pub enum BatchError {
     Database(#[from] DbError),
     #[error("the batch worker stopped unexpectedly")]
     Worker,
+    #[error(
+        "a concurrent batch committed some of the same keys (entity keys + event timestamp) while this \
+         one was checked; nothing of this batch was kept: send it again"
+    )]
+    KeyConflict,
+}
+
+impl From<diesel::result::Error> for BatchError {
+    fn from(error: diesel::result::Error) -> Self {
+        BatchError::Database(DbError::Query(error))
+    }
 }
 
 /// Ingests one batch from `body`. Returns the committed batch; every failure leaves nothing
@@ -96,7 +107,8 @@ where
     ingestion.context.db.run(move |conn| catalog::insert_batch(conn, &inserted)).await?;
 
     let staging = ingestion.staging_root.join(batch_id.to_string());
-    let processed = process(&staging, &declared.name, &declared.schema, batch_id, format, body).await;
+    let known = KnownKeys::of(ingestion, &declared);
+    let processed = process(&staging, &declared.name, &declared.schema, batch_id, format, body, known).await;
     let result = match processed {
         Ok(processed) => publish(ingestion, row, processed).await,
         Err(error) => {
@@ -122,6 +134,7 @@ async fn process<S, E>(
     batch: BatchId,
     format: Format,
     mut body: S,
+    known: Option<KnownKeys>,
 ) -> Result<Processed, BatchError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -133,7 +146,7 @@ where
         receive_to_file(&path, body).await?;
         let (staging, dataset, schema) = (staging.to_owned(), dataset.clone(), schema.clone());
         return tokio::task::spawn_blocking(move || {
-            let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch };
+            let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch, known };
             decode_parquet(&path, &target)
         })
         .await
@@ -144,7 +157,7 @@ where
     let worker = tokio::task::spawn_blocking(move || {
         let upload = UploadFailure::default();
         let input = ChannelReader { receiver, current: Bytes::new(), failure: upload.clone() };
-        let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch };
+        let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch, known };
         match decode_threads(&schema) {
             1 => {
                 let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
@@ -188,17 +201,19 @@ where
     file.flush().await.map_err(failed)
 }
 
-/// Where the records of a batch go: its staging directory, dataset, schema and id.
+/// Where the records of a batch go: its staging directory, dataset, schema and id, and the keys
+/// committed before (unique keys).
 struct SinkTarget<'a> {
     staging: &'a Path,
     dataset: &'a Name,
     schema: &'a Schema,
     batch: BatchId,
+    known: Option<KnownKeys>,
 }
 
 impl SinkTarget<'_> {
     fn sink(&self, shard: u32) -> Result<Sink, StorageError> {
-        Sink::new(self.staging, self.dataset, self.schema, self.batch, shard)
+        Sink::new(self.staging, self.dataset, self.schema, self.batch, shard, self.known.clone())
     }
 }
 
@@ -406,10 +421,11 @@ async fn publish(ingestion: &Ingestion, row: BatchRow, processed: Processed) -> 
     let committed = uploaded.clone();
     let report_for_event = report.clone();
     let batch_profile = processed.profile;
-    let version = ingestion
+    let keys = processed.keys;
+    let committing = ingestion
         .context
         .db
-        .run(move |conn| {
+        .call(move |conn| {
             cairn_db::write_transaction(conn, |conn| {
                 if failed {
                     catalog::commit_files(conn, &committed, None)?;
@@ -418,6 +434,7 @@ async fn publish(ingestion: &Ingestion, row: BatchRow, processed: Processed) -> 
                     return Ok(None);
                 }
                 catalog::lock_dataset(conn, &dataset)?;
+                catalog::insert_keys(conn, &dataset, &keys)?;
                 let schema_json = catalog::current_schema_json(conn, &dataset)?;
                 let previous = catalog::latest_version(conn, &dataset)?;
                 let version = previous.as_ref().map_or(1, |v| v.version + 1);
@@ -458,10 +475,19 @@ async fn publish(ingestion: &Ingestion, row: BatchRow, processed: Processed) -> 
                         created_at_unix_micros: created_at,
                     },
                 )?;
-                Ok::<_, DbError>(Some(version))
+                Ok::<_, BatchError>(Some(version))
             })
         })
-        .await?;
+        .await;
+    let version = match committing {
+        Err(BatchError::KeyConflict) => {
+            let paths = uploaded.iter().map(|file| file.path.clone()).collect();
+            discard(ingestion, row.id.clone(), paths, "rejected", BatchError::KeyConflict.to_string())
+                .await?;
+            return Err(BatchError::KeyConflict);
+        }
+        other => other?,
+    };
     ingestion.context.outbox.wake();
 
     let id = row.id.clone();
@@ -597,19 +623,31 @@ pub async fn clean_up_interrupted(ingestion: &Ingestion) -> Result<usize, BatchE
     let interrupted = ingestion.context.db.run(catalog::interrupted).await?;
     let count = interrupted.len();
     for (id, paths) in interrupted {
-        ingestion.store.delete(&paths).await?;
         let message = "interrupted by a restart; nothing of it was kept".to_owned();
-        ingestion
-            .context
-            .db
-            .run(move |conn| {
-                catalog::delete_files(conn, &paths)?;
-                catalog::finish_batch(conn, &id, "aborted", None, None, Some(message))
-            })
-            .await?;
+        discard(ingestion, id, paths, "aborted", message).await?;
     }
     let _ = tokio::fs::remove_dir_all(&ingestion.staging_root).await;
     Ok(count)
+}
+
+/// Deletes the files batch `id` wrote and ends it as `state`: it never became visible.
+pub(crate) async fn discard(
+    ingestion: &Ingestion,
+    id: String,
+    paths: Vec<String>,
+    state: &'static str,
+    message: String,
+) -> Result<(), BatchError> {
+    ingestion.store.delete(&paths).await?;
+    ingestion
+        .context
+        .db
+        .run(move |conn| {
+            catalog::delete_files(conn, &paths)?;
+            catalog::finish_batch(conn, &id, state, None, None, Some(message))
+        })
+        .await?;
+    Ok(())
 }
 
 /// Why the upload itself broke off, if it did (as opposed to its content being unreadable).

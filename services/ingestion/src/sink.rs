@@ -1,14 +1,47 @@
 //! Where the records of a batch or micro-batch go: validated, counted and profiled, then written
 //! to Parquet when accepted or to the quarantine with their reasons.
 
+use std::collections::HashSet;
 use std::path::Path;
 
+use cairn_api::Dataset;
+use cairn_db::{Database, DbError};
 use cairn_domain::{BatchId, Name, Schema};
 use cairn_records::{DecodeError, Profile, QualityReport, Record, Validator, Violation};
 use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile, StorageError};
 
+use crate::{BatchError, Ingestion, catalog};
+
+/// The keys earlier batches committed to a dataset that declares `unique_key`, read from the
+/// metadata database one event day at a time, when the first record of that day arrives.
+#[derive(Clone)]
+pub(crate) struct KnownKeys {
+    db: Database,
+    dataset: String,
+    runtime: tokio::runtime::Handle,
+}
+
+impl KnownKeys {
+    /// `None` for a dataset without unique keys. Call on the runtime.
+    pub(crate) fn of(ingestion: &Ingestion, dataset: &Dataset) -> Option<Self> {
+        dataset.schema.unique_key.then(|| Self {
+            db: ingestion.context.db.clone(),
+            dataset: dataset.name.to_string(),
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+
+    /// Blocks: call from a blocking thread, never from the runtime's own.
+    fn of_day(&self, day: i32) -> Result<Vec<u128>, DbError> {
+        let dataset = self.dataset.clone();
+        self.runtime.block_on(self.db.run(move |conn| catalog::keys_of_day(conn, &dataset, day)))
+    }
+}
+
 pub(crate) struct Sink {
     validator: Validator,
+    /// With the days already read.
+    known: Option<(KnownKeys, HashSet<i32>)>,
     report: QualityReport,
     profile: Profile,
     writer: PartitionedWriter,
@@ -22,6 +55,8 @@ pub(crate) struct Processed {
     pub(crate) report: QualityReport,
     /// Of the accepted records.
     pub(crate) profile: Profile,
+    /// The accepted records' key digests, for a dataset with unique keys.
+    pub(crate) keys: Vec<u128>,
 }
 
 impl Sink {
@@ -32,10 +67,12 @@ impl Sink {
         schema: &Schema,
         batch: BatchId,
         shard: u32,
+        known: Option<KnownKeys>,
     ) -> Result<Self, StorageError> {
         let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
         Ok(Self {
             validator: Validator::new(schema),
+            known: known.map(|known| (known, HashSet::new())),
             report: QualityReport::new(schema),
             profile: Profile::new(schema),
             writer: PartitionedWriter::new(staging, dataset, schema, batch)?.shard(shard),
@@ -44,15 +81,21 @@ impl Sink {
     }
 
     /// A decoded record: accepted, or quarantined with the rules it broke. `line` locates it.
-    pub(crate) fn record(&mut self, line: u64, record: &Record) -> Result<(), StorageError> {
+    pub(crate) fn record(&mut self, line: u64, record: &Record) -> Result<(), BatchError> {
+        if let Some((known, days)) = &mut self.known
+            && let Some(day) = self.validator.key_day(record)
+            && days.insert(day)
+        {
+            self.validator.remember(known.of_day(day)?);
+        }
         let violations = self.validator.check(record);
         if violations.is_empty() {
             self.report.accept(record);
             self.profile.observe(record);
-            self.writer.push(record)
+            Ok(self.writer.push(record)?)
         } else {
             self.report.quarantine(&violations);
-            self.quarantine.push(line, record, &violations)
+            Ok(self.quarantine.push(line, record, &violations)?)
         }
     }
 
@@ -83,6 +126,7 @@ impl Sink {
             quarantine: self.quarantine.finish()?.into_iter().collect(),
             report: self.report,
             profile: self.profile,
+            keys: self.validator.take_accepted(),
         })
     }
 }
@@ -95,6 +139,7 @@ impl Processed {
         self.report.merge(&other.report);
         self.report.finish();
         self.profile.merge(&other.profile);
+        self.keys.extend(other.keys);
         self
     }
 }

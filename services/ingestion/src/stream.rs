@@ -22,10 +22,11 @@ use cairn_storage::StagedFile;
 use sha2::{Digest, Sha256};
 
 use crate::batches::{
-    BatchError, decode_threads, in_shards, ingested_event, merged_profile, quality_event, upload_staged,
+    BatchError, decode_threads, discard, in_shards, ingested_event, merged_profile, quality_event,
+    upload_staged,
 };
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
-use crate::sink::{Processed, Sink};
+use crate::sink::{KnownKeys, Processed, Sink};
 use crate::{Ingestion, datasets};
 
 /// Fewer records than this per thread are not worth a thread of their own.
@@ -103,6 +104,8 @@ struct Written {
     report: QualityReport,
     profile: Profile,
     threshold_exceeded: bool,
+    /// Of the accepted records, for a dataset with unique keys.
+    keys: Vec<u128>,
 }
 
 /// When committed records may leave the stream. JetStream drops a repeated `Nats-Msg-Id` only
@@ -170,28 +173,47 @@ async fn apply(
     // A batch wholly at or below the position (read again after a reconnect) must not move it back.
     let sequence = i64::try_from(last).unwrap_or(i64::MAX).max(position);
     let threshold = ingestion.quarantine_threshold;
-    db.run(move |conn| {
-        cairn_db::write_transaction(conn, |conn| {
-            for batch in &written {
-                let report_json = serde_json::to_string(&batch.report).ok();
-                catalog::finish_batch(conn, &batch.row.id, "committed", None, report_json, None)?;
-                catalog::set_batch_profile(conn, &batch.row.id, serde_json::to_string(&batch.profile).ok())?;
-                catalog::commit_files(conn, &batch.files, None)?;
-                Outbox::stage(
-                    conn,
-                    &ingested_event(&batch.row.dataset, &batch.row.id, 0, &batch.report, &batch.files),
-                )?;
-                if batch.threshold_exceeded {
+    let discarded: Vec<(String, Vec<String>)> = written
+        .iter()
+        .map(|batch| (batch.row.id.clone(), batch.files.iter().map(|file| file.path.clone()).collect()))
+        .collect();
+    let committing = db
+        .call(move |conn| {
+            cairn_db::write_transaction(conn, |conn| {
+                for batch in &written {
+                    catalog::insert_keys(conn, &batch.row.dataset, &batch.keys)?;
+                    let report_json = serde_json::to_string(&batch.report).ok();
+                    catalog::finish_batch(conn, &batch.row.id, "committed", None, report_json, None)?;
+                    catalog::set_batch_profile(
+                        conn,
+                        &batch.row.id,
+                        serde_json::to_string(&batch.profile).ok(),
+                    )?;
+                    catalog::commit_files(conn, &batch.files, None)?;
                     Outbox::stage(
                         conn,
-                        &quality_event(&batch.row.dataset, &batch.row.id, &batch.report, threshold),
+                        &ingested_event(&batch.row.dataset, &batch.row.id, 0, &batch.report, &batch.files),
                     )?;
+                    if batch.threshold_exceeded {
+                        Outbox::stage(
+                            conn,
+                            &quality_event(&batch.row.dataset, &batch.row.id, &batch.report, threshold),
+                        )?;
+                    }
                 }
-            }
-            catalog::set_position(conn, CONSUMER, sequence)
+                catalog::set_position(conn, CONSUMER, sequence)?;
+                Ok::<_, BatchError>(())
+            })
         })
-    })
-    .await?;
+        .await;
+    if let Err(BatchError::KeyConflict) = &committing {
+        // Another writer committed some of these keys meanwhile: drop what was written; the
+        // records come again and the other writer's keys are read this time.
+        for (id, paths) in discarded {
+            discard(ingestion, id, paths, "rejected", BatchError::KeyConflict.to_string()).await?;
+        }
+    }
+    committing?;
     ingestion.context.outbox.wake();
     // What is committed need not stay on the bus; if this fails, a later commit purges it.
     let purge = purger.lock().ok().and_then(|mut purger| purger.committed(last, Instant::now()));
@@ -215,11 +237,12 @@ async fn write(
     let schema = declared.schema.clone();
     let name = declared.name.clone();
     let dir = staging.clone();
+    let known = KnownKeys::of(ingestion, &declared);
     let processed = tokio::task::spawn_blocking(move || {
         let decoder = JsonRecordDecoder::new(&schema);
         let sink_of = |shard: usize, records: &[RawDelivery]| -> Result<Processed, BatchError> {
-            let mut sink =
-                Sink::new(&dir, &name, &schema, batch_id, u32::try_from(shard).unwrap_or_default())?;
+            let shard = u32::try_from(shard).unwrap_or_default();
+            let mut sink = Sink::new(&dir, &name, &schema, batch_id, shard, known.clone())?;
             for delivery in records {
                 let sequence = delivery.stream_sequence;
                 match decoder.decode(sequence, &delivery.payload) {
@@ -244,7 +267,7 @@ async fn write(
     })
     .await
     .map_err(|_| BatchError::Worker)??;
-    let Processed { files, quarantine, report, profile } = processed;
+    let Processed { files, quarantine, report, profile, keys } = processed;
 
     let row = BatchRow::receiving(batch_id, &declared.name, "stream");
     let staged: Vec<(&str, &StagedFile)> =
@@ -254,7 +277,7 @@ async fn write(
     let uploaded = upload_staged(ingestion, &row, true, &staged).await?;
     let _ = tokio::fs::remove_dir_all(&staging).await;
     let threshold_exceeded = report.quarantined_share() > ingestion.quarantine_threshold;
-    Ok(Written { row, files: uploaded, report, profile, threshold_exceeded })
+    Ok(Written { row, files: uploaded, report, profile, threshold_exceeded, keys })
 }
 
 /// Makes every streamed record committed so far part of a new version. Returns the new version,

@@ -58,9 +58,7 @@ pub(crate) fn load(
         return Ok(Owned(HashMap::new()));
     }
     let mut sql = Sql::new(backend);
-    sql.push(&format!(
-        "SELECT CAST({owner_column} AS TEXT) AS owner, key, value FROM {table} WHERE "
-    ));
+    sql.push(&format!("SELECT CAST({owner_column} AS TEXT) AS owner, key, value FROM {table} WHERE "));
     let texts: Vec<String> = owners
         .iter()
         .filter_map(|owner| match owner {
