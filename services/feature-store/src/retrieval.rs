@@ -1,0 +1,260 @@
+//! Historical retrieval: the point-in-time join that builds training data, with Feast's
+//! semantics. For each entity row (join keys + a timestamp) and each feature view, the view's row
+//! with the same keys and the latest event timestamp at or before the entity's — within the
+//! view's TTL when it has one (`event_ts >= entity_ts - ttl`, inclusive), the latest created
+//! timestamp breaking ties on event time — or nulls when there is none (a left join). Rows whose
+//! keys hold a null never match, as in SQL. Exact ties on both timestamps, which Feast answers
+//! with the entity row repeated, resolve here to the view row that came last.
+//!
+//! Memory is the entity rows plus, per view, the view's rows and an index entry for each: never
+//! entity rows × view rows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// A feature view as the join sees it: the columns of its rows that matter.
+#[derive(Debug, Clone)]
+pub struct ViewSpec {
+    pub name: String,
+    /// Columns present both in the entity rows and the view's rows.
+    pub join_keys: Vec<String>,
+    pub features: Vec<String>,
+    /// The view rows' event timestamp column.
+    pub event_timestamp: String,
+    /// Breaks ties on event time (the latest wins), when set.
+    pub created_timestamp: Option<String>,
+    /// How far back a row may lie and still count, in microseconds; `None` for no limit.
+    pub ttl_micros: Option<i64>,
+}
+
+/// The rows of one feature view: any number of batches (none for a view without rows) of
+/// `schema`.
+#[derive(Debug, Clone)]
+pub struct ViewRows {
+    pub spec: ViewSpec,
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JoinError {
+    #[error("{0} has no column `{1}`")]
+    MissingColumn(String, String),
+    #[error("column `{column}` of {owner} is {found}, not a timestamp")]
+    NotATimestamp { owner: String, column: String, found: String },
+    #[error("join key `{0}` must be an integer, string or boolean column")]
+    BadJoinKey(String),
+    #[error("two output columns would be named `{0}`: request full feature names (`view__feature`)")]
+    DuplicateName(String),
+    #[error("the result would have more than 4 294 967 295 rows in one view")]
+    TooManyRows,
+    #[error("arrow: {0}")]
+    Arrow(String),
+}
+
+impl From<arrow_schema::ArrowError> for JoinError {
+    fn from(error: arrow_schema::ArrowError) -> Self {
+        JoinError::Arrow(error.to_string())
+    }
+}
+
+/// Joins each view's features onto `entities` as of each entity row's `entity_timestamp`. The
+/// result holds the entity rows in their order with all their columns, then each view's
+/// features in the order asked, named `feature` or, with `full_feature_names`, `view__feature`.
+pub fn point_in_time_join(
+    entities: &RecordBatch,
+    entity_timestamp: &str,
+    views: &[ViewRows],
+    full_feature_names: bool,
+) -> Result<RecordBatch, JoinError> {
+    let entity_times = timestamps(entities, entity_timestamp, "the entity rows")?;
+    let mut fields: Vec<Arc<Field>> = entities.schema().fields().iter().cloned().collect();
+    let mut columns: Vec<ArrayRef> = entities.columns().to_vec();
+    for view in views {
+        let spec = &view.spec;
+        let keys = KeyEncoder::new(entities, &spec.join_keys, "the entity rows")?;
+        let rows = arrow_select::concat::concat_batches(&view.schema, &view.batches)?;
+        let matches = latest_at_or_before(&rows, spec, &keys, &entity_times)?;
+        for feature in &spec.features {
+            let index = rows
+                .schema()
+                .index_of(feature)
+                .map_err(|_| JoinError::MissingColumn(format!("view `{}`", spec.name), feature.clone()))?;
+            let source = rows.schema().field(index).clone();
+            let name = if full_feature_names { format!("{}__{feature}", spec.name) } else { feature.clone() };
+            fields.push(Arc::new(Field::new(name, source.data_type().clone(), true)));
+            columns.push(arrow_select::take::take(rows.column(index).as_ref(), &matches, None)?);
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    if let Some(duplicate) = fields.iter().find(|field| !names.insert(field.name().clone())) {
+        return Err(JoinError::DuplicateName(duplicate.name().clone()));
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
+}
+
+/// For each entity row, the index of the view row it gets (null for none).
+fn latest_at_or_before(
+    rows: &RecordBatch,
+    spec: &ViewSpec,
+    entity_keys: &KeyEncoder,
+    entity_times: &[Option<i64>],
+) -> Result<UInt32Array, JoinError> {
+    let owner = format!("view `{}`", spec.name);
+    let view_keys = KeyEncoder::new(rows, &spec.join_keys, &owner)?;
+    let events = timestamps(rows, &spec.event_timestamp, &owner)?;
+    let created = match &spec.created_timestamp {
+        Some(column) => Some(timestamps(rows, column, &owner)?),
+        None => None,
+    };
+    // Each key's rows, ordered by (event time, created time, position): the last at or before a
+    // time is the one Feast picks.
+    let mut by_key: HashMap<Vec<u8>, Vec<(i64, i64, u32)>> = HashMap::new();
+    let mut key = Vec::new();
+    for (row, event) in events.iter().enumerate() {
+        let Some(event) = *event else { continue };
+        if !view_keys.encode(row, &mut key) {
+            continue;
+        }
+        let created = created.as_ref().and_then(|c| c[row]).unwrap_or(i64::MIN);
+        let position = u32::try_from(row).map_err(|_| JoinError::TooManyRows)?;
+        by_key.entry(key.clone()).or_default().push((event, created, position));
+    }
+    for entries in by_key.values_mut() {
+        entries.sort_unstable();
+    }
+    let mut matches = Vec::with_capacity(entity_times.len());
+    for (row, time) in entity_times.iter().enumerate() {
+        let found = time.and_then(|time| {
+            if !entity_keys.encode(row, &mut key) {
+                return None;
+            }
+            let entries = by_key.get(&key)?;
+            let at_or_before = entries.partition_point(|(event, _, _)| *event <= time);
+            let &(event, _, position) = entries.get(at_or_before.checked_sub(1)?)?;
+            let fresh = spec.ttl_micros.is_none_or(|ttl| event >= time.saturating_sub(ttl));
+            fresh.then_some(position)
+        });
+        matches.push(found);
+    }
+    Ok(UInt32Array::from(matches))
+}
+
+/// A column of timestamps in microseconds, whatever its unit.
+fn timestamps(batch: &RecordBatch, column: &str, owner: &str) -> Result<Vec<Option<i64>>, JoinError> {
+    let index = batch
+        .schema()
+        .index_of(column)
+        .map_err(|_| JoinError::MissingColumn(owner.to_owned(), column.to_owned()))?;
+    let array = batch.column(index);
+    let micros = |scale: fn(i64) -> Option<i64>, values: Vec<Option<i64>>| {
+        values.into_iter().map(|v| v.and_then(scale)).collect::<Vec<_>>()
+    };
+    Ok(match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            micros(|v| v.checked_mul(1_000_000), array.as_primitive::<TimestampSecondType>().iter().collect())
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => {
+            micros(|v| v.checked_mul(1000), array.as_primitive::<TimestampMillisecondType>().iter().collect())
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            array.as_primitive::<TimestampMicrosecondType>().iter().collect()
+        }
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => micros(
+            |v| Some(v.div_euclid(1000)),
+            array.as_primitive::<TimestampNanosecondType>().iter().collect(),
+        ),
+        other => {
+            return Err(JoinError::NotATimestamp {
+                owner: owner.to_owned(),
+                column: column.to_owned(),
+                found: other.to_string(),
+            });
+        }
+    })
+}
+
+/// Encodes a row's join keys as bytes that are equal exactly when the keys are: integers of
+/// any width as `i64`, strings length-prefixed, each value tagged with its kind.
+struct KeyEncoder {
+    columns: Vec<ArrayRef>,
+}
+
+impl KeyEncoder {
+    fn new(batch: &RecordBatch, keys: &[String], owner: &str) -> Result<Self, JoinError> {
+        let columns = keys
+            .iter()
+            .map(|key| {
+                let column = batch
+                    .column_by_name(key)
+                    .ok_or_else(|| JoinError::MissingColumn(owner.to_owned(), key.clone()))?;
+                match column.data_type() {
+                    DataType::Int8
+                    | DataType::Int16
+                    | DataType::Int32
+                    | DataType::Int64
+                    | DataType::UInt8
+                    | DataType::UInt16
+                    | DataType::UInt32
+                    | DataType::UInt64
+                    | DataType::Utf8
+                    | DataType::LargeUtf8
+                    | DataType::Utf8View
+                    | DataType::Boolean => Ok(column.clone()),
+                    _ => Err(JoinError::BadJoinKey(key.clone())),
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { columns })
+    }
+
+    /// Writes row `row`'s key to `out`; false when one of its values is null (it matches nothing).
+    fn encode(&self, row: usize, out: &mut Vec<u8>) -> bool {
+        out.clear();
+        for column in &self.columns {
+            if column.is_null(row) {
+                return false;
+            }
+            let int = |value: i64, out: &mut Vec<u8>| {
+                out.push(1);
+                out.extend_from_slice(&value.to_le_bytes());
+            };
+            let text = |value: &str, out: &mut Vec<u8>| {
+                out.push(2);
+                out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+                out.extend_from_slice(value.as_bytes());
+            };
+            match column.data_type() {
+                DataType::Int8 => int(column.as_primitive::<Int8Type>().value(row).into(), out),
+                DataType::Int16 => int(column.as_primitive::<Int16Type>().value(row).into(), out),
+                DataType::Int32 => int(column.as_primitive::<Int32Type>().value(row).into(), out),
+                DataType::Int64 => int(column.as_primitive::<Int64Type>().value(row), out),
+                DataType::UInt8 => int(column.as_primitive::<UInt8Type>().value(row).into(), out),
+                DataType::UInt16 => int(column.as_primitive::<UInt16Type>().value(row).into(), out),
+                DataType::UInt32 => int(column.as_primitive::<UInt32Type>().value(row).into(), out),
+                DataType::UInt64 => match i64::try_from(column.as_primitive::<UInt64Type>().value(row)) {
+                    Ok(value) => int(value, out),
+                    // Beyond i64: its own kind, so it equals only itself.
+                    Err(_) => {
+                        out.push(3);
+                        out.extend_from_slice(&column.as_primitive::<UInt64Type>().value(row).to_le_bytes());
+                    }
+                },
+                DataType::Utf8 => text(column.as_string::<i32>().value(row), out),
+                DataType::LargeUtf8 => text(column.as_string::<i64>().value(row), out),
+                DataType::Utf8View => text(column.as_string_view().value(row), out),
+                DataType::Boolean => out.extend_from_slice(&[4, u8::from(column.as_boolean().value(row))]),
+                _ => return false,
+            }
+        }
+        true
+    }
+}
