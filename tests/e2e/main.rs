@@ -7,6 +7,7 @@ mod contract;
 mod datasets;
 mod errors;
 mod exactly_once;
+mod features;
 mod imports;
 mod readiness;
 mod streams;

@@ -3,6 +3,7 @@
 mod batches;
 mod datasets;
 mod error;
+mod features;
 mod operations;
 mod registry;
 
@@ -10,6 +11,10 @@ pub use batches::{Batch, DatasetFile, DatasetVersion, NewImport, QuarantinedReco
 pub use cairn_records::{ColumnProfile, ColumnQuality, ProfileSummary, QualityReport, Violation};
 pub use datasets::{Dataset, NewDataset, SchemaRevision, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};
+pub use features::{
+    Action, ApplyRequest, Definitions, Entity, EntityDef, FeatureDef, FeatureService, FeatureServiceDef,
+    FeatureView, FeatureViewDef, Plan, PlannedChange, Projection,
+};
 pub use operations::{Health, Readiness};
 pub use registry::{
     AliasAt, AliasMove, AliasRequest, AuditEntry, DatasetRef, Decision, Lineage, Model, ModelVersion,

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use cairn_api::{
-    AliasAt, AliasRequest, AuditEntry, Batch, Dataset, DatasetVersion, Decision, ErrorBody, Health, Model,
-    ModelVersion, NewAliasRequest, NewDataset, NewImport, Readiness, Run, RunPage, SourceDataset,
-    TrainedModel,
+    AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, Dataset, DatasetVersion, Decision, Definitions,
+    Entity, ErrorBody, FeatureService, FeatureView, Health, Model, ModelVersion, NewAliasRequest, NewDataset,
+    NewImport, Plan, Readiness, Run, RunPage, SourceDataset, TrainedModel,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -226,6 +226,44 @@ impl Client {
     /// One run with its data, code and the model versions registered from it.
     pub async fn run(&self, run_id: &str) -> Result<Run, ClientError> {
         self.get(&format!("/v1/runs/{}", segment(run_id))).await
+    }
+
+    /// What applying `definitions` to the feature store would do.
+    pub async fn plan_features(&self, definitions: &Definitions) -> Result<Plan, ClientError> {
+        let request = ApplyRequest { definitions: definitions.clone(), plan_digest: None };
+        self.post("/v1/features/plan", &request).await
+    }
+
+    /// Applies `definitions`; with `plan_digest`, only if the plan is still that one.
+    pub async fn apply_features(
+        &self,
+        definitions: &Definitions,
+        plan_digest: Option<String>,
+    ) -> Result<Plan, ClientError> {
+        let request = ApplyRequest { definitions: definitions.clone(), plan_digest };
+        self.post("/v1/features/apply", &request).await
+    }
+
+    pub async fn entities(&self) -> Result<Vec<Entity>, ClientError> {
+        self.get("/v1/entities").await
+    }
+
+    /// The latest version of every feature view.
+    pub async fn feature_views(&self) -> Result<Vec<FeatureView>, ClientError> {
+        self.get("/v1/feature-views").await
+    }
+
+    pub async fn feature_view_versions(&self, name: &str) -> Result<Vec<FeatureView>, ClientError> {
+        self.get(&format!("/v1/feature-views/{}/versions", segment(name))).await
+    }
+
+    /// The latest version of every feature service.
+    pub async fn feature_services(&self) -> Result<Vec<FeatureService>, ClientError> {
+        self.get("/v1/feature-services").await
+    }
+
+    pub async fn feature_service_versions(&self, name: &str) -> Result<Vec<FeatureService>, ClientError> {
+        self.get(&format!("/v1/feature-services/{}/versions", segment(name))).await
     }
 
     /// Model versions trained on a dataset version.

@@ -3,8 +3,12 @@ use cairn_http::ApiError;
 use cairn_service::ServiceContext;
 use utoipa::OpenApi as _;
 
-use cairn_api::SourceDataset;
+use cairn_api::{
+    Action, ApplyRequest, Definitions, Entity, EntityDef, FeatureDef, FeatureService, FeatureServiceDef,
+    FeatureView, FeatureViewDef, Plan, PlannedChange, Projection, SourceDataset,
+};
 
+use crate::definitions::{self, DefinitionError};
 use crate::sources;
 
 type State = web::Data<ServiceContext>;
@@ -12,14 +16,30 @@ type State = web::Data<ServiceContext>;
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
     cfg.app_data(state)
         .service(web::resource("/v1/sources").route(web::get().to(list_sources)))
-        .service(web::resource("/v1/sources/{name}").route(web::get().to(get_source)));
+        .service(web::resource("/v1/sources/{name}").route(web::get().to(get_source)))
+        .service(web::resource("/v1/features/plan").route(web::post().to(plan)))
+        .service(web::resource("/v1/features/apply").route(web::post().to(apply)))
+        .service(web::resource("/v1/entities").route(web::get().to(list_entities)))
+        .service(web::resource("/v1/feature-views").route(web::get().to(list_views)))
+        .service(web::resource("/v1/feature-views/{name}/versions").route(web::get().to(view_versions)))
+        .service(
+            web::resource("/v1/feature-views/{name}/versions/{version}").route(web::get().to(view_version)),
+        )
+        .service(web::resource("/v1/feature-services").route(web::get().to(list_services)))
+        .service(
+            web::resource("/v1/feature-services/{name}/versions").route(web::get().to(service_versions)),
+        );
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(list_sources, get_source),
-    components(schemas(SourceDataset)),
-    tags((name = "sources", description = "Datasets feature views can be built on"))
+    paths(list_sources, get_source, plan, apply, list_entities, list_views, view_versions, view_version,
+          list_services, service_versions),
+    components(schemas(SourceDataset, ApplyRequest, Definitions, EntityDef, FeatureViewDef, FeatureDef,
+                       FeatureServiceDef, Plan, PlannedChange, Action, Entity, FeatureView, FeatureService,
+                       Projection)),
+    tags((name = "sources", description = "Datasets feature views can be built on"),
+         (name = "definitions", description = "Entities, feature views and feature services"))
 )]
 struct FeatureStoreApi;
 
@@ -45,4 +65,105 @@ async fn get_source(state: State, name: web::Path<String>) -> Result<HttpRespons
         Some(source) => Ok(HttpResponse::Ok().json(source)),
         None => Err(ApiError::not_found(format!("no source dataset `{name}`"))),
     }
+}
+
+impl From<DefinitionError> for ApiError {
+    fn from(error: DefinitionError) -> Self {
+        match error {
+            DefinitionError::Invalid { kind, ref name, ref field, .. } => {
+                let details = serde_json::json!({"kind": kind, "name": name, "field": field});
+                ApiError::invalid(error.to_string()).with_details(details)
+            }
+            DefinitionError::Stale => ApiError::conflict(error.to_string()),
+            DefinitionError::Database(error) => ApiError::internal(error),
+        }
+    }
+}
+
+async fn resolve(state: &State, definitions: Definitions) -> Result<definitions::Resolved, ApiError> {
+    let sources = sources::list(&state.db, None).await.map_err(ApiError::internal)?;
+    Ok(definitions::resolve(definitions, &sources)?)
+}
+
+/// What applying these definitions would create, change and delete.
+#[utoipa::path(post, path = "/v1/features/plan", tag = "definitions", request_body = ApplyRequest,
+    responses((status = 200, body = Plan), (status = 422, body = cairn_http::ErrorBody)))]
+async fn plan(state: State, request: web::Json<ApplyRequest>) -> Result<HttpResponse, ApiError> {
+    let desired = resolve(&state, request.into_inner().definitions).await?;
+    Ok(HttpResponse::Ok().json(definitions::plan(&state.db, desired).await?))
+}
+
+/// Applies the definitions as a whole: everything in the plan, or nothing. With `plan_digest`,
+/// only the plan that was confirmed (409 when it would now differ).
+#[utoipa::path(post, path = "/v1/features/apply", tag = "definitions", request_body = ApplyRequest,
+    responses((status = 200, body = Plan), (status = 409, body = cairn_http::ErrorBody),
+              (status = 422, body = cairn_http::ErrorBody)))]
+async fn apply(state: State, request: web::Json<ApplyRequest>) -> Result<HttpResponse, ApiError> {
+    let ApplyRequest { definitions, plan_digest } = request.into_inner();
+    let desired = resolve(&state, definitions).await?;
+    let plan = definitions::apply(&state.db, desired, plan_digest).await?;
+    state.outbox.wake();
+    Ok(HttpResponse::Ok().json(plan))
+}
+
+/// Entities held now.
+#[utoipa::path(get, path = "/v1/entities", tag = "definitions", responses((status = 200, body = Vec<Entity>)))]
+async fn list_entities(state: State) -> Result<HttpResponse, ApiError> {
+    let (entities, _, _) = definitions::held(&state.db).await.map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(entities))
+}
+
+/// The latest version of every feature view (deleted ones marked).
+#[utoipa::path(get, path = "/v1/feature-views", tag = "definitions", responses((status = 200, body = Vec<FeatureView>)))]
+async fn list_views(state: State) -> Result<HttpResponse, ApiError> {
+    let (_, views, _) = definitions::held(&state.db).await.map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Every version of a feature view, oldest first.
+#[utoipa::path(get, path = "/v1/feature-views/{name}/versions", tag = "definitions",
+    params(("name" = String, Path, description = "Feature view")),
+    responses((status = 200, body = Vec<FeatureView>), (status = 404, body = cairn_http::ErrorBody)))]
+async fn view_versions(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    let versions = definitions::view_versions(&state.db, name.clone()).await.map_err(ApiError::internal)?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("no feature view `{name}`")));
+    }
+    Ok(HttpResponse::Ok().json(versions))
+}
+
+/// One version of a feature view.
+#[utoipa::path(get, path = "/v1/feature-views/{name}/versions/{version}", tag = "definitions",
+    params(("name" = String, Path, description = "Feature view"), ("version" = i64, Path, description = "Version")),
+    responses((status = 200, body = FeatureView), (status = 404, body = cairn_http::ErrorBody)))]
+async fn view_version(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
+    let (name, version) = path.into_inner();
+    let versions = definitions::view_versions(&state.db, name.clone()).await.map_err(ApiError::internal)?;
+    match versions.into_iter().find(|view| view.version == version) {
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+        None => Err(ApiError::not_found(format!("no version {version} of feature view `{name}`"))),
+    }
+}
+
+/// The latest version of every feature service (deleted ones marked).
+#[utoipa::path(get, path = "/v1/feature-services", tag = "definitions",
+    responses((status = 200, body = Vec<FeatureService>)))]
+async fn list_services(state: State) -> Result<HttpResponse, ApiError> {
+    let (_, _, services) = definitions::held(&state.db).await.map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(services))
+}
+
+/// Every version of a feature service, oldest first.
+#[utoipa::path(get, path = "/v1/feature-services/{name}/versions", tag = "definitions",
+    params(("name" = String, Path, description = "Feature service")),
+    responses((status = 200, body = Vec<FeatureService>), (status = 404, body = cairn_http::ErrorBody)))]
+async fn service_versions(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let name = name.into_inner();
+    let versions =
+        definitions::service_versions(&state.db, name.clone()).await.map_err(ApiError::internal)?;
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("no feature service `{name}`")));
+    }
+    Ok(HttpResponse::Ok().json(versions))
 }

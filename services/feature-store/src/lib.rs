@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod api;
+mod definitions;
 pub mod retrieval;
 mod schema;
 mod sources;

@@ -1,0 +1,163 @@
+//! Feature definitions (entities, feature views, feature services) and their plans, as applied to
+//! the feature store (`cairn features apply -f DIR`).
+
+use cairn_domain::{ColumnType, Name, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Everything the feature store should hold: applying it creates what is new, changes what
+/// differs and deletes what is absent (like `terraform apply`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Definitions {
+    #[serde(default, alias = "entity")]
+    pub entities: Vec<EntityDef>,
+    #[serde(default, alias = "feature_view")]
+    pub feature_views: Vec<FeatureViewDef>,
+    #[serde(default, alias = "feature_service")]
+    pub feature_services: Vec<FeatureServiceDef>,
+}
+
+/// What features are about (a customer, a driver), and the columns that identify one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntityDef {
+    pub name: Name,
+    pub join_keys: Vec<Name>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Features read from a source dataset for one or more entities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureViewDef {
+    pub name: Name,
+    /// A dataset of the ingestion service.
+    pub source: Name,
+    pub entities: Vec<Name>,
+    pub features: Vec<FeatureDef>,
+    /// How old a value may be and still count, in seconds; 0 (the default) means no limit, as in
+    /// Feast.
+    #[serde(default)]
+    pub ttl_seconds: u64,
+    /// The source's column of event times; the dataset's event timestamp by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp_field: Option<Name>,
+    /// A column that breaks ties on event time (the latest wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_timestamp_field: Option<Name>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One feature: a column of the view's source, with its type. (Unknown fields cannot be refused
+/// here: serde does not combine that with the flattened type.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FeatureDef {
+    pub name: Name,
+    #[serde(flatten)]
+    pub column_type: ColumnType,
+}
+
+/// A named set of features a model consumes: `view` (all its features) or `view:feature`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureServiceDef {
+    pub name: Name,
+    pub features: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `POST /v1/features/plan` and `POST /v1/features/apply`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyRequest {
+    pub definitions: Definitions,
+    /// The digest of the plan the user confirmed: apply refuses (409) when the plan would now
+    /// differ. Without it, apply applies whatever the plan is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
+}
+
+/// What applying some definitions would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Plan {
+    /// Every object named in the definitions or held now, in kind and name order.
+    pub changes: Vec<PlannedChange>,
+    /// SHA-256 of the changes: what `plan_digest` confirms.
+    pub digest: String,
+}
+
+impl Plan {
+    /// Whether applying would change anything.
+    pub fn is_empty(&self) -> bool {
+        self.changes.iter().all(|change| change.action == Action::Unchanged)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PlannedChange {
+    /// `entity`, `feature_view` or `feature_service`.
+    pub kind: String,
+    pub name: Name,
+    pub action: Action,
+    /// The version now (none when created).
+    pub from_version: Option<i64>,
+    /// The version after applying (none when deleted).
+    pub to_version: Option<i64>,
+    /// What differs, in words (`features`, `ttl_seconds`, …).
+    pub fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    /// A new version (feature views and services: schema, source, TTL or pins changed).
+    NewVersion,
+    /// Changed in place (descriptions; entities).
+    Update,
+    Delete,
+    Unchanged,
+}
+
+/// One version of a feature view; versions never change and stay readable after a newer one
+/// or a deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FeatureView {
+    pub version: i64,
+    pub definition: FeatureViewDef,
+    /// Resolved at apply: the entities' join keys, in order.
+    pub join_keys: Vec<Name>,
+    /// Resolved at apply: the event time column.
+    pub timestamp_field: Name,
+    pub created_at: Timestamp,
+    /// Whether a later apply deleted the view (its versions stay readable).
+    pub deleted: bool,
+}
+
+/// One version of a feature service: its features pinned to feature view versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FeatureService {
+    pub name: Name,
+    pub version: i64,
+    pub projections: Vec<Projection>,
+    pub description: String,
+    pub created_at: Timestamp,
+    pub deleted: bool,
+}
+
+/// Features of one feature view version, as a service consumes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Projection {
+    pub feature_view: Name,
+    pub version: i64,
+    pub features: Vec<Name>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Entity {
+    pub definition: EntityDef,
+    pub updated_at: Timestamp,
+}

@@ -1,0 +1,3 @@
+DROP TABLE feature_services;
+DROP TABLE feature_views;
+DROP TABLE entities;
