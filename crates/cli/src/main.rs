@@ -3,6 +3,7 @@
 mod children;
 mod config_show;
 mod datasets;
+mod features;
 mod ingest;
 mod models;
 mod nats_child;
@@ -51,6 +52,11 @@ enum Command {
     Datasets {
         #[command(subcommand)]
         command: DatasetsCommand,
+    },
+    /// Feature definitions (entities, feature views, feature services) applied from files.
+    Features {
+        #[command(subcommand)]
+        command: FeaturesCommand,
     },
     /// Registered models: versions, lineage, model cards, alias history, the audit log.
     Models {
@@ -142,6 +148,38 @@ enum DatasetsCommand {
     },
     /// Make every streamed record committed so far a new version.
     Snapshot {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FeaturesCommand {
+    /// What applying the definitions would create, change and delete.
+    Plan {
+        /// A .toml or .json file of definitions, or a directory of them.
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the definitions as a whole: prints the plan and asks first, unless --yes.
+    Apply {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Feature views (latest versions) and feature services.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every version of a feature view.
+    Show {
         name: String,
         #[arg(long)]
         json: bool,
@@ -325,6 +363,14 @@ fn main() -> ExitCode {
                     )
                     .await
                 }
+            },
+            Command::Features { command } => match command {
+                FeaturesCommand::Plan { file, json } => features::plan(&config, &file, json).await,
+                FeaturesCommand::Apply { file, yes, json } => {
+                    features::apply(&config, &file, yes, json).await
+                }
+                FeaturesCommand::List { json } => features::list(&config, json).await,
+                FeaturesCommand::Show { name, json } => features::show(&config, &name, json).await,
             },
             Command::Runs { command } => match command {
                 RunsCommand::List { experiment, filter, order_by, max_results, json } => {

@@ -234,6 +234,68 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
         String::from_utf8_lossy(&shown.stderr)
     );
 
+    // Feature definitions from a directory of TOML files, planned and applied.
+    let defs = dir.path().join("features");
+    std::fs::create_dir_all(&defs).unwrap();
+    std::fs::write(
+        defs.join("pages.toml"),
+        "[[entity]]\nname = \"user\"\njoin_keys = [\"user\"]\n\n\
+         [[feature_view]]\nname = \"pages\"\nsource = \"clicks\"\nentities = [\"user\"]\n\
+         features = [{ name = \"page\", type = \"string\" }]\nttl_seconds = 3600\n",
+    )
+    .unwrap();
+    std::fs::write(
+        defs.join("services.toml"),
+        "[[feature_service]]\nname = \"ranking\"\nfeatures = [\"pages:page\"]\n",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let planned = loop {
+        // Until the feature store has heard of the dataset's new column.
+        let planned = cairn(dir.path(), &["features", "plan", "-f", "features"]).output().unwrap();
+        if planned.status.success() || started.elapsed() > Duration::from_secs(20) {
+            break planned;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let table = String::from_utf8_lossy(&planned.stdout).to_string();
+    assert!(
+        table.starts_with("KIND") && table.contains("create"),
+        "{table}{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
+    let unattended = cairn(dir.path(), &["features", "apply", "-f", "features", "--json"]).output().unwrap();
+    assert!(!unattended.status.success(), "--json without --yes has no one to ask");
+    let applied = cairn(dir.path(), &["features", "apply", "-f", "features", "--yes"]).output().unwrap();
+    let out = String::from_utf8_lossy(&applied.stdout).to_string();
+    assert!(out.contains("applied: 3 changes"), "{out}{}", String::from_utf8_lossy(&applied.stderr));
+    let again = cairn(dir.path(), &["features", "apply", "-f", "features", "--yes"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to change"));
+    let listed = cairn(dir.path(), &["features", "list"]).output().unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains("pages") && listed.contains("pages@1[1]"), "{listed}");
+    let shown = cairn(dir.path(), &["features", "show", "pages", "--json"]).output().unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown[0]["join_keys"], serde_json::json!(["user"]));
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "[[entity]]\nname = \"user\"\njoin_keys = [\"user\"]\n[[feature_view]]\nname = \"broken\"\n\
+         source = \"clicks\"\nentities = [\"user\"]\nfeatures = [{ name = \"referrer\", type = \"string\" }]\n",
+    )
+    .unwrap();
+    let refused = cairn(dir.path(), &["features", "apply", "-f", "broken.toml", "--yes"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr).to_string();
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains(
+            "broken.toml: feature_view `broken`, features[0]: dataset `clicks` has no column `referrer`"
+        ),
+        "{stderr}"
+    );
+    std::fs::write(dir.path().join("garbled.toml"), "[[feature_view]\n").unwrap();
+    let garbled = cairn(dir.path(), &["features", "plan", "-f", "garbled.toml"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&garbled.stderr).contains("garbled.toml"), "the file is named");
+
     let exit = stop(&mut up, Signal::SIGTERM);
     assert!(exit.success(), "{exit}");
     assert!(nats_servers_under(dir.path()).is_empty(), "the nats-server child was reaped");

@@ -1,0 +1,222 @@
+//! `cairn features …`: definitions applied from files (TOML or JSON), like `terraform plan|apply`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+use cairn_api::{Action, Definitions, Plan};
+use cairn_client::{Client, ClientError};
+use cairn_config::CairnConfig;
+use cairn_domain::ServiceKind;
+
+use crate::status::service_url;
+
+fn client(config: &CairnConfig) -> Client {
+    Client::new(service_url(config, ServiceKind::FeatureStore))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The definitions of `path` — a `.toml` or `.json` file, or a directory of them (not descended
+/// into) — merged, with the file each object came from.
+fn read(path: &Path) -> anyhow::Result<(Definitions, BTreeMap<(String, String), PathBuf>)> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|file| matches!(file.extension().and_then(|e| e.to_str()), Some("toml" | "json")))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            bail!("{} holds no .toml or .json definitions", path.display());
+        }
+        files
+    } else {
+        vec![path.to_owned()]
+    };
+    let mut all = Definitions::default();
+    let mut origins = BTreeMap::new();
+    for file in files {
+        let text =
+            std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let parsed: Definitions = if file.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        } else {
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        };
+        let mut origin = |kind: &str, name: String| {
+            origins.entry((kind.to_owned(), name)).or_insert_with(|| file.clone());
+        };
+        parsed.entities.iter().for_each(|e| origin("entity", e.name.to_string()));
+        parsed.feature_views.iter().for_each(|v| origin("feature_view", v.name.to_string()));
+        parsed.feature_services.iter().for_each(|s| origin("feature_service", s.name.to_string()));
+        all.entities.extend(parsed.entities);
+        all.feature_views.extend(parsed.feature_views);
+        all.feature_services.extend(parsed.feature_services);
+    }
+    Ok((all, origins))
+}
+
+/// A refusal of the definitions, prefixed with the file that holds the object it names.
+fn named(error: ClientError, origins: &BTreeMap<(String, String), PathBuf>) -> anyhow::Error {
+    if let ClientError::Api { body, .. } = &error
+        && let Some(details) = &body.error.details
+        && let (Some(kind), Some(name)) = (details["kind"].as_str(), details["name"].as_str())
+        && let Some(file) = origins.get(&(kind.to_owned(), name.to_owned()))
+    {
+        return anyhow::anyhow!("{}: {}", file.display(), body.error.message);
+    }
+    error.into()
+}
+
+fn print_plan(plan: &Plan) {
+    let mut rows =
+        vec![vec!["KIND".to_owned(), "NAME".into(), "ACTION".into(), "VERSION".into(), "CHANGED".into()]];
+    for change in &plan.changes {
+        let action = match change.action {
+            Action::Create => "create",
+            Action::NewVersion => "new version",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Unchanged => "unchanged",
+        };
+        let version = match (change.from_version, change.to_version) {
+            (Some(from), Some(to)) if from != to => format!("{from} → {to}"),
+            (_, Some(to)) => to.to_string(),
+            (Some(from), None) => from.to_string(),
+            (None, None) => String::new(),
+        };
+        rows.push(vec![
+            change.kind.clone(),
+            change.name.to_string(),
+            action.into(),
+            version,
+            change.fields.join(","),
+        ]);
+    }
+    crate::table::print(&rows);
+}
+
+pub(crate) async fn plan(config: &CairnConfig, path: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    let (definitions, origins) = read(path)?;
+    let plan = client(config).plan_features(&definitions).await.map_err(|e| named(e, &origins))?;
+    if json {
+        return print_json(&plan);
+    }
+    print_plan(&plan);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the plan, asks unless `yes`, and applies exactly that plan.
+pub(crate) async fn apply(
+    config: &CairnConfig,
+    path: &Path,
+    yes: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (definitions, origins) = read(path)?;
+    let client = client(config);
+    let plan = client.plan_features(&definitions).await.map_err(|e| named(e, &origins))?;
+    if plan.is_empty() {
+        if json {
+            return print_json(&plan);
+        }
+        println!("nothing to change");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !yes {
+        if json {
+            bail!("--json needs --yes: there is no one to ask");
+        }
+        print_plan(&plan);
+        print!("apply this plan? [y/N] ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("nothing applied");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let applied =
+        client.apply_features(&definitions, Some(plan.digest)).await.map_err(|e| named(e, &origins))?;
+    if json {
+        return print_json(&applied);
+    }
+    if yes {
+        print_plan(&applied);
+    }
+    let changed = applied.changes.iter().filter(|c| c.action != Action::Unchanged).count();
+    println!("applied: {changed} change{}", if changed == 1 { "" } else { "s" });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Feature views (latest versions), then feature services.
+pub(crate) async fn list(config: &CairnConfig, json: bool) -> anyhow::Result<ExitCode> {
+    let client = client(config);
+    let (views, services) = (client.feature_views().await?, client.feature_services().await?);
+    if json {
+        return print_json(&serde_json::json!({"feature_views": views, "feature_services": services}));
+    }
+    let mut rows = vec![vec![
+        "FEATURE VIEW".to_owned(),
+        "VERSION".into(),
+        "SOURCE".into(),
+        "JOIN KEYS".into(),
+        "FEATURES".into(),
+        "TTL".into(),
+    ]];
+    for view in views.iter().filter(|view| !view.deleted) {
+        let definition = &view.definition;
+        let keys: Vec<String> = view.join_keys.iter().map(ToString::to_string).collect();
+        rows.push(vec![
+            definition.name.to_string(),
+            view.version.to_string(),
+            definition.source.to_string(),
+            keys.join(","),
+            definition.features.len().to_string(),
+            if definition.ttl_seconds == 0 { "-".into() } else { format!("{}s", definition.ttl_seconds) },
+        ]);
+    }
+    crate::table::print(&rows);
+    println!();
+    let mut rows = vec![vec!["FEATURE SERVICE".to_owned(), "VERSION".into(), "FEATURES".into()]];
+    for service in services.iter().filter(|service| !service.deleted) {
+        let features: Vec<String> = service
+            .projections
+            .iter()
+            .map(|p| format!("{}@{}[{}]", p.feature_view, p.version, p.features.len()))
+            .collect();
+        rows.push(vec![service.name.to_string(), service.version.to_string(), features.join(" ")]);
+    }
+    crate::table::print(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every version of a feature view with its features.
+pub(crate) async fn show(config: &CairnConfig, name: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let versions = client(config).feature_view_versions(name).await?;
+    if json {
+        return print_json(&versions);
+    }
+    let mut rows =
+        vec![vec!["VERSION".to_owned(), "CREATED".into(), "FEATURES".into(), "TTL".into(), "STATE".into()]];
+    for view in &versions {
+        let features: Vec<String> = view.definition.features.iter().map(|f| f.name.to_string()).collect();
+        let ttl = view.definition.ttl_seconds;
+        rows.push(vec![
+            view.version.to_string(),
+            view.created_at.to_string(),
+            features.join(","),
+            if ttl == 0 { "-".into() } else { format!("{ttl}s") },
+            if view.deleted { "deleted" } else { "" }.into(),
+        ]);
+    }
+    crate::table::print(&rows);
+    Ok(ExitCode::SUCCESS)
+}
