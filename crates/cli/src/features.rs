@@ -22,9 +22,12 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The file each object (kind, name) came from.
+type Origins = BTreeMap<(String, String), PathBuf>;
+
 /// The definitions of `path` — a `.toml` or `.json` file, or a directory of them (not descended
 /// into) — merged, with the file each object came from.
-fn read(path: &Path) -> anyhow::Result<(Definitions, BTreeMap<(String, String), PathBuf>)> {
+fn read(path: &Path) -> anyhow::Result<(Definitions, Origins)> {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .with_context(|| format!("cannot read {}", path.display()))?
@@ -63,7 +66,7 @@ fn read(path: &Path) -> anyhow::Result<(Definitions, BTreeMap<(String, String), 
 }
 
 /// A refusal of the definitions, prefixed with the file that holds the object it names.
-fn named(error: ClientError, origins: &BTreeMap<(String, String), PathBuf>) -> anyhow::Error {
+fn named(error: ClientError, origins: &Origins) -> anyhow::Error {
     if let ClientError::Api { body, .. } = &error
         && let Some(details) = &body.error.details
         && let (Some(kind), Some(name)) = (details["kind"].as_str(), details["name"].as_str())
