@@ -10,6 +10,8 @@
 //! entity rows × view rows.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -19,6 +21,11 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
 
 /// A feature view as the join sees it: the columns of its rows that matter.
 #[derive(Debug, Clone)]
@@ -58,6 +65,110 @@ pub enum JoinError {
     TooManyRows,
     #[error("arrow: {0}")]
     Arrow(String),
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+}
+
+fn file_error(path: &Path, error: impl std::fmt::Display) -> JoinError {
+    JoinError::File { path: path.display().to_string(), message: error.to_string() }
+}
+
+/// Rows read from Parquet per batch.
+const READ_BATCH_ROWS: usize = 64 * 1024;
+
+/// Reads the columns `columns` (every one when `None`; in the files' order either way) of the
+/// Parquet files `paths`, which share a schema, their row groups spread over the machine's cores;
+/// the batches in file and row group order.
+pub fn read_parquet(
+    paths: &[PathBuf],
+    columns: Option<&[&str]>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), JoinError> {
+    let open = |path: &Path| {
+        let file = File::open(path).map_err(|e| file_error(path, e))?;
+        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| file_error(path, e))
+    };
+    // Every (file, row group), and what to read of each file.
+    let mut units: Vec<(&Path, usize, ProjectionMask)> = Vec::new();
+    let mut schema: Option<SchemaRef> = None;
+    for path in paths {
+        let builder = open(path)?;
+        let indices: Vec<usize> = match columns {
+            Some(columns) => columns
+                .iter()
+                .map(|column| {
+                    builder.schema().index_of(column).map_err(|_| {
+                        JoinError::MissingColumn(path.display().to_string(), (*column).to_owned())
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            None => (0..builder.schema().fields().len()).collect(),
+        };
+        // Parquet hands columns over in the file's order, whatever order they were asked in.
+        let mut indices = indices;
+        indices.sort_unstable();
+        indices.dedup();
+        let projected = Arc::new(builder.schema().project(&indices)?);
+        match &schema {
+            Some(first) if first.fields() != projected.fields() => {
+                return Err(file_error(path, "its columns differ from the first file's"));
+            }
+            Some(_) => {}
+            None => schema = Some(projected),
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        units.extend(
+            (0..builder.metadata().num_row_groups()).map(|group| (path.as_path(), group, mask.clone())),
+        );
+    }
+    let schema =
+        schema.ok_or_else(|| JoinError::File { path: String::new(), message: "no file to read".into() })?;
+    let threads =
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(units.len()).max(1);
+    let read_unit =
+        |(path, group, mask): &(&Path, usize, ProjectionMask)| -> Result<Vec<RecordBatch>, JoinError> {
+            let reader = open(path)?
+                .with_row_groups(vec![*group])
+                .with_projection(mask.clone())
+                .with_batch_size(READ_BATCH_ROWS)
+                .build()
+                .map_err(|e| file_error(path, e))?;
+            reader.collect::<Result<Vec<_>, _>>().map_err(|e| file_error(path, e))
+        };
+    let mut read: Vec<Option<Result<Vec<RecordBatch>, JoinError>>> = (0..units.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let units = &units;
+                scope.spawn(move || {
+                    (thread..units.len())
+                        .step_by(threads)
+                        .map(|i| (i, read_unit(&units[i])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for worker in workers {
+            for (i, result) in worker.join().unwrap_or_default() {
+                read[i] = Some(result);
+            }
+        }
+    });
+    let mut batches = Vec::new();
+    for result in read {
+        batches.extend(result.ok_or_else(|| JoinError::Arrow("a reader thread stopped".into()))??);
+    }
+    Ok((schema, batches))
+}
+
+/// Writes `batch` to a Parquet file at `path` (Snappy, row groups of up to a million rows).
+pub fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<(), JoinError> {
+    let file = File::create(path).map_err(|e| file_error(path, e))?;
+    let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
+    let mut writer =
+        ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(|e| file_error(path, e))?;
+    writer.write(batch).map_err(|e| file_error(path, e))?;
+    writer.close().map_err(|e| file_error(path, e))?;
+    Ok(())
 }
 
 impl From<arrow_schema::ArrowError> for JoinError {
@@ -126,7 +237,12 @@ fn latest_at_or_before(
         }
         let created = created.as_ref().and_then(|c| c[row]).unwrap_or(i64::MIN);
         let position = u32::try_from(row).map_err(|_| JoinError::TooManyRows)?;
-        by_key.entry(key.clone()).or_default().push((event, created, position));
+        match by_key.get_mut(&key) {
+            Some(entries) => entries.push((event, created, position)),
+            None => {
+                by_key.insert(key.clone(), vec![(event, created, position)]);
+            }
+        }
     }
     for entries in by_key.values_mut() {
         entries.sort_unstable();

@@ -13,7 +13,9 @@ use arrow_array::{
     TimestampMillisecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use cairn_feature_store::retrieval::{JoinError, ViewRows, ViewSpec, point_in_time_join};
+use cairn_feature_store::retrieval::{
+    JoinError, ViewRows, ViewSpec, point_in_time_join, read_parquet, write_parquet,
+};
 use proptest::prelude::*;
 
 const SECOND: i64 = 1_000_000;
@@ -304,4 +306,39 @@ fn clashing_names_and_missing_columns_are_named() {
     assert_eq!(error, JoinError::MissingColumn("the entity rows".into(), "when".into()));
     let error = point_in_time_join(&entities, "customer", &[], true).unwrap_err();
     assert!(matches!(error, JoinError::NotATimestamp { .. }), "{error}");
+}
+
+#[test]
+fn parquet_files_are_read_by_column_across_files_and_row_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let spends: Vec<Spend> = (0..300)
+        .map(|i| Spend { customer: Some(i % 7), event: Some(i), created: None, amount: Some(i as f64) })
+        .collect();
+    let view = spend_view(&spends, None);
+    let paths: Vec<_> = view
+        .batches
+        .iter()
+        .enumerate()
+        .map(|(i, batch)| {
+            let path = dir.path().join(format!("part-{i}.parquet"));
+            write_parquet(batch, &path).unwrap();
+            path
+        })
+        .collect();
+    let (schema, batches) = read_parquet(&paths, Some(&["amount", "customer"])).unwrap();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["customer", "amount"], "in the file's order");
+    let amounts: Vec<f64> = batches
+        .iter()
+        .flat_map(|b| b.column(1).as_primitive::<Float64Type>().iter().flatten().collect::<Vec<_>>())
+        .collect();
+    assert_eq!(amounts, (0..300).map(f64::from).collect::<Vec<_>>(), "every row, in file order");
+    let error = read_parquet(&paths, Some(&["tip"])).unwrap_err();
+    assert!(matches!(error, JoinError::MissingColumn(_, ref column) if column == "tip"), "{error}");
+    std::fs::write(dir.path().join("broken.parquet"), b"PAR1 not really").unwrap();
+    let error = read_parquet(&[dir.path().join("broken.parquet")], None).unwrap_err();
+    assert!(
+        error.to_string().starts_with(&dir.path().join("broken.parquet").display().to_string()),
+        "{error}"
+    );
 }

@@ -4,6 +4,7 @@
 //! servers run as their own processes; the registry's peak memory is read from /proc.
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -26,6 +27,9 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // The whole process group: `mlflow server` runs its workers as children of its own,
+        // which would outlive it.
+        let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", self.child.id())).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -88,6 +92,7 @@ async fn mlflow(http: &reqwest::Client, dir: &std::path::Path) -> Server {
         .arg(dir.join("mlflow-artifacts"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .process_group(0)
         .spawn()
         .unwrap_or_else(|error| panic!("{bin}: {error}; infra/local/bench installs it"));
     let url = format!("http://127.0.0.1:{port}");

@@ -1,0 +1,106 @@
+//! Historical retrieval against DuckDB's `ASOF LEFT JOIN`, side by side on the same Parquet
+//! files: entity rows (customer, time) joined with a feature view of 10 float features, the
+//! result written to Parquet. Both read and write the files; both use every core. Sizes:
+//! `CAIRN_BENCH_ENTITIES` (default 1 000 000) and `CAIRN_BENCH_VIEW_ROWS` (default 10 000 000).
+#![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use arrow_array::Array as _;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Float64Type;
+use cairn_feature_store::retrieval::{ViewRows, ViewSpec, point_in_time_join, read_parquet, write_parquet};
+
+fn size(variable: &str, default: usize) -> usize {
+    std::env::var(variable).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn duckdb(args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/duckdb_asof.py");
+    let output = Command::new(cairn_testkit::python()).arg(script).args(args).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// Peak resident memory of this process so far, MB.
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or_default()
+        / 1024.0
+}
+
+fn main() {
+    let (entities, rows) =
+        (size("CAIRN_BENCH_ENTITIES", 1_000_000), size("CAIRN_BENCH_VIEW_ROWS", 10_000_000));
+    let keys = (rows / 100).max(1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    duckdb(&["generate", path, &entities.to_string(), &rows.to_string(), &keys.to_string()]);
+    println!("historical retrieval: {entities} entity rows × a {rows}-row view of 10 features, {keys} keys");
+
+    let peer = duckdb(&["asof", path]);
+    let peer_seconds = peer["seconds"].as_f64().unwrap();
+
+    let before = peak_rss_mb();
+    let started = Instant::now();
+    let (_, entity_batches) = read_parquet(&[dir.path().join("entities.parquet")], None).unwrap();
+    let entity_rows =
+        arrow_select::concat::concat_batches(&entity_batches[0].schema(), &entity_batches).unwrap();
+    let (schema, batches) = read_parquet(&[dir.path().join("view.parquet")], None).unwrap();
+    let features: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
+    let view = ViewRows {
+        spec: ViewSpec {
+            name: "spend".into(),
+            join_keys: vec!["customer_id".into()],
+            features: features.clone(),
+            event_timestamp: "event_timestamp".into(),
+            created_timestamp: None,
+            ttl_micros: None,
+        },
+        schema,
+        batches,
+    };
+    let read = started.elapsed().as_secs_f64();
+    let joined = point_in_time_join(&entity_rows, "event_timestamp", &[view], false).unwrap();
+    let join = started.elapsed().as_secs_f64() - read;
+    write_parquet(&joined, &dir.path().join("cairn.parquet")).unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let write = seconds - read - join;
+    let peak = peak_rss_mb();
+
+    // The same answer: as many entity rows matched, the same features found.
+    let f0 = joined.column(2).as_primitive::<Float64Type>();
+    let matched = f0.len() - f0.null_count();
+    let sum: f64 = f0.iter().flatten().sum();
+    assert_eq!(joined.num_rows() as u64, peer["rows"].as_u64().unwrap());
+    assert_eq!(matched as u64, peer["matched"].as_u64().unwrap(), "rows with a match");
+    let peer_sum = peer["sum_f0"].as_f64().unwrap_or_default();
+    assert!(
+        (sum - peer_sum).abs() <= 1e-6 * peer_sum.abs().max(1.0),
+        "sum of f0: {sum} vs DuckDB's {peer_sum}"
+    );
+
+    println!("{:<58}{:>10}{:>10}{:>12}", "", "seconds", "ratio", "peak MB");
+    println!(
+        "{:<58}{:>10.2}{:>10.2}{:>12.0}",
+        "DuckDB ASOF LEFT JOIN, Parquet → Parquet (peer)",
+        peer_seconds,
+        1.0,
+        peer["peak_rss_mb"].as_f64().unwrap_or_default()
+    );
+    println!(
+        "{:<58}{:>10.2}{:>10.2}{:>12.0}",
+        "Cairn point_in_time_join, Parquet → Parquet",
+        seconds,
+        seconds / peer_seconds,
+        peak.max(before)
+    );
+    println!("  Cairn: reading {read:.2} s, joining {join:.2} s, writing {write:.2} s");
+    println!("(time ratio: Cairn's time over DuckDB's; goal ≤ 1.0, peak memory ≤ 2 GB)");
+}
