@@ -11,7 +11,9 @@ use std::time::Instant;
 use arrow_array::Array as _;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
-use cairn_feature_store::retrieval::{ViewRows, ViewSpec, point_in_time_join, read_parquet, write_parquet};
+use cairn_feature_store::retrieval::{
+    ViewFiles, ViewSpec, point_in_time_join_files, read_parquet, write_parquet,
+};
 
 fn size(variable: &str, default: usize) -> usize {
     std::env::var(variable).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -52,9 +54,8 @@ fn main() {
     let (_, entity_batches) = read_parquet(&[dir.path().join("entities.parquet")], None).unwrap();
     let entity_rows =
         arrow_select::concat::concat_batches(&entity_batches[0].schema(), &entity_batches).unwrap();
-    let (schema, batches) = read_parquet(&[dir.path().join("view.parquet")], None).unwrap();
     let features: Vec<String> = (0..10).map(|i| format!("f{i}")).collect();
-    let view = ViewRows {
+    let view = ViewFiles {
         spec: ViewSpec {
             name: "spend".into(),
             join_keys: vec!["customer_id".into()],
@@ -63,11 +64,10 @@ fn main() {
             created_timestamp: None,
             ttl_micros: None,
         },
-        schema,
-        batches,
+        paths: vec![dir.path().join("view.parquet")],
     };
     let read = started.elapsed().as_secs_f64();
-    let joined = point_in_time_join(&entity_rows, "event_timestamp", &[view], false).unwrap();
+    let joined = point_in_time_join_files(&entity_rows, "event_timestamp", &[view], false).unwrap();
     let join = started.elapsed().as_secs_f64() - read;
     write_parquet(&joined, &dir.path().join("cairn.parquet")).unwrap();
     let seconds = started.elapsed().as_secs_f64();
@@ -101,6 +101,8 @@ fn main() {
         seconds / peer_seconds,
         peak.max(before)
     );
-    println!("  Cairn: reading {read:.2} s, joining {join:.2} s, writing {write:.2} s");
+    println!(
+        "  Cairn: reading the entity rows {read:.2} s, joining (reading the view) {join:.2} s, writing {write:.2} s"
+    );
     println!("(time ratio: Cairn's time over DuckDB's; goal ≤ 1.0, peak memory ≤ 2 GB)");
 }

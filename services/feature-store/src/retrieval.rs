@@ -83,16 +83,36 @@ pub fn read_parquet(
     paths: &[PathBuf],
     columns: Option<&[&str]>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), JoinError> {
-    let open = |path: &Path| {
-        let file = File::open(path).map_err(|e| file_error(path, e))?;
-        ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| file_error(path, e))
-    };
-    // Every (file, row group), and what to read of each file.
-    let mut units: Vec<(&Path, usize, ProjectionMask)> = Vec::new();
+    read_units(paths, columns, None)
+}
+
+/// A row group of one file, and the number of its first row among all the files' rows.
+struct Unit<'a> {
+    path: &'a Path,
+    group: usize,
+    mask: ProjectionMask,
+    first_row: u64,
+    rows: u64,
+}
+
+fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, JoinError> {
+    let file = File::open(path).map_err(|e| file_error(path, e))?;
+    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| file_error(path, e))
+}
+
+/// Like [`read_parquet`]; with `keep` (sorted, distinct row numbers across all the files), only
+/// those rows, and row groups without one of them are not decoded at all.
+fn read_units(
+    paths: &[PathBuf],
+    columns: Option<&[&str]>,
+    keep: Option<&[u32]>,
+) -> Result<(SchemaRef, Vec<RecordBatch>), JoinError> {
+    let mut units: Vec<Unit<'_>> = Vec::new();
     let mut schema: Option<SchemaRef> = None;
+    let mut first_row = 0u64;
     for path in paths {
         let builder = open(path)?;
-        let indices: Vec<usize> = match columns {
+        let mut indices: Vec<usize> = match columns {
             Some(columns) => columns
                 .iter()
                 .map(|column| {
@@ -104,7 +124,6 @@ pub fn read_parquet(
             None => (0..builder.schema().fields().len()).collect(),
         };
         // Parquet hands columns over in the file's order, whatever order they were asked in.
-        let mut indices = indices;
         indices.sort_unstable();
         indices.dedup();
         let projected = Arc::new(builder.schema().project(&indices)?);
@@ -116,29 +135,57 @@ pub fn read_parquet(
             None => schema = Some(projected),
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-        units.extend(
-            (0..builder.metadata().num_row_groups()).map(|group| (path.as_path(), group, mask.clone())),
-        );
+        for (group, metadata) in builder.metadata().row_groups().iter().enumerate() {
+            let rows = u64::try_from(metadata.num_rows()).unwrap_or_default();
+            units.push(Unit { path: path.as_path(), group, mask: mask.clone(), first_row, rows });
+            first_row += rows;
+        }
     }
     let schema =
         schema.ok_or_else(|| JoinError::File { path: String::new(), message: "no file to read".into() })?;
+    let read_unit = |unit: &Unit<'_>| -> Result<Vec<RecordBatch>, JoinError> {
+        // The row numbers to keep within this unit, counted from its first row.
+        let wanted: Option<Vec<u32>> = keep.map(|keep| {
+            let from = keep.partition_point(|row| u64::from(*row) < unit.first_row);
+            let to = keep.partition_point(|row| u64::from(*row) < unit.first_row + unit.rows);
+            keep[from..to].iter().map(|row| (u64::from(*row) - unit.first_row) as u32).collect()
+        });
+        if wanted.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(Vec::new());
+        }
+        let reader = open(unit.path)?
+            .with_row_groups(vec![unit.group])
+            .with_projection(unit.mask.clone())
+            .with_batch_size(READ_BATCH_ROWS)
+            .build()
+            .map_err(|e| file_error(unit.path, e))?;
+        let mut batches = Vec::new();
+        let mut offset = 0u32;
+        for batch in reader {
+            let batch = batch.map_err(|e| file_error(unit.path, e))?;
+            let len = batch.num_rows() as u32;
+            match &wanted {
+                None => batches.push(batch),
+                Some(wanted) => {
+                    let from = wanted.partition_point(|row| *row < offset);
+                    let to = wanted.partition_point(|row| *row < offset + len);
+                    if from < to {
+                        let local: UInt32Array = wanted[from..to].iter().map(|row| row - offset).collect();
+                        batches.push(arrow_select::take::take_record_batch(&batch, &local)?);
+                    }
+                }
+            }
+            offset += len;
+        }
+        Ok(batches)
+    };
     let threads =
         std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(units.len()).max(1);
-    let read_unit =
-        |(path, group, mask): &(&Path, usize, ProjectionMask)| -> Result<Vec<RecordBatch>, JoinError> {
-            let reader = open(path)?
-                .with_row_groups(vec![*group])
-                .with_projection(mask.clone())
-                .with_batch_size(READ_BATCH_ROWS)
-                .build()
-                .map_err(|e| file_error(path, e))?;
-            reader.collect::<Result<Vec<_>, _>>().map_err(|e| file_error(path, e))
-        };
     let mut read: Vec<Option<Result<Vec<RecordBatch>, JoinError>>> = (0..units.len()).map(|_| None).collect();
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|thread| {
-                let units = &units;
+                let (units, read_unit) = (&units, &read_unit);
                 scope.spawn(move || {
                     (thread..units.len())
                         .step_by(threads)
@@ -177,6 +224,13 @@ impl From<arrow_schema::ArrowError> for JoinError {
     }
 }
 
+/// A feature view whose rows are in Parquet files (a dataset version's).
+#[derive(Debug, Clone)]
+pub struct ViewFiles {
+    pub spec: ViewSpec,
+    pub paths: Vec<PathBuf>,
+}
+
 /// Joins each view's features onto `entities` as of each entity row's `entity_timestamp`. The
 /// result holds the entity rows in their order with all their columns, then each view's
 /// features in the order asked, named `feature` or, with `full_feature_names`, `view__feature`.
@@ -186,23 +240,109 @@ pub fn point_in_time_join(
     views: &[ViewRows],
     full_feature_names: bool,
 ) -> Result<RecordBatch, JoinError> {
+    join(entities, entity_timestamp, full_feature_names, views, |view| {
+        Ok((&view.spec, view.batches.clone(), Gather::Batches(&view.schema, &view.batches)))
+    })
+}
+
+/// [`point_in_time_join`] over views in Parquet files. Each view's files are read twice, a
+/// column set at a time: its join keys and times, to find each entity row's match, then its
+/// features, of the matched rows only — so memory holds the keys and times, never every
+/// feature of every row.
+pub fn point_in_time_join_files(
+    entities: &RecordBatch,
+    entity_timestamp: &str,
+    views: &[ViewFiles],
+    full_feature_names: bool,
+) -> Result<RecordBatch, JoinError> {
+    join(entities, entity_timestamp, full_feature_names, views, |view| {
+        let spec = &view.spec;
+        let mut columns: Vec<&str> = spec.join_keys.iter().map(String::as_str).collect();
+        columns.push(&spec.event_timestamp);
+        columns.extend(spec.created_timestamp.as_deref());
+        let (_, keys) = read_parquet(&view.paths, Some(&columns))?;
+        Ok((spec, keys, Gather::Files(&view.paths)))
+    })
+}
+
+/// Where a view's features are gathered from once its matches are known.
+enum Gather<'a> {
+    /// The batches (every column, of this schema) the matches were found in.
+    Batches(&'a SchemaRef, &'a [RecordBatch]),
+    Files(&'a [PathBuf]),
+}
+
+impl Gather<'_> {
+    /// Columns `features` of rows `rows` (sorted, distinct), as one batch in that order.
+    fn rows(&self, owner: &str, features: &[String], rows: &[u32]) -> Result<RecordBatch, JoinError> {
+        let names: Vec<&str> = features.iter().map(String::as_str).collect();
+        let (schema, batches) = match self {
+            Gather::Files(paths) => read_units(paths, Some(&names), Some(rows))?,
+            Gather::Batches(schema, batches) => {
+                let mut indices = Vec::with_capacity(names.len());
+                for name in &names {
+                    indices.push(
+                        schema
+                            .index_of(name)
+                            .map_err(|_| JoinError::MissingColumn(owner.to_owned(), (*name).to_owned()))?,
+                    );
+                }
+                let schema = Arc::new(schema.project(&indices)?);
+                let mut picked = Vec::new();
+                let mut offset = 0u32;
+                for batch in *batches {
+                    let len = batch.num_rows() as u32;
+                    let from = rows.partition_point(|row| *row < offset);
+                    let to = rows.partition_point(|row| *row < offset + len);
+                    if from < to {
+                        let local: UInt32Array = rows[from..to].iter().map(|row| row - offset).collect();
+                        picked
+                            .push(arrow_select::take::take_record_batch(&batch.project(&indices)?, &local)?);
+                    }
+                    offset += len;
+                }
+                (schema, picked)
+            }
+        };
+        Ok(arrow_select::concat::concat_batches(&schema, &batches)?)
+    }
+}
+
+fn join<'a, V: 'a>(
+    entities: &RecordBatch,
+    entity_timestamp: &str,
+    full_feature_names: bool,
+    views: &'a [V],
+    // A view's spec, batches holding its keys and times, and where its features come from.
+    keys_of: impl Fn(&'a V) -> Result<(&'a ViewSpec, Vec<RecordBatch>, Gather<'a>), JoinError>,
+) -> Result<RecordBatch, JoinError> {
     let entity_times = timestamps(entities, entity_timestamp, "the entity rows")?;
     let mut fields: Vec<Arc<Field>> = entities.schema().fields().iter().cloned().collect();
     let mut columns: Vec<ArrayRef> = entities.columns().to_vec();
     for view in views {
-        let spec = &view.spec;
-        let keys = KeyEncoder::new(entities, &spec.join_keys, "the entity rows")?;
-        let rows = arrow_select::concat::concat_batches(&view.schema, &view.batches)?;
-        let matches = latest_at_or_before(&rows, spec, &keys, &entity_times)?;
+        let (spec, keys, gather) = keys_of(view)?;
+        let owner = format!("view `{}`", spec.name);
+        let entity_keys = KeyEncoder::new(entities, &spec.join_keys, "the entity rows")?;
+        let matches = latest_at_or_before(&keys, spec, &entity_keys, &entity_times)?;
+        drop(keys);
+        let mut winners: Vec<u32> = matches.iter().flatten().copied().collect();
+        winners.sort_unstable();
+        winners.dedup();
+        let found = gather.rows(&owner, &spec.features, &winners)?;
+        // For each entity row, its match's place among the winners.
+        let places: UInt32Array = matches
+            .iter()
+            .map(|row| row.and_then(|row| winners.binary_search(&row).ok()).map(|place| place as u32))
+            .collect();
         for feature in &spec.features {
-            let index = rows
+            let index = found
                 .schema()
                 .index_of(feature)
-                .map_err(|_| JoinError::MissingColumn(format!("view `{}`", spec.name), feature.clone()))?;
-            let source = rows.schema().field(index).clone();
+                .map_err(|_| JoinError::MissingColumn(owner.clone(), feature.clone()))?;
+            let source = found.schema().field(index).clone();
             let name = if full_feature_names { format!("{}__{feature}", spec.name) } else { feature.clone() };
             fields.push(Arc::new(Field::new(name, source.data_type().clone(), true)));
-            columns.push(arrow_select::take::take(rows.column(index).as_ref(), &matches, None)?);
+            columns.push(arrow_select::take::take(found.column(index).as_ref(), &places, None)?);
         }
     }
     let mut names = std::collections::HashSet::new();
@@ -212,37 +352,42 @@ pub fn point_in_time_join(
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
 }
 
-/// For each entity row, the index of the view row it gets (null for none).
+/// For each entity row, the number of the view row it gets (among the rows of all of `batches`),
+/// if any.
 fn latest_at_or_before(
-    rows: &RecordBatch,
+    batches: &[RecordBatch],
     spec: &ViewSpec,
     entity_keys: &KeyEncoder,
     entity_times: &[Option<i64>],
-) -> Result<UInt32Array, JoinError> {
+) -> Result<Vec<Option<u32>>, JoinError> {
     let owner = format!("view `{}`", spec.name);
-    let view_keys = KeyEncoder::new(rows, &spec.join_keys, &owner)?;
-    let events = timestamps(rows, &spec.event_timestamp, &owner)?;
-    let created = match &spec.created_timestamp {
-        Some(column) => Some(timestamps(rows, column, &owner)?),
-        None => None,
-    };
     // Each key's rows, ordered by (event time, created time, position): the last at or before a
     // time is the one Feast picks.
     let mut by_key: HashMap<Vec<u8>, Vec<(i64, i64, u32)>> = HashMap::new();
     let mut key = Vec::new();
-    for (row, event) in events.iter().enumerate() {
-        let Some(event) = *event else { continue };
-        if !view_keys.encode(row, &mut key) {
-            continue;
-        }
-        let created = created.as_ref().and_then(|c| c[row]).unwrap_or(i64::MIN);
-        let position = u32::try_from(row).map_err(|_| JoinError::TooManyRows)?;
-        match by_key.get_mut(&key) {
-            Some(entries) => entries.push((event, created, position)),
-            None => {
-                by_key.insert(key.clone(), vec![(event, created, position)]);
+    let mut offset = 0usize;
+    for batch in batches {
+        let view_keys = KeyEncoder::new(batch, &spec.join_keys, &owner)?;
+        let events = timestamps(batch, &spec.event_timestamp, &owner)?;
+        let created = match &spec.created_timestamp {
+            Some(column) => Some(timestamps(batch, column, &owner)?),
+            None => None,
+        };
+        for (row, event) in events.iter().enumerate() {
+            let Some(event) = *event else { continue };
+            if !view_keys.encode(row, &mut key) {
+                continue;
+            }
+            let created = created.as_ref().and_then(|c| c[row]).unwrap_or(i64::MIN);
+            let position = u32::try_from(offset + row).map_err(|_| JoinError::TooManyRows)?;
+            match by_key.get_mut(&key) {
+                Some(entries) => entries.push((event, created, position)),
+                None => {
+                    by_key.insert(key.clone(), vec![(event, created, position)]);
+                }
             }
         }
+        offset += batch.num_rows();
     }
     for entries in by_key.values_mut() {
         entries.sort_unstable();
@@ -261,7 +406,7 @@ fn latest_at_or_before(
         });
         matches.push(found);
     }
-    Ok(UInt32Array::from(matches))
+    Ok(matches)
 }
 
 /// A column of timestamps in microseconds, whatever its unit.

@@ -14,7 +14,8 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use cairn_feature_store::retrieval::{
-    JoinError, ViewRows, ViewSpec, point_in_time_join, read_parquet, write_parquet,
+    JoinError, ViewFiles, ViewRows, ViewSpec, point_in_time_join, point_in_time_join_files, read_parquet,
+    write_parquet,
 };
 use proptest::prelude::*;
 
@@ -190,6 +191,19 @@ fn label_view(rows: &[Label], ttl_micros: Option<i64>) -> ViewRows {
     }
 }
 
+/// `view`'s batches written as Parquet files under `dir`, one each.
+fn files_of(dir: &std::path::Path, view: &ViewRows) -> Vec<std::path::PathBuf> {
+    view.batches
+        .iter()
+        .enumerate()
+        .map(|(i, batch)| {
+            let path = dir.join(format!("{}-{i}.parquet", view.spec.name));
+            write_parquet(batch, &path).unwrap();
+            path
+        })
+        .collect()
+}
+
 /// The reference: of the rows that qualify, the greatest by (event, created, position).
 fn reference<R>(
     rows: &[R],
@@ -221,6 +235,15 @@ proptest! {
     ) {
         let views = [spend_view(&spends, spend_ttl), label_view(&labels, label_ttl)];
         let joined = point_in_time_join(&entity_batch(&entities), "event_timestamp", &views, full_names).unwrap();
+        // The same views as Parquet files (a file per batch): the same answer.
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<ViewFiles> = views
+            .iter()
+            .map(|view| ViewFiles { spec: view.spec.clone(), paths: files_of(dir.path(), view) })
+            .collect();
+        let from_files =
+            point_in_time_join_files(&entity_batch(&entities), "event_timestamp", &files, full_names).unwrap();
+        prop_assert_eq!(&from_files, &joined);
         let (amount_name, label_name) = if full_names { ("spend__amount", "labels__label") } else { ("amount", "label") };
         let schema = joined.schema();
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
@@ -315,16 +338,7 @@ fn parquet_files_are_read_by_column_across_files_and_row_groups() {
         .map(|i| Spend { customer: Some(i % 7), event: Some(i), created: None, amount: Some(i as f64) })
         .collect();
     let view = spend_view(&spends, None);
-    let paths: Vec<_> = view
-        .batches
-        .iter()
-        .enumerate()
-        .map(|(i, batch)| {
-            let path = dir.path().join(format!("part-{i}.parquet"));
-            write_parquet(batch, &path).unwrap();
-            path
-        })
-        .collect();
+    let paths = files_of(dir.path(), &view);
     let (schema, batches) = read_parquet(&paths, Some(&["amount", "customer"])).unwrap();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["customer", "amount"], "in the file's order");
