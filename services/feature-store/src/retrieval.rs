@@ -363,8 +363,9 @@ fn latest_at_or_before(
     let owner = format!("view `{}`", spec.name);
     // Each key's rows, ordered by (event time, created time, position): the last at or before a
     // time is the one Feast picks.
-    let mut by_key: HashMap<Vec<u8>, Vec<(i64, i64, u32)>> = HashMap::new();
-    let mut key = Vec::new();
+    let mut ids = KeyIds::default();
+    let mut groups: Vec<Vec<(i64, i64, u32)>> = Vec::new();
+    let mut scratch = Vec::new();
     let mut offset = 0usize;
     for batch in batches {
         let view_keys = KeyEncoder::new(batch, &spec.join_keys, &owner)?;
@@ -375,30 +376,23 @@ fn latest_at_or_before(
         };
         for (row, event) in events.iter().enumerate() {
             let Some(event) = *event else { continue };
-            if !view_keys.encode(row, &mut key) {
-                continue;
-            }
+            let Some(id) = ids.insert(view_keys.key(row, &mut scratch)) else { continue };
             let created = created.as_ref().and_then(|c| c[row]).unwrap_or(i64::MIN);
             let position = u32::try_from(offset + row).map_err(|_| JoinError::TooManyRows)?;
-            match by_key.get_mut(&key) {
-                Some(entries) => entries.push((event, created, position)),
-                None => {
-                    by_key.insert(key.clone(), vec![(event, created, position)]);
-                }
+            if id as usize == groups.len() {
+                groups.push(Vec::new());
             }
+            groups[id as usize].push((event, created, position));
         }
         offset += batch.num_rows();
     }
-    for entries in by_key.values_mut() {
-        entries.sort_unstable();
+    for group in &mut groups {
+        group.sort_unstable();
     }
     let mut matches = Vec::with_capacity(entity_times.len());
     for (row, time) in entity_times.iter().enumerate() {
         let found = time.and_then(|time| {
-            if !entity_keys.encode(row, &mut key) {
-                return None;
-            }
-            let entries = by_key.get(&key)?;
+            let entries = &groups[ids.find(entity_keys.key(row, &mut scratch))? as usize];
             let at_or_before = entries.partition_point(|(event, _, _)| *event <= time);
             let &(event, _, position) = entries.get(at_or_before.checked_sub(1)?)?;
             let fresh = spec.ttl_micros.is_none_or(|ttl| event >= time.saturating_sub(ttl));
@@ -407,6 +401,51 @@ fn latest_at_or_before(
         matches.push(found);
     }
     Ok(matches)
+}
+
+/// A row's join key: one integer on its own (the common case, hashed as it is), or the encoded
+/// values; null matches nothing.
+enum Key<'a> {
+    Null,
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+/// A small number for each distinct join key, in order of first sight.
+#[derive(Default)]
+struct KeyIds {
+    ints: HashMap<i64, u32, foldhash::fast::RandomState>,
+    bytes: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
+}
+
+impl KeyIds {
+    fn len(&self) -> u32 {
+        (self.ints.len() + self.bytes.len()) as u32
+    }
+
+    /// The key's number, a new one for a new key; none for a null key.
+    fn insert(&mut self, key: Key<'_>) -> Option<u32> {
+        let next = self.len();
+        match key {
+            Key::Null => None,
+            Key::Int(value) => Some(*self.ints.entry(value).or_insert(next)),
+            Key::Bytes(bytes) => match self.bytes.get(bytes) {
+                Some(id) => Some(*id),
+                None => {
+                    self.bytes.insert(bytes.into(), next);
+                    Some(next)
+                }
+            },
+        }
+    }
+
+    fn find(&self, key: Key<'_>) -> Option<u32> {
+        match key {
+            Key::Null => None,
+            Key::Int(value) => self.ints.get(&value).copied(),
+            Key::Bytes(bytes) => self.bytes.get(bytes).copied(),
+        }
+    }
 }
 
 /// A column of timestamps in microseconds, whatever its unit.
@@ -475,6 +514,32 @@ impl KeyEncoder {
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { columns })
+    }
+
+    /// Row `row`'s key: a single integer column's value as it is, otherwise the encoded values
+    /// (in `scratch`).
+    fn key<'s>(&self, row: usize, scratch: &'s mut Vec<u8>) -> Key<'s> {
+        if let [column] = self.columns.as_slice() {
+            if column.is_null(row) {
+                return Key::Null;
+            }
+            let value = match column.data_type() {
+                DataType::Int8 => Some(column.as_primitive::<Int8Type>().value(row).into()),
+                DataType::Int16 => Some(column.as_primitive::<Int16Type>().value(row).into()),
+                DataType::Int32 => Some(column.as_primitive::<Int32Type>().value(row).into()),
+                DataType::Int64 => Some(column.as_primitive::<Int64Type>().value(row)),
+                DataType::UInt8 => Some(column.as_primitive::<UInt8Type>().value(row).into()),
+                DataType::UInt16 => Some(column.as_primitive::<UInt16Type>().value(row).into()),
+                DataType::UInt32 => Some(column.as_primitive::<UInt32Type>().value(row).into()),
+                // Beyond i64 it is encoded, as it would be in a compound key.
+                DataType::UInt64 => i64::try_from(column.as_primitive::<UInt64Type>().value(row)).ok(),
+                _ => None,
+            };
+            if let Some(value) = value {
+                return Key::Int(value);
+            }
+        }
+        if self.encode(row, scratch) { Key::Bytes(scratch) } else { Key::Null }
     }
 
     /// Writes row `row`'s key to `out`; false when one of its values is null (it matches nothing).
