@@ -353,7 +353,8 @@ fn join<'a, V: 'a>(
 }
 
 /// For each entity row, the number of the view row it gets (among the rows of all of `batches`),
-/// if any.
+/// if any. The view's keys are split by hash between one thread per core, each indexing its own
+/// share.
 fn latest_at_or_before(
     batches: &[RecordBatch],
     spec: &ViewSpec,
@@ -361,38 +362,66 @@ fn latest_at_or_before(
     entity_times: &[Option<i64>],
 ) -> Result<Vec<Option<u32>>, JoinError> {
     let owner = format!("view `{}`", spec.name);
-    // Each key's rows, ordered by (event time, created time, position): the last at or before a
-    // time is the one Feast picks.
-    let mut ids = KeyIds::default();
-    let mut groups: Vec<Vec<(i64, i64, u32)>> = Vec::new();
-    let mut scratch = Vec::new();
+    let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    u32::try_from(total).map_err(|_| JoinError::TooManyRows)?;
+    // Per batch: its keys, event and created times, and the number of its first row.
+    let mut prepared = Vec::with_capacity(batches.len());
     let mut offset = 0usize;
     for batch in batches {
-        let view_keys = KeyEncoder::new(batch, &spec.join_keys, &owner)?;
-        let events = timestamps(batch, &spec.event_timestamp, &owner)?;
         let created = match &spec.created_timestamp {
             Some(column) => Some(timestamps(batch, column, &owner)?),
             None => None,
         };
-        for (row, event) in events.iter().enumerate() {
-            let Some(event) = *event else { continue };
-            let Some(id) = ids.insert(view_keys.key(row, &mut scratch)) else { continue };
-            let created = created.as_ref().and_then(|c| c[row]).unwrap_or(i64::MIN);
-            let position = u32::try_from(offset + row).map_err(|_| JoinError::TooManyRows)?;
-            if id as usize == groups.len() {
-                groups.push(Vec::new());
-            }
-            groups[id as usize].push((event, created, position));
-        }
+        prepared.push((
+            KeyEncoder::new(batch, &spec.join_keys, &owner)?,
+            timestamps(batch, &spec.event_timestamp, &owner)?,
+            created,
+            offset,
+        ));
         offset += batch.num_rows();
     }
-    for group in &mut groups {
-        group.sort_unstable();
-    }
+    let parts = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 4);
+    let build = |part: usize| {
+        // Each key's rows, ordered by (event time, created time, position): the last at or
+        // before a time is the one Feast picks.
+        let mut ids = KeyIds::default();
+        let mut groups: Vec<Vec<(i64, i64, u32)>> = Vec::new();
+        let mut scratch = Vec::new();
+        for (keys, events, created, offset) in &prepared {
+            for (row, event) in events.iter().enumerate() {
+                let Some(event) = *event else { continue };
+                let key = keys.key(row, &mut scratch);
+                if key.part(parts) != part {
+                    continue;
+                }
+                let Some(id) = ids.insert(key) else { continue };
+                let created = created.as_ref().and_then(|c| c[row]).unwrap_or(i64::MIN);
+                if id as usize == groups.len() {
+                    groups.push(Vec::new());
+                }
+                groups[id as usize].push((event, created, (offset + row) as u32));
+            }
+        }
+        for group in &mut groups {
+            group.sort_unstable();
+        }
+        (ids, groups)
+    };
+    let build = &build;
+    let indexes = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..parts).map(|part| scope.spawn(move || build(part))).collect();
+        workers
+            .into_iter()
+            .map(|worker| worker.join().map_err(|_| JoinError::Arrow("an index thread stopped".into())))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let mut scratch = Vec::new();
     let mut matches = Vec::with_capacity(entity_times.len());
     for (row, time) in entity_times.iter().enumerate() {
         let found = time.and_then(|time| {
-            let entries = &groups[ids.find(entity_keys.key(row, &mut scratch))? as usize];
+            let key = entity_keys.key(row, &mut scratch);
+            let (ids, groups) = &indexes[key.part(parts)];
+            let entries = &groups[ids.find(key)? as usize];
             let at_or_before = entries.partition_point(|(event, _, _)| *event <= time);
             let &(event, _, position) = entries.get(at_or_before.checked_sub(1)?)?;
             let fresh = spec.ttl_micros.is_none_or(|ttl| event >= time.saturating_sub(ttl));
@@ -409,6 +438,22 @@ enum Key<'a> {
     Null,
     Int(i64),
     Bytes(&'a [u8]),
+}
+
+impl Key<'_> {
+    /// Which of `parts` shares of the keys this one belongs to: the same for equal keys.
+    fn part(&self, parts: usize) -> usize {
+        let hash = match self {
+            Key::Null => 0,
+            // Fibonacci hashing: the high bits of the product mix every bit of the value.
+            Key::Int(value) => (*value as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32,
+            // FNV-1a.
+            Key::Bytes(bytes) => bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
+                (hash ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3)
+            }),
+        };
+        (hash % parts as u64) as usize
+    }
 }
 
 /// A small number for each distinct join key, in order of first sight.
