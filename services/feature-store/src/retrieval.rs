@@ -19,7 +19,7 @@ use arrow_array::types::{
     Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
-use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
@@ -316,7 +316,7 @@ fn join<'a, V: 'a>(
     // A view's spec, batches holding its keys and times, and where its features come from.
     keys_of: impl Fn(&'a V) -> Result<(&'a ViewSpec, Vec<RecordBatch>, Gather<'a>), JoinError>,
 ) -> Result<RecordBatch, JoinError> {
-    let entity_times = timestamps(entities, entity_timestamp, "the entity rows")?;
+    let entity_times = Times::of(entities, entity_timestamp, "the entity rows")?;
     let mut fields: Vec<Arc<Field>> = entities.schema().fields().iter().cloned().collect();
     let mut columns: Vec<ArrayRef> = entities.columns().to_vec();
     for view in views {
@@ -359,7 +359,7 @@ fn latest_at_or_before(
     batches: &[RecordBatch],
     spec: &ViewSpec,
     entity_keys: &KeyEncoder,
-    entity_times: &[Option<i64>],
+    entity_times: &Times,
 ) -> Result<Vec<Option<u32>>, JoinError> {
     let owner = format!("view `{}`", spec.name);
     let total: usize = batches.iter().map(RecordBatch::num_rows).sum();
@@ -369,12 +369,12 @@ fn latest_at_or_before(
     let mut offset = 0usize;
     for batch in batches {
         let created = match &spec.created_timestamp {
-            Some(column) => Some(timestamps(batch, column, &owner)?),
+            Some(column) => Some(Times::of(batch, column, &owner)?),
             None => None,
         };
         prepared.push((
             KeyEncoder::new(batch, &spec.join_keys, &owner)?,
-            timestamps(batch, &spec.event_timestamp, &owner)?,
+            Times::of(batch, &spec.event_timestamp, &owner)?,
             created,
             offset,
         ));
@@ -388,14 +388,14 @@ fn latest_at_or_before(
         let mut groups: Vec<Vec<(i64, i64, u32)>> = Vec::new();
         let mut scratch = Vec::new();
         for (keys, events, created, offset) in &prepared {
-            for (row, event) in events.iter().enumerate() {
-                let Some(event) = *event else { continue };
+            for row in 0..events.len() {
+                let Some(event) = events.get(row) else { continue };
                 let key = keys.key(row, &mut scratch);
                 if key.part(parts) != part {
                     continue;
                 }
                 let Some(id) = ids.insert(key) else { continue };
-                let created = created.as_ref().and_then(|c| c[row]).unwrap_or(i64::MIN);
+                let created = created.as_ref().and_then(|c| c.get(row)).unwrap_or(i64::MIN);
                 if id as usize == groups.len() {
                     groups.push(Vec::new());
                 }
@@ -417,8 +417,8 @@ fn latest_at_or_before(
     })?;
     let mut scratch = Vec::new();
     let mut matches = Vec::with_capacity(entity_times.len());
-    for (row, time) in entity_times.iter().enumerate() {
-        let found = time.and_then(|time| {
+    for row in 0..entity_times.len() {
+        let found = entity_times.get(row).and_then(|time| {
             let key = entity_keys.key(row, &mut scratch);
             let (ids, groups) = &indexes[key.part(parts)];
             let entries = &groups[ids.find(key)? as usize];
@@ -493,38 +493,64 @@ impl KeyIds {
     }
 }
 
-/// A column of timestamps in microseconds, whatever its unit.
-fn timestamps(batch: &RecordBatch, column: &str, owner: &str) -> Result<Vec<Option<i64>>, JoinError> {
-    let index = batch
-        .schema()
-        .index_of(column)
-        .map_err(|_| JoinError::MissingColumn(owner.to_owned(), column.to_owned()))?;
-    let array = batch.column(index);
-    let micros = |scale: fn(i64) -> Option<i64>, values: Vec<Option<i64>>| {
-        values.into_iter().map(|v| v.and_then(scale)).collect::<Vec<_>>()
-    };
-    Ok(match array.data_type() {
-        DataType::Timestamp(TimeUnit::Second, _) => {
-            micros(|v| v.checked_mul(1_000_000), array.as_primitive::<TimestampSecondType>().iter().collect())
+/// A column of timestamps, read as microseconds whatever its unit (without a copy).
+struct Times {
+    values: PrimitiveArray<Int64Type>,
+    unit: TimeUnit,
+}
+
+impl Times {
+    fn of(batch: &RecordBatch, column: &str, owner: &str) -> Result<Self, JoinError> {
+        let index = batch
+            .schema()
+            .index_of(column)
+            .map_err(|_| JoinError::MissingColumn(owner.to_owned(), column.to_owned()))?;
+        let array = batch.column(index);
+        let (values, nulls, unit) = match array.data_type() {
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                let typed = array.as_primitive::<TimestampSecondType>();
+                (typed.values().clone(), typed.nulls().cloned(), TimeUnit::Second)
+            }
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                let typed = array.as_primitive::<TimestampMillisecondType>();
+                (typed.values().clone(), typed.nulls().cloned(), TimeUnit::Millisecond)
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                let typed = array.as_primitive::<TimestampMicrosecondType>();
+                (typed.values().clone(), typed.nulls().cloned(), TimeUnit::Microsecond)
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                let typed = array.as_primitive::<TimestampNanosecondType>();
+                (typed.values().clone(), typed.nulls().cloned(), TimeUnit::Nanosecond)
+            }
+            other => {
+                return Err(JoinError::NotATimestamp {
+                    owner: owner.to_owned(),
+                    column: column.to_owned(),
+                    found: other.to_string(),
+                });
+            }
+        };
+        Ok(Self { values: PrimitiveArray::new(values, nulls), unit })
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Row `row`'s time in microseconds; none when null or out of range.
+    fn get(&self, row: usize) -> Option<i64> {
+        if self.values.is_null(row) {
+            return None;
         }
-        DataType::Timestamp(TimeUnit::Millisecond, _) => {
-            micros(|v| v.checked_mul(1000), array.as_primitive::<TimestampMillisecondType>().iter().collect())
+        let value = self.values.value(row);
+        match self.unit {
+            TimeUnit::Second => value.checked_mul(1_000_000),
+            TimeUnit::Millisecond => value.checked_mul(1000),
+            TimeUnit::Microsecond => Some(value),
+            TimeUnit::Nanosecond => Some(value.div_euclid(1000)),
         }
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            array.as_primitive::<TimestampMicrosecondType>().iter().collect()
-        }
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => micros(
-            |v| Some(v.div_euclid(1000)),
-            array.as_primitive::<TimestampNanosecondType>().iter().collect(),
-        ),
-        other => {
-            return Err(JoinError::NotATimestamp {
-                owner: owner.to_owned(),
-                column: column.to_owned(),
-                found: other.to_string(),
-            });
-        }
-    })
+    }
 }
 
 /// Encodes a row's join keys as bytes that are equal exactly when the keys are: integers of
