@@ -227,19 +227,7 @@ async fn rejected_and_failed_batches_leave_nothing_visible() {
     assert!(files_under(&staging).is_empty(), "staging is cleared");
 
     // The failed batch announced itself on the bus.
-    let bus = cairn_bus::Bus::connect(
-        &platform.config.nats,
-        ServiceKind::Monitor,
-        cairn_telemetry::Metrics::new("t"),
-    )
-    .await
-    .unwrap();
-    let stream = bus.jetstream().get_stream("CAIRN_DATASETS").await.unwrap();
-    let message = crate::eventually("the quality event", || async {
-        stream.get_last_raw_message_by_subject("cairn.datasets.quality_violated").await.ok()
-    })
-    .await;
-    let event: cairn_events::v1::DataQualityViolated = prost::Message::decode(message.payload).unwrap();
+    let event: cairn_events::v1::DataQualityViolated = crate::last_event(&platform, |_| true).await;
     assert_eq!((event.rows_in, event.rows_quarantined, event.threshold), (100, 50, 0.05));
     assert_eq!(event.quarantined_by_rule.get("min"), Some(&50));
 

@@ -171,23 +171,7 @@ async fn definitions_are_planned_applied_as_a_whole_and_versioned() {
     assert_eq!(missing.code(), Some("not_found"));
 
     // Each new view version was announced.
-    let bus = cairn_bus::Bus::connect(
-        &platform.config.nats,
-        ServiceKind::Monitor,
-        cairn_telemetry::Metrics::new("t"),
-    )
-    .await
-    .unwrap();
-    let stream = bus.jetstream().get_stream("CAIRN_FEATURES").await.unwrap();
-    let message = eventually("the view event", || async {
-        stream
-            .get_last_raw_message_by_subject("cairn.features.view_applied")
-            .await
-            .ok()
-            .filter(|m| m.sequence >= 2)
-    })
-    .await;
-    let event: cairn_events::v1::FeatureViewApplied = prost::Message::decode(message.payload).unwrap();
+    let event = crate::last_event(&platform, |e: &cairn_events::v1::FeatureViewApplied| e.version == 2).await;
     assert_eq!((event.feature_view.as_str(), event.version, event.ttl_seconds), ("spend", 2, 86400));
     assert_eq!(event.features, ["amount", "channel"]);
     platform.stop().await;
