@@ -166,14 +166,7 @@ fn read_units(
             let len = batch.num_rows() as u32;
             match &wanted {
                 None => batches.push(batch),
-                Some(wanted) => {
-                    let from = wanted.partition_point(|row| *row < offset);
-                    let to = wanted.partition_point(|row| *row < offset + len);
-                    if from < to {
-                        let local: UInt32Array = wanted[from..to].iter().map(|row| row - offset).collect();
-                        batches.push(arrow_select::take::take_record_batch(&batch, &local)?);
-                    }
-                }
+                Some(wanted) => batches.extend(pick(&batch, offset, wanted)?),
             }
             offset += len;
         }
@@ -205,6 +198,18 @@ fn read_units(
         batches.extend(result.ok_or_else(|| JoinError::Arrow("a reader thread stopped".into()))??);
     }
     Ok((schema, batches))
+}
+
+/// The rows of `batch` among `rows` (sorted row numbers, `batch` starting at row `offset`), if
+/// any.
+fn pick(batch: &RecordBatch, offset: u32, rows: &[u32]) -> Result<Option<RecordBatch>, JoinError> {
+    let from = rows.partition_point(|row| *row < offset);
+    let to = rows.partition_point(|row| *row < offset + batch.num_rows() as u32);
+    if from == to {
+        return Ok(None);
+    }
+    let local: UInt32Array = rows[from..to].iter().map(|row| row - offset).collect();
+    Ok(Some(arrow_select::take::take_record_batch(batch, &local)?))
 }
 
 /// Writes `batch` to a Parquet file at `path` (Snappy, row groups of up to a million rows).
@@ -291,15 +296,8 @@ impl Gather<'_> {
                 let mut picked = Vec::new();
                 let mut offset = 0u32;
                 for batch in *batches {
-                    let len = batch.num_rows() as u32;
-                    let from = rows.partition_point(|row| *row < offset);
-                    let to = rows.partition_point(|row| *row < offset + len);
-                    if from < to {
-                        let local: UInt32Array = rows[from..to].iter().map(|row| row - offset).collect();
-                        picked
-                            .push(arrow_select::take::take_record_batch(&batch.project(&indices)?, &local)?);
-                    }
-                    offset += len;
+                    picked.extend(pick(&batch.project(&indices)?, offset, rows)?);
+                    offset += batch.num_rows() as u32;
                 }
                 (schema, picked)
             }
