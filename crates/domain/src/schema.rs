@@ -23,6 +23,20 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    /// The type's name as declarations spell it (`int64`, `categorical`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ColumnType::Bool => "bool",
+            ColumnType::Int32 => "int32",
+            ColumnType::Int64 => "int64",
+            ColumnType::Float32 => "float32",
+            ColumnType::Float64 => "float64",
+            ColumnType::String => "string",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::Categorical { .. } => "categorical",
+        }
+    }
+
     /// Numbers and timestamps (microseconds since the epoch): the columns that have an order,
     /// min/max rules, quantiles and histograms.
     pub fn is_numeric(&self) -> bool {

@@ -10,7 +10,7 @@ pub fn from_text(text: &str, column: &Column) -> Result<Value, String> {
     if text.is_empty() {
         return Ok(Value::Null);
     }
-    let bad = || format!("`{}` is not a {}", shorten(text), type_name(&column.column_type));
+    let bad = || format!("`{}` is not a {}", shorten(text), column.column_type.name());
     match &column.column_type {
         ColumnType::Bool => match text.to_ascii_lowercase().as_str() {
             "true" | "t" | "1" | "yes" | "y" => Ok(Value::Bool(true)),
@@ -31,7 +31,7 @@ pub fn from_text(text: &str, column: &Column) -> Result<Value, String> {
 /// error, not silently converted.
 pub fn from_json(value: &serde_json::Value, column: &Column) -> Result<Value, String> {
     use serde_json::Value as J;
-    let bad = || format!("{} is not a {}", shorten(&value.to_string()), type_name(&column.column_type));
+    let bad = || format!("{} is not a {}", shorten(&value.to_string()), column.column_type.name());
     match (&column.column_type, value) {
         (_, J::Null) => Ok(Value::Null),
         (ColumnType::Bool, J::Bool(v)) => Ok(Value::Bool(*v)),
@@ -63,19 +63,6 @@ pub fn timestamp(text: &str) -> Option<i64> {
         .ok()
         .and_then(|date| date.and_hms_opt(0, 0, 0))
         .map(|midnight| midnight.and_utc().timestamp_micros())
-}
-
-pub fn type_name(column_type: &ColumnType) -> &'static str {
-    match column_type {
-        ColumnType::Bool => "bool",
-        ColumnType::Int32 => "int32",
-        ColumnType::Int64 => "int64",
-        ColumnType::Float32 => "float32",
-        ColumnType::Float64 => "float64",
-        ColumnType::String => "string",
-        ColumnType::Timestamp => "timestamp",
-        ColumnType::Categorical { .. } => "categorical",
-    }
 }
 
 /// Values quoted in messages are cut, so an error never carries a whole payload.

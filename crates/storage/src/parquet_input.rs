@@ -11,7 +11,7 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use cairn_domain::{Column, ColumnType, Schema};
-use cairn_records::parse::{from_text, type_name};
+use cairn_records::parse::from_text;
 use cairn_records::{DecodeError, Numbered, Record, Value};
 use parquet::arrow::arrow_reader::{
     ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
@@ -156,8 +156,7 @@ fn value(array: &ArrayRef, index: usize, column: &Column) -> Result<Value, Strin
         return Ok(Value::Null);
     }
     let wanted = &column.column_type;
-    let mismatch =
-        || format!("a Parquet {} column cannot hold {} values", array.data_type(), type_name(wanted));
+    let mismatch = || format!("a Parquet {} column cannot hold {} values", array.data_type(), wanted.name());
     let int = || -> Option<i64> {
         Some(match array.data_type() {
             DataType::Int8 => array.as_primitive::<Int8Type>().value(index).into(),

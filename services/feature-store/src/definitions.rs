@@ -173,21 +173,14 @@ fn resolve_view(
                 format!(
                     "`{}` is declared {} but dataset `{}` holds {}",
                     feature.name,
-                    type_name(&feature.column_type),
+                    feature.column_type.name(),
                     view.source,
-                    type_name(&found.column_type)
+                    found.column_type.name()
                 ),
             ));
         }
     }
     Ok(ResolvedView { definition: view, join_keys, timestamp_field })
-}
-
-fn type_name(column_type: &ColumnType) -> String {
-    serde_json::to_value(column_type)
-        .ok()
-        .and_then(|value| value.get("type").and_then(|t| t.as_str()).map(str::to_owned))
-        .unwrap_or_default()
 }
 
 fn resolve_service(
