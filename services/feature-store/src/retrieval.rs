@@ -381,29 +381,56 @@ fn latest_at_or_before(
     let parts = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 4);
     let build = |part: usize| {
         // Each key's rows, ordered by (event time, created time, position): the last at or
-        // before a time is the one Feast picks.
+        // before a time is the one Feast picks. Laid out key after key in one array (a counting
+        // sort by key number), not a growing list per key.
         let mut ids = KeyIds::default();
-        let mut groups: Vec<Vec<(i64, i64, u32)>> = Vec::new();
         let mut scratch = Vec::new();
-        for (keys, events, created, offset) in &prepared {
+        // Per view row, its key's number here (`SKIP` for another share's key, a null key or
+        // time), and how many rows each key has.
+        const SKIP: u32 = u32::MAX;
+        let mut row_ids: Vec<u32> = Vec::with_capacity(total);
+        let mut counts: Vec<u32> = Vec::new();
+        for (keys, events, _, _) in &prepared {
             for row in 0..events.len() {
-                let Some(event) = events.get(row) else { continue };
                 let key = keys.key(row, &mut scratch);
-                if key.part(parts) != part {
-                    continue;
+                let id =
+                    if events.get(row).is_none() || key.part(parts) != part { None } else { ids.insert(key) };
+                match id {
+                    Some(id) => {
+                        if id as usize == counts.len() {
+                            counts.push(0);
+                        }
+                        counts[id as usize] += 1;
+                        row_ids.push(id);
+                    }
+                    None => row_ids.push(SKIP),
                 }
-                let Some(id) = ids.insert(key) else { continue };
-                let created = created.as_ref().and_then(|c| c.get(row)).unwrap_or(i64::MIN);
-                if id as usize == groups.len() {
-                    groups.push(Vec::new());
-                }
-                groups[id as usize].push((event, created, (offset + row) as u32));
             }
         }
-        for group in &mut groups {
-            group.sort_unstable();
+        let mut starts: Vec<u32> = Vec::with_capacity(counts.len() + 1);
+        let mut next = 0u32;
+        for count in &counts {
+            starts.push(next);
+            next += count;
         }
-        (ids, groups)
+        starts.push(next);
+        let mut cursor = starts.clone();
+        let mut entries = vec![(0i64, 0i64, 0u32); next as usize];
+        let mut row_ids = row_ids.into_iter();
+        for (_, events, created, offset) in &prepared {
+            for row in 0..events.len() {
+                let id = row_ids.next().unwrap_or(SKIP);
+                let Some(event) = events.get(row).filter(|_| id != SKIP) else { continue };
+                let created = created.as_ref().and_then(|c| c.get(row)).unwrap_or(i64::MIN);
+                let at = &mut cursor[id as usize];
+                entries[*at as usize] = (event, created, (offset + row) as u32);
+                *at += 1;
+            }
+        }
+        for pair in starts.windows(2) {
+            entries[pair[0] as usize..pair[1] as usize].sort_unstable();
+        }
+        (ids, starts, entries)
     };
     let build = &build;
     let indexes = std::thread::scope(|scope| {
@@ -418,8 +445,9 @@ fn latest_at_or_before(
     for row in 0..entity_times.len() {
         let found = entity_times.get(row).and_then(|time| {
             let key = entity_keys.key(row, &mut scratch);
-            let (ids, groups) = &indexes[key.part(parts)];
-            let entries = &groups[ids.find(key)? as usize];
+            let (ids, starts, entries) = &indexes[key.part(parts)];
+            let id = ids.find(key)? as usize;
+            let entries = &entries[starts[id] as usize..starts[id + 1] as usize];
             let at_or_before = entries.partition_point(|(event, _, _)| *event <= time);
             let &(event, _, position) = entries.get(at_or_before.checked_sub(1)?)?;
             let fresh = spec.ttl_micros.is_none_or(|ttl| event >= time.saturating_sub(ttl));
