@@ -36,10 +36,9 @@ fn change(kind: &str, name: &str, action: Action, from: Option<i64>, to: Option<
     (kind.to_owned(), name.to_owned(), action, from, to)
 }
 
-#[tokio::test]
-async fn definitions_are_planned_applied_as_a_whole_and_versioned() {
+async fn definitions_are_planned_applied_as_a_whole_and_versioned(store: Store) {
     let platform =
-        Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
+        Platform::start_with(store, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
     let ingestion = platform.client(ServiceKind::Ingestion);
     let features = platform.client(ServiceKind::FeatureStore);
     ingestion.create_dataset(&crate::batches::dataset()).await.unwrap();
@@ -162,7 +161,7 @@ async fn definitions_are_planned_applied_as_a_whole_and_versioned() {
         "",
     );
     without_service["feature_services"] = json!([]);
-    let plan = features.apply_features(&definitions(without_service), None).await.unwrap();
+    let plan = features.apply_features(&definitions(without_service.clone()), None).await.unwrap();
     assert_eq!(plan.changes.last().map(|c| (c.action, c.from_version)), Some((Action::Delete, Some(2))));
     let services = features.feature_services().await.unwrap();
     assert!(services[0].deleted);
@@ -170,9 +169,33 @@ async fn definitions_are_planned_applied_as_a_whole_and_versioned() {
     let missing = features.feature_view_versions("nothing").await.unwrap_err();
     assert_eq!(missing.code(), Some("not_found"));
 
+    // Two applies at once: one waits for the other, then plans against what it left.
+    let (mut shorter, mut longer) = (without_service.clone(), without_service.clone());
+    shorter["feature_views"][0]["ttl_seconds"] = json!(3600);
+    longer["feature_views"][0]["ttl_seconds"] = json!(7200);
+    let (shorter, longer) = (definitions(shorter), definitions(longer));
+    let (a, b) =
+        tokio::join!(features.apply_features(&shorter, None), features.apply_features(&longer, None));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut made: Vec<Option<i64>> = vec![a.changes[1].to_version, b.changes[1].to_version];
+    made.sort_unstable();
+    assert_eq!(made, [Some(3), Some(4)], "{store:?}");
+    assert_eq!(features.feature_view_versions("spend").await.unwrap().len(), 4);
+
     // Each new view version was announced.
-    let event = crate::last_event(&platform, |e: &cairn_events::v1::FeatureViewApplied| e.version == 2).await;
-    assert_eq!((event.feature_view.as_str(), event.version, event.ttl_seconds), ("spend", 2, 86400));
+    let event = crate::last_event(&platform, |e: &cairn_events::v1::FeatureViewApplied| e.version == 4).await;
+    assert_eq!(event.feature_view.as_str(), "spend");
+    assert!([3600, 7200].contains(&event.ttl_seconds), "{}", event.ttl_seconds);
     assert_eq!(event.features, ["amount", "channel"]);
     platform.stop().await;
+}
+
+#[tokio::test]
+async fn definitions_are_planned_applied_as_a_whole_and_versioned_on_sqlite() {
+    definitions_are_planned_applied_as_a_whole_and_versioned(Store::Sqlite).await;
+}
+
+#[tokio::test]
+async fn definitions_are_planned_applied_as_a_whole_and_versioned_on_postgres() {
+    definitions_are_planned_applied_as_a_whole_and_versioned(Store::Postgres).await;
 }

@@ -566,6 +566,14 @@ pub(crate) async fn apply(
 ) -> Result<Plan, DefinitionError> {
     db.call(move |conn| {
         cairn_db::write_transaction(conn, |conn| {
+            // One apply at a time (SQLite's write transactions already are): a second one waits,
+            // then plans against what the first left.
+            if let AnyConnection::Postgresql(pg) = conn {
+                diesel::sql_query(
+                    "LOCK TABLE entities, feature_views, feature_services IN SHARE ROW EXCLUSIVE MODE",
+                )
+                .execute(pg)?;
+            }
             let steps = plan_steps(&load_current(conn)?, &desired);
             let plan = plan_of(&steps);
             if confirmed.is_some_and(|digest| digest != plan.digest) {

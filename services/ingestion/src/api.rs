@@ -192,6 +192,7 @@ fn format(request: &HttpRequest, query: &BatchQuery) -> Result<Format, ApiError>
     responses(
         (status = 201, description = "Committed as a new version", body = Batch),
         (status = 404, description = "Unknown dataset", body = cairn_http::ErrorBody),
+        (status = 409, description = "Unique keys: a concurrent batch committed some of the same keys first; nothing kept, send again", body = cairn_http::ErrorBody),
         (status = 415, description = "Unsupported format", body = cairn_http::ErrorBody),
         (status = 422, description = "Unreadable input (line and column in details), or too many records quarantined (the failed batch in details)", body = cairn_http::ErrorBody)))]
 async fn ingest_batch(
@@ -215,6 +216,7 @@ async fn ingest_batch(
         (status = 201, description = "Committed as a new version", body = Batch),
         (status = 403, description = "A local path outside ingestion.import_roots", body = cairn_http::ErrorBody),
         (status = 404, description = "Unknown dataset", body = cairn_http::ErrorBody),
+        (status = 409, description = "Unique keys: a concurrent batch committed some of the same keys first; nothing kept, send again", body = cairn_http::ErrorBody),
         (status = 415, description = "Unknown format", body = cairn_http::ErrorBody),
         (status = 422, description = "Unsupported or missing source, unreadable input, or too many records quarantined", body = cairn_http::ErrorBody),
         (status = 503, description = "The source could not be read", body = cairn_http::ErrorBody)))]

@@ -29,7 +29,8 @@ impl Drop for Server {
     fn drop(&mut self) {
         // The whole process group: `mlflow server` runs its workers as children of its own,
         // which would outlive it.
-        let _ = Command::new("kill").arg("-KILL").arg(format!("-{}", self.child.id())).status();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
