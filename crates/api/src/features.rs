@@ -50,13 +50,65 @@ pub struct FeatureViewDef {
     pub description: String,
 }
 
-/// One feature: a column of the view's source, with its type. (Unknown fields cannot be refused
-/// here: serde does not combine that with the flattened type.)
+/// One feature: a column of the view's source, with its type (`{"name": "amount", "type":
+/// "float64"}`; a categorical one lists its `values`). Read through its fields as written, so
+/// that an unknown field is refused, which serde cannot do for a flattened type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(try_from = "FeatureFields")]
 pub struct FeatureDef {
     pub name: Name,
     #[serde(flatten)]
     pub column_type: ColumnType,
+}
+
+/// A feature's fields as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeatureFields {
+    name: Name,
+    #[serde(rename = "type")]
+    column_type: String,
+    #[serde(default)]
+    values: Option<Vec<String>>,
+}
+
+impl TryFrom<FeatureFields> for FeatureDef {
+    type Error = String;
+
+    fn try_from(fields: FeatureFields) -> Result<Self, String> {
+        let mut typed = serde_json::json!({"type": fields.column_type});
+        if let Some(values) = fields.values {
+            typed["values"] = serde_json::json!(values);
+        }
+        let column_type: ColumnType =
+            serde_json::from_value(typed).map_err(|error| format!("feature `{}`: {error}", fields.name))?;
+        Ok(FeatureDef { name: fields.name, column_type })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feature_is_read_with_its_type_and_nothing_unknown() {
+        let read = |text: &str| serde_json::from_str::<FeatureDef>(text).map_err(|e| e.to_string());
+        let amount = read(r#"{"name": "amount", "type": "float64"}"#).unwrap();
+        assert_eq!(amount.column_type, ColumnType::Float64);
+        let channel = read(r#"{"name": "channel", "type": "categorical", "values": ["web"]}"#).unwrap();
+        assert_eq!(channel.column_type, ColumnType::Categorical { values: vec!["web".into()] });
+        assert_eq!(
+            serde_json::to_value(&channel).unwrap(),
+            serde_json::json!({"name": "channel", "type": "categorical", "values": ["web"]})
+        );
+        assert!(
+            read(r#"{"name": "amount", "type": "float64", "nulable": true}"#)
+                .unwrap_err()
+                .contains("nulable")
+        );
+        assert!(read(r#"{"name": "amount", "type": "decimal"}"#).unwrap_err().contains("decimal"));
+        assert!(read(r#"{"name": "amount"}"#).unwrap_err().contains("type"));
+    }
 }
 
 /// A named set of features a model consumes: `view` (all its features) or `view:feature`.
