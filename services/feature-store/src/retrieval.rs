@@ -6,8 +6,8 @@
 //! keys hold a null never match, as in SQL. Exact ties on both timestamps, which Feast answers
 //! with the entity row repeated, resolve here to the view row that came last.
 //!
-//! Memory is the entity rows plus, per view, the view's rows and an index entry for each: never
-//! entity rows × view rows.
+//! Memory is the entity rows plus, per view, its keys and times (and, in memory, its rows) and an
+//! index entry for each view row: never entity rows × view rows.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -172,32 +172,41 @@ fn read_units(
         }
         Ok(batches)
     };
-    let threads =
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(units.len()).max(1);
-    let mut read: Vec<Option<Result<Vec<RecordBatch>, JoinError>>> = (0..units.len()).map(|_| None).collect();
+    let mut batches = Vec::new();
+    for read in on_cores(units.len(), |i| read_unit(&units[i]))? {
+        batches.extend(read?);
+    }
+    Ok((schema, batches))
+}
+
+/// The machine's cores (at most 4).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 4)
+}
+
+/// `work(i)` for each `i` in `0..count` on up to one thread per core (a thread takes every
+/// `threads`-th `i`); the results in the order of `i`.
+fn on_cores<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync) -> Result<Vec<T>, JoinError> {
+    let threads = cores().min(count).max(1);
+    let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
     std::thread::scope(|scope| {
+        let work = &work;
         let workers: Vec<_> = (0..threads)
             .map(|thread| {
-                let (units, read_unit) = (&units, &read_unit);
-                scope.spawn(move || {
-                    (thread..units.len())
-                        .step_by(threads)
-                        .map(|i| (i, read_unit(&units[i])))
-                        .collect::<Vec<_>>()
-                })
+                scope
+                    .spawn(move || (thread..count).step_by(threads).map(|i| (i, work(i))).collect::<Vec<_>>())
             })
             .collect();
         for worker in workers {
             for (i, result) in worker.join().unwrap_or_default() {
-                read[i] = Some(result);
+                results[i] = Some(result);
             }
         }
     });
-    let mut batches = Vec::new();
-    for result in read {
-        batches.extend(result.ok_or_else(|| JoinError::Arrow("a reader thread stopped".into()))??);
-    }
-    Ok((schema, batches))
+    results
+        .into_iter()
+        .map(|result| result.ok_or_else(|| JoinError::Arrow("a worker thread stopped".into())))
+        .collect()
 }
 
 /// The rows of `batch` among `rows` (sorted row numbers, `batch` starting at row `offset`), if
@@ -378,7 +387,7 @@ fn latest_at_or_before(
         ));
         offset += batch.num_rows();
     }
-    let parts = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 4);
+    let parts = cores();
     let build = |part: usize| {
         // Each key's rows, ordered by (event time, created time, position): the last at or
         // before a time is the one Feast picks. Laid out key after key in one array (a counting
@@ -432,14 +441,7 @@ fn latest_at_or_before(
         }
         (ids, starts, entries)
     };
-    let build = &build;
-    let indexes = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..parts).map(|part| scope.spawn(move || build(part))).collect();
-        workers
-            .into_iter()
-            .map(|worker| worker.join().map_err(|_| JoinError::Arrow("an index thread stopped".into())))
-            .collect::<Result<Vec<_>, _>>()
-    })?;
+    let indexes = on_cores(parts, build)?;
     let mut scratch = Vec::new();
     let mut matches = Vec::with_capacity(entity_times.len());
     for row in 0..entity_times.len() {
@@ -579,6 +581,22 @@ impl Times {
     }
 }
 
+/// An integer column's value at `row` as `i64`, whatever its width; none for another type or a
+/// `u64` beyond `i64`.
+fn int_value(column: &ArrayRef, row: usize) -> Option<i64> {
+    Some(match column.data_type() {
+        DataType::Int8 => column.as_primitive::<Int8Type>().value(row).into(),
+        DataType::Int16 => column.as_primitive::<Int16Type>().value(row).into(),
+        DataType::Int32 => column.as_primitive::<Int32Type>().value(row).into(),
+        DataType::Int64 => column.as_primitive::<Int64Type>().value(row),
+        DataType::UInt8 => column.as_primitive::<UInt8Type>().value(row).into(),
+        DataType::UInt16 => column.as_primitive::<UInt16Type>().value(row).into(),
+        DataType::UInt32 => column.as_primitive::<UInt32Type>().value(row).into(),
+        DataType::UInt64 => i64::try_from(column.as_primitive::<UInt64Type>().value(row)).ok()?,
+        _ => return None,
+    })
+}
+
 /// Encodes a row's join keys as bytes that are equal exactly when the keys are: integers of
 /// any width as `i64`, strings length-prefixed, each value tagged with its kind.
 struct KeyEncoder {
@@ -620,19 +638,7 @@ impl KeyEncoder {
             if column.is_null(row) {
                 return Key::Null;
             }
-            let value = match column.data_type() {
-                DataType::Int8 => Some(column.as_primitive::<Int8Type>().value(row).into()),
-                DataType::Int16 => Some(column.as_primitive::<Int16Type>().value(row).into()),
-                DataType::Int32 => Some(column.as_primitive::<Int32Type>().value(row).into()),
-                DataType::Int64 => Some(column.as_primitive::<Int64Type>().value(row)),
-                DataType::UInt8 => Some(column.as_primitive::<UInt8Type>().value(row).into()),
-                DataType::UInt16 => Some(column.as_primitive::<UInt16Type>().value(row).into()),
-                DataType::UInt32 => Some(column.as_primitive::<UInt32Type>().value(row).into()),
-                // Beyond i64 it is encoded, as it would be in a compound key.
-                DataType::UInt64 => i64::try_from(column.as_primitive::<UInt64Type>().value(row)).ok(),
-                _ => None,
-            };
-            if let Some(value) = value {
+            if let Some(value) = int_value(column, row) {
                 return Key::Int(value);
             }
         }
@@ -646,31 +652,22 @@ impl KeyEncoder {
             if column.is_null(row) {
                 return false;
             }
-            let int = |value: i64, out: &mut Vec<u8>| {
-                out.push(1);
-                out.extend_from_slice(&value.to_le_bytes());
-            };
             let text = |value: &str, out: &mut Vec<u8>| {
                 out.push(2);
                 out.extend_from_slice(&(value.len() as u64).to_le_bytes());
                 out.extend_from_slice(value.as_bytes());
             };
+            if let Some(value) = int_value(column, row) {
+                out.push(1);
+                out.extend_from_slice(&value.to_le_bytes());
+                continue;
+            }
             match column.data_type() {
-                DataType::Int8 => int(column.as_primitive::<Int8Type>().value(row).into(), out),
-                DataType::Int16 => int(column.as_primitive::<Int16Type>().value(row).into(), out),
-                DataType::Int32 => int(column.as_primitive::<Int32Type>().value(row).into(), out),
-                DataType::Int64 => int(column.as_primitive::<Int64Type>().value(row), out),
-                DataType::UInt8 => int(column.as_primitive::<UInt8Type>().value(row).into(), out),
-                DataType::UInt16 => int(column.as_primitive::<UInt16Type>().value(row).into(), out),
-                DataType::UInt32 => int(column.as_primitive::<UInt32Type>().value(row).into(), out),
-                DataType::UInt64 => match i64::try_from(column.as_primitive::<UInt64Type>().value(row)) {
-                    Ok(value) => int(value, out),
-                    // Beyond i64: its own kind, so it equals only itself.
-                    Err(_) => {
-                        out.push(3);
-                        out.extend_from_slice(&column.as_primitive::<UInt64Type>().value(row).to_le_bytes());
-                    }
-                },
+                // Beyond i64: its own kind, so it equals only itself.
+                DataType::UInt64 => {
+                    out.push(3);
+                    out.extend_from_slice(&column.as_primitive::<UInt64Type>().value(row).to_le_bytes());
+                }
                 DataType::Utf8 => text(column.as_string::<i32>().value(row), out),
                 DataType::LargeUtf8 => text(column.as_string::<i64>().value(row), out),
                 DataType::Utf8View => text(column.as_string_view().value(row), out),
