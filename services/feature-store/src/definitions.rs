@@ -238,7 +238,8 @@ fn resolve_service(
 /// What the store holds now.
 #[derive(Default)]
 struct Current {
-    entities: BTreeMap<Name, (EntityDef, bool)>,
+    /// With whether it was deleted.
+    entities: BTreeMap<Name, (Entity, bool)>,
     views: BTreeMap<Name, FeatureView>,
     services: BTreeMap<Name, FeatureService>,
 }
@@ -301,14 +302,17 @@ fn service_columns() -> (
 
 fn load_current(conn: &mut AnyConnection) -> Result<Current, DbError> {
     let mut current = Current::default();
-    let rows: Vec<(String, String, Option<i64>)> = entities::table
-        .select((entities::name, entities::definition_json, entities::deleted_at))
+    let rows: Vec<(String, String, i64, Option<i64>)> = entities::table
+        .select((entities::name, entities::definition_json, entities::updated_at, entities::deleted_at))
         .load(conn)?;
-    for (name, json, deleted_at) in rows {
-        let definition: EntityDef = serde_json::from_str(&json).map_err(|e| corrupt("entity", e))?;
+    for (name, json, updated_at, deleted_at) in rows {
+        let entity = Entity {
+            definition: serde_json::from_str(&json).map_err(|e| corrupt("entity", e))?,
+            updated_at: Timestamp::from_micros(updated_at).unwrap_or_else(Timestamp::now),
+        };
         current
             .entities
-            .insert(Name::parse(name).map_err(|e| corrupt("entity", e))?, (definition, deleted_at.is_some()));
+            .insert(Name::parse(name).map_err(|e| corrupt("entity", e))?, (entity, deleted_at.is_some()));
     }
     // The latest version of each: rows come in version order, later ones replace earlier ones.
     let rows: Vec<ViewRow> =
@@ -385,11 +389,11 @@ fn plan_steps(current: &Current, desired: &Resolved) -> Vec<Step> {
     let mut steps = Vec::new();
     for (name, entity) in &desired.entities {
         let step = match current.entities.get(name) {
-            Some((held, false)) if held == entity => Step {
+            Some((held, false)) if held.definition == *entity => Step {
                 change: change(ENTITY, name, Action::Unchanged, None, None, Vec::new()),
                 write: Write::Nothing,
             },
-            Some((held, false)) => {
+            Some((Entity { definition: held, .. }, false)) => {
                 let mut fields = Vec::new();
                 if held.join_keys != entity.join_keys {
                     fields.push("join_keys".to_owned());
@@ -679,22 +683,11 @@ pub(crate) async fn held(
 ) -> Result<(Vec<Entity>, Vec<FeatureView>, Vec<FeatureService>), DbError> {
     db.run(|conn| {
         let current = load_current(conn)?;
-        let updated: BTreeMap<String, i64> = entities::table
-            .select((entities::name, entities::updated_at))
-            .load::<(String, i64)>(conn)?
-            .into_iter()
-            .collect();
         let entities = current
             .entities
-            .into_iter()
-            .filter(|(_, (_, deleted))| !deleted)
-            .map(|(name, (definition, _))| Entity {
-                updated_at: updated
-                    .get(name.as_str())
-                    .and_then(|at| Timestamp::from_micros(*at))
-                    .unwrap_or_else(Timestamp::now),
-                definition,
-            })
+            .into_values()
+            .filter(|(_, deleted)| !deleted)
+            .map(|(entity, _)| entity)
             .collect();
         Ok((entities, current.views.into_values().collect(), current.services.into_values().collect()))
     })
