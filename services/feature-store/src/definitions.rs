@@ -424,65 +424,21 @@ fn plan_steps(current: &Current, desired: &Resolved) -> Vec<Step> {
 
     let mut view_versions: BTreeMap<Name, i64> = BTreeMap::new();
     for (name, view) in &desired.views {
-        let held = current.views.get(name);
-        let next = held.map_or(1, |held| held.version + 1);
-        let step = match held {
-            Some(held) if !held.deleted => {
-                let fields = view_fields(held, view);
-                if !fields.is_empty() {
-                    Step {
-                        change: change(
-                            VIEW,
-                            name,
-                            Action::NewVersion,
-                            Some(held.version),
-                            Some(next),
-                            fields,
-                        ),
-                        write: Write::View(view.clone()),
-                    }
-                } else if held.definition.description != view.definition.description {
-                    Step {
-                        change: change(
-                            VIEW,
-                            name,
-                            Action::Update,
-                            Some(held.version),
-                            Some(held.version),
-                            vec!["description".into()],
-                        ),
-                        write: Write::DescribeView(view.definition.clone()),
-                    }
-                } else {
-                    Step {
-                        change: change(
-                            VIEW,
-                            name,
-                            Action::Unchanged,
-                            Some(held.version),
-                            Some(held.version),
-                            Vec::new(),
-                        ),
-                        write: Write::Nothing,
-                    }
-                }
-            }
-            _ => Step {
-                change: change(VIEW, name, Action::Create, None, Some(next), Vec::new()),
-                write: Write::View(view.clone()),
-            },
+        let held = current.views.get(name).filter(|held| !held.deleted);
+        let fields = held.map(|held| view_fields(held, view)).unwrap_or_default();
+        let redescribed = held.is_some_and(|held| held.definition.description != view.definition.description);
+        let latest = current.views.get(name).map(|held| held.version);
+        let (change, verdict) = versioned(VIEW, name, latest, held.is_some(), fields, redescribed);
+        view_versions.insert(name.clone(), change.to_version.unwrap_or(1));
+        let write = match verdict {
+            Verdict::Write => Write::View(view.clone()),
+            Verdict::Describe => Write::DescribeView(view.definition.clone()),
+            Verdict::Nothing => Write::Nothing,
         };
-        view_versions.insert(name.clone(), step.change.to_version.unwrap_or(next));
-        steps.push(step);
+        steps.push(Step { change, write });
     }
-    for (name, held) in &current.views {
-        if !held.deleted && !desired.views.contains_key(name) {
-            steps.push(Step {
-                change: change(VIEW, name, Action::Delete, Some(held.version), None, Vec::new()),
-                write: Write::DeleteLatest,
-            });
-        }
-    }
+    let held_views = current.views.iter().map(|(name, view)| (name, view.version, view.deleted));
+    steps.extend(deletions(VIEW, held_views, |name| desired.views.contains_key(name)));
 
     for (name, (service, wanted)) in &desired.services {
         let projections: Vec<Projection> = wanted
@@ -493,58 +449,84 @@ fn plan_steps(current: &Current, desired: &Resolved) -> Vec<Step> {
                 features: features.clone(),
             })
             .collect();
-        let held = current.services.get(name);
-        let next = held.map_or(1, |held| held.version + 1);
-        let step = match held {
-            Some(held) if !held.deleted && held.projections != projections => Step {
-                change: change(
-                    SERVICE,
-                    name,
-                    Action::NewVersion,
-                    Some(held.version),
-                    Some(next),
-                    vec!["features".into()],
-                ),
-                write: Write::Service { description: service.description.clone(), projections },
-            },
-            Some(held) if !held.deleted && held.description != service.description => Step {
-                change: change(
-                    SERVICE,
-                    name,
-                    Action::Update,
-                    Some(held.version),
-                    Some(held.version),
-                    vec!["description".into()],
-                ),
-                write: Write::DescribeService(service.description.clone()),
-            },
-            Some(held) if !held.deleted => Step {
-                change: change(
-                    SERVICE,
-                    name,
-                    Action::Unchanged,
-                    Some(held.version),
-                    Some(held.version),
-                    Vec::new(),
-                ),
-                write: Write::Nothing,
-            },
-            _ => Step {
-                change: change(SERVICE, name, Action::Create, None, Some(next), Vec::new()),
-                write: Write::Service { description: service.description.clone(), projections },
-            },
+        let held = current.services.get(name).filter(|held| !held.deleted);
+        let fields = if held.is_some_and(|held| held.projections != projections) {
+            vec!["features".into()]
+        } else {
+            Vec::new()
         };
-        steps.push(step);
+        let redescribed = held.is_some_and(|held| held.description != service.description);
+        let latest = current.services.get(name).map(|held| held.version);
+        let (change, verdict) = versioned(SERVICE, name, latest, held.is_some(), fields, redescribed);
+        let write = match verdict {
+            Verdict::Write => Write::Service { description: service.description.clone(), projections },
+            Verdict::Describe => Write::DescribeService(service.description.clone()),
+            Verdict::Nothing => Write::Nothing,
+        };
+        steps.push(Step { change, write });
     }
-    for (name, held) in &current.services {
-        if !held.deleted && !desired.services.contains_key(name) {
-            steps.push(Step {
-                change: change(SERVICE, name, Action::Delete, Some(held.version), None, Vec::new()),
-                write: Write::DeleteLatest,
-            });
-        }
-    }
+    let held_services =
+        current.services.iter().map(|(name, service)| (name, service.version, service.deleted));
+    steps.extend(deletions(SERVICE, held_services, |name| desired.services.contains_key(name)));
     steps
+}
+
+/// What a versioned object's plan writes.
+enum Verdict {
+    /// A version: the first, or a new one.
+    Write,
+    /// The latest version's description.
+    Describe,
+    Nothing,
+}
+
+/// The change of a versioned object (a feature view or service) whose latest version is
+/// `latest` (`live` unless deleted): a new version when `fields` — what its data is — differ, an
+/// update in place when only its description does; a deleted or new one is created anew.
+fn versioned(
+    kind: &str,
+    name: &Name,
+    latest: Option<i64>,
+    live: bool,
+    fields: Vec<String>,
+    redescribed: bool,
+) -> (PlannedChange, Verdict) {
+    match latest {
+        Some(version) if live && !fields.is_empty() => {
+            (change(kind, name, Action::NewVersion, Some(version), Some(version + 1), fields), Verdict::Write)
+        }
+        Some(version) if live && redescribed => (
+            change(kind, name, Action::Update, Some(version), Some(version), vec!["description".into()]),
+            Verdict::Describe,
+        ),
+        Some(version) if live => (
+            change(kind, name, Action::Unchanged, Some(version), Some(version), Vec::new()),
+            Verdict::Nothing,
+        ),
+        _ => (
+            change(
+                kind,
+                name,
+                Action::Create,
+                None,
+                Some(latest.map_or(1, |version| version + 1)),
+                Vec::new(),
+            ),
+            Verdict::Write,
+        ),
+    }
+}
+
+/// Deletions of the live versioned objects held that `wanted` no longer names.
+fn deletions<'a>(
+    kind: &'a str,
+    held: impl Iterator<Item = (&'a Name, i64, bool)> + 'a,
+    wanted: impl Fn(&Name) -> bool + 'a,
+) -> impl Iterator<Item = Step> + 'a {
+    held.filter(move |(name, _, deleted)| !deleted && !wanted(name)).map(move |(name, version, _)| Step {
+        change: change(kind, name, Action::Delete, Some(version), None, Vec::new()),
+        write: Write::DeleteLatest,
+    })
 }
 
 fn plan_of(steps: &[Step]) -> Plan {
