@@ -1,6 +1,5 @@
 //! `cairn datasets …`: declarations, versions and snapshots.
 
-use std::io::{BufRead as _, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -11,15 +10,11 @@ use cairn_config::CairnConfig;
 use cairn_domain::{Name, Schema, ServiceKind, Timestamp};
 use cairn_records::infer;
 
+use crate::output::{confirm, print_json};
 use crate::status::service_url;
 
 fn client(config: &CairnConfig) -> Client {
     Client::new(service_url(config, ServiceKind::Ingestion))
-}
-
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) async fn list(config: &CairnConfig, json: bool) -> anyhow::Result<ExitCode> {
@@ -233,11 +228,7 @@ pub(crate) async fn create(
             schema: declaration.schema.clone(),
             created_at: Timestamp::now(),
         });
-        print!("create it? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !confirm("create it?")? {
             println!("not created");
             return Ok(ExitCode::FAILURE);
         }

@@ -1,7 +1,6 @@
 //! `cairn features …`: definitions applied from files (TOML or JSON), like `terraform plan|apply`.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -11,15 +10,11 @@ use cairn_client::{Client, ClientError};
 use cairn_config::CairnConfig;
 use cairn_domain::ServiceKind;
 
+use crate::output::{confirm, print_json};
 use crate::status::service_url;
 
 fn client(config: &CairnConfig) -> Client {
     Client::new(service_url(config, ServiceKind::FeatureStore))
-}
-
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The file each object (kind, name) came from.
@@ -137,11 +132,7 @@ pub(crate) async fn apply(
             bail!("--json needs --yes: there is no one to ask");
         }
         print_plan(&plan);
-        print!("apply this plan? [y/N] ");
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        if !confirm("apply this plan?")? {
             println!("nothing applied");
             return Ok(ExitCode::FAILURE);
         }

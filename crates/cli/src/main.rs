@@ -7,6 +7,7 @@ mod features;
 mod ingest;
 mod models;
 mod nats_child;
+mod output;
 mod runs;
 mod status;
 mod table;

@@ -8,6 +8,7 @@ use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_domain::{ServiceKind, Timestamp};
 
+use crate::output::print_json;
 use crate::status::service_url;
 use crate::table;
 
@@ -19,11 +20,6 @@ pub(crate) fn client(config: &CairnConfig) -> Client {
         (Ok(user), Err(_)) => client.with_credentials(user, ""),
         _ => client,
     }
-}
-
-pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(ExitCode::SUCCESS)
 }
 
 pub(crate) fn or_dash(text: Option<&str>) -> String {

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use cairn_client::RunQuery;
 use cairn_config::CairnConfig;
 
-use crate::models::{client, or_dash, print_json};
+use crate::models::{client, or_dash};
+use crate::output::print_json;
 use crate::table;
 
 pub(crate) async fn list(

@@ -3,9 +3,8 @@
 use cairn_api::{Batch, DatasetFile, DatasetVersion};
 use cairn_db::{AnyConnection, DbError, Sql};
 use cairn_domain::{BatchId, Name, Timestamp};
-use diesel::prelude::*;
-
 use cairn_records::Validator;
+use diesel::prelude::*;
 
 use crate::batches::BatchError;
 use crate::schema::{batch_files, batches, dataset_versions, datasets};
