@@ -18,14 +18,7 @@ fn rows() -> usize {
 
 /// Peak resident memory of this process (the service runs in it), in MB.
 fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .unwrap_or_default();
-    kb / 1024.0
+    cairn_testkit::peak_rss_mb(std::process::id())
 }
 
 /// The benchmark's 10 columns: the shape the ingestion goals are stated for.

@@ -3,12 +3,14 @@
 
 mod config;
 mod db;
+mod memory;
 mod nats;
 mod python;
 mod s3;
 
 pub use config::config;
 pub use db::TestDb;
+pub use memory::peak_rss_mb;
 pub use nats::NatsServer;
 pub use python::python;
 pub use s3::S3Server;

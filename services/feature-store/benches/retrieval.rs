@@ -28,13 +28,7 @@ fn duckdb(args: &[&str]) -> serde_json::Value {
 
 /// Peak resident memory of this process so far, MB.
 fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or_default()
-        / 1024.0
+    cairn_testkit::peak_rss_mb(std::process::id())
 }
 
 fn main() {
@@ -49,7 +43,6 @@ fn main() {
     let peer = duckdb(&["asof", path]);
     let peer_seconds = peer["seconds"].as_f64().unwrap();
 
-    let before = peak_rss_mb();
     let started = Instant::now();
     let (_, entity_batches) = read_parquet(&[dir.path().join("entities.parquet")], None).unwrap();
     let entity_rows =
@@ -99,7 +92,7 @@ fn main() {
         "Cairn point_in_time_join, Parquet → Parquet",
         seconds,
         seconds / peer_seconds,
-        peak.max(before)
+        peak
     );
     println!(
         "  Cairn: reading the entity rows {read:.2} s, joining (reading the view) {join:.2} s, writing {write:.2} s"

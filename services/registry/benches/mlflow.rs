@@ -39,13 +39,7 @@ impl Drop for Server {
 impl Server {
     /// Peak resident memory of the server process, MB.
     fn peak_rss_mb(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
-            .unwrap_or_default()
-            / 1024.0
+        cairn_testkit::peak_rss_mb(self.child.id())
     }
 }
 
