@@ -86,6 +86,69 @@ impl TryFrom<FeatureFields> for FeatureDef {
     }
 }
 
+/// `POST /v1/feature-views/{name}/materialize`: copy the latest value of each entity whose event
+/// time lies in `[start, end)` from the offline store to the online store. Without `start`, from
+/// the view version's watermark (where the last materialization ended; the beginning of time the
+/// first time); without `end`, now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaterializeRequest {
+    /// The view version; its latest by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+}
+
+/// One materialization of a feature view version, running or finished.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Materialization {
+    pub id: String,
+    pub feature_view: Name,
+    pub version: i64,
+    /// The event time range read: `[start, end)`; `start` is none when it read from the beginning.
+    pub start: Option<Timestamp>,
+    pub end: Timestamp,
+    pub state: MaterializationState,
+    /// Source files to read, and read so far.
+    pub files: u64,
+    pub files_read: u64,
+    pub rows_read: u64,
+    /// Entities whose latest row was found (what is written).
+    pub entities: u64,
+    /// Entities whose online row changed (older events never overwrite newer ones).
+    pub rows_written: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterializationState {
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl MaterializationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Running, Self::Succeeded, Self::Failed].into_iter().find(|state| state.as_str() == value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

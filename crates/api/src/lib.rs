@@ -13,7 +13,8 @@ pub use datasets::{Dataset, NewDataset, SchemaRevision, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};
 pub use features::{
     Action, ApplyRequest, Definitions, Entity, EntityDef, FeatureDef, FeatureService, FeatureServiceDef,
-    FeatureView, FeatureViewDef, Plan, PlannedChange, Projection,
+    FeatureView, FeatureViewDef, Materialization, MaterializationState, MaterializeRequest, Plan,
+    PlannedChange, Projection,
 };
 pub use operations::{Health, Readiness};
 pub use registry::{

@@ -18,6 +18,7 @@ pub struct CairnConfig {
     pub telemetry: TelemetryConfig,
     pub storage: StorageConfig,
     pub ingestion: IngestionConfig,
+    pub features: FeaturesConfig,
     pub registry: RegistryConfig,
     pub services: ServicesConfig,
     pub up: UpConfig,
@@ -158,6 +159,19 @@ pub struct IngestionConfig {
     /// `file://` URL). Empty: imports by path are refused.
     #[serde(default)]
     pub import_roots: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesConfig {
+    /// Memory the in-process replicas of online features may hold together (keys, values and
+    /// bookkeeping), in MiB; beyond it, reads ask the NATS KV for what is not held.
+    pub online_replica_mib: usize,
+    /// Answer null for values older than their view's TTL (always reported `OUTSIDE_MAX_AGE`).
+    pub null_outside_max_age: bool,
+    /// How often every online feature view is materialized from its watermark; 0 disables the
+    /// schedule (the streaming path still writes every landed batch).
+    pub materialize_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

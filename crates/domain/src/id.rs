@@ -63,6 +63,10 @@ typed_id!(
     /// Identifies one training run.
     RunId
 );
+typed_id!(
+    /// Identifies one materialization of a feature view into the online store.
+    MaterializationId
+);
 
 #[cfg(test)]
 mod tests {

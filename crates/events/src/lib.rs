@@ -39,6 +39,7 @@ events! {
     DataQualityViolated => "cairn.datasets.quality_violated",
     DatasetSchemaEvolved => "cairn.datasets.schema_evolved",
     FeatureViewApplied => "cairn.features.view_applied",
+    FeatureViewMaterialized => "cairn.features.materialized",
     RunStateChanged => "cairn.training.run_state_changed",
     ModelVersionCreated => "cairn.registry.model_version_created",
     ModelAliasChanged => "cairn.registry.model_alias_changed",

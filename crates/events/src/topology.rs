@@ -120,7 +120,19 @@ pub const FEATURE_STORE_SCHEMAS: ConsumerSpec = ConsumerSpec {
     max_deliver: 20,
 };
 
-pub const CONSUMERS: &[ConsumerSpec] = &[FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS];
+/// ... and the files batches add to them: the catalog of what materialization reads, and the
+/// streaming path that keeps online features current.
+pub const FEATURE_STORE_BATCHES: ConsumerSpec = ConsumerSpec {
+    durable: "feature-store_batches",
+    stream: "CAIRN_DATASETS",
+    filter_subject: "cairn.datasets.batch_ingested",
+    owner: ServiceKind::FeatureStore,
+    ack_wait: Duration::from_secs(60),
+    max_deliver: 20,
+};
+
+pub const CONSUMERS: &[ConsumerSpec] =
+    &[FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS, FEATURE_STORE_BATCHES];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.
 pub const INGEST_STREAM: &str = "CAIRN_INGEST";

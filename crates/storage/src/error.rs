@@ -2,7 +2,7 @@
 pub enum StorageError {
     #[error("staging file {path}: {source}")]
     Staging { path: String, source: std::io::Error },
-    #[error("writing Parquet: {0}")]
+    #[error("Parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("building Arrow data: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),

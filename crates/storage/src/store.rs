@@ -6,11 +6,12 @@ use bytes::Bytes;
 use cairn_config::CairnConfig;
 use cairn_config::S3Config;
 use cairn_objects::{PutError, delete_if_present, open_store, put_stream};
-use futures::TryStreamExt as _;
+use futures::stream::BoxStream;
+use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _};
-use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use serde::{Deserialize, Serialize};
 
 use crate::object_reader::ObjectReader;
@@ -104,6 +105,27 @@ impl OfflineStore {
         }
         found.truncate(limit);
         Ok(found)
+    }
+
+    /// The columns `columns` of a Parquet file (in the file's column order; those it lacks, as
+    /// files written before a column was added do, left out), batch by batch, read
+    /// with range requests: only the footer and those columns' chunks are fetched, and memory
+    /// holds one row group's worth at a time.
+    pub async fn stream_columns(
+        &self,
+        path: &str,
+        columns: &[&str],
+    ) -> Result<BoxStream<'static, Result<RecordBatch, StorageError>>, StorageError> {
+        let reader = ObjectReader::new(self.store.clone(), path);
+        let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+        let fields = builder.schema().fields();
+        let indices = columns
+            .iter()
+            .filter_map(|column| fields.iter().position(|field| field.name() == column))
+            .collect::<Vec<_>>();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        let stream = builder.with_projection(mask).with_batch_size(64 * 1024).build()?;
+        Ok(stream.map_err(StorageError::from).boxed())
     }
 
     /// A whole Parquet file as Arrow batches (small files: inspection and tests).

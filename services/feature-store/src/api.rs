@@ -1,17 +1,38 @@
+use std::ops::Deref;
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, web};
-use cairn_http::ApiError;
+use cairn_http::{ApiError, ErrorKind};
 use cairn_service::ServiceContext;
 use utoipa::OpenApi as _;
 
 use cairn_api::{
     Action, ApplyRequest, Definitions, Entity, EntityDef, FeatureDef, FeatureService, FeatureServiceDef,
-    FeatureView, FeatureViewDef, Plan, PlannedChange, Projection, SourceDataset,
+    FeatureView, FeatureViewDef, Materialization, MaterializationState, MaterializeRequest, Plan,
+    PlannedChange, Projection, SourceDataset,
 };
 
 use crate::definitions::{self, DefinitionError};
+use crate::materialize::{Features, MaterializeError};
+use crate::online::{
+    FeatureVector, FieldStatus, OnlineRequest, OnlineRequestError, OnlineResponse, ResponseMetadata,
+};
 use crate::sources;
 
-type State = web::Data<ServiceContext>;
+pub(crate) struct AppState {
+    pub(crate) context: ServiceContext,
+    pub(crate) features: Arc<Features>,
+}
+
+impl Deref for AppState {
+    type Target = ServiceContext;
+
+    fn deref(&self) -> &ServiceContext {
+        &self.context
+    }
+}
+
+type State = web::Data<AppState>;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
     cfg.app_data(state)
@@ -26,20 +47,26 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
             web::resource("/v1/feature-views/{name}/versions/{version}").route(web::get().to(view_version)),
         )
         .service(web::resource("/v1/feature-services").route(web::get().to(list_services)))
+        .service(web::resource("/v1/feature-services/{name}/versions").route(web::get().to(service_versions)))
+        .service(web::resource("/v1/feature-views/{name}/materialize").route(web::post().to(materialize)))
         .service(
-            web::resource("/v1/feature-services/{name}/versions").route(web::get().to(service_versions)),
-        );
+            web::resource("/v1/feature-views/{name}/materializations").route(web::get().to(materializations)),
+        )
+        .service(web::resource("/v1/materializations/{id}").route(web::get().to(materialization)))
+        .service(web::resource("/get-online-features").route(web::post().to(get_online_features)));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list_sources, get_source, plan, apply, list_entities, list_views, view_versions, view_version,
-          list_services, service_versions),
+          list_services, service_versions, materialize, materializations, materialization, get_online_features),
     components(schemas(SourceDataset, ApplyRequest, Definitions, EntityDef, FeatureViewDef, FeatureDef,
                        FeatureServiceDef, Plan, PlannedChange, Action, Entity, FeatureView, FeatureService,
-                       Projection)),
+                       Projection, MaterializeRequest, Materialization, MaterializationState, OnlineRequest,
+                       OnlineResponse, ResponseMetadata, FeatureVector, FieldStatus)),
     tags((name = "sources", description = "Datasets feature views can be built on"),
-         (name = "definitions", description = "Entities, feature views and feature services"))
+         (name = "definitions", description = "Entities, feature views and feature services"),
+         (name = "online", description = "Materialization and online features (Feast's feature server API)"))
 )]
 struct FeatureStoreApi;
 
@@ -103,6 +130,7 @@ async fn apply(state: State, request: web::Json<ApplyRequest>) -> Result<HttpRes
     let desired = resolve(&state, definitions).await?;
     let plan = definitions::apply(&state.db, desired, plan_digest).await?;
     state.outbox.wake();
+    state.features.reload().await.map_err(ApiError::internal)?;
     Ok(HttpResponse::Ok().json(plan))
 }
 
@@ -166,4 +194,72 @@ async fn service_versions(state: State, name: web::Path<String>) -> Result<HttpR
         return Err(ApiError::not_found(format!("no feature service `{name}`")));
     }
     Ok(HttpResponse::Ok().json(versions))
+}
+
+impl From<MaterializeError> for ApiError {
+    fn from(error: MaterializeError) -> Self {
+        match error {
+            MaterializeError::NotFound(message) => ApiError::not_found(message),
+            MaterializeError::Invalid(message) => ApiError::invalid(message),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// Starts copying the latest values of a feature view version from the offline store to the
+/// online store (202: follow it at `/v1/materializations/{id}`).
+#[utoipa::path(post, path = "/v1/feature-views/{name}/materialize", tag = "online",
+    params(("name" = String, Path, description = "Feature view")), request_body = MaterializeRequest,
+    responses((status = 202, body = Materialization), (status = 404, body = cairn_http::ErrorBody),
+              (status = 422, body = cairn_http::ErrorBody)))]
+async fn materialize(
+    state: State,
+    name: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    // No body: from the watermark to now.
+    let request: MaterializeRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        MaterializeRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|error| ApiError::invalid(format!("request body: {error}")))?
+    };
+    let run = state.features.start(&name, request).await?;
+    Ok(HttpResponse::Accepted().json(run))
+}
+
+/// The latest materializations of a feature view, newest first.
+#[utoipa::path(get, path = "/v1/feature-views/{name}/materializations", tag = "online",
+    params(("name" = String, Path, description = "Feature view")),
+    responses((status = 200, body = Vec<Materialization>)))]
+async fn materializations(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let runs = state.features.materializations(name.into_inner()).await.map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().json(runs))
+}
+
+/// One materialization, with its progress while it runs.
+#[utoipa::path(get, path = "/v1/materializations/{id}", tag = "online",
+    params(("id" = String, Path, description = "Materialization id")),
+    responses((status = 200, body = Materialization), (status = 404, body = cairn_http::ErrorBody)))]
+async fn materialization(state: State, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    match state.features.materialization(id.clone()).await.map_err(ApiError::internal)? {
+        Some(run) => Ok(HttpResponse::Ok().json(run)),
+        None => Err(ApiError::not_found(format!("no materialization `{id}`"))),
+    }
+}
+
+/// Feast's feature server API: the latest values of `view:feature` references or a feature
+/// service for columns of entity keys, with a status and event time per value. The body is read
+/// as JSON whatever its content type, as Feast's server does.
+#[utoipa::path(post, path = "/get-online-features", tag = "online", request_body = OnlineRequest,
+    responses((status = 200, body = OnlineResponse), (status = 400, body = cairn_http::ErrorBody),
+              (status = 422, body = cairn_http::ErrorBody)))]
+async fn get_online_features(state: State, body: web::Bytes) -> Result<HttpResponse, ApiError> {
+    let request: OnlineRequest = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::new(ErrorKind::BadRequest, format!("request body: {error}")))?;
+    match state.features.online.get(&request).await {
+        Ok(response) => Ok(HttpResponse::Ok().json(response)),
+        Err(OnlineRequestError::Invalid(message)) => Err(ApiError::invalid(message)),
+        Err(OnlineRequestError::Store(error)) => Err(ApiError::unavailable(error.to_string())),
+    }
 }

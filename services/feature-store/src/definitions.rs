@@ -689,6 +689,15 @@ pub(crate) async fn view_versions(db: &Database, name: String) -> Result<Vec<Fea
     .await
 }
 
+/// Every version of every feature view.
+pub(crate) async fn all_views(db: &Database) -> Result<Vec<FeatureView>, DbError> {
+    db.run(|conn| {
+        let rows: Vec<ViewRow> = feature_views::table.select(view_columns()).load(conn)?;
+        rows.into_iter().map(view_of).collect()
+    })
+    .await
+}
+
 /// Every version of feature service `name`, oldest first.
 pub(crate) async fn service_versions(db: &Database, name: String) -> Result<Vec<FeatureService>, DbError> {
     db.run(move |conn| {

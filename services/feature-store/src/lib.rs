@@ -2,9 +2,13 @@
 
 mod api;
 mod definitions;
+mod materialize;
+pub mod online;
 pub mod retrieval;
 mod schema;
 mod sources;
+
+use std::sync::Arc;
 
 use cairn_config::CairnConfig;
 use cairn_db::Migrations;
@@ -21,7 +25,32 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// Starts the feature store; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let context = cairn_service::start(ServiceKind::FeatureStore, config, &[MIGRATIONS]).await?;
-    let consumers = vec![sources::follow_datasets(&context).await?, sources::follow_schemas(&context).await?];
-    let state = actix_web::web::Data::new(context.clone());
+    let settings = &context.config.features;
+    let store = online::NatsOnlineStore::new(
+        context.bus.clone(),
+        settings.online_replica_mib.saturating_mul(1024 * 1024),
+        context.shutdown.clone(),
+    );
+    let options = online::ReadOptions { null_outside_max_age: settings.null_outside_max_age };
+    let offline = cairn_storage::OfflineStore::from_config(&context.config)
+        .map_err(|error| StartError::Other(format!("offline store: {error}")))?;
+    let features = Arc::new(materialize::Features::new(
+        online::OnlineFeatures::new(store, online::Catalog::default(), options),
+        offline,
+        context.db.clone(),
+        context.outbox.clone(),
+    ));
+    materialize::fail_interrupted(&context.db).await.map_err(StartError::from)?;
+    features.reload().await.map_err(StartError::from)?;
+    if settings.materialize_interval_secs > 0 {
+        let interval = std::time::Duration::from_secs(settings.materialize_interval_secs);
+        materialize::schedule(features.clone(), interval, context.shutdown.clone());
+    }
+    let consumers = vec![
+        sources::follow_datasets(&context).await?,
+        sources::follow_schemas(&context).await?,
+        materialize::follow_batches(&context, features.clone()).await?,
+    ];
+    let state = actix_web::web::Data::new(api::AppState { context: context.clone(), features });
     context.serve(api::openapi(), move |cfg| api::configure(cfg, state.clone()), consumers)
 }

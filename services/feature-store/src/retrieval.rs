@@ -583,7 +583,7 @@ impl Times {
 
 /// An integer column's value at `row` as `i64`, whatever its width; none for another type or a
 /// `u64` beyond `i64`.
-fn int_value(column: &ArrayRef, row: usize) -> Option<i64> {
+pub(crate) fn int_value(column: &ArrayRef, row: usize) -> Option<i64> {
     Some(match column.data_type() {
         DataType::Int8 => column.as_primitive::<Int8Type>().value(row).into(),
         DataType::Int16 => column.as_primitive::<Int16Type>().value(row).into(),

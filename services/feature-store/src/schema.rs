@@ -40,3 +40,42 @@ diesel::table! {
         deleted_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    source_files (dataset, path) {
+        dataset -> Text,
+        path -> Text,
+        batch_id -> Text,
+        sequence -> BigInt,
+        min_event_micros -> BigInt,
+        max_event_micros -> BigInt,
+    }
+}
+
+diesel::table! {
+    online_views (view, version) {
+        view -> Text,
+        version -> BigInt,
+        watermark_micros -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    materializations (id) {
+        id -> Text,
+        view -> Text,
+        version -> BigInt,
+        start_micros -> Nullable<BigInt>,
+        end_micros -> BigInt,
+        state -> Text,
+        files -> BigInt,
+        files_read -> BigInt,
+        rows_read -> BigInt,
+        entities -> BigInt,
+        rows_written -> BigInt,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+    }
+}

@@ -1,0 +1,3 @@
+DROP TABLE materializations;
+DROP TABLE online_views;
+DROP TABLE source_files;

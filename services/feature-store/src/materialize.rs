@@ -1,0 +1,579 @@
+//! Materialization: the latest row of each entity, from a feature view's source files in the
+//! offline store to the online store — for a time range or from the view version's watermark,
+//! on demand and on a schedule — and the streaming path, which writes the rows of every batch
+//! ingestion lands to the views already online, without a job.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use cairn_api::{FeatureView, Materialization, MaterializationState, MaterializeRequest};
+use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
+use cairn_db::{Database, DbError, Sql, inbox, write_transaction};
+use cairn_domain::{MaterializationId, Name, Timestamp};
+use cairn_events::topology::FEATURE_STORE_BATCHES;
+use cairn_events::v1::{DatasetBatchIngested, FeatureViewMaterialized};
+use cairn_service::{Outbox, ServiceContext, StartError};
+use cairn_storage::{OfflineStore, StorageError};
+use diesel::prelude::*;
+use futures::TryStreamExt as _;
+
+use crate::definitions;
+use crate::online::value::{ColumnReader, KeyPart, OnlineRow, push_key};
+use crate::online::{Catalog, NatsOnlineStore, OnlineError, OnlineFeatures, OnlineStore, TableId};
+use crate::retrieval::JoinError;
+use crate::schema::{materializations, online_views, source_files};
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MaterializeError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("reading the offline store: {0}")]
+    Storage(#[from] StorageError),
+    #[error("reading the offline store: {0}")]
+    Rows(#[from] JoinError),
+    #[error(transparent)]
+    Online(#[from] OnlineError),
+}
+
+/// Rows written to the online store between progress updates.
+const WRITE_CHUNK: usize = 16 * 1024;
+
+/// The feature store's online side: reads, materializations and their progress.
+pub(crate) struct Features {
+    pub(crate) online: OnlineFeatures<NatsOnlineStore>,
+    offline: OfflineStore,
+    db: Database,
+    outbox: Outbox,
+    /// Runs in progress, as they advance; finished ones are read from the database.
+    running: Mutex<HashMap<String, Materialization>>,
+}
+
+impl Features {
+    pub(crate) fn new(
+        online: OnlineFeatures<NatsOnlineStore>,
+        offline: OfflineStore,
+        db: Database,
+        outbox: Outbox,
+    ) -> Self {
+        Self { online, offline, db, outbox, running: Mutex::new(HashMap::new()) }
+    }
+
+    /// Reads the definitions again, so that reads resolve names against what is applied now.
+    pub(crate) async fn reload(&self) -> Result<Arc<Catalog>, DbError> {
+        let views = definitions::all_views(&self.db).await?;
+        let (_, _, services) = definitions::held(&self.db).await?;
+        self.online.set_catalog(Catalog::new(views, services));
+        Ok(self.online.catalog())
+    }
+
+    /// Starts materializing a view version; the run continues in the background.
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        name: &str,
+        request: MaterializeRequest,
+    ) -> Result<Materialization, MaterializeError> {
+        let catalog = self.reload().await?;
+        let view = catalog.view(name, request.version).cloned().ok_or_else(|| match request.version {
+            Some(version) => {
+                MaterializeError::NotFound(format!("no version {version} of feature view `{name}`"))
+            }
+            None => MaterializeError::NotFound(format!("no feature view `{name}`")),
+        })?;
+        let key = (name.to_owned(), view.version);
+        let watermark = self
+            .db
+            .run(move |conn| {
+                Ok(online_views::table
+                    .find(key)
+                    .select(online_views::watermark_micros)
+                    .first::<i64>(conn)
+                    .optional()?)
+            })
+            .await?
+            .filter(|watermark| *watermark != i64::MIN);
+        let start = request.start.map(|start| start.as_micros()).or(watermark);
+        let end = request.end.unwrap_or_else(Timestamp::now).as_micros();
+        if start.is_some_and(|start| start >= end) {
+            return Err(MaterializeError::Invalid(format!(
+                "nothing to materialize: the range starts at {} and ends at {}",
+                Timestamp::from_micros(start.unwrap_or_default()).map(|t| t.to_string()).unwrap_or_default(),
+                Timestamp::from_micros(end).map(|t| t.to_string()).unwrap_or_default(),
+            )));
+        }
+        let source = view.definition.source.to_string();
+        let files = self
+            .db
+            .run(move |conn| {
+                let mut query = source_files::table
+                    .filter(source_files::dataset.eq(source))
+                    .filter(source_files::min_event_micros.lt(end))
+                    .select(source_files::path)
+                    .order((source_files::sequence.asc(), source_files::path.asc()))
+                    .into_boxed();
+                if let Some(start) = start {
+                    query = query.filter(source_files::max_event_micros.ge(start));
+                }
+                Ok(query.load::<String>(conn)?)
+            })
+            .await?;
+        let run = Materialization {
+            id: MaterializationId::new().to_string(),
+            feature_view: view.definition.name.clone(),
+            version: view.version,
+            start: start.and_then(Timestamp::from_micros),
+            end: Timestamp::from_micros(end).unwrap_or_else(Timestamp::now),
+            state: MaterializationState::Running,
+            files: files.len() as u64,
+            files_read: 0,
+            rows_read: 0,
+            entities: 0,
+            rows_written: 0,
+            error: None,
+            created_at: Timestamp::now(),
+            finished_at: None,
+        };
+        let (row, name, version) = (run.clone(), name.to_owned(), view.version);
+        self.db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    save(conn, &row)?;
+                    // From now on the streaming path keeps the view current too, so nothing
+                    // ingested while this run reads is missed.
+                    let mut sql = Sql::new(conn.backend());
+                    sql.push(
+                        "INSERT INTO online_views (view, version, watermark_micros, updated_at) VALUES (",
+                    )
+                    .bind(name.as_str())
+                    .push(", ")
+                    .bind(version)
+                    .push(", ")
+                    .bind(i64::MIN)
+                    .push(", ")
+                    .bind(Timestamp::now().as_micros())
+                    .push(") ON CONFLICT DO NOTHING");
+                    sql.execute(conn)?;
+                    Ok::<_, DbError>(())
+                })
+            })
+            .await?;
+        lock(&self.running).insert(run.id.clone(), run.clone());
+        let features = self.clone();
+        let started = run.clone();
+        tokio::spawn(async move {
+            let outcome = features.execute(&view, &run.id, &files, (start.unwrap_or(i64::MIN), end)).await;
+            features.finish(&run.id, outcome.err()).await;
+        });
+        Ok(started)
+    }
+
+    async fn execute(
+        &self,
+        view: &FeatureView,
+        id: &str,
+        files: &[String],
+        range: (i64, i64),
+    ) -> Result<(), MaterializeError> {
+        let mut latest = Latest::default();
+        for path in files {
+            let rows = latest.read(&self.offline, view, path, range).await?;
+            self.progress(id, |run| {
+                run.files_read += 1;
+                run.rows_read += rows;
+                run.entities = latest.rows.len() as u64;
+            });
+        }
+        let table = TableId::new(view.definition.name.as_str(), view.version);
+        let mut rows: Vec<(String, OnlineRow)> = latest.rows.into_iter().collect();
+        while !rows.is_empty() {
+            let chunk: Vec<_> = rows.drain(rows.len().saturating_sub(WRITE_CHUNK)..).collect();
+            let written = self.online.store().write(&table, chunk).await?;
+            self.progress(id, |run| run.rows_written += written.written);
+        }
+        Ok(())
+    }
+
+    fn progress(&self, id: &str, change: impl FnOnce(&mut Materialization)) {
+        if let Some(run) = lock(&self.running).get_mut(id) {
+            change(run);
+        }
+    }
+
+    /// Records how the run ended, moves the watermark when it succeeded and announces it.
+    async fn finish(&self, id: &str, error: Option<MaterializeError>) {
+        let Some(mut run) = lock(&self.running).get(id).cloned() else { return };
+        run.finished_at = Some(Timestamp::now());
+        run.state =
+            if error.is_some() { MaterializationState::Failed } else { MaterializationState::Succeeded };
+        run.error = error.map(|error| error.to_string());
+        if let Some(error) = &run.error {
+            tracing::warn!(feature_view = %run.feature_view, version = run.version, %error, "materialization failed");
+        }
+        let row = run.clone();
+        let saved = self
+            .db
+            .run(move |conn| {
+                write_transaction(conn, |conn| {
+                    save(conn, &row)?;
+                    if row.state == MaterializationState::Succeeded {
+                        let end = row.end.as_micros();
+                        diesel::update(online_views::table.find((row.feature_view.as_str(), row.version)))
+                            .filter(online_views::watermark_micros.lt(end))
+                            .set((
+                                online_views::watermark_micros.eq(end),
+                                online_views::updated_at.eq(Timestamp::now().as_micros()),
+                            ))
+                            .execute(conn)?;
+                    }
+                    Outbox::stage(
+                        conn,
+                        &FeatureViewMaterialized {
+                            feature_view: row.feature_view.to_string(),
+                            version: row.version,
+                            materialization_id: row.id.clone(),
+                            start_unix_micros: row.start.map_or(0, |start| start.as_micros()),
+                            end_unix_micros: row.end.as_micros(),
+                            rows_read: i64::try_from(row.rows_read).unwrap_or(i64::MAX),
+                            rows_written: i64::try_from(row.rows_written).unwrap_or(i64::MAX),
+                            error: row.error.clone().unwrap_or_default(),
+                        },
+                    )?;
+                    Ok::<_, DbError>(())
+                })
+            })
+            .await;
+        if let Err(error) = saved {
+            tracing::error!(materialization = id, %error, "cannot record the end of a materialization");
+        }
+        self.outbox.wake();
+        lock(&self.running).remove(id);
+    }
+
+    /// A run: in progress from memory, else as recorded.
+    pub(crate) async fn materialization(&self, id: String) -> Result<Option<Materialization>, DbError> {
+        if let Some(run) = lock(&self.running).get(&id) {
+            return Ok(Some(run.clone()));
+        }
+        let rows = self
+            .db
+            .run(move |conn| Ok(materializations::table.find(id).select(RunRow::as_select()).load(conn)?))
+            .await?;
+        Ok(rows.into_iter().next().and_then(RunRow::into_api))
+    }
+
+    /// The runs of a feature view, newest first.
+    pub(crate) async fn materializations(&self, view: String) -> Result<Vec<Materialization>, DbError> {
+        let rows = self
+            .db
+            .run(move |conn| {
+                Ok(materializations::table
+                    .filter(materializations::view.eq(view))
+                    .order(materializations::created_at.desc())
+                    .select(RunRow::as_select())
+                    .limit(100)
+                    .load(conn)?)
+            })
+            .await?;
+        let running = lock(&self.running);
+        Ok(rows
+            .into_iter()
+            .filter_map(RunRow::into_api)
+            .map(|run| running.get(&run.id).cloned().unwrap_or(run))
+            .collect())
+    }
+
+    /// The streaming path: writes the newest row per entity of a batch's files to each online
+    /// version of the views built on the batch's dataset.
+    async fn push(&self, dataset: &str, files: &[String]) -> Result<(), MaterializeError> {
+        let online: Vec<(String, i64)> = self
+            .db
+            .run(|conn| {
+                Ok(online_views::table.select((online_views::view, online_views::version)).load(conn)?)
+            })
+            .await?;
+        let mut catalog = self.online.catalog();
+        if online.iter().any(|(view, version)| catalog.view(view, Some(*version)).is_none()) {
+            catalog = self.reload().await?;
+        }
+        for (name, version) in online {
+            let Some(view) = catalog.view(&name, Some(version)) else { continue };
+            if view.definition.source.as_str() != dataset {
+                continue;
+            }
+            let mut latest = Latest::default();
+            for path in files {
+                latest.read(&self.offline, view, path, (i64::MIN, i64::MAX)).await?;
+            }
+            let table = TableId::new(name, version);
+            self.online.store().write(&table, latest.rows.into_iter().collect()).await?;
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The newest row of each entity among the rows read so far.
+#[derive(Default)]
+struct Latest {
+    rows: HashMap<String, OnlineRow>,
+}
+
+impl Latest {
+    /// Reads one file's rows with event times in `[start, end)`; returns how many rows it read.
+    async fn read(
+        &mut self,
+        offline: &OfflineStore,
+        view: &FeatureView,
+        path: &str,
+        (start, end): (i64, i64),
+    ) -> Result<u64, MaterializeError> {
+        let definition = &view.definition;
+        let mut columns: Vec<&str> = view.join_keys.iter().map(Name::as_str).collect();
+        columns.push(view.timestamp_field.as_str());
+        columns.extend(definition.created_timestamp_field.as_ref().map(Name::as_str));
+        columns.extend(definition.features.iter().map(|feature| feature.name.as_str()));
+        let mut stream = offline.stream_columns(path, &columns).await?;
+        let mut read = 0u64;
+        let mut key = String::new();
+        while let Some(batch) = stream.try_next().await? {
+            let keys = view
+                .join_keys
+                .iter()
+                .map(|name| ColumnReader::new(&batch, name.as_str(), path))
+                .collect::<Result<Vec<_>, _>>()?;
+            let times = ColumnReader::new(&batch, view.timestamp_field.as_str(), path)?;
+            let created = match &definition.created_timestamp_field {
+                Some(field) => Some(ColumnReader::new(&batch, field.as_str(), path)?),
+                None => None,
+            };
+            // A feature the file lacks (added to the dataset later) reads as null.
+            let features: Vec<Option<ColumnReader>> = definition
+                .features
+                .iter()
+                .map(|feature| ColumnReader::new(&batch, feature.name.as_str(), path).ok())
+                .collect();
+            read += batch.num_rows() as u64;
+            let mut parts: Vec<KeyPart<'_>> = Vec::with_capacity(keys.len());
+            'rows: for row in 0..batch.num_rows() {
+                let Some(event) = times.micros(row) else { continue };
+                if event < start || event >= end {
+                    continue;
+                }
+                let created = created.as_ref().and_then(|column| column.micros(row)).unwrap_or(0);
+                parts.clear();
+                for column in &keys {
+                    match column.key_part(row) {
+                        Some(part) => parts.push(part),
+                        None => continue 'rows,
+                    }
+                }
+                key.clear();
+                push_key(&mut key, &parts);
+                // Ties on both times go to the row read last, as in historical retrieval.
+                if let Some(held) = self.rows.get(key.as_str())
+                    && (held.event_micros, held.created_micros) > (event, created)
+                {
+                    continue;
+                }
+                let values = features
+                    .iter()
+                    .map(|column| {
+                        column.as_ref().map_or(crate::online::Value::Null, |column| column.value(row))
+                    })
+                    .collect();
+                self.rows
+                    .insert(key.clone(), OnlineRow { event_micros: event, created_micros: created, values });
+            }
+        }
+        Ok(read)
+    }
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = materializations)]
+struct RunRow {
+    id: String,
+    view: String,
+    version: i64,
+    start_micros: Option<i64>,
+    end_micros: i64,
+    state: String,
+    files: i64,
+    files_read: i64,
+    rows_read: i64,
+    entities: i64,
+    rows_written: i64,
+    error: Option<String>,
+    created_at: i64,
+    finished_at: Option<i64>,
+}
+
+impl RunRow {
+    fn into_api(self) -> Option<Materialization> {
+        let count = |value: i64| u64::try_from(value).unwrap_or_default();
+        Some(Materialization {
+            id: self.id,
+            feature_view: Name::parse(self.view).ok()?,
+            version: self.version,
+            start: self.start_micros.and_then(Timestamp::from_micros),
+            end: Timestamp::from_micros(self.end_micros)?,
+            state: MaterializationState::parse(&self.state)?,
+            files: count(self.files),
+            files_read: count(self.files_read),
+            rows_read: count(self.rows_read),
+            entities: count(self.entities),
+            rows_written: count(self.rows_written),
+            error: self.error,
+            created_at: Timestamp::from_micros(self.created_at)?,
+            finished_at: self.finished_at.and_then(Timestamp::from_micros),
+        })
+    }
+}
+
+fn save(conn: &mut cairn_db::AnyConnection, run: &Materialization) -> Result<(), DbError> {
+    let count = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    diesel::delete(materializations::table.find(&run.id)).execute(conn)?;
+    diesel::insert_into(materializations::table)
+        .values((
+            materializations::id.eq(&run.id),
+            materializations::view.eq(run.feature_view.as_str()),
+            materializations::version.eq(run.version),
+            materializations::start_micros.eq(run.start.map(|start| start.as_micros())),
+            materializations::end_micros.eq(run.end.as_micros()),
+            materializations::state.eq(run.state.as_str()),
+            materializations::files.eq(count(run.files)),
+            materializations::files_read.eq(count(run.files_read)),
+            materializations::rows_read.eq(count(run.rows_read)),
+            materializations::entities.eq(count(run.entities)),
+            materializations::rows_written.eq(count(run.rows_written)),
+            materializations::error.eq(&run.error),
+            materializations::created_at.eq(run.created_at.as_micros()),
+            materializations::finished_at.eq(run.finished_at.map(|at| at.as_micros())),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Runs a restart cut short are failed: they are not running any more.
+pub(crate) async fn fail_interrupted(db: &Database) -> Result<(), DbError> {
+    db.run(|conn| {
+        diesel::update(
+            materializations::table
+                .filter(materializations::state.eq(MaterializationState::Running.as_str())),
+        )
+        .set((
+            materializations::state.eq(MaterializationState::Failed.as_str()),
+            materializations::error.eq("interrupted: the feature store stopped during the run"),
+            materializations::finished_at.eq(Timestamp::now().as_micros()),
+        ))
+        .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Follows the batches ingestion lands: records their files, then pushes their rows online.
+pub(crate) async fn follow_batches(
+    context: &ServiceContext,
+    features: Arc<Features>,
+) -> Result<ConsumerHandle, StartError> {
+    let db = context.db.clone();
+    Ok(context
+        .bus
+        .consume(&FEATURE_STORE_BATCHES, context.shutdown.clone(), move |delivery| {
+            on_batch(db.clone(), features.clone(), delivery)
+        })
+        .await?)
+}
+
+async fn on_batch(
+    db: Database,
+    features: Arc<Features>,
+    delivery: Delivery<DatasetBatchIngested>,
+) -> Result<(), HandlerError> {
+    let retry = |reason: String| HandlerError::Retry { reason, after: Duration::from_secs(2) };
+    let event = delivery.event;
+    if event.files.is_empty() {
+        return Ok(());
+    }
+    let (event_id, sequence) =
+        (delivery.event_id.to_string(), i64::try_from(delivery.stream_sequence).unwrap_or(i64::MAX));
+    let recorded = event.clone();
+    db.run(move |conn| {
+        inbox::apply_once(conn, FEATURE_STORE_BATCHES.durable, &event_id, |conn| {
+            let mut sql = Sql::new(conn.backend());
+            sql.push(
+                "INSERT INTO source_files (dataset, path, batch_id, sequence, min_event_micros, max_event_micros) VALUES ",
+            );
+            for (i, path) in recorded.files.iter().enumerate() {
+                sql.push(if i == 0 { "(" } else { ", (" })
+                    .bind(recorded.dataset.as_str())
+                    .push(", ")
+                    .bind(path.as_str())
+                    .push(", ")
+                    .bind(recorded.batch_id.as_str())
+                    .push(", ")
+                    .bind(sequence)
+                    .push(", ")
+                    .bind(recorded.min_event_time_unix_micros)
+                    .push(", ")
+                    .bind(recorded.max_event_time_unix_micros)
+                    .push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            sql.execute(conn)?;
+            Ok(())
+        })
+    })
+    .await
+    .map_err(|error| retry(error.to_string()))?;
+    // Writing again after a redelivery changes nothing: older rows never replace newer ones.
+    features.push(&event.dataset, &event.files).await.map_err(|error| retry(error.to_string()))
+}
+
+/// Materializes every online view version, each from its watermark, every `interval`.
+pub(crate) fn schedule(
+    features: Arc<Features>,
+    interval: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            let online: Result<Vec<(String, i64)>, DbError> = features
+                .db
+                .run(|conn| {
+                    Ok(online_views::table.select((online_views::view, online_views::version)).load(conn)?)
+                })
+                .await;
+            let Ok(online) = online else { continue };
+            let catalog = features.online.catalog();
+            for (name, version) in online {
+                // Only the versions reads resolve to: the latest live one of each view.
+                if catalog.view(&name, None).is_none_or(|view| view.version != version) {
+                    continue;
+                }
+                let busy = lock(&features.running)
+                    .values()
+                    .any(|run| run.feature_view.as_str() == name && run.version == version);
+                if busy {
+                    continue;
+                }
+                let request = MaterializeRequest { version: Some(version), ..MaterializeRequest::default() };
+                if let Err(error) = features.start(&name, request).await {
+                    tracing::warn!(feature_view = name, version, %error, "scheduled materialization did not start");
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,13 @@
+//! Online features: the store (NATS KV with in-process replicas), the values it holds, and reads
+//! in the shapes of Feast's feature server.
+
+mod serve;
+mod store;
+pub(crate) mod value;
+
+pub use serve::{
+    Catalog, FeatureVector, FieldStatus, OnlineFeatures, OnlineRequest, OnlineRequestError, OnlineResponse,
+    ReadOptions, ResponseMetadata,
+};
+pub use store::{NatsOnlineStore, OnlineError, OnlineStore, TableId, Written};
+pub use value::{KeyPart, OnlineRow, Value, push_key};
