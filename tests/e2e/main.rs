@@ -9,6 +9,7 @@ mod errors;
 mod exactly_once;
 mod features;
 mod imports;
+mod online;
 mod readiness;
 mod streams;
 

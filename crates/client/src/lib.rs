@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use cairn_api::{
     AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, Dataset, DatasetVersion, Decision, Definitions,
-    Entity, ErrorBody, FeatureService, FeatureView, Health, Model, ModelVersion, NewAliasRequest, NewDataset,
-    NewImport, Plan, Readiness, Run, RunPage, SourceDataset, TrainedModel,
+    Entity, ErrorBody, FeatureService, FeatureView, Health, Materialization, MaterializeRequest, Model,
+    ModelVersion, NewAliasRequest, NewDataset, NewImport, OnlineRequest, OnlineResponse, Plan, Readiness,
+    Run, RunPage, SourceDataset, TrainedModel,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -264,6 +265,29 @@ impl Client {
 
     pub async fn feature_service_versions(&self, name: &str) -> Result<Vec<FeatureService>, ClientError> {
         self.get(&format!("/v1/feature-services/{}/versions", segment(name))).await
+    }
+
+    /// Starts a materialization of feature view `name` (see [`MaterializeRequest`]).
+    pub async fn materialize(
+        &self,
+        name: &str,
+        request: &MaterializeRequest,
+    ) -> Result<Materialization, ClientError> {
+        self.post(&format!("/v1/feature-views/{}/materialize", segment(name)), request).await
+    }
+
+    pub async fn materialization(&self, id: &str) -> Result<Materialization, ClientError> {
+        self.get(&format!("/v1/materializations/{}", segment(id))).await
+    }
+
+    /// The latest materializations of feature view `name`, newest first.
+    pub async fn materializations(&self, name: &str) -> Result<Vec<Materialization>, ClientError> {
+        self.get(&format!("/v1/feature-views/{}/materializations", segment(name))).await
+    }
+
+    /// Online features, as Feast's feature server answers `POST /get-online-features`.
+    pub async fn online_features(&self, request: &OnlineRequest) -> Result<OnlineResponse, ClientError> {
+        self.post("/get-online-features", request).await
     }
 
     /// Model versions trained on a dataset version.

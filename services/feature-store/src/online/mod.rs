@@ -5,9 +5,7 @@ mod serve;
 mod store;
 pub(crate) mod value;
 
-pub use serve::{
-    Catalog, FeatureVector, FieldStatus, OnlineFeatures, OnlineRequest, OnlineRequestError, OnlineResponse,
-    ReadOptions, ResponseMetadata,
-};
+pub use cairn_api::{FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
+pub use serve::{Catalog, OnlineFeatures, OnlineRequestError, ReadOptions};
 pub use store::{NatsOnlineStore, OnlineError, OnlineStore, TableId, Written};
 pub use value::{KeyPart, OnlineRow, Value, push_key};
