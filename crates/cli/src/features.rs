@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use cairn_api::{Action, Definitions, Plan};
+use cairn_api::{Action, Definitions, Materialization, MaterializationState, MaterializeRequest, Plan};
 use cairn_client::{Client, ClientError};
 use cairn_config::CairnConfig;
-use cairn_domain::ServiceKind;
+use cairn_domain::{ServiceKind, Timestamp};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::output::{confirm, print_json};
 use crate::status::service_url;
@@ -213,4 +214,109 @@ pub(crate) async fn show(config: &CairnConfig, name: &str, json: bool) -> anyhow
     }
     crate::table::print(&rows);
     Ok(ExitCode::SUCCESS)
+}
+
+fn time(flag: &str, value: Option<String>) -> anyhow::Result<Option<Timestamp>> {
+    value
+        .map(|text| {
+            Timestamp::parse_rfc3339(&text)
+                .map_err(|error| anyhow::anyhow!("--{flag} `{text}` is not an RFC 3339 time: {error}"))
+        })
+        .transpose()
+}
+
+/// Materializes the views (every live one when none is named) side by side, a progress bar
+/// each, then prints what each run did.
+pub(crate) async fn materialize(
+    config: &CairnConfig,
+    mut views: Vec<String>,
+    start: Option<String>,
+    end: Option<String>,
+    version: Option<i64>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let client = client(config);
+    if views.is_empty() {
+        views = client
+            .feature_views()
+            .await?
+            .into_iter()
+            .filter(|view| !view.deleted)
+            .map(|view| view.definition.name.to_string())
+            .collect();
+        if views.is_empty() {
+            bail!("no feature views: apply definitions first (cairn features apply -f DIR)");
+        }
+    }
+    if version.is_some() && views.len() != 1 {
+        bail!("--version needs exactly one feature view");
+    }
+    let request = MaterializeRequest { version, start: time("start", start)?, end: time("end", end)? };
+    let mut runs = Vec::with_capacity(views.len());
+    for view in &views {
+        runs.push(client.materialize(view, &request).await?);
+    }
+    let bars = if json {
+        MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::hidden())
+    } else {
+        MultiProgress::new()
+    };
+    let style = ProgressStyle::with_template("{prefix:<24} [{bar:30}] {pos}/{len} files  {msg}")?
+        .progress_chars("=> ");
+    let mut finished: Vec<Materialization> = Vec::with_capacity(runs.len());
+    let tracked: Vec<(Materialization, ProgressBar)> = runs
+        .into_iter()
+        .map(|run| {
+            let bar = bars.add(ProgressBar::new(run.files).with_style(style.clone()));
+            bar.set_prefix(format!("{}@{}", run.feature_view, run.version));
+            (run, bar)
+        })
+        .collect();
+    for (run, bar) in tracked {
+        let run = loop {
+            let now = client.materialization(&run.id).await?;
+            bar.set_position(now.files_read);
+            bar.set_message(format!("{} rows read, {} written", now.rows_read, now.rows_written));
+            if now.state != MaterializationState::Running {
+                break now;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        bar.finish_and_clear();
+        finished.push(run);
+    }
+    let failed = finished.iter().any(|run| run.state == MaterializationState::Failed);
+    if json {
+        print_json(&finished)?;
+    } else {
+        let mut rows = vec![vec![
+            "FEATURE VIEW".to_owned(),
+            "VERSION".into(),
+            "FROM".into(),
+            "TO".into(),
+            "FILES".into(),
+            "ROWS READ".into(),
+            "ENTITIES".into(),
+            "WRITTEN".into(),
+            "STATE".into(),
+        ]];
+        for run in &finished {
+            rows.push(vec![
+                run.feature_view.to_string(),
+                run.version.to_string(),
+                run.start.map_or("-".into(), |start| start.to_string()),
+                run.end.to_string(),
+                run.files.to_string(),
+                run.rows_read.to_string(),
+                run.entities.to_string(),
+                run.rows_written.to_string(),
+                match &run.error {
+                    Some(error) => format!("failed: {error}"),
+                    None => run.state.as_str().into(),
+                },
+            ]);
+        }
+        crate::table::print(&rows);
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }

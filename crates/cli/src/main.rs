@@ -185,6 +185,23 @@ enum FeaturesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Copy the latest feature values from the offline store to the online store, from each
+    /// view's watermark (where its last materialization ended) to now unless told otherwise.
+    Materialize {
+        /// Feature views; every live one when none is named.
+        views: Vec<String>,
+        /// Start of the event time range (RFC 3339), inclusive.
+        #[arg(long)]
+        start: Option<String>,
+        /// End of the event time range (RFC 3339), exclusive; now by default.
+        #[arg(long)]
+        end: Option<String>,
+        /// The view version (one view only); the latest by default.
+        #[arg(long)]
+        version: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -372,6 +389,9 @@ fn main() -> ExitCode {
                 }
                 FeaturesCommand::List { json } => features::list(&config, json).await,
                 FeaturesCommand::Show { name, json } => features::show(&config, &name, json).await,
+                FeaturesCommand::Materialize { views, start, end, version, json } => {
+                    features::materialize(&config, views, start, end, version, json).await
+                }
             },
             Command::Runs { command } => match command {
                 RunsCommand::List { experiment, filter, order_by, max_results, json } => {

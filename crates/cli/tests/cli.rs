@@ -277,6 +277,20 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     let shown = cairn(dir.path(), &["features", "show", "pages", "--json"]).output().unwrap();
     let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(shown[0]["join_keys"], serde_json::json!(["user"]));
+    let materialized = cairn(dir.path(), &["features", "materialize", "--json"]).output().unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&materialized.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&materialized.stderr)));
+    assert_eq!(
+        (runs[0]["feature_view"].as_str(), runs[0]["state"].as_str()),
+        (Some("pages"), Some("succeeded"))
+    );
+    let again = cairn(dir.path(), &["features", "materialize", "pages"]).output().unwrap();
+    let table = String::from_utf8_lossy(&again.stdout).to_string();
+    assert!(table.starts_with("FEATURE VIEW") && table.contains("succeeded"), "{table}");
+    assert!(
+        table.contains(runs[0]["end"].as_str().unwrap()),
+        "the second run starts where the first ended: {table}"
+    );
     std::fs::write(
         dir.path().join("broken.toml"),
         "[[entity]]\nname = \"user\"\njoin_keys = [\"user\"]\n[[feature_view]]\nname = \"broken\"\n\
