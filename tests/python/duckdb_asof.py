@@ -3,6 +3,9 @@
 `generate DIR ENTITIES ROWS KEYS`: writes DIR/entities.parquet (customer_id, event_timestamp) and
 DIR/view.parquet (customer_id, event_timestamp, f0..f9) with random keys and times over 30 days.
 
+`wide DIR ENTITIES FEATURES`: writes DIR/wide.parquet (customer_id 0..ENTITIES, one row each at a
+random time over the last day, f0..f{FEATURES-1}) for the online-features benchmark.
+
 `asof DIR`: the point-in-time join as DuckDB's ASOF LEFT JOIN, written to DIR/duckdb.parquet,
 timed in-process. Prints {"rows", "matched", "sum_f0", "seconds", "peak_rss_mb"}."""
 
@@ -34,6 +37,17 @@ if mode == "generate":
             TO '{directory}/view.parquet' (FORMAT parquet, COMPRESSION snappy)"""
     )
     print(json.dumps({"entities": entities, "rows": rows}))
+elif mode == "wide":
+    entities, count = int(sys.argv[3]), int(sys.argv[4])
+    features = ", ".join(f"random() AS f{i}" for i in range(count))
+    connection.execute(
+        f"""COPY (SELECT range AS customer_id,
+                         now()::TIMESTAMP - to_microseconds((random() * 86_400_000_000)::BIGINT) AS event_timestamp,
+                         {features}
+                  FROM range({entities}))
+            TO '{directory}/wide.parquet' (FORMAT parquet, COMPRESSION snappy)"""
+    )
+    print(json.dumps({"entities": entities, "features": count}))
 elif mode == "asof":
     features = ", ".join(f"v.f{i}" for i in range(10))
     started = time.perf_counter()

@@ -1,0 +1,469 @@
+//! Online features, side by side in one run:
+//! - materialization of a 10M-row feature view (10 features, 1M entities) from Parquet in the
+//!   offline store into NATS KV through the feature store's own path (`POST …/materialize`),
+//!   against raw NATS KV puts of the same keys and values — the bus's limit;
+//! - `POST /get-online-features` over HTTP for 1 entity × 50 features at 5 000 requests/s and 100
+//!   entities × 50 features at 500/s (an open loop: requests leave on schedule, answered or not), and
+//!   the same reads through the in-process library (`OnlineFeatures`) the serving service uses.
+//!
+//! With `CAIRN_BENCH_FEAST` (a virtualenv holding Feast, as `just bench` makes), Feast does the
+//! same on the same file: `materialize` into its SQLite online store, and its feature server
+//! (`feast serve`, one worker) answers the same requests — at a rate it can sustain.
+//!
+//! The feature store runs in this process on a nats-server of its own. Sizes:
+//! `CAIRN_BENCH_VIEW_ROWS` (10 000 000), `CAIRN_BENCH_VIEW_KEYS` (1 000 000),
+//! `CAIRN_BENCH_ONLINE_SECONDS` (10 per load).
+#![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cairn_api::{MaterializationState, MaterializeRequest, OnlineRequest};
+use cairn_bus::Bus;
+use cairn_client::Client;
+use cairn_domain::{ServiceKind, Timestamp};
+use cairn_events::v1::{DatasetBatchIngested, DatasetCreated};
+use cairn_feature_store::online::{Catalog, NatsOnlineStore, OnlineFeatures, ReadOptions, TableId};
+use cairn_telemetry::Metrics;
+use cairn_testkit::NatsServer;
+use futures::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+
+const WIDE_FEATURES: usize = 50;
+const WIDE_ENTITIES: usize = 20_000;
+
+fn size(variable: &str, default: usize) -> usize {
+    std::env::var(variable).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn duckdb(args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/duckdb_asof.py");
+    let output = Command::new(cairn_testkit::python()).arg(script).args(args).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn schema_json(features: usize) -> String {
+    let mut columns = vec![
+        serde_json::json!({"name": "customer_id", "type": "int64", "nullable": false}),
+        serde_json::json!({"name": "event_timestamp", "type": "timestamp", "nullable": false}),
+    ];
+    columns.extend((0..features).map(|i| serde_json::json!({"name": format!("f{i}"), "type": "float64"})));
+    serde_json::json!({"columns": columns, "event_timestamp": "event_timestamp", "entity_keys": ["customer_id"]})
+        .to_string()
+}
+
+/// Declares a dataset and one batch of `file` (already in the offline store) as ingestion would.
+async fn announce(bus: &Bus, dataset: &str, features: usize, file: &str) {
+    let created = DatasetCreated {
+        dataset: dataset.into(),
+        schema_json: schema_json(features),
+        created_at_unix_micros: Timestamp::now().as_micros(),
+    };
+    bus.publish(&created).await.unwrap();
+    let batch = DatasetBatchIngested {
+        dataset: dataset.into(),
+        batch_id: format!("{dataset}-1"),
+        version: 1,
+        rows_accepted: 0,
+        rows_quarantined: 0,
+        files: vec![file.into()],
+        min_event_time_unix_micros: 0,
+        max_event_time_unix_micros: i64::MAX,
+    };
+    bus.publish(&batch).await.unwrap();
+}
+
+/// Waits until the feature store has handled every event of a consumer.
+async fn drained(bus: &Bus, consumer: &str) {
+    loop {
+        let stream = bus.jetstream().get_stream("CAIRN_DATASETS").await.unwrap();
+        let mut consumer =
+            stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>(consumer).await.unwrap();
+        let info = consumer.info().await.unwrap();
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn materialize(client: &Client, view: &str) -> (f64, cairn_api::Materialization) {
+    let started = Instant::now();
+    let run = client.materialize(view, &MaterializeRequest::default()).await.unwrap();
+    loop {
+        let now = client.materialization(&run.id).await.unwrap();
+        if now.state != MaterializationState::Running {
+            assert_eq!(now.state, MaterializationState::Succeeded, "{:?}", now.error);
+            return (started.elapsed().as_secs_f64(), now);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn feast_script(venv: &Path, args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/feast_online.py");
+    let output = Command::new(venv.join("bin/python")).arg(script).args(args).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// `feast serve` in a process group of its own (gunicorn forks workers), killed as a group.
+struct FeastServer {
+    child: Child,
+    url: String,
+}
+
+impl FeastServer {
+    async fn start(venv: &Path, repo: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(venv.join("bin/feast"))
+            .arg("-c")
+            .arg(repo)
+            .args([
+                "serve",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "--no-access-log",
+                "--max-requests",
+                "0",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while !reqwest::get(format!("{url}/health")).await.is_ok_and(|r| r.status().is_success()) {
+            assert!(started.elapsed() < Duration::from_secs(120), "feast serve did not start");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Self { child, url }
+    }
+}
+
+impl Drop for FeastServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &format!("-{}", self.child.id())]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request's answer as feature name → (values, statuses), whatever order the columns came in.
+fn by_name(response: &cairn_api::OnlineResponse) -> std::collections::BTreeMap<String, String> {
+    let names = &response.metadata.feature_names;
+    names
+        .iter()
+        .zip(&response.results)
+        .map(|(name, column)| (name.clone(), format!("{:?} {:?}", column.values, column.statuses)))
+        .collect()
+}
+
+async fn post(url: &str, body: Bytes) -> cairn_api::OnlineResponse {
+    let response = reqwest::Client::new()
+        .post(format!("{url}/get-online-features"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    fn quantile(&self, q: f64) -> f64 {
+        let mut sorted = self.0.clone();
+        sorted.sort_unstable();
+        let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+        sorted[index].as_secs_f64() * 1000.0
+    }
+
+    fn row(&self, label: &str, rate: f64) {
+        println!(
+            "{label:<58}{rate:>10.0}{:>9.3}{:>9.3}{:>9.3}",
+            self.quantile(0.5),
+            self.quantile(0.99),
+            self.quantile(0.999)
+        );
+    }
+}
+
+fn body(entities: usize, seed: usize) -> Bytes {
+    let features: Vec<String> = (0..WIDE_FEATURES).map(|i| format!("wide:f{i}")).collect();
+    let ids: Vec<usize> = (0..entities).map(|i| (seed * 7919 + i * 104_729) % WIDE_ENTITIES).collect();
+    Bytes::from(
+        serde_json::to_vec(&serde_json::json!({"features": features, "entities": {"customer_id": ids}}))
+            .unwrap(),
+    )
+}
+
+/// Sends `rate` requests a second for `seconds`, each at its own time whatever the ones before it
+/// are doing (an open loop).
+async fn open_loop(base: &str, rate: u64, seconds: u64, entities: usize) -> (Latencies, f64) {
+    let url = format!("{base}/get-online-features");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let bodies: Arc<Vec<Bytes>> = Arc::new((0..1024).map(|seed| body(entities, seed)).collect());
+    let total = rate * seconds;
+    // Tokio's timers fire on a 1 ms tick, which would send requests in bursts: a thread of its
+    // own paces them evenly instead, and each is timed from when it left (the sender never waits
+    // for answers, so it never falls behind a slow server).
+    let (pace, mut due) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        for i in 0..total {
+            let at = started + interval * i as u32;
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+            if pace.send(i).is_err() {
+                return;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(total as usize);
+    while let Some(i) = due.recv().await {
+        let (client, bodies, url) = (client.clone(), bodies.clone(), url.clone());
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let response = client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(bodies[i as usize % bodies.len()].clone())
+                .send()
+                .await
+                .unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            let _ = response.bytes().await.unwrap();
+            sent.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        latencies.push(task.await.unwrap());
+    }
+    let achieved = total as f64 / started.elapsed().as_secs_f64();
+    (Latencies(latencies), achieved)
+}
+
+async fn in_process(features: &OnlineFeatures<NatsOnlineStore>, entities: usize, count: usize) -> Latencies {
+    let requests: Vec<OnlineRequest> =
+        (0..1024).map(|seed| serde_json::from_slice(&body(entities, seed)).unwrap()).collect();
+    let mut latencies = Vec::with_capacity(count);
+    for i in 0..count {
+        let started = Instant::now();
+        let response = features.get(&requests[i % requests.len()]).await.unwrap();
+        std::hint::black_box(serde_json::to_vec(&response).unwrap());
+        latencies.push(started.elapsed());
+    }
+    Latencies(latencies)
+}
+
+async fn run() {
+    let (rows, keys) = (size("CAIRN_BENCH_VIEW_ROWS", 10_000_000), size("CAIRN_BENCH_VIEW_KEYS", 1_000_000));
+    let seconds = size("CAIRN_BENCH_ONLINE_SECONDS", 10) as u64;
+    let server = NatsServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = cairn_testkit::config(
+        &server.url(),
+        None,
+        dir.path(),
+        &[("CAIRN__FEATURES__ONLINE_REPLICA_MIB", "4096")],
+    );
+
+    // The files, where ingestion would have written them.
+    let data = tempfile::tempdir().unwrap();
+    let path = data.path().to_str().unwrap();
+    duckdb(&["generate", path, "1", &rows.to_string(), &keys.to_string()]);
+    duckdb(&["wide", path, &WIDE_ENTITIES.to_string(), &WIDE_FEATURES.to_string()]);
+    let offline = config.offline_root();
+    for (dataset, file) in [("bench", "view.parquet"), ("wide", "wide.parquet")] {
+        let target = offline.join(format!("datasets/{dataset}/data"));
+        std::fs::create_dir_all(&target).unwrap();
+        std::fs::rename(data.path().join(file), target.join(file)).unwrap();
+    }
+
+    let service = cairn_feature_store::run(config.clone()).await.unwrap();
+    let client = Client::new(service.url());
+    let bus = Bus::connect(&config.nats, ServiceKind::Ingestion, Metrics::new("bench")).await.unwrap();
+    announce(&bus, "bench", 10, "datasets/bench/data/view.parquet").await;
+    announce(&bus, "wide", WIDE_FEATURES, "datasets/wide/data/wide.parquet").await;
+    drained(&bus, "feature-store_datasets").await;
+    drained(&bus, "feature-store_batches").await;
+    let view = |name: &str, features: usize| {
+        let features: Vec<_> =
+            (0..features).map(|i| serde_json::json!({"name": format!("f{i}"), "type": "float64"})).collect();
+        serde_json::json!({"name": name, "source": name, "entities": ["customer"], "features": features})
+    };
+    let definitions = serde_json::from_value(serde_json::json!({
+        "entities": [{"name": "customer", "join_keys": ["customer_id"]}],
+        "feature_views": [view("bench", 10), view("wide", WIDE_FEATURES)],
+    }))
+    .unwrap();
+    client.apply_features(&definitions, None).await.unwrap();
+
+    // Materialization: the feature store's whole path, then raw puts of what it wrote.
+    println!("materialization: a {rows}-row view of 10 features, {keys} keys, Parquet → NATS KV");
+    let (cairn_seconds, run) = materialize(&client, "bench").await;
+    assert_eq!(run.rows_read, rows as u64);
+    let written = bus.create_kv_stream(&TableId::new("bench", 1).bucket(), 1).await.unwrap();
+    let mut entries = Vec::with_capacity(run.entities as usize);
+    let mut watch = written.watch_all_from_revision(1).await.unwrap();
+    while entries.len() < run.entities as usize {
+        let entry = watch.next().await.unwrap().unwrap();
+        entries.push((entry.key, entry.value));
+    }
+    drop(watch);
+    assert_eq!(entries.len() as u64, run.rows_written, "every entity written once");
+    let raw = bus.create_kv_stream("bench_raw_puts", 1).await.unwrap();
+    let started = Instant::now();
+    futures::stream::iter(entries)
+        .map(|(key, value)| {
+            let raw = raw.clone();
+            async move { raw.put(key, value).await.unwrap() }
+        })
+        .buffer_unordered(512)
+        .for_each(|_| async {})
+        .await;
+    let raw_seconds = started.elapsed().as_secs_f64();
+    println!("{:<58}{:>10}{:>14}{:>10}", "", "seconds", "rows/s", "ratio");
+    println!(
+        "{:<58}{:>10.2}{:>14.0}{:>10.2}",
+        format!("raw NATS KV puts of the {} entities' values (limit)", run.entities),
+        raw_seconds,
+        run.entities as f64 / raw_seconds,
+        1.0
+    );
+    println!(
+        "{:<58}{:>10.2}{:>14.0}{:>10.2}",
+        "Cairn materialize: read, latest per entity, guarded writes",
+        cairn_seconds,
+        rows as f64 / cairn_seconds,
+        raw_seconds / cairn_seconds
+    );
+    println!(
+        "(rows/s: source rows for Cairn, entities for raw puts; ratio: raw time over Cairn's, goal ≥ 0.5)"
+    );
+
+    // A 50-feature view: materialized by both, then read online.
+    let feast = std::env::var_os("CAIRN_BENCH_FEAST").map(PathBuf::from);
+    let wide_file = offline.join("datasets/wide/data/wide.parquet");
+    let feast_repo = dir.path().join("feast");
+    println!("\nmaterialization: {WIDE_ENTITIES} entities × {WIDE_FEATURES} features, one row each");
+    let (cairn_seconds, wide) = materialize(&client, "wide").await;
+    assert_eq!(wide.rows_written, WIDE_ENTITIES as u64);
+    println!("{:<58}{:>10}{:>14}{:>10}", "", "seconds", "rows/s", "ratio");
+    let feast_seconds = feast.as_ref().map(|venv| {
+        let repo = feast_repo.to_str().unwrap();
+        let setup = feast_script(
+            venv,
+            &[
+                "setup",
+                repo,
+                wide_file.to_str().unwrap(),
+                "wide",
+                "customer_id",
+                "event_timestamp",
+                &WIDE_FEATURES.to_string(),
+            ],
+        );
+        let run = feast_script(venv, &["materialize", repo]);
+        let seconds = run["seconds"].as_f64().unwrap();
+        println!(
+            "{:<58}{:>10.2}{:>14.0}{:>10.2}",
+            format!(
+                "Feast {} materialize, SQLite online store (peer)",
+                setup["feast_version"].as_str().unwrap_or("?")
+            ),
+            seconds,
+            WIDE_ENTITIES as f64 / seconds,
+            1.0
+        );
+        seconds
+    });
+    println!(
+        "{:<58}{:>10.2}{:>14.0}{:>10}",
+        "Cairn materialize, NATS KV",
+        cairn_seconds,
+        WIDE_ENTITIES as f64 / cairn_seconds,
+        feast_seconds.map_or("-".into(), |feast| format!("{:.1}", feast / cairn_seconds))
+    );
+    println!("(ratio: Feast's time over Cairn's)");
+
+    // Warm the service's replica; both stores answer the same thing.
+    let check = post(&service.url(), body(1, 1)).await;
+    assert_eq!(check.results.len(), WIDE_FEATURES + 1);
+    assert!(check.results[1].statuses.iter().all(|status| *status == cairn_api::FieldStatus::Present));
+    let feast_server = match &feast {
+        Some(venv) => {
+            let server = FeastServer::start(venv, &feast_repo).await;
+            for seed in 0..20 {
+                let (ours, theirs) =
+                    (post(&service.url(), body(3, seed)).await, post(&server.url, body(3, seed)).await);
+                assert_eq!(by_name(&ours), by_name(&theirs), "Cairn and Feast answer alike");
+            }
+            Some(server)
+        }
+        None => None,
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    println!(
+        "\nonline: 1 and 100 entities × {WIDE_FEATURES} features of {WIDE_ENTITIES}, {seconds} s per load, open loop"
+    );
+    println!("{:<58}{:>10}{:>9}{:>9}{:>9}", "", "req/s", "p50 ms", "p99 ms", "p99.9 ms");
+    if let Some(server) = &feast_server {
+        let (one, rate) = open_loop(&server.url, 150, seconds, 1).await;
+        one.row("Feast feature server (1 worker), 1 entity × 50 (peer)", rate);
+        let (hundred, rate) = open_loop(&server.url, 25, seconds, 100).await;
+        hundred.row("Feast feature server (1 worker), 100 entities × 50 (peer)", rate);
+    }
+    drop(feast_server);
+    let (one, rate) = open_loop(&service.url(), 5_000, seconds, 1).await;
+    one.row("Cairn HTTP, 1 entity × 50 features (goal p99 ≤ 0.5 ms)", rate);
+    let (hundred, rate) = open_loop(&service.url(), 500, seconds, 100).await;
+    hundred.row("Cairn HTTP, 100 entities × 50 features (goal p99 ≤ 3 ms)", rate);
+
+    // The library path, as the serving service reads: a store and a catalog of its own.
+    let shutdown = CancellationToken::new();
+    let store = NatsOnlineStore::new(bus.clone(), 1 << 30, shutdown.clone());
+    let views = client.feature_view_versions("wide").await.unwrap();
+    let library = OnlineFeatures::new(store, Catalog::new(views, Vec::new()), ReadOptions::default());
+    while !library.store().replica_ready(&TableId::new("wide", 1)).await.unwrap() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let count = (5_000 * seconds) as usize;
+    let started = Instant::now();
+    let one = in_process(&library, 1, count).await;
+    one.row(
+        "Cairn library in process, 1 entity × 50 features",
+        count as f64 / started.elapsed().as_secs_f64(),
+    );
+    let started = Instant::now();
+    let hundred = in_process(&library, 100, count / 10).await;
+    hundred.row(
+        "Cairn library in process, 100 entities × 50 features",
+        (count / 10) as f64 / started.elapsed().as_secs_f64(),
+    );
+    println!(
+        "(library: one caller in a loop, the response serialized as JSON; Feast's published p99 for 1 × 50: Python 15 ms, Go 2.6 ms, Java 0.8 ms)"
+    );
+    shutdown.cancel();
+    service.stop().await;
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(run());
+}
