@@ -17,7 +17,7 @@ pub use features::{
     FeatureView, FeatureViewDef, Materialization, MaterializationState, MaterializeRequest, Plan,
     PlannedChange, Projection,
 };
-pub use online::{FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
+pub use online::{EventTime, FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub use operations::{Health, Readiness};
 pub use registry::{
     AliasAt, AliasMove, AliasRequest, AuditEntry, DatasetRef, Decision, Lineage, Model, ModelVersion,

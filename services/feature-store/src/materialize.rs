@@ -38,6 +38,8 @@ pub(crate) enum MaterializeError {
     Rows(#[from] JoinError),
     #[error(transparent)]
     Online(#[from] OnlineError),
+    #[error("the reader of the offline store stopped: {0}")]
+    Reader(String),
 }
 
 /// Rows written to the online store between progress updates.
@@ -51,6 +53,9 @@ pub(crate) struct Features {
     outbox: Outbox,
     /// Runs in progress, as they advance; finished ones are read from the database.
     running: Mutex<HashMap<String, Materialization>>,
+    /// The service's runtime: runs are started from request handlers, whose threads must stay
+    /// free to answer requests.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Features {
@@ -60,7 +65,8 @@ impl Features {
         db: Database,
         outbox: Outbox,
     ) -> Self {
-        Self { online, offline, db, outbox, running: Mutex::new(HashMap::new()) }
+        let runtime = tokio::runtime::Handle::current();
+        Self { online, offline, db, outbox, running: Mutex::new(HashMap::new()), runtime }
     }
 
     /// Reads the definitions again, so that reads resolve names against what is applied now.
@@ -164,7 +170,7 @@ impl Features {
         lock(&self.running).insert(run.id.clone(), run.clone());
         let features = self.clone();
         let started = run.clone();
-        tokio::spawn(async move {
+        self.runtime.spawn(async move {
             let outcome = features.execute(&view, &run.id, &files, (start.unwrap_or(i64::MIN), end)).await;
             features.finish(&run.id, outcome.err()).await;
         });
@@ -172,21 +178,22 @@ impl Features {
     }
 
     async fn execute(
-        &self,
+        self: &Arc<Self>,
         view: &FeatureView,
         id: &str,
         files: &[String],
         range: (i64, i64),
     ) -> Result<(), MaterializeError> {
-        let mut latest = Latest::default();
-        for path in files {
-            let rows = latest.read(&self.offline, view, path, range).await?;
-            self.progress(id, |run| {
+        let features = self.clone();
+        let run = id.to_owned();
+        let latest = latest_of(&self.offline, view, files, range, move |rows, entities| {
+            features.progress(&run, |run| {
                 run.files_read += 1;
                 run.rows_read += rows;
-                run.entities = latest.rows.len() as u64;
+                run.entities = entities as u64;
             });
-        }
+        })
+        .await?;
         let table = TableId::new(view.definition.name.as_str(), view.version);
         let mut rows: Vec<(String, OnlineRow)> = latest.rows.into_iter().collect();
         while !rows.is_empty() {
@@ -304,10 +311,7 @@ impl Features {
             if view.definition.source.as_str() != dataset {
                 continue;
             }
-            let mut latest = Latest::default();
-            for path in files {
-                latest.read(&self.offline, view, path, (i64::MIN, i64::MAX)).await?;
-            }
+            let latest = latest_of(&self.offline, view, files, (i64::MIN, i64::MAX), |_, _| {}).await?;
             let table = TableId::new(name, version);
             self.online.store().write(&table, latest.rows.into_iter().collect()).await?;
         }
@@ -319,16 +323,41 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The newest row of each entity of `files` with event times in `range`, read on a blocking
+/// thread (decoding and comparing rows is CPU work, which must not hold an async worker);
+/// `progress` hears each file's row count and the entities found so far.
+async fn latest_of(
+    offline: &OfflineStore,
+    view: &FeatureView,
+    files: &[String],
+    range: (i64, i64),
+    progress: impl Fn(u64, usize) + Send + 'static,
+) -> Result<Latest, MaterializeError> {
+    let runtime = tokio::runtime::Handle::current();
+    let (offline, view, files) = (offline.clone(), view.clone(), files.to_vec());
+    tokio::task::spawn_blocking(move || {
+        let mut latest = Latest::default();
+        for path in &files {
+            let rows = latest.read(&runtime, &offline, &view, path, range)?;
+            progress(rows, latest.rows.len());
+        }
+        Ok(latest)
+    })
+    .await
+    .map_err(|error| MaterializeError::Reader(error.to_string()))?
+}
+
 /// The newest row of each entity among the rows read so far.
 #[derive(Default)]
 struct Latest {
-    rows: HashMap<String, OnlineRow>,
+    rows: HashMap<String, OnlineRow, foldhash::fast::RandomState>,
 }
 
 impl Latest {
     /// Reads one file's rows with event times in `[start, end)`; returns how many rows it read.
-    async fn read(
+    fn read(
         &mut self,
+        runtime: &tokio::runtime::Handle,
         offline: &OfflineStore,
         view: &FeatureView,
         path: &str,
@@ -339,10 +368,10 @@ impl Latest {
         columns.push(view.timestamp_field.as_str());
         columns.extend(definition.created_timestamp_field.as_ref().map(Name::as_str));
         columns.extend(definition.features.iter().map(|feature| feature.name.as_str()));
-        let mut stream = offline.stream_columns(path, &columns).await?;
+        let mut stream = runtime.block_on(offline.stream_columns(path, &columns))?;
         let mut read = 0u64;
         let mut key = String::new();
-        while let Some(batch) = stream.try_next().await? {
+        while let Some(batch) = runtime.block_on(stream.try_next())? {
             let keys = view
                 .join_keys
                 .iter()

@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use cairn_api::{
-    FeatureService, FeatureVector, FeatureView, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata,
+    EventTime, FeatureService, FeatureVector, FeatureView, FieldStatus, OnlineRequest, OnlineResponse,
+    ResponseMetadata,
 };
 use cairn_domain::Timestamp;
 
 use super::store::{OnlineError, OnlineStore, TableId};
-use super::value::{KeyPart, OnlineRow, Value, push_key, rfc3339};
+use super::value::{KeyPart, OnlineRow, Value, push_key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnlineRequestError {
@@ -110,13 +111,12 @@ impl<S: OnlineStore> OnlineFeatures<S> {
         let (entity_names, entity_columns, rows) = entity_columns(request)?;
 
         let now = Timestamp::now().as_micros();
-        let epoch = rfc3339(0);
         let mut results: Vec<FeatureVector> = entity_columns
             .iter()
             .map(|values| FeatureVector {
                 values: values.to_vec(),
                 statuses: vec![FieldStatus::Present; rows],
-                event_timestamps: vec![epoch.clone(); rows],
+                event_timestamps: vec![EventTime(0); rows],
             })
             .collect();
         let features_at = results.len();
@@ -149,7 +149,7 @@ impl<S: OnlineStore> OnlineFeatures<S> {
                     Some(row) => ttl > 0 && row.event_micros < now.saturating_sub(max_age),
                     None => false,
                 };
-                let time = row.as_ref().map_or_else(|| epoch.clone(), |row| rfc3339(row.event_micros));
+                let time = EventTime(row.as_ref().map_or(0, |row| row.event_micros));
                 for &(column, feature) in &group.columns {
                     let out = &mut results[features_at + column];
                     let (value, status) = match row {
@@ -165,7 +165,7 @@ impl<S: OnlineStore> OnlineFeatures<S> {
                     };
                     out.values.push(value);
                     out.statuses.push(status);
-                    out.event_timestamps.push(time.clone());
+                    out.event_timestamps.push(time);
                 }
             }
         }

@@ -38,16 +38,8 @@ impl Value {
                 serde_json::Number::from_f64(*value).map_or(serde_json::Value::Null, Into::into)
             }
             Value::String(value) => value.clone().into(),
-            Value::Timestamp(micros) => rfc3339(*micros).into(),
+            Value::Timestamp(micros) => cairn_api::EventTime(*micros).to_string().into(),
         }
-    }
-}
-
-/// `micros` as `2021-12-31T23:00:00Z` (fractions only when there are any).
-pub fn rfc3339(micros: i64) -> String {
-    match chrono::DateTime::from_timestamp_micros(micros) {
-        Some(time) => time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        None => String::new(),
     }
 }
 
@@ -188,9 +180,7 @@ pub fn push_key(out: &mut String, parts: &[KeyPart<'_>]) {
             out.push('.');
         }
         match part {
-            KeyPart::Int(value) => {
-                let _ = write!(out, "{value}");
-            }
+            KeyPart::Int(value) => out.push_str(itoa::Buffer::new().format(*value)),
             KeyPart::Bool(value) => out.push(if *value { 'T' } else { 'F' }),
             KeyPart::String(value) => {
                 out.push('x');
