@@ -42,6 +42,71 @@ pub struct FeatureVector {
     pub event_timestamps: Vec<EventTime>,
 }
 
+impl OnlineResponse {
+    /// The response as JSON, byte for byte what `serde_json::to_vec` writes, several times
+    /// faster: a response for 100 entities × 50 features holds 15 000 values, statuses and
+    /// times, and the statuses and times need no escaping.
+    pub fn to_json(&self) -> Vec<u8> {
+        let cells: usize = self.results.iter().map(|column| column.values.len()).sum();
+        let mut out = Vec::with_capacity(64 + cells * 64 + self.metadata.feature_names.len() * 16);
+        out.extend_from_slice(b"{\"metadata\":{\"feature_names\":");
+        let _ = serde_json::to_writer(&mut out, &self.metadata.feature_names);
+        out.extend_from_slice(b"},\"results\":[");
+        for (i, column) in self.results.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"values\":[");
+            for (j, value) in column.values.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                let _ = serde_json::to_writer(&mut out, value);
+            }
+            out.extend_from_slice(b"],\"statuses\":[");
+            for (j, status) in column.statuses.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(status.as_str().as_bytes());
+                out.push(b'"');
+            }
+            out.extend_from_slice(b"],\"event_timestamps\":[");
+            let mut buffer = [0u8; 27];
+            for (j, time) in column.event_timestamps.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                match time.write(&mut buffer) {
+                    Some(text) => {
+                        out.push(b'"');
+                        out.extend_from_slice(text.as_bytes());
+                        out.push(b'"');
+                    }
+                    None => {
+                        let _ = serde_json::to_writer(&mut out, time);
+                    }
+                }
+            }
+            out.extend_from_slice(b"]}");
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
+impl FieldStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Present => "PRESENT",
+            Self::NullValue => "NULL_VALUE",
+            Self::NotFound => "NOT_FOUND",
+            Self::OutsideMaxAge => "OUTSIDE_MAX_AGE",
+        }
+    }
+}
+
 /// When a value's event happened, in microseconds since the epoch; written as RFC 3339 in UTC
 /// (`2021-12-31T23:00:00Z`, with a fraction only when there is one), as Feast writes it. A
 /// number, so that a response of thousands of values holds no string per value.
@@ -141,6 +206,35 @@ pub enum FieldStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_json_is_serde_json_byte_for_byte() {
+        let column = |values: Vec<serde_json::Value>, statuses: Vec<FieldStatus>, times: Vec<i64>| {
+            FeatureVector { values, statuses, event_timestamps: times.into_iter().map(EventTime).collect() }
+        };
+        let response = OnlineResponse {
+            metadata: ResponseMetadata { feature_names: vec!["id".into(), "a\"b".into(), "é".into()] },
+            results: vec![
+                column(
+                    vec![serde_json::json!(1), serde_json::json!("x")],
+                    vec![FieldStatus::Present; 2],
+                    vec![0, 0],
+                ),
+                column(
+                    vec![serde_json::json!(0.1), serde_json::Value::Null],
+                    vec![FieldStatus::OutsideMaxAge, FieldStatus::NotFound],
+                    vec![1_640_991_600_000_001, i64::MAX],
+                ),
+                column(
+                    vec![serde_json::json!("q\"\n"), serde_json::json!(true)],
+                    vec![FieldStatus::NullValue, FieldStatus::Present],
+                    vec![-1, 5],
+                ),
+                column(vec![], vec![], vec![]),
+            ],
+        };
+        assert_eq!(String::from_utf8(response.to_json()).unwrap(), serde_json::to_string(&response).unwrap());
+    }
 
     #[test]
     fn event_times_read_as_they_are_written() {

@@ -258,7 +258,7 @@ async fn get_online_features(state: State, body: web::Bytes) -> Result<HttpRespo
     let request: OnlineRequest = serde_json::from_slice(&body)
         .map_err(|error| ApiError::new(ErrorKind::BadRequest, format!("request body: {error}")))?;
     match state.features.online.get(&request).await {
-        Ok(response) => Ok(HttpResponse::Ok().json(response)),
+        Ok(response) => Ok(HttpResponse::Ok().content_type("application/json").body(response.to_json())),
         Err(OnlineRequestError::Invalid(message)) => Err(ApiError::invalid(message)),
         Err(OnlineRequestError::Store(error)) => Err(ApiError::unavailable(error.to_string())),
     }
