@@ -115,7 +115,7 @@ pub struct EventTime(pub i64);
 
 impl EventTime {
     /// Formats into `out` (years 0–9999; none outside them) and returns the text.
-    fn write<'b>(self, out: &'b mut [u8; 27]) -> Option<&'b str> {
+    fn write(self, out: &mut [u8; 27]) -> Option<&str> {
         let (seconds, micros) = (self.0.div_euclid(1_000_000), self.0.rem_euclid(1_000_000));
         let (days, time) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
         // Days to a civil date (H. Hinnant's algorithm).

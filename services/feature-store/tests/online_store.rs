@@ -1,6 +1,7 @@
 //! The NATS KV online store against a real nats-server: racing writers never let an older event
 //! win, and a replica with too small a budget still answers every key (the KV answers what it
 //! does not hold), follows writes, and follows them again after the server is killed.
+#![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

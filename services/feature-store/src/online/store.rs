@@ -171,10 +171,7 @@ impl NatsOnlineStore {
         let value = Bytes::from(row.encode());
         // What is stored now: the replica's word when it holds the key, else assume nothing
         // (a create fails if something is there after all, and the loop reads it).
-        let mut current: Option<(u64, Times)> = match replica.and_then(|replica| replica.revision(&key)) {
-            Some(known) => Some(known),
-            None => None,
-        };
+        let mut current: Option<(u64, Times)> = replica.and_then(|replica| replica.revision(&key));
         loop {
             let outcome = match current {
                 Some((_, times)) if !row.supersedes(&times) => {
