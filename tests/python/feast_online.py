@@ -8,10 +8,17 @@ and a FeatureService VIEW_NAME_service; runs `feast apply`. Prints {"feast_versi
 `materialize REPO_DIR`: materializes every view from 2000-01-01 to now + 1 day, timing only the
 materialize call in-process. Prints {"seconds", "rows"} (rows: rows in the parquet sources).
 
+`historical REPO_DIR ENTITIES_PARQUET OUT_PARQUET`: Feast's point-in-time join
+(`get_historical_features` on the local file offline store) of every feature of the repo's one
+view onto the entity rows (join key and `event_timestamp`), written to OUT_PARQUET, timed
+in-process from the call to the written file. Prints {"seconds", "rows", "matched", "sum_f0",
+"peak_rss_mb"}.
+
 The bench then serves the repo itself with `feast -c REPO_DIR serve -h 127.0.0.1 -p PORT`."""
 
 import contextlib
 import json
+import resource
 import subprocess
 import sys
 import time
@@ -75,5 +82,29 @@ elif mode == "materialize":
         store.materialize(start_date=start, end_date=end)
         seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "rows": rows}))
+elif mode == "historical":
+    entities_path, out = sys.argv[3], sys.argv[4]
+    store = feast.FeatureStore(repo_path=str(repo))
+    (view,) = store.list_feature_views()
+    entity_df = pyarrow.parquet.read_table(entities_path).to_pandas()
+    references = [f"{view.name}:{field.name}" for field in view.features]
+    with contextlib.redirect_stdout(sys.stderr):
+        started = time.perf_counter()
+        joined = store.get_historical_features(entity_df=entity_df, features=references).to_df()
+        joined.to_parquet(out)
+        seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    f0 = joined["f0"]
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "rows": len(joined),
+                "matched": int(f0.notna().sum()),
+                "sum_f0": float(f0.sum()),
+                "peak_rss_mb": peak,
+            }
+        )
+    )
 else:
     raise SystemExit(f"unknown mode {mode}")
