@@ -16,6 +16,8 @@
 //! `CAIRN_BENCH_ONLINE_SECONDS` (10 per load).
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
 
+mod common;
+
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -36,19 +38,10 @@ use cairn_testkit::NatsServer;
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
+use common::{duckdb, feast, size};
+
 const WIDE_FEATURES: usize = 50;
 const WIDE_ENTITIES: usize = 20_000;
-
-fn size(variable: &str, default: usize) -> usize {
-    std::env::var(variable).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn duckdb(args: &[&str]) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/duckdb_asof.py");
-    let output = Command::new(cairn_testkit::python()).arg(script).args(args).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 fn schema_json(features: usize) -> String {
     let mut columns = vec![
@@ -106,13 +99,6 @@ async fn materialize(client: &Client, view: &str) -> (f64, cairn_api::Materializ
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-fn feast_script(venv: &Path, args: &[&str]) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/feast_online.py");
-    let output = Command::new(venv.join("bin/python")).arg(script).args(args).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
 }
 
 /// `feast serve` in a process group of its own (gunicorn forks workers), killed as a group.
@@ -385,16 +371,16 @@ async fn run() {
     );
 
     // A 50-feature view: materialized by both, then read online.
-    let feast = std::env::var_os("CAIRN_BENCH_FEAST").map(PathBuf::from);
+    let feast_venv = std::env::var_os("CAIRN_BENCH_FEAST").map(PathBuf::from);
     let wide_file = offline.join("datasets/wide/data/wide.parquet");
     let feast_repo = dir.path().join("feast");
     println!("\nmaterialization: {WIDE_ENTITIES} entities × {WIDE_FEATURES} features, one row each");
     let (cairn_seconds, wide) = materialize(&client, "wide").await;
     assert_eq!(wide.rows_written, WIDE_ENTITIES as u64);
     println!("{:<58}{:>10}{:>14}{:>10}", "", "seconds", "rows/s", "ratio");
-    let feast_seconds = feast.as_ref().map(|venv| {
+    let feast_seconds = feast_venv.as_ref().map(|venv| {
         let repo = feast_repo.to_str().unwrap();
-        let setup = feast_script(
+        let setup = feast(
             venv,
             &[
                 "setup",
@@ -406,7 +392,7 @@ async fn run() {
                 &WIDE_FEATURES.to_string(),
             ],
         );
-        let run = feast_script(venv, &["materialize", repo]);
+        let run = feast(venv, &["materialize", repo]);
         let seconds = run["seconds"].as_f64().unwrap();
         println!(
             "{:<58}{:>10.2}{:>14.0}{:>10.2}",
@@ -433,7 +419,7 @@ async fn run() {
     let check = post(&service.url(), body(1, 1)).await;
     assert_eq!(check.results.len(), WIDE_FEATURES + 1);
     assert!(check.results[1].statuses.iter().all(|status| *status == cairn_api::FieldStatus::Present));
-    let feast_server = match &feast {
+    let feast_server = match &feast_venv {
         Some(venv) => {
             let server = FeastServer::start(venv, &feast_repo).await;
             for seed in 0..20 {

@@ -6,8 +6,9 @@
 //! same join at a smaller size, side by side.
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 use std::time::Instant;
 
 use arrow_array::Array as _;
@@ -16,17 +17,7 @@ use arrow_array::types::Float64Type;
 use cairn_feature_store::retrieval::{
     ViewFiles, ViewSpec, point_in_time_join_files, read_parquet, write_parquet,
 };
-
-fn size(variable: &str, default: usize) -> usize {
-    std::env::var(variable).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn duckdb(args: &[&str]) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/duckdb_asof.py");
-    let output = Command::new(cairn_testkit::python()).arg(script).args(args).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
+use common::{duckdb, size};
 
 /// Peak resident memory of this process so far, MB.
 fn peak_rss_mb() -> f64 {
@@ -101,13 +92,13 @@ fn main() {
     );
     println!("(time ratio: Cairn's time over DuckDB's; goal ≤ 1.0, peak memory ≤ 2 GB)");
     if let Some(venv) = std::env::var_os("CAIRN_BENCH_FEAST") {
-        feast(Path::new(&venv));
+        against_feast(Path::new(&venv));
     }
 }
 
 /// Feast's local offline store (`get_historical_features` over the same kind of files), at a
 /// size it handles: `CAIRN_BENCH_FEAST_ENTITIES` (50 000) × `CAIRN_BENCH_FEAST_VIEW_ROWS` (500 000).
-fn feast(venv: &Path) {
+fn against_feast(venv: &Path) {
     let (entities, rows) =
         (size("CAIRN_BENCH_FEAST_ENTITIES", 50_000), size("CAIRN_BENCH_FEAST_VIEW_ROWS", 500_000));
     let keys = (rows / 100).max(1);
@@ -117,12 +108,7 @@ fn feast(venv: &Path) {
     println!(
         "\nhistorical retrieval against Feast: {entities} entity rows × a {rows}-row view of 10 features, {keys} keys"
     );
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/feast_online.py");
-    let run = |args: &[&str]| -> serde_json::Value {
-        let output = Command::new(venv.join("bin/python")).arg(&script).args(args).output().unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice(&output.stdout).unwrap()
-    };
+    let run = |args: &[&str]| common::feast(venv, args);
     let repo = dir.path().join("repo");
     let (repo, view) = (repo.to_str().unwrap(), dir.path().join("view.parquet"));
     let setup =

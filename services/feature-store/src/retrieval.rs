@@ -581,6 +581,21 @@ impl Times {
     }
 }
 
+/// Whether a column of this type holds integers (of any width, signed or not).
+pub(crate) fn is_integer(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+    )
+}
+
 /// An integer column's value at `row` as `i64`, whatever its width; none for another type or a
 /// `u64` beyond `i64`.
 pub(crate) fn int_value(column: &ArrayRef, row: usize) -> Option<i64> {
@@ -612,18 +627,10 @@ impl KeyEncoder {
                     .column_by_name(key)
                     .ok_or_else(|| JoinError::MissingColumn(owner.to_owned(), key.clone()))?;
                 match column.data_type() {
-                    DataType::Int8
-                    | DataType::Int16
-                    | DataType::Int32
-                    | DataType::Int64
-                    | DataType::UInt8
-                    | DataType::UInt16
-                    | DataType::UInt32
-                    | DataType::UInt64
-                    | DataType::Utf8
-                    | DataType::LargeUtf8
-                    | DataType::Utf8View
-                    | DataType::Boolean => Ok(column.clone()),
+                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean => {
+                        Ok(column.clone())
+                    }
+                    integer if is_integer(integer) => Ok(column.clone()),
                     _ => Err(JoinError::BadJoinKey(key.clone())),
                 }
             })

@@ -28,7 +28,7 @@ fn row(event: i64, created: i64, value: i64) -> OnlineRow {
     OnlineRow {
         event_micros: event,
         created_micros: created,
-        values: vec![Value::Int(value), Value::String(format!("v{value}"))],
+        values: vec![Value::Int(value), Value::Str(format!("v{value}"))],
     }
 }
 

@@ -12,7 +12,7 @@ use cairn_api::{
 use cairn_domain::Timestamp;
 
 use super::store::{OnlineError, OnlineStore, TableId};
-use super::value::{KeyPart, OnlineRow, Value, push_key};
+use super::value::{KeyPart, OnlineRow, Value, push_key, to_json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnlineRequestError {
@@ -158,9 +158,9 @@ impl<S: OnlineStore> OnlineFeatures<S> {
                             _ if stale && self.options.null_outside_max_age => {
                                 (serde_json::Value::Null, FieldStatus::OutsideMaxAge)
                             }
-                            value if stale => (value.to_json(), FieldStatus::OutsideMaxAge),
+                            value if stale => (to_json(value), FieldStatus::OutsideMaxAge),
                             Value::Null => (serde_json::Value::Null, FieldStatus::NullValue),
-                            value => (value.to_json(), FieldStatus::Present),
+                            value => (to_json(value), FieldStatus::Present),
                         },
                     };
                     out.values.push(value);

@@ -11,35 +11,23 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 
-use crate::retrieval::{JoinError, int_value};
+pub use cairn_records::Value;
 
-/// One feature value.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    String(String),
-    /// Microseconds since the epoch, UTC.
-    Timestamp(i64),
-}
+use crate::retrieval::{JoinError, int_value, is_integer};
 
-impl Value {
-    /// The value as Feast's feature server writes it in JSON: numbers, strings, booleans, null;
-    /// timestamps as RFC 3339 text.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(value) => (*value).into(),
-            Value::Int(value) => (*value).into(),
-            // NaN and infinities have no JSON form.
-            Value::Float(value) => {
-                serde_json::Number::from_f64(*value).map_or(serde_json::Value::Null, Into::into)
-            }
-            Value::String(value) => value.clone().into(),
-            Value::Timestamp(micros) => cairn_api::EventTime(*micros).to_string().into(),
+/// A value as Feast's feature server writes it in JSON: numbers, strings, booleans, null;
+/// timestamps as RFC 3339 text.
+pub fn to_json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(value) => (*value).into(),
+        Value::Int(value) => (*value).into(),
+        // NaN and infinities have no JSON form.
+        Value::Float(value) => {
+            serde_json::Number::from_f64(*value).map_or(serde_json::Value::Null, Into::into)
         }
+        Value::Str(value) => value.clone().into(),
+        Value::Timestamp(micros) => cairn_api::EventTime(*micros).to_string().into(),
     }
 }
 
@@ -90,7 +78,7 @@ impl OnlineRow {
                     out.push(FLOAT);
                     out.extend_from_slice(&value.to_le_bytes());
                 }
-                Value::String(value) => {
+                Value::Str(value) => {
                     out.push(STRING);
                     out.extend_from_slice(&u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
                     out.extend_from_slice(&value.as_bytes()[..value.len().min(u32::MAX as usize)]);
@@ -131,7 +119,7 @@ impl OnlineRow {
                         <[u8; 4]>::try_from(take(4)?).map_err(|_| DecodeError("truncated"))?,
                     );
                     let text = take(length as usize)?;
-                    Value::String(
+                    Value::Str(
                         String::from_utf8(text.to_vec()).map_err(|_| DecodeError("text is not UTF-8"))?,
                     )
                 }
@@ -212,14 +200,8 @@ impl ColumnReader {
             .clone();
         Ok(match array.data_type().clone() {
             DataType::Boolean => Self::Bool(array),
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32 => Self::Int(array),
             DataType::UInt64 => Self::UInt64(array),
+            integer if is_integer(&integer) => Self::Int(array),
             DataType::Float32 => Self::Float32(array),
             DataType::Float64 => Self::Float64(array),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Self::String(array),
@@ -258,7 +240,7 @@ impl ColumnReader {
             }
             Self::Float32(array) => Value::Float(f64::from(array.as_primitive::<Float32Type>().value(row))),
             Self::Float64(array) => Value::Float(array.as_primitive::<Float64Type>().value(row)),
-            Self::String(array) => Value::String(string_at(array, row).to_owned()),
+            Self::String(array) => Value::Str(string_at(array, row).to_owned()),
             Self::Timestamp(array, unit) => Value::Timestamp(micros_at(array, *unit, row)),
         }
     }
@@ -323,8 +305,8 @@ mod tests {
                 Value::Bool(false),
                 Value::Int(-7),
                 Value::Float(0.25),
-                Value::String("héllo".into()),
-                Value::String(String::new()),
+                Value::Str("héllo".into()),
+                Value::Str(String::new()),
                 Value::Timestamp(42),
             ],
         };
