@@ -36,11 +36,12 @@ fn history(now: i64) -> String {
     csv
 }
 
-fn definitions() -> cairn_api::Definitions {
+/// `spend`'s TTL is `spend_ttl` seconds (0: none).
+fn definitions(spend_ttl: u64) -> cairn_api::Definitions {
     serde_json::from_value(json!({
         "entities": [{"name": "customer", "join_keys": ["id"]}],
         "feature_views": [
-            {"name": "spend", "source": "payments", "entities": ["customer"],
+            {"name": "spend", "source": "payments", "entities": ["customer"], "ttl_seconds": spend_ttl,
              "features": [{"name": "amount", "type": "float64"},
                           {"name": "channel", "type": "categorical", "values": ["web", "store"]}]},
             {"name": "recent", "source": "payments", "entities": ["customer"], "ttl_seconds": 3600,
@@ -102,7 +103,7 @@ async fn online_features_equal_offline_and_follow_the_stream(store: Store) {
     let now = Timestamp::now().as_micros() / 1_000_000;
     let batch = ingestion.ingest("payments", "text/csv", history(now)).await.unwrap();
     assert_eq!(batch.report.as_ref().map(|report| report.rows_accepted), Some(160));
-    features.apply_features(&definitions(), None).await.unwrap();
+    features.apply_features(&definitions(0), None).await.unwrap();
 
     // Nothing is online before a materialization.
     let ids: Vec<serde_json::Value> = (0..ENTITIES).chain([999]).map(|id| json!(id)).collect();
@@ -197,6 +198,22 @@ async fn online_features_equal_offline_and_follow_the_stream(store: Store) {
         runs.iter().map(|run| run.id.as_str()).collect::<Vec<_>>()[..2],
         [next.id.as_str(), run.id.as_str()]
     );
+
+    // A new version of an online view is materialized by itself, and reads move to it once it
+    // has its values — never answering from an empty version in between. Version 2 has a TTL of
+    // two hours, so entity 20 (its latest row 205 minutes old) turns OUTSIDE_MAX_AGE.
+    let plan = features.apply_features(&definitions(7200), None).await.unwrap();
+    assert!(plan.changes.iter().any(|c| c.name.as_str() == "spend" && c.to_version == Some(2)));
+    let twenty = request(&["spend:amount"], &[json!(20)]);
+    let status = column(&features.online_features(&twenty).await.unwrap(), "amount").statuses[0];
+    assert!([FieldStatus::Present, FieldStatus::OutsideMaxAge].contains(&status), "{status:?}");
+    eventually("reads to move to version 2", || async {
+        let online = features.online_features(&twenty).await.ok()?;
+        (column(&online, "amount").statuses[0] == FieldStatus::OutsideMaxAge).then_some(())
+    })
+    .await;
+    let runs = features.materializations("spend").await.unwrap();
+    assert_eq!((runs[0].version, runs[0].state, runs[0].start), (2, MaterializationState::Succeeded, None));
 
     // Bad requests answer 4xx in the platform's error shape.
     let status = |error: cairn_client::ClientError| match error {

@@ -457,7 +457,11 @@ async fn run() {
     let shutdown = CancellationToken::new();
     let store = NatsOnlineStore::new(bus.clone(), 1 << 30, shutdown.clone());
     let views = client.feature_view_versions("wide").await.unwrap();
-    let library = OnlineFeatures::new(store, Catalog::new(views, Vec::new()), ReadOptions::default());
+    let library = OnlineFeatures::new(
+        store,
+        Catalog::new(views, Vec::new(), vec![("wide".to_owned(), 1)]),
+        ReadOptions::default(),
+    );
     while !library.store().replica_ready(&TableId::new("wide", 1)).await.unwrap() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

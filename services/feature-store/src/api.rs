@@ -131,6 +131,7 @@ async fn apply(state: State, request: web::Json<ApplyRequest>) -> Result<HttpRes
     let plan = definitions::apply(&state.db, desired, plan_digest).await?;
     state.outbox.wake();
     state.features.reload().await.map_err(ApiError::internal)?;
+    state.features.follow_new_versions(&plan).await;
     Ok(HttpResponse::Ok().json(plan))
 }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cairn_api::{FeatureView, Materialization, MaterializationState, MaterializeRequest};
+use cairn_api::{Action, FeatureView, Materialization, MaterializationState, MaterializeRequest, Plan};
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
 use cairn_db::{Database, DbError, Sql, inbox, write_transaction};
 use cairn_domain::{MaterializationId, Name, Timestamp};
@@ -73,7 +73,17 @@ impl Features {
     pub(crate) async fn reload(&self) -> Result<Arc<Catalog>, DbError> {
         let views = definitions::all_views(&self.db).await?;
         let (_, _, services) = definitions::held(&self.db).await?;
-        self.online.set_catalog(Catalog::new(views, services));
+        // Online: materialized successfully at least once (a first run moves the watermark).
+        let online: Vec<(String, i64)> = self
+            .db
+            .run(|conn| {
+                Ok(online_views::table
+                    .filter(online_views::watermark_micros.gt(i64::MIN))
+                    .select((online_views::view, online_views::version))
+                    .load(conn)?)
+            })
+            .await?;
+        self.online.set_catalog(Catalog::new(views, services, online));
         Ok(self.online.catalog())
     }
 
@@ -257,7 +267,31 @@ impl Features {
             tracing::error!(materialization = id, %error, "cannot record the end of a materialization");
         }
         self.outbox.wake();
+        // A version materialized for the first time takes over `view:feature` reads.
+        if let Err(error) = self.reload().await {
+            tracing::warn!(%error, "cannot read the definitions again after a materialization");
+        }
         lock(&self.running).remove(id);
+    }
+
+    /// Materializes each new version of a view whose previous version is online, from the
+    /// beginning: reads keep the previous version until the new one has its values.
+    pub(crate) async fn follow_new_versions(self: &Arc<Self>, plan: &Plan) {
+        let catalog = self.online.catalog();
+        for change in &plan.changes {
+            let (Some(from), Some(to)) = (change.from_version, change.to_version) else { continue };
+            let name = change.name.as_str();
+            if change.kind != "feature_view"
+                || change.action != Action::NewVersion
+                || !catalog.is_online(name, from)
+            {
+                continue;
+            }
+            let request = MaterializeRequest { version: Some(to), ..MaterializeRequest::default() };
+            if let Err(error) = self.start(name, request).await {
+                tracing::warn!(feature_view = name, version = to, %error, "the new version's materialization did not start");
+            }
+        }
     }
 
     /// A run: in progress from memory, else as recorded.

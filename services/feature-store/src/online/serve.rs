@@ -2,7 +2,7 @@
 //! (`POST /get-online-features`), usable in-process as a library (the serving service does) or
 //! over HTTP.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use cairn_api::{
@@ -27,27 +27,43 @@ fn invalid(message: impl Into<String>) -> OnlineRequestError {
     OnlineRequestError::Invalid(message.into())
 }
 
-/// The feature views and services online reads resolve names against: each live view's latest
-/// version and every version a live service pins.
+/// The feature views and services online reads resolve names against: every view version, which
+/// of them are online (materialized at least once), and the live services.
 #[derive(Debug, Default, Clone)]
 pub struct Catalog {
+    /// Per live view (its latest version not deleted): its latest version.
     latest: HashMap<String, i64>,
+    /// Per live view: the version `view:feature` reads — its latest online one, else its latest.
+    serving: HashMap<String, i64>,
+    online: HashSet<(String, i64)>,
     views: HashMap<(String, i64), Arc<FeatureView>>,
     services: HashMap<String, FeatureService>,
 }
 
 impl Catalog {
-    /// From views (any versions; the highest live one of each name is what `view:feature`
-    /// reads) and services (latest versions; deleted ones are skipped).
-    pub fn new(views: Vec<FeatureView>, services: Vec<FeatureService>) -> Self {
-        let mut catalog = Self::default();
+    /// From views (any versions; a view is live when its highest version is not deleted),
+    /// services (latest versions; deleted ones are skipped) and the view versions that are online.
+    pub fn new(views: Vec<FeatureView>, services: Vec<FeatureService>, online: Vec<(String, i64)>) -> Self {
+        let mut catalog = Self { online: online.into_iter().collect(), ..Self::default() };
+        let mut highest: HashMap<String, (i64, bool)> = HashMap::new();
         for view in views {
             let name = view.definition.name.as_str().to_owned();
-            if !view.deleted {
-                let latest = catalog.latest.entry(name.clone()).or_insert(view.version);
-                *latest = (*latest).max(view.version);
+            let entry = highest.entry(name.clone()).or_insert((view.version, view.deleted));
+            if view.version >= entry.0 {
+                *entry = (view.version, view.deleted);
             }
             catalog.views.insert((name, view.version), Arc::new(view));
+        }
+        for (name, (version, deleted)) in highest {
+            if deleted {
+                continue;
+            }
+            let serving = (1..=version)
+                .rev()
+                .find(|candidate| catalog.online.contains(&(name.clone(), *candidate)))
+                .unwrap_or(version);
+            catalog.serving.insert(name.clone(), serving);
+            catalog.latest.insert(name, version);
         }
         for service in services.into_iter().filter(|service| !service.deleted) {
             catalog.services.insert(service.name.as_str().to_owned(), service);
@@ -55,13 +71,25 @@ impl Catalog {
         catalog
     }
 
-    /// A view version; its latest live version without `version`.
+    /// A view version; its latest version without `version` (none when the view is deleted).
     pub fn view(&self, name: &str, version: Option<i64>) -> Option<&Arc<FeatureView>> {
         let version = match version {
             Some(version) => version,
             None => *self.latest.get(name)?,
         };
         self.views.get(&(name.to_owned(), version))
+    }
+
+    /// The version `view:feature` reads: the latest one that is online, so that a new version
+    /// takes over once it is materialized and reads never go empty in between; the latest one
+    /// when none is online.
+    pub fn serving(&self, name: &str) -> Option<&Arc<FeatureView>> {
+        self.views.get(&(name.to_owned(), *self.serving.get(name)?))
+    }
+
+    /// Whether a view version has been materialized.
+    pub fn is_online(&self, name: &str, version: i64) -> bool {
+        self.online.contains(&(name.to_owned(), version))
     }
 }
 
@@ -220,7 +248,11 @@ fn resolve(
     let mut names: Vec<String> = Vec::with_capacity(wanted.len());
     let mut groups: Vec<Group> = Vec::new();
     for (view_name, version, feature) in wanted {
-        let view = catalog.view(&view_name, version).ok_or_else(|| match version {
+        let found = match version {
+            Some(_) => catalog.view(&view_name, version),
+            None => catalog.serving(&view_name),
+        };
+        let view = found.ok_or_else(|| match version {
             Some(version) => invalid(format!("no version {version} of feature view `{view_name}`")),
             None => invalid(format!("no feature view `{view_name}`")),
         })?;
@@ -314,4 +346,42 @@ fn entity_keys(
             Some(key)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(version: i64, deleted: bool) -> FeatureView {
+        serde_json::from_value(serde_json::json!({
+            "version": version,
+            "definition": {"name": "spend", "source": "payments", "entities": ["customer"],
+                           "features": [{"name": "amount", "type": "float64"}]},
+            "join_keys": ["id"], "timestamp_field": "ts",
+            "created_at": "2026-11-23T00:00:00Z", "deleted": deleted
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn reads_keep_the_latest_online_version_until_a_newer_one_is_online() {
+        let versions = |online: &[i64]| {
+            let online = online.iter().map(|v| ("spend".to_owned(), *v)).collect();
+            let catalog = Catalog::new(vec![view(1, false), view(2, false), view(3, false)], Vec::new(), online);
+            (catalog.view("spend", None).map(|v| v.version), catalog.serving("spend").map(|v| v.version))
+        };
+        assert_eq!(versions(&[]), (Some(3), Some(3)), "nothing online: the latest");
+        assert_eq!(versions(&[1]), (Some(3), Some(1)));
+        assert_eq!(versions(&[1, 2]), (Some(3), Some(2)));
+        assert_eq!(versions(&[1, 3]), (Some(3), Some(3)));
+    }
+
+    #[test]
+    fn a_deleted_view_is_read_by_pinned_version_only() {
+        let catalog =
+            Catalog::new(vec![view(1, false), view(2, true)], Vec::new(), vec![("spend".to_owned(), 1)]);
+        assert!(catalog.view("spend", None).is_none());
+        assert!(catalog.serving("spend").is_none());
+        assert_eq!(catalog.view("spend", Some(1)).map(|v| v.version), Some(1));
+    }
 }
