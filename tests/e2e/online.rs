@@ -10,9 +10,11 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, TimestampMicrosecond
 use cairn_api::{
     FieldStatus, Materialization, MaterializationState, MaterializeRequest, OnlineRequest, OnlineResponse,
 };
-use cairn_client::Client;
+use cairn_client::{Client, HistoricalRequest};
 use cairn_domain::{ServiceKind, Timestamp};
-use cairn_feature_store::retrieval::{ViewFiles, ViewSpec, point_in_time_join_files};
+use cairn_feature_store::retrieval::{
+    ViewFiles, ViewSpec, point_in_time_join_files, read_parquet, write_parquet,
+};
 use serde_json::json;
 
 use crate::{Platform, Store, eventually, last_event};
@@ -93,6 +95,77 @@ fn offline_now(files: Vec<PathBuf>, ids: &[i64], now: i64) -> (ArrayRef, ArrayRe
     (joined.column_by_name("amount").unwrap().clone(), joined.column_by_name("channel").unwrap().clone())
 }
 
+async fn historical_equals_the_join(features: &Client, files: Vec<PathBuf>, ids: &[i64], now: i64) {
+    let times: Vec<i64> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, _)| (now - if i % 2 == 0 { 0 } else { 100 * MINUTE }) * 1_000_000)
+        .collect();
+    let entities = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(ids.to_vec())) as ArrayRef),
+        (
+            "event_timestamp",
+            Arc::new(TimestampMicrosecondArray::from(times).with_timezone("UTC")) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_parquet(&entities, &dir.path().join("entities.parquet")).unwrap();
+    let upload = std::fs::read(dir.path().join("entities.parquet")).unwrap();
+    let request = HistoricalRequest {
+        features: vec!["spend:amount".into(), "spend:channel".into(), "recent:amount".into()],
+        full_feature_names: true,
+        ..HistoricalRequest::default()
+    };
+    let (parquet, views) = features.historical_features(&request, upload.clone()).await.unwrap();
+    assert_eq!(views, ["spend@1", "recent@1"]);
+    std::fs::write(dir.path().join("training.parquet"), &parquet).unwrap();
+    let (schema, batches) = read_parquet(&[dir.path().join("training.parquet")], None).unwrap();
+    let training = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+
+    let view = |name: &str, features: &[&str], ttl: Option<i64>| ViewFiles {
+        spec: ViewSpec {
+            name: name.into(),
+            join_keys: vec!["id".into()],
+            features: features.iter().map(|f| (*f).to_owned()).collect(),
+            event_timestamp: "ts".into(),
+            created_timestamp: None,
+            ttl_micros: ttl,
+        },
+        paths: files.clone(),
+    };
+    let views =
+        [view("spend", &["amount", "channel"], None), view("recent", &["amount"], Some(3_600_000_000))];
+    let expected = point_in_time_join_files(&entities, "event_timestamp", &views, true).unwrap();
+    let schema = training.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["id", "event_timestamp", "spend__amount", "spend__channel", "recent__amount"]);
+    for (index, name) in names.iter().enumerate() {
+        let (got, want) = (training.column(index), expected.column(index));
+        assert_eq!(got.len(), want.len(), "{name}");
+        assert_eq!(got.to_data().null_count(), want.to_data().null_count(), "{name}");
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{name}");
+    }
+    assert!(expected.column(4).null_count() > 0 && expected.column(2).null_count() < ids.len());
+
+    // Refusals name the problem.
+    let status = |error: cairn_client::ClientError| match error {
+        cairn_client::ClientError::Api { status, body } => (status, body.error.message),
+        other => panic!("{other}"),
+    };
+    let unknown = HistoricalRequest { features: vec!["spend:nope".into()], ..HistoricalRequest::default() };
+    let (code, message) = status(features.historical_features(&unknown, upload.clone()).await.unwrap_err());
+    assert_eq!((code, message.as_str()), (422, "feature view `spend` has no feature `nope`"));
+    let (code, message) =
+        status(features.historical_features(&request, b"not parquet".to_vec()).await.unwrap_err());
+    assert_eq!(code, 422);
+    assert!(message.starts_with("the entity file"), "{message}");
+    let elsewhere = HistoricalRequest { entity_timestamp: Some("at".into()), ..request.clone() };
+    let (code, message) = status(features.historical_features(&elsewhere, upload).await.unwrap_err());
+    assert_eq!(code, 422);
+    assert!(message.contains("`at`"), "{message}");
+}
+
 async fn online_features_equal_offline_and_follow_the_stream(store: Store) {
     let platform =
         Platform::start_with(store, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
@@ -125,9 +198,9 @@ async fn online_features_equal_offline_and_follow_the_stream(store: Store) {
     // Online equals offline: historical retrieval as of now, on the dataset's files.
     let version = ingestion.version("payments", batch.version.unwrap()).await.unwrap();
     let root = platform.config.offline_root();
-    let files = version.files.iter().map(|file| root.join(&file.path)).collect();
+    let files: Vec<PathBuf> = version.files.iter().map(|file| root.join(&file.path)).collect();
     let numeric_ids: Vec<i64> = (0..ENTITIES).chain([999]).collect();
-    let (amounts, channels) = offline_now(files, &numeric_ids, now);
+    let (amounts, channels) = offline_now(files.clone(), &numeric_ids, now);
     let online = features.online_features(&request(&["spend:amount", "spend:channel"], &ids)).await.unwrap();
     assert_eq!(online.metadata.feature_names, ["id", "amount", "channel"]);
     assert_eq!(column(&online, "id").values, ids);
@@ -150,6 +223,10 @@ async fn online_features_equal_offline_and_follow_the_stream(store: Store) {
     let latest_of_3 = Timestamp::from_micros((now - 35 * MINUTE) * 1_000_000).unwrap();
     assert_eq!(amount.event_timestamps[3].0, latest_of_3.as_micros());
     assert_eq!(amount.event_timestamps[40].to_string(), "1970-01-01T00:00:00Z");
+
+    // Training data over HTTP: an uploaded entity file, joined by the service, equals the join
+    // done here on the dataset's files (half the rows now, half 100 minutes ago).
+    historical_equals_the_join(&features, files, &numeric_ids, now).await;
 
     // TTL on read: `recent` keeps values for an hour; older ones are reported, not hidden.
     let service: OnlineRequest = serde_json::from_value(

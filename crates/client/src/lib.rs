@@ -290,6 +290,48 @@ impl Client {
         self.post("/get-online-features", request).await
     }
 
+    /// Training data: `entities` (a Parquet file of join keys and a time column) with the
+    /// features of `features` (`view:feature`) or `feature_service` joined as of each row's
+    /// time, as Parquet bytes, and the view versions joined (`view@version`).
+    pub async fn historical_features(
+        &self,
+        request: &HistoricalRequest,
+        entities: impl Into<reqwest::Body>,
+    ) -> Result<(bytes::Bytes, Vec<String>), ClientError> {
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if !request.features.is_empty() {
+            query.push(("features", request.features.join(",")));
+        }
+        if let Some(service) = &request.feature_service {
+            query.push(("feature_service", service.clone()));
+        }
+        if request.full_feature_names {
+            query.push(("full_feature_names", "true".into()));
+        }
+        if let Some(time) = &request.entity_timestamp {
+            query.push(("entity_timestamp", time.clone()));
+        }
+        let http = self
+            .http
+            .post(self.url("/v1/historical-features"))
+            .query(&query)
+            .header("content-type", "application/vnd.apache.parquet")
+            .body(entities);
+        let response = self.send_unlimited(http).await?;
+        if !response.status().is_success() {
+            return read::<serde_json::Value>(response).await.map(|_| Default::default());
+        }
+        let views = response
+            .headers()
+            .get("cairn-feature-views")
+            .and_then(|value| value.to_str().ok())
+            .map(|value| value.split(',').filter(|v| !v.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let url = self.base.clone();
+        let body = response.bytes().await.map_err(|source| ClientError::Transport { url, source })?;
+        Ok((body, views))
+    }
+
     /// Model versions trained on a dataset version.
     pub async fn trained_on(&self, dataset: &str, version: i64) -> Result<Vec<TrainedModel>, ClientError> {
         self.get(&format!("/v1/lineage/datasets/{}/versions/{version}", segment(dataset))).await
@@ -372,7 +414,16 @@ impl Client {
     }
 }
 
-/// A path segment or query value, percent-encoded.
+/// What historical retrieval joins: `features` (`view:feature`) or a feature service.
+#[derive(Debug, Clone, Default)]
+pub struct HistoricalRequest {
+    pub features: Vec<String>,
+    pub feature_service: Option<String>,
+    pub full_feature_names: bool,
+    /// The entity file's time column; `event_timestamp` by default.
+    pub entity_timestamp: Option<String>,
+}
+
 /// What `runs` asks for besides the experiment.
 #[derive(Debug, Clone, Default)]
 pub struct RunQuery {
@@ -384,6 +435,7 @@ pub struct RunQuery {
     pub page_token: Option<String>,
 }
 
+/// A path segment or query value, percent-encoded.
 fn segment(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>().replace('+', "%20")
 }

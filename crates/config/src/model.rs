@@ -172,6 +172,8 @@ pub struct FeaturesConfig {
     /// How often every online feature view is materialized from its watermark; 0 disables the
     /// schedule (the streaming path still writes every landed batch).
     pub materialize_interval_secs: u64,
+    /// The largest entity file historical retrieval accepts, MiB.
+    pub max_entity_upload_mib: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

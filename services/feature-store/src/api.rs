@@ -13,6 +13,7 @@ use cairn_api::{
 };
 
 use crate::definitions::{self, DefinitionError};
+use crate::historical::{HistoricalError, HistoricalQuery};
 use crate::materialize::{Features, MaterializeError};
 use crate::online::{
     FeatureVector, FieldStatus, OnlineRequest, OnlineRequestError, OnlineResponse, ResponseMetadata,
@@ -53,13 +54,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
             web::resource("/v1/feature-views/{name}/materializations").route(web::get().to(materializations)),
         )
         .service(web::resource("/v1/materializations/{id}").route(web::get().to(materialization)))
-        .service(web::resource("/get-online-features").route(web::post().to(get_online_features)));
+        .service(web::resource("/get-online-features").route(web::post().to(get_online_features)))
+        .service(web::resource("/v1/historical-features").route(web::post().to(historical_features)));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list_sources, get_source, plan, apply, list_entities, list_views, view_versions, view_version,
-          list_services, service_versions, materialize, materializations, materialization, get_online_features),
+          list_services, service_versions, materialize, materializations, materialization, get_online_features,
+          historical_features),
     components(schemas(SourceDataset, ApplyRequest, Definitions, EntityDef, FeatureViewDef, FeatureDef,
                        FeatureServiceDef, Plan, PlannedChange, Action, Entity, FeatureView, FeatureService,
                        Projection, MaterializeRequest, Materialization, MaterializationState, OnlineRequest,
@@ -263,4 +266,36 @@ async fn get_online_features(state: State, body: web::Bytes) -> Result<HttpRespo
         Err(OnlineRequestError::Invalid(message)) => Err(ApiError::invalid(message)),
         Err(OnlineRequestError::Store(error)) => Err(ApiError::unavailable(error.to_string())),
     }
+}
+
+impl From<HistoricalError> for ApiError {
+    fn from(error: HistoricalError) -> Self {
+        match error {
+            HistoricalError::Invalid(message) => ApiError::invalid(message),
+            HistoricalError::TooLarge(_) => ApiError::new(ErrorKind::PayloadTooLarge, error.to_string()),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// Training data: the uploaded Parquet file of entity rows (join keys and a time column) with
+/// the features of `features` (`view:feature`, comma separated) or `feature_service` joined as
+/// of each row's time (Feast's point-in-time semantics), as a Parquet file: the entity rows in
+/// their order with all their columns, then each view's features. `Cairn-Feature-Views` names
+/// the view versions joined.
+#[utoipa::path(post, path = "/v1/historical-features", tag = "definitions", params(HistoricalQuery),
+    request_body(content = Vec<u8>, content_type = "application/vnd.apache.parquet"),
+    responses((status = 200, description = "The training data", content_type = "application/vnd.apache.parquet"),
+              (status = 413, body = cairn_http::ErrorBody), (status = 422, body = cairn_http::ErrorBody)))]
+async fn historical_features(
+    state: State,
+    query: web::Query<HistoricalQuery>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let joined = state.features.historical(&state.config, query.into_inner(), body).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(joined.file, 1 << 20);
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.apache.parquet")
+        .insert_header(("Cairn-Feature-Views", joined.views.join(",")))
+        .streaming(stream))
 }

@@ -2,6 +2,7 @@
 
 mod api;
 mod definitions;
+mod historical;
 mod materialize;
 pub mod online;
 pub mod retrieval;

@@ -294,6 +294,17 @@ impl Features {
         }
     }
 
+    /// Historical retrieval of an uploaded entity file against the definitions as applied now.
+    pub(crate) async fn historical(
+        &self,
+        config: &cairn_config::CairnConfig,
+        query: crate::historical::HistoricalQuery,
+        body: actix_web::web::Payload,
+    ) -> Result<crate::historical::Joined, crate::historical::HistoricalError> {
+        let catalog = self.reload().await?;
+        crate::historical::retrieve(config, &self.db, &self.offline, catalog, query, body).await
+    }
+
     /// A run: in progress from memory, else as recorded.
     pub(crate) async fn materialization(&self, id: String) -> Result<Option<Materialization>, DbError> {
         if let Some(run) = lock(&self.running).get(&id) {

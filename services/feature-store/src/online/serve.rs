@@ -109,10 +109,10 @@ pub struct OnlineFeatures<S> {
 }
 
 /// The features read from one view version.
-struct Group {
-    view: Arc<FeatureView>,
+pub(crate) struct Group {
+    pub(crate) view: Arc<FeatureView>,
     /// (output column, index of the feature in the view version).
-    columns: Vec<(usize, usize)>,
+    pub(crate) columns: Vec<(usize, usize)>,
 }
 
 impl<S: OnlineStore> OnlineFeatures<S> {
@@ -203,14 +203,36 @@ impl<S: OnlineStore> OnlineFeatures<S> {
     }
 }
 
-/// The output names and, per view version, which of its features fill which output column.
+/// What an online request asks for; `view:feature` means the version reads serve.
 fn resolve(
     catalog: &Catalog,
     request: &OnlineRequest,
 ) -> Result<(Vec<String>, Vec<Group>), OnlineRequestError> {
-    // (view, pinned version, feature)
-    let wanted: Vec<(String, Option<i64>, Option<String>)> =
-        match (&request.features, &request.feature_service) {
+    let wanted = Wanted {
+        features: request.features.as_deref(),
+        feature_service: request.feature_service.as_deref(),
+        full_feature_names: request.full_feature_names,
+    };
+    wanted.resolve(catalog, Catalog::serving)
+}
+
+/// Features as a request names them: `view:feature` references or a feature service.
+pub(crate) struct Wanted<'a> {
+    pub(crate) features: Option<&'a [String]>,
+    pub(crate) feature_service: Option<&'a str>,
+    pub(crate) full_feature_names: bool,
+}
+
+impl Wanted<'_> {
+    /// The output names and, per view version, which of its features fill which output column.
+    /// `unpinned` picks the version a `view:feature` reference means.
+    pub(crate) fn resolve(
+        &self,
+        catalog: &Catalog,
+        unpinned: for<'c> fn(&'c Catalog, &str) -> Option<&'c Arc<FeatureView>>,
+    ) -> Result<(Vec<String>, Vec<Group>), OnlineRequestError> {
+        // (view, pinned version, feature)
+        let wanted: Vec<(String, Option<i64>, Option<String>)> = match (self.features, self.feature_service) {
             (Some(_), Some(_)) => return Err(invalid("give `features` or `feature_service`, not both")),
             (None, None) => return Err(invalid("give `features` (`view:feature`) or `feature_service`")),
             (Some(features), None) => features
@@ -242,41 +264,42 @@ fn resolve(
                     .collect()
             }
         };
-    if wanted.is_empty() {
-        return Err(invalid("no features requested"));
-    }
-    let mut names: Vec<String> = Vec::with_capacity(wanted.len());
-    let mut groups: Vec<Group> = Vec::new();
-    for (view_name, version, feature) in wanted {
-        let found = match version {
-            Some(_) => catalog.view(&view_name, version),
-            None => catalog.serving(&view_name),
-        };
-        let view = found.ok_or_else(|| match version {
-            Some(version) => invalid(format!("no version {version} of feature view `{view_name}`")),
-            None => invalid(format!("no feature view `{view_name}`")),
-        })?;
-        let feature = feature.unwrap_or_default();
-        let index = view
-            .definition
-            .features
-            .iter()
-            .position(|defined| defined.name.as_str() == feature)
-            .ok_or_else(|| invalid(format!("feature view `{view_name}` has no feature `{feature}`")))?;
-        let name = if request.full_feature_names { format!("{view_name}__{feature}") } else { feature };
-        if names.contains(&name) {
-            return Err(invalid(format!(
-                "two features would be named `{name}`: ask for full feature names (`full_feature_names`)"
-            )));
+        if wanted.is_empty() {
+            return Err(invalid("no features requested"));
         }
-        let column = names.len();
-        names.push(name);
-        match groups.iter_mut().find(|group| Arc::ptr_eq(&group.view, view)) {
-            Some(group) => group.columns.push((column, index)),
-            None => groups.push(Group { view: view.clone(), columns: vec![(column, index)] }),
+        let mut names: Vec<String> = Vec::with_capacity(wanted.len());
+        let mut groups: Vec<Group> = Vec::new();
+        for (view_name, version, feature) in wanted {
+            let found = match version {
+                Some(_) => catalog.view(&view_name, version),
+                None => unpinned(catalog, &view_name),
+            };
+            let view = found.ok_or_else(|| match version {
+                Some(version) => invalid(format!("no version {version} of feature view `{view_name}`")),
+                None => invalid(format!("no feature view `{view_name}`")),
+            })?;
+            let feature = feature.unwrap_or_default();
+            let index = view
+                .definition
+                .features
+                .iter()
+                .position(|defined| defined.name.as_str() == feature)
+                .ok_or_else(|| invalid(format!("feature view `{view_name}` has no feature `{feature}`")))?;
+            let name = if self.full_feature_names { format!("{view_name}__{feature}") } else { feature };
+            if names.contains(&name) {
+                return Err(invalid(format!(
+                    "two features would be named `{name}`: ask for full feature names (`full_feature_names`)"
+                )));
+            }
+            let column = names.len();
+            names.push(name);
+            match groups.iter_mut().find(|group| Arc::ptr_eq(&group.view, view)) {
+                Some(group) => group.columns.push((column, index)),
+                None => groups.push(Group { view: view.clone(), columns: vec![(column, index)] }),
+            }
         }
+        Ok((names, groups))
     }
-    Ok((names, groups))
 }
 
 type EntityColumns<'r> = (Vec<&'r str>, Vec<&'r [serde_json::Value]>, usize);
@@ -367,7 +390,8 @@ mod tests {
     fn reads_keep_the_latest_online_version_until_a_newer_one_is_online() {
         let versions = |online: &[i64]| {
             let online = online.iter().map(|v| ("spend".to_owned(), *v)).collect();
-            let catalog = Catalog::new(vec![view(1, false), view(2, false), view(3, false)], Vec::new(), online);
+            let catalog =
+                Catalog::new(vec![view(1, false), view(2, false), view(3, false)], Vec::new(), online);
             (catalog.view("spend", None).map(|v| v.version), catalog.serving("spend").map(|v| v.version))
         };
         assert_eq!(versions(&[]), (Some(3), Some(3)), "nothing online: the latest");

@@ -1,0 +1,202 @@
+//! Historical retrieval over HTTP: an uploaded Parquet file of entity rows (join keys and a
+//! timestamp) joined with the features of feature views as of each row's time — Feast's
+//! point-in-time semantics (`retrieval.rs`) over every file ingested into the views' sources —
+//! answered as a Parquet file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use actix_web::web;
+use cairn_config::CairnConfig;
+use cairn_db::{Database, DbError};
+use cairn_storage::{OfflineStore, StorageError};
+use diesel::prelude::*;
+use futures::StreamExt as _;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::online::{Catalog, OnlineRequestError, Wanted};
+use crate::retrieval::{
+    JoinError, ViewFiles, ViewSpec, point_in_time_join_files, read_parquet, write_parquet,
+};
+use crate::schema::source_files;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HistoricalError {
+    /// The request or its file cannot be answered as asked.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the entity file is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error(transparent)]
+    Database(#[from] DbError),
+    #[error("reading the offline store: {0}")]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<OnlineRequestError> for HistoricalError {
+    fn from(error: OnlineRequestError) -> Self {
+        Self::Invalid(error.to_string())
+    }
+}
+
+/// `POST /v1/historical-features` query: what to join, and the entity file's time column.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct HistoricalQuery {
+    /// `view:feature` references, comma separated (each view's latest version).
+    #[serde(default)]
+    pub features: Option<String>,
+    /// A feature service (its pinned view versions).
+    #[serde(default)]
+    pub feature_service: Option<String>,
+    /// Name features `view__feature`.
+    #[serde(default)]
+    pub full_feature_names: bool,
+    /// The entity file's time column; `event_timestamp` (Feast's name) by default.
+    #[serde(default)]
+    pub entity_timestamp: Option<String>,
+}
+
+/// The joined training data, in a file that is already unlinked: it goes away with the handle.
+pub(crate) struct Joined {
+    pub file: tokio::fs::File,
+    /// `view@version` per view joined, for the response's lineage header.
+    pub views: Vec<String>,
+}
+
+pub(crate) async fn retrieve(
+    config: &CairnConfig,
+    db: &Database,
+    offline: &OfflineStore,
+    catalog: Arc<Catalog>,
+    query: HistoricalQuery,
+    mut body: web::Payload,
+) -> Result<Joined, HistoricalError> {
+    let features: Option<Vec<String>> =
+        query.features.as_ref().map(|list| list.split(',').map(|f| f.trim().to_owned()).collect());
+    let wanted = Wanted {
+        features: features.as_deref(),
+        feature_service: query.feature_service.as_deref(),
+        full_feature_names: query.full_feature_names,
+    };
+    // Training data reads a view's latest version, online or not.
+    let (_, groups) = wanted.resolve(&catalog, |catalog, name| catalog.view(name, None))?;
+
+    let work = tempfile::tempdir_in(scratch(config)).map_err(|e| HistoricalError::Io(e.to_string()))?;
+    let entities = work.path().join("entities.parquet");
+    let limit = config.features.max_entity_upload_mib.saturating_mul(1024 * 1024);
+    let io = |error: std::io::Error| HistoricalError::Io(format!("staging the entity file: {error}"));
+    let mut staged = tokio::fs::File::create(&entities).await.map_err(io)?;
+    let mut received = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|error| HistoricalError::Invalid(format!("reading the upload: {error}")))?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(HistoricalError::TooLarge(limit));
+        }
+        staged.write_all(&chunk).await.map_err(io)?;
+    }
+    staged.flush().await.map_err(io)?;
+
+    let mut views = Vec::with_capacity(groups.len());
+    let mut lineage = Vec::with_capacity(groups.len());
+    for group in &groups {
+        let view = &group.view;
+        let source = view.definition.source.as_str();
+        let paths = local_files(config, db, offline, source, work.path()).await?;
+        if paths.is_empty() {
+            return Err(HistoricalError::Invalid(format!(
+                "feature view `{}`: its source dataset `{source}` has no ingested data yet",
+                view.definition.name
+            )));
+        }
+        lineage.push(format!("{}@{}", view.definition.name, view.version));
+        views.push(ViewFiles {
+            spec: ViewSpec {
+                name: view.definition.name.to_string(),
+                join_keys: view.join_keys.iter().map(ToString::to_string).collect(),
+                features: group
+                    .columns
+                    .iter()
+                    .map(|(_, index)| view.definition.features[*index].name.to_string())
+                    .collect(),
+                event_timestamp: view.timestamp_field.to_string(),
+                created_timestamp: view.definition.created_timestamp_field.as_ref().map(ToString::to_string),
+                ttl_micros: match view.definition.ttl_seconds {
+                    0 => None,
+                    seconds => {
+                        Some(i64::try_from(seconds).unwrap_or(i64::MAX / 1_000_000).saturating_mul(1_000_000))
+                    }
+                },
+            },
+            paths,
+        });
+    }
+    let time = query.entity_timestamp.unwrap_or_else(|| "event_timestamp".to_owned());
+    let full = query.full_feature_names;
+    let output = work.path().join("training.parquet");
+    let written = output.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), JoinError> {
+        let (schema, batches) = read_parquet(&[entities], None)?;
+        let rows = arrow_select::concat::concat_batches(&schema, &batches)?;
+        let joined = point_in_time_join_files(&rows, &time, &views, full)?;
+        write_parquet(&joined, &written)
+    })
+    .await
+    .map_err(|error| HistoricalError::Io(error.to_string()))?
+    .map_err(|error| match error {
+        // The uploaded file is the caller's; anything about it is theirs to fix.
+        JoinError::File { path, message } if path.ends_with("entities.parquet") => {
+            HistoricalError::Invalid(format!("the entity file: {message}"))
+        }
+        JoinError::File { .. } => HistoricalError::Io(error.to_string()),
+        other => HistoricalError::Invalid(other.to_string()),
+    })?;
+    let file =
+        tokio::fs::File::open(&output).await.map_err(|error| HistoricalError::Io(error.to_string()))?;
+    // The open handle keeps the result readable after the directory is removed.
+    drop(work);
+    Ok(Joined { file, views: lineage })
+}
+
+/// Where uploads and results are staged: beside the service's other local state.
+fn scratch(config: &CairnConfig) -> PathBuf {
+    let dir = config.data_dir.join("feature-store-scratch");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// The files ingested into `dataset`, as local paths: the offline store's own when it is a
+/// local directory, else copies fetched into `work`.
+async fn local_files(
+    config: &CairnConfig,
+    db: &Database,
+    offline: &OfflineStore,
+    dataset: &str,
+    work: &Path,
+) -> Result<Vec<PathBuf>, HistoricalError> {
+    let dataset = dataset.to_owned();
+    let paths: Vec<String> = db
+        .run(move |conn| {
+            Ok(source_files::table
+                .filter(source_files::dataset.eq(dataset))
+                .select(source_files::path)
+                .order((source_files::sequence.asc(), source_files::path.asc()))
+                .load(conn)?)
+        })
+        .await?;
+    if config.storage.offline_url.is_empty() {
+        let root = config.offline_root();
+        return Ok(paths.iter().map(|path| root.join(path)).collect());
+    }
+    let mut local = Vec::with_capacity(paths.len());
+    for (i, path) in paths.iter().enumerate() {
+        let copy = work.join(format!("source-{i}.parquet"));
+        let bytes = offline.read(path).await?;
+        tokio::fs::write(&copy, &bytes).await.map_err(|error| HistoricalError::Io(error.to_string()))?;
+        local.push(copy);
+    }
+    Ok(local)
+}
