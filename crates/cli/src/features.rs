@@ -320,3 +320,42 @@ pub(crate) async fn materialize(
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
+
+/// Joins features onto an entity file and writes the training data.
+pub(crate) async fn retrieve(
+    config: &CairnConfig,
+    entities: &Path,
+    request: &cairn_client::HistoricalRequest,
+    output: &Path,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if request.features.is_empty() == request.feature_service.is_none() {
+        bail!("give --features or --service");
+    }
+    let upload =
+        tokio::fs::read(entities).await.with_context(|| format!("cannot read {}", entities.display()))?;
+    let progress = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    progress.set_message(format!("joining features onto {}", entities.display()));
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    let started = std::time::Instant::now();
+    let answer = client(config).historical_features(request, upload).await;
+    progress.finish_and_clear();
+    let (parquet, views) = answer?;
+    tokio::fs::write(output, &parquet).await.with_context(|| format!("cannot write {}", output.display()))?;
+    let summary = serde_json::json!({
+        "output": output.display().to_string(),
+        "bytes": parquet.len(),
+        "feature_views": views,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    if json {
+        return print_json(&summary);
+    }
+    crate::table::print(&[
+        vec!["TRAINING DATA".to_owned(), output.display().to_string()],
+        vec!["bytes".into(), parquet.len().to_string()],
+        vec!["feature views".into(), views.join(", ")],
+        vec!["seconds".into(), format!("{:.2}", started.elapsed().as_secs_f64())],
+    ]);
+    Ok(ExitCode::SUCCESS)
+}

@@ -185,6 +185,30 @@ enum FeaturesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Training data: an entity file (Parquet: join keys and a time column) with features joined
+    /// as of each row's time, written to a Parquet file.
+    Retrieve {
+        /// The entity rows, a Parquet file.
+        #[arg(long)]
+        entities: PathBuf,
+        /// `view:feature` references (repeat, or comma separated).
+        #[arg(long, value_delimiter = ',')]
+        features: Vec<String>,
+        /// A feature service instead of --features.
+        #[arg(long)]
+        service: Option<String>,
+        /// Name features `view__feature`.
+        #[arg(long)]
+        full_feature_names: bool,
+        /// The entity file's time column; `event_timestamp` by default.
+        #[arg(long)]
+        entity_timestamp: Option<String>,
+        /// Where to write the training data.
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy the latest feature values from the offline store to the online store, from each
     /// view's watermark (where its last materialization ended) to now unless told otherwise.
     Materialize {
@@ -389,6 +413,23 @@ fn main() -> ExitCode {
                 }
                 FeaturesCommand::List { json } => features::list(&config, json).await,
                 FeaturesCommand::Show { name, json } => features::show(&config, &name, json).await,
+                FeaturesCommand::Retrieve {
+                    entities,
+                    features: refs,
+                    service,
+                    full_feature_names,
+                    entity_timestamp,
+                    output,
+                    json,
+                } => {
+                    let request = cairn_client::HistoricalRequest {
+                        features: refs,
+                        feature_service: service,
+                        full_feature_names,
+                        entity_timestamp,
+                    };
+                    features::retrieve(&config, &entities, &request, &output, json).await
+                }
                 FeaturesCommand::Materialize { views, start, end, version, json } => {
                     features::materialize(&config, views, start, end, version, json).await
                 }

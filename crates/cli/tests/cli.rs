@@ -291,6 +291,22 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
         table.contains(runs[0]["end"].as_str().unwrap()),
         "the second run starts where the first ended: {table}"
     );
+    // Training data, with one of the dataset's own files as the entity rows.
+    let entities = parquet_under(&dir.path().join("data/offline/datasets/clicks/data")).expect("a data file");
+    let retrieved = cairn(
+        dir.path(),
+        &["features", "retrieve", "--entities", entities.to_str().unwrap(), "--features", "pages:page"]
+            .into_iter()
+            .chain(["--entity-timestamp", "ts", "-o", "training.parquet", "--json"])
+            .collect::<Vec<_>>(),
+    )
+    .output()
+    .unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&retrieved.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&retrieved.stderr)));
+    assert_eq!(summary["feature_views"], serde_json::json!(["pages@1"]));
+    let written = std::fs::read(dir.path().join("training.parquet")).unwrap();
+    assert!(written.starts_with(b"PAR1") && written.len() as u64 == summary["bytes"].as_u64().unwrap());
     std::fs::write(
         dir.path().join("broken.toml"),
         "[[entity]]\nname = \"user\"\njoin_keys = [\"user\"]\n[[feature_view]]\nname = \"broken\"\n\
@@ -373,4 +389,15 @@ fn invalid_configuration_is_refused_naming_the_key() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("nats.url"), "{stderr}");
+}
+
+/// The first Parquet file under `dir`, looking into subdirectories.
+fn parquet_under(dir: &Path) -> Option<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|entry| entry.path()).collect();
+    entries.sort();
+    entries
+        .iter()
+        .find(|path| path.extension().is_some_and(|e| e == "parquet"))
+        .cloned()
+        .or_else(|| entries.iter().filter(|path| path.is_dir()).find_map(|path| parquet_under(path)))
 }

@@ -13,7 +13,7 @@ pub fn arrow_schema(schema: &Schema) -> Arc<ArrowSchema> {
     Arc::new(ArrowSchema::new(fields))
 }
 
-pub(crate) fn data_type(column_type: &ColumnType) -> DataType {
+pub fn data_type(column_type: &ColumnType) -> DataType {
     match column_type {
         ColumnType::Bool => DataType::Boolean,
         ColumnType::Int32 => DataType::Int32,

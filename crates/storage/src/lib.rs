@@ -12,7 +12,7 @@ mod writer;
 
 pub use cairn_objects::{hex, s3_bucket};
 pub use error::StorageError;
-pub use layout::arrow_schema;
+pub use layout::{arrow_schema, data_type};
 pub use parquet_input::ParquetRecords;
 pub use quarantine::{QuarantineWriter, Quarantined};
 pub use remote::{Source, SourceError, open_source};

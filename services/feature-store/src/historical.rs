@@ -7,16 +7,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use actix_web::web;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
 use cairn_config::CairnConfig;
 use cairn_db::{Database, DbError};
-use cairn_storage::{OfflineStore, StorageError};
+use cairn_storage::{OfflineStore, StorageError, data_type};
 use diesel::prelude::*;
 use futures::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::online::{Catalog, OnlineRequestError, Wanted};
 use crate::retrieval::{
-    JoinError, ViewFiles, ViewSpec, point_in_time_join_files, read_parquet, write_parquet,
+    JoinError, ViewFiles, ViewSpec, columns_of, point_in_time_join_files, read_parquet, write_parquet,
 };
 use crate::schema::source_files;
 
@@ -102,6 +104,9 @@ pub(crate) async fn retrieve(
 
     let mut views = Vec::with_capacity(groups.len());
     let mut lineage = Vec::with_capacity(groups.len());
+    // Per view, its features in order, each with its type when no file holds it yet (a column
+    // added to the dataset after its last batch): those read as nulls.
+    let mut layout: Vec<ViewLayout> = Vec::with_capacity(groups.len());
     for group in &groups {
         let view = &group.view;
         let source = view.definition.source.as_str();
@@ -113,14 +118,25 @@ pub(crate) async fn retrieve(
             )));
         }
         lineage.push(format!("{}@{}", view.definition.name, view.version));
+        let held = columns_of(&paths).map_err(|error| HistoricalError::Io(error.to_string()))?;
+        let features: Vec<(String, Option<DataType>)> = group
+            .columns
+            .iter()
+            .map(|(_, index)| {
+                let feature = &view.definition.features[*index];
+                let name = feature.name.to_string();
+                let absent = (!held.contains(&name)).then(|| data_type(&feature.column_type));
+                (name, absent)
+            })
+            .collect();
         views.push(ViewFiles {
             spec: ViewSpec {
                 name: view.definition.name.to_string(),
                 join_keys: view.join_keys.iter().map(ToString::to_string).collect(),
-                features: group
-                    .columns
+                features: features
                     .iter()
-                    .map(|(_, index)| view.definition.features[*index].name.to_string())
+                    .filter(|(_, absent)| absent.is_none())
+                    .map(|(name, _)| name.clone())
                     .collect(),
                 event_timestamp: view.timestamp_field.to_string(),
                 created_timestamp: view.definition.created_timestamp_field.as_ref().map(ToString::to_string),
@@ -133,6 +149,7 @@ pub(crate) async fn retrieve(
             },
             paths,
         });
+        layout.push((view.definition.name.to_string(), features));
     }
     let time = query.entity_timestamp.unwrap_or_else(|| "event_timestamp".to_owned());
     let full = query.full_feature_names;
@@ -142,7 +159,7 @@ pub(crate) async fn retrieve(
         let (schema, batches) = read_parquet(&[entities], None)?;
         let rows = arrow_select::concat::concat_batches(&schema, &batches)?;
         let joined = point_in_time_join_files(&rows, &time, &views, full)?;
-        write_parquet(&joined, &written)
+        write_parquet(&with_absent(&joined, schema.fields().len(), &layout, full)?, &written)
     })
     .await
     .map_err(|error| HistoricalError::Io(error.to_string()))?
@@ -199,4 +216,43 @@ async fn local_files(
         local.push(copy);
     }
     Ok(local)
+}
+
+/// A view's name and its features in order, each with its declared type when no file holds it.
+type ViewLayout = (String, Vec<(String, Option<DataType>)>);
+
+/// `joined` (the entity columns, then each view's features that files hold) with the features no
+/// file holds put in their places, as nulls of their declared types.
+fn with_absent(
+    joined: &RecordBatch,
+    entity_columns: usize,
+    layout: &[ViewLayout],
+    full_feature_names: bool,
+) -> Result<RecordBatch, JoinError> {
+    if layout.iter().all(|(_, features)| features.iter().all(|(_, absent)| absent.is_none())) {
+        return Ok(joined.clone());
+    }
+    let schema = joined.schema();
+    let mut fields: Vec<Field> =
+        schema.fields().iter().take(entity_columns).map(|f| f.as_ref().clone()).collect();
+    let mut columns: Vec<ArrayRef> = joined.columns().iter().take(entity_columns).cloned().collect();
+    let mut next = entity_columns;
+    for (view, features) in layout {
+        for (feature, absent) in features {
+            match absent {
+                None => {
+                    fields.push(schema.field(next).clone());
+                    columns.push(joined.column(next).clone());
+                    next += 1;
+                }
+                Some(data_type) => {
+                    let name =
+                        if full_feature_names { format!("{view}__{feature}") } else { feature.clone() };
+                    fields.push(Field::new(name, data_type.clone(), true));
+                    columns.push(arrow_array::new_null_array(data_type, joined.num_rows()));
+                }
+            }
+        }
+    }
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
 }

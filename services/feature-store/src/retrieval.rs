@@ -93,6 +93,8 @@ struct Unit<'a> {
     mask: ProjectionMask,
     first_row: u64,
     rows: u64,
+    /// The file lacks some of the columns: they are filled with nulls.
+    fill: bool,
 }
 
 fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, JoinError> {
@@ -108,41 +110,40 @@ fn read_units(
     keep: Option<&[u32]>,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), JoinError> {
     let mut units: Vec<Unit<'_>> = Vec::new();
-    let mut schema: Option<SchemaRef> = None;
+    let builders = paths.iter().map(|path| open(path)).collect::<Result<Vec<_>, _>>()?;
+    let schema = target_schema(paths, &builders, columns)?;
     let mut first_row = 0u64;
-    for path in paths {
-        let builder = open(path)?;
-        let mut indices: Vec<usize> = match columns {
-            Some(columns) => columns
-                .iter()
-                .map(|column| {
-                    builder.schema().index_of(column).map_err(|_| {
-                        JoinError::MissingColumn(path.display().to_string(), (*column).to_owned())
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            None => (0..builder.schema().fields().len()).collect(),
-        };
-        // Parquet hands columns over in the file's order, whatever order they were asked in.
+    for (path, builder) in paths.iter().zip(&builders) {
+        // The wanted columns this file has (a file written before a column was added lacks
+        // it: its rows read as null there), in the file's order, as Parquet hands them over.
+        let file_schema = builder.schema();
+        let mut indices: Vec<usize> =
+            schema.fields().iter().filter_map(|field| file_schema.index_of(field.name()).ok()).collect();
         indices.sort_unstable();
         indices.dedup();
-        let projected = Arc::new(builder.schema().project(&indices)?);
-        match &schema {
-            Some(first) if first.fields() != projected.fields() => {
-                return Err(file_error(path, "its columns differ from the first file's"));
+        for index in &indices {
+            let field = file_schema.field(*index);
+            let wanted = schema.field_with_name(field.name())?;
+            if wanted.data_type() != field.data_type() {
+                return Err(file_error(
+                    path,
+                    format!("column `{}` has another type than in the first file", field.name()),
+                ));
             }
-            Some(_) => {}
-            None => schema = Some(projected),
         }
+        let fill = indices.len() != schema.fields().len()
+            || indices
+                .iter()
+                .zip(schema.fields())
+                .any(|(index, field)| file_schema.field(*index).name() != field.name());
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
         for (group, metadata) in builder.metadata().row_groups().iter().enumerate() {
             let rows = u64::try_from(metadata.num_rows()).unwrap_or_default();
-            units.push(Unit { path: path.as_path(), group, mask: mask.clone(), first_row, rows });
+            units.push(Unit { path: path.as_path(), group, mask: mask.clone(), first_row, rows, fill });
             first_row += rows;
         }
     }
-    let schema =
-        schema.ok_or_else(|| JoinError::File { path: String::new(), message: "no file to read".into() })?;
+    drop(builders);
     let read_unit = |unit: &Unit<'_>| -> Result<Vec<RecordBatch>, JoinError> {
         // The row numbers to keep within this unit, counted from its first row.
         let wanted: Option<Vec<u32>> = keep.map(|keep| {
@@ -162,7 +163,10 @@ fn read_units(
         let mut batches = Vec::new();
         let mut offset = 0u32;
         for batch in reader {
-            let batch = batch.map_err(|e| file_error(unit.path, e))?;
+            let mut batch = batch.map_err(|e| file_error(unit.path, e))?;
+            if unit.fill {
+                batch = filled(&schema, &batch)?;
+            }
             let len = batch.num_rows() as u32;
             match &wanted {
                 None => batches.push(batch),
@@ -177,6 +181,72 @@ fn read_units(
         batches.extend(read?);
     }
     Ok((schema, batches))
+}
+
+/// The names of the columns any of `paths` holds (their footers only).
+pub fn columns_of(paths: &[PathBuf]) -> Result<std::collections::HashSet<String>, JoinError> {
+    let mut names = std::collections::HashSet::new();
+    for path in paths {
+        names.extend(open(path)?.schema().fields().iter().map(|field| field.name().clone()));
+    }
+    Ok(names)
+}
+
+/// The schema of what `read_units` returns: every column (`None`) of the first file, or the
+/// columns asked for in the order of the first file that has them — the first file's first, then
+/// those only later files have. A column no file has is an error.
+fn target_schema(
+    paths: &[PathBuf],
+    builders: &[ParquetRecordBatchReaderBuilder<File>],
+    columns: Option<&[&str]>,
+) -> Result<SchemaRef, JoinError> {
+    let Some(first) = builders.first() else {
+        return Err(JoinError::File { path: String::new(), message: "no file to read".into() });
+    };
+    let Some(columns) = columns else { return Ok(first.schema().clone()) };
+    let mut found: Vec<(usize, usize, Field)> = Vec::with_capacity(columns.len());
+    for column in columns {
+        if found.iter().any(|(_, _, field)| field.name() == column) {
+            continue;
+        }
+        let holder = builders.iter().enumerate().find_map(|(file, builder)| {
+            builder
+                .schema()
+                .index_of(column)
+                .ok()
+                .map(|index| (file, index, builder.schema().field(index).clone()))
+        });
+        match holder {
+            Some(holder) => found.push(holder),
+            None => {
+                let path = paths.first().map(|path| path.display().to_string()).unwrap_or_default();
+                return Err(JoinError::MissingColumn(path, (*column).to_owned()));
+            }
+        }
+    }
+    found.sort_by_key(|(file, index, _)| (*file, *index));
+    let fields: Vec<Field> = found
+        .into_iter()
+        .map(|(_, _, field)| {
+            // Null where a file lacks it.
+            let everywhere = builders.iter().all(|builder| builder.schema().index_of(field.name()).is_ok());
+            if everywhere { field } else { field.with_nullable(true) }
+        })
+        .collect();
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// `batch` (some of `schema`'s columns) with all of them, in order: nulls where it had none.
+fn filled(schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch, JoinError> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) => column.clone(),
+            None => arrow_array::new_null_array(field.data_type(), batch.num_rows()),
+        })
+        .collect();
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 /// The machine's cores (at most 4).

@@ -356,3 +356,54 @@ fn parquet_files_are_read_by_column_across_files_and_row_groups() {
         "{error}"
     );
 }
+
+#[test]
+fn a_file_written_before_a_feature_was_added_reads_as_nulls() {
+    let spend = |customer, event, amount| Spend {
+        customer: Some(customer),
+        event: Some(event),
+        created: None,
+        amount,
+    };
+    // The first batch's rows (older) were written before `amount` existed.
+    let rows =
+        [spend(1, 10, Some(1.0)), spend(2, 10, Some(2.0)), spend(1, 20, Some(3.0)), spend(3, 20, Some(4.0))];
+    let view = spend_view(&rows, None);
+    let dir = tempfile::tempdir().unwrap();
+    let old = view.batches[0].project(&[0, 1, 2]).unwrap();
+    let (old_path, new_path) = (dir.path().join("old.parquet"), dir.path().join("new.parquet"));
+    write_parquet(&old, &old_path).unwrap();
+    write_parquet(&view.batches[1], &new_path).unwrap();
+
+    let mut nulled = view.clone();
+    let amounts: ArrayRef = Arc::new(Float64Array::from(vec![None::<f64>; old.num_rows()]));
+    let mut columns = old.columns().to_vec();
+    columns.push(amounts);
+    nulled.batches[0] = RecordBatch::try_new(view.schema.clone(), columns).unwrap();
+
+    let entities = entity_batch(&[(1, 15), (2, 15), (1, 25), (3, 25), (3, 5)].map(|(customer, at)| Entity {
+        customer: Some(customer),
+        merchant: None,
+        at,
+    }));
+    let expected = point_in_time_join(&entities, "event_timestamp", &[nulled], false).unwrap();
+    let files = ViewFiles { spec: view.spec.clone(), paths: vec![old_path.clone(), new_path.clone()] };
+    let joined = point_in_time_join_files(&entities, "event_timestamp", &[files], false).unwrap();
+    let amount = joined.column_by_name("amount").unwrap().as_primitive::<Float64Type>();
+    assert_eq!(amount.iter().collect::<Vec<_>>(), [None, None, Some(3.0), Some(4.0), None]);
+    assert_eq!(
+        format!("{:?}", joined.column_by_name("amount").unwrap()),
+        format!("{:?}", expected.column_by_name("amount").unwrap())
+    );
+    // A column no file has is still an error.
+    let mut missing = view.spec.clone();
+    missing.features = vec!["nope".into()];
+    let error = point_in_time_join_files(
+        &entities,
+        "event_timestamp",
+        &[ViewFiles { spec: missing, paths: vec![old_path, new_path] }],
+        false,
+    )
+    .unwrap_err();
+    assert!(matches!(error, JoinError::MissingColumn(_, ref column) if column == "nope"), "{error}");
+}
