@@ -259,6 +259,17 @@ async fn online_features_equal_offline_and_follow_the_stream(store: Store) {
     })
     .await;
     assert_eq!(column(&streamed, "amount").values[1], json!(20.0), "an older event never overwrites");
+    // ... and the store reports it: rows written, the older one kept out, the replica's memory.
+    let metrics =
+        reqwest::get(format!("{}/metrics", features.base_url())).await.unwrap().text().await.unwrap();
+    let metric = |name: &str, label: &str| -> f64 {
+        let line = metrics.lines().find(|line| line.starts_with(name) && line.contains(label));
+        line.and_then(|line| line.rsplit(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} {label}: {metrics}"))
+    };
+    assert!(metric("cairn_online_writes_total", "outcome=\"written\"") >= 81.0);
+    assert!(metric("cairn_online_writes_total", "outcome=\"kept_newer\"") >= 1.0);
+    assert!(metric("cairn_online_replica_bytes", "") > 0.0);
 
     // Incremental: the next run starts where the last one ended, and is announced.
     let next = features.materialize("spend", &MaterializeRequest::default()).await.unwrap();

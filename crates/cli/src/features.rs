@@ -332,8 +332,11 @@ pub(crate) async fn retrieve(
     if request.features.is_empty() == request.feature_service.is_none() {
         bail!("give --features or --service");
     }
-    let upload =
-        tokio::fs::read(entities).await.with_context(|| format!("cannot read {}", entities.display()))?;
+    let file = tokio::fs::File::open(entities)
+        .await
+        .with_context(|| format!("cannot read {}", entities.display()))?;
+    // Streamed: the service stages it on disk, and neither side holds it whole.
+    let upload = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
     let progress = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     progress.set_message(format!("joining features onto {}", entities.display()));
     progress.enable_steady_tick(std::time::Duration::from_millis(120));

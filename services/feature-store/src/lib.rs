@@ -27,10 +27,13 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let context = cairn_service::start(ServiceKind::FeatureStore, config, &[MIGRATIONS]).await?;
     let settings = &context.config.features;
-    let store = online::NatsOnlineStore::new(
+    let metrics = online::OnlineMetrics::register(context.metrics.registry())
+        .map_err(|error| StartError::Other(format!("online store metrics: {error}")))?;
+    let store = online::NatsOnlineStore::with_metrics(
         context.bus.clone(),
         settings.online_replica_mib.saturating_mul(1024 * 1024),
         context.shutdown.clone(),
+        Some(metrics),
     );
     let options = online::ReadOptions { null_outside_max_age: settings.null_outside_max_age };
     let offline = cairn_storage::OfflineStore::from_config(&context.config)

@@ -8,5 +8,5 @@ pub(crate) mod value;
 pub use cairn_api::{FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub(crate) use serve::Wanted;
 pub use serve::{Catalog, OnlineFeatures, OnlineRequestError, ReadOptions};
-pub use store::{NatsOnlineStore, OnlineError, OnlineStore, TableId, Written};
+pub use store::{NatsOnlineStore, OnlineError, OnlineMetrics, OnlineStore, TableId, Written};
 pub use value::{KeyPart, OnlineRow, Value, push_key};

@@ -14,6 +14,7 @@ use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKin
 use bytes::Bytes;
 use cairn_bus::Bus;
 use futures::{StreamExt as _, TryStreamExt as _};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
 use super::value::{OnlineRow, Times};
@@ -97,6 +98,35 @@ struct Inner {
     budget: Arc<Budget>,
     tables: Mutex<HashMap<TableId, Arc<Table>>>,
     shutdown: CancellationToken,
+    metrics: Option<OnlineMetrics>,
+}
+
+/// What the store reports to Prometheus (`cairn_online_*`).
+#[derive(Clone)]
+pub struct OnlineMetrics {
+    replica_bytes: IntGauge,
+    kv_reads: IntCounter,
+    writes: IntCounterVec,
+}
+
+impl OnlineMetrics {
+    /// Registers the store's metrics in `registry`.
+    pub fn register(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let replica_bytes =
+            IntGauge::new("online_replica_bytes", "Memory the in-process replicas of online features hold")?;
+        let kv_reads = IntCounter::new(
+            "online_kv_reads_total",
+            "Online reads the replicas could not answer, asked of the NATS KV",
+        )?;
+        let writes = IntCounterVec::new(
+            Opts::new("online_writes_total", "Rows written to the online store, by outcome"),
+            &["outcome"],
+        )?;
+        registry.register(Box::new(replica_bytes.clone()))?;
+        registry.register(Box::new(kv_reads.clone()))?;
+        registry.register(Box::new(writes.clone()))?;
+        Ok(Self { replica_bytes, kv_reads, writes })
+    }
 }
 
 struct Table {
@@ -109,12 +139,24 @@ impl NatsOnlineStore {
     /// A store whose replicas together hold at most `replica_budget_bytes` (keys, values and
     /// bookkeeping); their watches end with `shutdown`.
     pub fn new(bus: Bus, replica_budget_bytes: usize, shutdown: CancellationToken) -> Self {
+        Self::with_metrics(bus, replica_budget_bytes, shutdown, None)
+    }
+
+    /// [`NatsOnlineStore::new`], reporting to `metrics`.
+    pub fn with_metrics(
+        bus: Bus,
+        replica_budget_bytes: usize,
+        shutdown: CancellationToken,
+        metrics: Option<OnlineMetrics>,
+    ) -> Self {
+        let gauge = metrics.as_ref().map(|metrics| metrics.replica_bytes.clone());
         Self {
             inner: Arc::new(Inner {
                 bus,
-                budget: Arc::new(Budget { limit: replica_budget_bytes, used: AtomicUsize::new(0) }),
+                budget: Arc::new(Budget { limit: replica_budget_bytes, used: AtomicUsize::new(0), gauge }),
                 tables: Mutex::new(HashMap::new()),
                 shutdown,
+                metrics,
             }),
         }
     }
@@ -222,6 +264,12 @@ impl OnlineStore for NatsOnlineStore {
                 Ok(total)
             })
             .await
+            .inspect(|written| {
+                if let Some(metrics) = &self.inner.metrics {
+                    metrics.writes.with_label_values(&["written"]).inc_by(written.written);
+                    metrics.writes.with_label_values(&["kept_newer"]).inc_by(written.kept_newer);
+                }
+            })
     }
 
     async fn read(&self, id: &TableId, keys: &[String]) -> Result<Vec<Option<OnlineRow>>, OnlineError> {
@@ -246,6 +294,9 @@ impl OnlineStore for NatsOnlineStore {
             }
         }
         if !missing.is_empty() {
+            if let Some(metrics) = &self.inner.metrics {
+                metrics.kv_reads.inc_by(missing.len() as u64);
+            }
             let fetched =
                 futures::future::join_all(missing.iter().map(|&index| table.kv.get(keys[index].as_str())))
                     .await;
@@ -271,19 +322,30 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Budget {
     limit: usize,
     used: AtomicUsize,
+    gauge: Option<IntGauge>,
 }
 
 impl Budget {
     fn take(&self, bytes: usize) -> bool {
-        self.used
+        let taken = self
+            .used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(bytes).filter(|total| *total <= self.limit)
             })
-            .is_ok()
+            .is_ok();
+        self.report();
+        taken
     }
 
     fn give(&self, bytes: usize) {
         self.used.fetch_sub(bytes, Ordering::AcqRel);
+        self.report();
+    }
+
+    fn report(&self) {
+        if let Some(gauge) = &self.gauge {
+            gauge.set(i64::try_from(self.used.load(Ordering::Acquire)).unwrap_or(i64::MAX));
+        }
     }
 }
 
