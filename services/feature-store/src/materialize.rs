@@ -121,6 +121,26 @@ impl Features {
                 Timestamp::from_micros(end).map(|t| t.to_string()).unwrap_or_default(),
             )));
         }
+        // First the version becomes online — committed before the files are listed — so that a
+        // batch landing at any moment is either among the files read here or streamed to the
+        // version by the consumer, which looks for online versions after recording the batch.
+        let (name, version) = (name.to_owned(), view.version);
+        self.db
+            .run(move |conn| {
+                let mut sql = Sql::new(conn.backend());
+                sql.push("INSERT INTO online_views (view, version, watermark_micros, updated_at) VALUES (")
+                    .bind(name.as_str())
+                    .push(", ")
+                    .bind(version)
+                    .push(", ")
+                    .bind(i64::MIN)
+                    .push(", ")
+                    .bind(Timestamp::now().as_micros())
+                    .push(") ON CONFLICT DO NOTHING");
+                sql.execute(conn)?;
+                Ok(())
+            })
+            .await?;
         let source = view.definition.source.to_string();
         let files = self
             .db
@@ -153,30 +173,8 @@ impl Features {
             created_at: Timestamp::now(),
             finished_at: None,
         };
-        let (row, name, version) = (run.clone(), name.to_owned(), view.version);
-        self.db
-            .run(move |conn| {
-                write_transaction(conn, |conn| {
-                    save(conn, &row)?;
-                    // From now on the streaming path keeps the view current too, so nothing
-                    // ingested while this run reads is missed.
-                    let mut sql = Sql::new(conn.backend());
-                    sql.push(
-                        "INSERT INTO online_views (view, version, watermark_micros, updated_at) VALUES (",
-                    )
-                    .bind(name.as_str())
-                    .push(", ")
-                    .bind(version)
-                    .push(", ")
-                    .bind(i64::MIN)
-                    .push(", ")
-                    .bind(Timestamp::now().as_micros())
-                    .push(") ON CONFLICT DO NOTHING");
-                    sql.execute(conn)?;
-                    Ok::<_, DbError>(())
-                })
-            })
-            .await?;
+        let row = run.clone();
+        self.db.run(move |conn| save(conn, &row)).await?;
         lock(&self.running).insert(run.id.clone(), run.clone());
         let features = self.clone();
         let started = run.clone();
