@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod builders;
+pub mod cells;
 mod error;
 mod layout;
 mod object_reader;

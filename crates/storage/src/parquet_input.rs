@@ -3,19 +3,17 @@
 use std::fs::File;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Date32Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
-    UInt8Type, UInt16Type, UInt32Type, UInt64Type,
-};
+use arrow_array::types::{Date32Type, Float32Type, Float64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::DataType;
 use cairn_domain::{Column, ColumnType, Schema};
 use cairn_records::parse::from_text;
 use cairn_records::{DecodeError, Numbered, Record, Value};
 use parquet::arrow::arrow_reader::{
     ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
+
+use crate::cells;
 
 const ROWS_PER_READ: usize = 8192;
 
@@ -157,27 +155,8 @@ fn value(array: &ArrayRef, index: usize, column: &Column) -> Result<Value, Strin
     }
     let wanted = &column.column_type;
     let mismatch = || format!("a Parquet {} column cannot hold {} values", array.data_type(), wanted.name());
-    let int = || -> Option<i64> {
-        Some(match array.data_type() {
-            DataType::Int8 => array.as_primitive::<Int8Type>().value(index).into(),
-            DataType::Int16 => array.as_primitive::<Int16Type>().value(index).into(),
-            DataType::Int32 => array.as_primitive::<Int32Type>().value(index).into(),
-            DataType::Int64 => array.as_primitive::<Int64Type>().value(index),
-            DataType::UInt8 => array.as_primitive::<UInt8Type>().value(index).into(),
-            DataType::UInt16 => array.as_primitive::<UInt16Type>().value(index).into(),
-            DataType::UInt32 => array.as_primitive::<UInt32Type>().value(index).into(),
-            DataType::UInt64 => i64::try_from(array.as_primitive::<UInt64Type>().value(index)).ok()?,
-            _ => return None,
-        })
-    };
-    let text = || -> Option<String> {
-        match array.data_type() {
-            DataType::Utf8 => Some(array.as_string::<i32>().value(index).to_owned()),
-            DataType::LargeUtf8 => Some(array.as_string::<i64>().value(index).to_owned()),
-            DataType::Utf8View => Some(array.as_string_view().value(index).to_owned()),
-            _ => None,
-        }
-    };
+    let int = || cells::int_at(array, index);
+    let text = || cells::str_at(array, index).map(str::to_owned);
     match wanted {
         ColumnType::Bool => match array.data_type() {
             DataType::Boolean => Ok(Value::Bool(array.as_boolean().value(index))),
@@ -197,23 +176,9 @@ fn value(array: &ArrayRef, index: usize, column: &Column) -> Result<Value, Strin
         },
         ColumnType::String | ColumnType::Categorical { .. } => text().map(Value::Str).ok_or_else(mismatch),
         ColumnType::Timestamp => match array.data_type() {
-            DataType::Timestamp(unit, _) => {
-                let micros = match unit {
-                    TimeUnit::Second => {
-                        array.as_primitive::<TimestampSecondType>().value(index).checked_mul(1_000_000)
-                    }
-                    TimeUnit::Millisecond => {
-                        array.as_primitive::<TimestampMillisecondType>().value(index).checked_mul(1000)
-                    }
-                    TimeUnit::Microsecond => {
-                        Some(array.as_primitive::<TimestampMicrosecondType>().value(index))
-                    }
-                    TimeUnit::Nanosecond => {
-                        Some(array.as_primitive::<TimestampNanosecondType>().value(index) / 1000)
-                    }
-                };
-                micros.map(Value::Timestamp).ok_or_else(|| "timestamp out of range".to_owned())
-            }
+            DataType::Timestamp(..) => cells::micros_at(array, index)
+                .map(Value::Timestamp)
+                .ok_or_else(|| "timestamp out of range".to_owned()),
             DataType::Date32 => Ok(Value::Timestamp(
                 i64::from(array.as_primitive::<Date32Type>().value(index)) * 86_400_000_000,
             )),

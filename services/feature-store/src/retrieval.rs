@@ -16,11 +16,12 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Int8Type, Int16Type, Int32Type, Int64Type, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+    Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, UInt64Type,
 };
 use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use cairn_storage::cells::{int_at, is_integer, str_at};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -651,37 +652,6 @@ impl Times {
     }
 }
 
-/// Whether a column of this type holds integers (of any width, signed or not).
-pub(crate) fn is_integer(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-    )
-}
-
-/// An integer column's value at `row` as `i64`, whatever its width; none for another type or a
-/// `u64` beyond `i64`.
-pub(crate) fn int_value(column: &ArrayRef, row: usize) -> Option<i64> {
-    Some(match column.data_type() {
-        DataType::Int8 => column.as_primitive::<Int8Type>().value(row).into(),
-        DataType::Int16 => column.as_primitive::<Int16Type>().value(row).into(),
-        DataType::Int32 => column.as_primitive::<Int32Type>().value(row).into(),
-        DataType::Int64 => column.as_primitive::<Int64Type>().value(row),
-        DataType::UInt8 => column.as_primitive::<UInt8Type>().value(row).into(),
-        DataType::UInt16 => column.as_primitive::<UInt16Type>().value(row).into(),
-        DataType::UInt32 => column.as_primitive::<UInt32Type>().value(row).into(),
-        DataType::UInt64 => i64::try_from(column.as_primitive::<UInt64Type>().value(row)).ok()?,
-        _ => return None,
-    })
-}
-
 /// Encodes a row's join keys as bytes that are equal exactly when the keys are: integers of
 /// any width as `i64`, strings length-prefixed, each value tagged with its kind.
 struct KeyEncoder {
@@ -715,7 +685,7 @@ impl KeyEncoder {
             if column.is_null(row) {
                 return Key::Null;
             }
-            if let Some(value) = int_value(column, row) {
+            if let Some(value) = int_at(column, row) {
                 return Key::Int(value);
             }
         }
@@ -734,9 +704,13 @@ impl KeyEncoder {
                 out.extend_from_slice(&(value.len() as u64).to_le_bytes());
                 out.extend_from_slice(value.as_bytes());
             };
-            if let Some(value) = int_value(column, row) {
+            if let Some(value) = int_at(column, row) {
                 out.push(1);
                 out.extend_from_slice(&value.to_le_bytes());
+                continue;
+            }
+            if let Some(value) = str_at(column, row) {
+                text(value, out);
                 continue;
             }
             match column.data_type() {
@@ -745,9 +719,6 @@ impl KeyEncoder {
                     out.push(3);
                     out.extend_from_slice(&column.as_primitive::<UInt64Type>().value(row).to_le_bytes());
                 }
-                DataType::Utf8 => text(column.as_string::<i32>().value(row), out),
-                DataType::LargeUtf8 => text(column.as_string::<i64>().value(row), out),
-                DataType::Utf8View => text(column.as_string_view().value(row), out),
                 DataType::Boolean => out.extend_from_slice(&[4, u8::from(column.as_boolean().value(row))]),
                 _ => return false,
             }

@@ -4,16 +4,14 @@
 use std::fmt::Write as _;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Float32Type, Float64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt64Type,
-};
+use arrow_array::types::{Float32Type, Float64Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::DataType;
+use cairn_storage::cells::{int_at, is_integer, micros_at, str_at};
 
 pub use cairn_records::Value;
 
-use crate::retrieval::{JoinError, int_value, is_integer};
+use crate::retrieval::JoinError;
 
 /// A value as Feast's feature server writes it in JSON: numbers, strings, booleans, null;
 /// timestamps as RFC 3339 text.
@@ -189,7 +187,7 @@ pub(crate) enum ColumnReader {
     Float32(ArrayRef),
     Float64(ArrayRef),
     String(ArrayRef),
-    Timestamp(ArrayRef, TimeUnit),
+    Timestamp(ArrayRef),
 }
 
 impl ColumnReader {
@@ -205,7 +203,7 @@ impl ColumnReader {
             DataType::Float32 => Self::Float32(array),
             DataType::Float64 => Self::Float64(array),
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => Self::String(array),
-            DataType::Timestamp(unit, _) => Self::Timestamp(array, unit),
+            DataType::Timestamp(..) => Self::Timestamp(array),
             other => {
                 return Err(JoinError::Arrow(format!(
                     "column `{column}` of {owner} is {other}, which online features do not hold"
@@ -222,7 +220,7 @@ impl ColumnReader {
             | Self::Float32(array)
             | Self::Float64(array)
             | Self::String(array)
-            | Self::Timestamp(array, _) => array,
+            | Self::Timestamp(array) => array,
         }
     }
 
@@ -231,18 +229,21 @@ impl ColumnReader {
         if array.is_null(row) {
             return Value::Null;
         }
-        match self {
-            Self::Bool(array) => Value::Bool(array.as_boolean().value(row)),
-            Self::Int(array) => int_value(array, row).map_or(Value::Null, Value::Int),
+        let value = match self {
+            Self::Bool(array) => Some(Value::Bool(array.as_boolean().value(row))),
+            Self::Int(array) => int_at(array, row).map(Value::Int),
             Self::UInt64(array) => {
                 let value = array.as_primitive::<UInt64Type>().value(row);
-                i64::try_from(value).map_or(Value::Float(value as f64), Value::Int)
+                Some(i64::try_from(value).map_or(Value::Float(value as f64), Value::Int))
             }
-            Self::Float32(array) => Value::Float(f64::from(array.as_primitive::<Float32Type>().value(row))),
-            Self::Float64(array) => Value::Float(array.as_primitive::<Float64Type>().value(row)),
-            Self::String(array) => Value::Str(string_at(array, row).to_owned()),
-            Self::Timestamp(array, unit) => Value::Timestamp(micros_at(array, *unit, row)),
-        }
+            Self::Float32(array) => {
+                Some(Value::Float(f64::from(array.as_primitive::<Float32Type>().value(row))))
+            }
+            Self::Float64(array) => Some(Value::Float(array.as_primitive::<Float64Type>().value(row))),
+            Self::String(array) => str_at(array, row).map(|text| Value::Str(text.to_owned())),
+            Self::Timestamp(array) => micros_at(array, row).map(Value::Timestamp),
+        };
+        value.unwrap_or(Value::Null)
     }
 
     /// Row `row` as a key part; none when null (a null key matches nothing) or not a key type.
@@ -253,11 +254,8 @@ impl ColumnReader {
         }
         match self {
             Self::Bool(array) => Some(KeyPart::Bool(array.as_boolean().value(row))),
-            Self::Int(array) => int_value(array, row).map(KeyPart::Int),
-            Self::UInt64(array) => {
-                i64::try_from(array.as_primitive::<UInt64Type>().value(row)).ok().map(KeyPart::Int)
-            }
-            Self::String(array) => Some(KeyPart::String(string_at(array, row))),
+            Self::Int(array) | Self::UInt64(array) => int_at(array, row).map(KeyPart::Int),
+            Self::String(array) => str_at(array, row).map(KeyPart::String),
             _ => None,
         }
     }
@@ -265,28 +263,9 @@ impl ColumnReader {
     /// Row `row` as microseconds; none when null or not a timestamp.
     pub(crate) fn micros(&self, row: usize) -> Option<i64> {
         match self {
-            Self::Timestamp(array, unit) if !array.is_null(row) => Some(micros_at(array, *unit, row)),
+            Self::Timestamp(array) if !array.is_null(row) => micros_at(array, row),
             _ => None,
         }
-    }
-}
-
-fn string_at(array: &ArrayRef, row: usize) -> &str {
-    match array.data_type() {
-        DataType::Utf8 => array.as_string::<i32>().value(row),
-        DataType::LargeUtf8 => array.as_string::<i64>().value(row),
-        _ => array.as_string_view().value(row),
-    }
-}
-
-fn micros_at(array: &ArrayRef, unit: TimeUnit, row: usize) -> i64 {
-    match unit {
-        TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).saturating_mul(1_000_000),
-        TimeUnit::Millisecond => {
-            array.as_primitive::<TimestampMillisecondType>().value(row).saturating_mul(1_000)
-        }
-        TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row),
-        TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row).div_euclid(1_000),
     }
 }
 
