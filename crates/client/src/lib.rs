@@ -175,7 +175,7 @@ impl Client {
         if response.status().is_success() {
             return Ok(response.text().await.unwrap_or_default());
         }
-        read::<serde_json::Value>(response).await.map(|_| String::new())
+        Err(failure(response).await)
     }
 
     /// The version `alias` pointed at at `at` (now when `None`), with its history.
@@ -319,7 +319,7 @@ impl Client {
             .body(entities);
         let response = self.send_unlimited(http).await?;
         if !response.status().is_success() {
-            return read::<serde_json::Value>(response).await.map(|_| Default::default());
+            return Err(failure(response).await);
         }
         let views = response
             .headers()
@@ -345,7 +345,7 @@ impl Client {
         if response.status().is_success() {
             return Ok(());
         }
-        read::<serde_json::Value>(response).await.map(|_| ())
+        Err(failure(response).await)
     }
 
     /// Asks for a protected alias to move to `version`.
@@ -441,14 +441,19 @@ fn segment(text: &str) -> String {
 }
 
 async fn read<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
-    let status = response.status().as_u16();
     if response.status().is_success() {
         return decode(response).await;
     }
+    Err(failure(response).await)
+}
+
+/// An unsuccessful response as an error: the platform's error body, or what came instead.
+async fn failure(response: reqwest::Response) -> ClientError {
+    let status = response.status().as_u16();
     let text = response.text().await.unwrap_or_default();
     match serde_json::from_str::<ErrorBody>(&text) {
-        Ok(body) => Err(ClientError::Api { status, body }),
-        Err(_) => Err(ClientError::Unexpected { status, text }),
+        Ok(body) => ClientError::Api { status, body },
+        Err(_) => ClientError::Unexpected { status, text },
     }
 }
 
