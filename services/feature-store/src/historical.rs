@@ -12,15 +12,14 @@ use arrow_schema::{DataType, Field, Schema};
 use cairn_config::CairnConfig;
 use cairn_db::{Database, DbError};
 use cairn_storage::{OfflineStore, StorageError, data_type};
-use diesel::prelude::*;
 use futures::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
 
+use crate::materialize::files_of;
 use crate::online::{Catalog, OnlineRequestError, Wanted};
 use crate::retrieval::{
     JoinError, ViewFiles, ViewSpec, columns_of, point_in_time_join_files, read_parquet, write_parquet,
 };
-use crate::schema::source_files;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HistoricalError {
@@ -194,16 +193,7 @@ async fn local_files(
     dataset: &str,
     work: &Path,
 ) -> Result<Vec<PathBuf>, HistoricalError> {
-    let dataset = dataset.to_owned();
-    let paths: Vec<String> = db
-        .run(move |conn| {
-            Ok(source_files::table
-                .filter(source_files::dataset.eq(dataset))
-                .select(source_files::path)
-                .order((source_files::sequence.asc(), source_files::path.asc()))
-                .load(conn)?)
-        })
-        .await?;
+    let paths = files_of(db, dataset.to_owned(), None, i64::MAX).await?;
     if config.storage.offline_url.is_empty() {
         let root = config.offline_root();
         return Ok(paths.iter().map(|path| root.join(path)).collect());

@@ -23,6 +23,12 @@ pub const MIGRATIONS: Migrations = Migrations {
     postgres: &embed_migrations!("migrations/postgres"),
 };
 
+/// A mutex's guard; a panic elsewhere while it was held leaves data that is still usable here
+/// (every critical section leaves it whole), so poisoning is ignored.
+pub(crate) fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Starts the feature store; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let context = cairn_service::start(ServiceKind::FeatureStore, config, &[MIGRATIONS]).await?;

@@ -19,6 +19,7 @@ use diesel::prelude::*;
 use futures::TryStreamExt as _;
 
 use crate::definitions;
+use crate::lock;
 use crate::online::value::{ColumnReader, KeyPart, OnlineRow, push_key};
 use crate::online::{Catalog, NatsOnlineStore, OnlineError, OnlineFeatures, OnlineStore, TableId};
 use crate::retrieval::JoinError;
@@ -73,16 +74,7 @@ impl Features {
     pub(crate) async fn reload(&self) -> Result<Arc<Catalog>, DbError> {
         let views = definitions::all_views(&self.db).await?;
         let (_, _, services) = definitions::held(&self.db).await?;
-        // Online: materialized successfully at least once (a first run moves the watermark).
-        let online: Vec<(String, i64)> = self
-            .db
-            .run(|conn| {
-                Ok(online_views::table
-                    .filter(online_views::watermark_micros.gt(i64::MIN))
-                    .select((online_views::view, online_views::version))
-                    .load(conn)?)
-            })
-            .await?;
+        let online = online_versions(&self.db, true).await?;
         self.online.set_catalog(Catalog::new(views, services, online));
         Ok(self.online.catalog())
     }
@@ -141,22 +133,7 @@ impl Features {
                 Ok(())
             })
             .await?;
-        let source = view.definition.source.to_string();
-        let files = self
-            .db
-            .run(move |conn| {
-                let mut query = source_files::table
-                    .filter(source_files::dataset.eq(source))
-                    .filter(source_files::min_event_micros.lt(end))
-                    .select(source_files::path)
-                    .order((source_files::sequence.asc(), source_files::path.asc()))
-                    .into_boxed();
-                if let Some(start) = start {
-                    query = query.filter(source_files::max_event_micros.ge(start));
-                }
-                Ok(query.load::<String>(conn)?)
-            })
-            .await?;
+        let files = files_of(&self.db, view.definition.source.to_string(), start, end).await?;
         let run = Materialization {
             id: MaterializationId::new().to_string(),
             feature_view: view.definition.name.clone(),
@@ -339,12 +316,7 @@ impl Features {
     /// The streaming path: writes the newest row per entity of a batch's files to each online
     /// version of the views built on the batch's dataset.
     async fn push(&self, dataset: &str, files: &[String]) -> Result<(), MaterializeError> {
-        let online: Vec<(String, i64)> = self
-            .db
-            .run(|conn| {
-                Ok(online_views::table.select((online_views::view, online_views::version)).load(conn)?)
-            })
-            .await?;
+        let online = online_versions(&self.db, false).await?;
         let mut catalog = self.online.catalog();
         if online.iter().any(|(view, version)| catalog.view(view, Some(*version)).is_none()) {
             catalog = self.reload().await?;
@@ -360,10 +332,6 @@ impl Features {
         }
         Ok(())
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The newest row of each entity of `files` with event times in `range`, read on a blocking
@@ -551,6 +519,42 @@ pub(crate) async fn fail_interrupted(db: &Database) -> Result<(), DbError> {
     .await
 }
 
+/// The view versions marked online: every one a run has started for, or with `succeeded` only
+/// those a run has finished for (a first run moves the watermark off its initial value).
+async fn online_versions(db: &Database, succeeded: bool) -> Result<Vec<(String, i64)>, DbError> {
+    db.run(move |conn| {
+        let mut query = online_views::table.select((online_views::view, online_views::version)).into_boxed();
+        if succeeded {
+            query = query.filter(online_views::watermark_micros.gt(i64::MIN));
+        }
+        Ok(query.load(conn)?)
+    })
+    .await
+}
+
+/// The files ingested into `dataset` whose batches hold event times in `[start, end)` (from the
+/// beginning without `start`), in the order they were ingested.
+pub(crate) async fn files_of(
+    db: &Database,
+    dataset: String,
+    start: Option<i64>,
+    end: i64,
+) -> Result<Vec<String>, DbError> {
+    db.run(move |conn| {
+        let mut query = source_files::table
+            .filter(source_files::dataset.eq(dataset))
+            .filter(source_files::min_event_micros.lt(end))
+            .select(source_files::path)
+            .order((source_files::sequence.asc(), source_files::path.asc()))
+            .into_boxed();
+        if let Some(start) = start {
+            query = query.filter(source_files::max_event_micros.ge(start));
+        }
+        Ok(query.load::<String>(conn)?)
+    })
+    .await
+}
+
 /// Follows the batches ingestion lands: records their files, then pushes their rows online.
 pub(crate) async fn follow_batches(
     context: &ServiceContext,
@@ -622,12 +626,7 @@ pub(crate) fn schedule(
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}
             }
-            let online: Result<Vec<(String, i64)>, DbError> = features
-                .db
-                .run(|conn| {
-                    Ok(online_views::table.select((online_views::view, online_views::version)).load(conn)?)
-                })
-                .await;
+            let online = online_versions(&features.db, false).await;
             let Ok(online) = online else { continue };
             let catalog = features.online.catalog();
             for (name, version) in online {

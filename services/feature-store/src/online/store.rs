@@ -18,6 +18,7 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
 use super::value::{OnlineRow, Times};
+use crate::lock;
 
 /// A feature view version's table in the online store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -312,10 +313,6 @@ impl OnlineStore for NatsOnlineStore {
 
 fn decode(key: &str, value: &[u8]) -> Result<OnlineRow, OnlineError> {
     OnlineRow::decode(value).map_err(|source| OnlineError::Value { key: key.to_owned(), source })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Bytes all replicas of a process may hold together.
