@@ -120,6 +120,28 @@ async fn definitions_are_planned_applied_as_a_whole_and_versioned(store: Store) 
         ),
         (json!({"entities": ["merchant"]}), "entities[0]", "no entity `merchant`"),
         (json!({"timestamp_field": "amount"}), "timestamp_field", "`amount` is not a timestamp column"),
+        (
+            json!({"sql": "SELEC id, ts, amount FROM payments"}),
+            "sql",
+            "sql: Expected: an SQL statement, found: SELEC at Line: 1, Column: 1",
+        ),
+        (json!({"sql": "DELETE FROM payments"}), "sql", "only a query"),
+        (
+            json!({"sql": "SELECT id, ts, amount FROM refunds"}),
+            "sql",
+            "reads `refunds`, which is neither the source dataset `payments` nor a feature view",
+        ),
+        (json!({"sql": "SELECT id, ts, tip AS amount FROM payments"}), "sql", "sql: No field named tip"),
+        (
+            json!({"sql": "SELECT id, ts FROM payments"}),
+            "features[0]",
+            "the result of `sql` has no column `amount`",
+        ),
+        (
+            json!({"sql": "SELECT id, ts, CAST(amount AS VARCHAR) AS amount FROM payments"}),
+            "features[0]",
+            "declared float64 but the result of `sql` holds string",
+        ),
     ];
     for (patch, field, message) in bad {
         let mut value = spend(json!([{"name": "amount", "type": "float64"}]), "");
@@ -140,6 +162,20 @@ async fn definitions_are_planned_applied_as_a_whole_and_versioned(store: Store) 
         );
         assert!(body.error.message.contains(message), "{}", body.error.message);
     }
+    // Queries that read each other are refused, naming the cycle.
+    let mut value = spend(json!([{"name": "amount", "type": "float64"}]), "");
+    value["feature_views"][0]["sql"] = json!("SELECT id, ts, amount FROM extra");
+    value["feature_views"].as_array_mut().unwrap().push(json!({
+        "name": "extra", "source": "payments", "entities": ["customer"],
+        "features": [{"name": "amount", "type": "float64"}], "sql": "SELECT * FROM spend"
+    }));
+    let error = features.apply_features(&definitions(value), None).await.unwrap_err();
+    assert!(
+        error.to_string().contains(
+            "feature_view `extra`, sql: the queries read each other in a cycle: extra → spend → extra"
+        ),
+        "{error}"
+    );
     let mut value = spend(json!([{"name": "amount", "type": "float64"}]), "");
     value["feature_services"][0]["features"] = json!(["spend:tip"]);
     let error = features.apply_features(&definitions(value), None).await.unwrap_err();

@@ -12,6 +12,7 @@ mod imports;
 mod online;
 mod readiness;
 mod streams;
+mod transforms;
 
 pub use cairn_e2e::{Platform, Store, eventually};
 

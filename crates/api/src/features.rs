@@ -46,6 +46,12 @@ pub struct FeatureViewDef {
     /// A column that breaks ties on event time (the latest wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_timestamp_field: Option<Name>,
+    /// A query (Apache DataFusion's SQL) whose result holds the view's rows in place of the
+    /// source's: it reads the source dataset and other feature views by their names, e.g. a
+    /// count of each customer's transactions over the seven days up to each one. The view's join
+    /// keys, event time and features are columns of its result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<String>,
     #[serde(default)]
     pub description: String,
 }

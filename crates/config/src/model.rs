@@ -174,6 +174,9 @@ pub struct FeaturesConfig {
     pub materialize_interval_secs: u64,
     /// The largest entity file historical retrieval accepts, MiB.
     pub max_entity_upload_mib: u64,
+    /// Memory one run of a feature view's SQL transformation may hold (sorts, windows,
+    /// aggregates), MiB; past it, the query spills to disk.
+    pub transform_memory_mib: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -56,6 +56,11 @@ impl OfflineStore {
         Self { store }
     }
 
+    /// The object store itself, for engines that read the files directly (DataFusion).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
     /// Streams a staged file into the store (in parts, never whole in memory), hashing it on
     /// the way, then removes the staged copy.
     pub async fn upload(&self, staged: &StagedFile) -> Result<StoredFile, StorageError> {

@@ -19,6 +19,7 @@ use crate::online::{
     FeatureVector, FieldStatus, OnlineRequest, OnlineRequestError, OnlineResponse, ResponseMetadata,
 };
 use crate::sources;
+use crate::transform;
 
 pub(crate) struct AppState {
     pub(crate) context: ServiceContext,
@@ -112,7 +113,8 @@ impl From<DefinitionError> for ApiError {
 
 async fn resolve(state: &State, definitions: Definitions) -> Result<definitions::Resolved, ApiError> {
     let sources = sources::list(&state.db, None).await.map_err(ApiError::internal)?;
-    Ok(definitions::resolve(definitions, &sources)?)
+    let outputs = transform::outputs(&definitions, &sources).await?;
+    Ok(definitions::resolve(definitions, &sources, &outputs)?)
 }
 
 /// What applying these definitions would create, change and delete.

@@ -8,7 +8,7 @@ use cairn_api::{
     Plan, PlannedChange, Projection, SourceDataset,
 };
 use cairn_db::{AnyConnection, Database, DbError};
-use cairn_domain::{ColumnType, Name, Timestamp};
+use cairn_domain::{ColumnType, Name, Schema, Timestamp};
 use cairn_events::v1::FeatureViewApplied;
 use cairn_service::Outbox;
 use diesel::prelude::*;
@@ -33,10 +33,10 @@ impl From<diesel::result::Error> for DefinitionError {
 }
 
 const ENTITY: &str = "entity";
-const VIEW: &str = "feature_view";
+pub(crate) const VIEW: &str = "feature_view";
 const SERVICE: &str = "feature_service";
 
-fn invalid(
+pub(crate) fn invalid(
     kind: &'static str,
     name: &Name,
     field: impl Into<String>,
@@ -64,10 +64,12 @@ pub(crate) struct Resolved {
     services: BTreeMap<Name, (FeatureServiceDef, Wanted)>,
 }
 
-/// Checks `definitions` on their own and against the source datasets.
+/// Checks `definitions` on their own and against the source datasets; a view with a query
+/// against its query's result columns (`outputs`, from `transform::outputs`).
 pub(crate) fn resolve(
     definitions: Definitions,
     sources: &[SourceDataset],
+    outputs: &BTreeMap<Name, Schema>,
 ) -> Result<Resolved, DefinitionError> {
     let mut entities = BTreeMap::new();
     for entity in definitions.entities {
@@ -84,7 +86,7 @@ pub(crate) fn resolve(
     }
     let mut views = BTreeMap::new();
     for view in definitions.feature_views {
-        let resolved = resolve_view(view, &entities, sources)?;
+        let resolved = resolve_view(view, &entities, sources, outputs)?;
         let name = resolved.definition.name.clone();
         if views.insert(name.clone(), resolved).is_some() {
             return Err(invalid(VIEW, &name, "name", "two feature views have this name"));
@@ -109,17 +111,22 @@ fn resolve_view(
     view: FeatureViewDef,
     entities: &BTreeMap<Name, EntityDef>,
     sources: &[SourceDataset],
+    outputs: &BTreeMap<Name, Schema>,
 ) -> Result<ResolvedView, DefinitionError> {
     let name = view.name.clone();
     let source = sources
         .iter()
         .find(|source| source.name == view.source)
         .ok_or_else(|| invalid(VIEW, &name, "source", format!("no dataset `{}`", view.source)))?;
-    let schema = &source.schema;
+    // A view with a query reads its result's columns, which any type of string may fill.
+    let (schema, origin, queried) = match outputs.get(&name) {
+        Some(output) if view.sql.is_some() => (output, "the result of `sql`".to_owned(), true),
+        _ => (&source.schema, format!("dataset `{}`", view.source), false),
+    };
     let column = |field: String, column: &Name| {
-        schema.column(column).ok_or_else(|| {
-            invalid(VIEW, &name, field, format!("dataset `{}` has no column `{column}`", view.source))
-        })
+        schema
+            .column(column)
+            .ok_or_else(|| invalid(VIEW, &name, field, format!("{origin} has no column `{column}`")))
     };
     if view.entities.is_empty() {
         return Err(invalid(VIEW, &name, "entities", "a feature view needs at least one entity"));
@@ -165,16 +172,20 @@ fn resolve_view(
                 format!("`{}` is a join key or the event time", feature.name),
             ));
         }
-        if std::mem::discriminant(&found.column_type) != std::mem::discriminant(&feature.column_type) {
+        let categorical = queried
+            && found.column_type == ColumnType::String
+            && matches!(feature.column_type, ColumnType::Categorical { .. });
+        if std::mem::discriminant(&found.column_type) != std::mem::discriminant(&feature.column_type)
+            && !categorical
+        {
             return Err(invalid(
                 VIEW,
                 &name,
                 field,
                 format!(
-                    "`{}` is declared {} but dataset `{}` holds {}",
+                    "`{}` is declared {} but {origin} holds {}",
                     feature.name,
                     feature.column_type.name(),
-                    view.source,
                     found.column_type.name()
                 ),
             ));
@@ -382,6 +393,7 @@ fn view_fields(old: &FeatureView, new: &ResolvedView) -> Vec<String> {
     differ("ttl_seconds", a.ttl_seconds == b.ttl_seconds);
     differ("timestamp_field", old.timestamp_field == new.timestamp_field);
     differ("created_timestamp_field", a.created_timestamp_field == b.created_timestamp_field);
+    differ("sql", a.sql == b.sql);
     fields
 }
 

@@ -20,6 +20,7 @@ use crate::online::{Catalog, OnlineRequestError, Wanted};
 use crate::retrieval::{
     JoinError, ViewFiles, ViewSpec, columns_of, point_in_time_join_files, read_parquet, write_parquet,
 };
+use crate::transform::{TransformError, Transforms};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HistoricalError {
@@ -34,6 +35,8 @@ pub(crate) enum HistoricalError {
     Storage(#[from] StorageError),
     #[error("{0}")]
     Io(String),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
 }
 
 impl From<OnlineRequestError> for HistoricalError {
@@ -70,6 +73,7 @@ pub(crate) async fn retrieve(
     config: &CairnConfig,
     db: &Database,
     offline: &OfflineStore,
+    transforms: &Transforms,
     catalog: Arc<Catalog>,
     query: HistoricalQuery,
     mut body: web::Payload,
@@ -106,10 +110,17 @@ pub(crate) async fn retrieve(
     // Per view, its features in order, each with its type when no file holds it yet (a column
     // added to the dataset after its last batch): those read as nulls.
     let mut layout: Vec<ViewLayout> = Vec::with_capacity(groups.len());
-    for group in &groups {
+    for (i, group) in groups.iter().enumerate() {
         let view = &group.view;
         let source = view.definition.source.as_str();
-        let paths = local_files(config, db, offline, source, work.path()).await?;
+        let paths = match &view.definition.sql {
+            None => local_files(config, db, offline, source, work.path()).await?,
+            Some(_) => {
+                let path = work.path().join(format!("view-{i}.parquet"));
+                transforms.write(&catalog, view, i64::MAX, &path).await?;
+                vec![path]
+            }
+        };
         if paths.is_empty() {
             return Err(HistoricalError::Invalid(format!(
                 "feature view `{}`: its source dataset `{source}` has no ingested data yet",
@@ -178,7 +189,7 @@ pub(crate) async fn retrieve(
 }
 
 /// Where uploads and results are staged: beside the service's other local state.
-fn scratch(config: &CairnConfig) -> PathBuf {
+pub(crate) fn scratch(config: &CairnConfig) -> PathBuf {
     let dir = config.data_dir.join("feature-store-scratch");
     let _ = std::fs::create_dir_all(&dir);
     dir

@@ -8,6 +8,7 @@ pub mod online;
 pub mod retrieval;
 mod schema;
 mod sources;
+mod transform;
 
 use std::sync::Arc;
 
@@ -44,9 +45,16 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let options = online::ReadOptions { null_outside_max_age: settings.null_outside_max_age };
     let offline = cairn_storage::OfflineStore::from_config(&context.config)
         .map_err(|error| StartError::Other(format!("offline store: {error}")))?;
+    let transforms = transform::Transforms::new(
+        offline.clone(),
+        context.db.clone(),
+        usize::try_from(settings.transform_memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
+        historical::scratch(&context.config),
+    );
     let features = Arc::new(materialize::Features::new(
         online::OnlineFeatures::new(store, online::Catalog::default(), options),
         offline,
+        transforms,
         context.db.clone(),
         context.outbox.clone(),
     ));

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arrow_array::RecordBatch;
 use cairn_api::{Action, FeatureView, Materialization, MaterializationState, MaterializeRequest, Plan};
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
 use cairn_db::{Database, DbError, Sql, inbox, write_transaction};
@@ -24,6 +25,7 @@ use crate::online::value::{ColumnReader, KeyPart, OnlineRow, push_key};
 use crate::online::{Catalog, NatsOnlineStore, OnlineError, OnlineFeatures, OnlineStore, TableId};
 use crate::retrieval::JoinError;
 use crate::schema::{materializations, online_views, source_files};
+use crate::transform::{self, TransformError, Transforms};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MaterializeError {
@@ -41,6 +43,8 @@ pub(crate) enum MaterializeError {
     Online(#[from] OnlineError),
     #[error("the reader of the offline store stopped: {0}")]
     Reader(String),
+    #[error(transparent)]
+    Transform(#[from] TransformError),
 }
 
 /// Rows written to the online store between progress updates.
@@ -50,6 +54,7 @@ const WRITE_CHUNK: usize = 16 * 1024;
 pub(crate) struct Features {
     pub(crate) online: OnlineFeatures<NatsOnlineStore>,
     offline: OfflineStore,
+    transforms: Transforms,
     db: Database,
     outbox: Outbox,
     /// Runs in progress, as they advance; finished ones are read from the database.
@@ -63,11 +68,12 @@ impl Features {
     pub(crate) fn new(
         online: OnlineFeatures<NatsOnlineStore>,
         offline: OfflineStore,
+        transforms: Transforms,
         db: Database,
         outbox: Outbox,
     ) -> Self {
         let runtime = tokio::runtime::Handle::current();
-        Self { online, offline, db, outbox, running: Mutex::new(HashMap::new()), runtime }
+        Self { online, offline, transforms, db, outbox, running: Mutex::new(HashMap::new()), runtime }
     }
 
     /// Reads the definitions again, so that reads resolve names against what is applied now.
@@ -133,7 +139,9 @@ impl Features {
                 Ok(())
             })
             .await?;
-        let files = files_of(&self.db, view.definition.source.to_string(), start, end).await?;
+        // A query may read rows of any age to compute the newest ones (a window over the past).
+        let read_from = if view.definition.sql.is_some() { None } else { start };
+        let files = files_of(&self.db, view.definition.source.to_string(), read_from, end).await?;
         let run = Materialization {
             id: MaterializationId::new().to_string(),
             feature_view: view.definition.name.clone(),
@@ -171,14 +179,21 @@ impl Features {
     ) -> Result<(), MaterializeError> {
         let features = self.clone();
         let run = id.to_owned();
-        let latest = latest_of(&self.offline, view, files, range, move |rows, entities| {
+        let progress = move |files: u64, rows: u64, entities: usize| {
             features.progress(&run, |run| {
-                run.files_read += 1;
+                run.files_read += files;
                 run.rows_read += rows;
                 run.entities = entities as u64;
             });
-        })
-        .await?;
+        };
+        let latest = if view.definition.sql.is_some() {
+            let latest = self.latest_of_query(view, range, &progress).await?;
+            progress(files.len() as u64, 0, latest.rows.len());
+            latest
+        } else {
+            latest_of(&self.offline, view, files, range, move |rows, entities| progress(1, rows, entities))
+                .await?
+        };
         let table = TableId::new(view.definition.name.as_str(), view.version);
         let mut rows: Vec<(String, OnlineRow)> = latest.rows.into_iter().collect();
         while !rows.is_empty() {
@@ -187,6 +202,25 @@ impl Features {
             self.progress(id, |run| run.rows_written += written.written);
         }
         Ok(())
+    }
+
+    /// The newest row of each entity among the rows a view's query gives with event times in
+    /// `range`; `progress` hears each batch's row count and the entities found so far.
+    async fn latest_of_query(
+        &self,
+        view: &FeatureView,
+        range: (i64, i64),
+        progress: &impl Fn(u64, u64, usize),
+    ) -> Result<Latest, MaterializeError> {
+        let catalog = self.online.catalog();
+        let mut batches = self.transforms.batches(&catalog, view, range.1).await?;
+        let origin = format!("the result of feature view `{}`'s query", view.definition.name);
+        let mut latest = Latest::default();
+        while let Some(batch) = batches.try_next().await? {
+            latest.take(view, &batch, &origin, range)?;
+            progress(0, batch.num_rows() as u64, latest.rows.len());
+        }
+        Ok(latest)
     }
 
     fn progress(&self, id: &str, change: impl FnOnce(&mut Materialization)) {
@@ -277,7 +311,8 @@ impl Features {
         body: actix_web::web::Payload,
     ) -> Result<crate::historical::Joined, crate::historical::HistoricalError> {
         let catalog = self.reload().await?;
-        crate::historical::retrieve(config, &self.db, &self.offline, catalog, query, body).await
+        crate::historical::retrieve(config, &self.db, &self.offline, &self.transforms, catalog, query, body)
+            .await
     }
 
     /// A run: in progress from memory, else as recorded.
@@ -314,8 +349,10 @@ impl Features {
     }
 
     /// The streaming path: writes the newest row per entity of a batch's files to each online
-    /// version of the views built on the batch's dataset.
-    async fn push(&self, dataset: &str, files: &[String]) -> Result<(), MaterializeError> {
+    /// version of the views built on the batch's dataset. A view with a query is computed again
+    /// and its rows from the batch's earliest event time on are written: those are the rows the
+    /// batch can have changed when the query computes a row per event, as windows do.
+    async fn push(&self, dataset: &str, files: &[String], earliest: i64) -> Result<(), MaterializeError> {
         let online = online_versions(&self.db, false).await?;
         let mut catalog = self.online.catalog();
         if online.iter().any(|(view, version)| catalog.view(view, Some(*version)).is_none()) {
@@ -323,10 +360,16 @@ impl Features {
         }
         for (name, version) in online {
             let Some(view) = catalog.view(&name, Some(version)) else { continue };
-            if view.definition.source.as_str() != dataset {
+            let latest = if view.definition.sql.is_some() {
+                if !transform::reads(&catalog, view, dataset) {
+                    continue;
+                }
+                self.latest_of_query(view, (earliest, i64::MAX), &|_, _, _| {}).await?
+            } else if view.definition.source.as_str() == dataset {
+                latest_of(&self.offline, view, files, (i64::MIN, i64::MAX), |_, _| {}).await?
+            } else {
                 continue;
-            }
-            let latest = latest_of(&self.offline, view, files, (i64::MIN, i64::MAX), |_, _| {}).await?;
+            };
             let table = TableId::new(name, version);
             self.online.store().write(&table, latest.rows.into_iter().collect()).await?;
         }
@@ -381,58 +424,69 @@ impl Latest {
         columns.extend(definition.features.iter().map(|feature| feature.name.as_str()));
         let mut stream = runtime.block_on(offline.stream_columns(path, &columns))?;
         let mut read = 0u64;
-        let mut key = String::new();
         while let Some(batch) = runtime.block_on(stream.try_next())? {
-            let keys = view
-                .join_keys
-                .iter()
-                .map(|name| ColumnReader::new(&batch, name.as_str(), path))
-                .collect::<Result<Vec<_>, _>>()?;
-            let times = ColumnReader::new(&batch, view.timestamp_field.as_str(), path)?;
-            let created = match &definition.created_timestamp_field {
-                Some(field) => Some(ColumnReader::new(&batch, field.as_str(), path)?),
-                None => None,
-            };
-            // A feature the file lacks (added to the dataset later) reads as null.
-            let features: Vec<Option<ColumnReader>> = definition
-                .features
-                .iter()
-                .map(|feature| ColumnReader::new(&batch, feature.name.as_str(), path).ok())
-                .collect();
+            self.take(view, &batch, path, (start, end))?;
             read += batch.num_rows() as u64;
-            let mut parts: Vec<KeyPart<'_>> = Vec::with_capacity(keys.len());
-            'rows: for row in 0..batch.num_rows() {
-                let Some(event) = times.micros(row) else { continue };
-                if event < start || event >= end {
-                    continue;
-                }
-                let created = created.as_ref().and_then(|column| column.micros(row)).unwrap_or(0);
-                parts.clear();
-                for column in &keys {
-                    match column.key_part(row) {
-                        Some(part) => parts.push(part),
-                        None => continue 'rows,
-                    }
-                }
-                key.clear();
-                push_key(&mut key, &parts);
-                // Ties on both times go to the row read last, as in historical retrieval.
-                if let Some(held) = self.rows.get(key.as_str())
-                    && (held.event_micros, held.created_micros) > (event, created)
-                {
-                    continue;
-                }
-                let values = features
-                    .iter()
-                    .map(|column| {
-                        column.as_ref().map_or(crate::online::Value::Null, |column| column.value(row))
-                    })
-                    .collect();
-                self.rows
-                    .insert(key.clone(), OnlineRow { event_micros: event, created_micros: created, values });
-            }
         }
         Ok(read)
+    }
+
+    /// Takes the rows of `batch` (from `origin`, for messages) with event times in
+    /// `[start, end)`.
+    fn take(
+        &mut self,
+        view: &FeatureView,
+        batch: &RecordBatch,
+        origin: &str,
+        (start, end): (i64, i64),
+    ) -> Result<(), MaterializeError> {
+        let definition = &view.definition;
+        let mut key = String::new();
+        let keys = view
+            .join_keys
+            .iter()
+            .map(|name| ColumnReader::new(batch, name.as_str(), origin))
+            .collect::<Result<Vec<_>, _>>()?;
+        let times = ColumnReader::new(batch, view.timestamp_field.as_str(), origin)?;
+        let created = match &definition.created_timestamp_field {
+            Some(field) => Some(ColumnReader::new(batch, field.as_str(), origin)?),
+            None => None,
+        };
+        // A feature the file lacks (added to the dataset later) reads as null.
+        let features: Vec<Option<ColumnReader>> = definition
+            .features
+            .iter()
+            .map(|feature| ColumnReader::new(batch, feature.name.as_str(), origin).ok())
+            .collect();
+        let mut parts: Vec<KeyPart<'_>> = Vec::with_capacity(keys.len());
+        'rows: for row in 0..batch.num_rows() {
+            let Some(event) = times.micros(row) else { continue };
+            if event < start || event >= end {
+                continue;
+            }
+            let created = created.as_ref().and_then(|column| column.micros(row)).unwrap_or(0);
+            parts.clear();
+            for column in &keys {
+                match column.key_part(row) {
+                    Some(part) => parts.push(part),
+                    None => continue 'rows,
+                }
+            }
+            key.clear();
+            push_key(&mut key, &parts);
+            // Ties on both times go to the row read last, as in historical retrieval.
+            if let Some(held) = self.rows.get(key.as_str())
+                && (held.event_micros, held.created_micros) > (event, created)
+            {
+                continue;
+            }
+            let values = features
+                .iter()
+                .map(|column| column.as_ref().map_or(crate::online::Value::Null, |column| column.value(row)))
+                .collect();
+            self.rows.insert(key.clone(), OnlineRow { event_micros: event, created_micros: created, values });
+        }
+        Ok(())
     }
 }
 
@@ -611,7 +665,10 @@ async fn on_batch(
     .await
     .map_err(|error| retry(error.to_string()))?;
     // Writing again after a redelivery changes nothing: older rows never replace newer ones.
-    features.push(&event.dataset, &event.files).await.map_err(|error| retry(error.to_string()))
+    features
+        .push(&event.dataset, &event.files, event.min_event_time_unix_micros)
+        .await
+        .map_err(|error| retry(error.to_string()))
 }
 
 /// Materializes every online view version, each from its watermark, every `interval`.

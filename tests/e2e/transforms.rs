@@ -1,0 +1,200 @@
+//! SQL transformations: a feature view computed by a windowed query over its source, and a view
+//! reading that view — the same values in training data (historical retrieval), after
+//! materialization online, and through the streaming path, as a reference computed here.
+
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray};
+use cairn_api::{Action, FieldStatus, MaterializationState, MaterializeRequest, OnlineRequest};
+use cairn_client::HistoricalRequest;
+use cairn_domain::{ServiceKind, Timestamp};
+use cairn_feature_store::retrieval::{read_parquet, write_parquet};
+use serde_json::json;
+
+use crate::{Platform, Store, eventually};
+
+const CUSTOMERS: i64 = 12;
+const HOUR: i64 = 3600;
+const WEEK: i64 = 7 * 24 * HOUR;
+
+/// Customer `i` paid `i + k` every `(i + 1) · 13` hours, ten times, the latest `i` hours ago.
+fn payments(now: i64) -> Vec<(i64, i64, f64)> {
+    let mut rows = Vec::new();
+    for i in 0..CUSTOMERS {
+        for k in 0..10 {
+            rows.push((i, now - i * HOUR - k * (i + 1) * 13 * HOUR, (i + k) as f64));
+        }
+    }
+    rows
+}
+
+fn csv(rows: &[(i64, i64, f64)]) -> String {
+    let mut csv = String::from("id,ts,amount,channel\n");
+    for (id, ts, amount) in rows {
+        let ts = Timestamp::from_micros(ts * 1_000_000).unwrap();
+        csv.push_str(&format!("{id},{ts},{amount},web\n"));
+    }
+    csv
+}
+
+/// The reference: for customer `id` as of `at`, its payments in the seven days up to its latest
+/// payment at or before `at` (count and sum), or nothing when it had paid nothing yet.
+fn weekly(rows: &[(i64, i64, f64)], id: i64, at: i64) -> Option<(i64, f64, i64)> {
+    let latest = rows.iter().filter(|(i, ts, _)| *i == id && *ts <= at).map(|(_, ts, _)| *ts).max()?;
+    let window: Vec<f64> = rows
+        .iter()
+        .filter(|(i, ts, _)| *i == id && *ts <= latest && *ts >= latest - WEEK)
+        .map(|(_, _, amount)| *amount)
+        .collect();
+    Some((window.len() as i64, window.iter().sum(), latest))
+}
+
+const WEEKLY_SQL: &str = "SELECT id, ts, \
+     COUNT(*) OVER (PARTITION BY id ORDER BY ts RANGE BETWEEN INTERVAL '7 days' PRECEDING AND CURRENT ROW) AS payments_7d, \
+     SUM(amount) OVER (PARTITION BY id ORDER BY ts RANGE BETWEEN INTERVAL '7 days' PRECEDING AND CURRENT ROW) AS amount_7d \
+     FROM payments";
+
+fn definitions(weekly_sql: &str) -> cairn_api::Definitions {
+    serde_json::from_value(json!({
+        "entities": [{"name": "customer", "join_keys": ["id"]}],
+        "feature_views": [
+            {"name": "weekly", "source": "payments", "entities": ["customer"], "sql": weekly_sql,
+             "features": [{"name": "payments_7d", "type": "int64"}, {"name": "amount_7d", "type": "float64"}]},
+            {"name": "big_weeks", "source": "payments", "entities": ["customer"],
+             "sql": "SELECT id, ts, amount_7d > 60 AS big_week FROM weekly",
+             "features": [{"name": "big_week", "type": "bool"}]}
+        ]
+    }))
+    .unwrap()
+}
+
+fn online_request(features: &[&str]) -> OnlineRequest {
+    let ids: Vec<i64> = (0..CUSTOMERS).chain([999]).collect();
+    serde_json::from_value(json!({"features": features, "entities": {"id": ids}})).unwrap()
+}
+
+async fn transformed_views_answer_as_their_query(store: Store) {
+    let platform =
+        Platform::start_with(store, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
+    let ingestion = platform.client(ServiceKind::Ingestion);
+    let features = platform.client(ServiceKind::FeatureStore);
+    ingestion.create_dataset(&crate::batches::dataset()).await.unwrap();
+    eventually("the source dataset", || async { features.source_dataset("payments").await.ok() }).await;
+    let now = Timestamp::now().as_micros() / 1_000_000;
+    let mut rows = payments(now);
+    ingestion.ingest("payments", "text/csv", csv(&rows)).await.unwrap();
+    let plan = features.apply_features(&definitions(WEEKLY_SQL), None).await.unwrap();
+    assert!(plan.changes.iter().all(|c| c.action == Action::Create || c.kind == "entity"), "{plan:?}");
+
+    // Training data: each customer at several moments, including before its first payment.
+    let (mut ids, mut times) = (Vec::new(), Vec::new());
+    for id in 0..CUSTOMERS {
+        for back in [0, 20, 50, 130, 400] {
+            ids.push(id);
+            times.push(now - back * HOUR);
+        }
+    }
+    let entities = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(ids.clone())) as ArrayRef),
+        (
+            "event_timestamp",
+            Arc::new(
+                TimestampMicrosecondArray::from(times.iter().map(|t| t * 1_000_000).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_parquet(&entities, &dir.path().join("entities.parquet")).unwrap();
+    let upload = std::fs::read(dir.path().join("entities.parquet")).unwrap();
+    let request = HistoricalRequest {
+        features: vec!["weekly:payments_7d".into(), "weekly:amount_7d".into(), "big_weeks:big_week".into()],
+        ..HistoricalRequest::default()
+    };
+    // The batch's files reach the feature store through its event.
+    let (parquet, views) = eventually("training data with the batch's rows", || async {
+        let (parquet, views) = features.historical_features(&request, upload.clone()).await.unwrap();
+        std::fs::write(dir.path().join("training.parquet"), &parquet).unwrap();
+        let (_, batches) = read_parquet(&[dir.path().join("training.parquet")], None).unwrap();
+        (batches.iter().any(|batch| batch.column(2).null_count() < batch.num_rows()))
+            .then_some((parquet, views))
+    })
+    .await;
+    assert_eq!(views, ["weekly@1", "big_weeks@1"]);
+    std::fs::write(dir.path().join("training.parquet"), &parquet).unwrap();
+    let (schema, batches) = read_parquet(&[dir.path().join("training.parquet")], None).unwrap();
+    let training = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+    assert_eq!(training.num_rows(), ids.len());
+    let (count, amount, big) = (
+        training.column_by_name("payments_7d").unwrap().as_primitive::<Int64Type>(),
+        training.column_by_name("amount_7d").unwrap().as_primitive::<Float64Type>(),
+        training.column_by_name("big_week").unwrap().as_boolean(),
+    );
+    let mut unmatched = 0;
+    for row in 0..training.num_rows() {
+        let got = (!count.is_null(row)).then(|| (count.value(row), amount.value(row), big.value(row)));
+        let want = weekly(&rows, ids[row], times[row]).map(|(n, sum, _)| (n, sum, sum > 60.0));
+        assert_eq!(got, want, "customer {} at {}", ids[row], times[row]);
+        unmatched += usize::from(want.is_none());
+    }
+    assert!(unmatched > 0 && unmatched < ids.len() / 2, "{unmatched}");
+
+    // Online after materialization: the same as of now.
+    for view in ["weekly", "big_weeks"] {
+        let run = features.materialize(view, &MaterializeRequest::default()).await.unwrap();
+        let run = eventually("the materialization to finish", || async {
+            let run = features.materialization(&run.id).await.ok()?;
+            (run.state != MaterializationState::Running).then_some(run)
+        })
+        .await;
+        assert_eq!(run.state, MaterializationState::Succeeded, "{:?}", run.error);
+        assert_eq!(run.entities, CUSTOMERS as u64, "{view}");
+    }
+    let online = features
+        .online_features(&online_request(&["weekly:payments_7d", "weekly:amount_7d", "big_weeks:big_week"]))
+        .await
+        .unwrap();
+    for id in 0..CUSTOMERS {
+        let (n, sum, latest) = weekly(&rows, id, now).unwrap();
+        let at = id as usize;
+        assert_eq!(online.results[1].values[at], json!(n), "count of {id}");
+        assert_eq!(online.results[2].values[at], json!(sum), "sum of {id}");
+        assert_eq!(online.results[3].values[at], json!(sum > 60.0), "big week of {id}");
+        assert_eq!(online.results[1].event_timestamps[at].0, latest * 1_000_000);
+    }
+    assert_eq!(online.results[1].statuses[CUSTOMERS as usize], FieldStatus::NotFound);
+
+    // The streaming path: a new payment of customer 3 moves its window online by itself.
+    let new = (3, now - 60, 1000.0);
+    rows.push(new);
+    ingestion.ingest("payments", "text/csv", csv(&[new])).await.unwrap();
+    let (n, sum, _) = weekly(&rows, 3, now).unwrap();
+    eventually("customer 3's new window online", || async {
+        let online = features
+            .online_features(&online_request(&["weekly:payments_7d", "big_weeks:big_week"]))
+            .await
+            .ok()?;
+        (online.results[1].values[3] == json!(n) && online.results[2].values[3] == json!(true)).then_some(())
+    })
+    .await;
+    let online = features.online_features(&online_request(&["weekly:amount_7d"])).await.unwrap();
+    assert_eq!(online.results[1].values[3], json!(sum));
+
+    // A changed query is a new version of the view.
+    let plan =
+        features.apply_features(&definitions(&WEEKLY_SQL.replace("7 days", "8 days")), None).await.unwrap();
+    let weekly_change = plan.changes.iter().find(|c| c.name.as_str() == "weekly").unwrap();
+    assert_eq!(
+        (weekly_change.action, weekly_change.fields.as_slice()),
+        (Action::NewVersion, &["sql".to_owned()][..])
+    );
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn transformed_views_answer_as_their_query_on_sqlite() {
+    transformed_views_answer_as_their_query(Store::Sqlite).await;
+}
