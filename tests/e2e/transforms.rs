@@ -141,6 +141,7 @@ async fn transformed_views_answer_as_their_query(store: Store) {
         unmatched += usize::from(want.is_none());
     }
     assert!(unmatched > 0 && unmatched < ids.len() / 2, "{unmatched}");
+    entity_rows_from_a_dataset_version(&ingestion, &features, &rows, now).await;
 
     // Online after materialization: the same as of now.
     for view in ["weekly", "big_weeks"] {
@@ -192,6 +193,81 @@ async fn transformed_views_answer_as_their_query(store: Store) {
         (Action::NewVersion, &["sql".to_owned()][..])
     );
     platform.stop().await;
+}
+
+/// Training data whose entity rows (with their labels) are a version of a dataset the service
+/// reads itself: version 1 is the first batch only, the latest both.
+async fn entity_rows_from_a_dataset_version(
+    ingestion: &cairn_client::Client,
+    features: &cairn_client::Client,
+    rows: &[(i64, i64, f64)],
+    now: i64,
+) {
+    let labels: cairn_api::NewDataset = serde_json::from_value(json!({
+        "name": "labels",
+        "schema": {
+            "columns": [
+                {"name": "id", "type": "int64", "nullable": false},
+                {"name": "at", "type": "timestamp", "nullable": false},
+                {"name": "fraud", "type": "bool"}
+            ],
+            "event_timestamp": "at"
+        }
+    }))
+    .unwrap();
+    ingestion.create_dataset(&labels).await.unwrap();
+    let batch = |hours: &[i64]| {
+        let mut csv = String::from("id,at,fraud\n");
+        for (i, back) in hours.iter().enumerate() {
+            let at = Timestamp::from_micros((now - back * HOUR) * 1_000_000).unwrap();
+            csv.push_str(&format!("{},{at},{}\n", i as i64 % CUSTOMERS, i % 3 == 0));
+        }
+        csv
+    };
+    let first_hours = [1, 30, 60, 90, 500];
+    ingestion.ingest("labels", "text/csv", batch(&first_hours)).await.unwrap();
+    ingestion.ingest("labels", "text/csv", batch(&[2, 40])).await.unwrap();
+    let request = |version: Option<i64>| HistoricalRequest {
+        features: vec!["weekly:payments_7d".into()],
+        entity_dataset: Some("labels".into()),
+        entity_version: version,
+        ..HistoricalRequest::default()
+    };
+    let training = |parquet: bytes::Bytes| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.parquet"), &parquet).unwrap();
+        let (schema, batches) = read_parquet(&[dir.path().join("t.parquet")], None).unwrap();
+        arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+    };
+    let latest = eventually("version 2 of the labels", || async {
+        let (parquet, _) = features.historical_features(&request(None), Vec::new()).await.ok()?;
+        let training = training(parquet);
+        (training.num_rows() == 7).then_some(training)
+    })
+    .await;
+    let names: Vec<String> = latest.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["id", "at", "fraud", "payments_7d"], "every column of the dataset, then the features");
+    let (parquet, _) = features.historical_features(&request(Some(1)), Vec::new()).await.unwrap();
+    let first = training(parquet);
+    assert_eq!(first.num_rows(), 5, "version 1 is the first batch");
+    let (ids, times, fraud, count) = (
+        first.column(0).as_primitive::<Int64Type>(),
+        first.column(1).as_primitive::<arrow_array::types::TimestampMicrosecondType>(),
+        first.column(2).as_boolean(),
+        first.column(3).as_primitive::<Int64Type>(),
+    );
+    for row in 0..first.num_rows() {
+        let want = weekly(rows, ids.value(row), times.value(row) / 1_000_000).map(|(n, _, _)| n);
+        assert_eq!((!count.is_null(row)).then(|| count.value(row)), want, "row {row}");
+        // Files are per event date: rows come back in the files' order, not the batch's.
+        let i =
+            first_hours.iter().position(|back| times.value(row) == (now - back * HOUR) * 1_000_000).unwrap();
+        assert_eq!((ids.value(row), fraud.value(row)), (i as i64 % CUSTOMERS, i % 3 == 0), "row {row}");
+    }
+    let missing = features.historical_features(&request(Some(9)), Vec::new()).await.unwrap_err();
+    assert_eq!(missing.code(), Some("not_found"), "{missing}");
+    let both = features.historical_features(&request(Some(1)), b"PAR1".to_vec()).await.unwrap_err();
+    assert!(both.to_string().contains("not both"), "{both}");
 }
 
 #[tokio::test]

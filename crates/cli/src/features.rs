@@ -321,10 +321,22 @@ pub(crate) async fn materialize(
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
-/// Joins features onto an entity file and writes the training data.
+/// `NAME` or `NAME@VERSION`.
+pub(crate) fn dataset_ref(reference: &str) -> anyhow::Result<(String, Option<i64>)> {
+    match reference.split_once('@') {
+        None => Ok((reference.to_owned(), None)),
+        Some((name, version)) => {
+            let version = version.parse().with_context(|| format!("`{version}` is not a version number"))?;
+            Ok((name.to_owned(), Some(version)))
+        }
+    }
+}
+
+/// Joins features onto entity rows (a file, or a dataset version the service reads itself) and
+/// writes the training data.
 pub(crate) async fn retrieve(
     config: &CairnConfig,
-    entities: &Path,
+    entities: Option<&Path>,
     request: &cairn_client::HistoricalRequest,
     output: &Path,
     json: bool,
@@ -332,13 +344,19 @@ pub(crate) async fn retrieve(
     if request.features.is_empty() == request.feature_service.is_none() {
         bail!("give --features or --service");
     }
-    let file = tokio::fs::File::open(entities)
-        .await
-        .with_context(|| format!("cannot read {}", entities.display()))?;
-    // Streamed: the service stages it on disk, and neither side holds it whole.
-    let upload = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+    let (upload, source) = match entities {
+        Some(entities) => {
+            let file = tokio::fs::File::open(entities)
+                .await
+                .with_context(|| format!("cannot read {}", entities.display()))?;
+            // Streamed: the service stages it on disk, and neither side holds it whole.
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
+            (reqwest::Body::wrap_stream(stream), entities.display().to_string())
+        }
+        None => (reqwest::Body::from(Vec::new()), request.entity_dataset.clone().unwrap_or_default()),
+    };
     let progress = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
-    progress.set_message(format!("joining features onto {}", entities.display()));
+    progress.set_message(format!("joining features onto {source}"));
     progress.enable_steady_tick(std::time::Duration::from_millis(120));
     let started = std::time::Instant::now();
     let answer = client(config).historical_features(request, upload).await;

@@ -189,8 +189,12 @@ enum FeaturesCommand {
     /// as of each row's time, written to a Parquet file.
     Retrieve {
         /// The entity rows, a Parquet file.
-        #[arg(long)]
-        entities: PathBuf,
+        #[arg(long, required_unless_present = "entity_dataset")]
+        entities: Option<PathBuf>,
+        /// The entity rows from a dataset version instead (`NAME` for its latest, `NAME@N`),
+        /// every column kept.
+        #[arg(long, conflicts_with = "entities")]
+        entity_dataset: Option<String>,
         /// `view:feature` references (repeat, or comma separated).
         #[arg(long, value_delimiter = ',')]
         features: Vec<String>,
@@ -200,7 +204,8 @@ enum FeaturesCommand {
         /// Name features `view__feature`.
         #[arg(long)]
         full_feature_names: bool,
-        /// The entity file's time column; `event_timestamp` by default.
+        /// The entity rows' time column; `event_timestamp` in a file, the dataset's event time
+        /// in --entity-dataset, by default.
         #[arg(long)]
         entity_timestamp: Option<String>,
         /// Where to write the training data.
@@ -415,6 +420,7 @@ fn main() -> ExitCode {
                 FeaturesCommand::Show { name, json } => features::show(&config, &name, json).await,
                 FeaturesCommand::Retrieve {
                     entities,
+                    entity_dataset,
                     features: refs,
                     service,
                     full_feature_names,
@@ -422,13 +428,21 @@ fn main() -> ExitCode {
                     output,
                     json,
                 } => {
+                    let (entity_dataset, entity_version) =
+                        match entity_dataset.as_deref().map(features::dataset_ref) {
+                            Some(Ok((name, version))) => (Some(name), version),
+                            Some(Err(error)) => return Err(error),
+                            None => (None, None),
+                        };
                     let request = cairn_client::HistoricalRequest {
                         features: refs,
                         feature_service: service,
                         full_feature_names,
                         entity_timestamp,
+                        entity_dataset,
+                        entity_version,
                     };
-                    features::retrieve(&config, &entities, &request, &output, json).await
+                    features::retrieve(&config, entities.as_deref(), &request, &output, json).await
                 }
                 FeaturesCommand::Materialize { views, start, end, version, json } => {
                     features::materialize(&config, views, start, end, version, json).await

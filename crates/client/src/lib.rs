@@ -290,7 +290,8 @@ impl Client {
         self.post("/get-online-features", request).await
     }
 
-    /// Training data: `entities` (a Parquet file of join keys and a time column) with the
+    /// Training data: `entities` (a Parquet file of join keys and a time column, or nothing with
+    /// `entity_dataset`) with the
     /// features of `features` (`view:feature`) or `feature_service` joined as of each row's
     /// time, as Parquet bytes, and the view versions joined (`view@version`).
     pub async fn historical_features(
@@ -310,6 +311,12 @@ impl Client {
         }
         if let Some(time) = &request.entity_timestamp {
             query.push(("entity_timestamp", time.clone()));
+        }
+        if let Some(dataset) = &request.entity_dataset {
+            query.push(("entity_dataset", dataset.clone()));
+        }
+        if let Some(version) = request.entity_version {
+            query.push(("entity_version", version.to_string()));
         }
         let http = self
             .http
@@ -420,8 +427,13 @@ pub struct HistoricalRequest {
     pub features: Vec<String>,
     pub feature_service: Option<String>,
     pub full_feature_names: bool,
-    /// The entity file's time column; `event_timestamp` by default.
+    /// The entity rows' time column; `event_timestamp` in an uploaded file and the dataset's
+    /// event time in `entity_dataset` by default.
     pub entity_timestamp: Option<String>,
+    /// Entity rows from a version of this dataset (send an empty body); its latest version
+    /// without `entity_version`.
+    pub entity_dataset: Option<String>,
+    pub entity_version: Option<i64>,
 }
 
 /// What `runs` asks for besides the experiment.

@@ -131,8 +131,18 @@ pub const FEATURE_STORE_BATCHES: ConsumerSpec = ConsumerSpec {
     max_deliver: 20,
 };
 
+/// ... and their versions: the files each holds, which training data may take entity rows from.
+pub const FEATURE_STORE_VERSIONS: ConsumerSpec = ConsumerSpec {
+    durable: "feature-store_versions",
+    stream: "CAIRN_DATASETS",
+    filter_subject: "cairn.datasets.version_created",
+    owner: ServiceKind::FeatureStore,
+    ack_wait: Duration::from_secs(30),
+    max_deliver: 20,
+};
+
 pub const CONSUMERS: &[ConsumerSpec] =
-    &[FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS, FEATURE_STORE_BATCHES];
+    &[FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS, FEATURE_STORE_BATCHES, FEATURE_STORE_VERSIONS];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.
 pub const INGEST_STREAM: &str = "CAIRN_INGEST";

@@ -274,6 +274,7 @@ impl From<HistoricalError> for ApiError {
     fn from(error: HistoricalError) -> Self {
         match error {
             HistoricalError::Invalid(message) => ApiError::invalid(message),
+            HistoricalError::NotFound(message) => ApiError::not_found(message),
             HistoricalError::TooLarge(_) => ApiError::new(ErrorKind::PayloadTooLarge, error.to_string()),
             other => ApiError::internal(other),
         }

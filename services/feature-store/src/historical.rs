@@ -27,6 +27,8 @@ pub(crate) enum HistoricalError {
     /// The request or its file cannot be answered as asked.
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
     #[error("the entity file is larger than {0} bytes")]
     TooLarge(u64),
     #[error(transparent)]
@@ -57,9 +59,17 @@ pub(crate) struct HistoricalQuery {
     /// Name features `view__feature`.
     #[serde(default)]
     pub full_feature_names: bool,
-    /// The entity file's time column; `event_timestamp` (Feast's name) by default.
+    /// The entity rows' time column: `event_timestamp` (Feast's name) in an uploaded file, the
+    /// dataset's event time in `entity_dataset`, by default.
     #[serde(default)]
     pub entity_timestamp: Option<String>,
+    /// Entity rows from a version of this dataset (every column is kept, labels included)
+    /// instead of an uploaded file.
+    #[serde(default)]
+    pub entity_dataset: Option<String>,
+    /// The version of `entity_dataset`; its latest by default.
+    #[serde(default)]
+    pub entity_version: Option<i64>,
 }
 
 /// The joined training data, in a file that is already unlinked: it goes away with the handle.
@@ -89,21 +99,44 @@ pub(crate) async fn retrieve(
     let (_, groups) = wanted.resolve(&catalog, |catalog, name| catalog.view(name, None))?;
 
     let work = tempfile::tempdir_in(scratch(config)).map_err(|e| HistoricalError::Io(e.to_string()))?;
-    let entities = work.path().join("entities.parquet");
     let limit = config.features.max_entity_upload_mib.saturating_mul(1024 * 1024);
-    let io = |error: std::io::Error| HistoricalError::Io(format!("staging the entity file: {error}"));
-    let mut staged = tokio::fs::File::create(&entities).await.map_err(io)?;
-    let mut received = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk =
-            chunk.map_err(|error| HistoricalError::Invalid(format!("reading the upload: {error}")))?;
-        received += chunk.len() as u64;
-        if received > limit {
-            return Err(HistoricalError::TooLarge(limit));
+    let staged = stage(&mut body, limit, &work.path().join("entities.parquet")).await?;
+    let (entities, default_time) = match &query.entity_dataset {
+        None => (EntityRows::Uploaded(staged), "event_timestamp".to_owned()),
+        Some(dataset) => {
+            if staged.metadata().map_err(|e| HistoricalError::Io(e.to_string()))?.len() > 0 {
+                return Err(HistoricalError::Invalid(
+                    "entity rows come from an uploaded file or from `entity_dataset`, not both".into(),
+                ));
+            }
+            let source = crate::sources::list(db, Some(dataset.clone())).await?.into_iter().next();
+            let source =
+                source.ok_or_else(|| HistoricalError::NotFound(format!("no dataset `{dataset}`")))?;
+            let (version, files) = crate::sources::version_files(db, dataset.clone(), query.entity_version)
+                .await?
+                .ok_or_else(|| {
+                    HistoricalError::NotFound(match query.entity_version {
+                        Some(version) => format!("dataset `{dataset}` has no version {version}"),
+                        None => format!("dataset `{dataset}` has no version yet"),
+                    })
+                })?;
+            if files.is_empty() {
+                return Err(HistoricalError::Invalid(format!(
+                    "version {version} of `{dataset}` holds no rows"
+                )));
+            }
+            let paths = local_copies(config, offline, &files, work.path(), "entities").await?;
+            let held = columns_of(&paths).map_err(|error| HistoricalError::Io(error.to_string()))?;
+            let columns = source
+                .schema
+                .columns
+                .iter()
+                .map(|column| column.name.to_string())
+                .filter(|name| held.contains(name))
+                .collect();
+            (EntityRows::Version { paths, columns }, source.schema.event_timestamp.to_string())
         }
-        staged.write_all(&chunk).await.map_err(io)?;
-    }
-    staged.flush().await.map_err(io)?;
+    };
 
     let mut views = Vec::with_capacity(groups.len());
     let mut lineage = Vec::with_capacity(groups.len());
@@ -114,7 +147,10 @@ pub(crate) async fn retrieve(
         let view = &group.view;
         let source = view.definition.source.as_str();
         let paths = match &view.definition.sql {
-            None => local_files(config, db, offline, source, work.path()).await?,
+            None => {
+                let files = files_of(db, source.to_owned(), None, i64::MAX).await?;
+                local_copies(config, offline, &files, work.path(), &format!("view-{i}")).await?
+            }
             Some(_) => {
                 let path = work.path().join(format!("view-{i}.parquet"));
                 transforms.write(&catalog, view, i64::MAX, &path).await?;
@@ -161,12 +197,18 @@ pub(crate) async fn retrieve(
         });
         layout.push((view.definition.name.to_string(), features));
     }
-    let time = query.entity_timestamp.unwrap_or_else(|| "event_timestamp".to_owned());
+    let time = query.entity_timestamp.unwrap_or(default_time);
     let full = query.full_feature_names;
     let output = work.path().join("training.parquet");
     let written = output.clone();
     tokio::task::spawn_blocking(move || -> Result<(), JoinError> {
-        let (schema, batches) = read_parquet(&[entities], None)?;
+        let (schema, batches) = match &entities {
+            EntityRows::Uploaded(path) => read_parquet(std::slice::from_ref(path), None)?,
+            EntityRows::Version { paths, columns } => {
+                let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
+                read_parquet(paths, Some(&columns))?
+            }
+        };
         let rows = arrow_select::concat::concat_batches(&schema, &batches)?;
         let joined = point_in_time_join_files(&rows, &time, &views, full)?;
         write_parquet(&with_absent(&joined, schema.fields().len(), &layout, full)?, &written)
@@ -195,23 +237,47 @@ pub(crate) fn scratch(config: &CairnConfig) -> PathBuf {
     dir
 }
 
-/// The files ingested into `dataset`, as local paths: the offline store's own when it is a
-/// local directory, else copies fetched into `work`.
-async fn local_files(
+/// Where the entity rows are: an uploaded file, or the files of a dataset version (with the
+/// dataset's columns they hold).
+enum EntityRows {
+    Uploaded(PathBuf),
+    Version { paths: Vec<PathBuf>, columns: Vec<String> },
+}
+
+/// Writes the request body to `path`, refusing more than `limit` bytes; returns the path.
+async fn stage(body: &mut web::Payload, limit: u64, path: &Path) -> Result<PathBuf, HistoricalError> {
+    let io = |error: std::io::Error| HistoricalError::Io(format!("staging the entity file: {error}"));
+    let mut staged = tokio::fs::File::create(path).await.map_err(io)?;
+    let mut received = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk =
+            chunk.map_err(|error| HistoricalError::Invalid(format!("reading the upload: {error}")))?;
+        received += chunk.len() as u64;
+        if received > limit {
+            return Err(HistoricalError::TooLarge(limit));
+        }
+        staged.write_all(&chunk).await.map_err(io)?;
+    }
+    staged.flush().await.map_err(io)?;
+    Ok(path.to_owned())
+}
+
+/// Offline store files as local paths: the store's own when it is a local directory, else
+/// copies fetched into `work` (named `<prefix>-<i>.parquet`).
+async fn local_copies(
     config: &CairnConfig,
-    db: &Database,
     offline: &OfflineStore,
-    dataset: &str,
+    paths: &[String],
     work: &Path,
+    prefix: &str,
 ) -> Result<Vec<PathBuf>, HistoricalError> {
-    let paths = files_of(db, dataset.to_owned(), None, i64::MAX).await?;
     if config.storage.offline_url.is_empty() {
         let root = config.offline_root();
         return Ok(paths.iter().map(|path| root.join(path)).collect());
     }
     let mut local = Vec::with_capacity(paths.len());
     for (i, path) in paths.iter().enumerate() {
-        let copy = work.join(format!("source-{i}.parquet"));
+        let copy = work.join(format!("{prefix}-{i}.parquet"));
         let bytes = offline.read(path).await?;
         tokio::fs::write(&copy, &bytes).await.map_err(|error| HistoricalError::Io(error.to_string()))?;
         local.push(copy);

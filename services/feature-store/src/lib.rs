@@ -68,6 +68,7 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         sources::follow_datasets(&context).await?,
         sources::follow_schemas(&context).await?,
         materialize::follow_batches(&context, features.clone()).await?,
+        sources::follow_versions(&context).await?,
     ];
     let state = actix_web::web::Data::new(api::AppState { context: context.clone(), features });
     context.serve(api::openapi(), move |cfg| api::configure(cfg, state.clone()), consumers)

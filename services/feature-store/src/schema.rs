@@ -79,3 +79,20 @@ diesel::table! {
         finished_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    source_versions (dataset, version) {
+        dataset -> Text,
+        version -> BigInt,
+        rows -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    source_version_files (dataset, version, path) {
+        dataset -> Text,
+        version -> BigInt,
+        path -> Text,
+    }
+}

@@ -4,14 +4,15 @@ use std::time::Duration;
 
 use cairn_api::SourceDataset;
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
-use cairn_db::{AnyConnection, Database, DbError, inbox};
+use cairn_db::{AnyConnection, Database, DbError, Sql, inbox};
 use cairn_domain::{Name, Schema, Timestamp};
-use cairn_events::topology::{FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS};
-use cairn_events::v1::{DatasetCreated, DatasetSchemaEvolved};
+use cairn_events::topology::{FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS, FEATURE_STORE_VERSIONS};
+use cairn_events::v1::{DatasetCreated, DatasetSchemaEvolved, DatasetVersionCreated};
 use cairn_service::{ServiceContext, StartError};
 use diesel::prelude::*;
 
 use crate::schema::source_datasets::dsl;
+use crate::schema::{source_version_files, source_versions};
 
 const CONSUMER: &str = FEATURE_STORE_DATASETS.durable;
 const SCHEMAS_CONSUMER: &str = FEATURE_STORE_SCHEMAS.durable;
@@ -91,6 +92,79 @@ async fn evolve(db: Database, delivery: Delivery<DatasetSchemaEvolved>) -> Resul
     .await
     .map(|_| ())
     .map_err(|error| retry(error.to_string()))
+}
+
+/// Follows the versions of datasets: the files each adds, for entity rows taken from a version.
+pub(crate) async fn follow_versions(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
+    let db = context.db.clone();
+    Ok(context
+        .bus
+        .consume(&FEATURE_STORE_VERSIONS, context.shutdown.clone(), move |delivery| {
+            record_version(db.clone(), delivery)
+        })
+        .await?)
+}
+
+async fn record_version(db: Database, delivery: Delivery<DatasetVersionCreated>) -> Result<(), HandlerError> {
+    let event = delivery.event;
+    let event_id = delivery.event_id.to_string();
+    db.run(move |conn| {
+        inbox::apply_once(conn, FEATURE_STORE_VERSIONS.durable, &event_id, |conn| {
+            diesel::insert_into(source_versions::table)
+                .values((
+                    source_versions::dataset.eq(&event.dataset),
+                    source_versions::version.eq(event.version),
+                    source_versions::rows.eq(event.rows),
+                    source_versions::created_at.eq(event.created_at_unix_micros),
+                ))
+                .execute(conn)?;
+            for chunk in event.files.chunks(500) {
+                let mut sql = Sql::new(conn.backend());
+                sql.push("INSERT INTO source_version_files (dataset, version, path) VALUES ");
+                for (i, path) in chunk.iter().enumerate() {
+                    sql.push(if i == 0 { "(" } else { ", (" })
+                        .bind(event.dataset.as_str())
+                        .push(", ")
+                        .bind(event.version)
+                        .push(", ")
+                        .bind(path.as_str())
+                        .push(")");
+                }
+                sql.execute(conn)?;
+            }
+            Ok(())
+        })
+    })
+    .await
+    .map(|_| ())
+    .map_err(|error| HandlerError::Retry { reason: error.to_string(), after: Duration::from_secs(2) })
+}
+
+/// The files of `dataset`'s version `version` (its latest recorded when `None`) with the
+/// version's number, oldest first; `None` when the feature store knows no such version.
+pub(crate) async fn version_files(
+    db: &Database,
+    dataset: String,
+    version: Option<i64>,
+) -> Result<Option<(i64, Vec<String>)>, DbError> {
+    db.run(move |conn| {
+        let mut query = source_versions::table
+            .filter(source_versions::dataset.eq(&dataset))
+            .select(source_versions::version)
+            .order(source_versions::version.desc())
+            .into_boxed();
+        if let Some(version) = version {
+            query = query.filter(source_versions::version.eq(version));
+        }
+        let Some(version) = query.first::<i64>(conn).optional()? else { return Ok(None) };
+        let files = source_version_files::table
+            .filter(source_version_files::dataset.eq(&dataset).and(source_version_files::version.le(version)))
+            .order((source_version_files::version.asc(), source_version_files::path.asc()))
+            .select(source_version_files::path)
+            .load(conn)?;
+        Ok(Some((version, files)))
+    })
+    .await
 }
 
 fn upsert(conn: &mut AnyConnection, source: &SourceDataset, schema_json: &str) -> Result<(), DbError> {

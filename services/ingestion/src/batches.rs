@@ -473,6 +473,7 @@ async fn publish(ingestion: &Ingestion, row: BatchRow, processed: Processed) -> 
                         rows,
                         batch_id: batch_id.clone(),
                         created_at_unix_micros: created_at,
+                        files: committed.iter().filter(|f| f.area == DATA).map(|f| f.path.clone()).collect(),
                     },
                 )?;
                 Ok::<_, BatchError>(Some(version))

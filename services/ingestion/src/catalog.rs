@@ -351,13 +351,14 @@ pub(crate) fn set_position(conn: &mut AnyConnection, consumer: &str, sequence: i
 }
 
 /// Makes the data files of `batches` (committed, in no version yet) part of version `version`;
-/// returns their rows. Only these batches: one committed meanwhile waits for the next version.
+/// returns their rows and paths. Only these batches: one committed meanwhile waits for the next
+/// version.
 pub(crate) fn version_batches(
     conn: &mut AnyConnection,
     dataset: &str,
     version: i64,
     batch_ids: &[String],
-) -> Result<i64, DbError> {
+) -> Result<(i64, Vec<String>), DbError> {
     let files = || {
         batch_files::table.filter(
             batch_files::dataset
@@ -368,12 +369,14 @@ pub(crate) fn version_batches(
                 .and(batch_files::version.is_null()),
         )
     };
-    let rows: Vec<i64> = files().select(batch_files::rows).load(conn)?;
+    let files_and_rows: Vec<(String, i64)> =
+        files().select((batch_files::path, batch_files::rows)).order(batch_files::path.asc()).load(conn)?;
     diesel::update(files()).set(batch_files::version.eq(Some(version))).execute(conn)?;
     diesel::update(batches::table.filter(batches::id.eq_any(batch_ids)))
         .set(batches::version.eq(Some(version)))
         .execute(conn)?;
-    Ok(rows.iter().sum())
+    let rows = files_and_rows.iter().map(|(_, rows)| rows).sum();
+    Ok((rows, files_and_rows.into_iter().map(|(path, _)| path).collect()))
 }
 
 /// Serializes transactions that create versions of `dataset`: on PostgreSQL by locking the

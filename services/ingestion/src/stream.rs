@@ -300,7 +300,7 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
                     batches.iter().filter_map(|(_, profile)| profile.as_deref()),
                 );
                 let ids: Vec<String> = batches.into_iter().map(|(id, _)| id).collect();
-                let added = catalog::version_batches(conn, &name, version, &ids)?;
+                let (added, files) = catalog::version_batches(conn, &name, version, &ids)?;
                 if added == 0 {
                     return Ok::<_, DbError>(None);
                 }
@@ -322,6 +322,7 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
                         rows: row.rows,
                         batch_id: String::new(),
                         created_at_unix_micros: row.created_at,
+                        files,
                     },
                 )?;
                 catalog::version(conn, &name, version)

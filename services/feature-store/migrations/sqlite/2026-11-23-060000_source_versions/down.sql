@@ -1,0 +1,2 @@
+DROP TABLE source_version_files;
+DROP TABLE source_versions;
