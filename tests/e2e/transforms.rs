@@ -142,6 +142,7 @@ async fn transformed_views_answer_as_their_query(store: Store) {
     }
     assert!(unmatched > 0 && unmatched < ids.len() / 2, "{unmatched}");
     entity_rows_from_a_dataset_version(&ingestion, &features, &rows, now).await;
+    training_data_becomes_a_dataset_version(&platform, &ingestion, &features).await;
 
     // Online after materialization: the same as of now.
     for view in ["weekly", "big_weeks"] {
@@ -268,6 +269,77 @@ async fn entity_rows_from_a_dataset_version(
     assert_eq!(missing.code(), Some("not_found"), "{missing}");
     let both = features.historical_features(&request(Some(1)), b"PAR1".to_vec()).await.unwrap_err();
     assert!(both.to_string().contains("not both"), "{both}");
+}
+
+/// Training data written as a version of a new dataset, with its lineage, holding the rows
+/// historical retrieval answers for the same request.
+async fn training_data_becomes_a_dataset_version(
+    platform: &Platform,
+    ingestion: &cairn_client::Client,
+    features: &cairn_client::Client,
+) {
+    let request: cairn_api::TrainingDataRequest = serde_json::from_value(json!({
+        "dataset": "fraud_training", "features": ["weekly:payments_7d", "weekly:amount_7d"],
+        "entity_dataset": "labels", "entity_version": 1
+    }))
+    .unwrap();
+    let written = features.training_data(&request).await.unwrap();
+    assert_eq!(written.rows, 5);
+    let lineage = &written.lineage;
+    assert_eq!(
+        (lineage.feature_views.as_slice(), lineage.entity_rows.as_str(), lineage.sources.as_slice()),
+        (&["weekly@1".to_owned()][..], "labels@1", &["payments@1".to_owned()][..])
+    );
+    let version = eventually("the training data's version", || async {
+        let versions = ingestion.versions("fraud_training").await.ok()?;
+        versions.into_iter().find(|v| v.lineage.as_ref().is_some_and(|l| l.training_data == written.id))
+    })
+    .await;
+    assert_eq!((version.version, version.rows, version.lineage.as_ref()), (1, 5, Some(lineage)));
+    let dataset = ingestion.dataset("fraud_training").await.unwrap();
+    let columns: Vec<&str> = dataset.schema.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(columns, ["id", "at", "fraud", "payments_7d", "amount_7d"]);
+    assert_eq!(dataset.schema.event_timestamp.as_str(), "at");
+
+    // The same rows as historical retrieval answers (in the dataset's files' order).
+    let rows_of = |batch: &RecordBatch| -> Vec<String> {
+        let mut rows: Vec<String> = (0..batch.num_rows())
+            .map(|row| {
+                (0..batch.num_columns())
+                    .map(|column| arrow_cast_display(batch.column(column), row))
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let version = ingestion.version("fraud_training", 1).await.unwrap();
+    let root = platform.config.offline_root();
+    let files: Vec<std::path::PathBuf> = version.files.iter().map(|file| root.join(&file.path)).collect();
+    let (schema, batches) = read_parquet(&files, None).unwrap();
+    let stored = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+    let historical = HistoricalRequest {
+        features: request.features.clone(),
+        entity_dataset: Some("labels".into()),
+        entity_version: Some(1),
+        ..HistoricalRequest::default()
+    };
+    let (parquet, _) = features.historical_features(&historical, Vec::new()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("h.parquet"), &parquet).unwrap();
+    let (schema, batches) = read_parquet(&[dir.path().join("h.parquet")], None).unwrap();
+    let answered = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+    assert_eq!(rows_of(&stored), rows_of(&answered));
+}
+
+/// A cell as text, nulls as `null`.
+fn arrow_cast_display(column: &ArrayRef, row: usize) -> String {
+    if column.is_null(row) {
+        return "null".to_owned();
+    }
+    let one = column.slice(row, 1);
+    format!("{one:?}")
 }
 
 #[tokio::test]

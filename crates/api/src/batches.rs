@@ -51,6 +51,28 @@ pub struct DatasetVersion {
     /// The manifest (empty in listings).
     #[serde(default)]
     pub files: Vec<DatasetFile>,
+    /// What the version's rows were computed from, when Cairn computed them (training data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<DatasetLineage>,
+}
+
+/// What a dataset version's rows were computed from: the training data the feature store wrote
+/// by joining feature views onto the rows of another dataset version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetLineage {
+    /// The feature store's id of the training data.
+    pub training_data: String,
+    /// `name@version`, when the features were a feature service's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_service: Option<String>,
+    /// `view@version` of each feature view joined.
+    pub feature_views: Vec<String>,
+    /// `dataset@version` of the entity rows.
+    pub entity_rows: String,
+    /// `dataset@version` of each view's source: the latest version the feature store knew of
+    /// (rows streamed in since, not yet in a version, were read too).
+    pub sources: Vec<String>,
 }
 
 /// A record a batch quarantined: where it was in the input, what it held and the rules it broke.

@@ -92,6 +92,42 @@ impl TryFrom<FeatureFields> for FeatureDef {
     }
 }
 
+/// `POST /v1/training-data`: features joined onto the rows of a dataset version, as of each row's
+/// time, written as a new version of `dataset` (declared from the result when it does not exist)
+/// with its lineage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingDataRequest {
+    /// The dataset the training data becomes a version of.
+    pub dataset: Name,
+    /// `view:feature` references (each view's latest version)...
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// ... or a feature service (its pinned view versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_service: Option<String>,
+    #[serde(default)]
+    pub full_feature_names: bool,
+    /// The entity rows: every column of a version of this dataset, labels included.
+    pub entity_dataset: Name,
+    /// Its latest version by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_version: Option<i64>,
+    /// The entity rows' time column; the entity dataset's event time by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity_timestamp: Option<String>,
+}
+
+/// Training data written: ingestion adds it to `dataset` as a new version carrying `lineage`
+/// (its `training_data` is `id`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TrainingData {
+    pub id: String,
+    pub dataset: Name,
+    pub rows: u64,
+    pub lineage: crate::DatasetLineage,
+}
+
 /// `POST /v1/feature-views/{name}/materialize`: copy the latest value of each entity whose event
 /// time lies in `[start, end)` from the offline store to the online store. Without `start`, from
 /// the view version's watermark (where the last materialization ended; the beginning of time the

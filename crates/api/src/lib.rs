@@ -8,14 +8,14 @@ mod online;
 mod operations;
 mod registry;
 
-pub use batches::{Batch, DatasetFile, DatasetVersion, NewImport, QuarantinedRecord};
+pub use batches::{Batch, DatasetFile, DatasetLineage, DatasetVersion, NewImport, QuarantinedRecord};
 pub use cairn_records::{ColumnProfile, ColumnQuality, ProfileSummary, QualityReport, Violation};
 pub use datasets::{Dataset, NewDataset, SchemaRevision, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};
 pub use features::{
     Action, ApplyRequest, Definitions, Entity, EntityDef, FeatureDef, FeatureService, FeatureServiceDef,
     FeatureView, FeatureViewDef, Materialization, MaterializationState, MaterializeRequest, Plan,
-    PlannedChange, Projection,
+    PlannedChange, Projection, TrainingData, TrainingDataRequest,
 };
 pub use online::{EventTime, FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub use operations::{Health, Readiness};

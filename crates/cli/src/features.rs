@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use cairn_api::{Action, Definitions, Materialization, MaterializationState, MaterializeRequest, Plan};
 use cairn_client::{Client, ClientError};
 use cairn_config::CairnConfig;
-use cairn_domain::{ServiceKind, Timestamp};
+use cairn_domain::{Name, ServiceKind, Timestamp};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::output::{confirm, print_json};
@@ -319,6 +319,79 @@ pub(crate) async fn materialize(
         crate::table::print(&rows);
     }
     Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// Training data written as a new version of `dataset`: asked of the feature store, then waited
+/// for until ingestion has added it.
+pub(crate) async fn to_dataset(
+    config: &CairnConfig,
+    dataset: &str,
+    request: cairn_client::HistoricalRequest,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    if request.features.is_empty() == request.feature_service.is_none() {
+        bail!("give --features or --service");
+    }
+    let entity_dataset = request.entity_dataset.clone().context("--to-dataset needs --entity-dataset")?;
+    let parse = |name: &str| Name::parse(name).map_err(|error| anyhow::anyhow!("`{name}`: {error}"));
+    let training = cairn_api::TrainingDataRequest {
+        dataset: parse(dataset)?,
+        features: request.features,
+        feature_service: request.feature_service,
+        full_feature_names: request.full_feature_names,
+        entity_dataset: parse(&entity_dataset)?,
+        entity_version: request.entity_version,
+        entity_timestamp: request.entity_timestamp,
+    };
+    let progress = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    progress.enable_steady_tick(std::time::Duration::from_millis(120));
+    progress.set_message(format!("joining features onto {entity_dataset}"));
+    let written = client(config).training_data(&training).await;
+    let written = match written {
+        Ok(written) => written,
+        Err(error) => {
+            progress.finish_and_clear();
+            return Err(error.into());
+        }
+    };
+    progress.set_message(format!(
+        "{} rows written; waiting for ingestion to add them to {dataset}",
+        written.rows
+    ));
+    let ingestion = Client::new(service_url(config, ServiceKind::Ingestion));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let version = loop {
+        let versions = ingestion.versions(dataset).await.unwrap_or_default();
+        let found = versions.into_iter().find(|version| {
+            version.lineage.as_ref().is_some_and(|lineage| lineage.training_data == written.id)
+        });
+        if let Some(version) = found {
+            break version;
+        }
+        if std::time::Instant::now() > deadline {
+            progress.finish_and_clear();
+            bail!(
+                "training data {} was written, but no version of `{dataset}` holds it after 10 minutes: see the ingestion service's log",
+                written.id
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
+    progress.finish_and_clear();
+    if json {
+        return print_json(&version);
+    }
+    let lineage = &written.lineage;
+    crate::table::print(&[
+        vec!["DATASET".to_owned(), format!("{dataset}@{}", version.version)],
+        vec!["rows".into(), version.rows.to_string()],
+        vec!["training data".into(), written.id.clone()],
+        vec!["feature service".into(), lineage.feature_service.clone().unwrap_or_else(|| "-".into())],
+        vec!["feature views".into(), lineage.feature_views.join(", ")],
+        vec!["entity rows".into(), lineage.entity_rows.clone()],
+        vec!["sources".into(), lineage.sources.join(", ")],
+    ]);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `NAME` or `NAME@VERSION`.

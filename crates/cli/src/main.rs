@@ -209,8 +209,12 @@ enum FeaturesCommand {
         #[arg(long)]
         entity_timestamp: Option<String>,
         /// Where to write the training data.
-        #[arg(short = 'o', long)]
-        output: PathBuf,
+        #[arg(short = 'o', long, required_unless_present = "to_dataset")]
+        output: Option<PathBuf>,
+        /// Write it as a new version of this dataset instead (declared from the result when it
+        /// does not exist), with its lineage; needs --entity-dataset.
+        #[arg(long, requires = "entity_dataset", conflicts_with = "output")]
+        to_dataset: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -426,6 +430,7 @@ fn main() -> ExitCode {
                     full_feature_names,
                     entity_timestamp,
                     output,
+                    to_dataset,
                     json,
                 } => {
                     let (entity_dataset, entity_version) =
@@ -442,7 +447,13 @@ fn main() -> ExitCode {
                         entity_dataset,
                         entity_version,
                     };
-                    features::retrieve(&config, entities.as_deref(), &request, &output, json).await
+                    match (to_dataset, output) {
+                        (Some(dataset), _) => features::to_dataset(&config, &dataset, request, json).await,
+                        (None, Some(output)) => {
+                            features::retrieve(&config, entities.as_deref(), &request, &output, json).await
+                        }
+                        (None, None) => Err(anyhow::anyhow!("give -o FILE or --to-dataset NAME")),
+                    }
                 }
                 FeaturesCommand::Materialize { views, start, end, version, json } => {
                     features::materialize(&config, views, start, end, version, json).await

@@ -307,6 +307,20 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     assert_eq!(summary["feature_views"], serde_json::json!(["pages@1"]));
     let written = std::fs::read(dir.path().join("training.parquet")).unwrap();
     assert!(written.starts_with(b"PAR1") && written.len() as u64 == summary["bytes"].as_u64().unwrap());
+    // ... and as a new dataset: the rows of version 1 with the features, added by ingestion with
+    // their lineage.
+    let args = ["features", "retrieve", "--entity-dataset", "clicks@1", "--features", "pages:page"];
+    let to_dataset = cairn(dir.path(), &[&args[..], &["--to-dataset", "clicks_training", "--json"]].concat())
+        .output()
+        .unwrap();
+    let version: serde_json::Value = serde_json::from_slice(&to_dataset.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&to_dataset.stderr)));
+    assert_eq!(
+        (version["dataset"].as_str(), version["rows"].as_u64()),
+        (Some("clicks_training"), Some(5000))
+    );
+    assert_eq!(version["lineage"]["entity_rows"], "clicks@1");
+    assert_eq!(version["lineage"]["feature_views"], serde_json::json!(["pages@1"]));
     std::fs::write(
         dir.path().join("broken.toml"),
         "[[entity]]\nname = \"user\"\njoin_keys = [\"user\"]\n[[feature_view]]\nname = \"broken\"\n\

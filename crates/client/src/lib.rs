@@ -6,7 +6,7 @@ use cairn_api::{
     AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, Dataset, DatasetVersion, Decision, Definitions,
     Entity, ErrorBody, FeatureService, FeatureView, Health, Materialization, MaterializeRequest, Model,
     ModelVersion, NewAliasRequest, NewDataset, NewImport, OnlineRequest, OnlineResponse, Plan, Readiness,
-    Run, RunPage, SourceDataset, TrainedModel,
+    Run, RunPage, SourceDataset, TrainedModel, TrainingData, TrainingDataRequest,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -283,6 +283,12 @@ impl Client {
     /// The latest materializations of feature view `name`, newest first.
     pub async fn materializations(&self, name: &str) -> Result<Vec<Materialization>, ClientError> {
         self.get(&format!("/v1/feature-views/{}/materializations", segment(name))).await
+    }
+
+    /// Training data written as a new version of `request.dataset` (added by ingestion shortly
+    /// after: the version whose lineage names the answer's id).
+    pub async fn training_data(&self, request: &TrainingDataRequest) -> Result<TrainingData, ClientError> {
+        self.post("/v1/training-data", request).await
     }
 
     /// Online features, as Feast's feature server answers `POST /get-online-features`.

@@ -67,6 +67,10 @@ typed_id!(
     /// Identifies one materialization of a feature view into the online store.
     MaterializationId
 );
+typed_id!(
+    /// Identifies training data the feature store wrote for a dataset version.
+    TrainingDataId
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ mod schema;
 mod service;
 mod time;
 
-pub use id::{BatchId, EventId, MaterializationId, RunId};
+pub use id::{BatchId, EventId, MaterializationId, RunId, TrainingDataId};
 pub use name::{Name, NameError};
 pub use schema::{Column, ColumnType, EvolutionError, Rules, Schema, SchemaError};
 pub use service::ServiceKind;

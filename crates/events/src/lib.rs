@@ -40,6 +40,7 @@ events! {
     DatasetSchemaEvolved => "cairn.datasets.schema_evolved",
     FeatureViewApplied => "cairn.features.view_applied",
     FeatureViewMaterialized => "cairn.features.materialized",
+    TrainingDataWritten => "cairn.features.training_data_written",
     RunStateChanged => "cairn.training.run_state_changed",
     ModelVersionCreated => "cairn.registry.model_version_created",
     ModelAliasChanged => "cairn.registry.model_alias_changed",

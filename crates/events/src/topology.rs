@@ -50,7 +50,7 @@ pub const STREAMS: &[StreamSpec] = &[
     },
     StreamSpec {
         name: "CAIRN_FEATURES",
-        description: "Feature definitions and materializations",
+        description: "Feature definitions, materializations and training data written",
         subjects: &["cairn.features.>"],
         max_age: None,
         duplicate_window: TWO_MINUTES,
@@ -141,8 +141,24 @@ pub const FEATURE_STORE_VERSIONS: ConsumerSpec = ConsumerSpec {
     max_deliver: 20,
 };
 
-pub const CONSUMERS: &[ConsumerSpec] =
-    &[FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS, FEATURE_STORE_BATCHES, FEATURE_STORE_VERSIONS];
+/// Ingestion adds the training data the feature store writes to datasets, as new versions.
+pub const INGESTION_TRAINING_DATA: ConsumerSpec = ConsumerSpec {
+    durable: "ingestion_training_data",
+    stream: "CAIRN_FEATURES",
+    filter_subject: "cairn.features.training_data_written",
+    owner: ServiceKind::Ingestion,
+    // Reading, validating and profiling a large file takes a while.
+    ack_wait: Duration::from_secs(300),
+    max_deliver: 20,
+};
+
+pub const CONSUMERS: &[ConsumerSpec] = &[
+    FEATURE_STORE_DATASETS,
+    FEATURE_STORE_SCHEMAS,
+    FEATURE_STORE_BATCHES,
+    FEATURE_STORE_VERSIONS,
+    INGESTION_TRAINING_DATA,
+];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.
 pub const INGEST_STREAM: &str = "CAIRN_INGEST";

@@ -95,6 +95,18 @@ impl OfflineStore {
         Ok(())
     }
 
+    /// A file's bytes as they arrive (never whole in memory); `None` when there is no such file.
+    pub async fn read_stream(
+        &self,
+        path: &str,
+    ) -> Result<Option<BoxStream<'static, Result<Bytes, StorageError>>>, StorageError> {
+        match self.store.get(&ObjectPath::from(path)).await {
+            Ok(found) => Ok(Some(found.into_stream().map_err(StorageError::from).boxed())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     pub async fn read(&self, path: &str) -> Result<Bytes, StorageError> {
         Ok(self.store.get(&ObjectPath::from(path)).await?.bytes().await?)
     }

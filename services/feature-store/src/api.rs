@@ -7,9 +7,9 @@ use cairn_service::ServiceContext;
 use utoipa::OpenApi as _;
 
 use cairn_api::{
-    Action, ApplyRequest, Definitions, Entity, EntityDef, FeatureDef, FeatureService, FeatureServiceDef,
-    FeatureView, FeatureViewDef, Materialization, MaterializationState, MaterializeRequest, Plan,
-    PlannedChange, Projection, SourceDataset,
+    Action, ApplyRequest, DatasetLineage, Definitions, Entity, EntityDef, FeatureDef, FeatureService,
+    FeatureServiceDef, FeatureView, FeatureViewDef, Materialization, MaterializationState,
+    MaterializeRequest, Plan, PlannedChange, Projection, SourceDataset, TrainingData, TrainingDataRequest,
 };
 
 use crate::definitions::{self, DefinitionError};
@@ -56,18 +56,20 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
         )
         .service(web::resource("/v1/materializations/{id}").route(web::get().to(materialization)))
         .service(web::resource("/get-online-features").route(web::post().to(get_online_features)))
-        .service(web::resource("/v1/historical-features").route(web::post().to(historical_features)));
+        .service(web::resource("/v1/historical-features").route(web::post().to(historical_features)))
+        .service(web::resource("/v1/training-data").route(web::post().to(training_data)));
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list_sources, get_source, plan, apply, list_entities, list_views, view_versions, view_version,
           list_services, service_versions, materialize, materializations, materialization, get_online_features,
-          historical_features),
+          historical_features, training_data),
     components(schemas(SourceDataset, ApplyRequest, Definitions, EntityDef, FeatureViewDef, FeatureDef,
                        FeatureServiceDef, Plan, PlannedChange, Action, Entity, FeatureView, FeatureService,
                        Projection, MaterializeRequest, Materialization, MaterializationState, OnlineRequest,
-                       OnlineResponse, ResponseMetadata, FeatureVector, FieldStatus)),
+                       OnlineResponse, ResponseMetadata, FeatureVector, FieldStatus, TrainingDataRequest,
+                       TrainingData, DatasetLineage)),
     tags((name = "sources", description = "Datasets feature views can be built on"),
          (name = "definitions", description = "Entities, feature views and feature services"),
          (name = "online", description = "Materialization and online features (Feast's feature server API)"))
@@ -296,9 +298,26 @@ async fn historical_features(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let joined = state.features.historical(&state.config, query.into_inner(), body).await?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(joined.file, 1 << 20);
+    let views = joined.views.join(",");
+    let stream = tokio_util::io::ReaderStream::with_capacity(joined.open().await?, 1 << 20);
     Ok(HttpResponse::Ok()
         .content_type("application/vnd.apache.parquet")
-        .insert_header(("Cairn-Feature-Views", joined.views.join(",")))
+        .insert_header(("Cairn-Feature-Views", views))
         .streaming(stream))
+}
+
+/// Training data as a dataset version: the features joined onto the rows of a dataset version
+/// (every column kept, labels included) as of each row's time, written to the offline store and
+/// handed to ingestion, which adds it to `dataset` — declared from the result when it does not
+/// exist — as a new version whose lineage names the feature service and view versions and the
+/// dataset versions read (`lineage.training_data` is this answer's `id`).
+#[utoipa::path(post, path = "/v1/training-data", tag = "definitions", request_body = TrainingDataRequest,
+    responses((status = 202, body = TrainingData), (status = 404, body = cairn_http::ErrorBody),
+              (status = 422, body = cairn_http::ErrorBody)))]
+async fn training_data(
+    state: State,
+    request: web::Json<TrainingDataRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let written = state.features.training_data(&state.config, request.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(written))
 }

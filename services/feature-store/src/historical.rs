@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use actix_web::web;
 use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use cairn_config::CairnConfig;
 use cairn_db::{Database, DbError};
 use cairn_storage::{OfflineStore, StorageError, data_type};
@@ -72,11 +72,33 @@ pub(crate) struct HistoricalQuery {
     pub entity_version: Option<i64>,
 }
 
-/// The joined training data, in a file that is already unlinked: it goes away with the handle.
+/// The joined training data in a scratch file (removed with this), and what it came from.
 pub(crate) struct Joined {
-    pub file: tokio::fs::File,
-    /// `view@version` per view joined, for the response's lineage header.
+    work: tempfile::TempDir,
+    pub path: PathBuf,
+    pub rows: u64,
+    /// The result's schema as a dataset would declare it: the entity rows' time as event time.
+    pub schema: cairn_domain::Schema,
+    /// `view@version` per view joined.
     pub views: Vec<String>,
+    /// `name@version` of the feature service asked for.
+    pub feature_service: Option<String>,
+    /// `dataset@version` of the entity rows, when they were a dataset version.
+    pub entity_rows: Option<String>,
+    /// `dataset@version` of each view's source dataset (its latest version known; `@0` before
+    /// the first), each once.
+    pub sources: Vec<String>,
+}
+
+impl Joined {
+    /// The file, already unlinked: it goes away with the handle.
+    pub(crate) async fn open(self) -> Result<tokio::fs::File, HistoricalError> {
+        let file = tokio::fs::File::open(&self.path)
+            .await
+            .map_err(|error| HistoricalError::Io(error.to_string()))?;
+        drop(self.work);
+        Ok(file)
+    }
 }
 
 pub(crate) async fn retrieve(
@@ -86,7 +108,7 @@ pub(crate) async fn retrieve(
     transforms: &Transforms,
     catalog: Arc<Catalog>,
     query: HistoricalQuery,
-    mut body: web::Payload,
+    body: Option<web::Payload>,
 ) -> Result<Joined, HistoricalError> {
     let features: Option<Vec<String>> =
         query.features.as_ref().map(|list| list.split(',').map(|f| f.trim().to_owned()).collect());
@@ -97,14 +119,29 @@ pub(crate) async fn retrieve(
     };
     // Training data reads a view's latest version, online or not.
     let (_, groups) = wanted.resolve(&catalog, |catalog, name| catalog.view(name, None))?;
+    let feature_service = query
+        .feature_service
+        .as_ref()
+        .and_then(|name| catalog.services.get(name.as_str()))
+        .map(|service| format!("{}@{}", service.name, service.version));
 
     let work = tempfile::tempdir_in(scratch(config)).map_err(|e| HistoricalError::Io(e.to_string()))?;
     let limit = config.features.max_entity_upload_mib.saturating_mul(1024 * 1024);
-    let staged = stage(&mut body, limit, &work.path().join("entities.parquet")).await?;
-    let (entities, default_time) = match &query.entity_dataset {
-        None => (EntityRows::Uploaded(staged), "event_timestamp".to_owned()),
+    let staged = match body {
+        Some(mut body) => Some(stage(&mut body, limit, &work.path().join("entities.parquet")).await?),
+        None => None,
+    };
+    let uploaded = match &staged {
+        Some(path) => path.metadata().map_err(|e| HistoricalError::Io(e.to_string()))?.len() > 0,
+        None => false,
+    };
+    let (entities, default_time, entity_rows, entity_schema) = match &query.entity_dataset {
+        None => {
+            let path = staged.ok_or_else(|| HistoricalError::Invalid("no entity rows".into()))?;
+            (EntityRows::Uploaded(path), "event_timestamp".to_owned(), None, None)
+        }
         Some(dataset) => {
-            if staged.metadata().map_err(|e| HistoricalError::Io(e.to_string()))?.len() > 0 {
+            if uploaded {
                 return Err(HistoricalError::Invalid(
                     "entity rows come from an uploaded file or from `entity_dataset`, not both".into(),
                 ));
@@ -134,12 +171,19 @@ pub(crate) async fn retrieve(
                 .map(|column| column.name.to_string())
                 .filter(|name| held.contains(name))
                 .collect();
-            (EntityRows::Version { paths, columns }, source.schema.event_timestamp.to_string())
+            let time = source.schema.event_timestamp.to_string();
+            (
+                EntityRows::Version { paths, columns },
+                time,
+                Some(format!("{dataset}@{version}")),
+                Some(source.schema),
+            )
         }
     };
 
     let mut views = Vec::with_capacity(groups.len());
     let mut lineage = Vec::with_capacity(groups.len());
+    let mut sources: Vec<String> = Vec::new();
     // Per view, its features in order, each with its type when no file holds it yet (a column
     // added to the dataset after its last batch): those read as nulls.
     let mut layout: Vec<ViewLayout> = Vec::with_capacity(groups.len());
@@ -164,6 +208,11 @@ pub(crate) async fn retrieve(
             )));
         }
         lineage.push(format!("{}@{}", view.definition.name, view.version));
+        let known = crate::sources::version_files(db, source.to_owned(), None).await?;
+        let source_version = format!("{source}@{}", known.map_or(0, |(version, _)| version));
+        if !sources.contains(&source_version) {
+            sources.push(source_version);
+        }
         let held = columns_of(&paths).map_err(|error| HistoricalError::Io(error.to_string()))?;
         let features: Vec<(String, Option<DataType>)> = group
             .columns
@@ -198,10 +247,11 @@ pub(crate) async fn retrieve(
         layout.push((view.definition.name.to_string(), features));
     }
     let time = query.entity_timestamp.unwrap_or(default_time);
+    let event_timestamp = time.clone();
     let full = query.full_feature_names;
     let output = work.path().join("training.parquet");
     let written = output.clone();
-    tokio::task::spawn_blocking(move || -> Result<(), JoinError> {
+    let result = tokio::task::spawn_blocking(move || -> Result<(usize, SchemaRef), JoinError> {
         let (schema, batches) = match &entities {
             EntityRows::Uploaded(path) => read_parquet(std::slice::from_ref(path), None)?,
             EntityRows::Version { paths, columns } => {
@@ -211,7 +261,9 @@ pub(crate) async fn retrieve(
         };
         let rows = arrow_select::concat::concat_batches(&schema, &batches)?;
         let joined = point_in_time_join_files(&rows, &time, &views, full)?;
-        write_parquet(&with_absent(&joined, schema.fields().len(), &layout, full)?, &written)
+        let joined = with_absent(&joined, schema.fields().len(), &layout, full)?;
+        write_parquet(&joined, &written)?;
+        Ok((joined.num_rows(), joined.schema()))
     })
     .await
     .map_err(|error| HistoricalError::Io(error.to_string()))?
@@ -223,11 +275,65 @@ pub(crate) async fn retrieve(
         JoinError::File { .. } => HistoricalError::Io(error.to_string()),
         other => HistoricalError::Invalid(other.to_string()),
     })?;
-    let file =
-        tokio::fs::File::open(&output).await.map_err(|error| HistoricalError::Io(error.to_string()))?;
-    // The open handle keeps the result readable after the directory is removed.
-    drop(work);
-    Ok(Joined { file, views: lineage })
+    let (rows, arrow) = result;
+    let schema = dataset_schema(&arrow, &event_timestamp, entity_schema.as_ref(), &groups, full)?;
+    Ok(Joined {
+        work,
+        path: output,
+        rows: rows as u64,
+        schema,
+        views: lineage,
+        feature_service,
+        entity_rows,
+        sources,
+    })
+}
+
+/// The schema a dataset of `result` declares: the entity dataset's columns as it declares them
+/// (without its rules), features as their views declare them, other columns as their Arrow type
+/// reads; every column nullable but the event time.
+fn dataset_schema(
+    result: &SchemaRef,
+    event_timestamp: &str,
+    entity: Option<&cairn_domain::Schema>,
+    groups: &[crate::online::Group],
+    full: bool,
+) -> Result<cairn_domain::Schema, HistoricalError> {
+    let declared = |name: &str| {
+        let from_entity = entity.and_then(|schema| schema.columns.iter().find(|c| c.name.as_str() == name));
+        from_entity.map(|column| column.column_type.clone()).or_else(|| {
+            groups.iter().find_map(|group| {
+                let view = &group.view.definition;
+                group.columns.iter().find_map(|(_, index)| {
+                    let feature = &view.features[*index];
+                    let output = if full {
+                        format!("{}__{}", view.name, feature.name)
+                    } else {
+                        feature.name.to_string()
+                    };
+                    (output == name).then(|| feature.column_type.clone())
+                })
+            })
+        })
+    };
+    let mut columns = Vec::with_capacity(result.fields().len());
+    for field in result.fields() {
+        let name = cairn_domain::Name::parse(field.name().as_str())
+            .map_err(|error| HistoricalError::Invalid(format!("column `{}`: {error}", field.name())))?;
+        let column_type = declared(field.name())
+            .or_else(|| crate::transform::column_type(field.data_type()))
+            .ok_or_else(|| {
+                HistoricalError::Invalid(format!(
+                    "column `{name}` is of type {}, which a dataset cannot hold",
+                    field.data_type()
+                ))
+            })?;
+        let nullable = name.as_str() != event_timestamp;
+        columns.push(cairn_domain::Column { name, column_type, nullable, rules: Default::default() });
+    }
+    let event_timestamp = cairn_domain::Name::parse(event_timestamp)
+        .map_err(|error| HistoricalError::Invalid(format!("`{event_timestamp}`: {error}")))?;
+    Ok(cairn_domain::Schema { columns, event_timestamp, entity_keys: Vec::new(), unique_key: false })
 }
 
 /// Where uploads and results are staged: beside the service's other local state.

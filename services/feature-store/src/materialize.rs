@@ -8,14 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arrow_array::RecordBatch;
-use cairn_api::{Action, FeatureView, Materialization, MaterializationState, MaterializeRequest, Plan};
+use cairn_api::{
+    Action, DatasetLineage, FeatureView, Materialization, MaterializationState, MaterializeRequest, Plan,
+    TrainingData, TrainingDataRequest,
+};
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
 use cairn_db::{Database, DbError, Sql, inbox, write_transaction};
-use cairn_domain::{MaterializationId, Name, Timestamp};
+use cairn_domain::{MaterializationId, Name, Timestamp, TrainingDataId};
 use cairn_events::topology::FEATURE_STORE_BATCHES;
-use cairn_events::v1::{DatasetBatchIngested, FeatureViewMaterialized};
+use cairn_events::v1::{DatasetBatchIngested, FeatureViewMaterialized, TrainingDataWritten};
 use cairn_service::{Outbox, ServiceContext, StartError};
-use cairn_storage::{OfflineStore, StorageError};
+use cairn_storage::{OfflineStore, StagedFile, StorageError};
 use diesel::prelude::*;
 use futures::TryStreamExt as _;
 
@@ -311,8 +314,78 @@ impl Features {
         body: actix_web::web::Payload,
     ) -> Result<crate::historical::Joined, crate::historical::HistoricalError> {
         let catalog = self.reload().await?;
-        crate::historical::retrieve(config, &self.db, &self.offline, &self.transforms, catalog, query, body)
-            .await
+        crate::historical::retrieve(
+            config,
+            &self.db,
+            &self.offline,
+            &self.transforms,
+            catalog,
+            query,
+            Some(body),
+        )
+        .await
+    }
+
+    /// Training data written as a new version of a dataset: joined like [`Self::historical`] on
+    /// a dataset version's rows, put in the offline store and announced, for ingestion to add.
+    pub(crate) async fn training_data(
+        &self,
+        config: &cairn_config::CairnConfig,
+        request: TrainingDataRequest,
+    ) -> Result<TrainingData, crate::historical::HistoricalError> {
+        let query = crate::historical::HistoricalQuery {
+            features: (!request.features.is_empty()).then(|| request.features.join(",")),
+            feature_service: request.feature_service,
+            full_feature_names: request.full_feature_names,
+            entity_timestamp: request.entity_timestamp,
+            entity_dataset: Some(request.entity_dataset.to_string()),
+            entity_version: request.entity_version,
+        };
+        let catalog = self.reload().await?;
+        let joined = crate::historical::retrieve(
+            config,
+            &self.db,
+            &self.offline,
+            &self.transforms,
+            catalog,
+            query,
+            None,
+        )
+        .await?;
+        let id = TrainingDataId::new().to_string();
+        let object = format!("training-data/{id}.parquet");
+        let staged = StagedFile {
+            local: joined.path.clone(),
+            object: object.clone(),
+            rows: joined.rows,
+            min_event_micros: 0,
+            max_event_micros: 0,
+        };
+        self.offline.upload(&staged).await?;
+        let lineage = DatasetLineage {
+            training_data: id.clone(),
+            feature_service: joined.feature_service.clone(),
+            feature_views: joined.views.clone(),
+            entity_rows: joined.entity_rows.clone().unwrap_or_default(),
+            sources: joined.sources.clone(),
+        };
+        let event = TrainingDataWritten {
+            id: id.clone(),
+            dataset: request.dataset.to_string(),
+            schema_json: serde_json::to_string(&joined.schema).unwrap_or_default(),
+            path: object,
+            rows: i64::try_from(joined.rows).unwrap_or(i64::MAX),
+            feature_service: lineage.feature_service.clone().unwrap_or_default(),
+            feature_views: lineage.feature_views.clone(),
+            entity_rows: lineage.entity_rows.clone(),
+            sources: lineage.sources.clone(),
+            written_at_unix_micros: Timestamp::now().as_micros(),
+        };
+        self.db
+            .run(move |conn| write_transaction(conn, |conn| Outbox::stage(conn, &event).map(|_| ())))
+            .await?;
+        self.outbox.wake();
+        Ok(TrainingData { id, dataset: request.dataset, rows: joined.rows, lineage })
     }
 
     /// A run: in progress from memory, else as recorded.

@@ -114,7 +114,7 @@ fn projection(view: &FeatureViewDef, join_keys: &[Name], input: &Schema) -> Sche
 
 /// The column type a query's result column has, as a feature or key: integers of any width,
 /// strings of any layout and timestamps of any unit are read as Cairn's types.
-fn column_type(data_type: &DataType) -> Option<ColumnType> {
+pub(crate) fn column_type(data_type: &DataType) -> Option<ColumnType> {
     Some(match data_type {
         DataType::Boolean => ColumnType::Bool,
         DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::UInt8 | DataType::UInt16 => {

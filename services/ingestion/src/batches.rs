@@ -100,9 +100,31 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
+    ingest_from(ingestion, dataset, format, body, None).await
+}
+
+/// What Cairn computed a batch from: its origin (`training_data:<id>`) and lineage as JSON.
+pub(crate) type Origin = (String, String);
+
+/// [`ingest`], recording where the batch came from; its version carries the lineage.
+pub(crate) async fn ingest_from<S, E>(
+    ingestion: &Ingestion,
+    dataset: &str,
+    format: Format,
+    body: S,
+    origin: Option<Origin>,
+) -> Result<Batch, BatchError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let declared = datasets::get(&ingestion.context, dataset.to_owned()).await?;
     let batch_id = BatchId::new();
-    let row = BatchRow::receiving(batch_id, &declared.name, format.as_str());
+    let mut row = BatchRow::receiving(batch_id, &declared.name, format.as_str());
+    if let Some((origin, lineage_json)) = origin {
+        row.origin = Some(origin);
+        row.lineage_json = Some(lineage_json);
+    }
     let inserted = row.clone();
     ingestion.context.db.run(move |conn| catalog::insert_batch(conn, &inserted)).await?;
 
@@ -459,6 +481,7 @@ async fn publish(ingestion: &Ingestion, row: BatchRow, processed: Processed) -> 
                         batch_id: Some(batch_id.clone()),
                         schema_json,
                         profile_json,
+                        lineage_json: row.lineage_json.clone(),
                     },
                 )?;
                 Outbox::stage(

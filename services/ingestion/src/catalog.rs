@@ -25,6 +25,9 @@ pub(crate) struct BatchRow {
     pub report_json: Option<String>,
     pub error: Option<String>,
     pub profile_json: Option<String>,
+    /// `training_data:<id>` for training data the feature store wrote.
+    pub origin: Option<String>,
+    pub lineage_json: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -53,6 +56,7 @@ pub(crate) struct VersionRow {
     pub batch_id: Option<String>,
     pub schema_json: String,
     pub profile_json: Option<String>,
+    pub lineage_json: Option<String>,
 }
 
 pub(crate) fn insert_batch(conn: &mut AnyConnection, row: &BatchRow) -> Result<(), DbError> {
@@ -266,6 +270,21 @@ pub(crate) fn version(
     Ok(Some((row, files)))
 }
 
+/// The committed batch of `dataset` that `origin` produced, if any.
+pub(crate) fn committed_from(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    origin: &str,
+) -> Result<Option<BatchRow>, DbError> {
+    Ok(batches::table
+        .filter(
+            batches::dataset.eq(dataset).and(batches::origin.eq(origin)).and(batches::state.eq("committed")),
+        )
+        .select(BatchRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// A stored value that no longer parses (the database was edited by hand).
 fn corrupt(what: &str, error: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {error}"))
@@ -296,6 +315,8 @@ impl BatchRow {
             report_json: None,
             error: None,
             profile_json: None,
+            origin: None,
+            lineage_json: None,
         }
     }
 
@@ -327,6 +348,10 @@ impl VersionRow {
             batch_id: self.batch_id.clone(),
             schema: serde_json::from_str(&self.schema_json).map_err(|e| corrupt("schema", e))?,
             files: files.iter().map(FileRow::to_api).collect(),
+            lineage: match &self.lineage_json {
+                Some(json) => Some(serde_json::from_str(json).map_err(|e| corrupt("lineage", e))?),
+                None => None,
+            },
         })
     }
 }

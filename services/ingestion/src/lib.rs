@@ -7,6 +7,7 @@ mod datasets;
 mod schema;
 mod sink;
 mod stream;
+mod training;
 
 use std::path::PathBuf;
 
@@ -65,7 +66,7 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     if cleaned > 0 {
         tracing::warn!(batches = cleaned, "removed the files of batches interrupted by a restart");
     }
-    let consumers = vec![stream::follow(&ingestion).await?];
+    let consumers = vec![stream::follow(&ingestion).await?, training::follow(&ingestion).await?];
     if settings.snapshot_interval_secs > 0 {
         // Ends with the service (it watches the shutdown token).
         stream::schedule_snapshots(

@@ -18,6 +18,8 @@ diesel::table! {
         report_json -> Nullable<Text>,
         error -> Nullable<Text>,
         profile_json -> Nullable<Text>,
+        origin -> Nullable<Text>,
+        lineage_json -> Nullable<Text>,
     }
 }
 
@@ -46,6 +48,7 @@ diesel::table! {
         batch_id -> Nullable<Text>,
         schema_json -> Text,
         profile_json -> Nullable<Text>,
+        lineage_json -> Nullable<Text>,
     }
 }
 

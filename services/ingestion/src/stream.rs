@@ -312,6 +312,7 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
                     batch_id: None,
                     schema_json,
                     profile_json,
+                    lineage_json: None,
                 };
                 catalog::insert_version(conn, &row)?;
                 Outbox::stage(

@@ -6,7 +6,7 @@ mod store;
 pub(crate) mod value;
 
 pub use cairn_api::{FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
-pub(crate) use serve::Wanted;
 pub use serve::{Catalog, OnlineFeatures, OnlineRequestError, ReadOptions};
+pub(crate) use serve::{Group, Wanted};
 pub use store::{NatsOnlineStore, OnlineError, OnlineMetrics, OnlineStore, TableId, Written};
 pub use value::{KeyPart, OnlineRow, Value, push_key};

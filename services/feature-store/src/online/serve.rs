@@ -37,7 +37,7 @@ pub struct Catalog {
     serving: HashMap<String, i64>,
     online: HashSet<(String, i64)>,
     views: HashMap<(String, i64), Arc<FeatureView>>,
-    services: HashMap<String, FeatureService>,
+    pub(crate) services: HashMap<String, FeatureService>,
 }
 
 impl Catalog {
