@@ -2,6 +2,7 @@
 //! datasets.
 
 use cairn_api::{Action, Definitions, Plan};
+use cairn_client::Client;
 use cairn_domain::ServiceKind;
 use serde_json::json;
 
@@ -36,13 +37,20 @@ fn change(kind: &str, name: &str, action: Action, from: Option<i64>, to: Option<
     (kind.to_owned(), name.to_owned(), action, from, to)
 }
 
-async fn definitions_are_planned_applied_as_a_whole_and_versioned(store: Store) {
+/// Ingestion and the feature store, with the `payments` dataset declared and known to the
+/// feature store; the clients of both.
+pub(crate) async fn with_payments(store: Store) -> (Platform, Client, Client) {
     let platform =
         Platform::start_with(store, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
     let ingestion = platform.client(ServiceKind::Ingestion);
     let features = platform.client(ServiceKind::FeatureStore);
     ingestion.create_dataset(&crate::batches::dataset()).await.unwrap();
     eventually("the source dataset", || async { features.source_dataset("payments").await.ok() }).await;
+    (platform, ingestion, features)
+}
+
+async fn definitions_are_planned_applied_as_a_whole_and_versioned(store: Store) {
+    let (platform, _, features) = with_payments(store).await;
 
     // Created, then the same again changes nothing.
     let first = definitions(spend(json!([{"name": "amount", "type": "float64"}]), ""));

@@ -11,13 +11,13 @@ use cairn_api::{
     FieldStatus, Materialization, MaterializationState, MaterializeRequest, OnlineRequest, OnlineResponse,
 };
 use cairn_client::{Client, HistoricalRequest};
-use cairn_domain::{ServiceKind, Timestamp};
+use cairn_domain::Timestamp;
 use cairn_feature_store::retrieval::{
     ViewFiles, ViewSpec, point_in_time_join_files, read_parquet, write_parquet,
 };
 use serde_json::json;
 
-use crate::{Platform, Store, eventually, last_event};
+use crate::{Store, eventually, last_event};
 
 const ENTITIES: i64 = 40;
 const MINUTE: i64 = 60;
@@ -167,12 +167,7 @@ async fn historical_equals_the_join(features: &Client, files: Vec<PathBuf>, ids:
 }
 
 async fn online_features_equal_offline_and_follow_the_stream(store: Store) {
-    let platform =
-        Platform::start_with(store, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
-    let ingestion = platform.client(ServiceKind::Ingestion);
-    let features = platform.client(ServiceKind::FeatureStore);
-    ingestion.create_dataset(&crate::batches::dataset()).await.unwrap();
-    eventually("the source dataset", || async { features.source_dataset("payments").await.ok() }).await;
+    let (platform, ingestion, features) = crate::features::with_payments(store).await;
     let now = Timestamp::now().as_micros() / 1_000_000;
     let batch = ingestion.ingest("payments", "text/csv", history(now)).await.unwrap();
     assert_eq!(batch.report.as_ref().map(|report| report.rows_accepted), Some(160));

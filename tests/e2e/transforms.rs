@@ -9,7 +9,7 @@ use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use cairn_api::{Action, FieldStatus, MaterializationState, MaterializeRequest, OnlineRequest};
 use cairn_client::HistoricalRequest;
-use cairn_domain::{ServiceKind, Timestamp};
+use cairn_domain::Timestamp;
 use cairn_feature_store::retrieval::{read_parquet, write_parquet};
 use serde_json::json;
 
@@ -76,12 +76,7 @@ fn online_request(features: &[&str]) -> OnlineRequest {
 }
 
 async fn transformed_views_answer_as_their_query(store: Store) {
-    let platform =
-        Platform::start_with(store, &[ServiceKind::Ingestion, ServiceKind::FeatureStore], &[]).await;
-    let ingestion = platform.client(ServiceKind::Ingestion);
-    let features = platform.client(ServiceKind::FeatureStore);
-    ingestion.create_dataset(&crate::batches::dataset()).await.unwrap();
-    eventually("the source dataset", || async { features.source_dataset("payments").await.ok() }).await;
+    let (platform, ingestion, features) = crate::features::with_payments(store).await;
     let now = Timestamp::now().as_micros() / 1_000_000;
     let mut rows = payments(now);
     ingestion.ingest("payments", "text/csv", csv(&rows)).await.unwrap();

@@ -297,7 +297,7 @@ async fn historical_features(
     query: web::Query<HistoricalQuery>,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let joined = state.features.historical(&state.config, query.into_inner(), body).await?;
+    let joined = state.features.historical(&state.config, query.into_inner(), Some(body)).await?;
     let views = joined.views.join(",");
     let stream = tokio_util::io::ReaderStream::with_capacity(joined.open().await?, 1 << 20);
     Ok(HttpResponse::Ok()

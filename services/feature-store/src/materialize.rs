@@ -311,19 +311,11 @@ impl Features {
         &self,
         config: &cairn_config::CairnConfig,
         query: crate::historical::HistoricalQuery,
-        body: actix_web::web::Payload,
+        body: Option<actix_web::web::Payload>,
     ) -> Result<crate::historical::Joined, crate::historical::HistoricalError> {
         let catalog = self.reload().await?;
-        crate::historical::retrieve(
-            config,
-            &self.db,
-            &self.offline,
-            &self.transforms,
-            catalog,
-            query,
-            Some(body),
-        )
-        .await
+        crate::historical::retrieve(config, &self.db, &self.offline, &self.transforms, catalog, query, body)
+            .await
     }
 
     /// Training data written as a new version of a dataset: joined like [`Self::historical`] on
@@ -341,17 +333,7 @@ impl Features {
             entity_dataset: Some(request.entity_dataset.to_string()),
             entity_version: request.entity_version,
         };
-        let catalog = self.reload().await?;
-        let joined = crate::historical::retrieve(
-            config,
-            &self.db,
-            &self.offline,
-            &self.transforms,
-            catalog,
-            query,
-            None,
-        )
-        .await?;
+        let joined = self.historical(config, query, None).await?;
         let id = TrainingDataId::new().to_string();
         let object = format!("training-data/{id}.parquet");
         let staged = StagedFile {
