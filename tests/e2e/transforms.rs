@@ -136,6 +136,7 @@ async fn transformed_views_answer_as_their_query(store: Store) {
         unmatched += usize::from(want.is_none());
     }
     assert!(unmatched > 0 && unmatched < ids.len() / 2, "{unmatched}");
+    entity_rows_from_a_time_range(&features, &rows, now).await;
     entity_rows_from_a_dataset_version(&ingestion, &features, &rows, now).await;
     training_data_becomes_a_dataset_version(&platform, &ingestion, &features).await;
 
@@ -189,6 +190,45 @@ async fn transformed_views_answer_as_their_query(store: Store) {
         (Action::NewVersion, &["sql".to_owned()][..])
     );
     platform.stop().await;
+}
+
+/// Training data for every payment in a time range: each is an entity row at its own time.
+async fn entity_rows_from_a_time_range(features: &cairn_client::Client, rows: &[(i64, i64, f64)], now: i64) {
+    let (start, end) = (now - 200 * HOUR, now - 10 * HOUR);
+    let at = |seconds: i64| Timestamp::from_micros(seconds * 1_000_000).unwrap();
+    let request = HistoricalRequest {
+        features: vec!["weekly:payments_7d".into()],
+        start: Some(at(start)),
+        end: Some(at(end)),
+        ..HistoricalRequest::default()
+    };
+    let (parquet, _) = features.historical_features(&request, Vec::new()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("range.parquet"), &parquet).unwrap();
+    let (schema, batches) = read_parquet(&[dir.path().join("range.parquet")], None).unwrap();
+    let training = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["id", "event_timestamp", "payments_7d"]);
+    let mut got: Vec<(i64, i64, i64)> = (0..training.num_rows())
+        .map(|row| {
+            let id = training.column(0).as_primitive::<Int64Type>().value(row);
+            let time =
+                training.column(1).as_primitive::<arrow_array::types::TimestampMicrosecondType>().value(row);
+            (id, time / 1_000_000, training.column(2).as_primitive::<Int64Type>().value(row))
+        })
+        .collect();
+    let mut want: Vec<(i64, i64, i64)> = rows
+        .iter()
+        .filter(|(_, ts, _)| *ts >= start && *ts < end)
+        .map(|(id, ts, _)| (*id, *ts, weekly(rows, *id, *ts).unwrap().0))
+        .collect();
+    got.sort_unstable();
+    want.sort_unstable();
+    assert!(want.len() > 10, "{}", want.len());
+    assert_eq!(got, want);
+    let backwards = HistoricalRequest { start: Some(at(end)), end: Some(at(start)), ..request };
+    let error = features.historical_features(&backwards, Vec::new()).await.unwrap_err();
+    assert!(error.to_string().contains("before `end`"), "{error}");
 }
 
 /// Training data whose entity rows (with their labels) are a version of a dataset the service

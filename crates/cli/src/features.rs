@@ -216,7 +216,7 @@ pub(crate) async fn show(config: &CairnConfig, name: &str, json: bool) -> anyhow
     Ok(ExitCode::SUCCESS)
 }
 
-fn time(flag: &str, value: Option<String>) -> anyhow::Result<Option<Timestamp>> {
+pub(crate) fn time(flag: &str, value: Option<String>) -> anyhow::Result<Option<Timestamp>> {
     value
         .map(|text| {
             Timestamp::parse_rfc3339(&text)
@@ -426,7 +426,14 @@ pub(crate) async fn retrieve(
             let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
             (reqwest::Body::wrap_stream(stream), entities.display().to_string())
         }
-        None => (reqwest::Body::from(Vec::new()), request.entity_dataset.clone().unwrap_or_default()),
+        None => {
+            let source = match (&request.entity_dataset, request.start, request.end) {
+                (Some(dataset), _, _) => dataset.clone(),
+                (None, Some(start), Some(end)) => format!("the rows from {start} to {end}"),
+                _ => String::new(),
+            };
+            (reqwest::Body::from(Vec::new()), source)
+        }
     };
     let progress = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
     progress.set_message(format!("joining features onto {source}"));

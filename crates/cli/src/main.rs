@@ -189,12 +189,18 @@ enum FeaturesCommand {
     /// as of each row's time, written to a Parquet file.
     Retrieve {
         /// The entity rows, a Parquet file.
-        #[arg(long, required_unless_present = "entity_dataset")]
+        #[arg(long, required_unless_present_any = ["entity_dataset", "start"])]
         entities: Option<PathBuf>,
         /// The entity rows from a dataset version instead (`NAME` for its latest, `NAME@N`),
         /// every column kept.
         #[arg(long, conflicts_with = "entities")]
         entity_dataset: Option<String>,
+        /// Or every row of the first view with an event time from --start (RFC 3339, inclusive)
+        /// to --end (exclusive) as the entity rows.
+        #[arg(long, requires = "end", conflicts_with_all = ["entities", "entity_dataset"])]
+        start: Option<String>,
+        #[arg(long, requires = "start")]
+        end: Option<String>,
         /// `view:feature` references (repeat, or comma separated).
         #[arg(long, value_delimiter = ',')]
         features: Vec<String>,
@@ -425,6 +431,8 @@ fn main() -> ExitCode {
                 FeaturesCommand::Retrieve {
                     entities,
                     entity_dataset,
+                    start,
+                    end,
                     features: refs,
                     service,
                     full_feature_names,
@@ -446,6 +454,8 @@ fn main() -> ExitCode {
                         entity_timestamp,
                         entity_dataset,
                         entity_version,
+                        start: features::time("start", start)?,
+                        end: features::time("end", end)?,
                     };
                     match (to_dataset, output) {
                         (Some(dataset), _) => features::to_dataset(&config, &dataset, request, json).await,

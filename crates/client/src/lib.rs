@@ -324,6 +324,12 @@ impl Client {
         if let Some(version) = request.entity_version {
             query.push(("entity_version", version.to_string()));
         }
+        if let Some(start) = request.start {
+            query.push(("start", start.to_string()));
+        }
+        if let Some(end) = request.end {
+            query.push(("end", end.to_string()));
+        }
         let http = self
             .http
             .post(self.url("/v1/historical-features"))
@@ -440,6 +446,9 @@ pub struct HistoricalRequest {
     /// without `entity_version`.
     pub entity_dataset: Option<String>,
     pub entity_version: Option<i64>,
+    /// Instead of entity rows: the first view's rows with event times in `[start, end)`.
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
 }
 
 /// What `runs` asks for besides the experiment.

@@ -70,6 +70,13 @@ pub(crate) struct HistoricalQuery {
     /// The version of `entity_dataset`; its latest by default.
     #[serde(default)]
     pub entity_version: Option<i64>,
+    /// With `end`, instead of entity rows: every row of the first view named, with an event time
+    /// in `[start, end)` (its join keys and event time, as `event_timestamp` by default), is an
+    /// entity row — training data for every entity seen in a time range.
+    #[serde(default)]
+    pub start: Option<cairn_domain::Timestamp>,
+    #[serde(default)]
+    pub end: Option<cairn_domain::Timestamp>,
 }
 
 /// The joined training data in a scratch file (removed with this), and what it came from.
@@ -135,12 +142,31 @@ pub(crate) async fn retrieve(
         Some(path) => path.metadata().map_err(|e| HistoricalError::Io(e.to_string()))?.len() > 0,
         None => false,
     };
-    let (entities, default_time, entity_rows, entity_schema) = match &query.entity_dataset {
-        None => {
+    let range = match (query.start, query.end) {
+        (None, None) => None,
+        (Some(start), Some(end)) if start < end => Some((start.as_micros(), end.as_micros())),
+        (Some(_), Some(_)) => return Err(HistoricalError::Invalid("`start` must be before `end`".into())),
+        _ => return Err(HistoricalError::Invalid("a time range needs both `start` and `end`".into())),
+    };
+    let (entities, default_time, entity_rows, entity_schema) = match (&query.entity_dataset, range) {
+        (None, Some((start, end))) => {
+            if uploaded {
+                return Err(HistoricalError::Invalid(
+                    "entity rows come from an uploaded file or from a time range, not both".into(),
+                ));
+            }
+            (EntityRows::Range { start, end }, "event_timestamp".to_owned(), None, None)
+        }
+        (Some(_), Some(_)) => {
+            return Err(HistoricalError::Invalid(
+                "entity rows come from `entity_dataset` or from a time range, not both".into(),
+            ));
+        }
+        (None, None) => {
             let path = staged.ok_or_else(|| HistoricalError::Invalid("no entity rows".into()))?;
             (EntityRows::Uploaded(path), "event_timestamp".to_owned(), None, None)
         }
-        Some(dataset) => {
+        (Some(dataset), None) => {
             if uploaded {
                 return Err(HistoricalError::Invalid(
                     "entity rows come from an uploaded file or from `entity_dataset`, not both".into(),
@@ -258,6 +284,7 @@ pub(crate) async fn retrieve(
                 let columns: Vec<&str> = columns.iter().map(String::as_str).collect();
                 read_parquet(paths, Some(&columns))?
             }
+            EntityRows::Range { start, end } => rows_in_range(&views, (*start, *end), &time)?,
         };
         let rows = arrow_select::concat::concat_batches(&schema, &batches)?;
         let joined = point_in_time_join_files(&rows, &time, &views, full)?;
@@ -343,11 +370,61 @@ pub(crate) fn scratch(config: &CairnConfig) -> PathBuf {
     dir
 }
 
-/// Where the entity rows are: an uploaded file, or the files of a dataset version (with the
-/// dataset's columns they hold).
+/// Where the entity rows are: an uploaded file, the files of a dataset version (with the
+/// dataset's columns they hold), or the first view's rows in a time range.
 enum EntityRows {
     Uploaded(PathBuf),
-    Version { paths: Vec<PathBuf>, columns: Vec<String> },
+    Version {
+        paths: Vec<PathBuf>,
+        columns: Vec<String>,
+    },
+    /// Event times `[start, end)` in µs.
+    Range {
+        start: i64,
+        end: i64,
+    },
+}
+
+/// The entity rows of a time range: the join keys and event time of the first view's rows with
+/// event times in `[start, end)`, the time column named `time`.
+fn rows_in_range(
+    views: &[ViewFiles],
+    (start, end): (i64, i64),
+    time: &str,
+) -> Result<(SchemaRef, Vec<RecordBatch>), JoinError> {
+    let Some(first) = views.first() else {
+        return Err(JoinError::File {
+            path: String::new(),
+            message: "no feature view to take rows from".into(),
+        });
+    };
+    let spec = &first.spec;
+    let mut columns: Vec<&str> = spec.join_keys.iter().map(String::as_str).collect();
+    columns.push(&spec.event_timestamp);
+    let (schema, batches) = read_parquet(&first.paths, Some(&columns))?;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let field = field.as_ref().clone();
+            if *field.name() == spec.event_timestamp { field.with_name(time) } else { field }
+        })
+        .collect();
+    let renamed = Arc::new(Schema::new(fields));
+    let mut kept = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let times = batch.column_by_name(&spec.event_timestamp).cloned().ok_or_else(|| {
+            JoinError::MissingColumn(format!("view `{}`", spec.name), spec.event_timestamp.clone())
+        })?;
+        let inside: arrow_array::BooleanArray = (0..batch.num_rows())
+            .map(|row| {
+                Some(cairn_storage::cells::micros_at(&times, row).is_some_and(|t| t >= start && t < end))
+            })
+            .collect();
+        let batch = arrow_select::filter::filter_record_batch(&batch, &inside)?;
+        kept.push(RecordBatch::try_new(renamed.clone(), batch.columns().to_vec())?);
+    }
+    Ok((renamed, kept))
 }
 
 /// Writes the request body to `path`, refusing more than `limit` bytes; returns the path.

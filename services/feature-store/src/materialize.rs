@@ -332,6 +332,8 @@ impl Features {
             entity_timestamp: request.entity_timestamp,
             entity_dataset: Some(request.entity_dataset.to_string()),
             entity_version: request.entity_version,
+            start: None,
+            end: None,
         };
         let joined = self.historical(config, query, None).await?;
         let id = TrainingDataId::new().to_string();
