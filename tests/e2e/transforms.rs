@@ -1,6 +1,8 @@
 //! SQL transformations: a feature view computed by a windowed query over its source, and a view
 //! reading that view — the same values in training data (historical retrieval), after
-//! materialization online, and through the streaming path, as a reference computed here.
+//! materialization online, and through the streaming path, as a reference computed here. And the
+//! other sources of entity rows — a time range, a dataset version — and training data written
+//! as a dataset version with its lineage.
 
 use std::sync::Arc;
 
@@ -70,6 +72,14 @@ fn definitions(weekly_sql: &str) -> cairn_api::Definitions {
     .unwrap()
 }
 
+/// The rows of a Parquet answer, as one batch.
+fn rows_of(parquet: &[u8]) -> RecordBatch {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("answer.parquet"), parquet).unwrap();
+    let (schema, batches) = read_parquet(&[dir.path().join("answer.parquet")], None).unwrap();
+    arrow_select::concat::concat_batches(&schema, &batches).unwrap()
+}
+
 fn online_request(features: &[&str]) -> OnlineRequest {
     let ids: Vec<i64> = (0..CUSTOMERS).chain([999]).collect();
     serde_json::from_value(json!({"features": features, "entities": {"id": ids}})).unwrap()
@@ -110,18 +120,13 @@ async fn transformed_views_answer_as_their_query(store: Store) {
         ..HistoricalRequest::default()
     };
     // The batch's files reach the feature store through its event.
-    let (parquet, views) = eventually("training data with the batch's rows", || async {
+    let (training, views) = eventually("training data with the batch's rows", || async {
         let (parquet, views) = features.historical_features(&request, upload.clone()).await.unwrap();
-        std::fs::write(dir.path().join("training.parquet"), &parquet).unwrap();
-        let (_, batches) = read_parquet(&[dir.path().join("training.parquet")], None).unwrap();
-        (batches.iter().any(|batch| batch.column(2).null_count() < batch.num_rows()))
-            .then_some((parquet, views))
+        let training = rows_of(&parquet);
+        (training.column(2).null_count() < training.num_rows()).then_some((training, views))
     })
     .await;
     assert_eq!(views, ["weekly@1", "big_weeks@1"]);
-    std::fs::write(dir.path().join("training.parquet"), &parquet).unwrap();
-    let (schema, batches) = read_parquet(&[dir.path().join("training.parquet")], None).unwrap();
-    let training = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
     assert_eq!(training.num_rows(), ids.len());
     let (count, amount, big) = (
         training.column_by_name("payments_7d").unwrap().as_primitive::<Int64Type>(),
@@ -203,10 +208,8 @@ async fn entity_rows_from_a_time_range(features: &cairn_client::Client, rows: &[
         ..HistoricalRequest::default()
     };
     let (parquet, _) = features.historical_features(&request, Vec::new()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("range.parquet"), &parquet).unwrap();
-    let (schema, batches) = read_parquet(&[dir.path().join("range.parquet")], None).unwrap();
-    let training = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
+    let training = rows_of(&parquet);
+    let schema = training.schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
     assert_eq!(names, ["id", "event_timestamp", "payments_7d"]);
     let mut got: Vec<(i64, i64, i64)> = (0..training.num_rows())
@@ -269,22 +272,16 @@ async fn entity_rows_from_a_dataset_version(
         entity_version: version,
         ..HistoricalRequest::default()
     };
-    let training = |parquet: bytes::Bytes| {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("t.parquet"), &parquet).unwrap();
-        let (schema, batches) = read_parquet(&[dir.path().join("t.parquet")], None).unwrap();
-        arrow_select::concat::concat_batches(&schema, &batches).unwrap()
-    };
     let latest = eventually("version 2 of the labels", || async {
         let (parquet, _) = features.historical_features(&request(None), Vec::new()).await.ok()?;
-        let training = training(parquet);
+        let training = rows_of(&parquet);
         (training.num_rows() == 7).then_some(training)
     })
     .await;
     let names: Vec<String> = latest.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, ["id", "at", "fraud", "payments_7d"], "every column of the dataset, then the features");
     let (parquet, _) = features.historical_features(&request(Some(1)), Vec::new()).await.unwrap();
-    let first = training(parquet);
+    let first = rows_of(&parquet);
     assert_eq!(first.num_rows(), 5, "version 1 is the first batch");
     let (ids, times, fraud, count) = (
         first.column(0).as_primitive::<Int64Type>(),
@@ -337,7 +334,7 @@ async fn training_data_becomes_a_dataset_version(
     assert_eq!(dataset.schema.event_timestamp.as_str(), "at");
 
     // The same rows as historical retrieval answers (in the dataset's files' order).
-    let rows_of = |batch: &RecordBatch| -> Vec<String> {
+    let sorted_cells = |batch: &RecordBatch| -> Vec<String> {
         let mut rows: Vec<String> = (0..batch.num_rows())
             .map(|row| {
                 (0..batch.num_columns())
@@ -361,11 +358,8 @@ async fn training_data_becomes_a_dataset_version(
         ..HistoricalRequest::default()
     };
     let (parquet, _) = features.historical_features(&historical, Vec::new()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("h.parquet"), &parquet).unwrap();
-    let (schema, batches) = read_parquet(&[dir.path().join("h.parquet")], None).unwrap();
-    let answered = arrow_select::concat::concat_batches(&schema, &batches).unwrap();
-    assert_eq!(rows_of(&stored), rows_of(&answered));
+    let answered = rows_of(&parquet);
+    assert_eq!(sorted_cells(&stored), sorted_cells(&answered));
 }
 
 /// A cell as text, nulls as `null`.
