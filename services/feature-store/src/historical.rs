@@ -138,74 +138,8 @@ pub(crate) async fn retrieve(
         Some(mut body) => Some(stage(&mut body, limit, &work.path().join("entities.parquet")).await?),
         None => None,
     };
-    let uploaded = match &staged {
-        Some(path) => path.metadata().map_err(|e| HistoricalError::Io(e.to_string()))?.len() > 0,
-        None => false,
-    };
-    let range = match (query.start, query.end) {
-        (None, None) => None,
-        (Some(start), Some(end)) if start < end => Some((start.as_micros(), end.as_micros())),
-        (Some(_), Some(_)) => return Err(HistoricalError::Invalid("`start` must be before `end`".into())),
-        _ => return Err(HistoricalError::Invalid("a time range needs both `start` and `end`".into())),
-    };
-    let (entities, default_time, entity_rows, entity_schema) = match (&query.entity_dataset, range) {
-        (None, Some((start, end))) => {
-            if uploaded {
-                return Err(HistoricalError::Invalid(
-                    "entity rows come from an uploaded file or from a time range, not both".into(),
-                ));
-            }
-            (EntityRows::Range { start, end }, "event_timestamp".to_owned(), None, None)
-        }
-        (Some(_), Some(_)) => {
-            return Err(HistoricalError::Invalid(
-                "entity rows come from `entity_dataset` or from a time range, not both".into(),
-            ));
-        }
-        (None, None) => {
-            let path = staged.ok_or_else(|| HistoricalError::Invalid("no entity rows".into()))?;
-            (EntityRows::Uploaded(path), "event_timestamp".to_owned(), None, None)
-        }
-        (Some(dataset), None) => {
-            if uploaded {
-                return Err(HistoricalError::Invalid(
-                    "entity rows come from an uploaded file or from `entity_dataset`, not both".into(),
-                ));
-            }
-            let source = crate::sources::list(db, Some(dataset.clone())).await?.into_iter().next();
-            let source =
-                source.ok_or_else(|| HistoricalError::NotFound(format!("no dataset `{dataset}`")))?;
-            let (version, files) = crate::sources::version_files(db, dataset.clone(), query.entity_version)
-                .await?
-                .ok_or_else(|| {
-                    HistoricalError::NotFound(match query.entity_version {
-                        Some(version) => format!("dataset `{dataset}` has no version {version}"),
-                        None => format!("dataset `{dataset}` has no version yet"),
-                    })
-                })?;
-            if files.is_empty() {
-                return Err(HistoricalError::Invalid(format!(
-                    "version {version} of `{dataset}` holds no rows"
-                )));
-            }
-            let paths = local_copies(config, offline, &files, work.path(), "entities").await?;
-            let held = columns_of(&paths).map_err(|error| HistoricalError::Io(error.to_string()))?;
-            let columns = source
-                .schema
-                .columns
-                .iter()
-                .map(|column| column.name.to_string())
-                .filter(|name| held.contains(name))
-                .collect();
-            let time = source.schema.event_timestamp.to_string();
-            (
-                EntityRows::Version { paths, columns },
-                time,
-                Some(format!("{dataset}@{version}")),
-                Some(source.schema),
-            )
-        }
-    };
+    let Entities { rows: entities, default_time, version: entity_rows, schema: entity_schema } =
+        entities(config, db, offline, &query, staged, work.path()).await?;
 
     let mut views = Vec::with_capacity(groups.len());
     let mut lineage = Vec::with_capacity(groups.len());
@@ -368,6 +302,105 @@ pub(crate) fn scratch(config: &CairnConfig) -> PathBuf {
     let dir = config.data_dir.join("feature-store-scratch");
     let _ = std::fs::create_dir_all(&dir);
     dir
+}
+
+/// The entity rows a request names, and what goes with them.
+struct Entities {
+    rows: EntityRows,
+    /// Their time column unless the request names another.
+    default_time: String,
+    /// `dataset@version` when they are a dataset version, with the dataset's schema.
+    version: Option<String>,
+    schema: Option<cairn_domain::Schema>,
+}
+
+/// Where a request's entity rows are: the uploaded file (`staged`), a dataset version (copied
+/// into `work` when the offline store is remote) or a time range; two at once are refused.
+async fn entities(
+    config: &CairnConfig,
+    db: &Database,
+    offline: &OfflineStore,
+    query: &HistoricalQuery,
+    staged: Option<PathBuf>,
+    work: &Path,
+) -> Result<Entities, HistoricalError> {
+    let uploaded = match &staged {
+        Some(path) => path.metadata().map_err(|e| HistoricalError::Io(e.to_string()))?.len() > 0,
+        None => false,
+    };
+    let range = match (query.start, query.end) {
+        (None, None) => None,
+        (Some(start), Some(end)) if start < end => Some((start.as_micros(), end.as_micros())),
+        (Some(_), Some(_)) => return Err(HistoricalError::Invalid("`start` must be before `end`".into())),
+        _ => return Err(HistoricalError::Invalid("a time range needs both `start` and `end`".into())),
+    };
+    Ok(match (&query.entity_dataset, range) {
+        (None, Some((start, end))) => {
+            if uploaded {
+                return Err(HistoricalError::Invalid(
+                    "entity rows come from an uploaded file or from a time range, not both".into(),
+                ));
+            }
+            Entities {
+                rows: EntityRows::Range { start, end },
+                default_time: "event_timestamp".into(),
+                version: None,
+                schema: None,
+            }
+        }
+        (Some(_), Some(_)) => {
+            return Err(HistoricalError::Invalid(
+                "entity rows come from `entity_dataset` or from a time range, not both".into(),
+            ));
+        }
+        (None, None) => {
+            let path = staged.ok_or_else(|| HistoricalError::Invalid("no entity rows".into()))?;
+            Entities {
+                rows: EntityRows::Uploaded(path),
+                default_time: "event_timestamp".into(),
+                version: None,
+                schema: None,
+            }
+        }
+        (Some(dataset), None) => {
+            if uploaded {
+                return Err(HistoricalError::Invalid(
+                    "entity rows come from an uploaded file or from `entity_dataset`, not both".into(),
+                ));
+            }
+            let source = crate::sources::list(db, Some(dataset.clone())).await?.into_iter().next();
+            let source =
+                source.ok_or_else(|| HistoricalError::NotFound(format!("no dataset `{dataset}`")))?;
+            let (version, files) = crate::sources::version_files(db, dataset.clone(), query.entity_version)
+                .await?
+                .ok_or_else(|| {
+                    HistoricalError::NotFound(match query.entity_version {
+                        Some(version) => format!("dataset `{dataset}` has no version {version}"),
+                        None => format!("dataset `{dataset}` has no version yet"),
+                    })
+                })?;
+            if files.is_empty() {
+                return Err(HistoricalError::Invalid(format!(
+                    "version {version} of `{dataset}` holds no rows"
+                )));
+            }
+            let paths = local_copies(config, offline, &files, work, "entities").await?;
+            let held = columns_of(&paths).map_err(|error| HistoricalError::Io(error.to_string()))?;
+            let columns = source
+                .schema
+                .columns
+                .iter()
+                .map(|column| column.name.to_string())
+                .filter(|name| held.contains(name))
+                .collect();
+            Entities {
+                rows: EntityRows::Version { paths, columns },
+                default_time: source.schema.event_timestamp.to_string(),
+                version: Some(format!("{dataset}@{version}")),
+                schema: Some(source.schema),
+            }
+        }
+    })
 }
 
 /// Where the entity rows are: an uploaded file, the files of a dataset version (with the
