@@ -14,8 +14,11 @@ use nix::unistd::Pid;
 
 const CAIRN: &str = env!("CARGO_BIN_EXE_cairn");
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// `count` distinct free ports: every listener is held until all are chosen, so the system
+/// cannot hand out one port twice.
+fn free_ports(count: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..count).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    listeners.iter().map(|listener| listener.local_addr().unwrap().port()).collect()
 }
 
 struct Ports {
@@ -25,8 +28,8 @@ struct Ports {
 
 /// A cairn.toml with free ports and the data directory inside `dir`.
 fn write_config(dir: &Path) -> Ports {
-    let services: Vec<u16> = (0..6).map(|_| free_port()).collect();
-    let nats = free_port();
+    let mut services = free_ports(7);
+    let nats = services.pop().unwrap_or_default();
     let names = ["ingestion", "feature_store", "training", "registry", "serving", "monitor"];
     let mut toml = format!("data_dir = \"{}\"\n[up]\nnats_port = {nats}\n", dir.join("data").display());
     toml.push_str(&format!("[nats]\nurl = \"nats://127.0.0.1:{nats}\"\n"));
