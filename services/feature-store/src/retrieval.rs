@@ -517,22 +517,26 @@ fn latest_at_or_before(
         (ids, starts, entries)
     };
     let indexes = on_cores(parts, build)?;
-    let mut scratch = Vec::new();
-    let mut matches = Vec::with_capacity(entity_times.len());
-    for row in 0..entity_times.len() {
-        let found = entity_times.get(row).and_then(|time| {
-            let key = entity_keys.key(row, &mut scratch);
-            let (ids, starts, entries) = &indexes[key.part(parts)];
-            let id = ids.find(key)? as usize;
-            let entries = &entries[starts[id] as usize..starts[id + 1] as usize];
-            let at_or_before = entries.partition_point(|(event, _, _)| *event <= time);
-            let &(event, _, position) = entries.get(at_or_before.checked_sub(1)?)?;
-            let fresh = spec.ttl_micros.is_none_or(|ttl| event >= time.saturating_sub(ttl));
-            fresh.then_some(position)
-        });
-        matches.push(found);
-    }
-    Ok(matches)
+    // Each entity row's match, the entity rows split in one run per core.
+    let rows = entity_times.len();
+    let run = rows.div_ceil(cores()).max(1);
+    let probe = |part: usize| {
+        let mut scratch = Vec::new();
+        (part * run..((part + 1) * run).min(rows))
+            .map(|row| {
+                let time = entity_times.get(row)?;
+                let key = entity_keys.key(row, &mut scratch);
+                let (ids, starts, entries) = &indexes[key.part(parts)];
+                let id = ids.find(key)? as usize;
+                let entries = &entries[starts[id] as usize..starts[id + 1] as usize];
+                let at_or_before = entries.partition_point(|(event, _, _)| *event <= time);
+                let &(event, _, position) = entries.get(at_or_before.checked_sub(1)?)?;
+                let fresh = spec.ttl_micros.is_none_or(|ttl| event >= time.saturating_sub(ttl));
+                fresh.then_some(position)
+            })
+            .collect::<Vec<_>>()
+    };
+    Ok(on_cores(rows.div_ceil(run), probe)?.into_iter().flatten().collect())
 }
 
 /// A row's join key: one integer on its own (the common case, hashed as it is), or the encoded
