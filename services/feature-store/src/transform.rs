@@ -13,7 +13,6 @@ use arrow_schema::{DataType, Field, Schema as ArrowSchema, SchemaRef};
 use cairn_api::{EntityDef, FeatureViewDef};
 use cairn_domain::{ColumnType, Name, Schema};
 use cairn_storage::data_type;
-use datafusion::prelude::SessionContext;
 
 pub(crate) use check::outputs;
 pub(crate) use run::{TransformError, Transforms};
@@ -31,7 +30,7 @@ pub(crate) fn reads(catalog: &Catalog, view: &cairn_api::FeatureView, dataset: &
             return true;
         }
         let Some(sql) = &view.definition.sql else { return false };
-        let Ok(tables) = references(&SessionContext::new(), sql) else { return false };
+        let Ok(tables) = references(sql) else { return false };
         depth < MAX_DEPTH
             && tables
                 .iter()
@@ -42,23 +41,25 @@ pub(crate) fn reads(catalog: &Catalog, view: &cairn_api::FeatureView, dataset: &
     visit(catalog, view, dataset, 0)
 }
 
-/// The names of the tables a query reads, or why it is not one query.
-fn references(context: &SessionContext, sql: &str) -> Result<Vec<String>, String> {
-    use datafusion::sql::parser::Statement;
+/// The names of the tables a query reads, or why it is not one query. Parsed on its own, without
+/// a session (the streaming path asks this for every landed batch), with DataFusion's default
+/// dialect and identifier normalization, as a session would.
+fn references(sql: &str) -> Result<Vec<String>, String> {
+    use datafusion::sql::parser::{DFParser, Statement};
     use datafusion::sql::sqlparser::ast;
 
-    let state = context.state();
-    let dialect = state.config().options().sql_parser.dialect;
-    let statement = state.sql_to_statement(sql, &dialect).map_err(|error| strip(&error))?;
+    let mut statements = DFParser::parse_sql(sql).map_err(|error| strip(&error))?;
+    let statement = match (statements.pop_front(), statements.is_empty()) {
+        (Some(statement), true) => statement,
+        (None, _) => return Err("the query is empty".to_owned()),
+        (Some(_), false) => return Err("give one query, not several statements".to_owned()),
+    };
     if !matches!(&statement, Statement::Statement(inner) if matches!(**inner, ast::Statement::Query(_))) {
         return Err("only a query (SELECT … or WITH …) can compute a view's rows".to_owned());
     }
-    let mut names: Vec<String> = state
-        .resolve_table_references(&statement)
-        .map_err(|error| strip(&error))?
-        .iter()
-        .map(|reference| reference.table().to_owned())
-        .collect();
+    let (tables, _) = datafusion::sql::resolve::resolve_table_references(&statement, true)
+        .map_err(|error| strip(&error))?;
+    let mut names: Vec<String> = tables.iter().map(|reference| reference.table().to_owned()).collect();
     names.sort();
     names.dedup();
     Ok(names)

@@ -29,7 +29,7 @@ pub(crate) async fn outputs(
         let Some(sql) = &view.sql else { continue };
         let bad = |message: String| invalid(VIEW, &view.name, SQL, message);
         let mut read = Vec::new();
-        for table in references(&SessionContext::new(), sql).map_err(bad)? {
+        for table in references(sql).map_err(bad)? {
             let as_view = views.keys().find(|name| name.as_str() == table);
             match (table == view.source.as_str(), as_view) {
                 (true, Some(_)) => {

@@ -104,7 +104,7 @@ impl Transforms {
             let rows = match &view.definition.sql {
                 None => context.table(source).await.map_err(failed)?,
                 Some(sql) => {
-                    for table in super::references(&context, sql).map_err(query)? {
+                    for table in super::references(sql).map_err(query)? {
                         if table == source {
                             continue;
                         }
