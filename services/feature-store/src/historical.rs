@@ -168,8 +168,8 @@ pub(crate) async fn retrieve(
             )));
         }
         lineage.push(format!("{}@{}", view.definition.name, view.version));
-        let known = crate::sources::version_files(db, source.to_owned(), None).await?;
-        let source_version = format!("{source}@{}", known.map_or(0, |(version, _)| version));
+        let known = crate::sources::latest_version(db, source.to_owned()).await?;
+        let source_version = format!("{source}@{}", known.unwrap_or(0));
         if !sources.contains(&source_version) {
             sources.push(source_version);
         }

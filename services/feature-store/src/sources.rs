@@ -148,15 +148,7 @@ pub(crate) async fn version_files(
     version: Option<i64>,
 ) -> Result<Option<(i64, Vec<String>)>, DbError> {
     db.run(move |conn| {
-        let mut query = source_versions::table
-            .filter(source_versions::dataset.eq(&dataset))
-            .select(source_versions::version)
-            .order(source_versions::version.desc())
-            .into_boxed();
-        if let Some(version) = version {
-            query = query.filter(source_versions::version.eq(version));
-        }
-        let Some(version) = query.first::<i64>(conn).optional()? else { return Ok(None) };
+        let Some(version) = known_version(conn, &dataset, version)? else { return Ok(None) };
         let files = source_version_files::table
             .filter(source_version_files::dataset.eq(&dataset).and(source_version_files::version.le(version)))
             .order((source_version_files::version.asc(), source_version_files::path.asc()))
@@ -165,6 +157,28 @@ pub(crate) async fn version_files(
         Ok(Some((version, files)))
     })
     .await
+}
+
+/// `dataset`'s latest version the feature store knows of, if any.
+pub(crate) async fn latest_version(db: &Database, dataset: String) -> Result<Option<i64>, DbError> {
+    db.run(move |conn| known_version(conn, &dataset, None)).await
+}
+
+/// `version` of `dataset` (its latest when `None`), if recorded.
+fn known_version(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    version: Option<i64>,
+) -> Result<Option<i64>, DbError> {
+    let mut query = source_versions::table
+        .filter(source_versions::dataset.eq(dataset))
+        .select(source_versions::version)
+        .order(source_versions::version.desc())
+        .into_boxed();
+    if let Some(version) = version {
+        query = query.filter(source_versions::version.eq(version));
+    }
+    Ok(query.first::<i64>(conn).optional()?)
 }
 
 fn upsert(conn: &mut AnyConnection, source: &SourceDataset, schema_json: &str) -> Result<(), DbError> {
