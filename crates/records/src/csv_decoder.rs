@@ -2,8 +2,8 @@ use std::io::Read;
 
 use cairn_domain::{Column, Schema};
 
-use crate::parse::from_text;
-use crate::{DecodeError, Numbered, Value};
+use crate::parse::cell_from_text;
+use crate::{Cell, DecodeError, Numbered, Record, Value};
 
 /// The columns a CSV header names, checked against a schema: matched by name, in any order; a
 /// declared nullable column may be absent (its values are null), an undeclared header is an
@@ -92,16 +92,37 @@ impl<R: Read> CsvDecoder<R> {
     }
 }
 
+/// Where a decoder puts the cells of a row, each column's in schema order.
+pub trait CellSink {
+    fn cell(&mut self, column: usize, cell: Option<Cell<'_>>);
+}
+
+impl CellSink for Record {
+    fn cell(&mut self, _column: usize, cell: Option<Cell<'_>>) {
+        self.push(cell.map_or(Value::Null, Cell::to_value));
+    }
+}
+
 impl<R: Read> Iterator for CsvDecoder<R> {
     type Item = Result<Numbered, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        let mut record = Vec::with_capacity(self.header.columns.len());
+        Some(self.next_into(&mut record)?.map(|line| (line, record)))
+    }
+}
+
+impl<R: Read> CsvDecoder<R> {
+    /// Decodes the next record into `sink`, cell by cell without a copy of its text; returns
+    /// the line it started on. After an error `sink` may hold part of a row, and the decoder
+    /// stops.
+    pub fn next_into(&mut self, sink: &mut impl CellSink) -> Option<Result<u64, DecodeError>> {
         if self.failed {
             return None;
         }
         let item = match self.reader.read_byte_record(&mut self.row) {
             Ok(false) => return None,
-            Ok(true) => self.decode(),
+            Ok(true) => self.decode(sink),
             Err(error) => {
                 let line = self.lines_before + error.position().map_or(0, csv::Position::line);
                 Err(DecodeError::at(line, format!("malformed CSV: {error}")))
@@ -110,10 +131,8 @@ impl<R: Read> Iterator for CsvDecoder<R> {
         self.failed = item.is_err();
         Some(item)
     }
-}
 
-impl<R: Read> CsvDecoder<R> {
-    fn decode(&self) -> Result<Numbered, DecodeError> {
+    fn decode(&self, sink: &mut impl CellSink) -> Result<u64, DecodeError> {
         let line = self.lines_before + self.row.position().map_or(0, csv::Position::line);
         let header = &self.header;
         if self.row.len() != header.fields {
@@ -121,20 +140,19 @@ impl<R: Read> CsvDecoder<R> {
                 format!("malformed CSV: {} fields where the header has {}", self.row.len(), header.fields);
             return Err(DecodeError::at(line, message));
         }
-        let mut record = Vec::with_capacity(header.columns.len());
-        for (column, position) in header.columns.iter().zip(&header.positions) {
+        for (index, (column, position)) in header.columns.iter().zip(&header.positions).enumerate() {
             let Some(field) = position.and_then(|p| self.row.get(p)) else {
-                record.push(Value::Null);
+                sink.cell(index, None);
                 continue;
             };
             let name = column.name.as_str();
             let text = std::str::from_utf8(field)
                 .map_err(|_| DecodeError::in_column(line, name, "value is not valid UTF-8"))?;
-            record.push(
-                from_text(text, column).map_err(|message| DecodeError::in_column(line, name, message))?,
-            );
+            let cell = cell_from_text(text, column)
+                .map_err(|message| DecodeError::in_column(line, name, message))?;
+            sink.cell(index, cell);
         }
-        Ok((line, record))
+        Ok(line)
     }
 }
 

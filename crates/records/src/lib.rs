@@ -11,14 +11,14 @@ mod split;
 mod validate;
 mod value;
 
-pub use csv_decoder::{CsvDecoder, CsvHeader};
+pub use csv_decoder::{CellSink, CsvDecoder, CsvHeader};
 pub use error::DecodeError;
 pub use json_decoder::{JsonLinesDecoder, JsonRecordDecoder};
-pub use profile::{ColumnProfile, Histogram, Profile, ProfileSummary, Quantile, TopValue};
+pub use profile::{ColumnProfile, ColumnState, Histogram, Profile, ProfileSummary, Quantile, TopValue};
 pub use quality::{ColumnQuality, QualityReport};
 pub use split::{CHUNK_BYTES, Chunk, Splitter};
-pub use validate::{Validator, Violation};
-pub use value::{Record, Value};
+pub use validate::{ColumnRules, Validator, Violation};
+pub use value::{Cell, Record, Value};
 
 /// A decoded record and the line it started on (1-based; the header is line 1 in CSV).
 pub type Numbered = (u64, Record);

@@ -3,27 +3,41 @@
 use cairn_domain::{Column, ColumnType};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
-use crate::Value;
+use crate::{Cell, Value};
 
 /// Parses one CSV field. An empty field is null (as DuckDB and pandas read CSV).
 pub fn from_text(text: &str, column: &Column) -> Result<Value, String> {
+    Ok(cell_from_text(text, column)?.map_or(Value::Null, Cell::to_value))
+}
+
+/// [`from_text`] borrowing the text of string values: none for null.
+pub fn cell_from_text<'a>(text: &'a str, column: &Column) -> Result<Option<Cell<'a>>, String> {
     if text.is_empty() {
-        return Ok(Value::Null);
+        return Ok(None);
     }
     let bad = || format!("`{}` is not a {}", shorten(text), column.column_type.name());
-    match &column.column_type {
-        ColumnType::Bool => match text.to_ascii_lowercase().as_str() {
-            "true" | "t" | "1" | "yes" | "y" => Ok(Value::Bool(true)),
-            "false" | "f" | "0" | "no" | "n" => Ok(Value::Bool(false)),
-            _ => Err(bad()),
-        },
-        ColumnType::Int32 => text.trim().parse::<i32>().map(|v| Value::Int(v.into())).map_err(|_| bad()),
-        ColumnType::Int64 => text.trim().parse::<i64>().map(Value::Int).map_err(|_| bad()),
+    let cell = match &column.column_type {
+        ColumnType::Bool => Cell::Bool(boolean(text).ok_or_else(bad)?),
+        ColumnType::Int32 => Cell::Int(text.trim().parse::<i32>().map_err(|_| bad())?.into()),
+        ColumnType::Int64 => Cell::Int(text.trim().parse::<i64>().map_err(|_| bad())?),
         ColumnType::Float32 | ColumnType::Float64 => {
-            text.trim().parse::<f64>().map(Value::Float).map_err(|_| bad())
+            Cell::Float(text.trim().parse::<f64>().map_err(|_| bad())?)
         }
-        ColumnType::String | ColumnType::Categorical { .. } => Ok(Value::Str(text.to_owned())),
-        ColumnType::Timestamp => timestamp(text.trim()).map(Value::Timestamp).ok_or_else(bad),
+        ColumnType::String | ColumnType::Categorical { .. } => Cell::Str(text),
+        ColumnType::Timestamp => Cell::Timestamp(timestamp(text.trim()).ok_or_else(bad)?),
+    };
+    Ok(Some(cell))
+}
+
+fn boolean(text: &str) -> Option<bool> {
+    const TRUE: [&str; 5] = ["true", "t", "1", "yes", "y"];
+    const FALSE: [&str; 5] = ["false", "f", "0", "no", "n"];
+    if TRUE.iter().any(|word| word.eq_ignore_ascii_case(text)) {
+        Some(true)
+    } else if FALSE.iter().any(|word| word.eq_ignore_ascii_case(text)) {
+        Some(false)
+    } else {
+        None
     }
 }
 

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use cairn_domain::Schema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Record, Value};
+use crate::{Cell, Record};
 
 const ALPHA: f64 = 0.01;
 /// `1 / ln(gamma)` for `ALPHA` (checked by a test): a bucket key is one logarithm, not two.
@@ -218,8 +218,14 @@ impl Profile {
     pub fn observe(&mut self, record: &Record) {
         self.rows += 1;
         for (column, value) in self.columns.iter_mut().zip(record) {
-            column.observe(value);
+            column.observe(value.cell());
         }
+    }
+
+    /// Counts `rows` more rows whose cells the caller observes column by column
+    /// ([`ColumnState::observe`]), as a columnar reader does.
+    pub fn add_rows(&mut self, rows: u64) {
+        self.rows += rows;
     }
 
     /// Adds `other` (the profile of more rows of the same dataset) into this one. Columns are
@@ -248,13 +254,14 @@ impl Profile {
 }
 
 impl ColumnState {
-    fn observe(&mut self, value: &Value) {
-        if value.is_null() {
+    /// One cell of this column (none: null).
+    pub fn observe(&mut self, cell: Option<Cell<'_>>) {
+        let Some(cell) = cell else {
             self.nulls += 1;
             return;
-        }
+        };
         self.count += 1;
-        if let Some(x) = value.as_f64().filter(|x| !x.is_nan()) {
+        if let Some(x) = cell.as_f64().filter(|x| !x.is_nan()) {
             self.min = Some(self.min.map_or(x, |m| m.min(x)));
             self.max = Some(self.max.map_or(x, |m| m.max(x)));
             let delta = x - self.mean;
@@ -262,9 +269,9 @@ impl ColumnState {
             self.m2 += delta * (x - self.mean);
             self.sketch.add(x);
         } else if !self.numeric {
-            match value {
-                Value::Str(text) => self.count_value(text, 1, 0),
-                Value::Bool(flag) => self.count_value(if *flag { "true" } else { "false" }, 1, 0),
+            match cell {
+                Cell::Str(text) => self.count_value(text, 1, 0),
+                Cell::Bool(flag) => self.count_value(if flag { "true" } else { "false" }, 1, 0),
                 other => self.count_value(&other.to_string(), 1, 0),
             }
         }
@@ -411,6 +418,7 @@ pub struct TopValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Value;
 
     fn schema() -> Schema {
         serde_json::from_value(serde_json::json!({

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use cairn_domain::Schema;
 use serde::{Deserialize, Serialize};
 
-use crate::{Record, Violation};
+use crate::{Cell, Record, Violation};
 
 /// What a batch contained and what validation did with it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -25,6 +25,21 @@ pub struct ColumnQuality {
     /// Numeric and timestamp columns (timestamps in microseconds since the epoch).
     pub min: Option<f64>,
     pub max: Option<f64>,
+}
+
+impl ColumnQuality {
+    /// One accepted cell of this column (none: null).
+    pub fn observe(&mut self, cell: Option<Cell<'_>>) {
+        match cell {
+            None => self.nulls += 1,
+            Some(cell) => {
+                if let Some(number) = cell.as_f64().filter(|n| !n.is_nan()) {
+                    self.min = Some(self.min.map_or(number, |min| min.min(number)));
+                    self.max = Some(self.max.map_or(number, |max| max.max(number)));
+                }
+            }
+        }
+    }
 }
 
 impl QualityReport {
@@ -49,16 +64,17 @@ impl QualityReport {
     }
 
     pub fn accept(&mut self, record: &Record) {
-        self.rows_in += 1;
-        self.rows_accepted += 1;
+        self.accept_rows(1);
         for (column, value) in self.columns.iter_mut().zip(record) {
-            if value.is_null() {
-                column.nulls += 1;
-            } else if let Some(number) = value.as_f64().filter(|n| !n.is_nan()) {
-                column.min = Some(column.min.map_or(number, |min| min.min(number)));
-                column.max = Some(column.max.map_or(number, |max| max.max(number)));
-            }
+            column.observe(value.cell());
         }
+    }
+
+    /// Counts `rows` accepted rows whose cells the caller observes column by column
+    /// ([`ColumnQuality::observe`]), as a columnar reader does.
+    pub fn accept_rows(&mut self, rows: u64) {
+        self.rows_in += rows;
+        self.rows_accepted += rows;
     }
 
     pub fn quarantine(&mut self, violations: &[Violation]) {

@@ -5,7 +5,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::parse::shorten;
-use crate::{Record, Value};
+use crate::{Cell, Record, Value};
 
 /// One rule a record broke: which column, which rule, and the offending value (shortened).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -16,7 +16,8 @@ pub struct Violation {
     pub value: String,
 }
 
-struct ColumnRules {
+/// One column's rules, as a validator holds them.
+pub struct ColumnRules {
     name: String,
     nullable: bool,
     min: Option<f64>,
@@ -24,6 +25,59 @@ struct ColumnRules {
     allowed: Option<HashSet<String>>,
     regex: Option<Regex>,
     categories: Option<HashSet<String>>,
+}
+
+impl ColumnRules {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn nullable(&self) -> bool {
+        self.nullable
+    }
+
+    /// Whether any rule looks at a value that is not null (most columns only have their type).
+    pub fn checks_values(&self) -> bool {
+        self.min.is_some()
+            || self.max.is_some()
+            || self.allowed.is_some()
+            || self.regex.is_some()
+            || self.categories.is_some()
+    }
+
+    /// Calls `broke` with each rule a value that is not null breaks, in the order `check`
+    /// reports them.
+    pub fn broken(&self, cell: Cell<'_>, mut broke: impl FnMut(&'static str)) {
+        if let (Some(categories), Cell::Str(text)) = (&self.categories, cell)
+            && !categories.contains(text)
+        {
+            broke("categorical");
+        }
+        if let Some(number) = cell.as_f64() {
+            if self.min.is_some_and(|min| number < min) {
+                broke("min");
+            }
+            if self.max.is_some_and(|max| number > max) {
+                broke("max");
+            }
+        }
+        if let Some(allowed) = &self.allowed
+            && !allowed.contains(&cell.to_string())
+        {
+            broke("allowed");
+        }
+        if let (Some(regex), Cell::Str(text)) = (&self.regex, cell)
+            && !regex.is_match(text)
+        {
+            broke("regex");
+        }
+    }
+
+    /// The violation of `rule` by a value (null when `cell` is none).
+    pub fn violation(&self, rule: &str, cell: Option<Cell<'_>>) -> Violation {
+        let value = cell.map_or_else(|| "null".to_owned(), |cell| shorten(&cell.to_string()));
+        Violation { column: self.name.clone(), rule: rule.to_owned(), value }
+    }
 }
 
 /// Applies a schema's data-quality rules to records.
@@ -121,45 +175,24 @@ impl Validator {
         (digest >> 96) as u32 as i32
     }
 
+    /// Each column's rules, in schema order.
+    pub fn columns(&self) -> &[ColumnRules] {
+        &self.columns
+    }
+
+    /// Whether the schema checks unique keys (which needs every record whole: `check`).
+    pub fn checks_keys(&self) -> bool {
+        self.unique.is_some()
+    }
+
     /// The rules `record` breaks; empty means it is accepted (and, for unique keys, remembered).
     pub fn check(&mut self, record: &Record) -> Vec<Violation> {
         let mut violations = Vec::new();
         for (rules, value) in self.columns.iter().zip(record) {
-            let mut broke = |rule: &str| {
-                violations.push(Violation {
-                    column: rules.name.clone(),
-                    rule: rule.to_owned(),
-                    value: shorten(&value.to_string()),
-                });
-            };
-            if value.is_null() {
-                if !rules.nullable {
-                    broke("not_null");
-                }
-                continue;
-            }
-            if let (Some(categories), Value::Str(text)) = (&rules.categories, value)
-                && !categories.contains(text)
-            {
-                broke("categorical");
-            }
-            if let Some(number) = value.as_f64() {
-                if rules.min.is_some_and(|min| number < min) {
-                    broke("min");
-                }
-                if rules.max.is_some_and(|max| number > max) {
-                    broke("max");
-                }
-            }
-            if let Some(allowed) = &rules.allowed
-                && !allowed.contains(&value.to_string())
-            {
-                broke("allowed");
-            }
-            if let (Some(regex), Value::Str(text)) = (&rules.regex, value)
-                && !regex.is_match(text)
-            {
-                broke("regex");
+            match value.cell() {
+                None if !rules.nullable => violations.push(rules.violation("not_null", None)),
+                None => {}
+                Some(cell) => rules.broken(cell, |rule| violations.push(rules.violation(rule, Some(cell)))),
             }
         }
         if violations.is_empty() {

@@ -13,6 +13,16 @@ pub fn arrow_schema(schema: &Schema) -> Arc<ArrowSchema> {
     Arc::new(ArrowSchema::new(fields))
 }
 
+/// The Arrow schema of rows before validation: the dataset's types, every column nullable.
+pub(crate) fn input_schema(schema: &Schema) -> Arc<ArrowSchema> {
+    let fields: Vec<Field> = schema
+        .columns
+        .iter()
+        .map(|column| Field::new(column.name.as_str(), data_type(&column.column_type), true))
+        .collect();
+    Arc::new(ArrowSchema::new(fields))
+}
+
 pub fn data_type(column_type: &ColumnType) -> DataType {
     match column_type {
         ColumnType::Bool => DataType::Boolean,

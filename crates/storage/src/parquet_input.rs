@@ -1,37 +1,41 @@
 //! Parquet files as input: rows of an uploaded file read as records of a dataset's schema.
 
 use std::fs::File;
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float32Type, Float64Type};
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use arrow_array::types::{Date32Type, Float32Type, Float64Type, TimestampMicrosecondType};
+use arrow_array::{Array, ArrayRef, RecordBatch, new_null_array};
+use arrow_schema::{DataType, Schema as ArrowSchema, TimeUnit};
 use cairn_domain::{Column, ColumnType, Schema};
 use cairn_records::parse::from_text;
-use cairn_records::{DecodeError, Numbered, Record, Value};
+use cairn_records::{DecodeError, Value};
 use parquet::arrow::arrow_reader::{
     ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
 };
 
-use crate::cells;
+use crate::builders::ColumnBuilder;
+use crate::layout::input_schema;
+use crate::{cells, data_type};
 
 const ROWS_PER_READ: usize = 8192;
 
-/// Reads a Parquet file's rows as records of `schema`, a row group at a time (the file is
-/// never whole in memory). Columns are matched by name; a declared nullable column may be
-/// absent, an undeclared one is an error, as for CSV.
-pub struct ParquetRecords {
+/// Reads a Parquet file's rows as batches of `schema`'s Arrow types, every column nullable
+/// (validation comes after), a row group at a time (the file is never whole in memory). Columns
+/// are matched by name; a declared nullable column may be absent, an undeclared one is an
+/// error, as for CSV. Each batch comes with the (1-based) number of its first row in the file.
+pub struct ParquetBatches {
     reader: ParquetRecordBatchReader,
     columns: Vec<Column>,
+    arrow: Arc<ArrowSchema>,
     /// For each schema column, its index in the file's batches.
     positions: Vec<Option<usize>>,
-    batch: Option<RecordBatch>,
-    next_in_batch: usize,
+    /// Rows read so far, those of the row groups skipped included.
     row: u64,
     failed: bool,
 }
 
-impl ParquetRecords {
+impl ParquetBatches {
     pub fn open(file: File, schema: &Schema) -> Result<Self, DecodeError> {
         Self::open_groups(file, schema, None)
     }
@@ -91,59 +95,65 @@ impl ParquetRecords {
         Ok(Self {
             reader,
             columns: schema.columns.clone(),
+            arrow: input_schema(schema),
             positions,
-            batch: None,
-            next_in_batch: 0,
             row,
             failed: false,
         })
     }
 
-    fn record(&self, batch: &RecordBatch, index: usize) -> Result<Record, DecodeError> {
-        let row = self.row;
-        self.columns
-            .iter()
-            .zip(&self.positions)
-            .map(|(column, position)| match position {
-                None => Ok(Value::Null),
-                Some(p) => value(batch.column(*p), index, column)
-                    .map_err(|message| DecodeError::in_column(row, column.name.as_str(), message).in_rows()),
-            })
-            .collect()
+    /// A batch of the file as the schema's columns: arrays of the stored type are taken as they
+    /// are, others converted cell by cell (rows counted from `first_row`).
+    fn conform(&self, batch: &RecordBatch, first_row: u64) -> Result<RecordBatch, DecodeError> {
+        let rows = batch.num_rows();
+        let mut arrays = Vec::with_capacity(self.columns.len());
+        for (column, position) in self.columns.iter().zip(&self.positions) {
+            let wanted = data_type(&column.column_type);
+            let Some(array) = position.map(|p| batch.column(p)) else {
+                arrays.push(new_null_array(&wanted, rows));
+                continue;
+            };
+            match (array.data_type(), &wanted) {
+                (DataType::Timestamp(TimeUnit::Microsecond, _), DataType::Timestamp(..)) => {
+                    let times = array.as_primitive::<TimestampMicrosecondType>().clone();
+                    arrays.push(Arc::new(times.with_timezone("UTC")));
+                }
+                (found, wanted) if found == wanted => arrays.push(array.clone()),
+                _ => {
+                    let mut builder = ColumnBuilder::new(&column.column_type);
+                    for index in 0..rows {
+                        let value = value(array, index, column).map_err(|message| {
+                            let row = first_row + index as u64;
+                            DecodeError::in_column(row, column.name.as_str(), message).in_rows()
+                        })?;
+                        builder.push(value.cell());
+                    }
+                    arrays.push(builder.finish());
+                }
+            }
+        }
+        RecordBatch::try_new(self.arrow.clone(), arrays)
+            .map_err(|error| DecodeError::at(first_row, format!("unreadable Parquet: {error}")).in_rows())
     }
 }
 
-impl Iterator for ParquetRecords {
-    type Item = Result<Numbered, DecodeError>;
+impl Iterator for ParquetBatches {
+    type Item = Result<(u64, RecordBatch), DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
             return None;
         }
-        loop {
-            if let Some(batch) = &self.batch
-                && self.next_in_batch < batch.num_rows()
-            {
-                let index = self.next_in_batch;
-                self.next_in_batch += 1;
-                self.row += 1;
-                let item = self.record(batch, index).map(|record| (self.row, record));
-                self.failed = item.is_err();
-                return Some(item);
+        let first_row = self.row + 1;
+        let item = match self.reader.next()? {
+            Ok(batch) => {
+                self.row += batch.num_rows() as u64;
+                self.conform(&batch, first_row).map(|conformed| (first_row, conformed))
             }
-            match self.reader.next()? {
-                Ok(batch) => {
-                    self.batch = Some(batch);
-                    self.next_in_batch = 0;
-                }
-                Err(error) => {
-                    self.failed = true;
-                    return Some(Err(
-                        DecodeError::at(self.row + 1, format!("unreadable Parquet: {error}")).in_rows()
-                    ));
-                }
-            }
-        }
+            Err(error) => Err(DecodeError::at(first_row, format!("unreadable Parquet: {error}")).in_rows()),
+        };
+        self.failed = item.is_err();
+        Some(item)
     }
 }
 

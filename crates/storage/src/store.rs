@@ -189,10 +189,13 @@ mod tests {
         let batch = BatchId::new();
         let mut writer =
             PartitionedWriter::new(&dir.path().join("staging"), &dataset, &schema(), batch).unwrap();
+        let mut rows = crate::BatchBuilder::new(&schema());
         for i in 0..3000i64 {
             let channel = if i % 2 == 0 { Value::Str("web".into()) } else { Value::Null };
-            let record = vec![Value::Int(i), Value::Timestamp((i % 3) * DAY + i), Value::Float(0.5), channel];
-            writer.push(&record).unwrap();
+            rows.push(&vec![Value::Int(i), Value::Timestamp((i % 3) * DAY + i), Value::Float(0.5), channel]);
+            if rows.len() == 1000 {
+                writer.push(&rows.finish().unwrap()).unwrap();
+            }
         }
         let staged = writer.finish().unwrap();
         assert_eq!(staged.len(), 3);

@@ -3,16 +3,19 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray as _;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{Array as _, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Schema as ArrowSchema};
+use arrow_select::take::take_record_batch;
 use cairn_domain::{BatchId, Name, Schema};
-use cairn_records::{Record, Value};
 use chrono::{DateTime, NaiveDate};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
-use crate::builders::Builders;
+use crate::columns::DAY_MICROS;
 use crate::{StorageError, arrow_schema};
 
 /// Rows per row group: large enough for analytics engines, small enough to bound memory.
@@ -34,15 +37,21 @@ pub struct StagedFile {
 }
 
 struct Partition {
-    builders: Builders,
+    /// Rows buffered for the next row group.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
     /// Event-time bounds of the buffered rows.
-    pending: (i64, i64),
+    bounds: (i64, i64),
     file: Option<OpenFile>,
     next_file: u32,
     last_write: u64,
 }
 
 const NO_BOUNDS: (i64, i64) = (i64::MAX, i64::MIN);
+
+fn bounds(times: &[i64]) -> (i64, i64) {
+    times.iter().fold(NO_BOUNDS, |(min, max), t| (min.min(*t), max.max(*t)))
+}
 
 struct OpenFile {
     writer: ArrowWriter<File>,
@@ -51,7 +60,6 @@ struct OpenFile {
 
 /// Writes the accepted records of one batch as Parquet files partitioned by event date.
 pub struct PartitionedWriter {
-    schema: Schema,
     arrow: Arc<ArrowSchema>,
     event_ts: usize,
     dataset: Name,
@@ -78,7 +86,6 @@ impl PartitionedWriter {
             schema.columns.iter().position(|c| c.name == schema.event_timestamp).unwrap_or_default();
         Ok(Self {
             arrow: arrow_schema(schema),
-            schema: schema.clone(),
             event_ts,
             dataset: dataset.clone(),
             batch,
@@ -98,29 +105,69 @@ impl PartitionedWriter {
         self
     }
 
-    /// Buffers an accepted record (its event timestamp must be set).
-    pub fn push(&mut self, record: &Record) -> Result<(), StorageError> {
-        let micros = match record.get(self.event_ts) {
-            Some(Value::Timestamp(micros)) => *micros,
-            _ => return Err(StorageError::Timestamp(0)),
-        };
-        let date =
-            DateTime::from_timestamp_micros(micros).ok_or(StorageError::Timestamp(micros))?.date_naive();
-        let schema = &self.schema;
+    /// Buffers the rows of `batch` (of the dataset's Arrow types, every event timestamp set),
+    /// each in its event date's partition.
+    pub fn push(&mut self, batch: &RecordBatch) -> Result<(), StorageError> {
+        // Checked against the declared schema: a null in a non-nullable column is refused.
+        let batch = &RecordBatch::try_new(self.arrow.clone(), batch.columns().to_vec())?;
+        let times = batch
+            .column(self.event_ts)
+            .as_primitive_opt::<TimestampMicrosecondType>()
+            .filter(|times| times.null_count() == 0)
+            .ok_or(StorageError::Timestamp(0))?;
+        let values = times.values();
+        let first = values.first().map(|micros| micros.div_euclid(DAY_MICROS));
+        if values.iter().all(|micros| Some(micros.div_euclid(DAY_MICROS)) == first) {
+            if let Some(day) = first {
+                self.push_day(day, batch.clone(), bounds(values))?;
+            }
+            return Ok(());
+        }
+        // Rows of one day tend to come together: the last day's group is tried first.
+        let mut days: Vec<(i64, Vec<u32>)> = Vec::new();
+        let mut last = 0;
+        for (row, micros) in values.iter().enumerate() {
+            let day = micros.div_euclid(DAY_MICROS);
+            if days.get(last).is_none_or(|(at, _)| *at != day) {
+                last = match days.iter().position(|(at, _)| *at == day) {
+                    Some(at) => at,
+                    None => {
+                        days.push((day, Vec::new()));
+                        days.len() - 1
+                    }
+                };
+            }
+            days[last].1.push(u32::try_from(row).unwrap_or(u32::MAX));
+        }
+        for (day, rows) in days {
+            let part = take_record_batch(batch, &UInt32Array::from(rows))?;
+            let times = part.column(self.event_ts).as_primitive::<TimestampMicrosecondType>();
+            let bounds = bounds(times.values());
+            self.push_day(day, part, bounds)?;
+        }
+        Ok(())
+    }
+
+    fn push_day(&mut self, day: i64, rows: RecordBatch, (min, max): (i64, i64)) -> Result<(), StorageError> {
+        let date = DateTime::from_timestamp_micros(day.saturating_mul(DAY_MICROS))
+            .ok_or(StorageError::Timestamp(min))?
+            .date_naive();
         let partition = self.partitions.entry(date).or_insert_with(|| Partition {
-            builders: Builders::new(schema),
-            pending: NO_BOUNDS,
+            pending: Vec::new(),
+            pending_rows: 0,
+            bounds: NO_BOUNDS,
             file: None,
             next_file: 0,
             last_write: 0,
         });
-        partition.builders.push(record);
-        partition.pending = (partition.pending.0.min(micros), partition.pending.1.max(micros));
-        self.buffered += 1;
-        if partition.builders.len() >= ROW_GROUP_ROWS {
+        partition.pending_rows += rows.num_rows();
+        self.buffered += rows.num_rows();
+        partition.pending.push(rows);
+        partition.bounds = (partition.bounds.0.min(min), partition.bounds.1.max(max));
+        if partition.pending_rows >= ROW_GROUP_ROWS {
             self.flush(date)?;
         } else if self.buffered >= BUFFERED_ROWS {
-            let largest = self.partitions.iter().max_by_key(|(_, p)| p.builders.len()).map(|(date, _)| *date);
+            let largest = self.partitions.iter().max_by_key(|(_, p)| p.pending_rows).map(|(date, _)| *date);
             if let Some(date) = largest {
                 self.flush(date)?;
             }
@@ -138,7 +185,7 @@ impl PartitionedWriter {
         self.writes += 1;
         let writes = self.writes;
         let Some(partition) = self.partitions.get_mut(&date) else { return Ok(()) };
-        let rows = partition.builders.len();
+        let rows = partition.pending_rows;
         if rows == 0 {
             return Ok(());
         }
@@ -153,15 +200,17 @@ impl PartitionedWriter {
             )?);
             partition.next_file += 1;
         }
-        let batch = partition.builders.finish(&self.arrow)?;
-        let (min, max) = std::mem::replace(&mut partition.pending, NO_BOUNDS);
+        let (min, max) = std::mem::replace(&mut partition.bounds, NO_BOUNDS);
         if let Some(file) = &mut partition.file {
-            file.writer.write(&batch)?;
+            for batch in partition.pending.drain(..) {
+                file.writer.write(&batch)?;
+            }
             file.writer.flush()?;
             file.staged.rows += rows as u64;
             file.staged.min_event_micros = file.staged.min_event_micros.min(min);
             file.staged.max_event_micros = file.staged.max_event_micros.max(max);
         }
+        partition.pending_rows = 0;
         partition.last_write = writes;
         self.buffered -= rows;
         Ok(())

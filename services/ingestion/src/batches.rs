@@ -14,7 +14,7 @@ use cairn_records::{
     Chunk, CsvDecoder, CsvHeader, DecodeError, JsonLinesDecoder, Numbered, Profile, QualityReport, Splitter,
 };
 use cairn_service::Outbox;
-use cairn_storage::{ParquetRecords, StagedFile, StorageError, StoredFile};
+use cairn_storage::{ParquetBatches, StagedFile, StorageError, StoredFile};
 use futures::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
 
@@ -182,13 +182,19 @@ where
         let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch, known };
         match decode_threads(&schema) {
             1 => {
-                let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>> = match format {
-                    Format::Csv => Box::new(CsvDecoder::new(input, &schema).map_err(BatchError::Unreadable)?),
-                    Format::JsonLines | Format::Parquet => {
-                        Box::new(JsonLinesDecoder::new(BufReader::with_capacity(1 << 20, input), &schema))
+                let mut sink = target.sink(0)?;
+                let failed = |error| read_error(&upload, error);
+                match format {
+                    Format::Csv => {
+                        let decoder = CsvDecoder::new(input, &schema).map_err(BatchError::Unreadable)?;
+                        csv_into(decoder, &mut sink, failed)?;
                     }
-                };
-                decode_and_write(records, &upload, &target)
+                    Format::JsonLines | Format::Parquet => {
+                        let input = BufReader::with_capacity(1 << 20, input);
+                        records_into(JsonLinesDecoder::new(input, &schema), &mut sink, failed)?;
+                    }
+                }
+                finish(sink)
             }
             threads => decode_in_parallel(input, format == Format::Csv, threads, &upload, &target),
         }
@@ -258,20 +264,36 @@ fn read_error(upload: &UploadFailure, error: DecodeError) -> BatchError {
     }
 }
 
-fn decode_and_write(
-    records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>>>,
-    upload: &UploadFailure,
-    target: &SinkTarget<'_>,
-) -> Result<Processed, BatchError> {
-    let mut sink = target.sink(0)?;
+/// Decodes CSV records straight into the sink's columns.
+fn csv_into<R: Read>(
+    mut decoder: CsvDecoder<R>,
+    sink: &mut Sink,
+    failed: impl Fn(DecodeError) -> BatchError,
+) -> Result<(), BatchError> {
+    while let Some(line) = decoder.next_into(sink.cells()) {
+        sink.end_row(line.map_err(&failed)?)?;
+    }
+    Ok(())
+}
+
+fn records_into(
+    records: impl Iterator<Item = Result<Numbered, DecodeError>>,
+    sink: &mut Sink,
+    failed: impl Fn(DecodeError) -> BatchError,
+) -> Result<(), BatchError> {
     for item in records {
-        let (line, record) = item.map_err(|error| read_error(upload, error))?;
+        let (line, record) = item.map_err(&failed)?;
         sink.record(line, &record)?;
     }
+    Ok(())
+}
+
+/// What the sink produced; a batch without a record is refused.
+fn finish(sink: Sink) -> Result<Processed, BatchError> {
     if sink.rows_in() == 0 {
         return Err(BatchError::Empty);
     }
-    Ok(sink.finish()?)
+    sink.finish()
 }
 
 /// Cuts the input into chunks of whole records (CSV: `quoted`) and hands them round-robin to
@@ -303,22 +325,21 @@ fn decode_in_parallel<R: Read>(
             workers.push(scope.spawn(move || -> Result<Processed, BatchError> {
                 let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
                 for chunk in chunks {
-                    let records: Box<dyn Iterator<Item = Result<Numbered, DecodeError>> + '_> = match header {
-                        Some(header) => {
-                            Box::new(CsvDecoder::chunk(chunk.bytes.as_slice(), header, chunk.first_line))
-                        }
-                        None => Box::new(JsonLinesDecoder::chunk(
-                            chunk.bytes.as_slice(),
-                            target.schema,
-                            chunk.first_line,
-                        )),
-                    };
-                    for item in records {
-                        let (line, record) = item.map_err(BatchError::Unreadable)?;
-                        sink.record(line, &record)?;
+                    let bytes = chunk.bytes.as_slice();
+                    match header {
+                        Some(header) => csv_into(
+                            CsvDecoder::chunk(bytes, header, chunk.first_line),
+                            &mut sink,
+                            BatchError::Unreadable,
+                        )?,
+                        None => records_into(
+                            JsonLinesDecoder::chunk(bytes, target.schema, chunk.first_line),
+                            &mut sink,
+                            BatchError::Unreadable,
+                        )?,
                     }
                 }
-                Ok(sink.finish()?)
+                sink.finish()
             }));
         }
         let mut split = Ok(());
@@ -391,23 +412,28 @@ fn merge_results(results: Vec<Result<Processed, BatchError>>) -> Result<Processe
 /// Reads a staged Parquet file's row groups on several threads (each its own sink and files).
 fn decode_parquet(path: &Path, target: &SinkTarget<'_>) -> Result<Processed, BatchError> {
     let open = || std::fs::File::open(path).map_err(|e| BatchError::Upload(e.to_string()));
-    let groups = ParquetRecords::row_groups(open()?).map_err(BatchError::Unreadable)?;
+    let groups = ParquetBatches::row_groups(open()?).map_err(BatchError::Unreadable)?;
     let threads = decode_threads(target.schema).min(groups.max(1));
+    let read = |sink: &mut Sink, batches: ParquetBatches| -> Result<(), BatchError> {
+        for item in batches {
+            let (first_row, batch) = item.map_err(BatchError::Unreadable)?;
+            sink.batch(&batch, |row| first_row + row as u64)?;
+        }
+        Ok(())
+    };
     if threads == 1 {
-        let records = ParquetRecords::open(open()?, target.schema).map_err(BatchError::Unreadable)?;
-        return decode_and_write(Box::new(records), &UploadFailure::default(), target);
+        let mut sink = target.sink(0)?;
+        read(&mut sink, ParquetBatches::open(open()?, target.schema).map_err(BatchError::Unreadable)?)?;
+        return finish(sink);
     }
     in_shards(threads, |shard| {
         let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
         for group in (shard..groups).step_by(threads) {
-            let records = ParquetRecords::open_row_group(open()?, target.schema, group)
+            let batches = ParquetBatches::open_row_group(open()?, target.schema, group)
                 .map_err(BatchError::Unreadable)?;
-            for item in records {
-                let (row, record) = item.map_err(BatchError::Unreadable)?;
-                sink.record(row, &record)?;
-            }
+            read(&mut sink, batches)?;
         }
-        Ok(sink.finish()?)
+        sink.finish()
     })
 }
 

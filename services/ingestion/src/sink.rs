@@ -8,7 +8,9 @@ use cairn_api::Dataset;
 use cairn_db::{Database, DbError};
 use cairn_domain::{BatchId, Name, Schema};
 use cairn_records::{DecodeError, Profile, QualityReport, Record, Validator, Violation};
-use cairn_storage::{PartitionedWriter, QuarantineWriter, StagedFile, StorageError};
+use cairn_storage::{
+    BatchBuilder, PartitionedWriter, QuarantineWriter, RecordBatch, StagedFile, StorageError, columns,
+};
 
 use crate::{BatchError, Ingestion, catalog};
 
@@ -38,7 +40,14 @@ impl KnownKeys {
     }
 }
 
+/// Records a sink gathers before checking, counting and writing them as one batch.
+const ROWS_PER_BATCH: usize = 8192;
+
 pub(crate) struct Sink {
+    /// Records and decoded rows waiting to be checked as a batch, with their lines.
+    rows: BatchBuilder,
+    lines: Vec<u64>,
+    event_ts: usize,
     validator: Validator,
     /// With the days already read.
     known: Option<(KnownKeys, HashSet<i32>)>,
@@ -71,6 +80,13 @@ impl Sink {
     ) -> Result<Self, StorageError> {
         let columns = schema.columns.iter().map(|c| c.name.to_string()).collect();
         Ok(Self {
+            rows: BatchBuilder::new(schema),
+            lines: Vec::with_capacity(ROWS_PER_BATCH),
+            event_ts: schema
+                .columns
+                .iter()
+                .position(|c| c.name == schema.event_timestamp)
+                .unwrap_or_default(),
             validator: Validator::new(schema),
             known: known.map(|known| (known, HashSet::new())),
             report: QualityReport::new(schema),
@@ -82,21 +98,63 @@ impl Sink {
 
     /// A decoded record: accepted, or quarantined with the rules it broke. `line` locates it.
     pub(crate) fn record(&mut self, line: u64, record: &Record) -> Result<(), BatchError> {
-        if let Some((known, days)) = &mut self.known
-            && let Some(day) = self.validator.key_day(record)
-            && days.insert(day)
-        {
-            self.validator.remember(known.of_day(day)?);
+        self.rows.push(record);
+        self.end_row(line)
+    }
+
+    /// Where a decoder writes the cells of the next row; then [`Sink::end_row`].
+    pub(crate) fn cells(&mut self) -> &mut BatchBuilder {
+        &mut self.rows
+    }
+
+    /// The row whose cells were written (`cells`) is whole; `line` locates it.
+    pub(crate) fn end_row(&mut self, line: u64) -> Result<(), BatchError> {
+        self.rows.end_row();
+        self.lines.push(line);
+        if self.rows.len() >= ROWS_PER_BATCH {
+            self.check_rows()?;
         }
-        let violations = self.validator.check(record);
-        if violations.is_empty() {
-            self.report.accept(record);
-            self.profile.observe(record);
-            Ok(self.writer.push(record)?)
+        Ok(())
+    }
+
+    fn check_rows(&mut self) -> Result<(), BatchError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let batch = self.rows.finish()?;
+        let lines = std::mem::take(&mut self.lines);
+        self.batch(&batch, |row| lines[row])?;
+        self.lines = lines;
+        self.lines.clear();
+        Ok(())
+    }
+
+    /// Rows decoded as a batch of the schema's columns (`line` locates each): the accepted
+    /// written, the others quarantined with the rules they broke.
+    pub(crate) fn batch(
+        &mut self,
+        batch: &RecordBatch,
+        line: impl Fn(usize) -> u64,
+    ) -> Result<(), BatchError> {
+        if let Some((known, days)) = &mut self.known {
+            for day in columns::event_days(batch, self.event_ts) {
+                if days.insert(day) {
+                    self.validator.remember(known.of_day(day)?);
+                }
+            }
+        }
+        let violations = columns::check(&mut self.validator, batch);
+        let accepted = if violations.iter().all(Vec::is_empty) {
+            batch.clone()
         } else {
-            self.report.quarantine(&violations);
-            Ok(self.quarantine.push(line, record, &violations)?)
-        }
+            for (row, broken) in violations.iter().enumerate().filter(|(_, broken)| !broken.is_empty()) {
+                self.report.quarantine(broken);
+                self.quarantine.push(line(row), &columns::record(batch, row), broken)?;
+            }
+            columns::accepted(batch, &violations)?
+        };
+        columns::observe(&accepted, &mut self.report, &mut self.profile);
+        Ok(self.writer.push(&accepted)?)
     }
 
     /// Input that did not decode, quarantined as it arrived (streams cannot refuse a record).
@@ -105,21 +163,24 @@ impl Sink {
         line: u64,
         raw: &str,
         error: &DecodeError,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), BatchError> {
+        // Checked first, so the quarantine keeps the order records came in.
+        self.check_rows()?;
         let violation = Violation {
             column: error.column.clone().unwrap_or_default(),
             rule: "type".into(),
             value: error.message.clone(),
         };
         self.report.quarantine(std::slice::from_ref(&violation));
-        self.quarantine.push_raw(line, raw, &[violation])
+        Ok(self.quarantine.push_raw(line, raw, &[violation])?)
     }
 
     pub(crate) fn rows_in(&self) -> u64 {
-        self.report.rows_in
+        self.report.rows_in + self.rows.len() as u64
     }
 
-    pub(crate) fn finish(mut self) -> Result<Processed, StorageError> {
+    pub(crate) fn finish(mut self) -> Result<Processed, BatchError> {
+        self.check_rows()?;
         self.report.finish();
         Ok(Processed {
             files: self.writer.finish()?,

@@ -252,7 +252,7 @@ async fn write(
                     }
                 }
             }
-            Ok(sink.finish()?)
+            sink.finish()
         };
         // Large micro-batches are decoded and written by one thread per core, in slices.
         let threads = decode_threads(&schema).min(records.len().div_ceil(MIN_RECORDS_PER_THREAD)).max(1);

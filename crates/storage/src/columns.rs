@@ -1,0 +1,218 @@
+//! A batch of a dataset's schema (its arrays as [`arrow_schema`](crate::arrow_schema) types them)
+//! read column by column: checked against the schema's rules, counted in the quality report and
+//! profiled, without a value per cell.
+
+use std::collections::BTreeSet;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray,
+};
+use arrow_schema::{DataType, TimeUnit};
+use arrow_select::filter::filter_record_batch;
+use cairn_records::{Cell, Profile, QualityReport, Record, Validator, Value, Violation};
+
+use crate::StorageError;
+
+/// Microseconds in a day: a row's day is its event timestamp's UTC date.
+pub(crate) const DAY_MICROS: i64 = 86_400_000_000;
+
+/// A column downcast once, so that reading a cell is a branch, not a type dispatch.
+enum Typed<'a> {
+    Bool(&'a BooleanArray),
+    Int32(&'a Int32Array),
+    Int64(&'a Int64Array),
+    Float32(&'a Float32Array),
+    Float64(&'a Float64Array),
+    Utf8(&'a StringArray),
+    Timestamp(&'a TimestampMicrosecondArray),
+    /// Of no type a dataset's files have: every cell reads as null.
+    Other,
+}
+
+impl<'a> Typed<'a> {
+    fn of(array: &'a ArrayRef) -> Self {
+        match array.data_type() {
+            DataType::Boolean => Self::Bool(array.as_boolean()),
+            DataType::Int32 => Self::Int32(array.as_primitive::<Int32Type>()),
+            DataType::Int64 => Self::Int64(array.as_primitive::<Int64Type>()),
+            DataType::Float32 => Self::Float32(array.as_primitive::<Float32Type>()),
+            DataType::Float64 => Self::Float64(array.as_primitive::<Float64Type>()),
+            DataType::Utf8 => Self::Utf8(array.as_string::<i32>()),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                Self::Timestamp(array.as_primitive::<TimestampMicrosecondType>())
+            }
+            _ => Self::Other,
+        }
+    }
+
+    fn cell(&self, row: usize) -> Option<Cell<'a>> {
+        Some(match self {
+            Self::Bool(a) => Cell::Bool(a.is_valid(row).then(|| a.value(row))?),
+            Self::Int32(a) => Cell::Int(a.is_valid(row).then(|| a.value(row))?.into()),
+            Self::Int64(a) => Cell::Int(a.is_valid(row).then(|| a.value(row))?),
+            Self::Float32(a) => Cell::Float(a.is_valid(row).then(|| a.value(row))?.into()),
+            Self::Float64(a) => Cell::Float(a.is_valid(row).then(|| a.value(row))?),
+            Self::Utf8(a) => Cell::Str(a.is_valid(row).then(|| a.value(row))?),
+            Self::Timestamp(a) => Cell::Timestamp(a.is_valid(row).then(|| a.value(row))?),
+            Self::Other => return None,
+        })
+    }
+}
+
+/// Row `row` of `batch` as a record.
+pub fn record(batch: &RecordBatch, row: usize) -> Record {
+    batch
+        .columns()
+        .iter()
+        .map(|array| Typed::of(array).cell(row).map_or(Value::Null, Cell::to_value))
+        .collect()
+}
+
+/// The rules each row of `batch` breaks (empty: accepted). Unique keys are checked, and the
+/// accepted ones remembered, record by record, as [`Validator::check`] does.
+pub fn check(validator: &mut Validator, batch: &RecordBatch) -> Vec<Vec<Violation>> {
+    let rows = batch.num_rows();
+    if validator.checks_keys() {
+        return (0..rows).map(|row| validator.check(&record(batch, row))).collect();
+    }
+    let mut violations = vec![Vec::new(); rows];
+    for (rules, array) in validator.columns().iter().zip(batch.columns()) {
+        if !rules.nullable() && array.null_count() > 0 {
+            for (row, broken) in violations.iter_mut().enumerate() {
+                if array.is_null(row) {
+                    broken.push(rules.violation("not_null", None));
+                }
+            }
+        }
+        if rules.checks_values() {
+            let typed = Typed::of(array);
+            for (row, broken) in violations.iter_mut().enumerate() {
+                if let Some(cell) = typed.cell(row) {
+                    rules.broken(cell, |rule| broken.push(rules.violation(rule, Some(cell))));
+                }
+            }
+        }
+    }
+    violations
+}
+
+/// The rows of `batch` that broke no rule (`violations` as [`check`] returned them).
+pub fn accepted(batch: &RecordBatch, violations: &[Vec<Violation>]) -> Result<RecordBatch, StorageError> {
+    let keep: BooleanArray = violations.iter().map(|broken| Some(broken.is_empty())).collect();
+    Ok(filter_record_batch(batch, &keep)?)
+}
+
+/// Counts the rows of `batch`, all accepted, in `report` and `profile`.
+pub fn observe(batch: &RecordBatch, report: &mut QualityReport, profile: &mut Profile) {
+    let rows = batch.num_rows();
+    report.accept_rows(rows as u64);
+    profile.add_rows(rows as u64);
+    let columns = report.columns.iter_mut().zip(profile.columns.iter_mut());
+    for ((quality, state), array) in columns.zip(batch.columns()) {
+        let typed = Typed::of(array);
+        if let (Typed::Float64(floats), 0) = (&typed, array.null_count()) {
+            for x in floats.values() {
+                let cell = Some(Cell::Float(*x));
+                quality.observe(cell);
+                state.observe(cell);
+            }
+            continue;
+        }
+        for row in 0..rows {
+            let cell = typed.cell(row);
+            quality.observe(cell);
+            state.observe(cell);
+        }
+    }
+}
+
+/// The days (since 1970-01-01, UTC) of the event timestamps in column `event_ts`.
+pub fn event_days(batch: &RecordBatch, event_ts: usize) -> BTreeSet<i32> {
+    let Some(times) =
+        batch.columns().get(event_ts).and_then(|a| a.as_primitive_opt::<TimestampMicrosecondType>())
+    else {
+        return BTreeSet::new();
+    };
+    times.iter().flatten().filter_map(|micros| i32::try_from(micros.div_euclid(DAY_MICROS)).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_domain::Schema;
+
+    use super::*;
+    use crate::BatchBuilder;
+
+    fn schema() -> Schema {
+        serde_json::from_value(serde_json::json!({
+            "columns": [
+                {"name": "id", "type": "int64", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "amount", "type": "float64", "rules": {"min": 0, "max": 100}},
+                {"name": "email", "type": "string", "rules": {"regex": "[a-z]+@[a-z]+\\.com"}},
+                {"name": "country", "type": "string", "rules": {"allowed": ["fr", "de"]}},
+                {"name": "channel", "type": "categorical", "values": ["web", "store"]},
+                {"name": "flag", "type": "bool"},
+                {"name": "qty", "type": "int32", "rules": {"max": 10}}
+            ],
+            "event_timestamp": "ts",
+            "entity_keys": ["id"]
+        }))
+        .unwrap()
+    }
+
+    /// Records breaking every rule in turn, nulls among them, each with all kinds of values.
+    fn records() -> Vec<Record> {
+        let text = |s: &str| Value::Str(s.into());
+        (0..300i64)
+            .map(|i| {
+                let maybe = |value: Value, every: i64| if i % every == 0 { Value::Null } else { value };
+                vec![
+                    maybe(Value::Int(i), 37),
+                    maybe(Value::Timestamp(i * 3_600_000_000 - 86_400_000_000), 41),
+                    maybe(Value::Float((i % 120) as f64 - 5.0), 7),
+                    maybe(text(if i % 11 == 0 { "not an email" } else { "a@b.com" }), 5),
+                    maybe(text(["fr", "de", "it"][(i % 3) as usize]), 13),
+                    maybe(text(["web", "store", "mail"][(i % 4).min(2) as usize]), 17),
+                    maybe(Value::Bool(i % 2 == 0), 3),
+                    maybe(Value::Int(i % 13), 19),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn checking_and_profiling_a_batch_equals_doing_it_record_by_record() {
+        let schema = schema();
+        let records = records();
+        let mut builder = BatchBuilder::new(&schema);
+        records.iter().for_each(|record| builder.push(record));
+        let batch = builder.finish().unwrap();
+        assert_eq!((0..records.len()).map(|row| record(&batch, row)).collect::<Vec<_>>(), records);
+
+        let mut by_record = Validator::new(&schema);
+        let expected: Vec<Vec<Violation>> = records.iter().map(|r| by_record.check(r)).collect();
+        let got = check(&mut Validator::new(&schema), &batch);
+        assert_eq!(got, expected);
+        assert!(got.iter().any(Vec::is_empty) && got.iter().any(|v| v.len() > 1));
+        let kept = accepted(&batch, &got).unwrap();
+        let expected_kept: Vec<Record> =
+            records.iter().zip(&expected).filter(|(_, v)| v.is_empty()).map(|(r, _)| r.clone()).collect();
+        assert_eq!((0..kept.num_rows()).map(|row| record(&kept, row)).collect::<Vec<_>>(), expected_kept);
+
+        let (mut report, mut profile) = (QualityReport::new(&schema), Profile::new(&schema));
+        observe(&batch, &mut report, &mut profile);
+        let (mut report_rows, mut profile_rows) = (QualityReport::new(&schema), Profile::new(&schema));
+        for record in &records {
+            report_rows.accept(record);
+            profile_rows.observe(record);
+        }
+        assert_eq!((report, profile), (report_rows, profile_rows));
+
+        let days = event_days(&batch, 1);
+        assert_eq!((days.first(), days.last()), (Some(&-1), Some(&11)));
+    }
+}
