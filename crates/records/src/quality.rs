@@ -42,6 +42,16 @@ impl ColumnQuality {
     }
 }
 
+impl ColumnQuality {
+    /// Accepted numbers of this column that are not NaN, many at once.
+    pub fn observe_numbers(&mut self, values: &[f64]) {
+        if let Some((min, max)) = crate::profile::min_max(values) {
+            self.min = Some(self.min.map_or(min, |m| m.min(min)));
+            self.max = Some(self.max.map_or(max, |m| m.max(max)));
+        }
+    }
+}
+
 impl QualityReport {
     pub fn new(schema: &Schema) -> Self {
         Self {
