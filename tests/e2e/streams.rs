@@ -148,3 +148,51 @@ async fn bad_streamed_records_are_quarantined_and_bad_requests_refused() {
     assert_eq!(error.unwrap_err().code(), Some("not_found"));
     platform.stop().await;
 }
+
+/// A producer on NATS may pack records itself: a JSON Lines message holds several, one per line;
+/// any other message is one JSON object, even spread over lines.
+#[tokio::test]
+async fn producers_publish_one_record_or_json_lines_per_message() {
+    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion], SETTINGS).await;
+    let client = platform.client(ServiceKind::Ingestion);
+    client.create_dataset(&dataset()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(async_nats::connect(platform.nats.url()).await.unwrap());
+    let publish = |id: &'static str, content_type: Option<&'static str>, payload: &'static str| {
+        let jetstream = jetstream.clone();
+        async move {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", id);
+            if let Some(content_type) = content_type {
+                headers.insert("Content-Type", content_type);
+            }
+            jetstream
+                .publish_with_headers("cairn.ingest.clicks", headers, payload.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+        }
+    };
+    let lines = "{\"id\": 1, \"ts\": \"2026-03-01T00:00:00Z\", \"value\": 1}\n\n{\"id\": 2, \"ts\": \"2026-03-02T00:00:00Z\"}\n{\"id\": \"three\"}";
+    publish("packed", Some("application/x-ndjson"), lines).await;
+    let ack = publish("packed", Some("application/x-ndjson"), lines).await;
+    assert!(ack.duplicate, "the key covers the whole message");
+    publish("pretty", None, "{\n  \"id\": 4,\n  \"ts\": \"2026-03-04T00:00:00Z\"\n}").await;
+
+    let reports = eventually("both messages landed", || async {
+        let reports: Vec<_> = client
+            .batches("clicks")
+            .await
+            .ok()?
+            .into_iter()
+            .filter(|b| b.format == "stream" && b.state == "committed")
+            .filter_map(|b| b.report)
+            .collect();
+        (reports.iter().map(|r| r.rows_in).sum::<u64>() == 4).then_some(reports)
+    })
+    .await;
+    let accepted: u64 = reports.iter().map(|r| r.rows_accepted).sum();
+    let quarantined: u64 = reports.iter().map(|r| r.rows_quarantined).sum();
+    assert_eq!((accepted, quarantined), (3, 1), "the blank line is no record; `three` is not an int64");
+    platform.stop().await;
+}

@@ -16,29 +16,38 @@ use crate::{Bus, BusError, ConsumerHandle, HandlerError};
 fn delivery(message: &Message) -> RawDelivery {
     RawDelivery {
         subject: message.subject.to_string(),
+        content_type: message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(cairn_events::headers::CONTENT_TYPE))
+            .map(|value| value.as_str().to_owned()),
         payload: message.payload.clone(),
         stream_sequence: message.info().map(|info| info.stream_sequence).unwrap_or_default(),
     }
 }
 
-/// One message of a batch: its subject, payload and stream position.
+/// One message of a batch: its subject, content type, payload and stream position.
 #[derive(Debug, Clone)]
 pub struct RawDelivery {
     pub subject: String,
+    pub content_type: Option<String>,
     pub payload: Bytes,
     pub stream_sequence: u64,
 }
 
-/// How a reader batches: up to `max_messages`, waiting at most `max_wait` after the first.
+/// How a reader batches: up to `max_weight` (messages, or what `weight` counts in each), waiting
+/// at most `max_wait` after the first.
 #[derive(Debug, Clone, Copy)]
 pub struct BatchLimits {
-    pub max_messages: usize,
+    pub max_weight: usize,
     pub max_wait: Duration,
+    /// What one message counts towards `max_weight`; `None`: 1 each.
+    pub weight: Option<fn(&RawDelivery) -> usize>,
 }
 
 impl Bus {
     /// Reads `stream` (messages on `filter`) in order from `start_sequence`, handing `handler`
-    /// batches of up to `limits.max_messages` (or what arrived within `limits.max_wait`).
+    /// batches of up to `limits.max_weight` (or what arrived within `limits.max_wait`).
     ///
     /// The reader keeps no state in NATS: the handler stores its position with its effects
     /// (in its database, one transaction), and the reader is started from that position. `Ok`
@@ -111,8 +120,8 @@ impl Bus {
         };
         loop {
             let mut batch = Vec::new();
-            let mut deadline = None;
-            while batch.len() < limits.max_messages {
+            let (mut weight, mut deadline) = (0, None);
+            while weight < limits.max_weight {
                 let wait = async {
                     match deadline {
                         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -133,6 +142,7 @@ impl Bus {
                             continue;
                         }
                         deadline.get_or_insert_with(|| tokio::time::Instant::now() + limits.max_wait);
+                        weight += limits.weight.map_or(1, |weigh| weigh(&delivery));
                         batch.push(delivery);
                     }
                     Some(Err(error)) => {

@@ -98,21 +98,22 @@ impl Bus {
             .collect())
     }
 
-    /// Publishes records (any bytes) on `subject`, each with its idempotency key as
-    /// `Nats-Msg-Id`, pipelined like `publish_many`; returns once JetStream stored all, with how
-    /// many were duplicates of records already stored.
+    /// Publishes messages of records (any bytes, of `content_type`) on `subject`, each with its
+    /// idempotency key as `Nats-Msg-Id`, pipelined like `publish_many`; returns once JetStream
+    /// stored all, whether each was a duplicate of a message already stored.
     pub async fn publish_records(
         &self,
         subject: &str,
-        records: Vec<(String, Bytes)>,
-    ) -> Result<usize, BusError> {
-        let messages = records.into_iter().map(|(key, payload)| {
+        content_type: &str,
+        messages: Vec<(String, Bytes)>,
+    ) -> Result<Vec<bool>, BusError> {
+        let messages = messages.into_iter().map(|(key, payload)| {
             let mut headers = HeaderMap::new();
             headers.insert(headers::EVENT_ID, key.as_str());
-            headers.insert(headers::CONTENT_TYPE, "application/json");
+            headers.insert(headers::CONTENT_TYPE, content_type);
             (subject, headers, payload)
         });
-        Ok(self.pipeline(messages).await?.iter().filter(|ack| ack.duplicate).count())
+        Ok(self.pipeline(messages).await?.iter().map(|ack| ack.duplicate).collect())
     }
 
     /// Sends messages in order with up to `IN_FLIGHT` acknowledgements outstanding; returns the

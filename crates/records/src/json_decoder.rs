@@ -1,9 +1,12 @@
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::BufRead;
 
-use cairn_domain::{Column, Schema};
+use cairn_domain::{Column, ColumnType, Schema};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
-use crate::parse::{from_json, shorten};
+use crate::parse::{from_json, shorten, timestamp};
 use crate::{DecodeError, Numbered, Record, Value};
 
 /// Longest line accepted; a longer one is an error rather than unbounded memory.
@@ -27,23 +30,111 @@ impl JsonRecordDecoder {
     pub fn decode(&self, line: u64, bytes: &[u8]) -> Result<Record, DecodeError> {
         let text =
             std::str::from_utf8(bytes).map_err(|_| DecodeError::at(line, "line is not valid UTF-8"))?;
-        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        let Fields(fields) = serde_json::from_str(text)
             .map_err(|error| DecodeError::at(line, format!("not a JSON object: {error}")))?;
         let mut record = vec![Value::Null; self.columns.len()];
-        for (key, value) in &object {
-            let Some(&at) = self.index.get(key) else {
-                let key = shorten(key);
+        let mut seen = vec![false; self.columns.len()];
+        // From the last member: of a key written twice, the last counts (as in a map).
+        for (key, raw) in fields.into_iter().rev() {
+            let Some(&at) = self.index.get(key.as_ref()) else {
+                let key = shorten(&key);
                 return Err(DecodeError::in_column(
                     line,
                     &key,
                     "column is not declared in the dataset's schema",
                 ));
             };
+            if std::mem::replace(&mut seen[at], true) {
+                continue;
+            }
             let column = &self.columns[at];
-            record[at] = from_json(value, column)
+            record[at] = value(raw, column)
                 .map_err(|message| DecodeError::in_column(line, column.name.as_str(), message))?;
         }
         Ok(record)
+    }
+}
+
+/// A JSON object's members as they are written: keys (borrowed unless escaped) and raw values,
+/// so a record is read without building a map or a tree of values for it.
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Fields<'de>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'de>, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(Key(key)) = map.next_key()? {
+                    fields.push((key, map.next_value()?));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> Visitor<'de> for Text {
+            type Value = Key<'de>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+                formatter.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E>(self, text: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(text.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Text)
+    }
+}
+
+/// One member's value: the usual shapes (null, a boolean, a number, a string without escapes)
+/// read straight from its text, anything else through [`from_json`], whose rules they follow.
+fn value(raw: &RawValue, column: &Column) -> Result<Value, String> {
+    let text = raw.get();
+    let number = || !text.starts_with("-0") && text.starts_with(|c: char| c == '-' || c.is_ascii_digit());
+    let plain_string = || text.len() >= 2 && text.starts_with('"') && !text.contains('\\');
+    let fast = match &column.column_type {
+        _ if text == "null" => Some(Value::Null),
+        ColumnType::Bool => match text {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        ColumnType::Int32 if number() => text.parse::<i32>().ok().map(|v| Value::Int(v.into())),
+        ColumnType::Int64 if number() => text.parse::<i64>().ok().map(Value::Int),
+        ColumnType::Float32 | ColumnType::Float64 if number() => {
+            text.parse::<f64>().ok().filter(|v| v.is_finite()).map(Value::Float)
+        }
+        ColumnType::String | ColumnType::Categorical { .. } if plain_string() => {
+            Some(Value::Str(text[1..text.len() - 1].to_owned()))
+        }
+        ColumnType::Timestamp if plain_string() => timestamp(&text[1..text.len() - 1]).map(Value::Timestamp),
+        _ => None,
+    };
+    match fast {
+        Some(value) => Ok(value),
+        None => {
+            let parsed: serde_json::Value = serde_json::from_str(text).map_err(|error| error.to_string())?;
+            from_json(&parsed, column)
+        }
     }
 }
 
@@ -119,6 +210,52 @@ impl<R: BufRead> Iterator for JsonLinesDecoder<R> {
 mod tests {
     use super::*;
     use crate::csv_decoder::tests::schema;
+
+    /// The decoder as it was first written: the whole object as a map of JSON values.
+    fn reference(decoder: &JsonRecordDecoder, text: &str) -> Option<Record> {
+        let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
+        let mut record = vec![Value::Null; decoder.columns.len()];
+        for (key, value) in &object {
+            let at = *decoder.index.get(key)?;
+            record[at] = from_json(value, &decoder.columns[at]).ok()?;
+        }
+        Some(record)
+    }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            any::<i64>().prop_map(|v| v.to_string()),
+            any::<u64>().prop_map(|v| v.to_string()),
+            any::<f64>().prop_filter("finite", |v| v.is_finite()).prop_map(|v| format!("{v:?}")),
+            "-?[0-9]{1,25}(\\.[0-9]{0,5})?([eE][-+]?[0-9]{1,3})?",
+            "[a-z0-9 ]{0,8}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+            "\\PC{0,6}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+            Just("\"2026-03-01T10:00:00Z\"".to_owned()),
+            Just("\"2026-03-01 10:00:00.25\"".to_owned()),
+            Just("\"2026\\u002d03-01\"".to_owned()),
+            Just("[1, 2]".to_owned()),
+            Just("{\"a\": 1}".to_owned()),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decodes_as_a_map_of_json_values_would(
+            values in proptest::collection::vec((0usize..5, any_json()), 0..6),
+        ) {
+            let decoder = JsonRecordDecoder::new(&schema());
+            let names = ["id", "ts", "amount", "note", "colour"];
+            let members: Vec<String> =
+                values.iter().map(|(at, value)| format!("{:?}: {value}", names[*at])).collect();
+            let text = format!("{{{}}}", members.join(", "));
+            let decoded = decoder.decode(1, text.as_bytes()).ok();
+            proptest::prop_assert_eq!(decoded, reference(&decoder, &text), "{}", text);
+        }
+    }
 
     fn decode(input: &[u8]) -> Result<Vec<Numbered>, DecodeError> {
         JsonLinesDecoder::new(input, &schema()).collect()

@@ -35,9 +35,18 @@ const MIN_RECORDS_PER_THREAD: usize = 4096;
 /// The reader's name in `stream_positions`.
 const CONSUMER: &str = "ingestion_records";
 
-/// Publishes records (JSON objects) of `dataset` to its stream; returns once JetStream stored
-/// them all, with how many were duplicates. Without `key`, a record's idempotency key is derived
-/// from its content; with it, from the key and the record's position in the request.
+/// How `POST …/records` packs records into messages: JSON Lines, at most this many records...
+const RECORDS_PER_MESSAGE: usize = 1000;
+/// ...and about this many bytes (NATS refuses a message over its `max_payload`, 1 MiB by default).
+const BYTES_PER_MESSAGE: usize = 512 * 1024;
+/// The content type of a message holding several records, one per line.
+const JSON_LINES: &str = "application/x-ndjson";
+
+/// Publishes records (JSON objects) of `dataset` to its stream, packed as JSON Lines into few
+/// messages: one JetStream acknowledgement per record would cap a stream near the bus's message
+/// rate. Returns once JetStream stored them all, with how many were duplicates. A message's
+/// idempotency key is derived from `key` and the position of its first record, or without
+/// `key` from its content, so a retried request packs the same messages and stores none twice.
 pub async fn publish(
     ingestion: &Ingestion,
     dataset: &str,
@@ -46,26 +55,72 @@ pub async fn publish(
 ) -> Result<(usize, usize), BatchError> {
     let declared = datasets::get(&ingestion.context, dataset.to_owned()).await?;
     let count = records.len();
-    let keyed = records
-        .into_iter()
-        .enumerate()
-        .map(|(i, record)| {
-            let id = match key {
-                Some(key) => format!("{key}-{i}"),
-                None => cairn_storage::hex(
-                    &Sha256::new().chain_update(declared.name.as_str()).chain_update(&record).finalize(),
-                ),
-            };
-            (id, record)
-        })
-        .collect();
-    let duplicates = ingestion
+    let mut messages = Vec::new();
+    let mut sizes = Vec::new();
+    let mut start = 0;
+    while start < count {
+        let mut end = start;
+        let mut payload = Vec::new();
+        while end < count
+            && end - start < RECORDS_PER_MESSAGE
+            && (end == start || payload.len() + records[end].len() < BYTES_PER_MESSAGE)
+        {
+            if end > start {
+                payload.push(b'\n');
+            }
+            payload.extend_from_slice(&records[end]);
+            end += 1;
+        }
+        let id = match key {
+            Some(key) => format!("{key}-{start}"),
+            None => cairn_storage::hex(
+                &Sha256::new().chain_update(declared.name.as_str()).chain_update(&payload).finalize(),
+            ),
+        };
+        messages.push((id, Bytes::from(payload)));
+        sizes.push(end - start);
+        start = end;
+    }
+    let duplicate = ingestion
         .context
         .bus
-        .publish_records(&ingest_subject(declared.name.as_str()), keyed)
+        .publish_records(&ingest_subject(declared.name.as_str()), JSON_LINES, messages)
         .await
         .map_err(|error| BatchError::Unavailable(error.to_string()))?;
+    let duplicates = sizes.iter().zip(duplicate).filter(|(_, duplicate)| *duplicate).map(|(n, _)| n).sum();
     Ok((count, duplicates))
+}
+
+/// The records of a streamed message: its lines when it is JSON Lines, else the message whole
+/// (one JSON object, which may span lines).
+fn records_of(delivery: &RawDelivery) -> impl Iterator<Item = Bytes> + '_ {
+    let lines = delivery.content_type.as_deref() == Some(JSON_LINES);
+    let payload = &delivery.payload;
+    let mut rest = (!payload.is_empty()).then(|| payload.clone());
+    std::iter::from_fn(move || {
+        loop {
+            let current = rest.take()?;
+            let record = match current.iter().position(|b| *b == b'\n').filter(|_| lines) {
+                Some(at) => {
+                    rest = Some(current.slice(at + 1..));
+                    current.slice(..at)
+                }
+                None => current,
+            };
+            if !lines || !record.iter().all(u8::is_ascii_whitespace) {
+                return Some(record);
+            }
+        }
+    })
+}
+
+/// How many records a streamed message holds, for the micro-batch's size.
+fn weight(delivery: &RawDelivery) -> usize {
+    if delivery.content_type.as_deref() == Some(JSON_LINES) {
+        delivery.payload.iter().filter(|b| **b == b'\n').count() + 1
+    } else {
+        1
+    }
 }
 
 /// Starts the reader that writes streamed records to the offline store, from the position it
@@ -74,8 +129,9 @@ pub(crate) async fn follow(ingestion: &Ingestion) -> Result<ConsumerHandle, Star
     let position = ingestion.context.db.run(|conn| catalog::position(conn, CONSUMER)).await?;
     let start = u64::try_from(position).unwrap_or_default() + 1;
     let limits = BatchLimits {
-        max_messages: ingestion.stream_flush_rows,
+        max_weight: ingestion.stream_flush_rows,
         max_wait: Duration::from_millis(ingestion.stream_flush_millis),
+        weight: Some(weight),
     };
     let state = ingestion.clone();
     let window = topology::stream(INGEST_STREAM).map_or(Duration::from_secs(120), |s| s.duplicate_window);
@@ -161,7 +217,7 @@ async fn apply(
             Err(crate::DatasetError::NotFound(_)) => {
                 tracing::error!(
                     dataset,
-                    records = records.len(),
+                    messages = records.len(),
                     "records for an undeclared dataset were dropped"
                 );
                 continue;
@@ -230,7 +286,7 @@ async fn apply(
 async fn write(
     ingestion: &Ingestion,
     declared: Dataset,
-    records: Vec<RawDelivery>,
+    deliveries: Vec<RawDelivery>,
 ) -> Result<Written, BatchError> {
     let batch_id = BatchId::new();
     let staging = ingestion.staging_root.join(batch_id.to_string());
@@ -239,17 +295,19 @@ async fn write(
     let dir = staging.clone();
     let known = KnownKeys::of(ingestion, &declared);
     let processed = tokio::task::spawn_blocking(move || {
+        // Each record with the stream sequence of its message, which locates it in the quarantine.
+        let records: Vec<(u64, Bytes)> = deliveries
+            .iter()
+            .flat_map(|delivery| records_of(delivery).map(|record| (delivery.stream_sequence, record)))
+            .collect();
         let decoder = JsonRecordDecoder::new(&schema);
-        let sink_of = |shard: usize, records: &[RawDelivery]| -> Result<Processed, BatchError> {
+        let sink_of = |shard: usize, records: &[(u64, Bytes)]| -> Result<Processed, BatchError> {
             let shard = u32::try_from(shard).unwrap_or_default();
             let mut sink = Sink::new(&dir, &name, &schema, batch_id, shard, known.clone())?;
-            for delivery in records {
-                let sequence = delivery.stream_sequence;
-                match decoder.decode(sequence, &delivery.payload) {
-                    Ok(record) => sink.record(sequence, &record)?,
-                    Err(error) => {
-                        sink.undecodable(sequence, &String::from_utf8_lossy(&delivery.payload), &error)?
-                    }
+            for (sequence, record) in records {
+                match decoder.decode(*sequence, record) {
+                    Ok(record) => sink.record(*sequence, &record)?,
+                    Err(error) => sink.undecodable(*sequence, &String::from_utf8_lossy(record), &error)?,
                 }
             }
             sink.finish()

@@ -7,7 +7,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use cairn_client::Client;
+use cairn_config::CairnConfig;
 use cairn_domain::ServiceKind;
+use cairn_testkit::NatsServer;
 
 const DEFAULT_ROWS: usize = 1_000_000;
 
@@ -72,9 +75,11 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("bench.csv");
     let bytes = write_csv(&csv);
-    let platform =
-        cairn_e2e::Platform::start_with(cairn_e2e::Store::Sqlite, &[ServiceKind::Ingestion], &[]).await;
-    let client = platform.client(ServiceKind::Ingestion);
+    let nats = NatsServer::start().await;
+    let data = tempfile::tempdir().unwrap();
+    let config = cairn_testkit::config(&nats.url(), None, data.path(), &[]);
+    let service = cairn_ingestion::run(config.clone()).await.unwrap();
+    let client = Client::new(service.url());
     client.post::<_, serde_json::Value>("/v1/datasets", &schema()).await.unwrap();
 
     let started = Instant::now();
@@ -98,7 +103,7 @@ async fn main() {
         ["flag", "BOOLEAN"]
     ]);
     let output = Command::new(cairn_testkit::python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/duckdb_copy.py"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_copy.py"))
         .arg(&csv)
         .arg(dir.path().join("duckdb.parquet"))
         .arg(columns.to_string())
@@ -112,7 +117,7 @@ async fn main() {
     // The same rows as Parquet (the file DuckDB just wrote), both ways.
     let parquet = dir.path().join("duckdb.parquet");
     let output = Command::new(cairn_testkit::python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/duckdb_copy.py"))
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_copy.py"))
         .arg(&parquet)
         .arg(dir.path().join("duckdb-again.parquet"))
         .arg("[]")
@@ -128,7 +133,8 @@ async fn main() {
     let cairn_parquet_seconds = started.elapsed().as_secs_f64();
     assert_eq!(batch.report.unwrap().rows_accepted as usize, total);
 
-    let (stream_rows, raw_seconds, cairn_stream_seconds) = streaming(&platform).await;
+    let (stream_rows, raw_seconds, raw_packed_seconds, cairn_stream_seconds) =
+        streaming(&config, &client).await;
 
     let rate = |seconds: f64| total as f64 / seconds;
     println!("batch ingestion, CSV, {total} rows x 10 columns, {:.0} MB", bytes as f64 / 1e6);
@@ -171,11 +177,18 @@ async fn main() {
     );
     println!(
         "{:<58} {:>12.0}  {:>6.2}",
+        "raw JetStream publish, 1000 records a message (peer)",
+        stream_rate(raw_packed_seconds),
+        raw_seconds / raw_packed_seconds
+    );
+    println!(
+        "{:<58} {:>12.0}  {:>6.2}",
         "Cairn POST /records → JetStream → validated → Parquet",
         stream_rate(cairn_stream_seconds),
         raw_seconds / cairn_stream_seconds
     );
-    platform.stop().await;
+    println!("Cairn against the packed publish: {:.2}", raw_packed_seconds / cairn_stream_seconds);
+    service.stop().await;
 }
 
 const STREAM_ROWS: usize = 200_000;
@@ -196,14 +209,10 @@ fn json_record(i: usize) -> String {
 
 /// Records accepted with a durable acknowledgement and landed in Parquet, against publishing
 /// the same records to JetStream with nothing behind it.
-async fn streaming(platform: &cairn_e2e::Platform) -> (usize, f64, f64) {
-    let bus = cairn_bus::Bus::connect(
-        &platform.config.nats,
-        ServiceKind::Monitor,
-        cairn_telemetry::Metrics::new("b"),
-    )
-    .await
-    .unwrap();
+async fn streaming(config: &CairnConfig, client: &Client) -> (usize, f64, f64, f64) {
+    let bus = cairn_bus::Bus::connect(&config.nats, ServiceKind::Monitor, cairn_telemetry::Metrics::new("b"))
+        .await
+        .unwrap();
     // The peer: async-nats publishing the same records, with the same headers, to a stream of
     // its own (file storage, like Cairn's) that nothing reads.
     let jetstream = bus.jetstream();
@@ -215,32 +224,23 @@ async fn streaming(platform: &cairn_e2e::Platform) -> (usize, f64, f64) {
         })
         .await
         .unwrap();
-    let started = Instant::now();
-    let mut in_flight = std::collections::VecDeque::with_capacity(256);
-    for i in 0..STREAM_ROWS {
-        if in_flight.len() == 256 {
-            let ack: async_nats::jetstream::context::PublishAckFuture = in_flight.pop_front().unwrap();
-            ack.await.unwrap();
-        }
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert("Nats-Msg-Id", format!("raw-{i}").as_str());
-        headers.insert("Content-Type", "application/json");
-        let payload = bytes::Bytes::from(json_record(i));
-        in_flight.push_back(jetstream.publish_with_headers("bench.raw", headers, payload).await.unwrap());
-    }
-    for ack in in_flight {
-        ack.await.unwrap();
-    }
-    let raw = started.elapsed().as_secs_f64();
+    // One record per message, as a producer publishing records itself sends them.
+    let messages = (0..STREAM_ROWS).map(|i| (format!("raw-{i}"), json_record(i)));
+    let raw = publish_raw(jetstream, messages.collect()).await;
+    // Packed as `POST …/records` packs them: JSON Lines, 1000 records a message.
+    let packed = (0..STREAM_ROWS.div_ceil(1000)).map(|m| {
+        let lines: Vec<String> = (m * 1000..((m + 1) * 1000).min(STREAM_ROWS)).map(json_record).collect();
+        (format!("packed-{m}"), lines.join("\n"))
+    });
+    let raw_packed = publish_raw(jetstream, packed.collect()).await;
     jetstream.delete_stream("BENCH_RAW").await.unwrap();
 
-    let client = platform.client(ServiceKind::Ingestion);
     let http = reqwest::Client::new();
     let url = format!("{}/v1/datasets/bench/records", client.base_url());
     let bodies: Vec<String> = (0..STREAM_ROWS / REQUEST_ROWS)
         .map(|c| (c * REQUEST_ROWS..(c + 1) * REQUEST_ROWS).map(|i| json_record(i) + "\n").collect())
         .collect();
-    let before: u64 = landed(&client).await;
+    let before: u64 = landed(client).await;
     let started = Instant::now();
     for (c, body) in bodies.into_iter().enumerate() {
         let response = http
@@ -253,14 +253,36 @@ async fn streaming(platform: &cairn_e2e::Platform) -> (usize, f64, f64) {
             .unwrap();
         assert_eq!(response.status().as_u16(), 202);
     }
-    while landed(&client).await < before + STREAM_ROWS as u64 {
+    while landed(client).await < before + STREAM_ROWS as u64 {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    (STREAM_ROWS, raw, started.elapsed().as_secs_f64())
+    (STREAM_ROWS, raw, raw_packed, started.elapsed().as_secs_f64())
+}
+
+/// Seconds to publish `messages` (id, payload) to the peer's stream, 256 acknowledgements in
+/// flight, until JetStream stored them all.
+async fn publish_raw(jetstream: &async_nats::jetstream::Context, messages: Vec<(String, String)>) -> f64 {
+    let started = Instant::now();
+    let mut in_flight = std::collections::VecDeque::with_capacity(256);
+    for (id, payload) in messages {
+        if in_flight.len() == 256 {
+            let ack: async_nats::jetstream::context::PublishAckFuture = in_flight.pop_front().unwrap();
+            ack.await.unwrap();
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        headers.insert("Content-Type", "application/json");
+        in_flight
+            .push_back(jetstream.publish_with_headers("bench.raw", headers, payload.into()).await.unwrap());
+    }
+    for ack in in_flight {
+        ack.await.unwrap();
+    }
+    started.elapsed().as_secs_f64()
 }
 
 /// Records of streamed micro-batches committed to the offline store so far.
-async fn landed(client: &cairn_client::Client) -> u64 {
+async fn landed(client: &Client) -> u64 {
     let batches = client.batches("bench").await.unwrap();
     batches
         .iter()
