@@ -6,6 +6,8 @@
 //! histogram over [min, max] derived from the sketch, and the most frequent values of
 //! non-numeric columns (Space-Saving, 64 counters).
 
+mod sketch_key;
+
 use std::collections::BTreeMap;
 
 use cairn_domain::Schema;
@@ -63,7 +65,19 @@ pub struct Store {
 }
 
 impl Store {
+    #[inline]
     fn add(&mut self, key: i32, n: u64) {
+        // Mostly a key already in range.
+        let index = i64::from(key) - i64::from(self.offset);
+        if let Some(count) = usize::try_from(index).ok().and_then(|index| self.counts.get_mut(index)) {
+            *count += n;
+            return;
+        }
+        self.add_outside(key, n);
+    }
+
+    /// A key outside the range held (or the first): the range grows, or the key folds.
+    fn add_outside(&mut self, key: i32, n: u64) {
         const WIDTH: i64 = MAX_BUCKETS as i64;
         if self.counts.is_empty() {
             self.offset = key;
@@ -126,11 +140,6 @@ fn gamma() -> f64 {
 }
 
 impl Sketch {
-    fn key(magnitude: f64) -> i32 {
-        // Values far below any real measurement share the lowest bucket.
-        (magnitude.max(1e-300).ln() * INV_LN_GAMMA).ceil() as i32
-    }
-
     fn value(key: i32) -> f64 {
         2.0 * gamma().powi(key) / (gamma() + 1.0)
     }
@@ -142,9 +151,9 @@ impl Sketch {
         if value == 0.0 {
             self.zeros += 1;
         } else if value > 0.0 {
-            self.positive.add(Self::key(value), 1);
+            self.positive.add(sketch_key::key(value), 1);
         } else {
-            self.negative.add(Self::key(-value), 1);
+            self.negative.add(sketch_key::key(-value), 1);
         }
     }
 

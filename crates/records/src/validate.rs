@@ -45,6 +45,13 @@ impl ColumnRules {
             || self.categories.is_some()
     }
 
+    /// The bounds (min, max), when they are the only rules on values: a column of numbers can
+    /// then be checked in one pass over its values.
+    pub fn bounds_only(&self) -> Option<(Option<f64>, Option<f64>)> {
+        (self.allowed.is_none() && self.regex.is_none() && self.categories.is_none())
+            .then_some((self.min, self.max))
+    }
+
     /// Calls `broke` with each rule a value that is not null breaks, in the order `check`
     /// reports them.
     pub fn broken(&self, cell: Cell<'_>, mut broke: impl FnMut(&'static str)) {
