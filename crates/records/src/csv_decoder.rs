@@ -140,14 +140,21 @@ impl<R: Read> CsvDecoder<R> {
                 format!("malformed CSV: {} fields where the header has {}", self.row.len(), header.fields);
             return Err(DecodeError::at(line, message));
         }
+        // Checked once a record: each field is then a slice of it (a field cut inside a
+        // character, or a record that is not UTF-8, is checked on its own to name the column).
+        let whole = std::str::from_utf8(self.row.as_slice()).ok();
         for (index, (column, position)) in header.columns.iter().zip(&header.positions).enumerate() {
-            let Some(field) = position.and_then(|p| self.row.get(p)) else {
+            let Some((field, range)) = position.and_then(|p| Some((self.row.get(p)?, self.row.range(p)?)))
+            else {
                 sink.cell(index, None);
                 continue;
             };
             let name = column.name.as_str();
-            let text = std::str::from_utf8(field)
-                .map_err(|_| DecodeError::in_column(line, name, "value is not valid UTF-8"))?;
+            let text = match whole.and_then(|whole| whole.get(range)) {
+                Some(text) => text,
+                None => std::str::from_utf8(field)
+                    .map_err(|_| DecodeError::in_column(line, name, "value is not valid UTF-8"))?,
+            };
             let cell = cell_from_text(text, column)
                 .map_err(|message| DecodeError::in_column(line, name, message))?;
             sink.cell(index, cell);
@@ -201,6 +208,12 @@ pub(crate) mod tests {
 
         let error = decode(b"id,ts,note\n1,2026-01-01,\xff\xfe\n").unwrap_err();
         assert_eq!((error.line, error.column.as_deref()), (2, Some("note")));
+        // A character cut between two fields: the record reads as UTF-8, neither field does.
+        let error = decode(b"ts,note,id\n2026-01-01,\xc3,\xa9\n").unwrap_err();
+        assert_eq!(
+            (error.column.as_deref(), error.message.as_str()),
+            (Some("id"), "value is not valid UTF-8")
+        );
 
         assert!(decode(b"id,ts,colour\n").unwrap_err().message.contains("not declared"));
         assert!(decode(b"id,note\n").unwrap_err().message.contains("missing"));
