@@ -1,5 +1,8 @@
-//! Batch ingestion throughput: Cairn reading a CSV upload with validation, quality report and
-//! Parquet output, against DuckDB copying the same file into Parquet (`COPY … TO`), in one run.
+//! Ingestion throughput, side by side in one run: batches (a CSV upload, and the same rows as
+//! Parquet, validated, reported, profiled and written as Parquet) against DuckDB copying the same
+//! file into Parquet (`COPY … TO`), and streamed records (durably accepted and landed in
+//! Parquet) against raw JetStream publishing of the same records. Rounds alternate Cairn and its
+//! peer; medians are reported.
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
 
 use std::io::Write as _;
@@ -69,6 +72,66 @@ fn schema() -> serde_json::Value {
     ], "event_timestamp": "ts", "entity_keys": ["id"]}})
 }
 
+/// Rounds of each measurement, Cairn and its peer alternating; medians are reported, since one
+/// run of under a second on a shared machine is mostly noise.
+fn rounds() -> usize {
+    std::env::var("CAIRN_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1)
+}
+
+/// Seconds for Cairn to ingest `path` as one committed batch over HTTP.
+async fn cairn_ingest(client: &Client, path: &Path, content_type: &str) -> f64 {
+    let started = Instant::now();
+    let file = tokio::fs::File::open(path).await.unwrap();
+    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+    let batch = client.ingest("bench", content_type, body).await.unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(batch.report.unwrap().rows_accepted as usize, rows());
+    seconds
+}
+
+/// Seconds for DuckDB to copy `source` (CSV with `columns`, or Parquet) to a Parquet `target`.
+fn duckdb_copy(source: &Path, target: &Path, columns: &serde_json::Value) -> f64 {
+    let output = Command::new(cairn_testkit::python())
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_copy.py"))
+        .arg(source)
+        .arg(target)
+        .arg(columns.to_string())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let copied: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(copied["rows"].as_u64(), Some(rows() as u64));
+    copied["seconds"].as_f64().unwrap()
+}
+
+/// Times of the rounds: the median, and the range of the peer's time over Cairn's per round.
+struct Rounds {
+    cairn: Vec<f64>,
+    peer: Vec<f64>,
+}
+
+impl Rounds {
+    fn median(times: &[f64]) -> f64 {
+        let mut sorted = times.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    }
+
+    fn print(&self, peer: &str, cairn: &str, items: usize, unit: &str) {
+        let rate = |seconds: f64| items as f64 / seconds;
+        let (cairn_median, peer_median) = (Self::median(&self.cairn), Self::median(&self.peer));
+        let ratios: Vec<f64> = self.peer.iter().zip(&self.cairn).map(|(p, c)| p / c).collect();
+        let (low, high) = ratios.iter().fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+        println!("{:<58} {:>12}  {:>6}  {:>11}", "", format!("{unit}/s"), "ratio", "per round");
+        println!("{peer:<58} {:>12.0}  {:>6}", rate(peer_median), "1.00");
+        println!(
+            "{cairn:<58} {:>12.0}  {:>6.2}  {low:.2}–{high:.2}",
+            rate(cairn_median),
+            peer_median / cairn_median
+        );
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let total = rows();
@@ -82,14 +145,6 @@ async fn main() {
     let client = Client::new(service.url());
     client.post::<_, serde_json::Value>("/v1/datasets", &schema()).await.unwrap();
 
-    let started = Instant::now();
-    let file = tokio::fs::File::open(&csv).await.unwrap();
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
-    let batch = client.ingest("bench", "text/csv", body).await.unwrap();
-    let cairn_seconds = started.elapsed().as_secs_f64();
-    let peak_mb = peak_rss_mb();
-    assert_eq!(batch.report.unwrap().rows_accepted as usize, total);
-
     let columns = serde_json::json!([
         ["id", "BIGINT"],
         ["ts", "TIMESTAMPTZ"],
@@ -102,92 +157,62 @@ async fn main() {
         ["channel", "VARCHAR"],
         ["flag", "BOOLEAN"]
     ]);
-    let output = Command::new(cairn_testkit::python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_copy.py"))
-        .arg(&csv)
-        .arg(dir.path().join("duckdb.parquet"))
-        .arg(columns.to_string())
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let duckdb: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(duckdb["rows"].as_u64(), Some(total as u64));
-    let duckdb_seconds = duckdb["seconds"].as_f64().unwrap();
-
-    // The same rows as Parquet (the file DuckDB just wrote), both ways.
+    // The same rows as Parquet: the file DuckDB writes from the CSV.
     let parquet = dir.path().join("duckdb.parquet");
-    let output = Command::new(cairn_testkit::python())
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/duckdb_copy.py"))
-        .arg(&parquet)
-        .arg(dir.path().join("duckdb-again.parquet"))
-        .arg("[]")
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let duckdb_parquet: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let duckdb_parquet_seconds = duckdb_parquet["seconds"].as_f64().unwrap();
-    let started = Instant::now();
-    let file = tokio::fs::File::open(&parquet).await.unwrap();
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
-    let batch = client.ingest("bench", "application/vnd.apache.parquet", body).await.unwrap();
-    let cairn_parquet_seconds = started.elapsed().as_secs_f64();
-    assert_eq!(batch.report.unwrap().rows_accepted as usize, total);
+    let again = dir.path().join("duckdb-again.parquet");
+    let mut from_csv = Rounds { cairn: Vec::new(), peer: Vec::new() };
+    let mut from_parquet = Rounds { cairn: Vec::new(), peer: Vec::new() };
+    let mut peak_mb = None;
+    for _ in 0..rounds() {
+        from_csv.cairn.push(cairn_ingest(&client, &csv, "text/csv").await);
+        peak_mb.get_or_insert_with(peak_rss_mb);
+        from_csv.peer.push(duckdb_copy(&csv, &parquet, &columns));
+        from_parquet.cairn.push(cairn_ingest(&client, &parquet, "application/vnd.apache.parquet").await);
+        from_parquet.peer.push(duckdb_copy(&parquet, &again, &serde_json::json!([])));
+    }
+    let streaming = streaming(&config, &client).await;
 
-    let (stream_rows, raw_seconds, raw_packed_seconds, cairn_stream_seconds) =
-        streaming(&config, &client).await;
-
-    let rate = |seconds: f64| total as f64 / seconds;
-    println!("batch ingestion, CSV, {total} rows x 10 columns, {:.0} MB", bytes as f64 / 1e6);
-    println!("{:<58} {:>12}  {:>6}", "", "rows/s", "ratio");
-    println!("{:<58} {:>12.0}  {:>6}", "DuckDB COPY read_csv → Parquet (peer)", rate(duckdb_seconds), "1.00");
     println!(
-        "{:<58} {:>12.0}  {:>6.2}",
+        "batch ingestion, CSV, {total} rows x 10 columns, {:.0} MB, median of {} rounds",
+        bytes as f64 / 1e6,
+        rounds()
+    );
+    from_csv.print(
+        "DuckDB COPY read_csv → Parquet (peer)",
         "Cairn HTTP upload → validate + report → Parquet, committed",
-        rate(cairn_seconds),
-        duckdb_seconds / cairn_seconds
+        total,
+        "rows",
     );
     println!(
-        "peak resident memory of the process running the service, after the CSV upload: {peak_mb:.0} MB"
+        "peak resident memory of the process running the service, after the CSV upload: {:.0} MB",
+        peak_mb.unwrap_or_default()
     );
     println!();
     println!("batch ingestion, Parquet (written by DuckDB), {total} rows x 10 columns");
-    println!("{:<58} {:>12}  {:>6}", "", "rows/s", "ratio");
-    println!(
-        "{:<58} {:>12.0}  {:>6}",
+    from_parquet.print(
         "DuckDB COPY read_parquet → Parquet (peer)",
-        rate(duckdb_parquet_seconds),
-        "1.00"
-    );
-    println!(
-        "{:<58} {:>12.0}  {:>6.2}",
         "Cairn HTTP upload → validate + report → Parquet, committed",
-        rate(cairn_parquet_seconds),
-        duckdb_parquet_seconds / cairn_parquet_seconds
+        total,
+        "rows",
     );
-
-    let stream_rate = |seconds: f64| stream_rows as f64 / seconds;
     println!();
-    println!("streaming ingestion, {stream_rows} records x 10 columns (JSON), durable acknowledgement");
-    println!("{:<58} {:>12}  {:>6}", "", "records/s", "ratio");
     println!(
-        "{:<58} {:>12.0}  {:>6}",
-        "raw JetStream publish, 256 in flight, no processing (peer)",
-        stream_rate(raw_seconds),
-        "1.00"
+        "streaming ingestion, {STREAM_ROWS} records x 10 columns (JSON), durable acknowledgement, median of {} rounds",
+        rounds()
     );
-    println!(
-        "{:<58} {:>12.0}  {:>6.2}",
-        "raw JetStream publish, 1000 records a message (peer)",
-        stream_rate(raw_packed_seconds),
-        raw_seconds / raw_packed_seconds
-    );
-    println!(
-        "{:<58} {:>12.0}  {:>6.2}",
+    let Streaming { raw, packed, cairn } = streaming;
+    Rounds { cairn: cairn.clone(), peer: raw }.print(
+        "raw JetStream publish, a record a message (peer)",
         "Cairn POST /records → JetStream → validated → Parquet",
-        stream_rate(cairn_stream_seconds),
-        raw_seconds / cairn_stream_seconds
+        STREAM_ROWS,
+        "records",
     );
-    println!("Cairn against the packed publish: {:.2}", raw_packed_seconds / cairn_stream_seconds);
+    Rounds { cairn, peer: packed }.print(
+        "raw JetStream publish, 1000 records a message (peer)",
+        "Cairn POST /records → JetStream → validated → Parquet",
+        STREAM_ROWS,
+        "records",
+    );
     service.stop().await;
 }
 
@@ -207,56 +232,66 @@ fn json_record(i: usize) -> String {
     format!("{{{}}}", fields.join(","))
 }
 
+/// Seconds per round of each streaming measurement.
+struct Streaming {
+    raw: Vec<f64>,
+    packed: Vec<f64>,
+    cairn: Vec<f64>,
+}
+
 /// Records accepted with a durable acknowledgement and landed in Parquet, against publishing
-/// the same records to JetStream with nothing behind it.
-async fn streaming(config: &CairnConfig, client: &Client) -> (usize, f64, f64, f64) {
+/// the same records to JetStream with nothing behind it (a record a message, and packed as
+/// Cairn packs them).
+async fn streaming(config: &CairnConfig, client: &Client) -> Streaming {
     let bus = cairn_bus::Bus::connect(&config.nats, ServiceKind::Monitor, cairn_telemetry::Metrics::new("b"))
         .await
         .unwrap();
     // The peer: async-nats publishing the same records, with the same headers, to a stream of
     // its own (file storage, like Cairn's) that nothing reads.
     let jetstream = bus.jetstream();
-    jetstream
-        .create_stream(async_nats::jetstream::stream::Config {
-            name: "BENCH_RAW".into(),
-            subjects: vec!["bench.raw".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    // One record per message, as a producer publishing records itself sends them.
-    let messages = (0..STREAM_ROWS).map(|i| (format!("raw-{i}"), json_record(i)));
-    let raw = publish_raw(jetstream, messages.collect()).await;
-    // Packed as `POST …/records` packs them: JSON Lines, 1000 records a message.
-    let packed = (0..STREAM_ROWS.div_ceil(1000)).map(|m| {
-        let lines: Vec<String> = (m * 1000..((m + 1) * 1000).min(STREAM_ROWS)).map(json_record).collect();
-        (format!("packed-{m}"), lines.join("\n"))
-    });
-    let raw_packed = publish_raw(jetstream, packed.collect()).await;
-    jetstream.delete_stream("BENCH_RAW").await.unwrap();
-
     let http = reqwest::Client::new();
     let url = format!("{}/v1/datasets/bench/records", client.base_url());
-    let bodies: Vec<String> = (0..STREAM_ROWS / REQUEST_ROWS)
-        .map(|c| (c * REQUEST_ROWS..(c + 1) * REQUEST_ROWS).map(|i| json_record(i) + "\n").collect())
-        .collect();
-    let before: u64 = landed(client).await;
-    let started = Instant::now();
-    for (c, body) in bodies.into_iter().enumerate() {
-        let response = http
-            .post(&url)
-            .header("content-type", "application/x-ndjson")
-            .header("idempotency-key", format!("bench-{c}"))
-            .body(body)
-            .send()
+    let mut times = Streaming { raw: Vec::new(), packed: Vec::new(), cairn: Vec::new() };
+    for round in 0..rounds() {
+        jetstream
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: "BENCH_RAW".into(),
+                subjects: vec!["bench.raw".into()],
+                ..Default::default()
+            })
             .await
             .unwrap();
-        assert_eq!(response.status().as_u16(), 202);
+        let messages = (0..STREAM_ROWS).map(|i| (format!("raw-{i}"), json_record(i)));
+        times.raw.push(publish_raw(jetstream, messages.collect()).await);
+        let packed = (0..STREAM_ROWS.div_ceil(1000)).map(|m| {
+            let lines: Vec<String> = (m * 1000..((m + 1) * 1000).min(STREAM_ROWS)).map(json_record).collect();
+            (format!("packed-{m}"), lines.join("\n"))
+        });
+        times.packed.push(publish_raw(jetstream, packed.collect()).await);
+        jetstream.delete_stream("BENCH_RAW").await.unwrap();
+
+        let bodies: Vec<String> = (0..STREAM_ROWS / REQUEST_ROWS)
+            .map(|c| (c * REQUEST_ROWS..(c + 1) * REQUEST_ROWS).map(|i| json_record(i) + "\n").collect())
+            .collect();
+        let before: u64 = landed(client).await;
+        let started = Instant::now();
+        for (c, body) in bodies.into_iter().enumerate() {
+            let response = http
+                .post(&url)
+                .header("content-type", "application/x-ndjson")
+                .header("idempotency-key", format!("bench-{round}-{c}"))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status().as_u16(), 202);
+        }
+        while landed(client).await < before + STREAM_ROWS as u64 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        times.cairn.push(started.elapsed().as_secs_f64());
     }
-    while landed(client).await < before + STREAM_ROWS as u64 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    (STREAM_ROWS, raw, raw_packed, started.elapsed().as_secs_f64())
+    times
 }
 
 /// Seconds to publish `messages` (id, payload) to the peer's stream, 256 acknowledgements in
