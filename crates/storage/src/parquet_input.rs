@@ -18,7 +18,7 @@ use crate::builders::ColumnBuilder;
 use crate::layout::input_schema;
 use crate::{cells, data_type};
 
-const ROWS_PER_READ: usize = 8192;
+const ROWS_PER_READ: usize = 65_536;
 
 /// Reads a Parquet file's rows as batches of `schema`'s Arrow types, every column nullable
 /// (validation comes after), a row group at a time (the file is never whole in memory). Columns

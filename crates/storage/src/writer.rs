@@ -7,6 +7,7 @@ use arrow_array::cast::AsArray as _;
 use arrow_array::types::TimestampMicrosecondType;
 use arrow_array::{Array as _, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Schema as ArrowSchema};
+use arrow_select::concat::concat_batches;
 use arrow_select::take::take_record_batch;
 use cairn_domain::{BatchId, Name, Schema};
 use chrono::{DateTime, NaiveDate};
@@ -202,9 +203,10 @@ impl PartitionedWriter {
         }
         let (min, max) = std::mem::replace(&mut partition.bounds, NO_BOUNDS);
         if let Some(file) = &mut partition.file {
-            for batch in partition.pending.drain(..) {
-                file.writer.write(&batch)?;
-            }
+            // One write of the row group: a write has a cost per column however few its rows,
+            // and rows arrive in many small runs when a batch spans many days.
+            let pending = std::mem::take(&mut partition.pending);
+            file.writer.write(&concat_batches(&self.arrow, &pending)?)?;
             file.writer.flush()?;
             file.staged.rows += rows as u64;
             file.staged.min_event_micros = file.staged.min_event_micros.min(min);

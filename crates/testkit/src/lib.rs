@@ -10,7 +10,7 @@ mod s3;
 
 pub use config::config;
 pub use db::TestDb;
-pub use memory::peak_rss_mb;
+pub use memory::{cpu_seconds, peak_rss_mb};
 pub use nats::NatsServer;
 pub use python::python;
 pub use s3::S3Server;

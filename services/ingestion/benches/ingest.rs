@@ -78,15 +78,17 @@ fn rounds() -> usize {
     std::env::var("CAIRN_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1)
 }
 
-/// Seconds for Cairn to ingest `path` as one committed batch over HTTP.
-async fn cairn_ingest(client: &Client, path: &Path, content_type: &str) -> f64 {
+/// Seconds for Cairn to ingest `path` as one committed batch over HTTP, and the CPU seconds
+/// this process (the service and its client) used meanwhile.
+async fn cairn_ingest(client: &Client, path: &Path, content_type: &str) -> (f64, f64) {
+    let cpu = cairn_testkit::cpu_seconds(std::process::id());
     let started = Instant::now();
     let file = tokio::fs::File::open(path).await.unwrap();
     let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
     let batch = client.ingest("bench", content_type, body).await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(batch.report.unwrap().rows_accepted as usize, rows());
-    seconds
+    (seconds, cairn_testkit::cpu_seconds(std::process::id()) - cpu)
 }
 
 /// Seconds for DuckDB to copy `source` (CSV with `columns`, or Parquet) to a Parquet `target`.
@@ -108,6 +110,8 @@ fn duckdb_copy(source: &Path, target: &Path, columns: &serde_json::Value) -> f64
 struct Rounds {
     cairn: Vec<f64>,
     peer: Vec<f64>,
+    /// CPU seconds of Cairn's rounds, where measured.
+    cpu: Vec<f64>,
 }
 
 impl Rounds {
@@ -129,6 +133,9 @@ impl Rounds {
             rate(cairn_median),
             peer_median / cairn_median
         );
+        if !self.cpu.is_empty() {
+            println!("Cairn's CPU time (service and client), median: {:.2} s", Self::median(&self.cpu));
+        }
     }
 }
 
@@ -160,14 +167,18 @@ async fn main() {
     // The same rows as Parquet: the file DuckDB writes from the CSV.
     let parquet = dir.path().join("duckdb.parquet");
     let again = dir.path().join("duckdb-again.parquet");
-    let mut from_csv = Rounds { cairn: Vec::new(), peer: Vec::new() };
-    let mut from_parquet = Rounds { cairn: Vec::new(), peer: Vec::new() };
+    let mut from_csv = Rounds { cairn: Vec::new(), peer: Vec::new(), cpu: Vec::new() };
+    let mut from_parquet = Rounds { cairn: Vec::new(), peer: Vec::new(), cpu: Vec::new() };
     let mut peak_mb = None;
     for _ in 0..rounds() {
-        from_csv.cairn.push(cairn_ingest(&client, &csv, "text/csv").await);
+        let (seconds, cpu) = cairn_ingest(&client, &csv, "text/csv").await;
+        from_csv.cairn.push(seconds);
+        from_csv.cpu.push(cpu);
         peak_mb.get_or_insert_with(peak_rss_mb);
         from_csv.peer.push(duckdb_copy(&csv, &parquet, &columns));
-        from_parquet.cairn.push(cairn_ingest(&client, &parquet, "application/vnd.apache.parquet").await);
+        let (seconds, cpu) = cairn_ingest(&client, &parquet, "application/vnd.apache.parquet").await;
+        from_parquet.cairn.push(seconds);
+        from_parquet.cpu.push(cpu);
         from_parquet.peer.push(duckdb_copy(&parquet, &again, &serde_json::json!([])));
     }
     let streaming = streaming(&config, &client).await;
@@ -201,13 +212,13 @@ async fn main() {
         rounds()
     );
     let Streaming { raw, packed, cairn } = streaming;
-    Rounds { cairn: cairn.clone(), peer: raw }.print(
+    Rounds { cairn: cairn.clone(), peer: raw, cpu: Vec::new() }.print(
         "raw JetStream publish, a record a message (peer)",
         "Cairn POST /records → JetStream → validated → Parquet",
         STREAM_ROWS,
         "records",
     );
-    Rounds { cairn, peer: packed }.print(
+    Rounds { cairn, peer: packed, cpu: Vec::new() }.print(
         "raw JetStream publish, 1000 records a message (peer)",
         "Cairn POST /records → JetStream → validated → Parquet",
         STREAM_ROWS,

@@ -41,7 +41,7 @@ impl KnownKeys {
 }
 
 /// Records a sink gathers before checking, counting and writing them as one batch.
-const ROWS_PER_BATCH: usize = 8192;
+const ROWS_PER_BATCH: usize = 65_536;
 
 pub(crate) struct Sink {
     /// Records and decoded rows waiting to be checked as a batch, with their lines.
