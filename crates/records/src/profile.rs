@@ -312,6 +312,20 @@ impl ColumnState {
         }
     }
 
+    /// `n` cells of this column with the text `text` (neither null nor a number) in a row: what
+    /// as many calls of [`ColumnState::observe`] do — a counter gains `n` at once, or one
+    /// replaced takes them all — or in any order when the column holds no more values than the
+    /// counters (nothing is replaced then), as a flag column does.
+    pub fn observe_text(&mut self, text: &str, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.count += n;
+        if !self.numeric {
+            self.count_value(text, n, 0);
+        }
+    }
+
     /// Space-Saving: a new value takes the place of the least counted one, inheriting its
     /// count as the overestimate.
     fn count_value(&mut self, value: &str, n: u64, error: u64) {

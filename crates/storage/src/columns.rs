@@ -146,6 +146,17 @@ pub fn observe(batch: &RecordBatch, report: &mut QualityReport, profile: &mut Pr
             state.observe_numbers(floats.values());
             continue;
         }
+        if let Typed::Bool(flags) = &typed {
+            // Two values at most: counted in any order, the profile is the same.
+            for _ in 0..flags.null_count() {
+                quality.observe(None);
+                state.observe(None);
+            }
+            let trues = flags.true_count() as u64;
+            state.observe_text("true", trues);
+            state.observe_text("false", (flags.len() - flags.null_count()) as u64 - trues);
+            continue;
+        }
         numbers.clear();
         for row in 0..rows {
             match typed.cell(row) {
