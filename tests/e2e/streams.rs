@@ -178,8 +178,22 @@ async fn producers_publish_one_record_or_json_lines_per_message() {
     let ack = publish("packed", Some("application/x-ndjson"), lines).await;
     assert!(ack.duplicate, "the key covers the whole message");
     publish("pretty", None, "{\n  \"id\": 4,\n  \"ts\": \"2026-03-04T00:00:00Z\"\n}").await;
+    // Over HTTP, a pretty-printed array still makes one record of each element.
+    let pretty = serde_json::to_string_pretty(&serde_json::json!([
+        {"id": 5, "ts": "2026-03-05T00:00:00Z", "value": 5},
+        {"id": 6, "ts": "2026-03-06T00:00:00Z"}
+    ]))
+    .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/datasets/clicks/records", client.base_url()))
+        .header("content-type", "application/json")
+        .body(pretty)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 202);
 
-    let reports = eventually("both messages landed", || async {
+    let reports = eventually("every message landed", || async {
         let reports: Vec<_> = client
             .batches("clicks")
             .await
@@ -188,11 +202,11 @@ async fn producers_publish_one_record_or_json_lines_per_message() {
             .filter(|b| b.format == "stream" && b.state == "committed")
             .filter_map(|b| b.report)
             .collect();
-        (reports.iter().map(|r| r.rows_in).sum::<u64>() == 4).then_some(reports)
+        (reports.iter().map(|r| r.rows_in).sum::<u64>() == 6).then_some(reports)
     })
     .await;
     let accepted: u64 = reports.iter().map(|r| r.rows_accepted).sum();
     let quarantined: u64 = reports.iter().map(|r| r.rows_quarantined).sum();
-    assert_eq!((accepted, quarantined), (3, 1), "the blank line is no record; `three` is not an int64");
+    assert_eq!((accepted, quarantined), (5, 1), "the blank line is no record; `three` is not an int64");
     platform.stop().await;
 }

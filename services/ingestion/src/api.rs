@@ -454,10 +454,15 @@ fn split_records(body: &web::Bytes) -> Result<Vec<bytes::Bytes>, ApiError> {
             .into_iter()
             .enumerate()
             .map(|(i, raw)| {
-                if raw.get().trim_start().starts_with('{') {
-                    Ok(bytes::Bytes::copy_from_slice(raw.get().as_bytes()))
-                } else {
+                let text = raw.get();
+                if !text.trim_start().starts_with('{') {
                     Err(ApiError::invalid(format!("element {i} is not a JSON object")))
+                } else if text.contains(['\n', '\r']) {
+                    // Records travel one a line: a line break can only be whitespace here (a
+                    // JSON string cannot hold one), so a space stands in for it.
+                    Ok(bytes::Bytes::from(text.replace(['\n', '\r'], " ")))
+                } else {
+                    Ok(bytes::Bytes::copy_from_slice(text.as_bytes()))
                 }
             })
             .collect();
