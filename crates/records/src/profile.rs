@@ -130,7 +130,7 @@ impl Store {
 }
 
 /// The smallest and largest of `values` (none NaN); none when empty.
-pub(crate) fn min_max(values: &[f64]) -> Option<(f64, f64)> {
+fn min_max(values: &[f64]) -> Option<(f64, f64)> {
     let first = *values.first()?;
     Some(values.iter().fold((first, first), |(min, max), x| (min.min(*x), max.max(*x))))
 }
@@ -294,9 +294,10 @@ impl ColumnState {
 
     /// Numbers of this column that are not NaN, many at once: what [`ColumnState::observe`]
     /// does for each, but the run's mean and spread are computed apart and merged in once
-    /// (Chan), not as a chain of one division per value.
-    pub fn observe_numbers(&mut self, values: &[f64]) {
-        let Some((min, max)) = min_max(values) else { return };
+    /// (Chan), not as a chain of one division per value. Returns their smallest and largest,
+    /// for the quality report.
+    pub fn observe_numbers(&mut self, values: &[f64]) -> Option<(f64, f64)> {
+        let (min, max) = min_max(values)?;
         self.min = Some(self.min.map_or(min, |m| m.min(min)));
         self.max = Some(self.max.map_or(max, |m| m.max(max)));
         let (n_a, n_b) = (self.count as f64, values.len() as f64);
@@ -310,6 +311,7 @@ impl ColumnState {
         for x in values {
             self.sketch.add(*x);
         }
+        Some((min, max))
     }
 
     /// `n` cells of this column with the text `text` (neither null nor a number) in a row: what

@@ -40,12 +40,11 @@ impl ColumnQuality {
             }
         }
     }
-}
 
-impl ColumnQuality {
-    /// Accepted numbers of this column that are not NaN, many at once.
-    pub fn observe_numbers(&mut self, values: &[f64]) {
-        if let Some((min, max)) = crate::profile::min_max(values) {
+    /// The smallest and largest of accepted numbers observed many at once (none: there were
+    /// none), as [`ColumnState::observe_numbers`](crate::ColumnState::observe_numbers) returns them.
+    pub fn observe_range(&mut self, range: Option<(f64, f64)>) {
+        if let Some((min, max)) = range {
             self.min = Some(self.min.map_or(min, |m| m.min(min)));
             self.max = Some(self.max.map_or(max, |m| m.max(max)));
         }

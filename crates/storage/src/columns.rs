@@ -142,8 +142,7 @@ pub fn observe(batch: &RecordBatch, report: &mut QualityReport, profile: &mut Pr
         if let (Typed::Float64(floats), 0) = (&typed, array.null_count())
             && !floats.values().iter().any(|x| x.is_nan())
         {
-            quality.observe_numbers(floats.values());
-            state.observe_numbers(floats.values());
+            quality.observe_range(state.observe_numbers(floats.values()));
             continue;
         }
         if let Typed::Bool(flags) = &typed {
@@ -173,8 +172,7 @@ pub fn observe(batch: &RecordBatch, report: &mut QualityReport, profile: &mut Pr
                 }
             }
         }
-        quality.observe_numbers(&numbers);
-        state.observe_numbers(&numbers);
+        quality.observe_range(state.observe_numbers(&numbers));
     }
 }
 

@@ -91,36 +91,24 @@ pub async fn publish(
     Ok((count, duplicates))
 }
 
-/// The records of a streamed message: its lines when it is JSON Lines, else the message whole
-/// (one JSON object, which may span lines).
+/// The records of a streamed message: its non-blank lines when it is JSON Lines, else the
+/// message whole (one JSON object, which may span lines).
 fn records_of(delivery: &RawDelivery) -> impl Iterator<Item = Bytes> + '_ {
     let lines = delivery.content_type.as_deref() == Some(JSON_LINES);
     let payload = &delivery.payload;
-    let mut rest = (!payload.is_empty()).then(|| payload.clone());
-    std::iter::from_fn(move || {
-        loop {
-            let current = rest.take()?;
-            let record = match current.iter().position(|b| *b == b'\n').filter(|_| lines) {
-                Some(at) => {
-                    rest = Some(current.slice(at + 1..));
-                    current.slice(..at)
-                }
-                None => current,
-            };
-            if !lines || !record.iter().all(u8::is_ascii_whitespace) {
-                return Some(record);
-            }
-        }
-    })
+    payload
+        .split(move |b| lines && *b == b'\n')
+        .filter(
+            move |record| {
+                if lines { !record.iter().all(u8::is_ascii_whitespace) } else { !record.is_empty() }
+            },
+        )
+        .map(|record| payload.slice_ref(record))
 }
 
 /// How many records a streamed message holds, for the micro-batch's size.
 fn weight(delivery: &RawDelivery) -> usize {
-    if delivery.content_type.as_deref() == Some(JSON_LINES) {
-        delivery.payload.iter().filter(|b| **b == b'\n').count() + 1
-    } else {
-        1
-    }
+    records_of(delivery).count()
 }
 
 /// Starts the reader that writes streamed records to the offline store, from the position it
