@@ -91,41 +91,68 @@ pub fn record(batch: &RecordBatch, row: usize) -> Record {
         .collect()
 }
 
-/// The rules each row of `batch` breaks (empty: accepted). Unique keys are checked, and the
-/// accepted ones remembered, record by record, as [`Validator::check`] does.
+/// The rules each row of `batch` breaks (empty: accepted; no rows at all: every row
+/// accepted). Unique keys are checked, and the accepted ones remembered, record by record, as
+/// [`Validator::check`] does.
 pub fn check(validator: &mut Validator, batch: &RecordBatch) -> Vec<Vec<Violation>> {
     let rows = batch.num_rows();
     if validator.checks_keys() {
         return (0..rows).map(|row| validator.check(&record(batch, row))).collect();
     }
-    let mut violations = vec![Vec::new(); rows];
+    let mut violations = Vec::new();
+    let mut broken = |row: usize, violation: Violation| {
+        if violations.is_empty() {
+            violations.resize(rows, Vec::new());
+        }
+        violations[row].push(violation);
+    };
     for (rules, array) in validator.columns().iter().zip(batch.columns()) {
         if !rules.nullable() && array.null_count() > 0 {
-            for (row, broken) in violations.iter_mut().enumerate() {
-                if array.is_null(row) {
-                    broken.push(rules.violation("not_null", None));
-                }
+            for row in (0..rows).filter(|row| array.is_null(*row)) {
+                broken(row, rules.violation("not_null", None));
             }
         }
-        if rules.checks_values() {
-            let typed = Typed::of(array);
-            if let Some((min, max)) = rules.bounds_only()
-                && typed.within(min, max)
+        if !rules.checks_values() {
+            continue;
+        }
+        let typed = Typed::of(array);
+        if let Some((min, max)) = rules.bounds_only()
+            && typed.within(min, max)
+        {
+            continue;
+        }
+        // Texts repeat (categories, countries): one that passed is not checked again.
+        let mut passed: Vec<&str> = Vec::new();
+        for row in 0..rows {
+            let Some(cell) = typed.cell(row) else { continue };
+            if let Cell::Str(text) = cell
+                && passed.contains(&text)
             {
                 continue;
             }
-            for (row, broken) in violations.iter_mut().enumerate() {
-                if let Some(cell) = typed.cell(row) {
-                    rules.broken(cell, |rule| broken.push(rules.violation(rule, Some(cell))));
-                }
+            let mut ok = true;
+            rules.broken(cell, |rule| {
+                ok = false;
+                broken(row, rules.violation(rule, Some(cell)));
+            });
+            if let (true, Cell::Str(text)) = (ok, cell)
+                && passed.len() < PASSED_TEXTS
+            {
+                passed.push(text);
             }
         }
     }
     violations
 }
 
+/// Texts of a column remembered as passing its rules, within a batch.
+const PASSED_TEXTS: usize = 16;
+
 /// The rows of `batch` that broke no rule (`violations` as [`check`] returned them).
 pub fn accepted(batch: &RecordBatch, violations: &[Vec<Violation>]) -> Result<RecordBatch, StorageError> {
+    if violations.is_empty() {
+        return Ok(batch.clone());
+    }
     let keep: BooleanArray = violations.iter().map(|broken| Some(broken.is_empty())).collect();
     Ok(filter_record_batch(batch, &keep)?)
 }
@@ -144,6 +171,20 @@ pub fn observe(batch: &RecordBatch, report: &mut QualityReport, profile: &mut Pr
         {
             quality.observe_range(state.observe_numbers(floats.values()));
             continue;
+        }
+        if array.null_count() == 0 {
+            // Whole numbers: all of them at once, as floats.
+            numbers.clear();
+            match &typed {
+                Typed::Int32(ints) => numbers.extend(ints.values().iter().map(|x| f64::from(*x))),
+                Typed::Int64(ints) => numbers.extend(ints.values().iter().map(|x| *x as f64)),
+                Typed::Timestamp(times) => numbers.extend(times.values().iter().map(|x| *x as f64)),
+                _ => {}
+            }
+            if !numbers.is_empty() {
+                quality.observe_range(state.observe_numbers(&numbers));
+                continue;
+            }
         }
         if let Typed::Bool(flags) = &typed {
             // Two values at most: counted in any order, the profile is the same.
@@ -231,6 +272,24 @@ mod tests {
             .collect()
     }
 
+    fn assert_observed_as_record_by_record(schema: &Schema, batch: &RecordBatch, records: &[Record]) {
+        let (mut report, mut profile) = (QualityReport::new(schema), Profile::new(schema));
+        observe(batch, &mut report, &mut profile);
+        let (mut report_rows, mut profile_rows) = (QualityReport::new(schema), Profile::new(schema));
+        for record in records {
+            report_rows.accept(record);
+            profile_rows.observe(record);
+        }
+        assert_eq!(report, report_rows);
+        // Means and spreads are summed in another order: equal within rounding.
+        for (columnar, by_row) in profile.columns.iter_mut().zip(&profile_rows.columns) {
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+            assert!(close(columnar.mean, by_row.mean) && close(columnar.m2, by_row.m2), "{}", by_row.name);
+            (columnar.mean, columnar.m2) = (by_row.mean, by_row.m2);
+        }
+        assert_eq!(profile, profile_rows);
+    }
+
     #[test]
     fn checking_and_profiling_a_batch_equals_doing_it_record_by_record() {
         let schema = schema();
@@ -255,21 +314,10 @@ mod tests {
         assert!(Typed::of(kept.column(2)).within(bounds.0, bounds.1));
         assert!(check(&mut Validator::new(&schema), &kept).iter().all(Vec::is_empty));
 
-        let (mut report, mut profile) = (QualityReport::new(&schema), Profile::new(&schema));
-        observe(&batch, &mut report, &mut profile);
-        let (mut report_rows, mut profile_rows) = (QualityReport::new(&schema), Profile::new(&schema));
-        for record in &records {
-            report_rows.accept(record);
-            profile_rows.observe(record);
-        }
-        assert_eq!(report, report_rows);
-        // Means and spreads are summed in another order: equal within rounding.
-        for (columnar, by_row) in profile.columns.iter_mut().zip(&profile_rows.columns) {
-            let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
-            assert!(close(columnar.mean, by_row.mean) && close(columnar.m2, by_row.m2), "{}", by_row.name);
-            (columnar.mean, columnar.m2) = (by_row.mean, by_row.m2);
-        }
-        assert_eq!(profile, profile_rows);
+        // With nulls, and without (whole-number columns are then read as one run).
+        assert_observed_as_record_by_record(&schema, &batch, &records);
+        assert_eq!(kept.column(0).null_count() + kept.column(1).null_count(), 0);
+        assert_observed_as_record_by_record(&schema, &kept, &expected_kept);
 
         let days = event_days(&batch, 1);
         assert_eq!((days.first(), days.last()), (Some(&-1), Some(&11)));

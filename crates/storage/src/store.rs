@@ -4,15 +4,16 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use cairn_config::CairnConfig;
-use cairn_config::S3Config;
-use cairn_objects::{PutError, delete_if_present, open_store, put_stream};
+use cairn_objects::{PutError, Written, delete_if_present, hex, open_store, put_stream};
 use futures::stream::BoxStream;
 use futures::{StreamExt as _, TryStreamExt as _};
+use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use crate::object_reader::ObjectReader;
 use crate::quarantine::read_quarantined;
@@ -36,24 +37,34 @@ pub struct StoredFile {
 #[derive(Clone)]
 pub struct OfflineStore {
     store: Arc<dyn ObjectStore>,
+    /// The same store when it is a local directory: a staged file is moved into it, not copied.
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 impl OfflineStore {
     /// A store in a local directory (created if missing).
     pub fn local(root: &Path) -> Result<Self, StorageError> {
-        Ok(Self { store: open_store("", root, &S3Config::default())? })
+        std::fs::create_dir_all(root)
+            .map_err(|source| StorageError::Staging { path: root.display().to_string(), source })?;
+        let local = Arc::new(LocalFileSystem::new_with_prefix(root)?);
+        Ok(Self { store: local.clone(), local: Some(local) })
     }
 
     /// The store the configuration names: `storage.offline_url` (`s3://bucket/prefix`, with
     /// `[storage.s3]`) or else the local `offline_root`.
     pub fn from_config(config: &CairnConfig) -> Result<Self, StorageError> {
-        Ok(Self {
-            store: open_store(&config.storage.offline_url, &config.offline_root(), &config.storage.s3)?,
-        })
+        if config.storage.offline_url.is_empty() {
+            return Self::local(&config.offline_root());
+        }
+        Ok(Self::from_object_store(open_store(
+            &config.storage.offline_url,
+            &config.offline_root(),
+            &config.storage.s3,
+        )?))
     }
 
     pub fn from_object_store(store: Arc<dyn ObjectStore>) -> Self {
-        Self { store }
+        Self { store, local: None }
     }
 
     /// The object store itself, for engines that read the files directly (DataFusion).
@@ -66,6 +77,25 @@ impl OfflineStore {
     pub async fn upload(&self, staged: &StagedFile) -> Result<StoredFile, StorageError> {
         let staging_error =
             |source| StorageError::Staging { path: staged.local.display().to_string(), source };
+        let stored = |written: Written| StoredFile {
+            path: staged.object.clone(),
+            rows: staged.rows,
+            bytes: written.bytes,
+            sha256: written.sha256,
+            min_event_micros: staged.min_event_micros,
+            max_event_micros: staged.max_event_micros,
+        };
+        if let Some(local) = &self.local {
+            let target = local.path_to_filesystem(&ObjectPath::from(staged.object.as_str()))?;
+            let source = staged.local.clone();
+            let moved = tokio::task::spawn_blocking(move || move_hashed(&source, &target))
+                .await
+                .map_err(|error| staging_error(std::io::Error::other(error)))?
+                .map_err(staging_error)?;
+            if let Some(written) = moved {
+                return Ok(stored(written));
+            }
+        }
         let file = tokio::fs::File::open(&staged.local).await.map_err(staging_error)?;
         let input = tokio_util::io::ReaderStream::with_capacity(file, CHUNK);
         let path = ObjectPath::from(staged.object.as_str());
@@ -77,14 +107,7 @@ impl OfflineStore {
             }
         })?;
         let _ = tokio::fs::remove_file(&staged.local).await;
-        Ok(StoredFile {
-            path: staged.object.clone(),
-            rows: staged.rows,
-            bytes: written.bytes,
-            sha256: written.sha256,
-            min_event_micros: staged.min_event_micros,
-            max_event_micros: staged.max_event_micros,
-        })
+        Ok(stored(written))
     }
 
     /// Removes files; ones already gone are fine.
@@ -153,15 +176,28 @@ impl OfflineStore {
     }
 }
 
+/// Hashes `source`, then renames it to `target` (its directories created): none when the two
+/// are on different file systems, where only a copy can move it.
+fn move_hashed(source: &Path, target: &Path) -> std::io::Result<Option<Written>> {
+    let mut file = std::fs::File::open(source)?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher)?;
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    match std::fs::rename(source, target) {
+        Ok(()) => Ok(Some(Written { bytes, sha256: hex(&hasher.finalize()) })),
+        Err(error) if error.kind() == std::io::ErrorKind::CrossesDevices => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use arrow_array::cast::AsArray;
     use arrow_array::types::{Int64Type, TimestampMicrosecondType};
     use cairn_domain::{BatchId, Name, Schema};
     use cairn_records::Value;
-
-    use cairn_objects::hex;
-    use sha2::{Digest as _, Sha256};
 
     use super::*;
     use crate::{PartitionedWriter, QuarantineWriter};

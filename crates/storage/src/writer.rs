@@ -1,10 +1,10 @@
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray as _;
-use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array as _, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Schema as ArrowSchema};
 use arrow_select::concat::concat_batches;
@@ -190,6 +190,9 @@ impl PartitionedWriter {
         if rows == 0 {
             return Ok(());
         }
+        // One write of the row group: a write has a cost per column however few its rows,
+        // and rows arrive in many small runs when a batch spans many days.
+        let rows_group = concat_batches(&self.arrow, &std::mem::take(&mut partition.pending))?;
         if partition.file.is_none() {
             partition.file = Some(open(
                 &self.staging,
@@ -197,16 +200,13 @@ impl PartitionedWriter {
                 (self.batch, self.shard),
                 date,
                 partition.next_file,
-                &self.arrow,
+                &rows_group,
             )?);
             partition.next_file += 1;
         }
         let (min, max) = std::mem::replace(&mut partition.bounds, NO_BOUNDS);
         if let Some(file) = &mut partition.file {
-            // One write of the row group: a write has a cost per column however few its rows,
-            // and rows arrive in many small runs when a batch spans many days.
-            let pending = std::mem::take(&mut partition.pending);
-            file.writer.write(&concat_batches(&self.arrow, &pending)?)?;
+            file.writer.write(&rows_group)?;
             file.writer.flush()?;
             file.staged.rows += rows as u64;
             file.staged.min_event_micros = file.staged.min_event_micros.min(min);
@@ -248,14 +248,31 @@ impl PartitionedWriter {
     }
 }
 
+/// Values a column's dictionary is judged by: its first (not null) ones in a file.
+const DICTIONARY_SAMPLE: usize = 1024;
+
+/// Whether the first [`DICTIONARY_SAMPLE`] values are all different, and there are more than a
+/// handful: a column of ids. A column of a few thousand values drawn at random repeats within
+/// them (about 100 pairs for 5 000), so keeps its dictionary.
+fn all_distinct<T: std::hash::Hash + Eq>(values: impl Iterator<Item = T>) -> bool {
+    let mut seen = HashSet::with_capacity(DICTIONARY_SAMPLE);
+    for value in values.take(DICTIONARY_SAMPLE) {
+        if !seen.insert(value) {
+            return false;
+        }
+    }
+    seen.len() >= 64
+}
+
 fn open(
     staging: &Path,
     dataset: &Name,
     (batch, shard): (BatchId, u32),
     date: NaiveDate,
     n: u32,
-    schema: &Arc<ArrowSchema>,
+    first: &RecordBatch,
 ) -> Result<OpenFile, StorageError> {
+    let schema = first.schema();
     let name = match shard {
         0 => format!("part-{batch}-{n:05}.parquet"),
         shard => format!("part-{batch}-{shard}-{n:05}.parquet"),
@@ -267,19 +284,76 @@ fn open(
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_created_by(format!("cairn {}", env!("CARGO_PKG_VERSION")));
-    // Measurements and times rarely repeat: a dictionary costs a hash per value and is then
-    // abandoned. Keys, strings, categories and flags keep theirs.
-    for field in schema.fields() {
-        if matches!(field.data_type(), DataType::Float32 | DataType::Float64 | DataType::Timestamp(..)) {
+    // A dictionary costs a hash per value and only pays when values repeat. Measurements and
+    // times rarely do; keys, strings and categories keep theirs unless the file's first values
+    // are all different (an id: its dictionary would grow to the page limit and be abandoned).
+    for (field, column) in schema.fields().iter().zip(first.columns()) {
+        let plain = match field.data_type() {
+            DataType::Float32 | DataType::Float64 | DataType::Timestamp(..) => true,
+            DataType::Int32 => all_distinct(column.as_primitive::<Int32Type>().iter().flatten()),
+            DataType::Int64 => all_distinct(column.as_primitive::<Int64Type>().iter().flatten()),
+            DataType::Utf8 => all_distinct(column.as_string::<i32>().iter().flatten()),
+            _ => false,
+        };
+        if plain {
             properties =
                 properties.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
         }
     }
     let properties = properties.build();
-    let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))?;
+    let writer = ArrowWriter::try_new(file, schema, Some(properties))?;
     let object = format!("datasets/{dataset}/data/date={date}/{name}");
     Ok(OpenFile {
         writer,
         staged: StagedFile { local, object, rows: 0, min_event_micros: i64::MAX, max_event_micros: i64::MIN },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use parquet::file::reader::{FileReader as _, SerializedFileReader};
+
+    use super::*;
+    use crate::BatchBuilder;
+
+    #[test]
+    fn ids_are_written_plain_and_repeated_values_with_a_dictionary() {
+        let schema: Schema = serde_json::from_value(serde_json::json!({
+            "columns": [
+                {"name": "id", "type": "int64", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "store", "type": "int64"},
+                {"name": "order", "type": "string"},
+                {"name": "few", "type": "int64"}
+            ],
+            "event_timestamp": "ts"
+        }))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dataset = Name::parse("tx").unwrap();
+        let mut writer = PartitionedWriter::new(dir.path(), &dataset, &schema, BatchId::new()).unwrap();
+        let mut rows = BatchBuilder::new(&schema);
+        for i in 0..5000i64 {
+            use cairn_records::Value;
+            // `store` repeats at random among 5 000 values; `few` has 63 values, all different.
+            let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            let store = (x ^ (x >> 31)) % 5000;
+            rows.push(&vec![
+                Value::Int(i),
+                Value::Timestamp(i),
+                Value::Int(store as i64),
+                Value::Str(format!("order-{i}")),
+                if i < 63 { Value::Int(i) } else { Value::Null },
+            ]);
+        }
+        writer.push(&rows.finish().unwrap()).unwrap();
+        let staged = writer.finish().unwrap();
+        let reader = SerializedFileReader::new(File::open(&staged[0].local).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        let dictionary: Vec<bool> =
+            (0..5).map(|column| group.column(column).dictionary_page_offset().is_some()).collect();
+        assert_eq!(dictionary, [false, false, true, false, true]);
+    }
 }

@@ -72,6 +72,12 @@ fn schema() -> serde_json::Value {
     ], "event_timestamp": "ts", "entity_keys": ["id"]}})
 }
 
+/// Whether to measure `part` (`csv`, `parquet` or `streaming`): all, unless `CAIRN_BENCH_ONLY`
+/// names some (comma-separated), as when profiling one of them.
+fn measures(part: &str) -> bool {
+    std::env::var("CAIRN_BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == part))
+}
+
 /// Rounds of each measurement, Cairn and its peer alternating; medians are reported, since one
 /// run of under a second on a shared machine is mostly noise.
 fn rounds() -> usize {
@@ -170,60 +176,73 @@ async fn main() {
     let mut from_csv = Rounds { cairn: Vec::new(), peer: Vec::new(), cpu: Vec::new() };
     let mut from_parquet = Rounds { cairn: Vec::new(), peer: Vec::new(), cpu: Vec::new() };
     let mut peak_mb = None;
-    for _ in 0..rounds() {
-        let (seconds, cpu) = cairn_ingest(&client, &csv, "text/csv").await;
-        from_csv.cairn.push(seconds);
-        from_csv.cpu.push(cpu);
-        peak_mb.get_or_insert_with(peak_rss_mb);
-        from_csv.peer.push(duckdb_copy(&csv, &parquet, &columns));
-        let (seconds, cpu) = cairn_ingest(&client, &parquet, "application/vnd.apache.parquet").await;
-        from_parquet.cairn.push(seconds);
-        from_parquet.cpu.push(cpu);
-        from_parquet.peer.push(duckdb_copy(&parquet, &again, &serde_json::json!([])));
+    if measures("parquet") && !measures("csv") {
+        duckdb_copy(&csv, &parquet, &columns);
     }
-    let streaming = streaming(&config, &client).await;
+    for _ in 0..rounds() {
+        if measures("csv") {
+            let (seconds, cpu) = cairn_ingest(&client, &csv, "text/csv").await;
+            from_csv.cairn.push(seconds);
+            from_csv.cpu.push(cpu);
+            peak_mb.get_or_insert_with(peak_rss_mb);
+            from_csv.peer.push(duckdb_copy(&csv, &parquet, &columns));
+        }
+        if measures("parquet") {
+            let (seconds, cpu) = cairn_ingest(&client, &parquet, "application/vnd.apache.parquet").await;
+            from_parquet.cairn.push(seconds);
+            from_parquet.cpu.push(cpu);
+            from_parquet.peer.push(duckdb_copy(&parquet, &again, &serde_json::json!([])));
+        }
+    }
+    let streaming = if measures("streaming") { Some(streaming(&config, &client).await) } else { None };
 
-    println!(
-        "batch ingestion, CSV, {total} rows x 10 columns, {:.0} MB, median of {} rounds",
-        bytes as f64 / 1e6,
-        rounds()
-    );
-    from_csv.print(
-        "DuckDB COPY read_csv → Parquet (peer)",
-        "Cairn HTTP upload → validate + report → Parquet, committed",
-        total,
-        "rows",
-    );
-    println!(
-        "peak resident memory of the process running the service, after the CSV upload: {:.0} MB",
-        peak_mb.unwrap_or_default()
-    );
-    println!();
-    println!("batch ingestion, Parquet (written by DuckDB), {total} rows x 10 columns");
-    from_parquet.print(
-        "DuckDB COPY read_parquet → Parquet (peer)",
-        "Cairn HTTP upload → validate + report → Parquet, committed",
-        total,
-        "rows",
-    );
-    println!();
-    println!(
-        "streaming ingestion, {STREAM_ROWS} records x 10 columns (JSON), durable acknowledgement, median of {} rounds",
-        rounds()
-    );
-    let Streaming { raw, packed, cairn } = streaming;
-    Rounds { cairn: cairn.clone(), peer: raw, cpu: Vec::new() }.print(
-        "raw JetStream publish, a record a message (peer)",
-        "Cairn POST /records → JetStream → validated → Parquet",
-        STREAM_ROWS,
-        "records",
-    );
-    Rounds { cairn, peer: packed, cpu: Vec::new() }.print(
-        "raw JetStream publish, 1000 records a message (peer)",
-        "Cairn POST /records → JetStream → validated → Parquet",
-        STREAM_ROWS,
-        "records",
-    );
+    if measures("csv") {
+        println!(
+            "batch ingestion, CSV, {total} rows x 10 columns, {:.0} MB, median of {} rounds",
+            bytes as f64 / 1e6,
+            rounds()
+        );
+        from_csv.print(
+            "DuckDB COPY read_csv → Parquet (peer)",
+            "Cairn HTTP upload → validate + report → Parquet, committed",
+            total,
+            "rows",
+        );
+        println!(
+            "peak resident memory of the process running the service, after the CSV upload: {:.0} MB",
+            peak_mb.unwrap_or_default()
+        );
+        println!();
+    }
+    if measures("parquet") {
+        println!("batch ingestion, Parquet (written by DuckDB), {total} rows x 10 columns");
+        from_parquet.print(
+            "DuckDB COPY read_parquet → Parquet (peer)",
+            "Cairn HTTP upload → validate + report → Parquet, committed",
+            total,
+            "rows",
+        );
+        println!();
+    }
+    if let Some(streaming) = streaming {
+        println!(
+            "streaming ingestion, {STREAM_ROWS} records x 10 columns (JSON), durable acknowledgement, median of {} rounds",
+            rounds()
+        );
+        let Streaming { raw, packed, cairn } = streaming;
+        Rounds { cairn: cairn.clone(), peer: raw, cpu: Vec::new() }.print(
+            "raw JetStream publish, a record a message (peer)",
+            "Cairn POST /records → JetStream → validated → Parquet",
+            STREAM_ROWS,
+            "records",
+        );
+        Rounds { cairn, peer: packed, cpu: Vec::new() }.print(
+            "raw JetStream publish, 1000 records a message (peer)",
+            "Cairn POST /records → JetStream → validated → Parquet",
+            STREAM_ROWS,
+            "records",
+        );
+    }
     service.stop().await;
 }
 
