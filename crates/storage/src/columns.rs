@@ -91,8 +91,8 @@ pub fn record(batch: &RecordBatch, row: usize) -> Record {
         .collect()
 }
 
-/// The rules each row of `batch` breaks (empty: accepted; no rows at all: every row
-/// accepted). Unique keys are checked, and the accepted ones remembered, record by record, as
+/// The rules each row of `batch` breaks, a list a row (empty: accepted), or no lists at all
+/// when every row is accepted. Unique keys are checked, and the accepted ones remembered, record by record, as
 /// [`Validator::check`] does.
 pub fn check(validator: &mut Validator, batch: &RecordBatch) -> Vec<Vec<Violation>> {
     let rows = batch.num_rows();
