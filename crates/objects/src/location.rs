@@ -38,13 +38,18 @@ pub fn s3_bucket(bucket: &str, s3: &S3Config) -> Result<Arc<dyn ObjectStore>, ob
     Ok(Arc::new(builder.build()?))
 }
 
+/// A store in the local directory `root` (created if missing).
+pub fn open_local(root: &Path) -> Result<Arc<LocalFileSystem>, ObjectsError> {
+    std::fs::create_dir_all(root)
+        .map_err(|source| ObjectsError::Directory { path: root.display().to_string(), source })?;
+    Ok(Arc::new(LocalFileSystem::new_with_prefix(root)?))
+}
+
 /// The store `url` names: `s3://bucket[/prefix]` (with `s3`), or when `url` is empty the local
 /// directory `local` (created if missing).
 pub fn open_store(url: &str, local: &Path, s3: &S3Config) -> Result<Arc<dyn ObjectStore>, ObjectsError> {
     if url.is_empty() {
-        std::fs::create_dir_all(local)
-            .map_err(|source| ObjectsError::Directory { path: local.display().to_string(), source })?;
-        return Ok(Arc::new(LocalFileSystem::new_with_prefix(local)?));
+        return Ok(open_local(local)?);
     }
     let bad = || ObjectsError::Url(url.to_owned());
     let parsed = url::Url::parse(url).map_err(|_| bad())?;

@@ -92,8 +92,8 @@ pub fn record(batch: &RecordBatch, row: usize) -> Record {
 }
 
 /// The rules each row of `batch` breaks, a list a row (empty: accepted), or no lists at all
-/// when every row is accepted. Unique keys are checked, and the accepted ones remembered, record by record, as
-/// [`Validator::check`] does.
+/// when every row is accepted. Unique keys are checked, and the accepted ones remembered,
+/// record by record, as [`Validator::check`] does.
 pub fn check(validator: &mut Validator, batch: &RecordBatch) -> Vec<Vec<Violation>> {
     let rows = batch.num_rows();
     if validator.checks_keys() {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use cairn_config::CairnConfig;
-use cairn_objects::{PutError, Written, delete_if_present, hex, open_store, put_stream};
+use cairn_objects::{PutError, Written, delete_if_present, hex, open_local, open_store, put_stream};
 use futures::stream::BoxStream;
 use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::local::LocalFileSystem;
@@ -44,9 +44,7 @@ pub struct OfflineStore {
 impl OfflineStore {
     /// A store in a local directory (created if missing).
     pub fn local(root: &Path) -> Result<Self, StorageError> {
-        std::fs::create_dir_all(root)
-            .map_err(|source| StorageError::Staging { path: root.display().to_string(), source })?;
-        let local = Arc::new(LocalFileSystem::new_with_prefix(root)?);
+        let local = open_local(root)?;
         Ok(Self { store: local.clone(), local: Some(local) })
     }
 
