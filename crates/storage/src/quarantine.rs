@@ -1,4 +1,3 @@
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
+use crate::writer::HashedFile;
 use crate::{StagedFile, StorageError};
 
 const ROWS_PER_GROUP: usize = 64 * 1024;
@@ -58,7 +58,7 @@ pub struct QuarantineWriter {
     columns: Vec<String>,
     schema: Arc<ArrowSchema>,
     staged: StagedFile,
-    writer: Option<ArrowWriter<File>>,
+    writer: Option<ArrowWriter<HashedFile>>,
     lines: Int64Builder,
     records: StringBuilder,
     violations: StringBuilder,
@@ -86,7 +86,14 @@ impl QuarantineWriter {
         Ok(Self {
             columns,
             schema,
-            staged: StagedFile { local, object, rows: 0, min_event_micros: 0, max_event_micros: 0 },
+            staged: StagedFile {
+                local,
+                object,
+                rows: 0,
+                min_event_micros: 0,
+                max_event_micros: 0,
+                written: None,
+            },
             writer: None,
             lines: Int64Builder::new(),
             records: StringBuilder::new(),
@@ -126,9 +133,7 @@ impl QuarantineWriter {
             return Ok(());
         }
         if self.writer.is_none() {
-            let local = &self.staged.local;
-            let file = File::create(local)
-                .map_err(|source| StorageError::Staging { path: local.display().to_string(), source })?;
+            let file = HashedFile::create(&self.staged.local)?;
             let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
             self.writer = Some(ArrowWriter::try_new(file, self.schema.clone(), Some(properties))?);
         }
@@ -151,8 +156,8 @@ impl QuarantineWriter {
         self.flush()?;
         match self.writer.take() {
             Some(writer) => {
-                writer.close()?;
-                Ok(Some(self.staged))
+                let written = writer.into_inner()?.finish();
+                Ok(Some(StagedFile { written: Some(written), ..self.staged }))
             }
             None => Ok(None),
         }

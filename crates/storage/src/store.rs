@@ -71,7 +71,8 @@ impl OfflineStore {
     }
 
     /// Streams a staged file into the store (in parts, never whole in memory), hashing it on
-    /// the way, then removes the staged copy.
+    /// the way, then removes the staged copy. A local store takes it by rename, with the hash
+    /// made as it was written (or by reading it once).
     pub async fn upload(&self, staged: &StagedFile) -> Result<StoredFile, StorageError> {
         let staging_error =
             |source| StorageError::Staging { path: staged.local.display().to_string(), source };
@@ -85,8 +86,8 @@ impl OfflineStore {
         };
         if let Some(local) = &self.local {
             let target = local.path_to_filesystem(&ObjectPath::from(staged.object.as_str()))?;
-            let source = staged.local.clone();
-            let moved = tokio::task::spawn_blocking(move || move_hashed(&source, &target))
+            let (source, written) = (staged.local.clone(), staged.written.clone());
+            let moved = tokio::task::spawn_blocking(move || move_into(&source, &target, written))
                 .await
                 .map_err(|error| staging_error(std::io::Error::other(error)))?
                 .map_err(staging_error)?;
@@ -176,15 +177,22 @@ impl OfflineStore {
 
 /// Hashes `source`, then renames it to `target` (its directories created): none when the two
 /// are on different file systems, where only a copy can move it.
-fn move_hashed(source: &Path, target: &Path) -> std::io::Result<Option<Written>> {
-    let mut file = std::fs::File::open(source)?;
-    let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hasher)?;
+/// Moves a staged file into a local store by rename, hashing it first unless it was `written`
+/// hashed; `None` when they are on different file systems (it must be copied).
+fn move_into(source: &Path, target: &Path, written: Option<Written>) -> std::io::Result<Option<Written>> {
+    let written = match written {
+        Some(written) => written,
+        None => {
+            let mut hasher = Sha256::new();
+            let bytes = std::io::copy(&mut std::fs::File::open(source)?, &mut hasher)?;
+            Written { bytes, sha256: hex(&hasher.finalize()) }
+        }
+    };
     if let Some(dir) = target.parent() {
         std::fs::create_dir_all(dir)?;
     }
     match std::fs::rename(source, target) {
-        Ok(()) => Ok(Some(Written { bytes, sha256: hex(&hasher.finalize()) })),
+        Ok(()) => Ok(Some(written)),
         Err(error) if error.kind() == std::io::ErrorKind::CrossesDevices => Ok(None),
         Err(error) => Err(error),
     }

@@ -1,5 +1,6 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,11 +11,13 @@ use arrow_schema::{DataType, Schema as ArrowSchema};
 use arrow_select::concat::concat_batches;
 use arrow_select::take::take_record_batch;
 use cairn_domain::{BatchId, Name, Schema};
+use cairn_objects::{Written, hex};
 use chrono::{DateTime, NaiveDate};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
+use sha2::{Digest as _, Sha256};
 
 use crate::columns::DAY_MICROS;
 use crate::{StorageError, arrow_schema};
@@ -35,6 +38,41 @@ pub struct StagedFile {
     pub rows: u64,
     pub min_event_micros: i64,
     pub max_event_micros: i64,
+    /// Its size and SHA-256, when it was hashed as it was written: a local store then takes it
+    /// by rename without reading it again.
+    pub written: Option<Written>,
+}
+
+/// A staged file being written, hashed on the way.
+pub(crate) struct HashedFile {
+    file: File,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl HashedFile {
+    pub(crate) fn create(path: &Path) -> Result<Self, StorageError> {
+        let file = File::create(path)
+            .map_err(|source| StorageError::Staging { path: path.display().to_string(), source })?;
+        Ok(Self { file, hasher: Sha256::new(), bytes: 0 })
+    }
+
+    pub(crate) fn finish(self) -> Written {
+        Written { bytes: self.bytes, sha256: hex(&self.hasher.finalize()) }
+    }
+}
+
+impl Write for HashedFile {
+    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
+        let written = self.file.write(buffer)?;
+        self.hasher.update(&buffer[..written]);
+        self.bytes += written as u64;
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 struct Partition {
@@ -55,8 +93,15 @@ fn bounds(times: &[i64]) -> (i64, i64) {
 }
 
 struct OpenFile {
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<HashedFile>,
     staged: StagedFile,
+}
+
+impl OpenFile {
+    fn close(self) -> Result<StagedFile, StorageError> {
+        let written = self.writer.into_inner()?.finish();
+        Ok(StagedFile { written: Some(written), ..self.staged })
+    }
 }
 
 /// Writes the accepted records of one batch as Parquet files partitioned by event date.
@@ -227,8 +272,7 @@ impl PartitionedWriter {
             .map(|(date, _)| *date);
         if let Some(file) = oldest.and_then(|date| self.partitions.get_mut(&date)).and_then(|p| p.file.take())
         {
-            file.writer.close()?;
-            self.finished.push(file.staged);
+            self.finished.push(file.close()?);
         }
         Ok(())
     }
@@ -239,8 +283,7 @@ impl PartitionedWriter {
         for date in dates {
             self.flush(date)?;
             if let Some(file) = self.partitions.get_mut(&date).and_then(|p| p.file.take()) {
-                file.writer.close()?;
-                self.finished.push(file.staged);
+                self.finished.push(file.close()?);
             }
         }
         self.finished.sort_by(|a, b| a.object.cmp(&b.object));
@@ -278,8 +321,7 @@ fn open(
         shard => format!("part-{batch}-{shard}-{n:05}.parquet"),
     };
     let local = staging.join(format!("{date}-{name}"));
-    let file = File::create(&local)
-        .map_err(|source| StorageError::Staging { path: local.display().to_string(), source })?;
+    let file = HashedFile::create(&local)?;
     let mut properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -305,7 +347,14 @@ fn open(
     let object = format!("datasets/{dataset}/data/date={date}/{name}");
     Ok(OpenFile {
         writer,
-        staged: StagedFile { local, object, rows: 0, min_event_micros: i64::MAX, max_event_micros: i64::MIN },
+        staged: StagedFile {
+            local,
+            object,
+            rows: 0,
+            min_event_micros: i64::MAX,
+            max_event_micros: i64::MIN,
+            written: None,
+        },
     })
 }
 

@@ -344,6 +344,7 @@ impl Features {
             rows: joined.rows,
             min_event_micros: 0,
             max_event_micros: 0,
+            written: None,
         };
         self.offline.upload(&staged).await?;
         let lineage = DatasetLineage {
