@@ -365,6 +365,80 @@ mod tests {
     use super::*;
     use crate::BatchBuilder;
 
+    /// More rows than are held in memory, in batches spanning days (rows of a day spread through
+    /// them) and batches of one day: every row lands once, in its day's files, whose bounds and
+    /// counts are right.
+    #[test]
+    fn rows_land_once_in_their_days_files() {
+        use arrow_array::{Int64Array, StringArray, TimestampMicrosecondArray};
+        let schema: Schema = serde_json::from_value(serde_json::json!({
+            "columns": [
+                {"name": "id", "type": "int64", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "note", "type": "string"}
+            ],
+            "event_timestamp": "ts"
+        }))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let dataset = Name::parse("tx").unwrap();
+        let mut writer = PartitionedWriter::new(dir.path(), &dataset, &schema, BatchId::new()).unwrap();
+        let arrow = arrow_schema(&schema);
+        let (batches, rows) = (12i64, 65_536i64);
+        for b in 0..batches {
+            let ids: Vec<i64> = (b * rows..(b + 1) * rows).collect();
+            // Even batches: 9 days round robin; odd ones: one day (day 20 + b).
+            let ts: Vec<i64> = ids
+                .iter()
+                .map(|i| if b % 2 == 0 { (i % 9) * DAY_MICROS + i } else { (20 + b) * DAY_MICROS + i % 1000 })
+                .collect();
+            let notes: StringArray = ids.iter().map(|i| (i % 5 != 0).then(|| format!("n{i}"))).collect();
+            let batch = RecordBatch::try_new(
+                arrow.clone(),
+                vec![
+                    Arc::new(Int64Array::from(ids)),
+                    Arc::new(TimestampMicrosecondArray::from(ts).with_timezone("UTC")),
+                    Arc::new(notes),
+                ],
+            )
+            .unwrap();
+            writer.push(&batch).unwrap();
+        }
+        let staged = writer.finish().unwrap();
+        let mut seen = vec![false; (batches * rows) as usize];
+        for file in &staged {
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+                File::open(&file.local).unwrap(),
+                8192,
+            )
+            .unwrap();
+            let (mut count, mut min, mut max) = (0, i64::MAX, i64::MIN);
+            for batch in reader {
+                let batch = batch.unwrap();
+                let ids = batch.column(0).as_primitive::<Int64Type>();
+                let ts = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+                let notes = batch.column(2).as_string::<i32>();
+                for row in 0..batch.num_rows() {
+                    let (id, t) = (ids.value(row), ts.value(row));
+                    assert!(!std::mem::replace(&mut seen[id as usize], true), "row {id} twice");
+                    let date = DateTime::from_timestamp_micros(t).unwrap().date_naive();
+                    assert!(file.object.contains(&format!("date={date}/")), "{id} in {}", file.object);
+                    assert_eq!(notes.is_null(row), id % 5 == 0);
+                    if !notes.is_null(row) {
+                        assert_eq!(notes.value(row), format!("n{id}"));
+                    }
+                    (min, max) = (min.min(t), max.max(t));
+                    count += 1;
+                }
+            }
+            assert_eq!((file.rows, file.min_event_micros, file.max_event_micros), (count, min, max));
+            let bytes = std::fs::read(&file.local).unwrap();
+            let written = file.written.clone().unwrap();
+            assert_eq!((written.bytes, written.sha256), (bytes.len() as u64, hex(&Sha256::digest(&bytes))));
+        }
+        assert!(seen.iter().all(|seen| *seen));
+    }
+
     #[test]
     fn ids_are_written_plain_and_repeated_values_with_a_dictionary() {
         let schema: Schema = serde_json::from_value(serde_json::json!({
