@@ -12,7 +12,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use crate::writer::HashedFile;
+use crate::writer::{HashedFile, close_staged};
 use crate::{StagedFile, StorageError};
 
 const ROWS_PER_GROUP: usize = 64 * 1024;
@@ -155,10 +155,7 @@ impl QuarantineWriter {
     pub fn finish(mut self) -> Result<Option<StagedFile>, StorageError> {
         self.flush()?;
         match self.writer.take() {
-            Some(writer) => {
-                let written = writer.into_inner()?.finish();
-                Ok(Some(StagedFile { written: Some(written), ..self.staged }))
-            }
+            Some(writer) => Ok(Some(close_staged(writer, self.staged)?)),
             None => Ok(None),
         }
     }

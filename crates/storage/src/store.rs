@@ -175,10 +175,9 @@ impl OfflineStore {
     }
 }
 
-/// Hashes `source`, then renames it to `target` (its directories created): none when the two
-/// are on different file systems, where only a copy can move it.
-/// Moves a staged file into a local store by rename, hashing it first unless it was `written`
-/// hashed; `None` when they are on different file systems (it must be copied).
+/// Moves a staged file into a local store by rename (its directories created), hashing it first
+/// unless it was `written` hashed; `None` when the two are on different file systems, where only
+/// a copy can move it.
 fn move_into(source: &Path, target: &Path, written: Option<Written>) -> std::io::Result<Option<Written>> {
     let written = match written {
         Some(written) => written,

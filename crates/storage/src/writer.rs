@@ -99,9 +99,17 @@ struct OpenFile {
 
 impl OpenFile {
     fn close(self) -> Result<StagedFile, StorageError> {
-        let written = self.writer.into_inner()?.finish();
-        Ok(StagedFile { written: Some(written), ..self.staged })
+        close_staged(self.writer, self.staged)
     }
+}
+
+/// Writes a staged file's footer and records its size and hash.
+pub(crate) fn close_staged(
+    writer: ArrowWriter<HashedFile>,
+    staged: StagedFile,
+) -> Result<StagedFile, StorageError> {
+    let written = writer.into_inner()?.finish();
+    Ok(StagedFile { written: Some(written), ..staged })
 }
 
 /// Writes the accepted records of one batch as Parquet files partitioned by event date.
