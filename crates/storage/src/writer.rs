@@ -97,12 +97,6 @@ struct OpenFile {
     staged: StagedFile,
 }
 
-impl OpenFile {
-    fn close(self) -> Result<StagedFile, StorageError> {
-        close_staged(self.writer, self.staged)
-    }
-}
-
 /// Writes a staged file's footer and records its size and hash.
 pub(crate) fn close_staged(
     writer: ArrowWriter<HashedFile>,
@@ -280,7 +274,7 @@ impl PartitionedWriter {
             .map(|(date, _)| *date);
         if let Some(file) = oldest.and_then(|date| self.partitions.get_mut(&date)).and_then(|p| p.file.take())
         {
-            self.finished.push(file.close()?);
+            self.finished.push(close_staged(file.writer, file.staged)?);
         }
         Ok(())
     }
@@ -291,7 +285,7 @@ impl PartitionedWriter {
         for date in dates {
             self.flush(date)?;
             if let Some(file) = self.partitions.get_mut(&date).and_then(|p| p.file.take()) {
-                self.finished.push(file.close()?);
+                self.finished.push(close_staged(file.writer, file.staged)?);
             }
         }
         self.finished.sort_by(|a, b| a.object.cmp(&b.object));

@@ -195,6 +195,14 @@ fn body(entities: usize, seed: usize) -> Bytes {
     )
 }
 
+/// A read of `body` (a GET without it when there are no `entities`).
+fn request(client: &reqwest::Client, url: &str, body: &Bytes, entities: usize) -> reqwest::RequestBuilder {
+    if entities == 0 {
+        return client.get(url);
+    }
+    client.post(url).header("content-type", "application/json").body(body.clone())
+}
+
 /// Sends `rate` requests a second for `seconds`, each at its own time whatever the ones before it
 /// are doing (an open loop). A GET without `entities`.
 async fn open_loop(base: &str, path: &str, rate: u64, seconds: u64, entities: usize) -> (Latencies, f64) {
@@ -226,15 +234,8 @@ async fn open_loop(base: &str, path: &str, rate: u64, seconds: u64, entities: us
         let (client, bodies, url) = (client.clone(), bodies.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
             let sent = Instant::now();
-            let request = if entities == 0 {
-                client.get(url)
-            } else {
-                client
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .body(bodies[i as usize % bodies.len()].clone())
-            };
-            let response = request.send().await.unwrap();
+            let response =
+                request(&client, &url, &bodies[i as usize % bodies.len()], entities).send().await.unwrap();
             assert!(response.status().is_success(), "{}", response.status());
             let _ = response.bytes().await.unwrap();
             sent.elapsed()
@@ -258,15 +259,7 @@ async fn closed_loop(base: &str, path: &str, count: usize, entities: usize) -> (
     let started = Instant::now();
     for i in 0..count {
         let sent = Instant::now();
-        let request = if entities == 0 {
-            client.get(&url)
-        } else {
-            client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(bodies[i % bodies.len()].clone())
-        };
-        let response = request.send().await.unwrap();
+        let response = request(&client, &url, &bodies[i % bodies.len()], entities).send().await.unwrap();
         assert!(response.status().is_success(), "{}", response.status());
         let _ = response.bytes().await.unwrap();
         latencies.push(sent.elapsed());
