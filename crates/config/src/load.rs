@@ -106,6 +106,7 @@ mod tests {
         let config = load_from(None, env(&[])).unwrap();
         assert_eq!(config.services.registry.port, 7440);
         assert_eq!(config.nats.url, "nats://127.0.0.1:7422");
+        assert_eq!(config.http.workers, 0, "one HTTP worker per core");
         assert_eq!(
             config.database_url(ServiceKind::FeatureStore).expose(),
             Some("sqlite://.cairn/feature-store.db")
@@ -125,6 +126,7 @@ mod tests {
             env(&[
                 ("CAIRN__NATS__URL", "nats://env:4222"),
                 ("CAIRN__SERVICES__FEATURE_STORE__PORT", "9100"),
+                ("CAIRN__HTTP__WORKERS", "1"),
                 ("CAIRN__DATABASE__URL", "postgres://cairn:hunter2@db/cairn"),
                 ("OTHER__NATS__URL", "ignored"),
             ]),
@@ -132,6 +134,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.nats.url, "nats://env:4222");
         assert_eq!(config.services.feature_store.port, 9100);
+        assert_eq!(config.http.workers, 1);
         assert_eq!(
             config.database_url(ServiceKind::Registry).expose(),
             Some("postgres://cairn:hunter2@db/cairn")

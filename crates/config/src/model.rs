@@ -69,6 +69,8 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// How long a stopping service lets in-flight requests finish.
     pub shutdown_timeout_secs: u64,
+    /// Threads answering HTTP requests; 0 means one per core, at most 4.
+    pub workers: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

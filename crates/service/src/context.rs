@@ -101,7 +101,10 @@ impl ServiceContext {
             port: self.config.services.get(self.kind).port,
             max_body_bytes: http.max_body_bytes,
             shutdown_timeout: Duration::from_secs(http.shutdown_timeout_secs),
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            workers: match http.workers {
+                0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+                workers => workers,
+            },
         }
     }
 

@@ -13,15 +13,19 @@
 //!
 //! The feature store runs in this process on a nats-server of its own. Sizes:
 //! `CAIRN_BENCH_VIEW_ROWS` (10 000 000), `CAIRN_BENCH_VIEW_KEYS` (1 000 000),
-//! `CAIRN_BENCH_ONLINE_SECONDS` (10 per load).
+//! `CAIRN_BENCH_ONLINE_SECONDS` (10 per load). `CAIRN_BENCH_HTTP_WORKERS` sets the feature
+//! store's `http.workers` (0, its default: one per core).
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
 
 mod common;
 
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
@@ -36,6 +40,7 @@ use cairn_feature_store::retrieval::write_parquet;
 use cairn_telemetry::Metrics;
 use cairn_testkit::NatsServer;
 use futures::StreamExt as _;
+use tokio::task::block_in_place;
 use tokio_util::sync::CancellationToken;
 
 use common::{duckdb, feast, size};
@@ -195,73 +200,157 @@ fn body(entities: usize, seed: usize) -> Bytes {
     )
 }
 
-/// A read of `body` (a GET without it when there are no `entities`).
-fn request(client: &reqwest::Client, url: &str, body: &Bytes, entities: usize) -> reqwest::RequestBuilder {
-    if entities == 0 {
-        return client.get(url);
+fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
+
+/// Reads one whole answer, which must be a 200 with a Content-Length, from a keep-alive HTTP/1.1
+/// connection on a blocking socket — the load generator's client: no tasks, pools or channels
+/// between the clock and the socket that would add wakeups of their own to what is measured.
+fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> std::io::Result<()> {
+    buffer.clear();
+    let mut length = None;
+    loop {
+        let start = buffer.len();
+        buffer.resize(start + (1 << 16), 0);
+        let read = stream.read(&mut buffer[start..])?;
+        buffer.truncate(start + read);
+        if read == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed"));
+        }
+        if length.is_none()
+            && let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n")
+        {
+            let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+            if !head.starts_with("http/1.1 200") {
+                return Err(std::io::Error::other(head.lines().next().unwrap_or_default().to_owned()));
+            }
+            let body = head.lines().find_map(|line| line.strip_prefix("content-length:"));
+            let body = body.and_then(|length| length.trim().parse::<usize>().ok());
+            length = Some(end + 4 + body.ok_or_else(|| std::io::Error::other("no content-length"))?);
+        }
+        if length.is_some_and(|length| buffer.len() >= length) {
+            return Ok(());
+        }
     }
-    client.post(url).header("content-type", "application/json").body(body.clone())
+}
+
+const IDLE: u8 = 0;
+const BUSY: u8 = 1;
+const CLOSED: u8 = 2;
+
+/// A keep-alive connection of the open loop. The pacer writes a request on it when it is idle
+/// and a thread of its own reads the answer, so a request wakes no thread but that reader.
+struct Line {
+    stream: TcpStream,
+    state: Arc<AtomicU8>,
+    /// When each request on the line left, for its reader.
+    sent: std::sync::mpsc::Sender<Instant>,
+}
+
+impl Line {
+    /// A new line, busy with the request about to be written on it.
+    fn open(addr: &str) -> (Self, std::thread::JoinHandle<Vec<Duration>>) {
+        let stream = connect(addr);
+        let state = Arc::new(AtomicU8::new(BUSY));
+        let (sent, times) = std::sync::mpsc::channel::<Instant>();
+        let (mut reading, reader_state) = (stream.try_clone().unwrap(), state.clone());
+        let reader = std::thread::spawn(move || {
+            let (mut latencies, mut buffer) = (Vec::new(), Vec::with_capacity(1 << 16));
+            let error = loop {
+                if let Err(error) = read_answer(&mut reading, &mut buffer) {
+                    break error;
+                }
+                latencies.push(times.recv().unwrap().elapsed());
+                reader_state.store(IDLE, Ordering::Release);
+            };
+            // Shut down at the end, or closed by the server while idle; never with a request on it.
+            assert_ne!(reader_state.swap(CLOSED, Ordering::AcqRel), BUSY, "{error}");
+            latencies
+        });
+        (Self { stream, state, sent }, reader)
+    }
+}
+
+/// 1 024 different requests for `path` on `base`: reads of `entities` entities, or GETs when
+/// there are none.
+fn requests(base: &str, path: &str, entities: usize) -> (String, Vec<Vec<u8>>) {
+    let addr = base.strip_prefix("http://").unwrap().to_owned();
+    let requests = (0..1024)
+        .map(|seed| {
+            if entities == 0 {
+                return format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").into_bytes();
+            }
+            let body = body(entities, seed);
+            let mut request = format!(
+                "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            request.extend_from_slice(&body);
+            request
+        })
+        .collect();
+    (addr, requests)
 }
 
 /// Sends `rate` requests a second for `seconds`, each at its own time whatever the ones before it
-/// are doing (an open loop). A GET without `entities`.
-async fn open_loop(base: &str, path: &str, rate: u64, seconds: u64, entities: usize) -> (Latencies, f64) {
-    let url = format!("{base}{path}");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-    let bodies: Arc<Vec<Bytes>> = Arc::new((0..1024).map(|seed| body(entities, seed)).collect());
+/// are doing (an open loop): on an idle connection, or a new one when none is. Each is timed from
+/// when it left until its whole answer is read.
+fn open_loop(base: &str, path: &str, rate: u64, seconds: u64, entities: usize) -> (Latencies, f64) {
+    let (addr, requests) = requests(base, path, entities);
     let total = rate * seconds;
-    // Tokio's timers fire on a 1 ms tick, which would send requests in bursts: a thread of its
-    // own paces them evenly instead, and each is timed from when it left (the sender never waits
-    // for answers, so it never falls behind a slow server).
-    let (pace, mut due) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    std::thread::spawn(move || {
-        let started = Instant::now();
-        for i in 0..total {
-            let at = started + interval * i as u32;
-            let now = Instant::now();
-            if at > now {
-                std::thread::sleep(at - now);
-            }
-            if pace.send(i).is_err() {
-                return;
-            }
-        }
-    });
+    let (mut lines, mut readers) = (Vec::<Line>::new(), Vec::new());
+    let mut next = 0;
+    // This thread paces the requests (Tokio's timers tick every millisecond, which would send them
+    // in bursts).
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(total as usize);
-    while let Some(i) = due.recv().await {
-        let (client, bodies, url) = (client.clone(), bodies.clone(), url.clone());
-        tasks.push(tokio::spawn(async move {
-            let sent = Instant::now();
-            let response =
-                request(&client, &url, &bodies[i as usize % bodies.len()], entities).send().await.unwrap();
-            assert!(response.status().is_success(), "{}", response.status());
-            let _ = response.bytes().await.unwrap();
-            sent.elapsed()
-        }));
+    for i in 0..total {
+        let at = started + interval * i as u32;
+        let now = Instant::now();
+        if at > now {
+            std::thread::sleep(at - now);
+        }
+        let sent = Instant::now();
+        // The first idle line after the last one used: every line stays in use, so the server
+        // never closes one for idleness.
+        let idle = (0..lines.len()).map(|k| (next + k) % lines.len()).find(|&k| {
+            lines[k].state.compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire).is_ok()
+        });
+        let k = idle.unwrap_or_else(|| {
+            let (line, reader) = Line::open(&addr);
+            lines.push(line);
+            readers.push(reader);
+            lines.len() - 1
+        });
+        next = k + 1;
+        lines[k].sent.send(sent).unwrap();
+        lines[k].stream.write_all(&requests[i as usize % requests.len()]).unwrap();
     }
-    let mut latencies = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        latencies.push(task.await.unwrap());
+    while lines.iter().any(|line| line.state.load(Ordering::Acquire) == BUSY) {
+        std::thread::sleep(Duration::from_millis(1));
     }
     let achieved = total as f64 / started.elapsed().as_secs_f64();
+    for line in &lines {
+        let _ = line.stream.shutdown(std::net::Shutdown::Both);
+    }
+    let latencies = readers.into_iter().flat_map(|reader| reader.join().unwrap()).collect();
     (Latencies(latencies), achieved)
 }
 
-/// `count` requests one after the other on one connection: the latency without load. A GET
-/// without `entities`.
-async fn closed_loop(base: &str, path: &str, count: usize, entities: usize) -> (Latencies, f64) {
-    let client = reqwest::Client::new();
-    let url = format!("{base}{path}");
-    let bodies: Vec<Bytes> = (0..1024).map(|seed| body(entities, seed)).collect();
+/// `count` requests one after the other on one connection: the latency without load.
+fn closed_loop(base: &str, path: &str, count: usize, entities: usize) -> (Latencies, f64) {
+    let (addr, requests) = requests(base, path, entities);
+    let (mut stream, mut buffer) = (connect(&addr), Vec::with_capacity(1 << 16));
     let mut latencies = Vec::with_capacity(count);
     let started = Instant::now();
-    for i in 0..count {
+    for request in requests.iter().cycle().take(count) {
         let sent = Instant::now();
-        let response = request(&client, &url, &bodies[i % bodies.len()], entities).send().await.unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-        let _ = response.bytes().await.unwrap();
+        stream.write_all(request).unwrap();
+        read_answer(&mut stream, &mut buffer).unwrap();
         latencies.push(sent.elapsed());
     }
     (Latencies(latencies), count as f64 / started.elapsed().as_secs_f64())
@@ -282,13 +371,14 @@ async fn in_process(features: &OnlineFeatures<NatsOnlineStore>, entities: usize,
 async fn run() {
     let (rows, keys) = (size("CAIRN_BENCH_VIEW_ROWS", 10_000_000), size("CAIRN_BENCH_VIEW_KEYS", 1_000_000));
     let seconds = size("CAIRN_BENCH_ONLINE_SECONDS", 10) as u64;
+    let workers = size("CAIRN_BENCH_HTTP_WORKERS", 0).to_string();
     let server = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = cairn_testkit::config(
         &server.url(),
         None,
         dir.path(),
-        &[("CAIRN__FEATURES__ONLINE_REPLICA_MIB", "4096")],
+        &[("CAIRN__FEATURES__ONLINE_REPLICA_MIB", "4096"), ("CAIRN__HTTP__WORKERS", &workers)],
     );
 
     // The files, where ingestion would have written them.
@@ -429,25 +519,27 @@ async fn run() {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     println!(
-        "\nonline: 1 and 100 entities × {WIDE_FEATURES} features of {WIDE_ENTITIES}, {seconds} s per load, open loop"
+        "\nonline: 1 and 100 entities × {WIDE_FEATURES} features of {WIDE_ENTITIES}, {seconds} s per load, open loop, http.workers = {workers}"
     );
     println!("{:<58}{:>10}{:>10}{:>10}{:>10}", "", "req/s", "p50 ms", "p99 ms", "p99.9 ms");
     if let Some(server) = &feast_server {
-        let (one, rate) = open_loop(&server.url, "/get-online-features", 150, seconds, 1).await;
+        let (one, rate) = block_in_place(|| open_loop(&server.url, "/get-online-features", 150, seconds, 1));
         one.row("Feast feature server (1 worker), 1 entity × 50 (peer)", rate);
-        let (hundred, rate) = open_loop(&server.url, "/get-online-features", 5, seconds, 100).await;
+        let (hundred, rate) =
+            block_in_place(|| open_loop(&server.url, "/get-online-features", 5, seconds, 100));
         hundred.row("Feast feature server (1 worker), 100 entities × 50 (peer)", rate);
     }
     drop(feast_server);
-    let (floor, rate) = closed_loop(&service.url(), "/healthz", 5_000, 0).await;
+    let (floor, rate) = block_in_place(|| closed_loop(&service.url(), "/healthz", 5_000, 0));
     floor.row("HTTP floor here: GET /healthz, one at a time", rate);
-    let (one, rate) = closed_loop(&service.url(), "/get-online-features", 5_000, 1).await;
+    let (one, rate) = block_in_place(|| closed_loop(&service.url(), "/get-online-features", 5_000, 1));
     one.row("Cairn HTTP, 1 entity × 50 features, one at a time", rate);
-    let (floor, rate) = open_loop(&service.url(), "/healthz", 5_000, seconds, 0).await;
+    let (floor, rate) = block_in_place(|| open_loop(&service.url(), "/healthz", 5_000, seconds, 0));
     floor.row("HTTP floor here: GET /healthz, open loop", rate);
-    let (one, rate) = open_loop(&service.url(), "/get-online-features", 5_000, seconds, 1).await;
+    let (one, rate) = block_in_place(|| open_loop(&service.url(), "/get-online-features", 5_000, seconds, 1));
     one.row("Cairn HTTP, 1 entity × 50 features (goal p99 ≤ 0.5 ms)", rate);
-    let (hundred, rate) = open_loop(&service.url(), "/get-online-features", 500, seconds, 100).await;
+    let (hundred, rate) =
+        block_in_place(|| open_loop(&service.url(), "/get-online-features", 500, seconds, 100));
     hundred.row("Cairn HTTP, 100 entities × 50 features (goal p99 ≤ 3 ms)", rate);
 
     // The library path, as the serving service reads: a store and a catalog of its own.
