@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use cairn_api::{NewDataset, QuarantinedRecord};
+use cairn_api::{NewDataset, NewImport, QuarantinedRecord};
 use cairn_domain::{ServiceKind, Timestamp};
 
 use crate::{Platform, Store};
@@ -243,13 +243,20 @@ async fn rejected_and_failed_batches_leave_nothing_visible() {
 
 #[tokio::test]
 async fn parquet_files_are_ingested_and_truncated_ones_refused() {
-    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion], &[]).await;
+    let imports = tempfile::tempdir().unwrap();
+    let roots = imports.path().display().to_string();
+    let platform = Platform::start_with(
+        Store::Sqlite,
+        &[ServiceKind::Ingestion],
+        &[("CAIRN__INGESTION__IMPORT_ROOTS", &roots)],
+    )
+    .await;
     let client = platform.client(ServiceKind::Ingestion);
     client.create_dataset(&dataset()).await.unwrap();
 
     // A Parquet file written by another engine (DuckDB), with its own types: INTEGER ids,
     // TIMESTAMP WITH TIME ZONE, DOUBLE, VARCHAR.
-    let file = platform.dir.path().join("payments.parquet");
+    let file = imports.path().join("payments.parquet");
     let sql = format!(
         "COPY (SELECT i::INTEGER AS id, TIMESTAMPTZ '2026-03-01 00:00:00+00' + INTERVAL (i) MINUTE AS ts, \
          i / 2.0 AS amount, CASE WHEN i % 2 = 0 THEN 'web' ELSE 'store' END AS channel \
@@ -270,12 +277,27 @@ async fn parquet_files_are_ingested_and_truncated_ones_refused() {
     assert_eq!(report.columns[2].max, Some(2499.5));
     assert_eq!(batch.files.len(), 4, "5000 minutes span four days");
 
+    // Imported from where it lies: read in place, and left as it was.
+    let import = |path: &Path| NewImport { url: format!("file://{}", path.display()), format: None };
+    let imported = client.import("payments", &import(&file)).await.unwrap();
+    assert_eq!((imported.version, imported.report.unwrap().rows_accepted), (Some(2), 5000));
+    assert_eq!(imported.files.iter().map(|f| f.rows).sum::<u64>(), 5000);
+    assert_eq!(std::fs::read(&file).unwrap(), bytes, "the source file is untouched");
+
     let truncated = bytes[..bytes.len() / 2].to_vec();
-    let error = client.ingest("payments", "application/vnd.apache.parquet", truncated).await.unwrap_err();
+    let error =
+        client.ingest("payments", "application/vnd.apache.parquet", truncated.clone()).await.unwrap_err();
     let cairn_client::ClientError::Api { status, body } = error else { panic!() };
     assert_eq!(status, 422);
     assert!(body.error.message.starts_with("row 0: not a readable Parquet file"), "{}", body.error.message);
-    assert_eq!(client.versions("payments").await.unwrap().len(), 1, "the truncated file left nothing");
+    let cut = imports.path().join("cut.parquet");
+    std::fs::write(&cut, &truncated).unwrap();
+    let error = client.import("payments", &import(&cut)).await.unwrap_err();
+    let cairn_client::ClientError::Api { status, body } = error else { panic!() };
+    assert_eq!(status, 422);
+    assert!(body.error.message.starts_with("row 0: not a readable Parquet file"), "{}", body.error.message);
+    assert!(cut.exists(), "a refused import leaves its source in place");
+    assert_eq!(client.versions("payments").await.unwrap().len(), 2, "the truncated files left nothing");
     platform.stop().await;
 }
 

@@ -1,6 +1,6 @@
-//! Ingestion throughput, side by side in one run: batches (a CSV upload, and the same rows as
-//! Parquet, validated, reported, profiled and written as Parquet) against DuckDB copying the same
-//! file into Parquet (`COPY … TO`), and streamed records (durably accepted and landed in
+//! Ingestion throughput, side by side in one run: batches (a CSV file, and the same rows as
+//! Parquet, uploaded over HTTP and imported from where they lie, validated, reported, profiled
+//! and written as Parquet) against DuckDB copying the same file into Parquet (`COPY … TO`), and streamed records (durably accepted and landed in
 //! Parquet) against raw JetStream publishing of the same records. Rounds alternate Cairn and its
 //! peer; medians are reported.
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+use cairn_api::NewImport;
 use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_domain::ServiceKind;
@@ -84,14 +85,29 @@ fn rounds() -> usize {
     std::env::var("CAIRN_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(5).max(1)
 }
 
-/// Seconds for Cairn to ingest `path` as one committed batch over HTTP, and the CPU seconds
-/// this process (the service and its client) used meanwhile.
-async fn cairn_ingest(client: &Client, path: &Path, content_type: &str) -> (f64, f64) {
+/// How a file reaches Cairn: uploaded over HTTP, or imported from where it lies (`file://`).
+#[derive(Clone, Copy)]
+enum Way {
+    Upload,
+    Import,
+}
+
+/// Seconds for Cairn to ingest `path` as one committed batch, and the CPU seconds this process
+/// (the service and, for an upload, its client) used meanwhile.
+async fn cairn_ingest(client: &Client, path: &Path, content_type: &str, way: Way) -> (f64, f64) {
     let cpu = cairn_testkit::cpu_seconds(std::process::id());
     let started = Instant::now();
-    let file = tokio::fs::File::open(path).await.unwrap();
-    let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
-    let batch = client.ingest("bench", content_type, body).await.unwrap();
+    let batch = match way {
+        Way::Upload => {
+            let file = tokio::fs::File::open(path).await.unwrap();
+            let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 1 << 20));
+            client.ingest("bench", content_type, body).await.unwrap()
+        }
+        Way::Import => {
+            let url = format!("file://{}", path.display());
+            client.import("bench", &NewImport { url, format: None }).await.unwrap()
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(batch.report.unwrap().rows_accepted as usize, rows());
     (seconds, cairn_testkit::cpu_seconds(std::process::id()) - cpu)
@@ -112,36 +128,63 @@ fn duckdb_copy(source: &Path, target: &Path, columns: &serde_json::Value) -> f64
     copied["seconds"].as_f64().unwrap()
 }
 
-/// Times of the rounds: the median, and the range of the peer's time over Cairn's per round.
+/// Times of the rounds of one input: the peer's, and Cairn's by each way in (with their CPU
+/// seconds).
+#[derive(Default)]
 struct Rounds {
-    cairn: Vec<f64>,
     peer: Vec<f64>,
-    /// CPU seconds of Cairn's rounds, where measured.
-    cpu: Vec<f64>,
+    upload: (Vec<f64>, Vec<f64>),
+    import: (Vec<f64>, Vec<f64>),
 }
 
 impl Rounds {
-    fn median(times: &[f64]) -> f64 {
-        let mut sorted = times.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        sorted[sorted.len() / 2]
+    fn push(&mut self, way: Way, (seconds, cpu): (f64, f64)) {
+        let (times, cpus) = match way {
+            Way::Upload => &mut self.upload,
+            Way::Import => &mut self.import,
+        };
+        times.push(seconds);
+        cpus.push(cpu);
     }
 
-    fn print(&self, peer: &str, cairn: &str, items: usize, unit: &str) {
-        let rate = |seconds: f64| items as f64 / seconds;
-        let (cairn_median, peer_median) = (Self::median(&self.cairn), Self::median(&self.peer));
-        let ratios: Vec<f64> = self.peer.iter().zip(&self.cairn).map(|(p, c)| p / c).collect();
-        let (low, high) = ratios.iter().fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
-        println!("{:<58} {:>12}  {:>6}  {:>11}", "", format!("{unit}/s"), "ratio", "per round");
-        println!("{peer:<58} {:>12.0}  {:>6}", rate(peer_median), "1.00");
-        println!(
-            "{cairn:<58} {:>12.0}  {:>6.2}  {low:.2}–{high:.2}",
-            rate(cairn_median),
-            peer_median / cairn_median
+    fn print(&self, peer: &str, input: &str, items: usize) {
+        let row = |way: &str, (times, cpu): &(Vec<f64>, Vec<f64>)| {
+            (format!("Cairn {way} of {input} → validate + report → Parquet"), times.clone(), cpu.clone())
+        };
+        compare(
+            (peer, &self.peer),
+            &[row("HTTP upload", &self.upload), row("import file://", &self.import)],
+            items,
+            "rows",
         );
-        if !self.cpu.is_empty() {
-            println!("Cairn's CPU time (service and client), median: {:.2} s", Self::median(&self.cpu));
-        }
+        println!("(CPU s: the service's and, for the upload, its client's; median per round)");
+    }
+}
+
+fn median(times: &[f64]) -> f64 {
+    let mut sorted = times.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// The peer's median rate, then each of Cairn's with its ratio (the peer's median time over
+/// Cairn's), the range of that ratio per round, and Cairn's median CPU seconds where measured.
+fn compare(peer: (&str, &[f64]), cairn: &[(String, Vec<f64>, Vec<f64>)], items: usize, unit: &str) {
+    let rate = |seconds: f64| items as f64 / seconds;
+    let peer_median = median(peer.1);
+    println!("{:<64} {:>12}  {:>6}  {:>11}  {:>6}", "", format!("{unit}/s"), "ratio", "per round", "CPU s");
+    println!("{:<64} {:>12.0}  {:>6}", peer.0, rate(peer_median), "1.00");
+    for (label, times, cpu) in cairn {
+        let cairn_median = median(times);
+        let ratios = peer.1.iter().zip(times).map(|(p, c)| p / c);
+        let (low, high) = ratios.fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(r), h.max(r)));
+        let cpu = if cpu.is_empty() { String::new() } else { format!("{:.2}", median(cpu)) };
+        println!(
+            "{label:<64} {:>12.0}  {:>6.2}  {:>11}  {cpu:>6}",
+            rate(cairn_median),
+            peer_median / cairn_median,
+            format!("{low:.2}–{high:.2}"),
+        );
     }
 }
 
@@ -153,7 +196,9 @@ async fn main() {
     let bytes = write_csv(&csv);
     let nats = NatsServer::start().await;
     let data = tempfile::tempdir().unwrap();
-    let config = cairn_testkit::config(&nats.url(), None, data.path(), &[]);
+    let roots = dir.path().to_str().unwrap();
+    let config =
+        cairn_testkit::config(&nats.url(), None, data.path(), &[("CAIRN__INGESTION__IMPORT_ROOTS", roots)]);
     let service = cairn_ingestion::run(config.clone()).await.unwrap();
     let client = Client::new(service.url());
     client.post::<_, serde_json::Value>("/v1/datasets", &schema()).await.unwrap();
@@ -174,24 +219,22 @@ async fn main() {
     // output in every round.
     let parquet = dir.path().join("duckdb.parquet");
     let copied = dir.path().join("duckdb-copied.parquet");
-    let mut from_csv = Rounds { cairn: Vec::new(), peer: Vec::new(), cpu: Vec::new() };
-    let mut from_parquet = Rounds { cairn: Vec::new(), peer: Vec::new(), cpu: Vec::new() };
+    let (mut from_csv, mut from_parquet) = (Rounds::default(), Rounds::default());
     let mut peak_mb = None;
     if measures("parquet") {
         duckdb_copy(&csv, &parquet, &columns);
     }
     for _ in 0..rounds() {
         if measures("csv") {
-            let (seconds, cpu) = cairn_ingest(&client, &csv, "text/csv").await;
-            from_csv.cairn.push(seconds);
-            from_csv.cpu.push(cpu);
+            from_csv.push(Way::Upload, cairn_ingest(&client, &csv, "text/csv", Way::Upload).await);
             peak_mb.get_or_insert_with(peak_rss_mb);
+            from_csv.push(Way::Import, cairn_ingest(&client, &csv, "text/csv", Way::Import).await);
             from_csv.peer.push(duckdb_copy(&csv, &copied, &columns));
         }
         if measures("parquet") {
-            let (seconds, cpu) = cairn_ingest(&client, &parquet, "application/vnd.apache.parquet").await;
-            from_parquet.cairn.push(seconds);
-            from_parquet.cpu.push(cpu);
+            let parquet_type = "application/vnd.apache.parquet";
+            from_parquet.push(Way::Upload, cairn_ingest(&client, &parquet, parquet_type, Way::Upload).await);
+            from_parquet.push(Way::Import, cairn_ingest(&client, &parquet, parquet_type, Way::Import).await);
             from_parquet.peer.push(duckdb_copy(&parquet, &copied, &serde_json::json!([])));
         }
     }
@@ -203,12 +246,7 @@ async fn main() {
             bytes as f64 / 1e6,
             rounds()
         );
-        from_csv.print(
-            "DuckDB COPY read_csv → Parquet (peer)",
-            "Cairn HTTP upload → validate + report → Parquet, committed",
-            total,
-            "rows",
-        );
+        from_csv.print("DuckDB COPY read_csv → Parquet (peer)", "CSV", total);
         println!(
             "peak resident memory of the process running the service, after the CSV upload: {:.0} MB",
             peak_mb.unwrap_or_default()
@@ -217,12 +255,7 @@ async fn main() {
     }
     if measures("parquet") {
         println!("batch ingestion, Parquet (written by DuckDB), {total} rows x 10 columns");
-        from_parquet.print(
-            "DuckDB COPY read_parquet → Parquet (peer)",
-            "Cairn HTTP upload → validate + report → Parquet, committed",
-            total,
-            "rows",
-        );
+        from_parquet.print("DuckDB COPY read_parquet → Parquet (peer)", "Parquet", total);
         println!();
     }
     if let Some(streaming) = streaming {
@@ -231,18 +264,10 @@ async fn main() {
             rounds()
         );
         let Streaming { raw, packed, cairn } = streaming;
-        Rounds { cairn: cairn.clone(), peer: raw, cpu: Vec::new() }.print(
-            "raw JetStream publish, a record a message (peer)",
-            "Cairn POST /records → JetStream → validated → Parquet",
-            STREAM_ROWS,
-            "records",
-        );
-        Rounds { cairn, peer: packed, cpu: Vec::new() }.print(
-            "raw JetStream publish, 1000 records a message (peer)",
-            "Cairn POST /records → JetStream → validated → Parquet",
-            STREAM_ROWS,
-            "records",
-        );
+        let cairn = [("Cairn POST /records → JetStream → validated → Parquet".to_owned(), cairn, Vec::new())];
+        compare(("raw JetStream publish, a record a message (peer)", &raw), &cairn, STREAM_ROWS, "records");
+        let packed = ("raw JetStream publish, 1000 records a message (peer)", packed.as_slice());
+        compare(packed, &cairn, STREAM_ROWS, "records");
     }
     service.stop().await;
 }

@@ -244,7 +244,7 @@ async fn import_batch(
             SourceError::Unreachable { .. } => ApiError::unavailable(error.to_string()),
             SourceError::Unsupported(_) | SourceError::NotFound(_) => ApiError::invalid(error.to_string()),
         })?;
-    let batch = batches::ingest(&state, &name, format, source.stream).await?;
+    let batch = batches::import(&state, &name, format, source).await?;
     Ok(HttpResponse::Created().json(batch))
 }
 

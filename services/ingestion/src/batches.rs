@@ -100,7 +100,18 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    ingest_from(ingestion, dataset, format, body, None).await
+    ingest_from(ingestion, dataset, format, body, None, None).await
+}
+
+/// [`ingest`] from an import's source; a local Parquet file is read where it lies, not copied.
+pub async fn import(
+    ingestion: &Ingestion,
+    dataset: &str,
+    format: Format,
+    source: cairn_storage::Source,
+) -> Result<Batch, BatchError> {
+    let local = source.local.filter(|_| format == Format::Parquet);
+    ingest_from(ingestion, dataset, format, source.stream, None, local).await
 }
 
 /// What Cairn computed a batch from: its origin (`training_data:<id>`) and lineage as JSON.
@@ -113,6 +124,7 @@ pub(crate) async fn ingest_from<S, E>(
     format: Format,
     body: S,
     origin: Option<Origin>,
+    local: Option<PathBuf>,
 ) -> Result<Batch, BatchError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -130,7 +142,8 @@ where
 
     let staging = ingestion.staging_root.join(batch_id.to_string());
     let known = KnownKeys::of(ingestion, &declared);
-    let processed = process(&staging, &declared.name, &declared.schema, batch_id, format, body, known).await;
+    let input = Input { body, local };
+    let processed = process(&staging, &declared.name, &declared.schema, batch_id, format, input, known).await;
     let result = match processed {
         Ok(processed) => publish(ingestion, row, processed).await,
         Err(error) => {
@@ -148,14 +161,20 @@ where
     result
 }
 
-/// Streams `body` through the decoder, validator and writers on a blocking thread.
+/// A batch's bytes, and the file they are when it is local Parquet.
+struct Input<S> {
+    body: S,
+    local: Option<PathBuf>,
+}
+
+/// Streams the input through the decoder, validator and writers on a blocking thread.
 async fn process<S, E>(
     staging: &Path,
     dataset: &Name,
     schema: &Schema,
     batch: BatchId,
     format: Format,
-    mut body: S,
+    Input { mut body, local }: Input<S>,
     known: Option<KnownKeys>,
 ) -> Result<Processed, BatchError>
 where
@@ -163,9 +182,15 @@ where
     E: std::fmt::Display,
 {
     if format == Format::Parquet {
-        // Parquet is read from its footer: the upload goes to disk first, never into memory.
-        let path = staging.join("upload.parquet");
-        receive_to_file(&path, body).await?;
+        // Parquet is read from its footer: an upload goes to disk first, never into memory.
+        let path = match local {
+            Some(path) => path,
+            None => {
+                let path = staging.join("upload.parquet");
+                receive_to_file(&path, body).await?;
+                path
+            }
+        };
         let (staging, dataset, schema) = (staging.to_owned(), dataset.clone(), schema.clone());
         return tokio::task::spawn_blocking(move || {
             let target = SinkTarget { staging: &staging, dataset: &dataset, schema: &schema, batch, known };

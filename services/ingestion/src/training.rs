@@ -59,8 +59,15 @@ async fn adopt(ingestion: &Ingestion, delivery: Delivery<TrainingDataWritten>) -
         .ok_or_else(|| {
             HandlerError::Reject(format!("training data {}: no file `{}`", event.id, event.path))
         })?;
-    match batches::ingest_from(ingestion, &event.dataset, Format::Parquet, body, Some((origin, lineage_json)))
-        .await
+    match batches::ingest_from(
+        ingestion,
+        &event.dataset,
+        Format::Parquet,
+        body,
+        Some((origin, lineage_json)),
+        None,
+    )
+    .await
     {
         Ok(_) => {
             // The file was only the hand-off: the batch holds the rows now.
