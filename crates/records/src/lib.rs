@@ -11,7 +11,7 @@ mod split;
 mod validate;
 mod value;
 
-pub use csv_decoder::{CellSink, CsvDecoder, CsvHeader};
+pub use csv_decoder::{CellSink, ChunkDecoder, CsvDecoder, CsvHeader, CsvRecords};
 pub use error::DecodeError;
 pub use json_decoder::{JsonLinesDecoder, JsonRecordDecoder};
 pub use profile::{ColumnProfile, ColumnState, Histogram, Profile, ProfileSummary, Quantile, TopValue};

@@ -11,7 +11,8 @@ use cairn_db::DbError;
 use cairn_domain::{BatchId, Name, Schema, Timestamp};
 use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested, DatasetVersionCreated};
 use cairn_records::{
-    Chunk, CsvDecoder, CsvHeader, DecodeError, JsonLinesDecoder, Numbered, Profile, QualityReport, Splitter,
+    Chunk, ChunkDecoder, CsvDecoder, CsvHeader, CsvRecords, DecodeError, JsonLinesDecoder, Numbered, Profile,
+    QualityReport, Splitter,
 };
 use cairn_service::Outbox;
 use cairn_storage::{ParquetBatches, StagedFile, StorageError, StoredFile};
@@ -290,8 +291,8 @@ fn read_error(upload: &UploadFailure, error: DecodeError) -> BatchError {
 }
 
 /// Decodes CSV records straight into the sink's columns.
-fn csv_into<R: Read>(
-    mut decoder: CsvDecoder<R>,
+fn csv_into(
+    mut decoder: impl CsvRecords,
     sink: &mut Sink,
     failed: impl Fn(DecodeError) -> BatchError,
 ) -> Result<(), BatchError> {
@@ -353,7 +354,7 @@ fn decode_in_parallel<R: Read>(
                     let bytes = chunk.bytes.as_slice();
                     match header {
                         Some(header) => csv_into(
-                            CsvDecoder::chunk(bytes, header, chunk.first_line),
+                            ChunkDecoder::new(bytes, header, chunk.first_line),
                             &mut sink,
                             BatchError::Unreadable,
                         )?,
