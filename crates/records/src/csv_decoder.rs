@@ -184,6 +184,8 @@ impl<R: Read> CsvDecoder<R> {
 /// other chunk.
 struct PlainChunk<'a> {
     text: &'a str,
+    /// Every comma and newline of `text`, found in one pass.
+    delimiters: memchr::Memchr2<'a>,
     at: usize,
     /// The line of the next record.
     line: u64,
@@ -202,33 +204,39 @@ impl<'a> PlainChunk<'a> {
             return None;
         }
         let text = std::str::from_utf8(bytes).ok()?;
-        Some(Self { text, at: 0, line: first_line, header, fields: Vec::new(), failed: false })
+        let delimiters = memchr::memchr2_iter(b',', b'\n', bytes);
+        Some(Self { text, delimiters, at: 0, line: first_line, header, fields: Vec::new(), failed: false })
     }
 
     /// As [`CsvDecoder::next_into`]: blank lines are skipped, as the general reader skips them.
     fn next_into(&mut self, sink: &mut impl CellSink) -> Option<Result<u64, DecodeError>> {
-        while !self.failed && self.at < self.text.len() {
-            let rest = &self.text[self.at..];
-            let end = memchr::memchr(b'\n', rest.as_bytes()).unwrap_or(rest.len());
-            self.at += (end + 1).min(rest.len());
+        let bytes = self.text.as_bytes();
+        while !self.failed && self.at < bytes.len() {
+            self.fields.clear();
+            let mut start = self.at;
+            let end = loop {
+                match self.delimiters.next() {
+                    Some(comma) if bytes[comma] == b',' => {
+                        self.fields.push((start, comma));
+                        start = comma + 1;
+                    }
+                    Some(newline) => break newline,
+                    None => break bytes.len(),
+                }
+            };
+            let record = (self.at, end - usize::from(end > self.at && bytes[end - 1] == b'\r'));
+            self.fields.push((start, record.1.max(start)));
+            self.at = end + 1;
             let line = self.line;
             self.line += 1;
-            let record = rest[..end].strip_suffix('\r').unwrap_or(&rest[..end]);
-            if record.is_empty() {
+            if record.0 == record.1 {
                 continue;
             }
-            self.fields.clear();
-            let mut start = 0;
-            for comma in memchr::memchr_iter(b',', record.as_bytes()) {
-                self.fields.push((start, comma));
-                start = comma + 1;
-            }
-            self.fields.push((start, record.len()));
-            let fields = &self.fields;
+            let (text, fields) = (self.text, &self.fields);
             let decoded = self
                 .header
                 .check_fields(fields.len(), line)
-                .and_then(|()| self.header.put_cells(line, sink, |p| record.get(fields[p].0..fields[p].1)));
+                .and_then(|()| self.header.put_cells(line, sink, |p| text.get(fields[p].0..fields[p].1)));
             self.failed = decoded.is_err();
             return Some(decoded.map(|()| line));
         }
