@@ -263,11 +263,14 @@ async fn parquet_files_are_ingested_and_truncated_ones_refused() {
          FROM range(5000) t(i)) TO '{}' (FORMAT parquet)",
         file.display()
     );
-    let output = Command::new(cairn_testkit::python())
-        .args(["-c", &format!("import duckdb; duckdb.sql({sql:?})")])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let duckdb = |sql: &str| {
+        let output = Command::new(cairn_testkit::python())
+            .args(["-c", &format!("import duckdb; duckdb.sql({sql:?})")])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    };
+    duckdb(&sql);
     let bytes = std::fs::read(&file).unwrap();
 
     let batch = client.ingest("payments", "application/vnd.apache.parquet", bytes.clone()).await.unwrap();
@@ -298,6 +301,25 @@ async fn parquet_files_are_ingested_and_truncated_ones_refused() {
     assert!(body.error.message.starts_with("row 0: not a readable Parquet file"), "{}", body.error.message);
     assert!(cut.exists(), "a refused import leaves its source in place");
     assert_eq!(client.versions("payments").await.unwrap().len(), 2, "the truncated files left nothing");
+
+    // Row groups that do not divide among the threads (3 on 2 cores): the last is read in parts,
+    // and every row keeps its number.
+    let groups = imports.path().join("groups.parquet");
+    duckdb(&format!(
+        "COPY (SELECT i AS id, TIMESTAMPTZ '2026-03-01 00:00:00+00' + INTERVAL (i) MINUTE AS ts, \
+         CASE WHEN i % 1000 = 999 THEN -1.0 ELSE i / 2.0 END AS amount, 'web' AS channel \
+         FROM range(5000) t(i)) TO '{}' (FORMAT parquet, ROW_GROUP_SIZE 2048)",
+        groups.display()
+    ));
+    let batch = client.import("payments", &import(&groups)).await.unwrap();
+    let report = batch.report.unwrap();
+    assert_eq!((report.rows_in, report.rows_accepted, report.rows_quarantined), (5000, 4995, 5));
+    assert_eq!(batch.files.iter().map(|f| f.rows).sum::<u64>(), 4995);
+    let path = format!("/v1/datasets/payments/quarantine?batch={}", batch.id);
+    let quarantined: Vec<QuarantinedRecord> = client.get(&path).await.unwrap();
+    let mut rows: Vec<u64> = quarantined.iter().map(|r| r.line).collect();
+    rows.sort_unstable();
+    assert_eq!(rows, [1000, 2000, 3000, 4000, 5000]);
     platform.stop().await;
 }
 

@@ -1,6 +1,7 @@
 //! Parquet files as input: rows of an uploaded file read as records of a dataset's schema.
 
 use std::fs::File;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -11,7 +12,7 @@ use cairn_domain::{Column, ColumnType, Schema};
 use cairn_records::parse::from_text;
 use cairn_records::{DecodeError, Value};
 use parquet::arrow::arrow_reader::{
-    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector,
 };
 
 use crate::builders::ColumnBuilder;
@@ -40,19 +41,31 @@ impl ParquetBatches {
         Self::open_groups(file, schema, None)
     }
 
-    /// How many row groups `file` has (to read them on several threads).
-    pub fn row_groups(file: File) -> Result<usize, DecodeError> {
+    /// The rows of each of `file`'s row groups (to read them on several threads).
+    pub fn row_groups(file: File) -> Result<Vec<usize>, DecodeError> {
         ParquetRecordBatchReaderBuilder::try_new(file)
-            .map(|builder| builder.metadata().num_row_groups())
+            .map(|builder| {
+                let groups = builder.metadata().row_groups();
+                groups.iter().map(|group| usize::try_from(group.num_rows()).unwrap_or_default()).collect()
+            })
             .map_err(|error| DecodeError::at(0, format!("not a readable Parquet file: {error}")).in_rows())
     }
 
-    /// The rows of row group `group` only, numbered as in the whole file.
-    pub fn open_row_group(file: File, schema: &Schema, group: usize) -> Result<Self, DecodeError> {
-        Self::open_groups(file, schema, Some(group))
+    /// The rows of row group `group` only — or its rows `part` —, numbered as in the whole file.
+    pub fn open_row_group(
+        file: File,
+        schema: &Schema,
+        group: usize,
+        part: Option<Range<usize>>,
+    ) -> Result<Self, DecodeError> {
+        Self::open_groups(file, schema, Some((group, part)))
     }
 
-    fn open_groups(file: File, schema: &Schema, group: Option<usize>) -> Result<Self, DecodeError> {
+    fn open_groups(
+        file: File,
+        schema: &Schema,
+        group: Option<(usize, Option<Range<usize>>)>,
+    ) -> Result<Self, DecodeError> {
         let not_parquet = |error: parquet::errors::ParquetError| {
             DecodeError::at(0, format!("not a readable Parquet file: {error}")).in_rows()
         };
@@ -83,11 +96,27 @@ impl ParquetBatches {
         }
         let mut row = 0;
         let builder = match group {
-            Some(group) => {
+            Some((group, part)) => {
                 let groups = builder.metadata().row_groups();
                 let before: i64 = groups.iter().take(group).map(|g| g.num_rows()).sum();
                 row = u64::try_from(before).unwrap_or_default();
-                builder.with_row_groups(vec![group])
+                let rows = groups.get(group).map_or(0, |g| usize::try_from(g.num_rows()).unwrap_or_default());
+                let builder = builder.with_row_groups(vec![group]);
+                match part {
+                    Some(part) => {
+                        row += part.start as u64;
+                        let end = part.end.min(rows);
+                        let start = part.start.min(end);
+                        let selectors = [
+                            RowSelector::skip(start),
+                            RowSelector::select(end - start),
+                            RowSelector::skip(rows - end),
+                        ];
+                        let selectors = selectors.into_iter().filter(|selector| selector.row_count > 0);
+                        builder.with_row_selection(RowSelection::from(selectors.collect::<Vec<_>>()))
+                    }
+                    None => builder,
+                }
             }
             None => builder,
         };

@@ -439,7 +439,7 @@ fn merge_results(results: Vec<Result<Processed, BatchError>>) -> Result<Processe
 fn decode_parquet(path: &Path, target: &SinkTarget<'_>) -> Result<Processed, BatchError> {
     let open = || std::fs::File::open(path).map_err(|e| BatchError::Upload(e.to_string()));
     let groups = ParquetBatches::row_groups(open()?).map_err(BatchError::Unreadable)?;
-    let threads = decode_threads(target.schema).min(groups.max(1));
+    let threads = decode_threads(target.schema).min(groups.len().max(1));
     let read = |sink: &mut Sink, batches: ParquetBatches| -> Result<(), BatchError> {
         for item in batches {
             let (first_row, batch) = item.map_err(BatchError::Unreadable)?;
@@ -452,10 +452,21 @@ fn decode_parquet(path: &Path, target: &SinkTarget<'_>) -> Result<Processed, Bat
         read(&mut sink, ParquetBatches::open(open()?, target.schema).map_err(BatchError::Unreadable)?)?;
         return finish(sink);
     }
+    // Whole row groups round robin; those left over when they do not divide evenly are cut into
+    // a part for each thread, so that every thread reads about as many rows (9 groups on 2
+    // threads would otherwise leave one thread 5 of them).
+    let whole = groups.len() - groups.len() % threads;
     in_shards(threads, |shard| {
         let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
-        for group in (shard..groups).step_by(threads) {
-            let batches = ParquetBatches::open_row_group(open()?, target.schema, group)
+        let parts = (shard..whole).step_by(threads).map(|group| (group, None)).chain(
+            groups
+                .iter()
+                .enumerate()
+                .skip(whole)
+                .map(|(group, rows)| (group, Some(rows * shard / threads..rows * (shard + 1) / threads))),
+        );
+        for (group, part) in parts.filter(|(_, part)| part.as_ref().is_none_or(|part| !part.is_empty())) {
+            let batches = ParquetBatches::open_row_group(open()?, target.schema, group, part)
                 .map_err(BatchError::Unreadable)?;
             read(&mut sink, batches)?;
         }
