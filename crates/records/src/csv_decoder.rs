@@ -139,16 +139,13 @@ impl<R: Read> Iterator for CsvDecoder<R> {
     type Item = Result<Numbered, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut record = Vec::with_capacity(self.header.columns.len());
-        Some(self.next_into(&mut record)?.map(|line| (line, record)))
+        self.next_record()
     }
 }
 
-impl<R: Read> CsvDecoder<R> {
-    /// Decodes the next record into `sink`, cell by cell without a copy of its text; returns
-    /// the line it started on. After an error `sink` may hold part of a row, and the decoder
-    /// stops.
-    pub fn next_into(&mut self, sink: &mut impl CellSink) -> Option<Result<u64, DecodeError>> {
+impl<R: Read> CsvRecords for CsvDecoder<R> {
+    /// Cell by cell without a copy of its text.
+    fn next_into(&mut self, sink: &mut impl CellSink) -> Option<Result<u64, DecodeError>> {
         if self.failed {
             return None;
         }
@@ -163,7 +160,9 @@ impl<R: Read> CsvDecoder<R> {
         self.failed = item.is_err();
         Some(item)
     }
+}
 
+impl<R: Read> CsvDecoder<R> {
     fn decode(&self, sink: &mut impl CellSink) -> Result<u64, DecodeError> {
         let line = self.lines_before + self.row.position().map_or(0, csv::Position::line);
         self.header.check_fields(self.row.len(), line)?;
@@ -267,11 +266,11 @@ pub trait CsvRecords {
     /// Decodes the next record into `sink`; returns the line it started on. After an error
     /// `sink` may hold part of a row, and the decoder stops.
     fn next_into(&mut self, sink: &mut impl CellSink) -> Option<Result<u64, DecodeError>>;
-}
 
-impl<R: Read> CsvRecords for CsvDecoder<R> {
-    fn next_into(&mut self, sink: &mut impl CellSink) -> Option<Result<u64, DecodeError>> {
-        CsvDecoder::next_into(self, sink)
+    /// The next record as values, with its line.
+    fn next_record(&mut self) -> Option<Result<Numbered, DecodeError>> {
+        let mut record = Vec::new();
+        Some(self.next_into(&mut record)?.map(|line| (line, record)))
     }
 }
 
@@ -288,8 +287,7 @@ impl Iterator for ChunkDecoder<'_> {
     type Item = Result<Numbered, DecodeError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut record = Vec::new();
-        Some(CsvRecords::next_into(self, &mut record)?.map(|line| (line, record)))
+        self.next_record()
     }
 }
 

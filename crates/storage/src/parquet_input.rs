@@ -105,12 +105,10 @@ impl ParquetBatches {
                 match part {
                     Some(part) => {
                         row += part.start as u64;
-                        let end = part.end.min(rows);
-                        let start = part.start.min(end);
                         let selectors = [
-                            RowSelector::skip(start),
-                            RowSelector::select(end - start),
-                            RowSelector::skip(rows - end),
+                            RowSelector::skip(part.start),
+                            RowSelector::select(part.len()),
+                            RowSelector::skip(rows.saturating_sub(part.end)),
                         ];
                         let selectors = selectors.into_iter().filter(|selector| selector.row_count > 0);
                         builder.with_row_selection(RowSelection::from(selectors.collect::<Vec<_>>()))

@@ -274,18 +274,18 @@ impl Line {
     }
 }
 
-/// 1 024 different requests for `path` on `base`: reads of `entities` entities, or GETs when
-/// there are none.
-fn requests(base: &str, path: &str, entities: usize) -> (String, Vec<Vec<u8>>) {
+/// 1 024 different reads of `entities` entities for the server at `base` — or, with none, the
+/// do-nothing `GET /healthz`, the floor.
+fn requests(base: &str, entities: usize) -> (String, Vec<Vec<u8>>) {
     let addr = base.strip_prefix("http://").unwrap().to_owned();
     let requests = (0..1024)
         .map(|seed| {
             if entities == 0 {
-                return format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\n\r\n").into_bytes();
+                return format!("GET /healthz HTTP/1.1\r\nhost: {addr}\r\n\r\n").into_bytes();
             }
             let body = body(entities, seed);
             let mut request = format!(
-                "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                "POST /get-online-features HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
                 body.len()
             )
             .into_bytes();
@@ -298,62 +298,67 @@ fn requests(base: &str, path: &str, entities: usize) -> (String, Vec<Vec<u8>>) {
 
 /// Sends `rate` requests a second for `seconds`, each at its own time whatever the ones before it
 /// are doing (an open loop): on an idle connection, or a new one when none is. Each is timed from
-/// when it left until its whole answer is read.
-fn open_loop(base: &str, path: &str, rate: u64, seconds: u64, entities: usize) -> (Latencies, f64) {
-    let (addr, requests) = requests(base, path, entities);
-    let total = rate * seconds;
-    let interval = Duration::from_secs_f64(1.0 / rate as f64);
-    let (mut lines, mut readers) = (Vec::<Line>::new(), Vec::new());
-    let mut next = 0;
-    // This thread paces the requests (Tokio's timers tick every millisecond, which would send them
-    // in bursts).
-    let started = Instant::now();
-    for i in 0..total {
-        let at = started + interval * i as u32;
-        let now = Instant::now();
-        if at > now {
-            std::thread::sleep(at - now);
+/// when it left until its whole answer is read. Both loops block the runtime's thread
+/// (`block_in_place`), its tasks moved to the other workers.
+fn open_loop(base: &str, rate: u64, seconds: u64, entities: usize) -> (Latencies, f64) {
+    let (addr, requests) = requests(base, entities);
+    block_in_place(|| {
+        let total = rate * seconds;
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let (mut lines, mut readers) = (Vec::<Line>::new(), Vec::new());
+        let mut next = 0;
+        // This thread paces the requests (Tokio's timers tick every millisecond, which would
+        // send them in bursts).
+        let started = Instant::now();
+        for i in 0..total {
+            let at = started + interval * i as u32;
+            let now = Instant::now();
+            if at > now {
+                std::thread::sleep(at - now);
+            }
+            let sent = Instant::now();
+            // The first idle line after the last one used: every line stays in use, so the server
+            // never closes one for idleness.
+            let idle = (0..lines.len()).map(|k| (next + k) % lines.len()).find(|&k| {
+                lines[k].state.compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire).is_ok()
+            });
+            let k = idle.unwrap_or_else(|| {
+                let (line, reader) = Line::open(&addr);
+                lines.push(line);
+                readers.push(reader);
+                lines.len() - 1
+            });
+            next = k + 1;
+            lines[k].sent.send(sent).unwrap();
+            lines[k].stream.write_all(&requests[i as usize % requests.len()]).unwrap();
         }
-        let sent = Instant::now();
-        // The first idle line after the last one used: every line stays in use, so the server
-        // never closes one for idleness.
-        let idle = (0..lines.len()).map(|k| (next + k) % lines.len()).find(|&k| {
-            lines[k].state.compare_exchange(IDLE, BUSY, Ordering::AcqRel, Ordering::Acquire).is_ok()
-        });
-        let k = idle.unwrap_or_else(|| {
-            let (line, reader) = Line::open(&addr);
-            lines.push(line);
-            readers.push(reader);
-            lines.len() - 1
-        });
-        next = k + 1;
-        lines[k].sent.send(sent).unwrap();
-        lines[k].stream.write_all(&requests[i as usize % requests.len()]).unwrap();
-    }
-    while lines.iter().any(|line| line.state.load(Ordering::Acquire) == BUSY) {
-        std::thread::sleep(Duration::from_millis(1));
-    }
-    let achieved = total as f64 / started.elapsed().as_secs_f64();
-    for line in &lines {
-        let _ = line.stream.shutdown(std::net::Shutdown::Both);
-    }
-    let latencies = readers.into_iter().flat_map(|reader| reader.join().unwrap()).collect();
-    (Latencies(latencies), achieved)
+        while lines.iter().any(|line| line.state.load(Ordering::Acquire) == BUSY) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let achieved = total as f64 / started.elapsed().as_secs_f64();
+        for line in &lines {
+            let _ = line.stream.shutdown(std::net::Shutdown::Both);
+        }
+        let latencies = readers.into_iter().flat_map(|reader| reader.join().unwrap()).collect();
+        (Latencies(latencies), achieved)
+    })
 }
 
 /// `count` requests one after the other on one connection: the latency without load.
-fn closed_loop(base: &str, path: &str, count: usize, entities: usize) -> (Latencies, f64) {
-    let (addr, requests) = requests(base, path, entities);
+fn closed_loop(base: &str, count: usize, entities: usize) -> (Latencies, f64) {
+    let (addr, requests) = requests(base, entities);
     let (mut stream, mut buffer) = (connect(&addr), Vec::with_capacity(1 << 16));
     let mut latencies = Vec::with_capacity(count);
-    let started = Instant::now();
-    for request in requests.iter().cycle().take(count) {
-        let sent = Instant::now();
-        stream.write_all(request).unwrap();
-        read_answer(&mut stream, &mut buffer).unwrap();
-        latencies.push(sent.elapsed());
-    }
-    (Latencies(latencies), count as f64 / started.elapsed().as_secs_f64())
+    block_in_place(|| {
+        let started = Instant::now();
+        for request in requests.iter().cycle().take(count) {
+            let sent = Instant::now();
+            stream.write_all(request).unwrap();
+            read_answer(&mut stream, &mut buffer).unwrap();
+            latencies.push(sent.elapsed());
+        }
+        (Latencies(latencies), count as f64 / started.elapsed().as_secs_f64())
+    })
 }
 
 async fn in_process(features: &OnlineFeatures<NatsOnlineStore>, entities: usize, count: usize) -> Latencies {
@@ -480,23 +485,21 @@ async fn run() {
     );
     println!("{:<58}{:>10}{:>10}{:>10}{:>10}", "", "req/s", "p50 ms", "p99 ms", "p99.9 ms");
     if let Some(server) = &feast_server {
-        let (one, rate) = block_in_place(|| open_loop(&server.url, "/get-online-features", 150, seconds, 1));
+        let (one, rate) = open_loop(&server.url, 150, seconds, 1);
         one.row("Feast feature server (1 worker), 1 entity × 50 (peer)", rate);
-        let (hundred, rate) =
-            block_in_place(|| open_loop(&server.url, "/get-online-features", 5, seconds, 100));
+        let (hundred, rate) = open_loop(&server.url, 5, seconds, 100);
         hundred.row("Feast feature server (1 worker), 100 entities × 50 (peer)", rate);
     }
     drop(feast_server);
-    let (floor, rate) = block_in_place(|| closed_loop(&service.url(), "/healthz", 5_000, 0));
+    let (floor, rate) = closed_loop(&service.url(), 5_000, 0);
     floor.row("HTTP floor here: GET /healthz, one at a time", rate);
-    let (one, rate) = block_in_place(|| closed_loop(&service.url(), "/get-online-features", 5_000, 1));
+    let (one, rate) = closed_loop(&service.url(), 5_000, 1);
     one.row("Cairn HTTP, 1 entity × 50 features, one at a time", rate);
-    let (floor, rate) = block_in_place(|| open_loop(&service.url(), "/healthz", 5_000, seconds, 0));
+    let (floor, rate) = open_loop(&service.url(), 5_000, seconds, 0);
     floor.row("HTTP floor here: GET /healthz, open loop", rate);
-    let (one, rate) = block_in_place(|| open_loop(&service.url(), "/get-online-features", 5_000, seconds, 1));
+    let (one, rate) = open_loop(&service.url(), 5_000, seconds, 1);
     one.row("Cairn HTTP, 1 entity × 50 features (goal p99 ≤ 0.5 ms)", rate);
-    let (hundred, rate) =
-        block_in_place(|| open_loop(&service.url(), "/get-online-features", 500, seconds, 100));
+    let (hundred, rate) = open_loop(&service.url(), 500, seconds, 100);
     hundred.row("Cairn HTTP, 100 entities × 50 features (goal p99 ≤ 3 ms)", rate);
 
     // The library path, as the serving service reads: a store and a catalog of its own.
@@ -575,9 +578,8 @@ async fn run() {
         streamed.quantile(0.99),
         streamed.quantile(1.0)
     );
-    // Last, so that the aftermath of writing millions of keys (the bus compacting and
-    // syncing them) does not fall on the latencies above.
-    // Materialization: the feature store's whole path, then raw puts of what it wrote.
+    // Materialization: the feature store's whole path, then raw puts of what it wrote — last, so
+    // that the bus's work after millions of KV writes does not fall on the latencies above.
     println!("\nmaterialization: a {rows}-row view of 10 features, {keys} keys, Parquet → NATS KV");
     let (cairn_seconds, run) = materialize(&client, "bench").await;
     assert_eq!(run.rows_read, rows as u64);

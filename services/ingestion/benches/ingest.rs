@@ -1,7 +1,8 @@
 //! Ingestion throughput, side by side in one run: batches (a CSV file, and the same rows as
 //! Parquet, uploaded over HTTP and imported from where they lie, validated, reported, profiled
-//! and written as Parquet) against DuckDB copying the same file into Parquet (`COPY … TO`), and streamed records (durably accepted and landed in
-//! Parquet) against raw JetStream publishing of the same records. Rounds alternate Cairn and its
+//! and written as Parquet) against DuckDB copying the same file into Parquet (`COPY … TO`), and
+//! streamed records (durably accepted and landed in Parquet) against raw JetStream publishing of
+//! the same records. Rounds alternate Cairn and its
 //! peer; medians are reported.
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
 
@@ -148,12 +149,14 @@ impl Rounds {
     }
 
     fn print(&self, peer: &str, input: &str, items: usize) {
-        let row = |way: &str, (times, cpu): &(Vec<f64>, Vec<f64>)| {
-            (format!("Cairn {way} of {input} → validate + report → Parquet"), times.clone(), cpu.clone())
-        };
+        let label = |way: &str| format!("Cairn {way} of {input} → validate + report → Parquet");
+        let (upload, import) = (&self.upload, &self.import);
         compare(
             (peer, &self.peer),
-            &[row("HTTP upload", &self.upload), row("import file://", &self.import)],
+            &[
+                (label("HTTP upload"), upload.0.as_slice(), upload.1.as_slice()),
+                (label("import file://"), import.0.as_slice(), import.1.as_slice()),
+            ],
             items,
             "rows",
         );
@@ -169,14 +172,14 @@ fn median(times: &[f64]) -> f64 {
 
 /// The peer's median rate, then each of Cairn's with its ratio (the peer's median time over
 /// Cairn's), the range of that ratio per round, and Cairn's median CPU seconds where measured.
-fn compare(peer: (&str, &[f64]), cairn: &[(String, Vec<f64>, Vec<f64>)], items: usize, unit: &str) {
+fn compare(peer: (&str, &[f64]), cairn: &[(String, &[f64], &[f64])], items: usize, unit: &str) {
     let rate = |seconds: f64| items as f64 / seconds;
     let peer_median = median(peer.1);
     println!("{:<64} {:>12}  {:>6}  {:>11}  {:>6}", "", format!("{unit}/s"), "ratio", "per round", "CPU s");
     println!("{:<64} {:>12.0}  {:>6}", peer.0, rate(peer_median), "1.00");
     for (label, times, cpu) in cairn {
         let cairn_median = median(times);
-        let ratios = peer.1.iter().zip(times).map(|(p, c)| p / c);
+        let ratios = peer.1.iter().zip(*times).map(|(p, c)| p / c);
         let (low, high) = ratios.fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(r), h.max(r)));
         let cpu = if cpu.is_empty() { String::new() } else { format!("{:.2}", median(cpu)) };
         println!(
@@ -264,7 +267,8 @@ async fn main() {
             rounds()
         );
         let Streaming { raw, packed, cairn } = streaming;
-        let cairn = [("Cairn POST /records → JetStream → validated → Parquet".to_owned(), cairn, Vec::new())];
+        let cairn =
+            [("Cairn POST /records → JetStream → validated → Parquet".to_owned(), cairn.as_slice(), &[][..])];
         compare(("raw JetStream publish, a record a message (peer)", &raw), &cairn, STREAM_ROWS, "records");
         let packed = ("raw JetStream publish, 1000 records a message (peer)", packed.as_slice());
         compare(packed, &cairn, STREAM_ROWS, "records");

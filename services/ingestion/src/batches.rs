@@ -101,7 +101,7 @@ where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: std::fmt::Display,
 {
-    ingest_from(ingestion, dataset, format, body, None, None).await
+    ingest_from(ingestion, dataset, format, Input { body, local: None }, None).await
 }
 
 /// [`ingest`] from an import's source; a local Parquet file is read where it lies, not copied.
@@ -111,8 +111,8 @@ pub async fn import(
     format: Format,
     source: cairn_storage::Source,
 ) -> Result<Batch, BatchError> {
-    let local = source.local.filter(|_| format == Format::Parquet);
-    ingest_from(ingestion, dataset, format, source.stream, None, local).await
+    let input = Input { body: source.stream, local: source.local.filter(|_| format == Format::Parquet) };
+    ingest_from(ingestion, dataset, format, input, None).await
 }
 
 /// What Cairn computed a batch from: its origin (`training_data:<id>`) and lineage as JSON.
@@ -123,9 +123,8 @@ pub(crate) async fn ingest_from<S, E>(
     ingestion: &Ingestion,
     dataset: &str,
     format: Format,
-    body: S,
+    input: Input<S>,
     origin: Option<Origin>,
-    local: Option<PathBuf>,
 ) -> Result<Batch, BatchError>
 where
     S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -143,7 +142,6 @@ where
 
     let staging = ingestion.staging_root.join(batch_id.to_string());
     let known = KnownKeys::of(ingestion, &declared);
-    let input = Input { body, local };
     let processed = process(&staging, &declared.name, &declared.schema, batch_id, format, input, known).await;
     let result = match processed {
         Ok(processed) => publish(ingestion, row, processed).await,
@@ -163,9 +161,9 @@ where
 }
 
 /// A batch's bytes, and the file they are when it is local Parquet.
-struct Input<S> {
-    body: S,
-    local: Option<PathBuf>,
+pub(crate) struct Input<S> {
+    pub(crate) body: S,
+    pub(crate) local: Option<PathBuf>,
 }
 
 /// Streams the input through the decoder, validator and writers on a blocking thread.

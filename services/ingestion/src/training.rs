@@ -59,13 +59,13 @@ async fn adopt(ingestion: &Ingestion, delivery: Delivery<TrainingDataWritten>) -
         .ok_or_else(|| {
             HandlerError::Reject(format!("training data {}: no file `{}`", event.id, event.path))
         })?;
+    let input = batches::Input { body, local: None };
     match batches::ingest_from(
         ingestion,
         &event.dataset,
         Format::Parquet,
-        body,
+        input,
         Some((origin, lineage_json)),
-        None,
     )
     .await
     {
