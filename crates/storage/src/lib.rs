@@ -20,5 +20,5 @@ pub use layout::{arrow_schema, data_type};
 pub use parquet_input::ParquetBatches;
 pub use quarantine::{QuarantineWriter, Quarantined};
 pub use remote::{Source, SourceError, open_source};
-pub use store::{OfflineStore, StoredFile};
+pub use store::{OfflineStore, ParquetFile, StoredFile};
 pub use writer::{PartitionedWriter, StagedFile};

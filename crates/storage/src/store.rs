@@ -1,3 +1,4 @@
+use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt as _};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -31,6 +32,24 @@ pub struct StoredFile {
     pub sha256: String,
     pub min_event_micros: i64,
     pub max_event_micros: i64,
+}
+
+/// A Parquet file of the store with its footer read ([`OfflineStore::parquet_file`]).
+#[derive(Clone)]
+pub struct ParquetFile {
+    path: String,
+    metadata: ArrowReaderMetadata,
+}
+
+impl ParquetFile {
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How many row groups the file has.
+    pub fn row_groups(&self) -> usize {
+        self.metadata.metadata().num_row_groups()
+    }
 }
 
 /// The object store holding datasets (a local directory by default).
@@ -150,20 +169,35 @@ impl OfflineStore {
     /// files written before a column was added do, left out), batch by batch, read
     /// with range requests: only the footer and those columns' chunks are fetched, and memory
     /// holds one row group's worth at a time.
-    pub async fn stream_columns(
+    /// A Parquet file's footer, read once so that its row groups can be read apart (by several
+    /// threads) without reading it again for each.
+    pub async fn parquet_file(&self, path: &str) -> Result<ParquetFile, StorageError> {
+        let mut reader = ObjectReader::new(self.store.clone(), path);
+        let metadata = ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::default()).await?;
+        Ok(ParquetFile { path: path.to_owned(), metadata })
+    }
+
+    /// The named columns of `row_groups` of a Parquet file (those it has; a column it lacks is
+    /// left out), as a stream of batches: only those column chunks are read.
+    pub fn stream_columns(
         &self,
-        path: &str,
+        file: &ParquetFile,
         columns: &[&str],
+        row_groups: Range<usize>,
     ) -> Result<BoxStream<'static, Result<RecordBatch, StorageError>>, StorageError> {
-        let reader = ObjectReader::new(self.store.clone(), path);
-        let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+        let reader = ObjectReader::new(self.store.clone(), &file.path);
+        let builder = ParquetRecordBatchStreamBuilder::new_with_metadata(reader, file.metadata.clone());
         let fields = builder.schema().fields();
         let indices = columns
             .iter()
             .filter_map(|column| fields.iter().position(|field| field.name() == column))
             .collect::<Vec<_>>();
         let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-        let stream = builder.with_projection(mask).with_batch_size(64 * 1024).build()?;
+        let stream = builder
+            .with_projection(mask)
+            .with_row_groups(row_groups.collect())
+            .with_batch_size(64 * 1024)
+            .build()?;
         Ok(stream.map_err(StorageError::from).boxed())
     }
 
