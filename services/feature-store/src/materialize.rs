@@ -20,8 +20,9 @@ use cairn_events::topology::FEATURE_STORE_BATCHES;
 use cairn_events::v1::{DatasetBatchIngested, FeatureViewMaterialized, TrainingDataWritten};
 use cairn_service::{Outbox, ServiceContext, StartError};
 use cairn_storage::{OfflineStore, ParquetFile, StagedFile, StorageError};
+use compact_str::CompactString;
 use diesel::prelude::*;
-use futures::TryStreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 
 use crate::definitions;
 use crate::lock;
@@ -203,10 +204,16 @@ impl Features {
         };
         self.progress(id, |run| run.entities = latest.rows.len() as u64);
         let table = TableId::new(view.definition.name.as_str(), view.version);
-        let mut rows: Vec<(String, OnlineRow)> = latest.rows.into_iter().collect();
-        while !rows.is_empty() {
-            let chunk: Vec<_> = rows.drain(rows.len().saturating_sub(WRITE_CHUNK)..).collect();
-            let written = self.online.store().write(&table, chunk).await?;
+        // The next chunk's writes start while the last ones of a chunk are still in flight.
+        let mut rows = latest.into_rows();
+        let chunks = std::iter::from_fn(|| {
+            let chunk: Vec<(String, OnlineRow)> = rows.by_ref().take(WRITE_CHUNK).collect();
+            (!chunk.is_empty()).then_some(chunk)
+        });
+        let store = self.online.store();
+        let mut writes =
+            futures::stream::iter(chunks).map(|chunk| store.write(&table, chunk)).buffer_unordered(2);
+        while let Some(written) = writes.try_next().await? {
             self.progress(id, |run| run.rows_written += written.written);
         }
         Ok(())
@@ -434,7 +441,7 @@ impl Features {
                 continue;
             };
             let table = TableId::new(name, version);
-            self.online.store().write(&table, latest.rows.into_iter().collect()).await?;
+            self.online.store().write(&table, latest.into_rows().collect()).await?;
         }
         Ok(())
     }
@@ -463,7 +470,8 @@ async fn latest_of(
     let readers: Vec<_> = groups
         .chunks(share)
         .map(|groups| {
-            let (runtime, offline, view, groups) = (runtime.clone(), offline.clone(), view.clone(), groups.to_vec());
+            let (runtime, offline, view, groups) =
+                (runtime.clone(), offline.clone(), view.clone(), groups.to_vec());
             let progress = progress.clone();
             tokio::task::spawn_blocking(move || {
                 let mut latest = Latest::default();
@@ -486,10 +494,17 @@ async fn latest_of(
 /// The newest row of each entity among the rows read so far.
 #[derive(Default)]
 struct Latest {
-    rows: HashMap<String, OnlineRow, foldhash::fast::RandomState>,
+    /// Most keys are short enough to be held in place: a lookup then reads no key from elsewhere
+    /// in memory (with a million entities, most lookups miss the cache).
+    rows: HashMap<CompactString, OnlineRow, foldhash::fast::RandomState>,
 }
 
 impl Latest {
+    /// The rows by entity key, as the online store takes them.
+    fn into_rows(self) -> impl Iterator<Item = (String, OnlineRow)> {
+        self.rows.into_iter().map(|(key, row)| (key.into_string(), row))
+    }
+
     /// Reads one row group's rows with event times in `[start, end)`; returns how many rows it
     /// read.
     fn read(
@@ -581,17 +596,27 @@ impl Latest {
             }
             key.clear();
             push_key(&mut key, &parts);
-            // Ties on both times go to the row read last, as in historical retrieval.
-            if let Some(held) = self.rows.get(key.as_str())
-                && (held.event_micros, held.created_micros) > (event, created)
-            {
-                continue;
+            let value = |column: &Option<ColumnReader>| {
+                column.as_ref().map_or(crate::online::Value::Null, |column| column.value(row))
+            };
+            match self.rows.get_mut(key.as_str()) {
+                // Ties on both times go to the row read last, as in historical retrieval.
+                Some(held) if (held.event_micros, held.created_micros) > (event, created) => {}
+                // The newer row takes the held one's place (and its allocations).
+                Some(held) => {
+                    (held.event_micros, held.created_micros) = (event, created);
+                    for (slot, column) in held.values.iter_mut().zip(&features) {
+                        *slot = value(column);
+                    }
+                }
+                None => {
+                    let values = features.iter().map(value).collect();
+                    self.rows.insert(
+                        CompactString::new(&key),
+                        OnlineRow { event_micros: event, created_micros: created, values },
+                    );
+                }
             }
-            let values = features
-                .iter()
-                .map(|column| column.as_ref().map_or(crate::online::Value::Null, |column| column.value(row)))
-                .collect();
-            self.rows.insert(key.clone(), OnlineRow { event_micros: event, created_micros: created, values });
         }
         Ok(())
     }
@@ -871,9 +896,12 @@ mod tests {
             let path = format!("datasets/d/part-{i}.parquet");
             std::fs::create_dir_all(dir.join("datasets/d")).unwrap();
             let properties = WriterProperties::builder().set_max_row_group_row_count(Some(group)).build();
-            let mut writer =
-                ArrowWriter::try_new(std::fs::File::create(dir.join(&path)).unwrap(), schema.clone(), Some(properties))
-                    .unwrap();
+            let mut writer = ArrowWriter::try_new(
+                std::fs::File::create(dir.join(&path)).unwrap(),
+                schema.clone(),
+                Some(properties),
+            )
+            .unwrap();
             writer.write(&batch).unwrap();
             writer.close().unwrap();
             paths.push(path);
@@ -909,7 +937,7 @@ mod tests {
             }
             prop_assert_eq!(latest.rows.len(), expected.len());
             for (key, (event, created, at)) in expected {
-                let row = &latest.rows[&key];
+                let row = &latest.rows[key.as_str()];
                 prop_assert_eq!((row.event_micros, row.created_micros), (event, created));
                 prop_assert_eq!(&row.values, &vec![Value::Int(at as i64)]);
             }
