@@ -328,6 +328,21 @@ impl ColumnState {
         }
     }
 
+    /// Texts of this column counted at once, how many of each (neither null nor numbers): what
+    /// as many calls of [`ColumnState::observe`] do in any order, when the counters have room for
+    /// every text they do not hold yet (nothing is replaced then). Otherwise it counts nothing and
+    /// returns false: the texts must be observed in their order.
+    pub fn observe_texts(&mut self, counts: &[(&str, u64)]) -> bool {
+        let new = counts.iter().filter(|(text, n)| *n > 0 && !self.top.contains_key(*text)).count();
+        if self.top.len() + new > TOP_COUNTERS {
+            return false;
+        }
+        for (text, n) in counts {
+            self.observe_text(text, *n);
+        }
+        true
+    }
+
     /// Space-Saving: a new value takes the place of the least counted one, inheriting its
     /// count as the overestimate.
     fn count_value(&mut self, value: &str, n: u64, error: u64) {
@@ -593,6 +608,31 @@ mod tests {
         let mut backward = new.clone();
         backward.merge(&old);
         assert_eq!(backward.summary().columns[3].nulls, 4, "the same from either side");
+    }
+
+    #[test]
+    fn texts_counted_at_once_equal_texts_one_by_one_while_the_counters_have_room() {
+        let mut one_by_one = Profile::new(&schema()).columns.remove(2);
+        for i in 0..60 {
+            one_by_one.observe(Some(Cell::Str(&format!("k{i}"))));
+        }
+        let mut at_once = one_by_one.clone();
+        // Two of these are new and the counters have room: counted at once, in any order, as
+        // one by one.
+        let texts: Vec<String> = (58..62).map(|i| format!("k{i}")).collect();
+        let counts: Vec<(&str, u64)> = texts.iter().rev().map(|text| (text.as_str(), 3)).collect();
+        assert!(at_once.observe_texts(&counts));
+        for text in &texts {
+            for _ in 0..3 {
+                one_by_one.observe(Some(Cell::Str(text)));
+            }
+        }
+        assert_eq!(at_once, one_by_one);
+        // Five new texts do not fit: nothing is counted, they must come in order.
+        let texts: Vec<String> = (70..75).map(|i| format!("k{i}")).collect();
+        let counts: Vec<(&str, u64)> = texts.iter().map(|text| (text.as_str(), 1)).collect();
+        assert!(!at_once.observe_texts(&counts));
+        assert_eq!(at_once, one_by_one);
     }
 
     #[test]

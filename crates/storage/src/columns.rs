@@ -121,7 +121,31 @@ pub fn check(validator: &mut Validator, batch: &RecordBatch) -> Vec<Vec<Violatio
         {
             continue;
         }
-        // Texts repeat (categories, countries): one that passed is not checked again.
+        // Few texts (categories, countries): each checked once.
+        if let Typed::Utf8(texts) = typed
+            && let Some(few) = FewTexts::of(texts)
+        {
+            let rules_broken: Vec<Vec<&'static str>> = few
+                .texts
+                .iter()
+                .map(|text| {
+                    let mut names = Vec::new();
+                    rules.broken(Cell::Str(text), |rule| names.push(rule));
+                    names
+                })
+                .collect();
+            if rules_broken.iter().all(Vec::is_empty) {
+                continue;
+            }
+            for (row, index) in few.rows.iter().enumerate() {
+                let Some(names) = rules_broken.get(usize::from(*index)) else { continue };
+                for rule in names {
+                    broken(row, rules.violation(rule, Some(Cell::Str(few.texts[usize::from(*index)]))));
+                }
+            }
+            continue;
+        }
+        // Texts repeat: one that passed is not checked again.
         let mut passed: Vec<&str> = Vec::new();
         for row in 0..rows {
             let Some(cell) = typed.cell(row) else { continue };
@@ -147,6 +171,58 @@ pub fn check(validator: &mut Validator, batch: &RecordBatch) -> Vec<Vec<Violatio
 
 /// Texts of a column remembered as passing its rules, within a batch.
 const PASSED_TEXTS: usize = 16;
+
+/// The different texts of a string column that holds only a few (categories, countries, flags
+/// as text), and each row's among them: rules and counts then look at each text once, not at
+/// every row.
+struct FewTexts<'a> {
+    texts: Vec<&'a str>,
+    /// Each row's index in `texts`; [`FewTexts::NULL`] for a null.
+    rows: Vec<u8>,
+}
+
+impl<'a> FewTexts<'a> {
+    const MOST: usize = 16;
+    const NULL: u8 = u8::MAX;
+
+    /// None when the column holds more than [`FewTexts::MOST`] different texts.
+    fn of(array: &'a StringArray) -> Option<Self> {
+        let mut texts: Vec<&str> = Vec::new();
+        let mut rows = Vec::with_capacity(array.len());
+        let mut last = 0;
+        for row in 0..array.len() {
+            if array.is_null(row) {
+                rows.push(Self::NULL);
+                continue;
+            }
+            let text = array.value(row);
+            // Runs of one text are common: the last one found is tried first.
+            if texts.get(last) != Some(&text) {
+                last = match texts.iter().position(|known| *known == text) {
+                    Some(index) => index,
+                    None if texts.len() < Self::MOST => {
+                        texts.push(text);
+                        texts.len() - 1
+                    }
+                    None => return None,
+                };
+            }
+            rows.push(last as u8);
+        }
+        Some(Self { texts, rows })
+    }
+
+    /// How many rows hold each text, in the order of `texts`.
+    fn counts(&self) -> Vec<(&'a str, u64)> {
+        let mut counts: Vec<(&str, u64)> = self.texts.iter().map(|text| (*text, 0)).collect();
+        for index in &self.rows {
+            if let Some((_, n)) = counts.get_mut(usize::from(*index)) {
+                *n += 1;
+            }
+        }
+        counts
+    }
+}
 
 /// The rows of `batch` that broke no rule (`violations` as [`check`] returned them).
 pub fn accepted(batch: &RecordBatch, violations: &[Vec<Violation>]) -> Result<RecordBatch, StorageError> {
@@ -185,6 +261,16 @@ pub fn observe(batch: &RecordBatch, report: &mut QualityReport, profile: &mut Pr
                 quality.observe_range(state.observe_numbers(&numbers));
                 continue;
             }
+        }
+        if let Typed::Utf8(texts) = &typed
+            && let Some(few) = FewTexts::of(texts)
+            && state.observe_texts(&few.counts())
+        {
+            for _ in 0..texts.null_count() {
+                quality.observe(None);
+                state.observe(None);
+            }
+            continue;
         }
         if let Typed::Bool(flags) = &typed {
             // Two values at most: counted in any order, the profile is the same.
@@ -244,7 +330,8 @@ mod tests {
                 {"name": "country", "type": "string", "rules": {"allowed": ["fr", "de"]}},
                 {"name": "channel", "type": "categorical", "values": ["web", "store"]},
                 {"name": "flag", "type": "bool"},
-                {"name": "qty", "type": "int32", "rules": {"max": 10}}
+                {"name": "qty", "type": "int32", "rules": {"max": 10}},
+                {"name": "note", "type": "string", "rules": {"regex": "[0-9]+"}}
             ],
             "event_timestamp": "ts",
             "entity_keys": ["id"]
@@ -267,6 +354,8 @@ mod tests {
                     maybe(text(["web", "store", "mail"][(i % 4).min(2) as usize]), 17),
                     maybe(Value::Bool(i % 2 == 0), 3),
                     maybe(Value::Int(i % 13), 19),
+                    // More texts than are checked and counted once each.
+                    maybe(text(&if i % 29 == 0 { format!("x{i}") } else { i.to_string() }), 23),
                 ]
             })
             .collect()
