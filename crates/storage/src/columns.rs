@@ -137,10 +137,13 @@ pub fn check(validator: &mut Validator, batch: &RecordBatch) -> Vec<Vec<Violatio
             if rules_broken.iter().all(Vec::is_empty) {
                 continue;
             }
-            for (row, index) in few.rows.iter().enumerate() {
-                let Some(names) = rules_broken.get(usize::from(*index)) else { continue };
+            for (row, index) in few.rows.iter().map(|index| usize::from(*index)).enumerate() {
+                // A null's index is past the texts.
+                let (Some(text), Some(names)) = (few.texts.get(index), rules_broken.get(index)) else {
+                    continue;
+                };
                 for rule in names {
-                    broken(row, rules.violation(rule, Some(Cell::Str(few.texts[usize::from(*index)]))));
+                    broken(row, rules.violation(rule, Some(Cell::Str(text))));
                 }
             }
             continue;
