@@ -15,4 +15,7 @@ pub struct Readiness {
     pub ready: bool,
     /// Why the service is not ready (empty when it is).
     pub reasons: Vec<String>,
+    /// The answering process's id, so a supervisor such as `cairn up` can tell its own child
+    /// from another process that holds the port.
+    pub pid: u32,
 }

@@ -38,6 +38,11 @@ impl ChildProcess {
         Ok(Self { name: name.to_owned(), child })
     }
 
+    /// The process id, while it runs.
+    pub(crate) fn id(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// The exit status, if it has exited.
     pub(crate) fn exited(&mut self) -> anyhow::Result<Option<ExitStatus>> {
         Ok(self.child.try_wait()?)

@@ -123,11 +123,23 @@ async fn start_all(
         services.push(ChildProcess::spawn(&format!("cairn-{kind}"), binary, args, env, Stdio::inherit())?);
     }
     let deadline = Instant::now() + Duration::from_secs(config.up.ready_timeout_secs);
-    for (kind, _) in binaries {
+    for (index, (kind, _)) in binaries.iter().enumerate() {
         progress.set_message(format!("waiting for {kind} to be ready"));
-        let client = Client::new(service_url(config, *kind));
+        let url = service_url(config, *kind);
+        let client = Client::new(url.clone());
         loop {
             let reasons = match client.readiness().await {
+                // Another process on the port (a second `cairn up`, say) answers for its own
+                // service: ours cannot bind there and must not be reported ready.
+                Ok(report) if services[index].id().is_some_and(|pid| pid != report.pid) => {
+                    progress.finish_and_clear();
+                    bail!(
+                        "{url} is already in use by another process (pid {}, {}), not the {kind} \
+                         started here: is another Cairn running?",
+                        report.pid,
+                        report.service
+                    );
+                }
                 Ok(report) if report.ready => break,
                 Ok(report) => report.reasons.join("; "),
                 Err(error) => error.to_string(),

@@ -360,6 +360,14 @@ async fn up_uses_an_existing_nats_server_when_given_one() {
     let dir = tempfile::tempdir().unwrap();
     let (_ports, mut up, _) = start_up(dir.path(), &["--nats-url", &nats.url()]).await;
     assert!(nats_servers_under(dir.path()).is_empty(), "no child server was started");
+
+    // A second `cairn up` on the same ports finds them answered by the first one's services:
+    // it must say so and stop, not report the other platform as its own.
+    let second = cairn(dir.path(), &["up", "--nats-url", &nats.url()]).output().unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&second.stdout), String::from_utf8_lossy(&second.stderr));
+    assert!(!second.status.success(), "{stdout}");
+    assert!(!stdout.contains("Cairn is ready"), "{stdout}");
+    assert!(stderr.contains("already in use by another process"), "{stderr}");
     let exit = stop(&mut up, Signal::SIGINT);
     assert!(exit.success(), "{exit}");
     assert!(services_in(dir.path()).is_empty(), "every service process stopped");

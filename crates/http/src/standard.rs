@@ -27,7 +27,7 @@ pub(crate) async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
 pub(crate) async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
     let reasons = (shared.readiness)().await;
     let ready = reasons.is_empty();
-    let body = Readiness { service: shared.service.to_string(), ready, reasons };
+    let body = Readiness { service: shared.service.to_string(), ready, reasons, pid: std::process::id() };
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
