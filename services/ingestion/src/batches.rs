@@ -16,7 +16,7 @@ use cairn_records::{
 };
 use cairn_service::Outbox;
 use cairn_storage::{ParquetBatches, StagedFile, StorageError, StoredFile};
-use futures::{Stream, StreamExt as _};
+use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use tokio::sync::mpsc;
 
 use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
@@ -156,7 +156,16 @@ where
             Err(error)
         }
     };
-    let _ = tokio::fs::remove_dir_all(&staging).await;
+    // What a committed batch leaves in staging (an upload's copy, empty directories) is of no
+    // use to anyone: it goes after the answer (or at the next start). A rejected batch clears
+    // its own before answering, so that it leaves nothing behind.
+    if result.is_ok() {
+        tokio::spawn(async move {
+            let _ = tokio::fs::remove_dir_all(&staging).await;
+        });
+    } else {
+        let _ = tokio::fs::remove_dir_all(&staging).await;
+    }
     result
 }
 
@@ -616,13 +625,24 @@ pub(crate) async fn upload_staged(
             catalog::insert_files(conn, &pending)
         })
         .await?;
-    let mut uploaded = Vec::with_capacity(staged.len());
-    for (area, file) in staged {
-        let stored = ingestion.store.upload(file).await?;
-        uploaded.push(file_row(batch, area, file, Some(&stored)));
-    }
-    Ok(uploaded)
+    // A few at once: a batch spanning a month stages dozens of files, and each upload (a rename
+    // in a local store, requests to S3) mostly waits.
+    let uploads: Vec<_> = staged.iter().map(|(area, file)| upload(ingestion, batch, area, file)).collect();
+    futures::stream::iter(uploads).buffered(UPLOADS).try_collect().await
 }
+
+async fn upload(
+    ingestion: &Ingestion,
+    batch: &BatchRow,
+    area: &str,
+    file: &StagedFile,
+) -> Result<FileRow, BatchError> {
+    let stored = ingestion.store.upload(file).await?;
+    Ok(file_row(batch, area, file, Some(&stored)))
+}
+
+/// Staged files a batch uploads at once.
+const UPLOADS: usize = 4;
 
 /// The profile of a new version: the previous version's merged with its new batches'.
 pub(crate) fn merged_profile<'a>(
