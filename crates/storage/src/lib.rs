@@ -21,4 +21,4 @@ pub use parquet_input::ParquetBatches;
 pub use quarantine::{QuarantineWriter, Quarantined};
 pub use remote::{Source, SourceError, open_source};
 pub use store::{OfflineStore, ParquetFile, StoredFile};
-pub use writer::{PartitionedWriter, StagedFile};
+pub use writer::{Closing, PartitionedWriter, StagedFile};

@@ -108,12 +108,8 @@ pub(crate) fn close_staged(
 
 /// Writes the accepted records of one batch as Parquet files partitioned by event date.
 pub struct PartitionedWriter {
-    arrow: Arc<ArrowSchema>,
+    files: Arc<Files>,
     event_ts: usize,
-    dataset: Name,
-    batch: BatchId,
-    shard: u32,
-    staging: PathBuf,
     partitions: BTreeMap<NaiveDate, Partition>,
     buffered: usize,
     writes: u64,
@@ -132,13 +128,16 @@ impl PartitionedWriter {
             .map_err(|source| StorageError::Staging { path: staging.display().to_string(), source })?;
         let event_ts =
             schema.columns.iter().position(|c| c.name == schema.event_timestamp).unwrap_or_default();
-        Ok(Self {
+        let files = Files {
             arrow: arrow_schema(schema),
-            event_ts,
             dataset: dataset.clone(),
             batch,
             shard: 0,
             staging: staging.to_owned(),
+        };
+        Ok(Self {
+            files: Arc::new(files),
+            event_ts,
             partitions: BTreeMap::new(),
             buffered: 0,
             writes: 0,
@@ -149,7 +148,7 @@ impl PartitionedWriter {
     /// One of several writers of the same batch (each thread of a parallel batch has one): its
     /// files are named apart.
     pub fn shard(mut self, shard: u32) -> Self {
-        self.shard = shard;
+        Arc::make_mut(&mut self.files).shard = shard;
         self
     }
 
@@ -157,7 +156,7 @@ impl PartitionedWriter {
     /// each in its event date's partition.
     pub fn push(&mut self, batch: &RecordBatch) -> Result<(), StorageError> {
         // Checked against the declared schema: a null in a non-nullable column is refused.
-        let batch = &RecordBatch::try_new(self.arrow.clone(), batch.columns().to_vec())?;
+        let batch = &RecordBatch::try_new(self.files.arrow.clone(), batch.columns().to_vec())?;
         let times = batch
             .column(self.event_ts)
             .as_primitive_opt::<TimestampMicrosecondType>()
@@ -231,37 +230,9 @@ impl PartitionedWriter {
             self.close_least_recent()?;
         }
         self.writes += 1;
-        let writes = self.writes;
         let Some(partition) = self.partitions.get_mut(&date) else { return Ok(()) };
-        let rows = partition.pending_rows;
-        if rows == 0 {
-            return Ok(());
-        }
-        // One write of the row group: a write has a cost per column however few its rows,
-        // and rows arrive in many small runs when a batch spans many days.
-        let rows_group = concat_batches(&self.arrow, &std::mem::take(&mut partition.pending))?;
-        if partition.file.is_none() {
-            partition.file = Some(open(
-                &self.staging,
-                &self.dataset,
-                (self.batch, self.shard),
-                date,
-                partition.next_file,
-                &rows_group,
-            )?);
-            partition.next_file += 1;
-        }
-        let (min, max) = std::mem::replace(&mut partition.bounds, NO_BOUNDS);
-        if let Some(file) = &mut partition.file {
-            file.writer.write(&rows_group)?;
-            file.writer.flush()?;
-            file.staged.rows += rows as u64;
-            file.staged.min_event_micros = file.staged.min_event_micros.min(min);
-            file.staged.max_event_micros = file.staged.max_event_micros.max(max);
-        }
-        partition.pending_rows = 0;
-        partition.last_write = writes;
-        self.buffered -= rows;
+        self.buffered -= partition.write_pending(&self.files, date)?;
+        partition.last_write = self.writes;
         Ok(())
     }
 
@@ -280,16 +251,85 @@ impl PartitionedWriter {
     }
 
     /// Flushes and closes every file; returns them in partition order.
-    pub fn finish(mut self) -> Result<Vec<StagedFile>, StorageError> {
-        let dates: Vec<NaiveDate> = self.partitions.keys().copied().collect();
-        for date in dates {
-            self.flush(date)?;
-            if let Some(file) = self.partitions.get_mut(&date).and_then(|p| p.file.take()) {
-                self.finished.push(close_staged(file.writer, file.staged)?);
-            }
+    pub fn finish(self) -> Result<Vec<StagedFile>, StorageError> {
+        let (mut finished, closing) = self.into_closing();
+        for partition in closing {
+            finished.extend(partition.close()?);
         }
-        self.finished.sort_by(|a, b| a.object.cmp(&b.object));
-        Ok(self.finished)
+        finished.sort_by(|a, b| a.object.cmp(&b.object));
+        Ok(finished)
+    }
+
+    /// The files already closed, and each partition's last rows and open file, to be written
+    /// and closed apart: the threads of a batch share them out, whichever writer they came from.
+    pub fn into_closing(self) -> (Vec<StagedFile>, Vec<Closing>) {
+        let files = self.files;
+        let closing = self
+            .partitions
+            .into_iter()
+            .map(|(date, partition)| Closing { files: files.clone(), date, partition })
+            .collect();
+        (self.finished, closing)
+    }
+}
+
+/// What names a writer's files and shapes their rows.
+#[derive(Clone)]
+struct Files {
+    arrow: Arc<ArrowSchema>,
+    staging: PathBuf,
+    dataset: Name,
+    batch: BatchId,
+    shard: u32,
+}
+
+impl Partition {
+    /// Writes the buffered rows as a row group, opening the file first if needed; returns
+    /// their number.
+    fn write_pending(&mut self, files: &Files, date: NaiveDate) -> Result<usize, StorageError> {
+        let rows = self.pending_rows;
+        if rows == 0 {
+            return Ok(0);
+        }
+        // One write of the row group: a write has a cost per column however few its rows,
+        // and rows arrive in many small runs when a batch spans many days.
+        let rows_group = concat_batches(&files.arrow, &std::mem::take(&mut self.pending))?;
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => {
+                let n = self.next_file;
+                self.next_file += 1;
+                self.file.insert(open(files, date, n, &rows_group)?)
+            }
+        };
+        let (min, max) = std::mem::replace(&mut self.bounds, NO_BOUNDS);
+        file.writer.write(&rows_group)?;
+        file.writer.flush()?;
+        file.staged.rows += rows as u64;
+        file.staged.min_event_micros = file.staged.min_event_micros.min(min);
+        file.staged.max_event_micros = file.staged.max_event_micros.max(max);
+        self.pending_rows = 0;
+        Ok(rows)
+    }
+}
+
+/// One partition of a finished writer: its buffered rows, still to be written, and its file.
+pub struct Closing {
+    files: Arc<Files>,
+    date: NaiveDate,
+    partition: Partition,
+}
+
+impl Closing {
+    /// Rows still to be written: the share of the work of closing it.
+    pub fn pending_rows(&self) -> usize {
+        self.partition.pending_rows
+    }
+
+    /// Writes the rows and closes the file (none when it never held a row).
+    pub fn close(mut self) -> Result<Option<StagedFile>, StorageError> {
+        self.partition.write_pending(&self.files, self.date)?;
+        self.partition.file.map(|file| close_staged(file.writer, file.staged)).transpose()
     }
 }
 
@@ -309,14 +349,8 @@ fn all_distinct<T: std::hash::Hash + Eq>(values: impl Iterator<Item = T>) -> boo
     seen.len() >= 64
 }
 
-fn open(
-    staging: &Path,
-    dataset: &Name,
-    (batch, shard): (BatchId, u32),
-    date: NaiveDate,
-    n: u32,
-    first: &RecordBatch,
-) -> Result<OpenFile, StorageError> {
+fn open(files: &Files, date: NaiveDate, n: u32, first: &RecordBatch) -> Result<OpenFile, StorageError> {
+    let Files { staging, dataset, batch, shard, .. } = files;
     let schema = first.schema();
     let name = match shard {
         0 => format!("part-{batch}-{n:05}.parquet"),

@@ -2,8 +2,10 @@
 //! visible as a new dataset version all at once — or not at all.
 
 use std::io::{BufReader, Read};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use cairn_api::Batch;
@@ -15,7 +17,7 @@ use cairn_records::{
     QualityReport, Splitter,
 };
 use cairn_service::Outbox;
-use cairn_storage::{ParquetBatches, StagedFile, StorageError, StoredFile};
+use cairn_storage::{Closing, ParquetBatches, StagedFile, StorageError, StoredFile};
 use futures::{Stream, StreamExt as _, TryStreamExt as _};
 use tokio::sync::mpsc;
 
@@ -329,9 +331,9 @@ fn finish(sink: Sink) -> Result<Processed, BatchError> {
     sink.finish()
 }
 
-/// Cuts the input into chunks of whole records (CSV: `quoted`) and hands them round-robin to
-/// `threads` sinks, each writing its own files; the answer is theirs merged, or the error of the
-/// earliest line.
+/// Cuts the input into chunks of whole records (CSV: `quoted`) for `threads` sinks, each writing
+/// its own files and taking the next chunk when it is done with one; the answer is theirs
+/// merged, or the error of the earliest line.
 fn decode_in_parallel<R: Read>(
     input: R,
     quoted: bool,
@@ -349,38 +351,40 @@ fn decode_in_parallel<R: Read>(
         None
     };
     let header = header.as_ref();
-    let (results, split) = std::thread::scope(|scope| {
-        let mut senders = Vec::with_capacity(threads);
-        let mut workers = Vec::with_capacity(threads);
-        for shard in 0..threads {
-            let (sender, chunks) = std::sync::mpsc::sync_channel::<Chunk>(1);
-            senders.push(sender);
-            workers.push(scope.spawn(move || -> Result<Processed, BatchError> {
-                let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
-                for chunk in chunks {
+    let (sender, chunks) = std::sync::mpsc::sync_channel::<Chunk>(threads);
+    let failed = AtomicBool::new(false);
+    let (result, split) = std::thread::scope(|scope| {
+        let failed = &failed;
+        let sinks = scope.spawn(move || {
+            let chunks = Mutex::new(chunks);
+            let read = |_, sink: &mut Sink| -> Result<(), BatchError> {
+                while let Ok(chunk) = chunks.lock().unwrap_or_else(PoisonError::into_inner).recv() {
                     let bytes = chunk.bytes.as_slice();
-                    match header {
+                    let decoded = match header {
                         Some(header) => csv_into(
                             ChunkDecoder::new(bytes, header, chunk.first_line),
-                            &mut sink,
+                            sink,
                             BatchError::Unreadable,
-                        )?,
+                        ),
                         None => records_into(
                             JsonLinesDecoder::chunk(bytes, target.schema, chunk.first_line),
-                            &mut sink,
+                            sink,
                             BatchError::Unreadable,
-                        )?,
-                    }
+                        ),
+                    };
+                    // A failed chunk ends the batch: its error is the answer.
+                    decoded.inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
                 }
-                sink.finish()
-            }));
-        }
+                Ok(())
+            };
+            in_shards(threads, |shard| Ok(target.sink(shard)?), read)
+            // The chunks go with this thread: the splitter stops sending when every sink is done.
+        });
         let mut split = Ok(());
-        for shard in (0..threads).cycle() {
+        while !failed.load(Ordering::Relaxed) {
             match splitter.next_chunk() {
                 Ok(Some(chunk)) => {
-                    // A worker that stopped has failed: its error is the answer.
-                    if senders[shard].send(chunk).is_err() {
+                    if sender.send(chunk).is_err() {
                         break;
                     }
                 }
@@ -391,20 +395,16 @@ fn decode_in_parallel<R: Read>(
                 }
             }
         }
-        drop(senders);
-        let results: Vec<Result<Processed, BatchError>> =
-            workers.into_iter().map(|worker| worker.join().unwrap_or(Err(BatchError::Worker))).collect();
-        (results, split)
+        drop(sender);
+        (sinks.join().unwrap_or(Err(BatchError::Worker)), split)
     });
     if let Some(reason) = upload.take() {
         return Err(BatchError::Upload(reason));
     }
-    if let Err(error) = split
-        && results.iter().all(Result::is_ok)
-    {
-        return Err(BatchError::Unreadable(DecodeError::at(0, error.to_string())));
+    match (result, split) {
+        (Ok(_), Err(error)) => Err(BatchError::Unreadable(DecodeError::at(0, error.to_string()))),
+        (result, _) => result,
     }
-    merge_results(results)
 }
 
 /// The sinks' output merged, or the error of the earliest line (or row) — an error that is
@@ -459,39 +459,113 @@ fn decode_parquet(path: &Path, target: &SinkTarget<'_>) -> Result<Processed, Bat
         read(&mut sink, ParquetBatches::open(open()?, target.schema).map_err(BatchError::Unreadable)?)?;
         return finish(sink);
     }
-    // Whole row groups round robin; those left over when they do not divide evenly are cut into
-    // a part for each thread, so that every thread reads about as many rows (9 groups on 2
-    // threads would otherwise leave one thread 5 of them).
+    // Whole row groups, then those left over when they do not divide evenly cut into a part for
+    // each thread; a thread takes the next when it is done with one, so a thread the machine
+    // slows down reads less.
     let whole = groups.len() - groups.len() % threads;
-    in_shards(threads, |shard| {
-        let mut sink = target.sink(u32::try_from(shard).unwrap_or_default())?;
-        let parts = (shard..whole).step_by(threads).map(|group| (group, None)).chain(
-            groups
-                .iter()
-                .enumerate()
-                .skip(whole)
-                .map(|(group, rows)| (group, Some(rows * shard / threads..rows * (shard + 1) / threads))),
-        );
-        for (group, part) in parts.filter(|(_, part)| part.as_ref().is_none_or(|part| !part.is_empty())) {
-            let batches = ParquetBatches::open_row_group(open()?, target.schema, group, part)
-                .map_err(BatchError::Unreadable)?;
-            read(&mut sink, batches)?;
-        }
-        sink.finish()
-    })
+    let parts: Vec<(usize, Option<Range<usize>>)> = (0..whole)
+        .map(|group| (group, None))
+        .chain(groups.iter().enumerate().skip(whole).flat_map(|(group, rows)| {
+            (0..threads).map(move |shard| (group, Some(rows * shard / threads..rows * (shard + 1) / threads)))
+        }))
+        .filter(|(_, part)| part.as_ref().is_none_or(|part| !part.is_empty()))
+        .collect();
+    let next = AtomicUsize::new(0);
+    in_shards(
+        threads,
+        |shard| Ok(target.sink(shard)?),
+        |_, sink| {
+            while let Some((group, part)) = parts.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let batches = ParquetBatches::open_row_group(open()?, target.schema, *group, part.clone())
+                    .map_err(BatchError::Unreadable)
+                    .inspect_err(|_| next.store(parts.len(), Ordering::Relaxed))?;
+                // A failed part ends the batch: the other threads take no more.
+                read(sink, batches).inspect_err(|_| next.store(parts.len(), Ordering::Relaxed))?;
+            }
+            Ok(())
+        },
+    )
 }
 
-/// Runs `work` for shards `0..threads`, one thread each, and merges what they produced.
-pub(crate) fn in_shards<F>(threads: usize, work: F) -> Result<Processed, BatchError>
+/// Runs `read(shard, sink)` on `threads` threads, each into a sink of its own (`sink(shard)`). Then the
+/// partitions the sinks buffered are written and closed by whichever thread is free, largest
+/// first: a thread the machine slows down, or that read more rows, does not leave the others
+/// idle. The answer is the sinks' output merged, or the error of the earliest line.
+pub(crate) fn in_shards<S, R>(threads: usize, sink: S, read: R) -> Result<Processed, BatchError>
 where
-    F: Fn(usize) -> Result<Processed, BatchError> + Sync,
+    S: Fn(u32) -> Result<Sink, BatchError> + Sync,
+    R: Fn(u32, &mut Sink) -> Result<(), BatchError> + Sync,
 {
+    let closings = Closings { state: Mutex::new((Vec::new(), threads)), changed: Condvar::new() };
     let results = std::thread::scope(|scope| {
-        let work = &work;
-        let workers: Vec<_> = (0..threads).map(|shard| scope.spawn(move || work(shard))).collect();
+        let (sink, read, closings) = (&sink, &read, &closings);
+        let workers: Vec<_> = (0..threads)
+            .map(|shard| {
+                scope.spawn(move || {
+                    let reading = Reading(closings);
+                    let shard = u32::try_from(shard).unwrap_or_default();
+                    let mut sink = sink(shard)?;
+                    read(shard, &mut sink)?;
+                    let (mut processed, closing) = sink.finish_reading()?;
+                    reading.done(closing);
+                    while let Some(partition) = closings.next() {
+                        processed.files.extend(partition.close()?);
+                    }
+                    Ok(processed)
+                })
+            })
+            .collect();
         workers.into_iter().map(|worker| worker.join().unwrap_or(Err(BatchError::Worker))).collect()
     });
-    merge_results(results)
+    let mut processed = merge_results(results)?;
+    processed.files.sort_by(|a, b| a.object.cmp(&b.object));
+    Ok(processed)
+}
+
+/// The partitions of a batch's sinks still to be written and closed, and how many threads are
+/// still reading (and may add some).
+struct Closings {
+    state: Mutex<(Vec<Closing>, usize)>,
+    changed: Condvar,
+}
+
+impl Closings {
+    fn lock(&self) -> MutexGuard<'_, (Vec<Closing>, usize)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The largest partition left; none once every thread has read and none is left.
+    fn next(&self) -> Option<Closing> {
+        let mut state = self.lock();
+        loop {
+            if let Some(partition) = state.0.pop() {
+                return Some(partition);
+            }
+            if state.1 == 0 {
+                return None;
+            }
+            state = self.changed.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// A thread still reading: when it is done — or fails, or panics — the others stop waiting for
+/// it.
+struct Reading<'a>(&'a Closings);
+
+impl Reading<'_> {
+    fn done(self, closing: Vec<Closing>) {
+        let mut state = self.0.lock();
+        state.0.extend(closing);
+        state.0.sort_by_key(Closing::pending_rows);
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.0.lock().1 -= 1;
+        self.0.changed.notify_all();
+    }
 }
 
 /// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only
@@ -799,4 +873,62 @@ impl Read for ChannelReader {
 /// Where a batch stages its files before they reach the store.
 pub(crate) fn staging_root(data_dir: &Path) -> PathBuf {
     data_dir.join("staging").join("ingestion")
+}
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::panic, reason = "a reader that panics is what is tested")]
+
+    use cairn_records::{Record, Value};
+
+    use super::*;
+
+    fn schema() -> Schema {
+        serde_json::from_value(serde_json::json!({"columns": [
+            {"name": "n", "type": "int64", "nullable": false},
+            {"name": "ts", "type": "timestamp", "nullable": false}], "event_timestamp": "ts"}))
+        .unwrap()
+    }
+
+    /// Row `i`: one of four days.
+    fn record(i: u64) -> Record {
+        let day = i64::try_from(i % 4).unwrap() * 86_400_000_000;
+        vec![Value::Int(i64::try_from(i).unwrap()), Value::Timestamp(1_767_225_600_000_000 + day)]
+    }
+
+    fn rows(sink: &mut Sink, range: Range<u64>) -> Result<(), BatchError> {
+        range.into_iter().try_for_each(|i| sink.record(i + 1, &record(i)))
+    }
+
+    #[test]
+    fn threads_close_each_others_partitions_and_a_failed_or_panicking_reader_ends_the_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (schema, name, batch) = (schema(), "events".parse::<Name>().unwrap(), BatchId::new());
+        let sink = |shard| Ok(Sink::new(dir.path(), &name, &schema, batch, shard, None)?);
+
+        // One thread reads every row: the other closes some of its partitions.
+        let processed =
+            in_shards(2, sink, |shard, sink| if shard == 0 { rows(sink, 0..10_000) } else { Ok(()) });
+        let processed = processed.unwrap();
+        assert_eq!(processed.report.rows_accepted, 10_000);
+        assert_eq!(processed.files.iter().map(|file| file.rows).sum::<u64>(), 10_000);
+        assert_eq!(processed.files.len(), 4, "a file a day");
+
+        // A reader that fails or panics while the other reads: the batch ends with its error,
+        // and no thread waits for it forever.
+        let failed =
+            in_shards(
+                2,
+                sink,
+                |shard, sink| if shard == 1 { Err(BatchError::Worker) } else { rows(sink, 0..5_000) },
+            );
+        assert!(matches!(failed, Err(BatchError::Worker)));
+        let panicked = in_shards(2, sink, |shard, sink| {
+            if shard == 1 {
+                panic!("a reader's bug");
+            }
+            rows(sink, 0..5_000)
+        });
+        assert!(matches!(panicked, Err(BatchError::Worker)));
+    }
 }

@@ -9,7 +9,8 @@ use cairn_db::{Database, DbError};
 use cairn_domain::{BatchId, Name, Schema};
 use cairn_records::{DecodeError, Profile, QualityReport, Record, Validator, Violation};
 use cairn_storage::{
-    BatchBuilder, PartitionedWriter, QuarantineWriter, RecordBatch, StagedFile, StorageError, columns,
+    BatchBuilder, Closing, PartitionedWriter, QuarantineWriter, RecordBatch, StagedFile, StorageError,
+    columns,
 };
 
 use crate::{BatchError, Ingestion, catalog};
@@ -179,16 +180,29 @@ impl Sink {
         self.report.rows_in + self.rows.len() as u64
     }
 
-    pub(crate) fn finish(mut self) -> Result<Processed, BatchError> {
+    pub(crate) fn finish(self) -> Result<Processed, BatchError> {
+        let (mut processed, closing) = self.finish_reading()?;
+        for partition in closing {
+            processed.files.extend(partition.close()?);
+        }
+        processed.files.sort_by(|a, b| a.object.cmp(&b.object));
+        Ok(processed)
+    }
+
+    /// What the sink produced when its input is read, but for its partitions' last rows: they
+    /// are still to be written ([`Closing::close`]), on any thread.
+    pub(crate) fn finish_reading(mut self) -> Result<(Processed, Vec<Closing>), BatchError> {
         self.check_rows()?;
         self.report.finish();
-        Ok(Processed {
-            files: self.writer.finish()?,
+        let (files, closing) = self.writer.into_closing();
+        let processed = Processed {
+            files,
             quarantine: self.quarantine.finish()?.into_iter().collect(),
             report: self.report,
             profile: self.profile,
             keys: self.validator.take_accepted(),
-        })
+        };
+        Ok((processed, closing))
     }
 }
 

@@ -289,26 +289,27 @@ async fn write(
             .flat_map(|delivery| records_of(delivery).map(|record| (delivery.stream_sequence, record)))
             .collect();
         let decoder = JsonRecordDecoder::new(&schema);
-        let sink_of = |shard: usize, records: &[(u64, Bytes)]| -> Result<Processed, BatchError> {
-            let shard = u32::try_from(shard).unwrap_or_default();
-            let mut sink = Sink::new(&dir, &name, &schema, batch_id, shard, known.clone())?;
+        let sink = |shard| Ok(Sink::new(&dir, &name, &schema, batch_id, shard, known.clone())?);
+        let read = |sink: &mut Sink, records: &[(u64, Bytes)]| -> Result<(), BatchError> {
             for (sequence, record) in records {
                 match decoder.decode(*sequence, record) {
                     Ok(record) => sink.record(*sequence, &record)?,
                     Err(error) => sink.undecodable(*sequence, &String::from_utf8_lossy(record), &error)?,
                 }
             }
-            sink.finish()
+            Ok(())
         };
         // Large micro-batches are decoded and written by one thread per core, in slices.
         let threads = decode_threads(&schema).min(records.len().div_ceil(MIN_RECORDS_PER_THREAD)).max(1);
         if threads == 1 {
-            return sink_of(0, &records);
+            let mut sink = sink(0)?;
+            read(&mut sink, &records)?;
+            return sink.finish();
         }
         let slice = records.len().div_ceil(threads);
-        in_shards(threads, |shard| {
-            let start = (shard * slice).min(records.len());
-            sink_of(shard, &records[start..(start + slice).min(records.len())])
+        in_shards(threads, sink, |shard, sink| {
+            let start = (shard as usize * slice).min(records.len());
+            read(sink, &records[start..(start + slice).min(records.len())])
         })
     })
     .await
