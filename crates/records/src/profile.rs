@@ -65,7 +65,7 @@ pub struct Store {
 }
 
 impl Store {
-    #[inline]
+    #[inline(always)]
     fn add(&mut self, key: i32, n: u64) {
         // Mostly a key already in range.
         let index = i64::from(key) - i64::from(self.offset);
@@ -77,6 +77,8 @@ impl Store {
     }
 
     /// A key outside the range held (or the first): the range grows, or the key folds.
+    #[cold]
+    #[inline(never)]
     fn add_outside(&mut self, key: i32, n: u64) {
         const WIDTH: i64 = MAX_BUCKETS as i64;
         if self.counts.is_empty() {
@@ -129,10 +131,38 @@ impl Store {
     }
 }
 
+/// Independent running results a pass over many numbers keeps: the processor then adds (or
+/// compares) several at once instead of waiting for each result on the one before.
+const LANES: usize = 8;
+
 /// The smallest and largest of `values` (none NaN); none when empty.
 fn min_max(values: &[f64]) -> Option<(f64, f64)> {
     let first = *values.first()?;
-    Some(values.iter().fold((first, first), |(min, max), x| (min.min(*x), max.max(*x))))
+    let (mut min, mut max) = ([first; LANES], [first; LANES]);
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for ((min, max), x) in min.iter_mut().zip(&mut max).zip(chunk) {
+            *min = if *x < *min { *x } else { *min };
+            *max = if *x > *max { *x } else { *max };
+        }
+    }
+    let fold = |(low, high): (f64, f64), x: &f64| (low.min(*x), high.max(*x));
+    let lanes = min.iter().zip(&max).fold((first, first), |bounds, (min, max)| fold(fold(bounds, min), max));
+    Some(rest.iter().fold(lanes, fold))
+}
+
+/// The sum of `f` over `values`, in [`LANES`] running sums.
+fn sum(values: &[f64], f: impl Fn(f64) -> f64) -> f64 {
+    let mut sums = [0.0; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (sum, x) in sums.iter_mut().zip(chunk) {
+            *sum += f(*x);
+        }
+    }
+    sums.iter().sum::<f64>() + rest.iter().map(|x| f(*x)).sum::<f64>()
 }
 
 fn gamma() -> f64 {
@@ -154,6 +184,21 @@ impl Sketch {
             self.positive.add(sketch_key::key(value), 1);
         } else {
             self.negative.add(sketch_key::key(-value), 1);
+        }
+    }
+
+    /// Many values at once: what [`Sketch::add`] does for each, the key table looked up once.
+    pub fn add_all(&mut self, values: &[f64]) {
+        let table = sketch_key::table();
+        for &value in values {
+            // NaN is none of these: it is skipped, as by `add`.
+            if value > 0.0 {
+                self.positive.add(sketch_key::key_in(table, value), 1);
+            } else if value < 0.0 {
+                self.negative.add(sketch_key::key_in(table, -value), 1);
+            } else if value == 0.0 {
+                self.zeros += 1;
+            }
         }
     }
 
@@ -301,16 +346,14 @@ impl ColumnState {
         self.min = Some(self.min.map_or(min, |m| m.min(min)));
         self.max = Some(self.max.map_or(max, |m| m.max(max)));
         let (n_a, n_b) = (self.count as f64, values.len() as f64);
-        let mean = values.iter().sum::<f64>() / n_b;
-        let m2: f64 = values.iter().map(|x| (x - mean) * (x - mean)).sum();
+        let mean = sum(values, |x| x) / n_b;
+        let m2 = sum(values, |x| (x - mean) * (x - mean));
         let delta = mean - self.mean;
         let total = n_a + n_b;
         self.mean += delta * n_b / total;
         self.m2 += m2 + delta * delta * n_a * n_b / total;
         self.count += values.len() as u64;
-        for x in values {
-            self.sketch.add(*x);
-        }
+        self.sketch.add_all(values);
         Some((min, max))
     }
 
@@ -638,6 +681,45 @@ mod tests {
     #[test]
     fn the_key_constant_matches_alpha() {
         assert!((INV_LN_GAMMA - 1.0 / gamma().ln()).abs() < 1e-9);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn many_numbers_at_once_count_as_one_by_one(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![-1e9..1e9f64, -1e-3..1e-3f64, proptest::strategy::Just(0.0)],
+                0..100,
+            ),
+            before in proptest::collection::vec(-1e3..1e3f64, 0..20),
+        ) {
+            let mut start = Profile::new(&schema()).columns.remove(0);
+            for x in &before {
+                start.observe(Some(Cell::Float(*x)));
+            }
+            let mut one_by_one = start.clone();
+            for x in &values {
+                one_by_one.observe(Some(Cell::Float(*x)));
+            }
+            let mut at_once = start;
+            let bounds = at_once.observe_numbers(&values);
+            let expected = values.iter().copied().reduce(f64::min).zip(values.iter().copied().reduce(f64::max));
+            proptest::prop_assert_eq!(bounds, expected);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+            proptest::prop_assert!(close(at_once.mean, one_by_one.mean), "{} {}", at_once.mean, one_by_one.mean);
+            proptest::prop_assert!(close(at_once.m2, one_by_one.m2), "{} {}", at_once.m2, one_by_one.m2);
+            (at_once.mean, at_once.m2) = (one_by_one.mean, one_by_one.m2);
+            proptest::prop_assert_eq!(at_once, one_by_one);
+        }
+
+        #[test]
+        fn a_sketch_takes_many_values_as_one_by_one(values in proptest::collection::vec(proptest::num::f64::ANY, 0..100)) {
+            let (mut one_by_one, mut at_once) = (Sketch::default(), Sketch::default());
+            for x in &values {
+                one_by_one.add(*x);
+            }
+            at_once.add_all(&values);
+            proptest::prop_assert_eq!(at_once, one_by_one);
+        }
     }
 
     #[test]

@@ -25,11 +25,16 @@ pub(super) fn exact(magnitude: f64) -> i32 {
 /// The key of a magnitude (> 0), as [`exact`] gives it.
 #[inline]
 pub(super) fn key(magnitude: f64) -> i32 {
-    if let Some(slice) = slice(magnitude) {
-        let key = table()[slice];
-        if key != CROSSED {
-            return key;
-        }
+    key_in(table(), magnitude)
+}
+
+/// [`key`] with the table at hand, for many magnitudes in a row.
+#[inline(always)]
+pub(super) fn key_in(table: &[i32], magnitude: f64) -> i32 {
+    if let Some(&key) = slice(magnitude).and_then(|slice| table.get(slice))
+        && key != CROSSED
+    {
+        return key;
     }
     exact(magnitude)
 }
@@ -46,7 +51,7 @@ fn slice(magnitude: f64) -> Option<usize> {
 
 /// Each slice's key, or [`CROSSED`]: the logarithm is monotonic, so a slice whose first and last
 /// values share a key holds no other.
-fn table() -> &'static [i32] {
+pub(super) fn table() -> &'static [i32] {
     static TABLE: OnceLock<Vec<i32>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let octaves = (LAST_EXPONENT - FIRST_EXPONENT + 1) as u64;
