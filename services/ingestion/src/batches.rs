@@ -358,7 +358,10 @@ fn decode_in_parallel<R: Read>(
         let sinks = scope.spawn(move || {
             let chunks = Mutex::new(chunks);
             let read = |_, sink: &mut Sink| -> Result<(), BatchError> {
-                while let Ok(chunk) = chunks.lock().unwrap_or_else(PoisonError::into_inner).recv() {
+                loop {
+                    // Taken apart from the loop's head: the lock must not last while it decodes.
+                    let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).recv();
+                    let Ok(chunk) = next else { return Ok(()) };
                     let bytes = chunk.bytes.as_slice();
                     let decoded = match header {
                         Some(header) => csv_into(
@@ -375,7 +378,6 @@ fn decode_in_parallel<R: Read>(
                     // A failed chunk ends the batch: its error is the answer.
                     decoded.inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
                 }
-                Ok(())
             };
             in_shards(threads, |shard| Ok(target.sink(shard)?), read)
             // The chunks go with this thread: the splitter stops sending when every sink is done.
