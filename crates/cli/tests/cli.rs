@@ -47,16 +47,48 @@ fn cairn(dir: &Path, args: &[&str]) -> Command {
     command
 }
 
-fn spawn_up(dir: &Path, args: &[&str]) -> Child {
+/// `cairn up` as a test runs it: stopped when the test ends, passed or failed, unless it has
+/// stopped already — by SIGTERM, so that it stops its services too (they run in process groups
+/// of their own, and would outlive a SIGKILL of `cairn up`).
+struct Up(Child);
+
+impl std::ops::Deref for Up {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Up {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = kill(Pid::from_raw(self.0.id().cast_signed()), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(40);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn spawn_up(dir: &Path, args: &[&str]) -> Up {
     let mut all = vec!["up"];
     all.extend_from_slice(args);
     let log = std::fs::File::create(dir.join("cairn-up.log")).unwrap();
-    cairn(dir, &all).stdout(Stdio::piped()).stderr(log).spawn().unwrap()
+    Up(cairn(dir, &all).stdout(Stdio::piped()).stderr(log).spawn().unwrap())
 }
 
 /// Waits until `cairn up` says it is ready (it has then seen every `/readyz` answer 200), and
 /// checks that every service indeed answers ready. `Err` carries its log when it stopped first.
-async fn wait_ready(dir: &Path, ports: &[u16], up: &mut Child) -> Result<Duration, String> {
+async fn wait_ready(dir: &Path, ports: &[u16], mut up: Up) -> Result<(Up, Duration), String> {
     let started = Instant::now();
     let stdout = up.stdout.take().unwrap();
     let (sender, ready) = std::sync::mpsc::channel();
@@ -68,8 +100,7 @@ async fn wait_ready(dir: &Path, ports: &[u16], up: &mut Child) -> Result<Duratio
         }
     });
     if ready.recv_timeout(Duration::from_secs(60)).is_err() {
-        let _ = up.kill();
-        let _ = up.wait();
+        drop(up);
         return Err(std::fs::read_to_string(dir.join("cairn-up.log")).unwrap_or_default());
     }
     let took = started.elapsed();
@@ -77,18 +108,17 @@ async fn wait_ready(dir: &Path, ports: &[u16], up: &mut Child) -> Result<Duratio
         let report = Client::new(format!("http://127.0.0.1:{port}")).readiness().await.unwrap();
         assert!(report.ready, "port {port}: {:?}", report.reasons);
     }
-    Ok(took)
+    Ok((up, took))
 }
 
 /// Starts `cairn up` on free ports until it is ready. Ports are picked by binding and
 /// releasing them, so another process can take one in between: that attempt is retried (the
 /// harness's race, not the product's); any other failure fails the test with the log.
-async fn start_up(dir: &Path, args: &[&str]) -> (Ports, Child, Duration) {
+async fn start_up(dir: &Path, args: &[&str]) -> (Ports, Up, Duration) {
     for _ in 0..3 {
         let ports = write_config(dir);
-        let mut up = spawn_up(dir, args);
-        match wait_ready(dir, &ports.services, &mut up).await {
-            Ok(took) => return (ports, up, took),
+        match wait_ready(dir, &ports.services, spawn_up(dir, args)).await {
+            Ok((up, took)) => return (ports, up, took),
             Err(log) if log.contains("in use") => continue,
             Err(log) => panic!("cairn up did not report ready; its log:\n{log}"),
         }
