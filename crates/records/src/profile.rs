@@ -174,24 +174,16 @@ impl Sketch {
         2.0 * gamma().powi(key) / (gamma() + 1.0)
     }
 
+    /// One value; NaN is skipped.
     pub fn add(&mut self, value: f64) {
-        if value.is_nan() {
-            return;
-        }
-        if value == 0.0 {
-            self.zeros += 1;
-        } else if value > 0.0 {
-            self.positive.add(sketch_key::key(value), 1);
-        } else {
-            self.negative.add(sketch_key::key(-value), 1);
-        }
+        self.add_all(std::slice::from_ref(&value));
     }
 
-    /// Many values at once: what [`Sketch::add`] does for each, the key table looked up once.
+    /// Many values at once, the key table looked up once.
     pub fn add_all(&mut self, values: &[f64]) {
         let table = sketch_key::table();
         for &value in values {
-            // NaN is none of these: it is skipped, as by `add`.
+            // NaN is none of these: it is skipped.
             if value > 0.0 {
                 self.positive.add(sketch_key::key_in(table, value), 1);
             } else if value < 0.0 {

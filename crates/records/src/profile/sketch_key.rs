@@ -22,13 +22,8 @@ pub(super) fn exact(magnitude: f64) -> i32 {
     (magnitude.max(1e-300).ln() * INV_LN_GAMMA).ceil() as i32
 }
 
-/// The key of a magnitude (> 0), as [`exact`] gives it.
-#[inline]
-pub(super) fn key(magnitude: f64) -> i32 {
-    key_in(table(), magnitude)
-}
-
-/// [`key`] with the table at hand, for many magnitudes in a row.
+/// The key of a magnitude (> 0), as [`exact`] gives it, by the [`table`] (taken once for many
+/// magnitudes in a row).
 #[inline(always)]
 pub(super) fn key_in(table: &[i32], magnitude: f64) -> i32 {
     if let Some(&key) = slice(magnitude).and_then(|slice| table.get(slice))
@@ -71,6 +66,10 @@ pub(super) fn table() -> &'static [i32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(magnitude: f64) -> i32 {
+        key_in(table(), magnitude)
+    }
 
     proptest::proptest! {
         #[test]
