@@ -2,8 +2,8 @@ use std::io::Read;
 
 use cairn_domain::{Column, Schema};
 
-use crate::parse::cell_from_text;
-use crate::{Cell, DecodeError, Numbered, Record, Value};
+use crate::parse::from_text;
+use crate::{DecodeError, Numbered, Record, Value};
 
 /// The columns a CSV header names, checked against a schema: matched by name, in any order; a
 /// declared nullable column may be absent (its values are null), an undeclared header is an
@@ -76,15 +76,13 @@ impl CsvHeader {
     ) -> Result<(), DecodeError> {
         for (index, (column, position)) in self.columns.iter().zip(&self.positions).enumerate() {
             let Some(position) = *position else {
-                sink.cell(index, None);
+                sink.null(index);
                 continue;
             };
             let name = column.name.as_str();
             let text = field(position)
                 .ok_or_else(|| DecodeError::in_column(line, name, "value is not valid UTF-8"))?;
-            let cell = cell_from_text(text, column)
-                .map_err(|message| DecodeError::in_column(line, name, message))?;
-            sink.cell(index, cell);
+            sink.text(index, text, column).map_err(|message| DecodeError::in_column(line, name, message))?;
         }
         Ok(())
     }
@@ -124,14 +122,24 @@ impl<R: Read> CsvDecoder<R> {
     }
 }
 
-/// Where a decoder puts the cells of a row, each column's in schema order.
+/// Where a decoder puts the fields of a row, each column's in schema order.
 pub trait CellSink {
-    fn cell(&mut self, column: usize, cell: Option<Cell<'_>>);
+    /// The field of schema column `index` (`column`), parsed as its type ([`from_text`]); an
+    /// error says why it is not one.
+    fn text(&mut self, index: usize, text: &str, column: &Column) -> Result<(), String>;
+
+    /// A null for schema column `index`, which the file does not have.
+    fn null(&mut self, index: usize);
 }
 
 impl CellSink for Record {
-    fn cell(&mut self, _column: usize, cell: Option<Cell<'_>>) {
-        self.push(cell.map_or(Value::Null, Cell::to_value));
+    fn text(&mut self, _index: usize, text: &str, column: &Column) -> Result<(), String> {
+        self.push(from_text(text, column)?);
+        Ok(())
+    }
+
+    fn null(&mut self, _index: usize) {
+        self.push(Value::Null);
     }
 }
 

@@ -15,21 +15,88 @@ pub fn cell_from_text<'a>(text: &'a str, column: &Column) -> Result<Option<Cell<
     if text.is_empty() {
         return Ok(None);
     }
-    let bad = || format!("`{}` is not a {}", shorten(text), column.column_type.name());
+    let bad = || not_a(text, &column.column_type);
     let cell = match &column.column_type {
         ColumnType::Bool => Cell::Bool(boolean(text).ok_or_else(bad)?),
-        ColumnType::Int32 => Cell::Int(text.trim().parse::<i32>().map_err(|_| bad())?.into()),
-        ColumnType::Int64 => Cell::Int(text.trim().parse::<i64>().map_err(|_| bad())?),
-        ColumnType::Float32 | ColumnType::Float64 => {
-            Cell::Float(text.trim().parse::<f64>().map_err(|_| bad())?)
-        }
+        ColumnType::Int32 => Cell::Int(integer::<i32>(text).ok_or_else(bad)?.into()),
+        ColumnType::Int64 => Cell::Int(integer(text).ok_or_else(bad)?),
+        ColumnType::Float32 | ColumnType::Float64 => Cell::Float(float(text).ok_or_else(bad)?),
         ColumnType::String | ColumnType::Categorical { .. } => Cell::Str(text),
-        ColumnType::Timestamp => Cell::Timestamp(timestamp(text.trim()).ok_or_else(bad)?),
+        ColumnType::Timestamp => Cell::Timestamp(timestamp_field(text).ok_or_else(bad)?),
     };
     Ok(Some(cell))
 }
 
-fn boolean(text: &str) -> Option<bool> {
+/// Why a field's text is not of its column's type.
+#[cold]
+pub fn not_a(text: &str, column_type: &ColumnType) -> String {
+    format!("`{}` is not a {}", shorten(text), column_type.name())
+}
+
+/// An integer field: digits with an optional sign, spaces around them allowed.
+#[inline]
+pub fn integer<T: std::str::FromStr>(text: &str) -> Option<T> {
+    trimmed(text).parse().ok()
+}
+
+/// A float field: a decimal, an exponent, `inf` or `NaN` as Rust reads them, spaces around
+/// allowed. A short plain decimal (most fields) is read digit by digit.
+#[inline]
+pub fn float(text: &str) -> Option<f64> {
+    short_decimal(text).or_else(|| trimmed(text).parse().ok())
+}
+
+/// `-123.456`: a sign, at most 19 digits with a point between them and no exponent, whose digits
+/// fit in a float's 53-bit mantissa and have at most 22 after the point. The answer is then the
+/// digits as an integer divided by a power of ten, both held exactly, rounded once — Clinger's
+/// fast path, which the standard parser also takes for such numbers after its general scan, so
+/// both give the same float. None for anything else.
+#[inline]
+fn short_decimal(text: &str) -> Option<f64> {
+    const POWERS: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17,
+        1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let bytes = text.as_bytes();
+    let (negative, digits) = match bytes {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, bytes),
+    };
+    let whole = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    let fraction = match &digits[whole..] {
+        [] => &[][..],
+        [b'.', fraction @ ..] if !fraction.is_empty() => fraction,
+        _ => return None,
+    };
+    if whole == 0 || whole + fraction.len() > 19 || !fraction.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mantissa = digits[..whole].iter().chain(fraction).fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+    if mantissa > 1 << 53 || fraction.len() >= POWERS.len() {
+        return None;
+    }
+    let value = mantissa as f64 / POWERS[fraction.len()];
+    Some(if negative { -value } else { value })
+}
+
+/// A timestamp field: [`timestamp`], spaces around allowed.
+#[inline]
+pub fn timestamp_field(text: &str) -> Option<i64> {
+    timestamp(trimmed(text))
+}
+
+/// `text` without the spaces around it; checked at both ends first, as a field rarely has any.
+#[inline]
+fn trimmed(text: &str) -> &str {
+    match text.as_bytes() {
+        [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        [only] if only.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
+/// A boolean field: `true`, `t`, `1`, `yes`, `y` or their negations, in any case.
+pub fn boolean(text: &str) -> Option<bool> {
     const TRUE: [&str; 5] = ["true", "t", "1", "yes", "y"];
     const FALSE: [&str; 5] = ["false", "f", "0", "no", "n"];
     if TRUE.iter().any(|word| word.eq_ignore_ascii_case(text)) {
@@ -191,6 +258,42 @@ mod tests {
             }
             proptest::prop_assert_eq!(timestamp(&text), general(&text), "{}", text);
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn short_decimals_read_as_the_standard_parser_reads_them(
+            sign in proptest::sample::select(vec!["", "-", "+", " ", "--"]),
+            whole in "[0-9]{0,20}", point in proptest::bool::ANY, fraction in "[0-9]{0,24}",
+            tail in proptest::sample::select(vec!["", "e5", " ", "x", "."]),
+        ) {
+            let text = format!("{sign}{whole}{}{fraction}{tail}", if point { "." } else { "" });
+            let standard = text.trim().parse::<f64>().ok();
+            proptest::prop_assert_eq!(float(&text).map(f64::to_bits), standard.map(f64::to_bits), "{}", text);
+            if let Some(fast) = short_decimal(&text) {
+                proptest::prop_assert_eq!(Some(fast.to_bits()), standard.map(f64::to_bits), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn usual_numbers_take_the_fast_path_and_others_the_standard_parser() {
+        for (text, value) in
+            [("3333.33", 3333.33), ("-0.0909", -0.0909), ("7", 7.0), ("9007199254740992", 9007199254740992.0)]
+        {
+            assert_eq!(short_decimal(text), Some(value), "{text}");
+        }
+        assert_eq!(short_decimal("-0").map(f64::to_bits), Some((-0.0f64).to_bits()));
+        for text in
+            ["1.", ".5", "+1", " 1", "1e3", "9007199254740993", "0.00000000000000000000001", "inf", "1..2"]
+        {
+            assert_eq!(short_decimal(text), None, "{text}");
+        }
+        assert_eq!(float(" 1e3 "), Some(1000.0));
+        assert_eq!(float("9007199254740993"), Some(9007199254740992.0), "rounded to even, as Rust does");
+        assert_eq!(integer::<i32>(" -12\t"), Some(-12));
+        assert_eq!(integer::<i32>("3000000000"), None);
+        assert_eq!((trimmed("a"), trimmed(" a "), trimmed("\u{3000}1")), ("a", "a", "1"));
     }
 
     #[test]
