@@ -71,7 +71,10 @@ fn short_decimal(text: &str) -> Option<f64> {
     if whole == 0 || whole + fraction.len() > 19 || !fraction.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let mantissa = digits[..whole].iter().chain(fraction).fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+    let mut mantissa = 0u64;
+    for digit in digits[..whole].iter().chain(fraction) {
+        mantissa = mantissa * 10 + u64::from(digit - b'0');
+    }
     if mantissa > 1 << 53 || fraction.len() >= POWERS.len() {
         return None;
     }

@@ -21,13 +21,28 @@ pub struct Splitter<R: Read> {
     input: R,
     quoted: bool,
     buffer: Vec<u8>,
+    /// Buffers of chunks already decoded, for the next chunks: a new one's pages cost a fault
+    /// each and come zeroed by the kernel.
+    spare: Vec<Vec<u8>>,
     next_line: u64,
     ended: bool,
 }
 
+/// Spare buffers a splitter keeps at most.
+const SPARE: usize = 4;
+
 impl<R: Read> Splitter<R> {
     pub fn new(input: R, quoted: bool) -> Self {
-        Self { input, quoted, buffer: Vec::with_capacity(CHUNK_BYTES), next_line: 1, ended: false }
+        let buffer = Vec::with_capacity(CHUNK_BYTES);
+        Self { input, quoted, buffer, spare: Vec::new(), next_line: 1, ended: false }
+    }
+
+    /// Takes back the bytes of a chunk that was decoded, to read later chunks into.
+    pub fn recycle(&mut self, mut bytes: Vec<u8>) {
+        if self.spare.len() < SPARE {
+            bytes.clear();
+            self.spare.push(bytes);
+        }
     }
 
     /// The first record alone (a CSV header), or `None` for empty input.
@@ -62,32 +77,24 @@ impl<R: Read> Splitter<R> {
             }
             want *= 2;
         };
-        let rest = self.buffer.split_off(cut);
+        let mut rest = self.spare.pop().unwrap_or_else(|| Vec::with_capacity(CHUNK_BYTES));
+        rest.extend_from_slice(&self.buffer[cut..]);
+        self.buffer.truncate(cut);
         let bytes = std::mem::replace(&mut self.buffer, rest);
         let first_line = self.next_line;
         self.next_line += memchr::memchr_iter(b'\n', &bytes).count() as u64;
         Ok(Some(Chunk { first_line, bytes }))
     }
 
-    /// Reads until the buffer holds `want` bytes or the input ends.
+    /// Reads until the buffer holds `want` bytes or the input ends, into the buffer's spare
+    /// room as it is (`read_to_end` does not zero it first).
     fn fill(&mut self, want: usize) -> std::io::Result<()> {
-        while !self.ended && self.buffer.len() < want {
-            let start = self.buffer.len();
-            self.buffer.resize(want, 0);
-            let read = self.input.read(&mut self.buffer[start..]);
-            match read {
-                Ok(0) => {
-                    self.buffer.truncate(start);
-                    self.ended = true;
-                }
-                Ok(n) => self.buffer.truncate(start + n),
-                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => self.buffer.truncate(start),
-                Err(error) => {
-                    self.buffer.truncate(start);
-                    return Err(error);
-                }
-            }
-        }
+        let Some(missing) = want.checked_sub(self.buffer.len()).filter(|n| *n > 0 && !self.ended) else {
+            return Ok(());
+        };
+        self.buffer.reserve(missing);
+        let read = (&mut self.input).take(missing as u64).read_to_end(&mut self.buffer)?;
+        self.ended = read < missing;
         Ok(())
     }
 }

@@ -352,6 +352,8 @@ fn decode_in_parallel<R: Read>(
     };
     let header = header.as_ref();
     let (sender, chunks) = std::sync::mpsc::sync_channel::<Chunk>(threads);
+    // Decoded chunks' buffers go back to the splitter, to read the next chunks into.
+    let (spent_sender, spent) = std::sync::mpsc::channel::<Vec<u8>>();
     let failed = AtomicBool::new(false);
     let (result, split) = std::thread::scope(|scope| {
         let failed = &failed;
@@ -363,7 +365,7 @@ fn decode_in_parallel<R: Read>(
                     let next = chunks.lock().unwrap_or_else(PoisonError::into_inner).recv();
                     let Ok(chunk) = next else { return Ok(()) };
                     let bytes = chunk.bytes.as_slice();
-                    let decoded = match header {
+                    let result = match header {
                         Some(header) => csv_into(
                             ChunkDecoder::new(bytes, header, chunk.first_line),
                             sink,
@@ -376,7 +378,9 @@ fn decode_in_parallel<R: Read>(
                         ),
                     };
                     // A failed chunk ends the batch: its error is the answer.
-                    decoded.inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                    result.inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+                    // The splitter may have finished already.
+                    let _ = spent_sender.send(chunk.bytes);
                 }
             };
             in_shards(threads, |shard| Ok(target.sink(shard)?), read)
@@ -384,6 +388,9 @@ fn decode_in_parallel<R: Read>(
         });
         let mut split = Ok(());
         while !failed.load(Ordering::Relaxed) {
+            for bytes in spent.try_iter() {
+                splitter.recycle(bytes);
+            }
             match splitter.next_chunk() {
                 Ok(Some(chunk)) => {
                     if sender.send(chunk).is_err() {
