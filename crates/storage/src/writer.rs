@@ -1,4 +1,4 @@
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -88,6 +88,38 @@ struct Partition {
 
 const NO_BOUNDS: (i64, i64) = (i64::MAX, i64::MIN);
 
+/// The rows of each day `times` fall on, in the order the days first appear. A day's group is
+/// found by its distance from the earliest day when the days span less than [`DAYS_INDEXED`]
+/// (rows of different days may alternate), by a map otherwise.
+fn rows_by_day(times: &[i64]) -> Vec<(i64, Vec<u32>)> {
+    let day_of = |micros: &i64| micros.div_euclid(DAY_MICROS);
+    let first = times.iter().map(day_of).min().unwrap_or_default();
+    let span = times.iter().map(day_of).max().unwrap_or_default() - first;
+    let mut indexed =
+        vec![
+            u32::MAX;
+            usize::try_from(span).ok().filter(|span| *span < DAYS_INDEXED).map_or(0, |span| span + 1)
+        ];
+    let mut mapped = HashMap::new();
+    let mut days: Vec<(i64, Vec<u32>)> = Vec::new();
+    for (row, micros) in times.iter().enumerate() {
+        let day = day_of(micros);
+        let group = match indexed.get_mut((day - first) as usize) {
+            Some(group) => group,
+            None => mapped.entry(day).or_insert(u32::MAX),
+        };
+        if *group == u32::MAX {
+            *group = days.len() as u32;
+            days.push((day, Vec::new()));
+        }
+        days[*group as usize].1.push(u32::try_from(row).unwrap_or(u32::MAX));
+    }
+    days
+}
+
+/// Days a batch may span and still have its rows grouped by a table rather than a map.
+const DAYS_INDEXED: usize = 4096;
+
 fn bounds(times: &[i64]) -> (i64, i64) {
     times.iter().fold(NO_BOUNDS, |(min, max), t| (min.min(*t), max.max(*t)))
 }
@@ -170,23 +202,7 @@ impl PartitionedWriter {
             }
             return Ok(());
         }
-        // Rows of one day tend to come together: the last day's group is tried first.
-        let mut days: Vec<(i64, Vec<u32>)> = Vec::new();
-        let mut last = 0;
-        for (row, micros) in values.iter().enumerate() {
-            let day = micros.div_euclid(DAY_MICROS);
-            if days.get(last).is_none_or(|(at, _)| *at != day) {
-                last = match days.iter().position(|(at, _)| *at == day) {
-                    Some(at) => at,
-                    None => {
-                        days.push((day, Vec::new()));
-                        days.len() - 1
-                    }
-                };
-            }
-            days[last].1.push(u32::try_from(row).unwrap_or(u32::MAX));
-        }
-        for (day, rows) in days {
+        for (day, rows) in rows_by_day(values) {
             let part = take_record_batch(batch, &UInt32Array::from(rows))?;
             let times = part.column(self.event_ts).as_primitive::<TimestampMicrosecondType>();
             let bounds = bounds(times.values());
@@ -400,6 +416,28 @@ mod tests {
 
     use super::*;
     use crate::BatchBuilder;
+
+    proptest::proptest! {
+        /// Rows grouped by day as a plain search groups them, whether the days span a few or
+        /// more than the table takes.
+        #[test]
+        fn rows_are_grouped_by_day_in_the_order_days_appear(
+            days in proptest::prop_oneof![
+                proptest::collection::vec(-3i64..40, 0..300),
+                proptest::collection::vec(-50_000i64..50_000, 0..300),
+            ],
+        ) {
+            let times: Vec<i64> = days.iter().enumerate().map(|(i, day)| day * DAY_MICROS + i as i64).collect();
+            let mut expected: Vec<(i64, Vec<u32>)> = Vec::new();
+            for (row, day) in days.iter().enumerate() {
+                match expected.iter_mut().find(|(at, _)| at == day) {
+                    Some((_, rows)) => rows.push(row as u32),
+                    None => expected.push((*day, vec![row as u32])),
+                }
+            }
+            proptest::prop_assert_eq!(rows_by_day(&times), expected);
+        }
+    }
 
     /// More rows than are held in memory, in batches spanning days (rows of a day spread through
     /// them) and batches of one day: every row lands once, in its day's files, whose bounds and
