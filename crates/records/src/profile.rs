@@ -704,7 +704,14 @@ mod tests {
         }
 
         #[test]
-        fn a_sketch_takes_many_values_as_one_by_one(values in proptest::collection::vec(proptest::num::f64::ANY, 0..100)) {
+        fn a_sketch_takes_many_values_as_one_by_one(values in proptest::collection::vec(
+            // Also values of one bucket (1 and 1.001), in runs and apart, and NaN among them.
+            proptest::prop_oneof![
+                proptest::num::f64::ANY,
+                proptest::sample::select(vec![1.0, 1.001, 5.0, -2.0, 0.0, f64::NAN]),
+            ],
+            0..100,
+        )) {
             let (mut one_by_one, mut at_once) = (Sketch::default(), Sketch::default());
             for x in &values {
                 one_by_one.add(*x);
