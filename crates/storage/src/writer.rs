@@ -342,6 +342,23 @@ impl Closing {
         self.partition.pending_rows
     }
 
+    /// Takes the rows of `other`, the same day's partition of another writer of the batch,
+    /// when one of the two has not opened a file yet: the day is then one file, not two. Gives
+    /// `other` back otherwise.
+    pub fn absorb(&mut self, mut other: Closing) -> Option<Closing> {
+        if other.date != self.date || (self.partition.file.is_some() && other.partition.file.is_some()) {
+            return Some(other);
+        }
+        if other.partition.file.is_some() {
+            std::mem::swap(self, &mut other);
+        }
+        let (from, into) = (other.partition, &mut self.partition);
+        into.pending.extend(from.pending);
+        into.pending_rows += from.pending_rows;
+        into.bounds = (into.bounds.0.min(from.bounds.0), into.bounds.1.max(from.bounds.1));
+        None
+    }
+
     /// Writes the rows and closes the file (none when it never held a row).
     pub fn close(mut self) -> Result<Option<StagedFile>, StorageError> {
         self.partition.write_pending(&self.files, self.date)?;
@@ -511,6 +528,49 @@ mod tests {
             assert_eq!((written.bytes, written.sha256), (bytes.len() as u64, hex(&Sha256::digest(&bytes))));
         }
         assert!(seen.iter().all(|seen| *seen));
+    }
+
+    /// Two writers' partitions of one day become one file unless both opened one.
+    #[test]
+    fn the_same_days_partitions_of_two_writers_close_as_one_file() {
+        use cairn_records::Value;
+        let schema: Schema = serde_json::from_value(serde_json::json!({
+            "columns": [{"name": "ts", "type": "timestamp", "nullable": false}],
+            "event_timestamp": "ts"
+        }))
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (dataset, batch) = (Name::parse("tx").unwrap(), BatchId::new());
+        let writer = |shard, days: &[(i64, usize)]| {
+            let mut writer =
+                PartitionedWriter::new(dir.path(), &dataset, &schema, batch).unwrap().shard(shard);
+            let mut rows = BatchBuilder::new(&schema);
+            for (day, n) in days {
+                for i in 0..*n {
+                    rows.push(&vec![Value::Timestamp(day * DAY_MICROS + i as i64)]);
+                }
+            }
+            writer.push(&rows.finish().unwrap()).unwrap();
+            let (files, closing) = writer.into_closing();
+            assert!(files.is_empty());
+            closing
+        };
+        let [mut first_day, mut second_day] = writer(0, &[(0, 3), (1, 5)]).try_into().ok().unwrap();
+        let [day_one, day_two] = writer(1, &[(1, 7), (2, 2)]).try_into().ok().unwrap();
+        let day_two = first_day.absorb(day_two).unwrap();
+        assert!(second_day.absorb(day_one).is_none());
+        assert_eq!(second_day.pending_rows(), 12);
+        let files: Vec<StagedFile> =
+            [first_day, second_day, day_two].into_iter().map(|c| c.close().unwrap().unwrap()).collect();
+        assert_eq!(files.iter().map(|file| file.rows).collect::<Vec<_>>(), [3, 12, 2]);
+        assert_eq!((files[1].min_event_micros, files[1].max_event_micros), (DAY_MICROS, DAY_MICROS + 6));
+
+        // A day both writers have begun to write to disk stays two files.
+        let [big] = writer(0, &[(3, ROW_GROUP_ROWS)]).try_into().ok().unwrap();
+        let [other] = writer(1, &[(3, ROW_GROUP_ROWS + 1)]).try_into().ok().unwrap();
+        let [mut small] = writer(2, &[(3, 1)]).try_into().ok().unwrap();
+        assert!(small.absorb(big).is_none(), "one has no file yet");
+        assert!(small.absorb(other).is_some());
     }
 
     #[test]

@@ -563,9 +563,13 @@ impl Closings {
 struct Reading<'a>(&'a Closings);
 
 impl Reading<'_> {
+    /// A day another thread left too, and nobody took yet, becomes one partition.
     fn done(self, closing: Vec<Closing>) {
         let mut state = self.0.lock();
-        state.0.extend(closing);
+        for partition in closing {
+            let left = state.0.iter_mut().try_fold(partition, |partition, waiting| waiting.absorb(partition));
+            state.0.extend(left);
+        }
         state.0.sort_by_key(Closing::pending_rows);
     }
 }
