@@ -136,9 +136,16 @@ fn last_end(bytes: &[u8], quoted: bool) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// Every chunk, each read into the buffers of earlier ones (still holding their bytes), as a
+    /// batch's decoders give them back.
     fn chunks(input: &[u8], quoted: bool) -> Vec<Chunk> {
         let mut splitter = Splitter::new(input, quoted);
-        std::iter::from_fn(|| splitter.next_chunk().unwrap()).collect()
+        std::iter::from_fn(|| {
+            let chunk = splitter.next_chunk().unwrap()?;
+            splitter.recycle(chunk.bytes.clone());
+            Some(chunk)
+        })
+        .collect()
     }
 
     #[test]
