@@ -121,7 +121,12 @@ fn rows_by_day(times: &[i64]) -> Vec<(i64, Vec<u32>)> {
 const DAYS_INDEXED: usize = 4096;
 
 fn bounds(times: &[i64]) -> (i64, i64) {
-    times.iter().fold(NO_BOUNDS, |(min, max), t| (min.min(*t), max.max(*t)))
+    times.iter().fold(NO_BOUNDS, |bounds, t| union(bounds, (*t, *t)))
+}
+
+/// Event-time bounds holding both.
+fn union((min, max): (i64, i64), (other_min, other_max): (i64, i64)) -> (i64, i64) {
+    (min.min(other_min), max.max(other_max))
 }
 
 struct OpenFile {
@@ -226,7 +231,7 @@ impl PartitionedWriter {
         partition.pending_rows += rows.num_rows();
         self.buffered += rows.num_rows();
         partition.pending.push(rows);
-        partition.bounds = (partition.bounds.0.min(min), partition.bounds.1.max(max));
+        partition.bounds = union(partition.bounds, (min, max));
         if partition.pending_rows >= ROW_GROUP_ROWS {
             self.flush(date)?;
         } else if self.buffered >= BUFFERED_ROWS {
@@ -355,7 +360,7 @@ impl Closing {
         let (from, into) = (other.partition, &mut self.partition);
         into.pending.extend(from.pending);
         into.pending_rows += from.pending_rows;
-        into.bounds = (into.bounds.0.min(from.bounds.0), into.bounds.1.max(from.bounds.1));
+        into.bounds = union(into.bounds, from.bounds);
         None
     }
 
