@@ -38,6 +38,42 @@ pub enum HandlerError {
     Reject(String),
 }
 
+/// How long a transient failure waits before its event comes again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+impl HandlerError {
+    /// A transient failure: the event comes again after [`RETRY_AFTER`].
+    pub fn retry(reason: impl std::fmt::Display) -> Self {
+        HandlerError::Retry { reason: reason.to_string(), after: RETRY_AFTER }
+    }
+
+    /// A failure no redelivery can mend: the event is terminated.
+    pub fn reject(reason: impl std::fmt::Display) -> Self {
+        HandlerError::Reject(reason.to_string())
+    }
+}
+
+/// Whether an error is worth handling the event again: each crate's error type says it once,
+/// with an exhaustive match, and `?` in a handler turns it into the right acknowledgement
+/// (transient → nak with delay, otherwise → term).
+pub trait Disposition: std::fmt::Display {
+    fn is_transient(&self) -> bool;
+}
+
+impl<E: Disposition> From<E> for HandlerError {
+    fn from(error: E) -> Self {
+        if error.is_transient() { HandlerError::retry(error) } else { HandlerError::reject(error) }
+    }
+}
+
+/// Every database failure may pass: the database comes back, a lock is released. Corrupt stored
+/// data too is retried (and logged each time) rather than dropping an acknowledged event.
+impl Disposition for cairn_db::DbError {
+    fn is_transient(&self) -> bool {
+        true
+    }
+}
+
 /// A running consumer loop; `stop` lets the in-flight event finish.
 pub struct ConsumerHandle {
     task: JoinHandle<()>,

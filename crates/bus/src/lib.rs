@@ -10,6 +10,6 @@ mod topology;
 
 pub use batch::{BatchLimits, RawDelivery};
 pub use connect::Bus;
-pub use consume::{ConsumerHandle, Delivery, HandlerError};
+pub use consume::{ConsumerHandle, Delivery, Disposition, HandlerError, RETRY_AFTER};
 pub use error::BusError;
 pub use publish::{Published, RawEvent};

@@ -28,6 +28,24 @@ pub enum DbError {
     Corrupt(String),
 }
 
+impl DbError {
+    /// The database cannot be reached or has no connection to spare: trying again later may
+    /// succeed (HTTP answers 503, a consumer naks). Anything else is a bug or damaged data.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Connect { .. } | DbError::Pool(_) | DbError::Cancelled => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::InvalidUrl
+            | DbError::InvalidNamespace(_)
+            | DbError::Directory(_)
+            | DbError::Query(_)
+            | DbError::Migration(_)
+            | DbError::Corrupt(_) => false,
+        }
+    }
+}
+
 /// A pooled, migrated database.
 #[derive(Clone)]
 pub struct Database {

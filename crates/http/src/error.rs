@@ -141,3 +141,15 @@ impl ResponseError for ApiError {
         HttpResponse::build(self.status_code()).json(self.body())
     }
 }
+
+/// The one mapping of database failures to HTTP: unreachable or exhausted → 503 `unavailable`
+/// (the caller may retry), anything else → 500 with the details in the log only.
+impl From<cairn_db::DbError> for ApiError {
+    fn from(error: cairn_db::DbError) -> Self {
+        if error.is_unavailable() {
+            ApiError::unavailable(error.to_string())
+        } else {
+            ApiError::internal(error)
+        }
+    }
+}

@@ -102,7 +102,7 @@ impl ServiceContext {
             max_body_bytes: http.max_body_bytes,
             shutdown_timeout: Duration::from_secs(http.shutdown_timeout_secs),
             workers: match http.workers {
-                0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+                0 => crate::cores(),
                 workers => workers,
             },
         }

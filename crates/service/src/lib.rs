@@ -3,8 +3,10 @@
 pub mod binary;
 mod context;
 mod outbox;
+mod schedule;
 mod signal;
 
 pub use context::{RunningService, ServiceContext, StartError, start};
 pub use outbox::Outbox;
+pub use schedule::{cores, every};
 pub use signal::shutdown_signal;
