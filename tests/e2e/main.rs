@@ -9,6 +9,7 @@ mod errors;
 mod exactly_once;
 mod features;
 mod imports;
+mod migrations;
 mod online;
 mod readiness;
 mod streams;

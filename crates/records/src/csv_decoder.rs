@@ -316,6 +316,12 @@ impl<'a> ChunkDecoder<'a> {
             None => Decoder::General(CsvDecoder::chunk(bytes, header, first_line)),
         })
     }
+
+    /// Whether the chunk is decoded on the quick path (a [`PlainChunk`]), for tests that must
+    /// know which path they exercised.
+    pub fn is_quick(&self) -> bool {
+        matches!(self.0, Decoder::Plain(_))
+    }
 }
 
 /// What decodes CSV records into a [`CellSink`] one at a time.
