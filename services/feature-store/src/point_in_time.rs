@@ -1,5 +1,5 @@
-//! Historical retrieval: the point-in-time join that builds training data, with Feast's
-//! semantics. For each entity row (join keys + a timestamp) and each feature view, the view's row
+//! The point-in-time join that builds training data (`training_data.rs` gathers its inputs), with
+//! Feast's semantics, and the Parquet reading and writing around it. For each entity row (join keys + a timestamp) and each feature view, the view's row
 //! with the same keys and the latest event timestamp at or before the entity's — within the
 //! view's TTL when it has one (`event_ts >= entity_ts - ttl`, inclusive), the latest created
 //! timestamp breaking ties on event time — or nulls when there is none (a left join). Rows whose
@@ -27,6 +27,8 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+
+use cairn_service::cores;
 
 /// A feature view as the join sees it: the columns of its rows that matter.
 #[derive(Debug, Clone)]
@@ -248,11 +250,6 @@ fn filled(schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch, JoinEr
         })
         .collect();
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
-}
-
-/// The machine's cores (at most 4).
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZero::get).clamp(1, 4)
 }
 
 /// `work(i)` for each `i` in `0..count` on up to one thread per core (a thread takes every
