@@ -9,26 +9,19 @@
 //! Memory is the entity rows plus, per view, its keys and times (and, in memory, its rows) and an
 //! index entry for each view row: never entity rows × view rows.
 
-use std::collections::HashMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
+mod files;
+mod keys;
+
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{
-    Int64Type, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-    TimestampSecondType, UInt64Type,
-};
-use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatch, UInt32Array};
-use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use cairn_storage::cells::{int_at, is_integer, str_at};
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Compression;
-use parquet::file::properties::WriterProperties;
-
+use arrow_array::{ArrayRef, RecordBatch, UInt32Array};
+use arrow_schema::{Field, Schema, SchemaRef};
 use cairn_service::cores;
+
+pub use files::{columns_of, read_parquet, write_parquet};
+use files::{pick, read_units};
+use keys::{KeyEncoder, KeyIds, Times};
 
 /// A feature view as the join sees it: the columns of its rows that matter.
 #[derive(Debug, Clone)]
@@ -70,234 +63,6 @@ pub enum JoinError {
     Arrow(String),
     #[error("{path}: {message}")]
     File { path: String, message: String },
-}
-
-fn file_error(path: &Path, error: impl std::fmt::Display) -> JoinError {
-    JoinError::File { path: path.display().to_string(), message: error.to_string() }
-}
-
-/// Rows read from Parquet per batch.
-const READ_BATCH_ROWS: usize = 64 * 1024;
-
-/// Reads the columns `columns` (every one when `None`; in the files' order either way) of the
-/// Parquet files `paths`, which share a schema, their row groups spread over the machine's cores;
-/// the batches in file and row group order.
-pub fn read_parquet(
-    paths: &[PathBuf],
-    columns: Option<&[&str]>,
-) -> Result<(SchemaRef, Vec<RecordBatch>), JoinError> {
-    read_units(paths, columns, None)
-}
-
-/// A row group of one file, and the number of its first row among all the files' rows.
-struct Unit<'a> {
-    path: &'a Path,
-    group: usize,
-    mask: ProjectionMask,
-    first_row: u64,
-    rows: u64,
-    /// The file lacks some of the columns: they are filled with nulls.
-    fill: bool,
-}
-
-fn open(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, JoinError> {
-    let file = File::open(path).map_err(|e| file_error(path, e))?;
-    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| file_error(path, e))
-}
-
-/// Like [`read_parquet`]; with `keep` (sorted, distinct row numbers across all the files), only
-/// those rows, and row groups without one of them are not decoded at all.
-fn read_units(
-    paths: &[PathBuf],
-    columns: Option<&[&str]>,
-    keep: Option<&[u32]>,
-) -> Result<(SchemaRef, Vec<RecordBatch>), JoinError> {
-    let mut units: Vec<Unit<'_>> = Vec::new();
-    let builders = paths.iter().map(|path| open(path)).collect::<Result<Vec<_>, _>>()?;
-    let schema = target_schema(paths, &builders, columns)?;
-    let mut first_row = 0u64;
-    for (path, builder) in paths.iter().zip(&builders) {
-        // The wanted columns this file has (a file written before a column was added lacks
-        // it: its rows read as null there), in the file's order, as Parquet hands them over.
-        let file_schema = builder.schema();
-        let mut indices: Vec<usize> =
-            schema.fields().iter().filter_map(|field| file_schema.index_of(field.name()).ok()).collect();
-        indices.sort_unstable();
-        indices.dedup();
-        for index in &indices {
-            let field = file_schema.field(*index);
-            let wanted = schema.field_with_name(field.name())?;
-            if wanted.data_type() != field.data_type() {
-                return Err(file_error(
-                    path,
-                    format!("column `{}` has another type than in the first file", field.name()),
-                ));
-            }
-        }
-        let fill = indices.len() != schema.fields().len()
-            || indices
-                .iter()
-                .zip(schema.fields())
-                .any(|(index, field)| file_schema.field(*index).name() != field.name());
-        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
-        for (group, metadata) in builder.metadata().row_groups().iter().enumerate() {
-            let rows = u64::try_from(metadata.num_rows()).unwrap_or_default();
-            units.push(Unit { path: path.as_path(), group, mask: mask.clone(), first_row, rows, fill });
-            first_row += rows;
-        }
-    }
-    drop(builders);
-    let read_unit = |unit: &Unit<'_>| -> Result<Vec<RecordBatch>, JoinError> {
-        // The row numbers to keep within this unit, counted from its first row.
-        let wanted: Option<Vec<u32>> = keep.map(|keep| {
-            let from = keep.partition_point(|row| u64::from(*row) < unit.first_row);
-            let to = keep.partition_point(|row| u64::from(*row) < unit.first_row + unit.rows);
-            keep[from..to].iter().map(|row| (u64::from(*row) - unit.first_row) as u32).collect()
-        });
-        if wanted.as_ref().is_some_and(Vec::is_empty) {
-            return Ok(Vec::new());
-        }
-        let reader = open(unit.path)?
-            .with_row_groups(vec![unit.group])
-            .with_projection(unit.mask.clone())
-            .with_batch_size(READ_BATCH_ROWS)
-            .build()
-            .map_err(|e| file_error(unit.path, e))?;
-        let mut batches = Vec::new();
-        let mut offset = 0u32;
-        for batch in reader {
-            let mut batch = batch.map_err(|e| file_error(unit.path, e))?;
-            if unit.fill {
-                batch = filled(&schema, &batch)?;
-            }
-            let len = batch.num_rows() as u32;
-            match &wanted {
-                None => batches.push(batch),
-                Some(wanted) => batches.extend(pick(&batch, offset, wanted)?),
-            }
-            offset += len;
-        }
-        Ok(batches)
-    };
-    let mut batches = Vec::new();
-    for read in on_cores(units.len(), |i| read_unit(&units[i]))? {
-        batches.extend(read?);
-    }
-    Ok((schema, batches))
-}
-
-/// The names of the columns any of `paths` holds (their footers only).
-pub fn columns_of(paths: &[PathBuf]) -> Result<std::collections::HashSet<String>, JoinError> {
-    let mut names = std::collections::HashSet::new();
-    for path in paths {
-        names.extend(open(path)?.schema().fields().iter().map(|field| field.name().clone()));
-    }
-    Ok(names)
-}
-
-/// The schema of what `read_units` returns: every column (`None`) of the first file, or the
-/// columns asked for in the order of the first file that has them — the first file's first, then
-/// those only later files have. A column no file has is an error.
-fn target_schema(
-    paths: &[PathBuf],
-    builders: &[ParquetRecordBatchReaderBuilder<File>],
-    columns: Option<&[&str]>,
-) -> Result<SchemaRef, JoinError> {
-    let Some(first) = builders.first() else {
-        return Err(JoinError::File { path: String::new(), message: "no file to read".into() });
-    };
-    let Some(columns) = columns else { return Ok(first.schema().clone()) };
-    let mut found: Vec<(usize, usize, Field)> = Vec::with_capacity(columns.len());
-    for column in columns {
-        if found.iter().any(|(_, _, field)| field.name() == column) {
-            continue;
-        }
-        let holder = builders.iter().enumerate().find_map(|(file, builder)| {
-            builder
-                .schema()
-                .index_of(column)
-                .ok()
-                .map(|index| (file, index, builder.schema().field(index).clone()))
-        });
-        match holder {
-            Some(holder) => found.push(holder),
-            None => {
-                let path = paths.first().map(|path| path.display().to_string()).unwrap_or_default();
-                return Err(JoinError::MissingColumn(path, (*column).to_owned()));
-            }
-        }
-    }
-    found.sort_by_key(|(file, index, _)| (*file, *index));
-    let fields: Vec<Field> = found
-        .into_iter()
-        .map(|(_, _, field)| {
-            // Null where a file lacks it.
-            let everywhere = builders.iter().all(|builder| builder.schema().index_of(field.name()).is_ok());
-            if everywhere { field } else { field.with_nullable(true) }
-        })
-        .collect();
-    Ok(Arc::new(Schema::new(fields)))
-}
-
-/// `batch` (some of `schema`'s columns) with all of them, in order: nulls where it had none.
-fn filled(schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch, JoinError> {
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|field| match batch.column_by_name(field.name()) {
-            Some(column) => column.clone(),
-            None => arrow_array::new_null_array(field.data_type(), batch.num_rows()),
-        })
-        .collect();
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
-}
-
-/// `work(i)` for each `i` in `0..count` on up to one thread per core (a thread takes every
-/// `threads`-th `i`); the results in the order of `i`.
-fn on_cores<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync) -> Result<Vec<T>, JoinError> {
-    let threads = cores().min(count).max(1);
-    let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let work = &work;
-        let workers: Vec<_> = (0..threads)
-            .map(|thread| {
-                scope
-                    .spawn(move || (thread..count).step_by(threads).map(|i| (i, work(i))).collect::<Vec<_>>())
-            })
-            .collect();
-        for worker in workers {
-            for (i, result) in worker.join().unwrap_or_default() {
-                results[i] = Some(result);
-            }
-        }
-    });
-    results
-        .into_iter()
-        .map(|result| result.ok_or_else(|| JoinError::Arrow("a worker thread stopped".into())))
-        .collect()
-}
-
-/// The rows of `batch` among `rows` (sorted row numbers, `batch` starting at row `offset`), if
-/// any.
-fn pick(batch: &RecordBatch, offset: u32, rows: &[u32]) -> Result<Option<RecordBatch>, JoinError> {
-    let from = rows.partition_point(|row| *row < offset);
-    let to = rows.partition_point(|row| *row < offset + batch.num_rows() as u32);
-    if from == to {
-        return Ok(None);
-    }
-    let local: UInt32Array = rows[from..to].iter().map(|row| row - offset).collect();
-    Ok(Some(arrow_select::take::take_record_batch(batch, &local)?))
-}
-
-/// Writes `batch` to a Parquet file at `path` (Snappy, row groups of up to a million rows).
-pub fn write_parquet(batch: &RecordBatch, path: &Path) -> Result<(), JoinError> {
-    let file = File::create(path).map_err(|e| file_error(path, e))?;
-    let properties = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-    let mut writer =
-        ArrowWriter::try_new(file, batch.schema(), Some(properties)).map_err(|e| file_error(path, e))?;
-    writer.write(batch).map_err(|e| file_error(path, e))?;
-    writer.close().map_err(|e| file_error(path, e))?;
-    Ok(())
 }
 
 impl From<arrow_schema::ArrowError> for JoinError {
@@ -536,198 +301,27 @@ fn latest_at_or_before(
     Ok(on_cores(rows.div_ceil(run), probe)?.into_iter().flatten().collect())
 }
 
-/// A row's join key: one integer on its own (the common case, hashed as it is), or the encoded
-/// values; null matches nothing.
-enum Key<'a> {
-    Null,
-    Int(i64),
-    Bytes(&'a [u8]),
-}
-
-impl Key<'_> {
-    /// Which of `parts` shares of the keys this one belongs to: the same for equal keys.
-    fn part(&self, parts: usize) -> usize {
-        let hash = match self {
-            Key::Null => 0,
-            // Fibonacci hashing: the high bits of the product mix every bit of the value.
-            Key::Int(value) => (*value as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32,
-            // FNV-1a.
-            Key::Bytes(bytes) => bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-                (hash ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3)
-            }),
-        };
-        (hash % parts as u64) as usize
-    }
-}
-
-/// A small number for each distinct join key, in order of first sight.
-#[derive(Default)]
-struct KeyIds {
-    ints: HashMap<i64, u32, foldhash::fast::RandomState>,
-    bytes: HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
-}
-
-impl KeyIds {
-    fn len(&self) -> u32 {
-        (self.ints.len() + self.bytes.len()) as u32
-    }
-
-    /// The key's number, a new one for a new key; none for a null key.
-    fn insert(&mut self, key: Key<'_>) -> Option<u32> {
-        let next = self.len();
-        match key {
-            Key::Null => None,
-            Key::Int(value) => Some(*self.ints.entry(value).or_insert(next)),
-            Key::Bytes(bytes) => match self.bytes.get(bytes) {
-                Some(id) => Some(*id),
-                None => {
-                    self.bytes.insert(bytes.into(), next);
-                    Some(next)
-                }
-            },
-        }
-    }
-
-    fn find(&self, key: Key<'_>) -> Option<u32> {
-        match key {
-            Key::Null => None,
-            Key::Int(value) => self.ints.get(&value).copied(),
-            Key::Bytes(bytes) => self.bytes.get(bytes).copied(),
-        }
-    }
-}
-
-/// A column of timestamps, read as microseconds whatever its unit (without a copy).
-struct Times {
-    values: PrimitiveArray<Int64Type>,
-    unit: TimeUnit,
-}
-
-impl Times {
-    fn of(batch: &RecordBatch, column: &str, owner: &str) -> Result<Self, JoinError> {
-        let index = batch
-            .schema()
-            .index_of(column)
-            .map_err(|_| JoinError::MissingColumn(owner.to_owned(), column.to_owned()))?;
-        let array = batch.column(index);
-        let (values, nulls, unit) = match array.data_type() {
-            DataType::Timestamp(TimeUnit::Second, _) => {
-                let typed = array.as_primitive::<TimestampSecondType>();
-                (typed.values().clone(), typed.nulls().cloned(), TimeUnit::Second)
-            }
-            DataType::Timestamp(TimeUnit::Millisecond, _) => {
-                let typed = array.as_primitive::<TimestampMillisecondType>();
-                (typed.values().clone(), typed.nulls().cloned(), TimeUnit::Millisecond)
-            }
-            DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                let typed = array.as_primitive::<TimestampMicrosecondType>();
-                (typed.values().clone(), typed.nulls().cloned(), TimeUnit::Microsecond)
-            }
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-                let typed = array.as_primitive::<TimestampNanosecondType>();
-                (typed.values().clone(), typed.nulls().cloned(), TimeUnit::Nanosecond)
-            }
-            other => {
-                return Err(JoinError::NotATimestamp {
-                    owner: owner.to_owned(),
-                    column: column.to_owned(),
-                    found: other.to_string(),
-                });
-            }
-        };
-        Ok(Self { values: PrimitiveArray::new(values, nulls), unit })
-    }
-
-    fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// Row `row`'s time in microseconds; none when null or out of range.
-    fn get(&self, row: usize) -> Option<i64> {
-        if self.values.is_null(row) {
-            return None;
-        }
-        let value = self.values.value(row);
-        match self.unit {
-            TimeUnit::Second => value.checked_mul(1_000_000),
-            TimeUnit::Millisecond => value.checked_mul(1000),
-            TimeUnit::Microsecond => Some(value),
-            TimeUnit::Nanosecond => Some(value.div_euclid(1000)),
-        }
-    }
-}
-
-/// Encodes a row's join keys as bytes that are equal exactly when the keys are: integers of
-/// any width as `i64`, strings length-prefixed, each value tagged with its kind.
-struct KeyEncoder {
-    columns: Vec<ArrayRef>,
-}
-
-impl KeyEncoder {
-    fn new(batch: &RecordBatch, keys: &[String], owner: &str) -> Result<Self, JoinError> {
-        let columns = keys
-            .iter()
-            .map(|key| {
-                let column = batch
-                    .column_by_name(key)
-                    .ok_or_else(|| JoinError::MissingColumn(owner.to_owned(), key.clone()))?;
-                match column.data_type() {
-                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Boolean => {
-                        Ok(column.clone())
-                    }
-                    integer if is_integer(integer) => Ok(column.clone()),
-                    _ => Err(JoinError::BadJoinKey(key.clone())),
-                }
+/// `work(i)` for each `i` in `0..count` on up to one thread per core (a thread takes every
+/// `threads`-th `i`); the results in the order of `i`.
+fn on_cores<T: Send>(count: usize, work: impl Fn(usize) -> T + Sync) -> Result<Vec<T>, JoinError> {
+    let threads = cores().min(count).max(1);
+    let mut results: Vec<Option<T>> = (0..count).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let work = &work;
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                scope
+                    .spawn(move || (thread..count).step_by(threads).map(|i| (i, work(i))).collect::<Vec<_>>())
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Self { columns })
-    }
-
-    /// Row `row`'s key: a single integer column's value as it is, otherwise the encoded values
-    /// (in `scratch`).
-    fn key<'s>(&self, row: usize, scratch: &'s mut Vec<u8>) -> Key<'s> {
-        if let [column] = self.columns.as_slice() {
-            if column.is_null(row) {
-                return Key::Null;
-            }
-            if let Some(value) = int_at(column, row) {
-                return Key::Int(value);
+            .collect();
+        for worker in workers {
+            for (i, result) in worker.join().unwrap_or_default() {
+                results[i] = Some(result);
             }
         }
-        if self.encode(row, scratch) { Key::Bytes(scratch) } else { Key::Null }
-    }
-
-    /// Writes row `row`'s key to `out`; false when one of its values is null (it matches nothing).
-    fn encode(&self, row: usize, out: &mut Vec<u8>) -> bool {
-        out.clear();
-        for column in &self.columns {
-            if column.is_null(row) {
-                return false;
-            }
-            let text = |value: &str, out: &mut Vec<u8>| {
-                out.push(2);
-                out.extend_from_slice(&(value.len() as u64).to_le_bytes());
-                out.extend_from_slice(value.as_bytes());
-            };
-            if let Some(value) = int_at(column, row) {
-                out.push(1);
-                out.extend_from_slice(&value.to_le_bytes());
-                continue;
-            }
-            if let Some(value) = str_at(column, row) {
-                text(value, out);
-                continue;
-            }
-            match column.data_type() {
-                // Beyond i64: its own kind, so it equals only itself.
-                DataType::UInt64 => {
-                    out.push(3);
-                    out.extend_from_slice(&column.as_primitive::<UInt64Type>().value(row).to_le_bytes());
-                }
-                DataType::Boolean => out.extend_from_slice(&[4, u8::from(column.as_boolean().value(row))]),
-                _ => return false,
-            }
-        }
-        true
-    }
+    });
+    results
+        .into_iter()
+        .map(|result| result.ok_or_else(|| JoinError::Arrow("a worker thread stopped".into())))
+        .collect()
 }
