@@ -225,7 +225,13 @@ impl Features {
                 HistoricalError::Invalid(format!("the entity file: {message}"))
             }
             JoinError::File { .. } => HistoricalError::Io(error.to_string()),
-            other => HistoricalError::Invalid(other.to_string()),
+            // What the request asked of the data: keys, times and names it holds or lacks.
+            JoinError::MissingColumn(..)
+            | JoinError::NotATimestamp { .. }
+            | JoinError::BadJoinKey(_)
+            | JoinError::DuplicateName(_)
+            | JoinError::TooManyRows
+            | JoinError::Arrow(_) => HistoricalError::Invalid(error.to_string()),
         })?;
         let (rows, arrow) = result;
         let schema = dataset_schema(&arrow, &event_timestamp, entity_schema.as_ref(), &groups, full)?;

@@ -101,7 +101,7 @@ impl Transforms {
             let source = view.definition.source.as_str();
             let table = self.dataset(source, end).await.map_err(|error| match error {
                 TransformError::Query { message, .. } => query(message),
-                other => other,
+                TransformError::Database(error) => TransformError::Database(error),
             })?;
             context.register_table(source, table).map_err(failed)?;
             let rows = match &view.definition.sql {
