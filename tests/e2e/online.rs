@@ -12,7 +12,7 @@ use cairn_api::{
 };
 use cairn_client::{Client, HistoricalRequest};
 use cairn_domain::Timestamp;
-use cairn_feature_store::retrieval::{
+use cairn_feature_store::point_in_time::{
     ViewFiles, ViewSpec, point_in_time_join_files, read_parquet, write_parquet,
 };
 use serde_json::json;

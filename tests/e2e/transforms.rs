@@ -12,7 +12,7 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, TimestampMicrosecond
 use cairn_api::{Action, FieldStatus, MaterializationState, MaterializeRequest, OnlineRequest};
 use cairn_client::HistoricalRequest;
 use cairn_domain::Timestamp;
-use cairn_feature_store::retrieval::{read_parquet, write_parquet};
+use cairn_feature_store::point_in_time::{read_parquet, write_parquet};
 use serde_json::json;
 
 use crate::{Platform, Store, eventually};

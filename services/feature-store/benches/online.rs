@@ -36,7 +36,7 @@ use cairn_client::Client;
 use cairn_domain::{ServiceKind, Timestamp};
 use cairn_events::v1::{DatasetBatchIngested, DatasetCreated};
 use cairn_feature_store::online::{Catalog, NatsOnlineStore, OnlineFeatures, ReadOptions, TableId};
-use cairn_feature_store::retrieval::write_parquet;
+use cairn_feature_store::point_in_time::write_parquet;
 use cairn_telemetry::Metrics;
 use cairn_testkit::NatsServer;
 use futures::StreamExt as _;

@@ -14,7 +14,7 @@ use std::time::Instant;
 use arrow_array::Array as _;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
-use cairn_feature_store::retrieval::{
+use cairn_feature_store::point_in_time::{
     ViewFiles, ViewSpec, point_in_time_join_files, read_parquet, write_parquet,
 };
 use common::{duckdb, size};

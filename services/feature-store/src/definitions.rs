@@ -262,6 +262,11 @@ fn corrupt(what: &str, error: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {error}"))
 }
 
+/// A stored time, which a write took from a valid one: anything else is damage.
+fn stored_time(what: &str, micros: i64) -> Result<Timestamp, DbError> {
+    Timestamp::from_micros(micros).ok_or_else(|| corrupt(what, format!("{micros} µs is not a time")))
+}
+
 fn view_of(row: ViewRow) -> Result<FeatureView, DbError> {
     let (_, version, definition_json, join_keys_json, timestamp_field, created_at, deleted_at) = row;
     Ok(FeatureView {
@@ -269,7 +274,7 @@ fn view_of(row: ViewRow) -> Result<FeatureView, DbError> {
         definition: serde_json::from_str(&definition_json).map_err(|e| corrupt("feature view", e))?,
         join_keys: serde_json::from_str(&join_keys_json).map_err(|e| corrupt("feature view", e))?,
         timestamp_field: Name::parse(timestamp_field).map_err(|e| corrupt("feature view", e))?,
-        created_at: Timestamp::from_micros(created_at).unwrap_or_else(Timestamp::now),
+        created_at: stored_time("feature view", created_at)?,
         deleted: deleted_at.is_some(),
     })
 }
@@ -281,7 +286,7 @@ fn service_of(row: ServiceRow) -> Result<FeatureService, DbError> {
         version,
         projections: serde_json::from_str(&projections_json).map_err(|e| corrupt("feature service", e))?,
         description,
-        created_at: Timestamp::from_micros(created_at).unwrap_or_else(Timestamp::now),
+        created_at: stored_time("feature service", created_at)?,
         deleted: deleted_at.is_some(),
     })
 }
@@ -319,7 +324,7 @@ fn load_current(conn: &mut AnyConnection) -> Result<Current, DbError> {
     for (name, json, updated_at, deleted_at) in rows {
         let entity = Entity {
             definition: serde_json::from_str(&json).map_err(|e| corrupt("entity", e))?,
-            updated_at: Timestamp::from_micros(updated_at).unwrap_or_else(Timestamp::now),
+            updated_at: stored_time("entity", updated_at)?,
         };
         current
             .entities
@@ -547,8 +552,11 @@ fn plan_of(steps: &[Step]) -> Plan {
     Plan { changes, digest }
 }
 
+/// Definitions and plans as JSON: plain data (names, types, numbers, no maps keyed by anything
+/// but strings), so writing them cannot fail.
+#[expect(clippy::unwrap_used, reason = "definitions always serialize to JSON (see above)")]
 fn json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_default()
+    serde_json::to_string(value).unwrap()
 }
 
 /// What applying `desired` would do now.

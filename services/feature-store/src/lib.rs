@@ -2,12 +2,13 @@
 
 mod api;
 mod definitions;
-mod historical;
+mod features;
 mod materialize;
 pub mod online;
-pub mod retrieval;
+pub mod point_in_time;
 mod schema;
 mod sources;
+mod training_data;
 mod transform;
 
 use std::sync::Arc;
@@ -45,21 +46,26 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let options = online::ReadOptions { null_outside_max_age: settings.null_outside_max_age };
     let offline = cairn_storage::OfflineStore::from_config(&context.config)
         .map_err(|error| StartError::Other(format!("offline store: {error}")))?;
+    let staging = training_data::Staging::new(&context.config);
+    std::fs::create_dir_all(&staging.dir).map_err(|error| {
+        StartError::Other(format!("scratch directory {}: {error}", staging.dir.display()))
+    })?;
     let transforms = transform::Transforms::new(
         offline.clone(),
         context.db.clone(),
         usize::try_from(settings.transform_memory_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX),
-        historical::scratch(&context.config),
+        staging.dir.clone(),
     );
-    let features = Arc::new(materialize::Features::new(
+    let features = Arc::new(features::Features::new(
         online::OnlineFeatures::new(store, online::Catalog::default(), options),
         offline,
         transforms,
         context.db.clone(),
         context.outbox.clone(),
+        staging,
     ));
-    materialize::fail_interrupted(&context.db).await.map_err(StartError::from)?;
-    features.reload().await.map_err(StartError::from)?;
+    materialize::fail_interrupted(&context.db).await?;
+    features.reload().await?;
     if settings.materialize_interval_secs > 0 {
         let interval = std::time::Duration::from_secs(settings.materialize_interval_secs);
         materialize::schedule(features.clone(), interval, context.shutdown.clone());

@@ -1,43 +1,37 @@
-//! The catalog of source datasets, kept from ingestion's events.
-
-use std::time::Duration;
+//! The catalog of source datasets, kept from ingestion's events: each dataset's schema, the
+//! files its batches added (with their event-time bounds) and the files of each version.
 
 use cairn_api::SourceDataset;
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
 use cairn_db::{AnyConnection, Database, DbError, Sql, inbox};
 use cairn_domain::{Name, Schema, Timestamp};
 use cairn_events::topology::{FEATURE_STORE_DATASETS, FEATURE_STORE_SCHEMAS, FEATURE_STORE_VERSIONS};
-use cairn_events::v1::{DatasetCreated, DatasetSchemaEvolved, DatasetVersionCreated};
+use cairn_events::v1::{DatasetBatchIngested, DatasetCreated, DatasetSchemaEvolved, DatasetVersionCreated};
 use cairn_service::{ServiceContext, StartError};
 use diesel::prelude::*;
 
 use crate::schema::source_datasets::dsl;
-use crate::schema::{source_version_files, source_versions};
+use crate::schema::{source_files, source_version_files, source_versions};
 
 const CONSUMER: &str = FEATURE_STORE_DATASETS.durable;
 const SCHEMAS_CONSUMER: &str = FEATURE_STORE_SCHEMAS.durable;
 
 pub(crate) async fn follow_datasets(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
-    let db = context.db.clone();
-    Ok(context
-        .bus
-        .consume(&FEATURE_STORE_DATASETS, context.shutdown.clone(), move |delivery| {
-            record(db.clone(), delivery)
-        })
-        .await?)
+    context.follow(&FEATURE_STORE_DATASETS, context.db.clone(), record).await
 }
 
 async fn record(db: Database, delivery: Delivery<DatasetCreated>) -> Result<(), HandlerError> {
     let event = delivery.event;
     let name = Name::parse(event.dataset.clone())
-        .map_err(|error| HandlerError::Reject(format!("dataset name: {error}")))?;
-    let schema: Schema = serde_json::from_str(&event.schema_json)
-        .map_err(|error| HandlerError::Reject(format!("dataset schema: {error}")))?;
-    schema.validate().map_err(|error| HandlerError::Reject(format!("dataset schema: {error}")))?;
+        .map_err(|error| HandlerError::reject(format!("dataset name: {error}")))?;
+    let schema = schema_of(&event.schema_json)?;
+    let created_at = Timestamp::from_micros(event.created_at_unix_micros).ok_or_else(|| {
+        HandlerError::reject(format!("created at {} µs: not a time", event.created_at_unix_micros))
+    })?;
     let source = SourceDataset {
         name,
         schema,
-        created_at: Timestamp::from_micros(event.created_at_unix_micros).unwrap_or_else(Timestamp::now),
+        created_at,
         event_id: delivery.event_id.to_string(),
         trace_id: delivery.trace_id,
     };
@@ -45,36 +39,32 @@ async fn record(db: Database, delivery: Delivery<DatasetCreated>) -> Result<(), 
     db.run(move |conn| {
         inbox::apply_once(conn, CONSUMER, &event_id, |conn| upsert(conn, &source, &event.schema_json))
     })
-    .await
-    .map(|_| ())
-    .map_err(|error| HandlerError::Retry { reason: error.to_string(), after: Duration::from_secs(2) })
+    .await?;
+    Ok(())
+}
+
+/// A schema an event carries, checked; one that is not is no redelivery's to mend.
+fn schema_of(json: &str) -> Result<Schema, HandlerError> {
+    let schema: Schema = serde_json::from_str(json)
+        .map_err(|error| HandlerError::reject(format!("dataset schema: {error}")))?;
+    schema.validate().map_err(|error| HandlerError::reject(format!("dataset schema: {error}")))?;
+    Ok(schema)
 }
 
 /// Follows the columns datasets gain, so the catalog holds each dataset's current schema.
 pub(crate) async fn follow_schemas(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
-    let db = context.db.clone();
-    Ok(context
-        .bus
-        .consume(&FEATURE_STORE_SCHEMAS, context.shutdown.clone(), move |delivery| {
-            evolve(db.clone(), delivery)
-        })
-        .await?)
+    context.follow(&FEATURE_STORE_SCHEMAS, context.db.clone(), evolve).await
 }
 
 async fn evolve(db: Database, delivery: Delivery<DatasetSchemaEvolved>) -> Result<(), HandlerError> {
     let event = delivery.event;
-    let schema: Schema = serde_json::from_str(&event.schema_json)
-        .map_err(|error| HandlerError::Reject(format!("dataset schema: {error}")))?;
-    schema.validate().map_err(|error| HandlerError::Reject(format!("dataset schema: {error}")))?;
-    let retry = |reason: String| HandlerError::Retry { reason, after: Duration::from_secs(2) };
+    schema_of(&event.schema_json)?;
     let name = event.dataset.clone();
-    let known = db
-        .run(move |conn| Ok(dsl::source_datasets.find(&name).count().get_result::<i64>(conn)? > 0))
-        .await
-        .map_err(|error| retry(error.to_string()))?;
+    let known =
+        db.run(move |conn| Ok(dsl::source_datasets.find(&name).count().get_result::<i64>(conn)? > 0)).await?;
     if !known {
         // Its declaration comes through the other consumer; wait for it.
-        return Err(retry(format!("dataset `{}` is not known yet", event.dataset)));
+        return Err(HandlerError::retry(format!("dataset `{}` is not known yet", event.dataset)));
     }
     let event_id = delivery.event_id.to_string();
     db.run(move |conn| {
@@ -89,20 +79,13 @@ async fn evolve(db: Database, delivery: Delivery<DatasetSchemaEvolved>) -> Resul
             Ok(())
         })
     })
-    .await
-    .map(|_| ())
-    .map_err(|error| retry(error.to_string()))
+    .await?;
+    Ok(())
 }
 
 /// Follows the versions of datasets: the files each adds, for entity rows taken from a version.
 pub(crate) async fn follow_versions(context: &ServiceContext) -> Result<ConsumerHandle, StartError> {
-    let db = context.db.clone();
-    Ok(context
-        .bus
-        .consume(&FEATURE_STORE_VERSIONS, context.shutdown.clone(), move |delivery| {
-            record_version(db.clone(), delivery)
-        })
-        .await?)
+    context.follow(&FEATURE_STORE_VERSIONS, context.db.clone(), record_version).await
 }
 
 async fn record_version(db: Database, delivery: Delivery<DatasetVersionCreated>) -> Result<(), HandlerError> {
@@ -135,9 +118,39 @@ async fn record_version(db: Database, delivery: Delivery<DatasetVersionCreated>)
             Ok(())
         })
     })
-    .await
-    .map(|_| ())
-    .map_err(|error| HandlerError::Retry { reason: error.to_string(), after: Duration::from_secs(2) })
+    .await?;
+    Ok(())
+}
+
+/// Records the files a batch added to its dataset, with the batch's event-time bounds and its
+/// place in the stream (the order files are read in); a file recorded before is left as it is.
+pub(crate) fn record_files(
+    conn: &mut AnyConnection,
+    batch: &DatasetBatchIngested,
+    sequence: i64,
+) -> Result<(), DbError> {
+    let mut sql = Sql::new(conn.backend());
+    sql.push(
+        "INSERT INTO source_files (dataset, path, batch_id, sequence, min_event_micros, max_event_micros) VALUES ",
+    );
+    for (i, path) in batch.files.iter().enumerate() {
+        sql.push(if i == 0 { "(" } else { ", (" })
+            .bind(batch.dataset.as_str())
+            .push(", ")
+            .bind(path.as_str())
+            .push(", ")
+            .bind(batch.batch_id.as_str())
+            .push(", ")
+            .bind(sequence)
+            .push(", ")
+            .bind(batch.min_event_time_unix_micros)
+            .push(", ")
+            .bind(batch.max_event_time_unix_micros)
+            .push(")");
+    }
+    sql.push(" ON CONFLICT DO NOTHING");
+    sql.execute(conn)?;
+    Ok(())
 }
 
 /// The files of `dataset`'s version `version` (its latest recorded when `None`) with the
@@ -210,17 +223,43 @@ pub(crate) async fn list(db: &Database, name: Option<String>) -> Result<Vec<Sour
             Ok(query.load(conn)?)
         })
         .await?;
-    // Rows were validated before they were written.
-    Ok(rows
-        .into_iter()
-        .filter_map(|(name, schema_json, created_at, event_id, trace_id)| {
-            Some(SourceDataset {
-                name: Name::parse(name).ok()?,
-                schema: serde_json::from_str(&schema_json).ok()?,
-                created_at: Timestamp::from_micros(created_at)?,
+    // Rows were validated before they were written: one that no longer reads is damaged.
+    let corrupt = |name: &str, error: &dyn std::fmt::Display| {
+        DbError::Corrupt(format!("source dataset `{name}`: {error}"))
+    };
+    rows.into_iter()
+        .map(|(name, schema_json, created_at, event_id, trace_id)| {
+            Ok(SourceDataset {
+                schema: serde_json::from_str(&schema_json).map_err(|error| corrupt(&name, &error))?,
+                created_at: Timestamp::from_micros(created_at)
+                    .ok_or_else(|| corrupt(&name, &format!("created at {created_at} µs is not a time")))?,
+                name: Name::parse(name.clone()).map_err(|error| corrupt(&name, &error))?,
                 event_id,
                 trace_id,
             })
         })
-        .collect())
+        .collect()
+}
+
+/// The files ingested into `dataset` whose batches hold event times in `[start, end)` (from the
+/// beginning without `start`), in the order they were ingested.
+pub(crate) async fn files_of(
+    db: &Database,
+    dataset: String,
+    start: Option<i64>,
+    end: i64,
+) -> Result<Vec<String>, DbError> {
+    db.run(move |conn| {
+        let mut query = source_files::table
+            .filter(source_files::dataset.eq(dataset))
+            .filter(source_files::min_event_micros.lt(end))
+            .select(source_files::path)
+            .order((source_files::sequence.asc(), source_files::path.asc()))
+            .into_boxed();
+        if let Some(start) = start {
+            query = query.filter(source_files::max_event_micros.ge(start));
+        }
+        Ok(query.load::<String>(conn)?)
+    })
+    .await
 }

@@ -13,7 +13,7 @@ use arrow_array::{
     TimestampMillisecondArray, TimestampSecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use cairn_feature_store::retrieval::{
+use cairn_feature_store::point_in_time::{
     JoinError, ViewFiles, ViewRows, ViewSpec, point_in_time_join, point_in_time_join_files, read_parquet,
     write_parquet,
 };

@@ -11,7 +11,7 @@ use cairn_storage::cells::{int_at, is_integer, micros_at, str_at};
 
 pub use cairn_records::Value;
 
-use crate::retrieval::JoinError;
+use crate::point_in_time::JoinError;
 
 /// A value as Feast's feature server writes it in JSON: numbers, strings, booleans, null;
 /// timestamps as RFC 3339 text.

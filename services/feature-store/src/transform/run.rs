@@ -22,9 +22,9 @@ use futures::stream::BoxStream;
 use futures::{StreamExt as _, TryStreamExt as _};
 
 use super::{MAX_DEPTH, strip};
-use crate::materialize::files_of;
 use crate::online::Catalog;
 use crate::sources;
+use crate::sources::files_of;
 
 /// The scheme under which DataFusion finds the offline store.
 const STORE_URL: &str = "cairn-offline://store/";
@@ -90,6 +90,9 @@ impl Transforms {
             if depth > MAX_DEPTH {
                 return Err(query("its query reads views nested too deep (a cycle?)".to_owned()));
             }
+            // Every core, as DataFusion's default, not the service's share
+            // (`cairn_service::cores`, which bounds the threads the service starts itself):
+            // partitions run as tasks on the runtime's workers, which already bound them.
             let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
             let context = SessionContext::new_with_config_rt(
                 SessionConfig::new().with_target_partitions(cores),
@@ -98,7 +101,7 @@ impl Transforms {
             let source = view.definition.source.as_str();
             let table = self.dataset(source, end).await.map_err(|error| match error {
                 TransformError::Query { message, .. } => query(message),
-                other => other,
+                TransformError::Database(error) => TransformError::Database(error),
             })?;
             context.register_table(source, table).map_err(failed)?;
             let rows = match &view.definition.sql {
