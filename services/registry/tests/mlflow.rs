@@ -100,15 +100,26 @@ async fn eight_concurrent_writers_lose_no_metric_point() {
 async fn artifacts_stream_stay_inside_their_run_and_are_verified() {
     for db in TestDb::each() {
         let registry = Registry::start_with(db, &[("CAIRN__REGISTRY__MAX_ARTIFACT_BYTES", "4194304")]).await;
-        let run_id = &registry.scenario("artifacts", &[]).await;
-        let root = registry.config.artifacts_root().join(format!("0/{run_id}/artifacts"));
-        // A file changed behind the registry's back, or swapped for a symlink to a file outside,
-        // no longer matches its recorded hash: the download fails instead of serving it.
-        std::fs::write(root.join("notes.txt"), "tampered").unwrap();
-        registry.scenario("download_fails", &[run_id, "notes.txt"]).await;
+        let store = registry.config.artifacts_root();
+        let run_id = &registry.scenario("artifacts", &[store.to_str().unwrap()]).await;
+        let root = store.join(format!("0/{run_id}/artifacts"));
+        // Files changed behind the registry's back, keeping their length (so only the hash can
+        // tell), are not served: a small one is refused before the answer starts, a large one
+        // (3 MiB, past the first chunk read) is cut short of its declared length.
+        let notes = root.join("notes.txt");
+        assert_eq!(std::fs::read(&notes).unwrap(), b"hello artifacts");
+        std::fs::write(&notes, b"HELLO ARTIFACTS").unwrap();
+        registry.scenario("download_fails", &[run_id, "notes.txt", "refused"]).await;
+        let weights = root.join("model/weights.bin");
+        let mut bytes = std::fs::read(&weights).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&weights, &bytes).unwrap();
+        registry.scenario("download_fails", &[run_id, "model/weights.bin", "cut"]).await;
+        // Swapped for a symlink to a file outside: its bytes do not match either.
         std::fs::remove_file(root.join("meta.json")).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", root.join("meta.json")).unwrap();
-        registry.scenario("download_fails", &[run_id, "meta.json"]).await;
+        registry.scenario("download_fails", &[run_id, "meta.json", "refused"]).await;
     }
 }
 
