@@ -14,10 +14,10 @@ use serde::Deserialize;
 use utoipa::OpenApi as _;
 
 use crate::Registry;
-use crate::artifacts::ArtifactError;
 use crate::auth::{Actor, authenticate};
-use crate::models::{self, AuditQuery, ExperimentRuns, ModelError};
-use crate::tracking::TrackingError;
+use crate::models::{self, AuditQuery, ExperimentRuns};
+
+mod error;
 
 type State = web::Data<Registry>;
 
@@ -53,49 +53,6 @@ struct RegistryApi;
 
 pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     RegistryApi::openapi()
-}
-
-impl From<ModelError> for ApiError {
-    fn from(error: ModelError) -> Self {
-        match error {
-            ModelError::NotFound(message) => ApiError::not_found(message),
-            ModelError::AlreadyExists(message) => ApiError::conflict(message),
-            ModelError::Invalid(message) => ApiError::invalid(message),
-            ModelError::Forbidden(message) => ApiError::new(ErrorKind::Forbidden, message),
-            ModelError::Conflict(message) => ApiError::conflict(message),
-            ModelError::Tracking(error) => error.into(),
-            ModelError::Artifact(error) => error.into(),
-            ModelError::Database(error) => error.into(),
-        }
-    }
-}
-
-impl From<TrackingError> for ApiError {
-    fn from(error: TrackingError) -> Self {
-        match error {
-            TrackingError::NotFound(message) => ApiError::not_found(message),
-            TrackingError::AlreadyExists(message) => ApiError::conflict(message),
-            error @ (TrackingError::Invalid(_) | TrackingError::Filter(_)) => {
-                ApiError::invalid(error.to_string())
-            }
-            TrackingError::Database(error) => error.into(),
-        }
-    }
-}
-
-impl From<ArtifactError> for ApiError {
-    fn from(error: ArtifactError) -> Self {
-        match error {
-            error @ ArtifactError::Path { .. } => ApiError::invalid(error.to_string()),
-            ArtifactError::NotFound(message) => ApiError::not_found(message),
-            error @ ArtifactError::TooLarge { .. } => {
-                ApiError::new(ErrorKind::PayloadTooLarge, error.to_string())
-            }
-            error @ ArtifactError::Upload(_) => ApiError::new(ErrorKind::BadRequest, error.to_string()),
-            error @ ArtifactError::Store(_) => ApiError::internal(error),
-            ArtifactError::Database(error) => error.into(),
-        }
-    }
 }
 
 /// Every registered model with its versions.
