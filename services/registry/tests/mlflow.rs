@@ -4,6 +4,7 @@
 
 use cairn_service::RunningService;
 use cairn_testkit::{NatsServer, TestDb};
+use serde_json::json;
 
 struct Registry {
     service: RunningService,
@@ -264,6 +265,51 @@ async fn lineage_alias_history_audit_cards_and_events() {
             [(0, 1), (1, 2)]
         );
         assert!(moved.iter().all(|m| m.model == "fraud" && m.alias == "champion" && m.changed_by == "alice"));
+
+        // The listing reads every model at once: with a second model beside `fraud`, each entry
+        // is what asking for that model alone answers, its versions, aliases and tags its own;
+        // MLflow's search keeps each model's latest versions its own too.
+        let http = reqwest::Client::new();
+        let mlflow = |path: &str| format!("{}/api/2.0/mlflow/{path}", registry.url());
+        for (path, body) in [
+            (
+                "registered-models/create",
+                json!({"name": "other", "tags": [{"key": "team", "value": "risk"}]}),
+            ),
+            ("model-versions/create", json!({"name": "other", "source": "s3://bucket/other"})),
+            ("model-versions/create", json!({"name": "other", "source": "s3://bucket/other-2"})),
+            ("registered-models/alias", json!({"name": "other", "alias": "challenger", "version": "1"})),
+            ("model-versions/transition-stage", json!({"name": "other", "version": "2", "stage": "Staging"})),
+        ] {
+            let answer = http.post(mlflow(path)).json(&body).send().await.unwrap();
+            assert!(answer.status().is_success(), "{path}: {}", answer.text().await.unwrap());
+        }
+        let listed = client.models().await.unwrap();
+        let each = [client.model("fraud").await.unwrap(), client.model("other").await.unwrap()];
+        assert_eq!(listed, each);
+        let other = &each[1];
+        assert_eq!(other.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(other.versions[1].aliases, ["challenger"]);
+        assert_eq!(other.versions[0].stage, "Staging");
+        assert_eq!(other.aliases.get("challenger"), Some(&1));
+        assert_eq!(other.tags.get("team").map(String::as_str), Some("risk"));
+        assert!(each[0].tags.is_empty() && each[0].versions.iter().all(|v| v.stage == "None"));
+        let found: serde_json::Value =
+            http.get(mlflow("registered-models/search")).send().await.unwrap().json().await.unwrap();
+        let latest = |model: &serde_json::Value| {
+            let versions = model["latest_versions"].as_array().unwrap();
+            let of = |v: &serde_json::Value| {
+                (v["name"].as_str().unwrap().to_owned(), v["version"].as_str().unwrap().to_owned())
+            };
+            versions.iter().map(of).collect::<Vec<_>>()
+        };
+        let models = found["registered_models"].as_array().unwrap();
+        assert_eq!(latest(&models[0]), [("fraud".to_owned(), "2".to_owned())], "{found}");
+        assert_eq!(
+            latest(&models[1]),
+            [("other".to_owned(), "1".to_owned()), ("other".to_owned(), "2".to_owned())],
+            "{found}"
+        );
     }
 }
 

@@ -56,7 +56,7 @@ fn load(
         .collect())
 }
 
-/// Items of several models grouped by model, in the order given.
+/// Items grouped by their owner (a model's name, a run's id), in the order given.
 pub(crate) fn by_model<T>(items: impl IntoIterator<Item = (String, T)>) -> HashMap<String, Vec<T>> {
     let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
     for (name, item) in items {

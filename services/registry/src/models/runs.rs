@@ -4,6 +4,7 @@
 use cairn_api::{Run, RunPage, TrainedModel};
 use cairn_db::Database;
 
+use super::registered::by_model;
 use super::{ModelError, lineage_of, registered_from, timestamp};
 use crate::tracking::{self, RunSearch};
 
@@ -32,10 +33,14 @@ pub async fn runs_with_models(db: &Database, query: ExperimentRuns) -> Result<Ru
     };
     let page = tracking::search_runs(db, search).await?;
     let registered = registered_from(db, page.items.iter().map(|r| r.info.run_id.clone()).collect()).await?;
+    let mut registered = by_model(registered.into_iter().map(|model| (model.run_id.clone(), model)));
     let runs = page
         .items
         .into_iter()
-        .map(|run| view(run, &experiment.name, &registered))
+        .map(|run| {
+            let models = registered.remove(&run.info.run_id).unwrap_or_default();
+            view(run, &experiment.name, models)
+        })
         .collect::<Result<_, _>>()?;
     Ok(RunPage { runs, next_page_token: page.next_page_token })
 }
@@ -43,11 +48,12 @@ pub async fn runs_with_models(db: &Database, query: ExperimentRuns) -> Result<Ru
 pub async fn run_with_models(db: &Database, run_id: String) -> Result<Run, ModelError> {
     let run = tracking::run(db, run_id).await?;
     let experiment = tracking::experiment(db, &run.info.experiment_id.to_string()).await?;
-    let registered = registered_from(db, vec![run.info.run_id.clone()]).await?;
-    view(run, &experiment.name, &registered)
+    let models = registered_from(db, vec![run.info.run_id.clone()]).await?;
+    view(run, &experiment.name, models)
 }
 
-fn view(run: tracking::Run, experiment: &str, registered: &[TrainedModel]) -> Result<Run, ModelError> {
+/// `run` as the API shows it, with `models`, the versions registered from it.
+fn view(run: tracking::Run, experiment: &str, models: Vec<TrainedModel>) -> Result<Run, ModelError> {
     let lineage = lineage_of(&run, Some(experiment.to_owned()));
     let info = run.info;
     Ok(Run {
@@ -56,7 +62,7 @@ fn view(run: tracking::Run, experiment: &str, registered: &[TrainedModel]) -> Re
         datasets: lineage.datasets,
         params: lineage.params,
         metrics: lineage.metrics,
-        models: registered.iter().filter(|m| m.run_id == info.run_id).cloned().collect(),
+        models,
         name: info.name,
         experiment: experiment.to_owned(),
         status: info.status.as_str().to_owned(),
