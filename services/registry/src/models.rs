@@ -173,3 +173,23 @@ fn check_name(name: &str) -> Result<(), ModelError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use cairn_db::DbError;
+
+    use super::{Stage, timestamp};
+
+    /// A damaged stored value is reported as damage: never shown as another time or stage, and
+    /// never blamed on the request (a 4xx).
+    #[test]
+    fn stored_times_and_stages_out_of_range_are_corruption() {
+        assert_eq!(timestamp(1_700_000_000_123).unwrap().as_micros(), 1_700_000_000_123_000);
+        for millis in [i64::MAX, i64::MIN, i64::MAX / 1000] {
+            assert!(matches!(timestamp(millis), Err(DbError::Corrupt(_))), "{millis}");
+        }
+        assert_eq!(Stage::stored("Production").unwrap(), Stage::Production);
+        assert!(matches!(Stage::stored("production"), Err(DbError::Corrupt(_))), "stored exactly as written");
+        assert!(matches!(Stage::stored("Retired"), Err(DbError::Corrupt(_))));
+    }
+}
