@@ -13,6 +13,7 @@ import time
 
 import mlflow
 import requests
+import urllib3
 from mlflow.exceptions import MlflowException, RestException
 from mlflow.tracking import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
@@ -234,8 +235,12 @@ def concurrent(writers, batches):
     assert client.get_run(run_id).data.metrics["shared"] == total - 1, "the latest point is the highest step"
 
 
-def artifacts():
-    """Logs files and directories, lists and downloads them, and tries to escape the run's root."""
+def artifacts(store=None):
+    """Logs files and directories, lists and downloads them, and tries to escape the run's root.
+
+    `store`, the artifact store's directory when it is one: each escape's target is created there,
+    outside the run's root, so a check that let the path through would find a file to serve. Every
+    escape must be refused as such (400), never answered as absent (404)."""
     client = MlflowClient()
     with tempfile.TemporaryDirectory() as tmp:
         with open(os.path.join(tmp, "notes.txt"), "w") as f:
@@ -266,19 +271,24 @@ def artifacts():
 
     base = os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow-artifacts/artifacts"
     root = f"0/{run_id}/artifacts"
-    for attack in [
-        f"{root}/%2e%2e/%2e%2e/escape.txt",
-        f"{root}/%252e%252e/%252e%252e/escape.txt",
-        "%2Fetc%2Fpasswd",
-        f"{root}/..%2F..%2Fescape.txt",
-        f"0/{'f' * 32}/artifacts/not-a-run.txt",
-        f"0/{run_id}/elsewhere.txt",
-        f"{root}/a%5Cb.txt",
+    # Each attack with the file it aims at (relative to the store), which exists.
+    for attack, target in [
+        (f"{root}/%2e%2e/%2e%2e/escape.txt", "0/escape.txt"),
+        (f"{root}/%252e%252e/%252e%252e/escape.txt", "0/escape.txt"),
+        ("%2Fetc%2Fpasswd", "etc/passwd"),
+        (f"{root}/..%2F..%2Fescape.txt", "0/escape.txt"),
+        (f"0/{'f' * 32}/artifacts/not-a-run.txt", f"0/{'f' * 32}/artifacts/not-a-run.txt"),
+        (f"0/{run_id}/elsewhere.txt", f"0/{run_id}/elsewhere.txt"),
+        (f"{root}/a%5Cb.txt", f"{root}/a\\b.txt"),
     ]:
+        if store is not None:
+            os.makedirs(os.path.dirname(os.path.join(store, target)), exist_ok=True)
+            with open(os.path.join(store, target), "w") as f:
+                f.write("outside the run's artifacts")
         answer = requests.put(f"{base}/{attack}", data=b"x")
         assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE", (attack, answer.text)
         answer = requests.get(f"{base}/{attack}")
-        assert answer.status_code in (400, 404), (attack, answer.status_code)
+        assert answer.status_code == 400 and answer.json()["error_code"] == "INVALID_PARAMETER_VALUE", (attack, answer.status_code, answer.text)
     answer = requests.get(base, params={"path": f"{root}/../../.."})
     assert answer.status_code == 400, answer.text
 
@@ -478,14 +488,36 @@ def protected_denied():
     assert client.get_model_version_by_alias("pricing", "champion").version == "1"
 
 
-def download_fails(run_id, path):
-    try:
-        data = requests.get(
-            os.environ["MLFLOW_TRACKING_URI"] + f"/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/{path}"
-        ).content
-    except requests.exceptions.RequestException:
+def download_fails(run_id, path, how):
+    """A changed artifact is never served whole. One that fits in the first chunk the registry
+    reads is refused before the answer starts (`how` = `refused`): 500 with MLflow's
+    INTERNAL_ERROR. A larger one (`cut`) starts as a 200 with its true length and stops short of
+    it, which HTTP clients and the mlflow client report as a failed download."""
+    url = os.environ["MLFLOW_TRACKING_URI"] + f"/api/2.0/mlflow-artifacts/artifacts/0/{run_id}/artifacts/{path}"
+    if how == "refused":
+        answer = requests.get(url)
+        assert answer.status_code == 500, (answer.status_code, answer.content[:40])
+        assert answer.json()["error_code"] == "INTERNAL_ERROR", answer.text
         return
-    raise AssertionError(f"a changed artifact was served: {data[:40]!r}")
+    assert how == "cut", how
+    answer = requests.get(url, stream=True)
+    assert answer.status_code == 200, (answer.status_code, answer.text)
+    declared = int(answer.headers["Content-Length"])
+    received = 0
+    try:
+        for chunk in answer.raw.stream(64 * 1024, decode_content=False):
+            received += len(chunk)
+    except urllib3.exceptions.ProtocolError as error:
+        assert "IncompleteRead" in repr(error), repr(error)
+        assert 0 < received < declared, (received, declared)
+    else:
+        raise AssertionError(f"a changed artifact was served whole: {received} of {declared} bytes")
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{path}", dst_path=tmp)
+        except Exception:
+            return
+    raise AssertionError("the mlflow client downloaded a changed artifact")
 
 
 def create_run():

@@ -13,10 +13,11 @@ use cairn_http::{ApiError, ErrorKind};
 use serde::Deserialize;
 use utoipa::OpenApi as _;
 
+use crate::Registry;
 use crate::auth::{Actor, authenticate};
-use crate::models::{self, ModelError, ModelSearch, VersionSearch, timestamp};
-use crate::tracking::{self, RunSearch, TrackingError};
-use crate::{Registry, artifacts::ArtifactError};
+use crate::models::{self, AuditQuery, ExperimentRuns};
+
+mod error;
 
 type State = web::Data<Registry>;
 
@@ -54,77 +55,10 @@ pub(crate) fn openapi() -> utoipa::openapi::OpenApi {
     RegistryApi::openapi()
 }
 
-impl From<ModelError> for ApiError {
-    fn from(error: ModelError) -> Self {
-        match error {
-            ModelError::NotFound(message) => ApiError::not_found(message),
-            ModelError::AlreadyExists(message) => ApiError::conflict(message),
-            ModelError::Invalid(message) => ApiError::invalid(message),
-            ModelError::Forbidden(message) => ApiError::new(ErrorKind::Forbidden, message),
-            ModelError::Conflict(message) => ApiError::conflict(message),
-            ModelError::Tracking(TrackingError::NotFound(message)) => ApiError::not_found(message),
-            ModelError::Tracking(TrackingError::AlreadyExists(message)) => ApiError::conflict(message),
-            ModelError::Tracking(error @ (TrackingError::Invalid(_) | TrackingError::Filter(_))) => {
-                ApiError::invalid(error.to_string())
-            }
-            ModelError::Tracking(TrackingError::Database(error)) | ModelError::Database(error) => {
-                database(error)
-            }
-            ModelError::Artifact(ArtifactError::Database(error)) => database(error),
-            ModelError::Artifact(error) => ApiError::internal(error),
-        }
-    }
-}
-
-fn database(error: cairn_db::DbError) -> ApiError {
-    use cairn_db::DbError;
-    match error {
-        DbError::Pool(_) | DbError::Connect { .. } | DbError::Cancelled => {
-            ApiError::unavailable(error.to_string())
-        }
-        other => ApiError::internal(other),
-    }
-}
-
-fn summary(version: &models::ModelVersion) -> ModelVersionSummary {
-    ModelVersionSummary {
-        version: version.version,
-        created_at: timestamp(version.creation_time),
-        created_by: version.user_id.clone(),
-        stage: version.current_stage.as_str().to_owned(),
-        aliases: version.aliases.clone(),
-        run_id: version.run_id.clone(),
-    }
-}
-
-async fn model(state: &State, registered: models::RegisteredModel) -> Result<Model, ApiError> {
-    let search = VersionSearch {
-        filter: format!("name = '{}'", registered.name.replace('\'', "''")),
-        max_results: Some(crate::tracking::MAX_RESULTS),
-        order_by: vec!["version_number DESC".into()],
-        page_token: None,
-    };
-    let versions = models::search_versions(&state.context.db, search).await?;
-    Ok(Model {
-        created_at: timestamp(registered.creation_time),
-        updated_at: timestamp(registered.last_update_time),
-        tags: registered.tags.into_iter().map(|t| (t.key, t.value)).collect(),
-        aliases: registered.aliases.into_iter().map(|a| (a.alias, a.version)).collect(),
-        versions: versions.items.iter().map(summary).collect(),
-        name: registered.name,
-        description: registered.description,
-    })
-}
-
 /// Every registered model with its versions.
 #[utoipa::path(get, path = "/v1/models", tag = "models", responses((status = 200, body = Vec<Model>)))]
 async fn list_models(state: State) -> Result<HttpResponse, ApiError> {
-    let search = ModelSearch { max_results: Some(crate::tracking::MAX_RESULTS), ..ModelSearch::default() };
-    let mut out = Vec::new();
-    for registered in models::search_models(&state.context.db, search).await?.items {
-        out.push(model(&state, registered).await?);
-    }
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok().json(models::list_models(&state.context.db).await?))
 }
 
 /// One registered model with its versions, newest first.
@@ -132,28 +66,7 @@ async fn list_models(state: State) -> Result<HttpResponse, ApiError> {
     params(("name" = String, Path, description = "Registered model")),
     responses((status = 200, body = Model), (status = 404, body = cairn_http::ErrorBody)))]
 async fn get_model(state: State, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let registered = models::model(&state.context.db, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(model(&state, registered).await?))
-}
-
-async fn detail(state: &State, name: String, version: i64) -> Result<ModelVersion, ApiError> {
-    let version = models::version(&state.context.db, name, version).await?;
-    let lineage = models::lineage(&state.context.db, &version).await?;
-    Ok(ModelVersion {
-        name: version.name,
-        version: version.version,
-        created_at: timestamp(version.creation_time),
-        created_by: version.user_id,
-        description: version.description,
-        source: version.source,
-        storage_location: version.storage_location,
-        stage: version.current_stage.as_str().to_owned(),
-        aliases: version.aliases,
-        tags: version.tags.into_iter().map(|t| (t.key, t.value)).collect(),
-        model_id: version.model_id,
-        lineage,
-        signature: version.signature,
-    })
+    Ok(HttpResponse::Ok().json(models::model_overview(&state.context.db, path.into_inner()).await?))
 }
 
 /// A version with its lineage: run, parameters, metrics, code version, datasets.
@@ -162,7 +75,7 @@ async fn detail(state: &State, name: String, version: i64) -> Result<ModelVersio
     responses((status = 200, body = ModelVersion), (status = 404, body = cairn_http::ErrorBody)))]
 async fn get_version(state: State, path: web::Path<(String, i64)>) -> Result<HttpResponse, ApiError> {
     let (name, version) = path.into_inner();
-    Ok(HttpResponse::Ok().json(detail(&state, name, version).await?))
+    Ok(HttpResponse::Ok().json(models::version_detail(&state.context.db, name, version).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -182,16 +95,17 @@ async fn get_card(
     query: web::Query<CardQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, version) = path.into_inner();
-    let version = detail(&state, name, version).await?;
-    match query.format.as_deref().unwrap_or("markdown") {
-        "markdown" | "md" => Ok(HttpResponse::Ok()
-            .content_type("text/markdown; charset=utf-8")
-            .body(models::card::markdown(&version))),
-        "html" => {
-            Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(models::card::html(&version)))
-        }
-        other => Err(ApiError::invalid(format!("format must be markdown or html, not `{other}`"))),
-    }
+    let html = match query.format.as_deref().unwrap_or("markdown") {
+        "markdown" | "md" => false,
+        "html" => true,
+        other => return Err(ApiError::invalid(format!("format must be markdown or html, not `{other}`"))),
+    };
+    let version = models::version_detail(&state.context.db, name, version).await?;
+    Ok(if html {
+        HttpResponse::Ok().content_type("text/html; charset=utf-8").body(models::card::html(&version))
+    } else {
+        HttpResponse::Ok().content_type("text/markdown; charset=utf-8").body(models::card::markdown(&version))
+    })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -210,23 +124,14 @@ async fn get_alias(
     query: web::Query<AliasQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (name, alias) = path.into_inner();
-    let at = match &query.at {
-        Some(text) => Timestamp::parse_rfc3339(text).map_err(|error| {
-            ApiError::new(ErrorKind::BadRequest, format!("`at` is not an RFC 3339 time: {error}"))
-        })?,
-        None => Timestamp::now(),
-    };
-    models::model(&state.context.db, name.clone()).await?;
-    let history = models::alias_history(&state.context.db, name.clone(), alias.clone()).await?;
-    if history.is_empty() {
-        return Err(ApiError::not_found(format!("registered model `{name}` never had the alias `{alias}`")));
-    }
-    let version = history.iter().rev().find(|m| m.changed_at <= at).and_then(|m| m.version);
-    Ok(HttpResponse::Ok().json(AliasAt { alias, at, version, history }))
+    let at = query.at.as_deref().map(Timestamp::parse_rfc3339).transpose().map_err(|error| {
+        ApiError::new(ErrorKind::BadRequest, format!("`at` is not an RFC 3339 time: {error}"))
+    })?;
+    Ok(HttpResponse::Ok().json(models::alias_at(&state.context.db, name, alias, at).await?))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
-struct AuditQuery {
+struct AuditParams {
     /// Only this entity (e.g. `registered_model:churn`, `model_version:churn/2`).
     entity: Option<String>,
     /// Only entries after this sequence number (for paging).
@@ -236,29 +141,16 @@ struct AuditQuery {
 }
 
 /// The audit log, oldest first.
-#[utoipa::path(get, path = "/v1/audit", tag = "models", params(AuditQuery),
+#[utoipa::path(get, path = "/v1/audit", tag = "models", params(AuditParams),
     responses((status = 200, body = Vec<AuditEntry>), (status = 422, body = cairn_http::ErrorBody)))]
-async fn get_audit(state: State, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(1000);
-    if !(1..=10_000).contains(&limit) {
-        return Err(ApiError::invalid("limit must be between 1 and 10000"));
-    }
-    let records =
-        models::audit_log(&state.context.db, query.entity.clone(), query.after.unwrap_or(0), limit).await?;
-    let parse = |json: Option<String>| json.and_then(|text| serde_json::from_str(&text).ok());
-    let entries: Vec<AuditEntry> = records
-        .into_iter()
-        .map(|r| AuditEntry {
-            seq: r.seq,
-            at: timestamp(r.at),
-            actor: r.actor,
-            action: r.action,
-            entity: r.entity,
-            before: parse(r.before_json),
-            after: parse(r.after_json),
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(entries))
+async fn get_audit(state: State, query: web::Query<AuditParams>) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let query = AuditQuery {
+        entity: query.entity,
+        after: query.after.unwrap_or(0),
+        limit: query.limit.unwrap_or(AuditQuery::DEFAULT_LIMIT),
+    };
+    Ok(HttpResponse::Ok().json(models::audit_log(&state.context.db, query).await?))
 }
 
 /// Model versions trained on a dataset version (their runs' `cairn.dataset.<name>` tags).
@@ -289,54 +181,21 @@ struct RunsQuery {
     responses((status = 200, body = RunPage), (status = 400, body = cairn_http::ErrorBody), (status = 404, body = cairn_http::ErrorBody)))]
 async fn list_runs(state: State, query: web::Query<RunsQuery>) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let db = &state.context.db;
-    let experiment = tracking::experiment_by_name(db, query.experiment).await.map_err(ModelError::from)?;
-    let search = RunSearch {
-        experiment_ids: vec![experiment.id.to_string()],
+    let query = ExperimentRuns {
+        experiment: query.experiment,
         filter: query.filter.unwrap_or_default(),
+        order_by: query.order_by,
         max_results: query.max_results,
-        order_by: query.order_by.into_iter().collect(),
         page_token: query.page_token,
-        ..RunSearch::default()
     };
-    let page = tracking::search_runs(db, search).await.map_err(ModelError::from)?;
-    let registered =
-        models::registered_from(db, page.items.iter().map(|r| r.info.run_id.clone()).collect()).await?;
-    let runs = page.items.into_iter().map(|run| run_view(run, &experiment.name, &registered)).collect();
-    Ok(HttpResponse::Ok().json(RunPage { runs, next_page_token: page.next_page_token }))
+    Ok(HttpResponse::Ok().json(models::runs_with_models(&state.context.db, query).await?))
 }
 
 /// One run with its data, code and the model versions registered from it.
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "models", params(("id" = String, Path)),
     responses((status = 200, body = Run), (status = 404, body = cairn_http::ErrorBody)))]
 async fn get_run(state: State, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let db = &state.context.db;
-    let run = tracking::run(db, path.into_inner()).await.map_err(ModelError::from)?;
-    let experiment =
-        tracking::experiment(db, &run.info.experiment_id.to_string()).await.map_err(ModelError::from)?;
-    let registered = models::registered_from(db, vec![run.info.run_id.clone()]).await?;
-    Ok(HttpResponse::Ok().json(run_view(run, &experiment.name, &registered)))
-}
-
-fn run_view(run: tracking::Run, experiment: &str, registered: &[TrainedModel]) -> Run {
-    let lineage = models::lineage_of(&run, Some(experiment.to_owned()));
-    let info = run.info;
-    Run {
-        code_version: lineage.code_version,
-        feature_service: lineage.feature_service,
-        datasets: lineage.datasets,
-        params: lineage.params,
-        metrics: lineage.metrics,
-        models: registered.iter().filter(|m| m.run_id == info.run_id).cloned().collect(),
-        name: info.name,
-        experiment: experiment.to_owned(),
-        status: info.status.as_str().to_owned(),
-        user: info.user_id,
-        started_at: timestamp(info.start_time),
-        ended_at: info.end_time.map(timestamp),
-        tags: run.tags.into_iter().map(|t| (t.key, t.value)).collect(),
-        run_id: info.run_id,
-    }
+    Ok(HttpResponse::Ok().json(models::run_with_models(&state.context.db, path.into_inner()).await?))
 }
 
 /// Protect an alias: from now on it moves only through an approved request (approvers only).

@@ -12,7 +12,7 @@ use cairn_objects::{
 };
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 
 use crate::tracking::now_millis;
 
@@ -200,7 +200,11 @@ struct ArtifactRow {
     sha256: String,
 }
 
-/// The file's size and its bytes, checked against the recorded hash as they stream.
+/// The file's size and its bytes, checked against the recorded hash as they stream. The hash is
+/// known only once the last byte is read, so the last chunk is held back until it is checked:
+/// a changed file never reaches a client whole. One that fits in the first chunk fails before
+/// the answer starts (a clean error status); a larger one stops short of its declared length,
+/// which HTTP clients report as a broken download.
 pub async fn download(
     db: &Database,
     artifacts: &Artifacts,
@@ -210,6 +214,9 @@ pub async fn download(
     let wanted = path.clone();
     let row = db
         .call(move |conn| {
+            // Indexed files all lie inside a root; checking again refuses what lies outside
+            // (400) rather than answering that it is absent, whatever the index holds.
+            check_root(conn, backend, &wanted, Access::Read)?;
             let mut sql = Sql::new(backend);
             sql.push("SELECT path, bytes, sha256 FROM artifacts WHERE path = ").bind(wanted);
             Ok::<_, ArtifactError>(sql.load::<ArtifactRow>(conn)?.pop())
@@ -219,7 +226,30 @@ pub async fn download(
     let (path, size) = (ObjectPath::from(row.path.as_str()), row.bytes as u64);
     // The index names it, so a missing file is damage, not a 404.
     artifacts.store.head(&path).await.map_err(|error| ArtifactError::Store(error.into()))?;
-    Ok((size, get_verified(&artifacts.store, &path, size, row.sha256)))
+    let mut bytes = Box::pin(hold_back_last(get_verified(&artifacts.store, &path, size, row.sha256)));
+    let first = bytes.next().await.transpose()?;
+    Ok((size, futures::stream::iter(first.map(Ok)).chain(bytes)))
+}
+
+/// Passes `chunks` on one behind, so the last goes out only once the stream has ended well:
+/// an error at the end (a hash mismatch) replaces the last chunk instead of following it.
+fn hold_back_last<S>(chunks: S) -> impl Stream<Item = Result<Bytes, ObjectsError>>
+where
+    S: Stream<Item = Result<Bytes, ObjectsError>>,
+{
+    futures::stream::unfold(Some((Box::pin(chunks), None::<Bytes>)), |state| async move {
+        let (mut chunks, mut held) = state?;
+        loop {
+            match chunks.next().await {
+                Some(Ok(chunk)) => match held.replace(chunk) {
+                    Some(previous) => return Some((Ok(previous), Some((chunks, held)))),
+                    None => continue,
+                },
+                Some(Err(error)) => return Some((Err(error), None)),
+                None => return held.map(|last| (Ok(last), None)),
+            }
+        }
+    })
 }
 
 /// The files and directories directly inside `path`.
@@ -391,6 +421,36 @@ pub(crate) async fn delete_objects(artifacts: &Artifacts, paths: &[String]) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn chunks(
+        items: Vec<Result<&'static str, &'static str>>,
+    ) -> impl Stream<Item = Result<Bytes, ObjectsError>> {
+        futures::stream::iter(items.into_iter().map(|item| {
+            item.map(Bytes::from).map_err(|path| ObjectsError::Corrupt {
+                path: path.into(),
+                expected: "a".into(),
+                actual: "b".into(),
+            })
+        }))
+    }
+
+    async fn collect(items: Vec<Result<&'static str, &'static str>>) -> Vec<Result<Bytes, String>> {
+        hold_back_last(chunks(items)).map(|item| item.map_err(|error| error.to_string())).collect().await
+    }
+
+    /// A verified stream ends with the error after its last chunk; held back one, the error
+    /// takes the last chunk's place, so no client receives every byte of a changed file.
+    #[tokio::test]
+    async fn the_last_chunk_waits_for_the_end_of_the_stream() {
+        let all = collect(vec![Ok("a"), Ok("b"), Ok("c")]).await;
+        assert_eq!(all, vec![Ok(Bytes::from("a")), Ok(Bytes::from("b")), Ok(Bytes::from("c"))]);
+        let failed = collect(vec![Ok("a"), Ok("b"), Err("x")]).await;
+        assert_eq!(failed.len(), 2, "{failed:?}");
+        assert_eq!(failed[0], Ok(Bytes::from("a")));
+        assert!(failed[1].is_err(), "{failed:?}");
+        assert!(collect(vec![Ok("a"), Err("x")]).await[0].is_err());
+        assert!(collect(vec![]).await.is_empty());
+    }
 
     #[test]
     fn paths_stay_inside() {

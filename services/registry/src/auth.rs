@@ -76,21 +76,30 @@ impl Tokens {
     }
 }
 
-/// Middleware: records the `Actor`, or answers 401 in the shape the API's clients read.
+/// Middleware: records the `Actor`, or answers 401 in the shape the API's clients read. Without
+/// the registry's state in the app (a wiring mistake) it refuses every request with 500: it
+/// cannot tell whether tokens are required, so it must not guess that they are not.
 pub(crate) async fn authenticate(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let tokens =
-        request.app_data::<web::Data<Registry>>().map(|state| state.tokens.clone()).unwrap_or_default();
-    match tokens.user(&request) {
+    let Some(state) = request.app_data::<web::Data<Registry>>() else {
+        let error = "the registry's state is missing from the app: authentication cannot be checked";
+        let response = if is_mlflow(&request) {
+            MlflowError::internal(&error).error_response()
+        } else {
+            ApiError::internal(error).error_response()
+        };
+        return Ok(request.into_response(response));
+    };
+    match state.tokens.user(&request) {
         Some(user) => {
             request.extensions_mut().insert(Actor(user));
             Ok(next.call(request).await?.map_into_boxed_body())
         }
         None => {
             let message = "authentication required: HTTP basic auth with a registry token as password, or Authorization: Bearer TOKEN";
-            let mut response = if request.path().starts_with("/api/") {
+            let mut response = if is_mlflow(&request) {
                 MlflowError::new(ErrorCode::Unauthenticated, message).error_response()
             } else {
                 HttpResponse::Unauthorized().json(ApiError::new(ErrorKind::Unauthorized, message).body())
@@ -100,5 +109,48 @@ pub(crate) async fn authenticate(
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"cairn-registry\""));
             Ok(request.into_response(response))
         }
+    }
+}
+
+/// MLflow's API answers in MLflow's error shape, Cairn's own in the platform's.
+fn is_mlflow(request: &ServiceRequest) -> bool {
+    request.path().starts_with("/api/")
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, HttpResponse, test, web};
+
+    use super::authenticate;
+
+    /// An app whose state was never registered: both APIs refuse instead of letting the request
+    /// through unauthenticated.
+    #[actix_web::test]
+    async fn missing_state_refuses_every_request() {
+        let app = test::init_service(
+            App::new()
+                .service(
+                    web::scope("/v1")
+                        .wrap(from_fn(authenticate))
+                        .route("/models", web::get().to(HttpResponse::Ok)),
+                )
+                .service(
+                    web::scope("/api/2.0/mlflow")
+                        .wrap(from_fn(authenticate))
+                        .route("/experiments/search", web::get().to(HttpResponse::Ok)),
+                ),
+        )
+        .await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/v1/models").to_request()).await;
+        assert_eq!(response.status(), 500);
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["error"]["code"], "internal", "{body}");
+        let request = test::TestRequest::get().uri("/api/2.0/mlflow/experiments/search").to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 500);
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["error_code"], "INTERNAL_ERROR", "{body}");
     }
 }

@@ -8,20 +8,24 @@ mod audit;
 pub mod card;
 mod lineage;
 pub(crate) mod onnx;
+mod overview;
 mod registered;
+mod runs;
 mod versions;
 
 use cairn_db::DbError;
 use serde::Serialize;
 
-pub use aliases::{alias_history, delete_alias, set_alias, version_by_alias};
+pub use aliases::{alias_at, delete_alias, set_alias, version_by_alias};
 pub use approvals::{Approvers, decide, request_move, requests, set_protection};
-pub use audit::{AuditRecord, audit_log};
+pub use audit::{AuditQuery, audit_log};
 pub use lineage::{lineage, lineage_of, registered_from, trained_on};
+pub use overview::{list_models, model_overview, version_detail};
 pub use registered::{
     ModelSearch, create_model, delete_model, delete_model_tag, model, rename_model, search_models,
     set_model_tag, update_model,
 };
+pub use runs::{ExperimentRuns, run_with_models, runs_with_models};
 pub use versions::{
     NewVersion, VersionSearch, create_version, delete_version, delete_version_tag, download_uri,
     latest_versions, search_versions, set_version_tag, transition_stage, update_version, version,
@@ -83,6 +87,14 @@ impl Stage {
             ModelError::Invalid(format!("invalid stage `{text}` (None, Staging, Production, Archived)"))
         })
     }
+
+    /// A stage read back from the database: one it does not know is damage, not a bad request.
+    fn stored(text: &str) -> Result<Self, DbError> {
+        Self::ALL
+            .into_iter()
+            .find(|stage| stage.as_str() == text)
+            .ok_or_else(|| DbError::Corrupt(format!("model version stage `{text}`")))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -129,10 +141,13 @@ pub struct ModelVersion {
     pub signature: Option<cairn_api::OnnxSignature>,
 }
 
-/// Registry times are milliseconds since the epoch, as in MLflow.
-pub(crate) fn timestamp(millis: i64) -> cairn_domain::Timestamp {
-    cairn_domain::Timestamp::from_micros(millis.saturating_mul(1000))
-        .unwrap_or_else(cairn_domain::Timestamp::now)
+/// Registry times are milliseconds since the epoch, as in MLflow; a stored one out of range is
+/// a damaged row, reported as such rather than shown as some other time.
+pub(crate) fn timestamp(millis: i64) -> Result<cairn_domain::Timestamp, DbError> {
+    millis
+        .checked_mul(1000)
+        .and_then(cairn_domain::Timestamp::from_micros)
+        .ok_or_else(|| DbError::Corrupt(format!("stored time {millis} ms is out of range")))
 }
 
 fn key_values<S: serde::Serializer>(items: &[KeyValue], serializer: S) -> Result<S::Ok, S::Error> {
@@ -157,4 +172,24 @@ fn check_name(name: &str) -> Result<(), ModelError> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_db::DbError;
+
+    use super::{Stage, timestamp};
+
+    /// A damaged stored value is reported as damage: never shown as another time or stage, and
+    /// never blamed on the request (a 4xx).
+    #[test]
+    fn stored_times_and_stages_out_of_range_are_corruption() {
+        assert_eq!(timestamp(1_700_000_000_123).unwrap().as_micros(), 1_700_000_000_123_000);
+        for millis in [i64::MAX, i64::MIN, i64::MAX / 1000] {
+            assert!(matches!(timestamp(millis), Err(DbError::Corrupt(_))), "{millis}");
+        }
+        assert_eq!(Stage::stored("Production").unwrap(), Stage::Production);
+        assert!(matches!(Stage::stored("production"), Err(DbError::Corrupt(_))), "stored exactly as written");
+        assert!(matches!(Stage::stored("Retired"), Err(DbError::Corrupt(_))));
+    }
 }

@@ -4,6 +4,7 @@
 
 use cairn_service::RunningService;
 use cairn_testkit::{NatsServer, TestDb};
+use serde_json::json;
 
 struct Registry {
     service: RunningService,
@@ -100,15 +101,26 @@ async fn eight_concurrent_writers_lose_no_metric_point() {
 async fn artifacts_stream_stay_inside_their_run_and_are_verified() {
     for db in TestDb::each() {
         let registry = Registry::start_with(db, &[("CAIRN__REGISTRY__MAX_ARTIFACT_BYTES", "4194304")]).await;
-        let run_id = &registry.scenario("artifacts", &[]).await;
-        let root = registry.config.artifacts_root().join(format!("0/{run_id}/artifacts"));
-        // A file changed behind the registry's back, or swapped for a symlink to a file outside,
-        // no longer matches its recorded hash: the download fails instead of serving it.
-        std::fs::write(root.join("notes.txt"), "tampered").unwrap();
-        registry.scenario("download_fails", &[run_id, "notes.txt"]).await;
+        let store = registry.config.artifacts_root();
+        let run_id = &registry.scenario("artifacts", &[store.to_str().unwrap()]).await;
+        let root = store.join(format!("0/{run_id}/artifacts"));
+        // Files changed behind the registry's back, keeping their length (so only the hash can
+        // tell), are not served: a small one is refused before the answer starts, a large one
+        // (3 MiB, past the first chunk read) is cut short of its declared length.
+        let notes = root.join("notes.txt");
+        assert_eq!(std::fs::read(&notes).unwrap(), b"hello artifacts");
+        std::fs::write(&notes, b"HELLO ARTIFACTS").unwrap();
+        registry.scenario("download_fails", &[run_id, "notes.txt", "refused"]).await;
+        let weights = root.join("model/weights.bin");
+        let mut bytes = std::fs::read(&weights).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&weights, &bytes).unwrap();
+        registry.scenario("download_fails", &[run_id, "model/weights.bin", "cut"]).await;
+        // Swapped for a symlink to a file outside: its bytes do not match either.
         std::fs::remove_file(root.join("meta.json")).unwrap();
         std::os::unix::fs::symlink("/etc/hostname", root.join("meta.json")).unwrap();
-        registry.scenario("download_fails", &[run_id, "meta.json"]).await;
+        registry.scenario("download_fails", &[run_id, "meta.json", "refused"]).await;
     }
 }
 
@@ -253,6 +265,51 @@ async fn lineage_alias_history_audit_cards_and_events() {
             [(0, 1), (1, 2)]
         );
         assert!(moved.iter().all(|m| m.model == "fraud" && m.alias == "champion" && m.changed_by == "alice"));
+
+        // The listing reads every model at once: with a second model beside `fraud`, each entry
+        // is what asking for that model alone answers, its versions, aliases and tags its own;
+        // MLflow's search keeps each model's latest versions its own too.
+        let http = reqwest::Client::new();
+        let mlflow = |path: &str| format!("{}/api/2.0/mlflow/{path}", registry.url());
+        for (path, body) in [
+            (
+                "registered-models/create",
+                json!({"name": "other", "tags": [{"key": "team", "value": "risk"}]}),
+            ),
+            ("model-versions/create", json!({"name": "other", "source": "s3://bucket/other"})),
+            ("model-versions/create", json!({"name": "other", "source": "s3://bucket/other-2"})),
+            ("registered-models/alias", json!({"name": "other", "alias": "challenger", "version": "1"})),
+            ("model-versions/transition-stage", json!({"name": "other", "version": "2", "stage": "Staging"})),
+        ] {
+            let answer = http.post(mlflow(path)).json(&body).send().await.unwrap();
+            assert!(answer.status().is_success(), "{path}: {}", answer.text().await.unwrap());
+        }
+        let listed = client.models().await.unwrap();
+        let each = [client.model("fraud").await.unwrap(), client.model("other").await.unwrap()];
+        assert_eq!(listed, each);
+        let other = &each[1];
+        assert_eq!(other.versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(other.versions[1].aliases, ["challenger"]);
+        assert_eq!(other.versions[0].stage, "Staging");
+        assert_eq!(other.aliases.get("challenger"), Some(&1));
+        assert_eq!(other.tags.get("team").map(String::as_str), Some("risk"));
+        assert!(each[0].tags.is_empty() && each[0].versions.iter().all(|v| v.stage == "None"));
+        let found: serde_json::Value =
+            http.get(mlflow("registered-models/search")).send().await.unwrap().json().await.unwrap();
+        let latest = |model: &serde_json::Value| {
+            let versions = model["latest_versions"].as_array().unwrap();
+            let of = |v: &serde_json::Value| {
+                (v["name"].as_str().unwrap().to_owned(), v["version"].as_str().unwrap().to_owned())
+            };
+            versions.iter().map(of).collect::<Vec<_>>()
+        };
+        let models = found["registered_models"].as_array().unwrap();
+        assert_eq!(latest(&models[0]), [("fraud".to_owned(), "2".to_owned())], "{found}");
+        assert_eq!(
+            latest(&models[1]),
+            [("other".to_owned(), "1".to_owned()), ("other".to_owned(), "2".to_owned())],
+            "{found}"
+        );
     }
 }
 

@@ -96,16 +96,14 @@ impl MlflowError {
     /// Unavailable pools and connections may pass on a retry (503, which the client retries);
     /// anything else the database says is a bug or corruption (500, logged, not shown).
     fn database(error: &cairn_db::DbError) -> Self {
-        use cairn_db::DbError;
-        match error {
-            DbError::Pool(_) | DbError::Connect { .. } | DbError::Cancelled => {
-                Self::new(ErrorCode::TemporarilyUnavailable, error.to_string())
-            }
-            _ => Self::internal(error),
+        if error.is_unavailable() {
+            Self::new(ErrorCode::TemporarilyUnavailable, error.to_string())
+        } else {
+            Self::internal(error)
         }
     }
 
-    fn internal(error: &dyn std::fmt::Display) -> Self {
+    pub(crate) fn internal(error: &dyn std::fmt::Display) -> Self {
         tracing::error!(%error, "registry error");
         Self::new(ErrorCode::InternalError, "internal error; see the registry's log")
     }

@@ -13,7 +13,8 @@ use super::registered::{self, touch};
 use super::versions;
 use super::{Alias, ModelError, ModelVersion, timestamp};
 use crate::tracking::now_millis;
-use cairn_api::AliasMove;
+use cairn_api::{AliasAt, AliasMove};
+use cairn_domain::Timestamp;
 
 #[derive(QueryableByName)]
 struct AliasRow {
@@ -35,8 +36,8 @@ pub(crate) fn aliases_of(
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(backend);
-    sql.push("SELECT name, alias, version FROM model_aliases WHERE name IN ")
-        .bind_list(names)
+    sql.push("SELECT name, alias, version FROM model_aliases WHERE ")
+        .in_text_set("name", names)
         .push(" ORDER BY alias");
     Ok(sql
         .load::<AliasRow>(conn)?
@@ -211,34 +212,59 @@ pub async fn version_by_alias(
 }
 
 /// Every move of the alias, oldest first.
-pub async fn alias_history(db: &Database, name: String, alias: String) -> Result<Vec<AliasMove>, ModelError> {
-    let backend = db.backend();
-    db.call(move |conn| {
-        #[derive(QueryableByName)]
-        struct Move {
-            #[diesel(sql_type = Nullable<BigInt>)]
-            version: Option<i64>,
-            #[diesel(sql_type = BigInt)]
-            changed_at: i64,
-            #[diesel(sql_type = Text)]
-            changed_by: String,
-        }
-        let mut sql = Sql::new(backend);
-        sql.push("SELECT version, changed_at, changed_by FROM alias_history WHERE name = ")
-            .bind(name)
-            .push(" AND alias = ")
-            .bind(alias.clone())
-            .push(" ORDER BY changed_at, version");
-        Ok(sql
-            .load::<Move>(conn)?
-            .into_iter()
-            .map(|m| AliasMove {
-                alias: alias.clone(),
+fn history(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    name: &str,
+    alias: &str,
+) -> Result<Vec<AliasMove>, ModelError> {
+    #[derive(QueryableByName)]
+    struct Move {
+        #[diesel(sql_type = Nullable<BigInt>)]
+        version: Option<i64>,
+        #[diesel(sql_type = BigInt)]
+        changed_at: i64,
+        #[diesel(sql_type = Text)]
+        changed_by: String,
+    }
+    let mut sql = Sql::new(backend);
+    sql.push("SELECT version, changed_at, changed_by FROM alias_history WHERE name = ")
+        .bind(name)
+        .push(" AND alias = ")
+        .bind(alias)
+        .push(" ORDER BY changed_at, version");
+    sql.load::<Move>(conn)?
+        .into_iter()
+        .map(|m| {
+            Ok(AliasMove {
+                alias: alias.to_owned(),
                 version: m.version,
-                changed_at: timestamp(m.changed_at),
+                changed_at: timestamp(m.changed_at)?,
                 changed_by: m.changed_by,
             })
-            .collect())
+        })
+        .collect()
+}
+
+/// Which version the alias pointed at at `at` (now when `None`), with its whole history.
+pub async fn alias_at(
+    db: &Database,
+    name: String,
+    alias: String,
+    at: Option<Timestamp>,
+) -> Result<AliasAt, ModelError> {
+    let at = at.unwrap_or_else(Timestamp::now);
+    let backend = db.backend();
+    db.call(move |conn| {
+        registered::existing(conn, backend, &name)?;
+        let history = history(conn, backend, &name, &alias)?;
+        if history.is_empty() {
+            return Err(ModelError::NotFound(format!(
+                "registered model `{name}` never had the alias `{alias}`"
+            )));
+        }
+        let version = history.iter().rev().find(|m| m.changed_at <= at).and_then(|m| m.version);
+        Ok(AliasAt { alias, at, version, history })
     })
     .await
 }

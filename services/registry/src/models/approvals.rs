@@ -124,20 +124,20 @@ struct RequestRow {
 }
 
 impl RequestRow {
-    fn request(self) -> AliasRequest {
-        AliasRequest {
+    fn request(self) -> Result<AliasRequest, ModelError> {
+        Ok(AliasRequest {
             id: self.id,
             model: self.name,
             alias: self.alias,
             version: self.version,
             requested_by: self.requested_by,
-            requested_at: timestamp(self.requested_at),
+            requested_at: timestamp(self.requested_at)?,
             reason: self.reason,
             state: self.state,
             decided_by: self.decided_by,
-            decided_at: self.decided_at.map(timestamp),
+            decided_at: self.decided_at.map(timestamp).transpose()?,
             decision_reason: self.decision_reason,
-        }
+        })
     }
 }
 
@@ -148,8 +148,8 @@ fn find(conn: &mut AnyConnection, backend: Backend, id: &str) -> Result<AliasReq
     sql.push(&format!("SELECT {COLUMNS} FROM alias_requests WHERE id = ")).bind(id);
     sql.load::<RequestRow>(conn)?
         .pop()
-        .map(RequestRow::request)
-        .ok_or_else(|| ModelError::NotFound(format!("no alias request {id}")))
+        .ok_or_else(|| ModelError::NotFound(format!("no alias request {id}")))?
+        .request()
 }
 
 /// Asks for `alias` of `name` to point at `version`.
@@ -312,7 +312,7 @@ pub async fn requests(db: &Database, state: Option<String>) -> Result<Vec<AliasR
             sql.push(" WHERE state = ").bind(state);
         }
         sql.push(" ORDER BY requested_at, id");
-        Ok(sql.load::<RequestRow>(conn)?.into_iter().map(RequestRow::request).collect())
+        sql.load::<RequestRow>(conn)?.into_iter().map(RequestRow::request).collect()
     })
     .await
 }

@@ -27,7 +27,11 @@ pub async fn lineage(db: &Database, version: &ModelVersion) -> Result<Lineage, M
         Err(TrackingError::NotFound(_)) => return Ok(Lineage { run_id: Some(run_id), ..Lineage::default() }),
         Err(error) => return Err(error.into()),
     };
-    let experiment = tracking::experiment(db, &run.info.experiment_id.to_string()).await.ok().map(|e| e.name);
+    let experiment = match tracking::experiment(db, &run.info.experiment_id.to_string()).await {
+        Ok(experiment) => Some(experiment.name),
+        Err(TrackingError::NotFound(_)) => None,
+        Err(error) => return Err(error.into()),
+    };
     Ok(lineage_of(&run, experiment))
 }
 

@@ -1,5 +1,7 @@
 //! Registered models: a name under which versions are registered, with a description and tags.
 
+use std::collections::HashMap;
+
 use cairn_db::{AnyConnection, Backend, Database, Sql, write_transaction};
 use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Text};
@@ -36,24 +38,31 @@ fn load(
 ) -> Result<Vec<RegisteredModel>, ModelError> {
     let owners = || rows.iter().map(|row| row.name.as_str().into()).collect();
     let tags = key_values::load(conn, backend, "registered_model_tags", "name", owners())?;
-    let aliases = aliases_of(conn, backend, rows.iter().map(|row| row.name.clone()).collect())?;
-    let mut models = Vec::with_capacity(rows.len());
-    for row in rows {
-        models.push(RegisteredModel {
+    let names = || rows.iter().map(|row| row.name.clone()).collect();
+    let mut aliases = by_model(aliases_of(conn, backend, names())?);
+    let mut latest =
+        by_model(latest_per_stage(conn, backend, names())?.into_iter().map(|v| (v.name.clone(), v)));
+    Ok(rows
+        .into_iter()
+        .map(|row| RegisteredModel {
             tags: tags.of(&row.name),
-            aliases: aliases
-                .iter()
-                .filter(|(name, _)| *name == row.name)
-                .map(|(_, alias)| alias.clone())
-                .collect(),
-            latest_versions: latest_per_stage(conn, backend, &row.name)?,
+            aliases: aliases.remove(&row.name).unwrap_or_default(),
+            latest_versions: latest.remove(&row.name).unwrap_or_default(),
             name: row.name,
             description: row.description,
             creation_time: row.creation_time,
             last_update_time: row.last_update_time,
-        });
+        })
+        .collect())
+}
+
+/// Items grouped by their owner (a model's name, a run's id), in the order given.
+pub(crate) fn by_model<T>(items: impl IntoIterator<Item = (String, T)>) -> HashMap<String, Vec<T>> {
+    let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
+    for (name, item) in items {
+        grouped.entry(name).or_default().push(item);
     }
-    Ok(models)
+    grouped
 }
 
 pub(crate) fn existing(

@@ -2,6 +2,8 @@
 //! are copied under `registered/<version id>/` of the artifact store when it is created, so
 //! nothing done later to the run or logged model it came from changes what it serves.
 
+use std::collections::HashMap;
+
 use cairn_db::{AnyConnection, Backend, Database, DbError, Sql, write_transaction};
 use cairn_events::v1;
 use cairn_service::Outbox;
@@ -68,19 +70,16 @@ fn load(
         "version_id",
         rows.iter().map(|r| r.id.as_str().into()).collect(),
     )?;
-    let mut names: Vec<String> = rows.iter().map(|row| row.name.clone()).collect();
-    names.dedup();
-    let aliases = aliases_of(conn, backend, names)?;
+    let mut aliases: HashMap<(String, i64), Vec<String>> = HashMap::new();
+    for (name, alias) in aliases_of(conn, backend, rows.iter().map(|row| row.name.clone()).collect())? {
+        aliases.entry((name, alias.version)).or_default().push(alias.alias);
+    }
     rows.into_iter()
         .map(|row| {
             Ok(ModelVersion {
                 tags: tags.of(&row.id),
-                aliases: aliases
-                    .iter()
-                    .filter(|(name, alias)| *name == row.name && alias.version == row.version)
-                    .map(|(_, alias)| alias.alias.clone())
-                    .collect(),
-                current_stage: Stage::parse(&row.current_stage)?,
+                aliases: aliases.remove(&(row.name.clone(), row.version)).unwrap_or_default(),
+                current_stage: Stage::stored(&row.current_stage)?,
                 signature: row.signature.map(|json| serde_json::from_str(&json)).transpose().map_err(
                     |error| DbError::Corrupt(format!("signature of model version {}: {error}", row.id)),
                 )?,
@@ -118,18 +117,20 @@ pub(crate) fn existing(
         .ok_or_else(|| ModelError::NotFound(format!("registered model `{name}` has no version {version}")))
 }
 
-/// The newest version in each stage.
+/// The newest version in each stage of each of the models `names`, by model and version: one
+/// statement however many models a page holds.
 pub(crate) fn latest_per_stage(
     conn: &mut AnyConnection,
     backend: Backend,
-    name: &str,
+    names: Vec<String>,
 ) -> Result<Vec<ModelVersion>, ModelError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut sql = Sql::new(backend);
-    sql.push(&format!(
-        "SELECT {COLUMNS} FROM model_versions v WHERE name = "
-    ))
-    .bind(name)
-    .push(" AND version = (SELECT MAX(version) FROM model_versions w WHERE w.name = v.name AND w.current_stage = v.current_stage) ORDER BY version");
+    sql.push(&format!("SELECT {COLUMNS} FROM model_versions v WHERE "))
+        .in_text_set("v.name", names)
+        .push(" AND version = (SELECT MAX(version) FROM model_versions w WHERE w.name = v.name AND w.current_stage = v.current_stage) ORDER BY v.name, v.version");
     let rows = sql.load::<VersionRow>(conn)?;
     load(conn, backend, rows)
 }
@@ -300,12 +301,20 @@ async fn read_signature(artifacts: &Artifacts, file: &artifacts::CopiedFile) -> 
         .map_err(std::io::Error::other)
         .into_async_read();
     match onnx::signature(Box::pin(bytes)).await {
-        Ok(signature) => serde_json::to_string(&signature).ok(),
+        Ok(signature) => Some(signature_json(&signature)),
         Err(error) => {
             tracing::warn!(file = %file.path, %error, "model version without a signature");
             None
         }
     }
+}
+
+#[expect(
+    clippy::unwrap_used,
+    reason = "a signature is names, type strings and integers: JSON represents them all"
+)]
+fn signature_json(signature: &cairn_api::OnnxSignature) -> String {
+    serde_json::to_string(signature).unwrap()
 }
 
 pub async fn version(db: &Database, name: String, version: i64) -> Result<ModelVersion, ModelError> {

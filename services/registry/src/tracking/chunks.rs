@@ -69,12 +69,13 @@ pub(crate) fn unpack(key: &str, data: &[u8], out: &mut Vec<Metric>) -> Result<()
     if format != FORMAT || points.len() % POINT != 0 {
         return Err(corrupt());
     }
-    let word = |bytes: &[u8]| <[u8; 8]>::try_from(bytes).unwrap_or_default();
-    out.extend(points.chunks_exact(POINT).map(|point| Metric {
+    // A point is three little-endian words: step, timestamp, value.
+    let (words, _) = points.as_chunks::<8>();
+    out.extend(words.chunks_exact(3).map(|point| Metric {
         key: key.to_owned(),
-        step: i64::from_le_bytes(word(&point[0..8])),
-        timestamp: i64::from_le_bytes(word(&point[8..16])),
-        value: f64::from_le_bytes(word(&point[16..24])),
+        step: i64::from_le_bytes(point[0]),
+        timestamp: i64::from_le_bytes(point[1]),
+        value: f64::from_le_bytes(point[2]),
     }));
     Ok(())
 }
