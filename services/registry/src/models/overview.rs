@@ -10,21 +10,9 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
 use super::aliases::aliases_of;
-use super::registered::by_model;
+use super::registered::{COLUMNS, ModelRow, by_model};
 use super::{ModelError, Stage, lineage, timestamp, versions};
 use crate::tracking::{MAX_RESULTS, key_values};
-
-#[derive(QueryableByName)]
-struct ModelRow {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = Text)]
-    description: String,
-    #[diesel(sql_type = BigInt)]
-    creation_time: i64,
-    #[diesel(sql_type = BigInt)]
-    last_update_time: i64,
-}
 
 #[derive(QueryableByName)]
 struct SummaryRow {
@@ -47,8 +35,7 @@ pub async fn list_models(db: &Database) -> Result<Vec<Model>, ModelError> {
     let backend = db.backend();
     db.call(move |conn| {
         let mut sql = Sql::new(backend);
-        sql.push("SELECT name, description, creation_time, last_update_time FROM registered_models ORDER BY name LIMIT ")
-            .bind(MAX_RESULTS);
+        sql.push(&format!("SELECT {COLUMNS} FROM registered_models ORDER BY name LIMIT ")).bind(MAX_RESULTS);
         let rows = sql.load::<ModelRow>(conn)?;
         overviews(conn, backend, rows)
     })
@@ -60,10 +47,7 @@ pub async fn model_overview(db: &Database, name: String) -> Result<Model, ModelE
     let backend = db.backend();
     db.call(move |conn| {
         let mut sql = Sql::new(backend);
-        sql.push(
-            "SELECT name, description, creation_time, last_update_time FROM registered_models WHERE name = ",
-        )
-        .bind(name.clone());
+        sql.push(&format!("SELECT {COLUMNS} FROM registered_models WHERE name = ")).bind(name.clone());
         let rows = sql.load::<ModelRow>(conn)?;
         overviews(conn, backend, rows)?
             .pop()

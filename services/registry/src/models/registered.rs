@@ -18,18 +18,18 @@ use crate::tracking::{
 };
 
 #[derive(QueryableByName)]
-struct ModelRow {
+pub(super) struct ModelRow {
     #[diesel(sql_type = Text)]
-    name: String,
+    pub(super) name: String,
     #[diesel(sql_type = Text)]
-    description: String,
+    pub(super) description: String,
     #[diesel(sql_type = BigInt)]
-    creation_time: i64,
+    pub(super) creation_time: i64,
     #[diesel(sql_type = BigInt)]
-    last_update_time: i64,
+    pub(super) last_update_time: i64,
 }
 
-const COLUMNS: &str = "name, description, creation_time, last_update_time";
+pub(super) const COLUMNS: &str = "name, description, creation_time, last_update_time";
 
 fn load(
     conn: &mut AnyConnection,
