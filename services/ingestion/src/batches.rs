@@ -20,13 +20,13 @@ use cairn_records::DecodeError;
 use cairn_storage::StorageError;
 use futures::Stream;
 
-pub(crate) use commit::{ingested_event, merged_profile, quality_event};
+pub(crate) use commit::{ingested_event, merged_profile, quality_event, record_keys};
 pub use format::Format;
 pub(crate) use recovery::{clean_up_interrupted, discard};
 pub(crate) use staging::{staging_root, upload_staged};
 pub(crate) use threads::{decode_threads, in_shards};
 
-use crate::catalog::{self, BatchRow};
+use crate::catalog::{self, BatchRow, BatchState};
 use crate::sink::KnownKeys;
 use crate::{DatasetError, Ingestion, datasets};
 
@@ -126,7 +126,9 @@ where
             ingestion
                 .context
                 .db
-                .run(move |conn| catalog::finish_batch(conn, &id, "rejected", None, None, Some(message)))
+                .run(move |conn| {
+                    catalog::finish_batch(conn, &id, BatchState::Rejected, None, None, Some(message))
+                })
                 .await?;
             Err(error)
         }

@@ -6,11 +6,68 @@ use cairn_domain::{BatchId, Name, Timestamp};
 use cairn_records::Validator;
 use diesel::prelude::*;
 
-use crate::batches::BatchError;
 use crate::schema::{batch_files, batches, dataset_versions, datasets};
 
 pub(crate) const DATA: &str = "data";
 pub(crate) const QUARANTINE: &str = "quarantine";
+
+/// The states a batch goes through (`batches.state`, and `state` in the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BatchState {
+    /// Arriving: nothing of it is visible, and a restart aborts it.
+    Receiving,
+    /// Its records are visible: in its version, or (streamed records) in the next snapshot.
+    Committed,
+    /// Too many records quarantined: only the quarantine was kept, for inspection.
+    Failed,
+    /// Unreadable input, or keys a concurrent batch committed first: nothing was kept.
+    Rejected,
+    /// Interrupted by a restart: nothing was kept.
+    Aborted,
+}
+
+impl BatchState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BatchState::Receiving => "receiving",
+            BatchState::Committed => "committed",
+            BatchState::Failed => "failed",
+            BatchState::Rejected => "rejected",
+            BatchState::Aborted => "aborted",
+        }
+    }
+
+    /// A stored state; one Cairn never writes means the row was damaged.
+    pub(crate) fn parse(stored: &str) -> Result<Self, DbError> {
+        [
+            BatchState::Receiving,
+            BatchState::Committed,
+            BatchState::Failed,
+            BatchState::Rejected,
+            BatchState::Aborted,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == stored)
+        .ok_or_else(|| corrupt("batch state", format!("unknown state `{stored}`")))
+    }
+}
+
+/// The states of a batch's file (`batch_files.state`): recorded before its upload, so that a
+/// crash leaves a trace to clean up, and committed with its batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileState {
+    Pending,
+    Committed,
+}
+
+impl FileState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            FileState::Pending => "pending",
+            FileState::Committed => "committed",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = batches)]
@@ -75,14 +132,14 @@ pub(crate) fn insert_files(conn: &mut AnyConnection, rows: &[FileRow]) -> Result
 pub(crate) fn finish_batch(
     conn: &mut AnyConnection,
     id: &str,
-    state: &str,
+    state: BatchState,
     version: Option<i64>,
     report_json: Option<String>,
     error: Option<String>,
 ) -> Result<(), DbError> {
     diesel::update(batches::table.find(id))
         .set((
-            batches::state.eq(state),
+            batches::state.eq(state.as_str()),
             batches::finished_at.eq(Timestamp::now().as_micros()),
             batches::version.eq(version),
             batches::report_json.eq(report_json),
@@ -102,7 +159,7 @@ pub(crate) fn commit_files(
     for file in files {
         diesel::update(batch_files::table.find(&file.path))
             .set((
-                batch_files::state.eq("committed"),
+                batch_files::state.eq(FileState::Committed.as_str()),
                 batch_files::version.eq(version),
                 batch_files::bytes.eq(file.bytes),
                 batch_files::sha256.eq(&file.sha256),
@@ -145,7 +202,7 @@ pub(crate) fn batch(
         return Ok(None);
     };
     let files = batch_files::table
-        .filter(batch_files::batch_id.eq(id).and(batch_files::state.eq("committed")))
+        .filter(batch_files::batch_id.eq(id).and(batch_files::state.eq(FileState::Committed.as_str())))
         .order(batch_files::path.asc())
         .select(FileRow::as_select())
         .load(conn)?;
@@ -163,7 +220,7 @@ pub(crate) fn quarantine_files(
             batch_files::dataset
                 .eq(dataset)
                 .and(batch_files::area.eq(QUARANTINE))
-                .and(batch_files::state.eq("committed")),
+                .and(batch_files::state.eq(FileState::Committed.as_str())),
         )
         .into_boxed();
     if let Some(batch) = batch {
@@ -185,8 +242,10 @@ pub(crate) fn batches_of(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<
 
 /// Batches a crash interrupted, with the files they had started to write.
 pub(crate) fn interrupted(conn: &mut AnyConnection) -> Result<Vec<(String, Vec<String>)>, DbError> {
-    let ids: Vec<String> =
-        batches::table.filter(batches::state.eq("receiving")).select(batches::id).load(conn)?;
+    let ids: Vec<String> = batches::table
+        .filter(batches::state.eq(BatchState::Receiving.as_str()))
+        .select(batches::id)
+        .load(conn)?;
     let mut found = Vec::new();
     for id in ids {
         let paths =
@@ -261,7 +320,7 @@ pub(crate) fn version(
             batch_files::dataset
                 .eq(dataset)
                 .and(batch_files::area.eq(DATA))
-                .and(batch_files::state.eq("committed"))
+                .and(batch_files::state.eq(FileState::Committed.as_str()))
                 .and(batch_files::version.le(version)),
         )
         .order((batch_files::version.asc(), batch_files::path.asc()))
@@ -278,7 +337,10 @@ pub(crate) fn committed_from(
 ) -> Result<Option<BatchRow>, DbError> {
     Ok(batches::table
         .filter(
-            batches::dataset.eq(dataset).and(batches::origin.eq(origin)).and(batches::state.eq("committed")),
+            batches::dataset
+                .eq(dataset)
+                .and(batches::origin.eq(origin))
+                .and(batches::state.eq(BatchState::Committed.as_str())),
         )
         .select(BatchRow::as_select())
         .first(conn)
@@ -288,6 +350,11 @@ pub(crate) fn committed_from(
 /// A stored value that no longer parses (the database was edited by hand).
 fn corrupt(what: &str, error: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(format!("{what}: {error}"))
+}
+
+/// A stored time: one out of range is damage, never replaced by another time.
+fn timestamp(what: &str, micros: i64) -> Result<Timestamp, DbError> {
+    Timestamp::from_micros(micros).ok_or_else(|| corrupt(what, format!("{micros} µs is out of range")))
 }
 
 impl FileRow {
@@ -307,7 +374,7 @@ impl BatchRow {
         BatchRow {
             id: id.to_string(),
             dataset: dataset.to_string(),
-            state: "receiving".into(),
+            state: BatchState::Receiving.as_str().to_owned(),
             format: format.to_owned(),
             received_at: Timestamp::now().as_micros(),
             finished_at: None,
@@ -321,16 +388,20 @@ impl BatchRow {
     }
 
     pub(crate) fn to_api(&self, files: &[FileRow]) -> Result<Batch, DbError> {
-        let micros = |m: i64| Timestamp::from_micros(m).unwrap_or_else(Timestamp::now);
         Ok(Batch {
             id: self.id.clone(),
             dataset: Name::parse(self.dataset.clone()).map_err(|e| corrupt("dataset name", e))?,
-            state: self.state.clone(),
+            state: BatchState::parse(&self.state)?.as_str().to_owned(),
             format: self.format.clone(),
-            received_at: micros(self.received_at),
-            finished_at: self.finished_at.map(micros),
+            received_at: timestamp("batch received_at", self.received_at)?,
+            finished_at: self.finished_at.map(|micros| timestamp("batch finished_at", micros)).transpose()?,
             version: self.version,
-            report: self.report_json.as_deref().and_then(|json| serde_json::from_str(json).ok()),
+            report: self
+                .report_json
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| corrupt("quality report", e))?,
             error: self.error.clone(),
             files: files.iter().filter(|f| f.area == DATA).map(FileRow::to_api).collect(),
             quarantine: files.iter().filter(|f| f.area == QUARANTINE).map(FileRow::to_api).collect(),
@@ -343,7 +414,7 @@ impl VersionRow {
         Ok(DatasetVersion {
             dataset: Name::parse(self.dataset.clone()).map_err(|e| corrupt("dataset name", e))?,
             version: self.version,
-            created_at: Timestamp::from_micros(self.created_at).unwrap_or_else(Timestamp::now),
+            created_at: timestamp("version created_at", self.created_at)?,
             rows: u64::try_from(self.rows).unwrap_or_default(),
             batch_id: self.batch_id.clone(),
             schema: serde_json::from_str(&self.schema_json).map_err(|e| corrupt("schema", e))?,
@@ -390,7 +461,7 @@ pub(crate) fn version_batches(
                 .eq(dataset)
                 .and(batch_files::batch_id.eq_any(batch_ids))
                 .and(batch_files::area.eq(DATA))
-                .and(batch_files::state.eq("committed"))
+                .and(batch_files::state.eq(FileState::Committed.as_str()))
                 .and(batch_files::version.is_null()),
         )
     };
@@ -428,7 +499,7 @@ pub(crate) fn datasets_with_unversioned(conn: &mut AnyConnection) -> Result<Vec<
         .filter(
             batch_files::area
                 .eq(DATA)
-                .and(batch_files::state.eq("committed"))
+                .and(batch_files::state.eq(FileState::Committed.as_str()))
                 .and(batch_files::version.is_null()),
         )
         .select(batch_files::dataset)
@@ -452,7 +523,10 @@ pub(crate) fn unversioned_batches(
 ) -> Result<Vec<(String, Option<String>)>, DbError> {
     Ok(batches::table
         .filter(
-            batches::dataset.eq(dataset).and(batches::state.eq("committed")).and(batches::version.is_null()),
+            batches::dataset
+                .eq(dataset)
+                .and(batches::state.eq(BatchState::Committed.as_str()))
+                .and(batches::version.is_null()),
         )
         .select((batches::id, batches::profile_json))
         .load(conn)?)
@@ -493,9 +567,23 @@ pub(crate) fn keys_of_day(conn: &mut AnyConnection, dataset: &str, day: i32) -> 
         .collect()
 }
 
-/// Records the keys a batch committed. Inside the commit's transaction: a key already there means
-/// a concurrent batch committed it after this one read its day, and the commit must not happen.
-pub(crate) fn insert_keys(conn: &mut AnyConnection, dataset: &str, keys: &[u128]) -> Result<(), BatchError> {
+/// What recording a batch's keys found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub(crate) enum KeysRecorded {
+    /// Every key was new.
+    All,
+    /// Some key was there already: a concurrent batch committed it after this one read its day.
+    Conflict,
+}
+
+/// Records the keys a batch committed. Inside the commit's transaction: on a conflict the
+/// transaction must not commit.
+pub(crate) fn insert_keys(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    keys: &[u128],
+) -> Result<KeysRecorded, DbError> {
     // Three values a row; SQLite allows 32 766 bound values in a statement.
     for chunk in keys.chunks(2048) {
         let mut sql = Sql::new(conn.backend());
@@ -510,10 +598,10 @@ pub(crate) fn insert_keys(conn: &mut AnyConnection, dataset: &str, keys: &[u128]
                 .push(")");
         }
         sql.push(" ON CONFLICT DO NOTHING");
-        let inserted = sql.execute(conn).map_err(DbError::from)?;
+        let inserted = sql.execute(conn)?;
         if inserted < chunk.len() {
-            return Err(BatchError::KeyConflict);
+            return Ok(KeysRecorded::Conflict);
         }
     }
-    Ok(())
+    Ok(KeysRecorded::All)
 }

@@ -23,9 +23,9 @@ use sha2::{Digest, Sha256};
 
 use crate::batches::{
     BatchError, decode_threads, discard, in_shards, ingested_event, merged_profile, quality_event,
-    upload_staged,
+    record_keys, upload_staged,
 };
-use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
+use crate::catalog::{self, BatchRow, BatchState, DATA, FileRow, QUARANTINE, VersionRow};
 use crate::sink::{KnownKeys, Processed, Sink};
 use crate::{Ingestion, datasets};
 
@@ -225,9 +225,16 @@ async fn apply(
         .call(move |conn| {
             cairn_db::write_transaction(conn, |conn| {
                 for batch in &written {
-                    catalog::insert_keys(conn, &batch.row.dataset, &batch.keys)?;
+                    record_keys(conn, &batch.row.dataset, &batch.keys)?;
                     let report_json = serde_json::to_string(&batch.report).ok();
-                    catalog::finish_batch(conn, &batch.row.id, "committed", None, report_json, None)?;
+                    catalog::finish_batch(
+                        conn,
+                        &batch.row.id,
+                        BatchState::Committed,
+                        None,
+                        report_json,
+                        None,
+                    )?;
                     catalog::set_batch_profile(
                         conn,
                         &batch.row.id,
@@ -254,7 +261,7 @@ async fn apply(
         // Another writer committed some of these keys meanwhile: drop what was written; the
         // records come again and the other writer's keys are read this time.
         for (id, paths) in discarded {
-            discard(ingestion, id, paths, "rejected", BatchError::KeyConflict.to_string()).await?;
+            discard(ingestion, id, paths, BatchState::Rejected, BatchError::KeyConflict.to_string()).await?;
         }
     }
     committing?;

@@ -2,6 +2,7 @@
 //! past the quality threshold, only its quarantine) and the events that announce it.
 
 use cairn_api::Batch;
+use cairn_db::AnyConnection;
 use cairn_domain::Timestamp;
 use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested, DatasetVersionCreated};
 use cairn_records::{Profile, QualityReport};
@@ -12,7 +13,7 @@ use super::BatchError;
 use super::recovery::discard;
 use super::staging::upload_staged;
 use crate::Ingestion;
-use crate::catalog::{self, BatchRow, DATA, FileRow, QUARANTINE, VersionRow};
+use crate::catalog::{self, BatchRow, BatchState, DATA, FileRow, KeysRecorded, QUARANTINE, VersionRow};
 use crate::sink::Processed;
 
 /// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only
@@ -46,12 +47,12 @@ pub(super) async fn publish(
             cairn_db::write_transaction(conn, |conn| {
                 if failed {
                     catalog::commit_files(conn, &committed, None)?;
-                    catalog::finish_batch(conn, &batch_id, "failed", None, report_json, None)?;
+                    catalog::finish_batch(conn, &batch_id, BatchState::Failed, None, report_json, None)?;
                     Outbox::stage(conn, &quality_event(&dataset, &batch_id, &report_for_event, threshold))?;
                     return Ok(None);
                 }
                 catalog::lock_dataset(conn, &dataset)?;
-                catalog::insert_keys(conn, &dataset, &keys)?;
+                record_keys(conn, &dataset, &keys)?;
                 let schema_json = catalog::current_schema_json(conn, &dataset)?;
                 let previous = catalog::latest_version(conn, &dataset)?;
                 let version = previous.as_ref().map_or(1, |v| v.version + 1);
@@ -65,7 +66,14 @@ pub(super) async fn publish(
                     + committed.iter().filter(|f| f.area == DATA).map(|f| f.rows).sum::<i64>();
                 let created_at = Timestamp::now().as_micros();
                 catalog::commit_files(conn, &committed, Some(version))?;
-                catalog::finish_batch(conn, &batch_id, "committed", Some(version), report_json, None)?;
+                catalog::finish_batch(
+                    conn,
+                    &batch_id,
+                    BatchState::Committed,
+                    Some(version),
+                    report_json,
+                    None,
+                )?;
                 catalog::insert_version(
                     conn,
                     &VersionRow {
@@ -101,8 +109,14 @@ pub(super) async fn publish(
     let version = match committing {
         Err(BatchError::KeyConflict) => {
             let paths = uploaded.iter().map(|file| file.path.clone()).collect();
-            discard(ingestion, row.id.clone(), paths, "rejected", BatchError::KeyConflict.to_string())
-                .await?;
+            discard(
+                ingestion,
+                row.id.clone(),
+                paths,
+                BatchState::Rejected,
+                BatchError::KeyConflict.to_string(),
+            )
+            .await?;
             return Err(BatchError::KeyConflict);
         }
         other => other?,
@@ -127,6 +141,15 @@ pub(super) async fn publish(
         });
     }
     Ok(batch)
+}
+
+/// Records a batch's keys inside its commit's transaction; a key a concurrent batch committed
+/// first fails the commit.
+pub(crate) fn record_keys(conn: &mut AnyConnection, dataset: &str, keys: &[u128]) -> Result<(), BatchError> {
+    match catalog::insert_keys(conn, dataset, keys)? {
+        KeysRecorded::All => Ok(()),
+        KeysRecorded::Conflict => Err(BatchError::KeyConflict),
+    }
 }
 
 /// The profile of a new version: the previous version's merged with its new batches'.

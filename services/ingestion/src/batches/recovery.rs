@@ -3,7 +3,7 @@
 
 use super::BatchError;
 use crate::Ingestion;
-use crate::catalog;
+use crate::catalog::{self, BatchState};
 
 /// Removes what batches interrupted by a crash had written; they never became visible.
 pub async fn clean_up_interrupted(ingestion: &Ingestion) -> Result<usize, BatchError> {
@@ -11,7 +11,7 @@ pub async fn clean_up_interrupted(ingestion: &Ingestion) -> Result<usize, BatchE
     let count = interrupted.len();
     for (id, paths) in interrupted {
         let message = "interrupted by a restart; nothing of it was kept".to_owned();
-        discard(ingestion, id, paths, "aborted", message).await?;
+        discard(ingestion, id, paths, BatchState::Aborted, message).await?;
     }
     let _ = tokio::fs::remove_dir_all(&ingestion.staging_root).await;
     Ok(count)
@@ -22,7 +22,7 @@ pub(crate) async fn discard(
     ingestion: &Ingestion,
     id: String,
     paths: Vec<String>,
-    state: &'static str,
+    state: BatchState,
     message: String,
 ) -> Result<(), BatchError> {
     ingestion.store.delete(&paths).await?;

@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt as _, TryStreamExt as _};
 
 use super::BatchError;
 use crate::Ingestion;
-use crate::catalog::{self, BatchRow, FileRow};
+use crate::catalog::{self, BatchRow, FileRow, FileState};
 
 /// Where a batch stages its files before they reach the store.
 pub(crate) fn staging_root(data_dir: &Path) -> PathBuf {
@@ -85,7 +85,7 @@ pub(crate) fn file_row(
         batch_id: batch.id.clone(),
         dataset: batch.dataset.clone(),
         area: area.to_owned(),
-        state: "pending".into(),
+        state: FileState::Pending.as_str().to_owned(),
         version: None,
         rows: i64::try_from(file.rows).unwrap_or(i64::MAX),
         bytes: stored.map_or(0, |s| i64::try_from(s.bytes).unwrap_or(i64::MAX)),
