@@ -1,20 +1,20 @@
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_api::{
-    Batch, Dataset, DatasetVersion, NewDataset, NewImport, ProfileSummary, QualityReport, QuarantinedRecord,
-    SchemaRevision,
+    Batch, BatchPage, Dataset, DatasetVersion, NewDataset, NewImport, ProfileSummary, QualityReport,
+    QuarantinedRecord, SchemaRevision, VersionPage,
 };
 use cairn_domain::Timestamp;
 use cairn_http::{ApiError, ErrorKind};
-use cairn_storage::{SourceError, open_source};
+use cairn_storage::SourceError;
 use serde::{Deserialize, Serialize};
 use utoipa::OpenApi as _;
 
 use crate::batches::{self, BatchError, Format};
 use crate::catalog::VersionSelector;
 use crate::datasets::{self, DatasetError};
-use crate::stream;
-use crate::{Ingestion, catalog};
+use crate::paging::Page;
+use crate::{Ingestion, stream, versions};
 
 type State = web::Data<Ingestion>;
 
@@ -53,7 +53,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: State) {
         create_snapshot, list_versions, get_version, get_profile
     ),
     components(schemas(
-        NewDataset, Dataset, SchemaRevision, NewImport, Batch, DatasetVersion, QualityReport, RecordsAccepted, ProfileSummary, QuarantinedRecord
+        NewDataset, Dataset, SchemaRevision, NewImport, Batch, BatchPage, DatasetVersion, VersionPage, QualityReport, RecordsAccepted, ProfileSummary, QuarantinedRecord
     )),
     tags(
         (name = "datasets", description = "Dataset declarations"),
@@ -73,8 +73,11 @@ impl From<DatasetError> for ApiError {
             DatasetError::InvalidSchema(_) => ApiError::invalid(error.to_string()),
             DatasetError::Exists(_) | DatasetError::Conflict(_) => ApiError::conflict(error.to_string()),
             DatasetError::Incompatible(_) => ApiError::invalid(error.to_string()),
-            DatasetError::NotFound(_) => ApiError::not_found(error.to_string()),
-            DatasetError::Corrupt(..) | DatasetError::Database(_) => ApiError::internal(error),
+            DatasetError::NotFound(_) | DatasetError::NoVersion(..) | DatasetError::NoProfile(..) => {
+                ApiError::not_found(error.to_string())
+            }
+            DatasetError::Corrupt(..) => ApiError::internal(error),
+            DatasetError::Database(error) => error.into(),
         }
     }
 }
@@ -89,15 +92,42 @@ impl From<BatchError> for ApiError {
             BatchError::Upload(_) => ApiError::new(ErrorKind::BadRequest, error.to_string()),
             BatchError::Unavailable(_) => ApiError::unavailable(error.to_string()),
             BatchError::QualityFailed { ref batch, .. } => {
-                let details = serde_json::to_value(batch.as_ref()).unwrap_or_default();
+                let details = batch_json(batch);
                 ApiError::invalid(error.to_string()).with_details(serde_json::json!({"batch": details}))
             }
             BatchError::KeyConflict => ApiError::conflict(error.to_string()),
-            BatchError::Storage(_) | BatchError::Database(_) | BatchError::Worker => {
-                ApiError::internal(error)
+            BatchError::NotFound(_) => ApiError::not_found(error.to_string()),
+            BatchError::Source(SourceError::Forbidden(_)) => {
+                ApiError::new(ErrorKind::Forbidden, error.to_string())
             }
+            BatchError::Source(SourceError::Unreachable { .. }) => ApiError::unavailable(error.to_string()),
+            BatchError::Source(SourceError::Unsupported(_) | SourceError::NotFound(_)) => {
+                ApiError::invalid(error.to_string())
+            }
+            BatchError::Database(error) => error.into(),
+            BatchError::Storage(_) | BatchError::Worker => ApiError::internal(error),
         }
     }
+}
+
+/// A batch as JSON, for an error's details.
+#[expect(clippy::expect_used, reason = "a batch is strings, numbers and maps with string keys")]
+fn batch_json(batch: &Batch) -> serde_json::Value {
+    serde_json::to_value(batch).expect("a batch serializes")
+}
+
+/// A page of a list as the query names it (`max_results`, `page_token`), or 400.
+fn page(query: &PageQuery) -> Result<Page, ApiError> {
+    Page::parse(query.max_results, query.page_token.as_deref())
+        .map_err(|message| ApiError::new(ErrorKind::BadRequest, message))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+struct PageQuery {
+    /// Items on the page (1 to 1000, default 100).
+    max_results: Option<i64>,
+    /// The `next_page_token` of the page before; the first page without it.
+    page_token: Option<String>,
 }
 
 /// Declare a dataset and its schema.
@@ -236,32 +266,22 @@ async fn import_batch(
             "cannot tell the format: give \"format\": csv, jsonl or parquet".to_owned(),
         )
     })?;
-    // The dataset is checked first: an unknown one is a 404 before any source is touched.
-    datasets::get(&state.context, name.to_string()).await?;
-    let source =
-        open_source(&import.url, &state.s3, &state.import_roots).await.map_err(|error| match error {
-            SourceError::Forbidden(_) => ApiError::new(ErrorKind::Forbidden, error.to_string()),
-            SourceError::Unreachable { .. } => ApiError::unavailable(error.to_string()),
-            SourceError::Unsupported(_) | SourceError::NotFound(_) => ApiError::invalid(error.to_string()),
-        })?;
-    let batch = batches::import(&state, &name, format, source).await?;
+    let batch = batches::import(&state, &name, format, &import.url).await?;
     Ok(HttpResponse::Created().json(batch))
 }
 
-/// Every batch of a dataset, oldest first.
+/// A page of a dataset's batches, oldest first (without their files).
 #[utoipa::path(get, path = "/v1/datasets/{name}/batches", tag = "batches",
-    params(("name" = String, Path, description = "Dataset name")),
-    responses((status = 200, body = Vec<Batch>), (status = 404, body = cairn_http::ErrorBody)))]
-async fn list_batches(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let dataset = datasets::get(&state.context, name.into_inner()).await?;
-    let rows = state
-        .context
-        .db
-        .run(move |conn| catalog::batches_of(conn, dataset.name.as_str()))
-        .await
-        .map_err(ApiError::internal)?;
-    let batches: Result<Vec<Batch>, _> = rows.iter().map(|row| row.to_api(&[])).collect();
-    Ok(HttpResponse::Ok().json(batches.map_err(ApiError::internal)?))
+    params(("name" = String, Path, description = "Dataset name"), PageQuery),
+    responses((status = 200, body = BatchPage), (status = 400, body = cairn_http::ErrorBody),
+        (status = 404, body = cairn_http::ErrorBody)))]
+async fn list_batches(
+    state: State,
+    name: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page(&query)?;
+    Ok(HttpResponse::Ok().json(batches::list(&state, name.into_inner(), page).await?))
 }
 
 /// One batch: its state, quality report, files and quarantine.
@@ -270,17 +290,7 @@ async fn list_batches(state: State, name: web::Path<String>) -> Result<HttpRespo
     responses((status = 200, body = Batch), (status = 404, body = cairn_http::ErrorBody)))]
 async fn get_batch(state: State, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
     let (dataset, id) = path.into_inner();
-    let wanted = id.clone();
-    let found = state
-        .context
-        .db
-        .run(move |conn| catalog::batch(conn, &dataset, &id))
-        .await
-        .map_err(ApiError::internal)?;
-    match found {
-        Some((row, files)) => Ok(HttpResponse::Ok().json(row.to_api(&files).map_err(ApiError::internal)?)),
-        None => Err(ApiError::not_found(format!("no batch {wanted}"))),
-    }
+    Ok(HttpResponse::Ok().json(batches::get(&state, dataset, id).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -311,45 +321,22 @@ async fn list_quarantined(
             format!("limit must be between 1 and {QUARANTINE_LIMIT}, not {limit}"),
         ));
     }
-    let dataset = datasets::get(&state.context, name.into_inner()).await?;
-    let batch = query.batch.clone();
-    let files = state
-        .context
-        .db
-        .run(move |conn| catalog::quarantine_files(conn, dataset.name.as_str(), batch.as_deref()))
-        .await
-        .map_err(ApiError::internal)?;
-    let mut found = Vec::new();
-    for file in files {
-        if found.len() >= limit {
-            break;
-        }
-        let records =
-            state.store.quarantined(&file.path, limit - found.len()).await.map_err(ApiError::internal)?;
-        found.extend(records.into_iter().map(|record| QuarantinedRecord {
-            batch_id: file.batch_id.clone(),
-            line: record.line,
-            record: serde_json::from_str(&record.record).unwrap_or(serde_json::Value::String(record.record)),
-            violations: record.violations,
-        }));
-    }
+    let found = batches::quarantined(&state, name.into_inner(), query.batch.clone(), limit).await?;
     Ok(HttpResponse::Ok().json(found))
 }
 
-/// Every version of a dataset (without manifests).
+/// A page of a dataset's versions, oldest first (without manifests).
 #[utoipa::path(get, path = "/v1/datasets/{name}/versions", tag = "versions",
-    params(("name" = String, Path, description = "Dataset name")),
-    responses((status = 200, body = Vec<DatasetVersion>), (status = 404, body = cairn_http::ErrorBody)))]
-async fn list_versions(state: State, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let dataset = datasets::get(&state.context, name.into_inner()).await?;
-    let rows = state
-        .context
-        .db
-        .run(move |conn| catalog::versions_of(conn, dataset.name.as_str()))
-        .await
-        .map_err(ApiError::internal)?;
-    let versions: Result<Vec<DatasetVersion>, _> = rows.iter().map(|row| row.to_api(&[])).collect();
-    Ok(HttpResponse::Ok().json(versions.map_err(ApiError::internal)?))
+    params(("name" = String, Path, description = "Dataset name"), PageQuery),
+    responses((status = 200, body = VersionPage), (status = 400, body = cairn_http::ErrorBody),
+        (status = 404, body = cairn_http::ErrorBody)))]
+async fn list_versions(
+    state: State,
+    name: web::Path<String>,
+    query: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = page(&query)?;
+    Ok(HttpResponse::Ok().json(versions::list(&state.context, name.into_inner(), page).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -375,18 +362,6 @@ fn selector(segment: &str, query: &VersionQuery) -> Result<VersionSelector, ApiE
     }
 }
 
-/// The number of the version `selector` names, or 404.
-async fn resolve(state: &State, dataset: String, selector: VersionSelector) -> Result<i64, ApiError> {
-    let name = dataset.clone();
-    state
-        .context
-        .db
-        .run(move |conn| catalog::resolve_version(conn, &dataset, selector))
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("dataset `{name}` has no {selector}")))
-}
-
 /// One version with its manifest: every file, with rows, size and SHA-256. The same forever.
 /// `latest` names the newest version, and `latest?as_of=T` the one that was newest at time T.
 #[utoipa::path(get, path = "/v1/datasets/{name}/versions/{version}", tag = "versions",
@@ -400,15 +375,8 @@ async fn get_version(
     query: web::Query<VersionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (dataset, segment) = path.into_inner();
-    let version = resolve(&state, dataset.clone(), selector(&segment, &query)?).await?;
-    let found = state
-        .context
-        .db
-        .run(move |conn| catalog::version(conn, &dataset, version))
-        .await
-        .map_err(ApiError::internal)?;
-    let (row, files) = found.ok_or_else(|| ApiError::internal("a resolved version vanished"))?;
-    Ok(HttpResponse::Ok().json(row.to_api(&files).map_err(ApiError::internal)?))
+    let selector = selector(&segment, &query)?;
+    Ok(HttpResponse::Ok().json(versions::get(&state.context, dataset, selector).await?))
 }
 
 /// How many records a `POST …/records` stored in the dataset's stream.
@@ -510,18 +478,6 @@ async fn get_profile(
     query: web::Query<VersionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (dataset, segment) = path.into_inner();
-    let version = resolve(&state, dataset.clone(), selector(&segment, &query)?).await?;
-    let name = dataset.clone();
-    let stored = state
-        .context
-        .db
-        .run(move |conn| catalog::version_profile(conn, &dataset, version))
-        .await
-        .map_err(ApiError::internal)?
-        .flatten();
-    let profile: cairn_records::Profile = stored
-        .as_deref()
-        .and_then(|json| serde_json::from_str(json).ok())
-        .ok_or_else(|| ApiError::not_found(format!("version {version} of `{name}` has no profile")))?;
-    Ok(HttpResponse::Ok().json(profile.summary()))
+    let selector = selector(&segment, &query)?;
+    Ok(HttpResponse::Ok().json(versions::profile(&state.context, dataset, selector).await?))
 }

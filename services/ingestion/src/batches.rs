@@ -5,6 +5,7 @@ mod commit;
 mod decode;
 mod format;
 mod parquet;
+mod queries;
 mod reader;
 mod recovery;
 mod staging;
@@ -14,14 +15,16 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 use cairn_api::Batch;
+use cairn_bus::Disposition;
 use cairn_db::DbError;
 use cairn_domain::BatchId;
 use cairn_records::DecodeError;
-use cairn_storage::StorageError;
+use cairn_storage::{SourceError, StorageError, open_source};
 use futures::Stream;
 
-pub(crate) use commit::{ingested_event, merged_profile, quality_event, record_keys};
+pub(crate) use commit::{ingested_event, quality_event, record_keys};
 pub use format::Format;
+pub(crate) use queries::{get, list, quarantined};
 pub(crate) use recovery::{clean_up_interrupted, discard};
 pub(crate) use staging::{staging_root, upload_staged};
 pub(crate) use threads::{decode_threads, in_shards};
@@ -55,11 +58,40 @@ pub enum BatchError {
          one was checked; nothing of this batch was kept: send it again"
     )]
     KeyConflict,
+    #[error("no batch {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
 }
 
 impl From<diesel::result::Error> for BatchError {
     fn from(error: diesel::result::Error) -> Self {
         BatchError::Database(DbError::Query(error))
+    }
+}
+
+/// Whether a consumer that met the error should handle its event again.
+impl Disposition for BatchError {
+    fn is_transient(&self) -> bool {
+        match self {
+            BatchError::Dataset(error) => error.is_transient(),
+            BatchError::Database(error) => error.is_transient(),
+            BatchError::Source(SourceError::Unreachable { .. }) => true,
+            BatchError::Source(
+                SourceError::Unsupported(_) | SourceError::NotFound(_) | SourceError::Forbidden(_),
+            ) => false,
+            // The store, the bus or a worker may do better next time; a concurrent batch's keys
+            // are read on the next try.
+            BatchError::Upload(_)
+            | BatchError::Unavailable(_)
+            | BatchError::Storage(_)
+            | BatchError::Worker
+            | BatchError::KeyConflict => true,
+            BatchError::Unreadable(_)
+            | BatchError::Empty
+            | BatchError::QualityFailed { .. }
+            | BatchError::NotFound(_) => false,
+        }
     }
 }
 
@@ -78,13 +110,17 @@ where
     ingest_from(ingestion, dataset, format, Input { body, local: None }, None).await
 }
 
-/// [`ingest`] from an import's source; a local Parquet file is read where it lies, not copied.
+/// [`ingest`] from where the batch already is: S3, an HTTP(S) URL or a local path under the
+/// import roots. A local Parquet file is read where it lies, not copied.
 pub async fn import(
     ingestion: &Ingestion,
     dataset: &str,
     format: Format,
-    source: cairn_storage::Source,
+    url: &str,
 ) -> Result<Batch, BatchError> {
+    // The dataset is checked first: an unknown one is a 404 before any source is touched.
+    datasets::get(&ingestion.context, dataset.to_owned()).await?;
+    let source = open_source(url, &ingestion.s3, &ingestion.import_roots).await?;
     let input = Input { body: source.stream, local: source.local.filter(|_| format == Format::Parquet) };
     ingest_from(ingestion, dataset, format, input, None).await
 }

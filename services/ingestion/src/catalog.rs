@@ -232,10 +232,18 @@ pub(crate) fn quarantine_files(
         .load(conn)?)
 }
 
-pub(crate) fn batches_of(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<BatchRow>, DbError> {
+/// `limit` batches of a dataset from `offset` on, oldest first (ties by id: the order is stable).
+pub(crate) fn batches_of(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<BatchRow>, DbError> {
     Ok(batches::table
         .filter(batches::dataset.eq(dataset))
         .order((batches::received_at.asc(), batches::id.asc()))
+        .limit(limit)
+        .offset(offset)
         .select(BatchRow::as_select())
         .load(conn)?)
 }
@@ -293,10 +301,18 @@ impl std::fmt::Display for VersionSelector {
     }
 }
 
-pub(crate) fn versions_of(conn: &mut AnyConnection, dataset: &str) -> Result<Vec<VersionRow>, DbError> {
+/// `limit` versions of a dataset from `offset` on, oldest first.
+pub(crate) fn versions_of(
+    conn: &mut AnyConnection,
+    dataset: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<VersionRow>, DbError> {
     Ok(dataset_versions::table
         .filter(dataset_versions::dataset.eq(dataset))
         .order(dataset_versions::version.asc())
+        .limit(limit)
+        .offset(offset)
         .select(VersionRow::as_select())
         .load(conn)?)
 }

@@ -13,20 +13,19 @@ use bytes::Bytes;
 use cairn_api::{Dataset, DatasetVersion};
 use cairn_bus::{BatchLimits, ConsumerHandle, HandlerError, RawDelivery};
 use cairn_db::DbError;
-use cairn_domain::{BatchId, Timestamp};
+use cairn_domain::BatchId;
 use cairn_events::topology::{self, INGEST_STREAM, ingest_dataset, ingest_subject, ingest_subjects};
-use cairn_events::v1::DatasetVersionCreated;
 use cairn_records::{JsonRecordDecoder, Profile, QualityReport};
 use cairn_service::{Outbox, StartError};
 use cairn_storage::StagedFile;
 use sha2::{Digest, Sha256};
 
 use crate::batches::{
-    BatchError, decode_threads, discard, in_shards, ingested_event, merged_profile, quality_event,
-    record_keys, upload_staged,
+    BatchError, decode_threads, discard, in_shards, ingested_event, quality_event, record_keys, upload_staged,
 };
-use crate::catalog::{self, BatchRow, BatchState, DATA, FileRow, QUARANTINE, VersionRow};
+use crate::catalog::{self, BatchRow, BatchState, DATA, FileRow, QUARANTINE};
 use crate::sink::{KnownKeys, Processed, Sink};
+use crate::versions::{self, Added};
 use crate::{Ingestion, datasets};
 
 /// Fewer records than this per thread are not worth a thread of their own.
@@ -133,10 +132,9 @@ pub(crate) async fn follow(ingestion: &Ingestion) -> Result<ConsumerHandle, Star
         move |deliveries| {
             let (state, purger) = (state.clone(), purger.clone());
             async move {
-                apply(&state, &purger, deliveries).await.map_err(|error| HandlerError::Retry {
-                    reason: error.to_string(),
-                    after: Duration::from_secs(1),
-                })
+                // Every failure is retried, whatever its disposition: a rejected batch would be
+                // skipped, and these records were acknowledged to their producers.
+                apply(&state, &purger, deliveries).await.map_err(HandlerError::retry)
             }
         },
     ))
@@ -344,43 +342,20 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
         .db
         .run(move |conn| {
             cairn_db::write_transaction(conn, |conn| {
-                catalog::lock_dataset(conn, &name)?;
-                let schema_json = catalog::current_schema_json(conn, &name)?;
-                let previous = catalog::latest_version(conn, &name)?;
-                let version = previous.as_ref().map_or(1, |v| v.version + 1);
-                let batches = catalog::unversioned_batches(conn, &name)?;
-                let profile_json = merged_profile(
-                    previous.as_ref().and_then(|v| v.profile_json.as_deref()),
-                    batches.iter().filter_map(|(_, profile)| profile.as_deref()),
-                );
-                let ids: Vec<String> = batches.into_iter().map(|(id, _)| id).collect();
-                let (added, files) = catalog::version_batches(conn, &name, version, &ids)?;
-                if added == 0 {
-                    return Ok::<_, DbError>(None);
+                let appended = versions::append(conn, &name, |conn, version| {
+                    let batches = catalog::unversioned_batches(conn, &name)?;
+                    let profiles = batches.iter().filter_map(|(_, profile)| profile.clone()).collect();
+                    let ids: Vec<String> = batches.into_iter().map(|(id, _)| id).collect();
+                    let (rows, files) = catalog::version_batches(conn, &name, version, &ids)?;
+                    if rows == 0 {
+                        return Ok::<_, DbError>(None);
+                    }
+                    Ok(Some(Added { rows, files, profiles, batch_id: None, lineage_json: None }))
+                })?;
+                match appended {
+                    Some(row) => catalog::version(conn, &name, row.version),
+                    None => Ok(None),
                 }
-                let row = VersionRow {
-                    dataset: name.clone(),
-                    version,
-                    created_at: Timestamp::now().as_micros(),
-                    rows: previous.map_or(0, |v| v.rows) + added,
-                    batch_id: None,
-                    schema_json,
-                    profile_json,
-                    lineage_json: None,
-                };
-                catalog::insert_version(conn, &row)?;
-                Outbox::stage(
-                    conn,
-                    &DatasetVersionCreated {
-                        dataset: name.clone(),
-                        version,
-                        rows: row.rows,
-                        batch_id: String::new(),
-                        created_at_unix_micros: row.created_at,
-                        files,
-                    },
-                )?;
-                catalog::version(conn, &name, version)
             })
         })
         .await?;
@@ -388,25 +363,26 @@ pub async fn snapshot(ingestion: &Ingestion, dataset: &str) -> Result<Option<Dat
     Ok(created.map(|(row, files)| row.to_api(&files)).transpose()?)
 }
 
-/// Snapshots every dataset with new streamed records, every `interval`, until shutdown.
+/// Snapshots every dataset with new streamed records, every `interval`, until shutdown; a failed
+/// round is logged and the next comes as usual.
 pub(crate) fn schedule_snapshots(ingestion: &Ingestion, interval: Duration) -> tokio::task::JoinHandle<()> {
+    let shutdown = ingestion.context.shutdown.clone();
     let ingestion = ingestion.clone();
-    tokio::spawn(async move {
-        let shutdown = ingestion.context.shutdown.clone();
-        loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(interval) => {}
-            }
-            let datasets =
-                ingestion.context.db.run(catalog::datasets_with_unversioned).await.unwrap_or_default();
-            for dataset in datasets {
-                if let Err(error) = snapshot(&ingestion, &dataset).await {
-                    tracing::warn!(dataset, %error, "scheduled snapshot failed");
-                }
-            }
-        }
+    cairn_service::every("ingestion snapshots", interval, shutdown, move || {
+        let ingestion = ingestion.clone();
+        async move { snapshot_all(&ingestion).await }
     })
+}
+
+/// One round of scheduled snapshots: a dataset that fails does not hold back the others.
+async fn snapshot_all(ingestion: &Ingestion) -> Result<(), BatchError> {
+    let datasets = ingestion.context.db.run(catalog::datasets_with_unversioned).await?;
+    for dataset in datasets {
+        if let Err(error) = snapshot(ingestion, &dataset).await {
+            tracing::warn!(dataset, %error, "scheduled snapshot failed");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

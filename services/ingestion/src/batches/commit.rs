@@ -3,9 +3,8 @@
 
 use cairn_api::Batch;
 use cairn_db::AnyConnection;
-use cairn_domain::Timestamp;
-use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested, DatasetVersionCreated};
-use cairn_records::{Profile, QualityReport};
+use cairn_events::v1::{DataQualityViolated, DatasetBatchIngested};
+use cairn_records::QualityReport;
 use cairn_service::Outbox;
 use cairn_storage::StagedFile;
 
@@ -13,8 +12,9 @@ use super::BatchError;
 use super::recovery::discard;
 use super::staging::upload_staged;
 use crate::Ingestion;
-use crate::catalog::{self, BatchRow, BatchState, DATA, FileRow, KeysRecorded, QUARANTINE, VersionRow};
+use crate::catalog::{self, BatchRow, BatchState, DATA, FileRow, KeysRecorded, QUARANTINE};
 use crate::sink::Processed;
+use crate::versions::{self, Added};
 
 /// Uploads the staged files and commits the batch — or, past the quality threshold, keeps only
 /// its quarantine for inspection and fails it.
@@ -51,58 +51,33 @@ pub(super) async fn publish(
                     Outbox::stage(conn, &quality_event(&dataset, &batch_id, &report_for_event, threshold))?;
                     return Ok(None);
                 }
-                catalog::lock_dataset(conn, &dataset)?;
-                record_keys(conn, &dataset, &keys)?;
-                let schema_json = catalog::current_schema_json(conn, &dataset)?;
-                let previous = catalog::latest_version(conn, &dataset)?;
-                let version = previous.as_ref().map_or(1, |v| v.version + 1);
-                let batch_profile_json = serde_json::to_string(&batch_profile).ok();
-                catalog::set_batch_profile(conn, &batch_id, batch_profile_json.clone())?;
-                let profile_json = merged_profile(
-                    previous.as_ref().and_then(|v| v.profile_json.as_deref()),
-                    batch_profile_json.as_deref().into_iter(),
-                );
-                let rows = previous.map_or(0, |v| v.rows)
-                    + committed.iter().filter(|f| f.area == DATA).map(|f| f.rows).sum::<i64>();
-                let created_at = Timestamp::now().as_micros();
-                catalog::commit_files(conn, &committed, Some(version))?;
-                catalog::finish_batch(
-                    conn,
-                    &batch_id,
-                    BatchState::Committed,
-                    Some(version),
-                    report_json,
-                    None,
-                )?;
-                catalog::insert_version(
-                    conn,
-                    &VersionRow {
-                        dataset: dataset.clone(),
-                        version,
-                        created_at,
-                        rows,
+                let appended = versions::append(conn, &dataset, |conn, version| {
+                    record_keys(conn, &dataset, &keys)?;
+                    let profile_json = serde_json::to_string(&batch_profile).ok();
+                    catalog::set_batch_profile(conn, &batch_id, profile_json.clone())?;
+                    catalog::commit_files(conn, &committed, Some(version))?;
+                    catalog::finish_batch(
+                        conn,
+                        &batch_id,
+                        BatchState::Committed,
+                        Some(version),
+                        report_json,
+                        None,
+                    )?;
+                    Outbox::stage(
+                        conn,
+                        &ingested_event(&dataset, &batch_id, version, &report_for_event, &committed),
+                    )?;
+                    let data = || committed.iter().filter(|f| f.area == DATA);
+                    Ok::<_, BatchError>(Some(Added {
+                        rows: data().map(|f| f.rows).sum(),
+                        files: data().map(|f| f.path.clone()).collect(),
+                        profiles: profile_json.into_iter().collect(),
                         batch_id: Some(batch_id.clone()),
-                        schema_json,
-                        profile_json,
                         lineage_json: row.lineage_json.clone(),
-                    },
-                )?;
-                Outbox::stage(
-                    conn,
-                    &ingested_event(&dataset, &batch_id, version, &report_for_event, &committed),
-                )?;
-                Outbox::stage(
-                    conn,
-                    &DatasetVersionCreated {
-                        dataset: dataset.clone(),
-                        version,
-                        rows,
-                        batch_id: batch_id.clone(),
-                        created_at_unix_micros: created_at,
-                        files: committed.iter().filter(|f| f.area == DATA).map(|f| f.path.clone()).collect(),
-                    },
-                )?;
-                Ok::<_, BatchError>(Some(version))
+                    }))
+                })?;
+                Ok(appended.map(|version| version.version))
             })
         })
         .await;
@@ -150,22 +125,6 @@ pub(crate) fn record_keys(conn: &mut AnyConnection, dataset: &str, keys: &[u128]
         KeysRecorded::All => Ok(()),
         KeysRecorded::Conflict => Err(BatchError::KeyConflict),
     }
-}
-
-/// The profile of a new version: the previous version's merged with its new batches'.
-pub(crate) fn merged_profile<'a>(
-    previous: Option<&str>,
-    added: impl Iterator<Item = &'a str>,
-) -> Option<String> {
-    let mut profile: Option<Profile> = previous.and_then(|json| serde_json::from_str(json).ok());
-    for json in added {
-        let Ok(batch) = serde_json::from_str::<Profile>(json) else { continue };
-        match &mut profile {
-            Some(profile) => profile.merge(&batch),
-            None => profile = Some(batch),
-        }
-    }
-    profile.and_then(|profile| serde_json::to_string(&profile).ok())
 }
 
 /// The `batch_ingested` event of a committed batch (`version` 0: not in a version yet).
