@@ -12,12 +12,7 @@ use crate::sink::{Processed, Sink};
 /// Threads that decode, validate and write one CSV or JSON Lines batch: the machine's cores (at
 /// most 4), or one when the schema checks uniqueness across the whole batch.
 pub(crate) fn decode_threads(schema: &Schema) -> usize {
-    // Asked once: on Linux the answer reads the cgroup's CPU quota from files.
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    if schema.unique_key {
-        return 1;
-    }
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(4))
+    if schema.unique_key { 1 } else { cairn_service::cores() }
 }
 
 /// Runs `read(shard, sink)` on `threads` threads, each into a sink of its own (`sink(shard)`). Then the
