@@ -8,7 +8,9 @@ use cairn_events::v1::DatasetVersionCreated;
 use cairn_records::Profile;
 use cairn_service::{Outbox, ServiceContext};
 
-use crate::catalog::{self, VersionRow, VersionSelector};
+use crate::catalog::{self, VersionRow};
+// How a reader names a version; the catalog resolves it, handlers name it through the core.
+pub(crate) use crate::catalog::VersionSelector;
 use crate::datasets::{self, DatasetError};
 use crate::paging::Page;
 

@@ -8,8 +8,8 @@ use cairn_http::{ApiError, ErrorKind};
 use serde::Deserialize;
 
 use super::{PageQuery, State, page};
-use crate::catalog::VersionSelector;
-use crate::{stream, versions};
+use crate::stream;
+use crate::versions::{self, VersionSelector};
 
 /// A page of a dataset's versions, oldest first (without manifests).
 #[utoipa::path(get, path = "/v1/datasets/{name}/versions", tag = "versions",
