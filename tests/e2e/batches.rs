@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use cairn_api::{NewDataset, NewImport, QuarantinedRecord};
+use cairn_client::PageQuery;
 use cairn_domain::{ServiceKind, Timestamp};
 
 use crate::{Platform, Store};
@@ -163,6 +164,60 @@ async fn batches_become_versions_on_sqlite() {
 #[tokio::test]
 async fn batches_become_versions_on_postgres() {
     batches_become_versions(Store::Postgres).await;
+}
+
+#[tokio::test]
+async fn batches_and_versions_are_listed_in_pages() {
+    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Ingestion], &[]).await;
+    let client = platform.client(ServiceKind::Ingestion);
+    client.create_dataset(&dataset()).await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let record =
+            format!("{{\"id\": {i}, \"ts\": \"{}\", \"amount\": 1.0}}\n", timestamp(1_772_323_200 + i));
+        ids.push(client.ingest("payments", "application/x-ndjson", record).await.unwrap().id);
+    }
+
+    // Two at a time, oldest first: the last page has no token.
+    let page = |token: Option<String>| PageQuery { max_results: Some(2), page_token: token };
+    let mut listed = Vec::new();
+    let mut tokens = Vec::new();
+    let mut token = None;
+    loop {
+        let versions = client.versions_page("payments", &page(token.clone())).await.unwrap();
+        let batches = client.batches_page("payments", &page(token)).await.unwrap();
+        assert_eq!(versions.next_page_token, batches.next_page_token);
+        listed.push((
+            versions.versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+            batches.batches.iter().map(|b| b.id.clone()).collect::<Vec<_>>(),
+        ));
+        tokens.push(versions.next_page_token.clone());
+        match versions.next_page_token {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    let numbers: Vec<Vec<i64>> = listed.iter().map(|(versions, _)| versions.clone()).collect();
+    assert_eq!(numbers, [vec![1, 2], vec![3, 4], vec![5]]);
+    assert_eq!(listed.iter().flat_map(|(_, batches)| batches.clone()).collect::<Vec<_>>(), ids);
+    assert!(tokens[..2].iter().all(Option::is_some) && tokens[2].is_none(), "{tokens:?}");
+
+    // A page exactly as large as what is left is the last one.
+    let rest = PageQuery { max_results: Some(1), page_token: tokens[1].clone() };
+    assert_eq!(client.versions_page("payments", &rest).await.unwrap().next_page_token, None);
+    // Without paging: the first page of the default size, and every page for the client's lists.
+    let first = client.versions_page("payments", &PageQuery::default()).await.unwrap();
+    assert_eq!((first.versions.len(), first.next_page_token), (5, None));
+    assert_eq!(client.batches("payments").await.unwrap().len(), 5);
+
+    // A token or a size the service did not hand out: 400 in the error shape.
+    for bad in ["page_token=x", "page_token=-2", "max_results=0", "max_results=1001", "max_results=two"] {
+        for list in ["batches", "versions"] {
+            let error = client.get::<serde_json::Value>(&format!("/v1/datasets/payments/{list}?{bad}")).await;
+            assert_eq!(error.unwrap_err().code(), Some("bad_request"), "{list}?{bad}");
+        }
+    }
+    platform.stop().await;
 }
 
 #[tokio::test]

@@ -37,6 +37,24 @@ pub struct Batch {
     pub quarantine: Vec<DatasetFile>,
 }
 
+/// A page of a dataset's batches (`GET /v1/datasets/{name}/batches`), oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct BatchPage {
+    /// Without their files (`GET …/batches/{id}` has them).
+    pub batches: Vec<Batch>,
+    /// Pass it back as `page_token` for the next page; absent on the last.
+    pub next_page_token: Option<String>,
+}
+
+/// A page of a dataset's versions (`GET /v1/datasets/{name}/versions`), oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct VersionPage {
+    /// Without their manifests (`GET …/versions/{n}` has them).
+    pub versions: Vec<DatasetVersion>,
+    /// Pass it back as `page_token` for the next page; absent on the last.
+    pub next_page_token: Option<String>,
+}
+
 /// An immutable dataset version: every file of its batches and the ones before.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetVersion {

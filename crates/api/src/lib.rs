@@ -8,7 +8,9 @@ mod online;
 mod operations;
 mod registry;
 
-pub use batches::{Batch, DatasetFile, DatasetLineage, DatasetVersion, NewImport, QuarantinedRecord};
+pub use batches::{
+    Batch, BatchPage, DatasetFile, DatasetLineage, DatasetVersion, NewImport, QuarantinedRecord, VersionPage,
+};
 pub use cairn_records::{ColumnProfile, ColumnQuality, ProfileSummary, QualityReport, Violation};
 pub use datasets::{Dataset, NewDataset, SchemaRevision, SourceDataset};
 pub use error::{ErrorBody, ErrorDetail};

@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use cairn_api::{
-    AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, Dataset, DatasetVersion, Decision, Definitions,
-    Entity, ErrorBody, FeatureService, FeatureView, Health, Materialization, MaterializeRequest, Model,
-    ModelVersion, NewAliasRequest, NewDataset, NewImport, OnlineRequest, OnlineResponse, Plan, Readiness,
-    Run, RunPage, SourceDataset, TrainedModel, TrainingData, TrainingDataRequest,
+    AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, BatchPage, Dataset, DatasetVersion, Decision,
+    Definitions, Entity, ErrorBody, FeatureService, FeatureView, Health, Materialization, MaterializeRequest,
+    Model, ModelVersion, NewAliasRequest, NewDataset, NewImport, OnlineRequest, OnlineResponse, Plan,
+    Readiness, Run, RunPage, SourceDataset, TrainedModel, TrainingData, TrainingDataRequest, VersionPage,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -111,12 +111,42 @@ impl Client {
         read(self.send_unlimited(request.header("content-type", content_type).body(body)).await?).await
     }
 
+    /// Every batch of a dataset, oldest first, read page after page.
     pub async fn batches(&self, dataset: &str) -> Result<Vec<Batch>, ClientError> {
-        self.get(&format!("/v1/datasets/{dataset}/batches")).await
+        let mut all = Vec::new();
+        let mut page = PageQuery::default();
+        loop {
+            let BatchPage { batches, next_page_token } = self.batches_page(dataset, &page).await?;
+            all.extend(batches);
+            match next_page_token {
+                Some(token) => page.page_token = Some(token),
+                None => return Ok(all),
+            }
+        }
     }
 
+    /// One page of a dataset's batches, oldest first.
+    pub async fn batches_page(&self, dataset: &str, page: &PageQuery) -> Result<BatchPage, ClientError> {
+        self.get(&format!("/v1/datasets/{dataset}/batches{}", page.query())).await
+    }
+
+    /// Every version of a dataset, oldest first, read page after page.
     pub async fn versions(&self, dataset: &str) -> Result<Vec<DatasetVersion>, ClientError> {
-        self.get(&format!("/v1/datasets/{dataset}/versions")).await
+        let mut all = Vec::new();
+        let mut page = PageQuery::default();
+        loop {
+            let VersionPage { versions, next_page_token } = self.versions_page(dataset, &page).await?;
+            all.extend(versions);
+            match next_page_token {
+                Some(token) => page.page_token = Some(token),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// One page of a dataset's versions, oldest first.
+    pub async fn versions_page(&self, dataset: &str, page: &PageQuery) -> Result<VersionPage, ClientError> {
+        self.get(&format!("/v1/datasets/{dataset}/versions{}", page.query())).await
     }
 
     pub async fn version(&self, dataset: &str, version: i64) -> Result<DatasetVersion, ClientError> {
@@ -460,6 +490,28 @@ pub struct RunQuery {
     pub order_by: Option<String>,
     pub max_results: Option<i64>,
     pub page_token: Option<String>,
+}
+
+/// Which page of a list to read: at most `max_results` items (the server's default without it),
+/// after the page whose `next_page_token` is `page_token` (the first page without it).
+#[derive(Debug, Clone, Default)]
+pub struct PageQuery {
+    pub max_results: Option<i64>,
+    pub page_token: Option<String>,
+}
+
+impl PageQuery {
+    /// `?max_results=…&page_token=…`, or nothing.
+    fn query(&self) -> String {
+        let mut pairs = Vec::new();
+        if let Some(max_results) = self.max_results {
+            pairs.push(format!("max_results={max_results}"));
+        }
+        if let Some(token) = &self.page_token {
+            pairs.push(format!("page_token={}", segment(token)));
+        }
+        if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
+    }
 }
 
 /// A path segment or query value, percent-encoded.

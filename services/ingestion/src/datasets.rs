@@ -1,6 +1,7 @@
 //! Dataset declarations: the core, free of HTTP.
 
 use cairn_api::{Dataset, NewDataset, SchemaRevision};
+use cairn_bus::Disposition;
 use cairn_db::{AnyConnection, DbError};
 use cairn_domain::{EvolutionError, Name, Schema, SchemaError, Timestamp};
 use cairn_events::v1::{DatasetCreated, DatasetSchemaEvolved};
@@ -28,14 +29,36 @@ pub enum DatasetError {
     Corrupt(String, String),
     #[error(transparent)]
     Database(#[from] DbError),
+    /// The dataset has no version of this description (`version 3`, `version as of …`).
+    #[error("dataset `{0}` has no {1}")]
+    NoVersion(String, String),
+    #[error("version {1} of `{0}` has no profile")]
+    NoProfile(String, i64),
+}
+
+/// Whether a consumer that met the error should handle its event again.
+impl Disposition for DatasetError {
+    fn is_transient(&self) -> bool {
+        match self {
+            DatasetError::Database(error) => error.is_transient(),
+            // Read again, the schema may fit; damaged data is retried (and logged each time), as
+            // for the database's own corruption, rather than dropping an acknowledged event.
+            DatasetError::Conflict(_) | DatasetError::Corrupt(..) => true,
+            DatasetError::InvalidSchema(_)
+            | DatasetError::Exists(_)
+            | DatasetError::Incompatible(_)
+            | DatasetError::NotFound(_)
+            | DatasetError::NoVersion(..)
+            | DatasetError::NoProfile(..) => false,
+        }
+    }
 }
 
 /// Declares a dataset and announces it on the bus, atomically (through the outbox).
 pub async fn create(context: &ServiceContext, new: NewDataset) -> Result<Dataset, DatasetError> {
     new.schema.validate()?;
     let dataset = Dataset { name: new.name, schema: new.schema, created_at: Timestamp::now() };
-    let schema_json = serde_json::to_string(&dataset.schema)
-        .map_err(|e| DatasetError::Corrupt(dataset.name.to_string(), e.to_string()))?;
+    let schema_json = schema_json(&dataset.schema);
     let row = dataset.clone();
     context
         .db
@@ -88,7 +111,7 @@ fn insert_revision(
             dataset_schemas::revision.eq(revision),
             dataset_schemas::changed_at.eq(changed_at.as_micros()),
             dataset_schemas::schema_json.eq(schema_json),
-            dataset_schemas::added_json.eq(serde_json::to_string(added).unwrap_or_default()),
+            dataset_schemas::added_json.eq(names_json(added)),
         ))
         .execute(conn)?;
     Ok(())
@@ -122,7 +145,7 @@ pub async fn evolve(context: &ServiceContext, name: String, new: Schema) -> Resu
                     .first::<Option<i64>>(conn)?
                     .unwrap_or(0)
                     + 1;
-                let schema_json = serde_json::to_string(&evolved).unwrap_or_default();
+                let schema_json = schema_json(&evolved);
                 let changed_at = Timestamp::now();
                 diesel::update(dsl::datasets.find(&dataset))
                     .set(dsl::schema_json.eq(&schema_json))
@@ -147,6 +170,18 @@ pub async fn evolve(context: &ServiceContext, name: String, new: Schema) -> Resu
     }
     context.outbox.wake();
     Ok(Dataset { schema: new, ..current })
+}
+
+/// A list of column names as JSON.
+#[expect(clippy::expect_used, reason = "strings always serialize")]
+fn names_json(names: &[String]) -> String {
+    serde_json::to_string(names).expect("a list of strings serializes")
+}
+
+/// A schema as JSON.
+#[expect(clippy::expect_used, reason = "a schema is names, types and rules: it always serializes")]
+fn schema_json(schema: &Schema) -> String {
+    serde_json::to_string(schema).expect("a schema serializes")
 }
 
 /// Every schema a dataset has had, oldest first.

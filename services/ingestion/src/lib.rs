@@ -1,13 +1,17 @@
 #![doc = include_str!("../README.md")]
+// Each `expect` says why it cannot fail.
+#![warn(clippy::expect_used)]
 
 mod api;
 mod batches;
 mod catalog;
 mod datasets;
+mod paging;
 mod schema;
 mod sink;
 mod stream;
 mod training;
+mod versions;
 
 use std::path::PathBuf;
 

@@ -1,8 +1,6 @@
 //! Training data the feature store wrote: added to its dataset as a batch — and so a version —
 //! carrying its lineage, the dataset declared from the file's schema when it is absent.
 
-use std::time::Duration;
-
 use cairn_api::{DatasetLineage, NewDataset};
 use cairn_bus::{ConsumerHandle, Delivery, HandlerError};
 use cairn_domain::{Name, Schema};
@@ -15,29 +13,22 @@ use crate::datasets::{self, DatasetError};
 use crate::{Ingestion, catalog};
 
 pub(crate) async fn follow(ingestion: &Ingestion) -> Result<ConsumerHandle, StartError> {
-    let state = ingestion.clone();
-    Ok(ingestion
+    ingestion
         .context
-        .bus
-        .consume(&INGESTION_TRAINING_DATA, ingestion.context.shutdown.clone(), move |delivery| {
-            let state = state.clone();
-            async move { adopt(&state, delivery).await }
+        .follow(&INGESTION_TRAINING_DATA, ingestion.clone(), |ingestion, delivery| async move {
+            adopt(&ingestion, delivery).await
         })
-        .await?)
+        .await
 }
 
+/// Adds the training data to its dataset; a transient failure (database, store) naks the event,
+/// anything else (an unreadable file, an incompatible schema) terminates it.
 async fn adopt(ingestion: &Ingestion, delivery: Delivery<TrainingDataWritten>) -> Result<(), HandlerError> {
-    let retry = |reason: String| HandlerError::Retry { reason, after: Duration::from_secs(5) };
     let event = delivery.event;
     let origin = format!("training_data:{}", event.id);
     // Delivered again after its batch committed: done already.
     let (dataset, wanted) = (event.dataset.clone(), origin.clone());
-    let done = ingestion
-        .context
-        .db
-        .run(move |conn| catalog::committed_from(conn, &dataset, &wanted))
-        .await
-        .map_err(|error| retry(error.to_string()))?;
+    let done = ingestion.context.db.run(move |conn| catalog::committed_from(conn, &dataset, &wanted)).await?;
     if done.is_some() {
         return Ok(());
     }
@@ -49,63 +40,29 @@ async fn adopt(ingestion: &Ingestion, delivery: Delivery<TrainingDataWritten>) -
         entity_rows: event.entity_rows.clone(),
         sources: event.sources.clone(),
     };
-    let lineage_json =
-        serde_json::to_string(&lineage).map_err(|error| HandlerError::Reject(error.to_string()))?;
-    let body = ingestion
-        .store
-        .read_stream(&event.path)
-        .await
-        .map_err(|error| retry(error.to_string()))?
-        .ok_or_else(|| {
-            HandlerError::Reject(format!("training data {}: no file `{}`", event.id, event.path))
+    let lineage_json = serde_json::to_string(&lineage).map_err(HandlerError::reject)?;
+    let body =
+        ingestion.store.read_stream(&event.path).await.map_err(BatchError::from)?.ok_or_else(|| {
+            HandlerError::reject(format!("training data {}: no file `{}`", event.id, event.path))
         })?;
     let input = batches::Input { body, local: None };
-    match batches::ingest_from(
-        ingestion,
-        &event.dataset,
-        Format::Parquet,
-        input,
-        Some((origin, lineage_json)),
-    )
-    .await
-    {
-        Ok(_) => {
-            // The file was only the hand-off: the batch holds the rows now.
-            if let Err(error) = ingestion.store.delete(std::slice::from_ref(&event.path)).await {
-                tracing::warn!(path = %event.path, %error, "cannot remove a training data hand-off file");
-            }
-            Ok(())
-        }
-        Err(
-            error @ (BatchError::Unavailable(_)
-            | BatchError::Storage(_)
-            | BatchError::Database(_)
-            | BatchError::Worker
-            | BatchError::Upload(_)
-            | BatchError::KeyConflict),
-        ) => Err(retry(error.to_string())),
-        Err(
-            error @ (BatchError::Dataset(_)
-            | BatchError::Unreadable(_)
-            | BatchError::Empty
-            | BatchError::QualityFailed { .. }),
-        ) => {
-            Err(HandlerError::Reject(format!("training data {} into `{}`: {error}", event.id, event.dataset)))
-        }
+    batches::ingest_from(ingestion, &event.dataset, Format::Parquet, input, Some((origin, lineage_json)))
+        .await?;
+    // The file was only the hand-off: the batch holds the rows now.
+    if let Err(error) = ingestion.store.delete(std::slice::from_ref(&event.path)).await {
+        tracing::warn!(path = %event.path, %error, "cannot remove a training data hand-off file");
     }
+    Ok(())
 }
 
 /// Declares the training data's dataset from the file's schema, unless it exists.
 async fn declare(ingestion: &Ingestion, event: &TrainingDataWritten) -> Result<(), HandlerError> {
-    let reject = |message: String| HandlerError::Reject(format!("training data {}: {message}", event.id));
+    let reject = |message: String| HandlerError::reject(format!("training data {}: {message}", event.id));
     let name = Name::parse(event.dataset.clone()).map_err(|error| reject(error.to_string()))?;
     let schema: Schema =
         serde_json::from_str(&event.schema_json).map_err(|error| reject(error.to_string()))?;
     match datasets::create(&ingestion.context, NewDataset { name, schema }).await {
         Ok(_) | Err(DatasetError::Exists(_)) => Ok(()),
-        Err(error @ (DatasetError::InvalidSchema(_) | DatasetError::Incompatible(_))) => {
-            Err(reject(error.to_string()))
-        }
-        Err(error) => Err(HandlerError::Retry { reason: error.to_string(), after: Duration::from_secs(5) }),
+        Err(error) => Err(error.into()),
     }
 }
