@@ -125,9 +125,9 @@ impl From<BatchError> for ApiError {
 }
 
 /// A batch as JSON, for an error's details.
-#[expect(clippy::expect_used, reason = "a batch is strings, numbers and maps with string keys")]
+#[expect(clippy::unwrap_used, reason = "a batch is strings, numbers and maps with string keys")]
 fn batch_json(batch: &Batch) -> serde_json::Value {
-    serde_json::to_value(batch).expect("a batch serializes")
+    serde_json::to_value(batch).unwrap()
 }
 
 /// A page of a list as the query names it (`max_results`, `page_token`), or 400.

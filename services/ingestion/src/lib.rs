@@ -1,6 +1,4 @@
 #![doc = include_str!("../README.md")]
-// Each `expect` says why it cannot fail.
-#![warn(clippy::expect_used)]
 
 mod api;
 mod batches;
