@@ -197,7 +197,8 @@ impl Bus {
         let (ack, label) = match &outcome {
             Ok(()) => (message.double_ack().await, "ok"),
             Err(HandlerError::Retry { after, .. }) => {
-                (message.ack_with(AckKind::Nak(Some(*after))).await, "retry")
+                let delivered = message.info().map_or(1, |info| info.delivered);
+                (message.ack_with(AckKind::Nak(Some(backoff(*after, delivered)))).await, "retry")
             }
             Err(HandlerError::Reject(_)) => (message.ack_with(AckKind::Term).await, "rejected"),
         };
@@ -212,10 +213,41 @@ impl Bus {
     }
 }
 
+/// The longest wait between two deliveries of an event that keeps failing transiently.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// A transient failure's wait doubles with each delivery, from the handler's own delay up to
+/// [`MAX_BACKOFF`]: a consumer's `max_deliver` (20) then spans about a quarter of an hour of a
+/// database outage before the event is given up, where a fixed 2 s spanned forty seconds.
+fn backoff(after: Duration, delivered: i64) -> Duration {
+    let doublings = u32::try_from(delivered.saturating_sub(1).max(0)).unwrap_or(u32::MAX).min(16);
+    after.saturating_mul(1 << doublings).min(MAX_BACKOFF).max(after)
+}
+
 /// Sleeps for `duration` or until cancelled.
 pub(crate) async fn pause(token: &CancellationToken, duration: Duration) {
     tokio::select! {
         () = token.cancelled() => {}
         () = tokio::time::sleep(duration) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_event_waits_twice_as_long_each_time_up_to_a_minute() {
+        let waits: Vec<u64> = (1..=8).map(|delivered| backoff(RETRY_AFTER, delivered).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60, 60]);
+        let total: Duration = (1..20).map(|delivered| backoff(RETRY_AFTER, delivered)).sum();
+        assert!(total >= Duration::from_secs(14 * 60), "19 waits span {total:?}");
+        assert_eq!(backoff(Duration::from_secs(90), 3), Duration::from_secs(90), "a longer delay is kept");
+        assert_eq!(
+            backoff(Duration::from_millis(300), 1),
+            Duration::from_millis(300),
+            "the first wait is the handler's"
+        );
+        assert_eq!(backoff(RETRY_AFTER, i64::MAX), MAX_BACKOFF);
     }
 }
