@@ -113,16 +113,11 @@ impl Client {
 
     /// Every batch of a dataset, oldest first, read page after page.
     pub async fn batches(&self, dataset: &str) -> Result<Vec<Batch>, ClientError> {
-        let mut all = Vec::new();
-        let mut page = PageQuery::default();
-        loop {
+        every_page(|page| async move {
             let BatchPage { batches, next_page_token } = self.batches_page(dataset, &page).await?;
-            all.extend(batches);
-            match next_page_token {
-                Some(token) => page.page_token = Some(token),
-                None => return Ok(all),
-            }
-        }
+            Ok((batches, next_page_token))
+        })
+        .await
     }
 
     /// One page of a dataset's batches, oldest first.
@@ -132,16 +127,11 @@ impl Client {
 
     /// Every version of a dataset, oldest first, read page after page.
     pub async fn versions(&self, dataset: &str) -> Result<Vec<DatasetVersion>, ClientError> {
-        let mut all = Vec::new();
-        let mut page = PageQuery::default();
-        loop {
+        every_page(|page| async move {
             let VersionPage { versions, next_page_token } = self.versions_page(dataset, &page).await?;
-            all.extend(versions);
-            match next_page_token {
-                Some(token) => page.page_token = Some(token),
-                None => return Ok(all),
-            }
-        }
+            Ok((versions, next_page_token))
+        })
+        .await
     }
 
     /// One page of a dataset's versions, oldest first.
@@ -541,4 +531,23 @@ async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, C
     let text = response.text().await.unwrap_or_default();
     serde_json::from_str(&text)
         .map_err(|error| ClientError::Unexpected { status, text: format!("{error}: {text}") })
+}
+
+/// Every item of a paged list: `fetch` reads one page (its items and the next page's token) and
+/// is called again with that token until there is none.
+async fn every_page<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, ClientError>
+where
+    F: FnMut(PageQuery) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), ClientError>>,
+{
+    let mut all = Vec::new();
+    let mut page = PageQuery::default();
+    loop {
+        let (items, next_page_token) = fetch(page.clone()).await?;
+        all.extend(items);
+        match next_page_token {
+            Some(token) => page.page_token = Some(token),
+            None => return Ok(all),
+        }
+    }
 }
