@@ -44,10 +44,15 @@ impl JsonRecordDecoder {
                     "column is not declared in the dataset's schema",
                 ));
             };
+            let column = &self.columns[at];
             if std::mem::replace(&mut seen[at], true) {
+                // Overridden, yet still a value a map of JSON values holds: a number out of
+                // f64's range (1e400) fails the line here as it would anywhere else.
+                serde_json::from_str::<serde_json::Value>(raw.get()).map_err(|error| {
+                    DecodeError::in_column(line, column.name.as_str(), error.to_string())
+                })?;
                 continue;
             }
-            let column = &self.columns[at];
             record[at] = value(raw, column)
                 .map_err(|message| DecodeError::in_column(line, column.name.as_str(), message))?;
         }
@@ -282,5 +287,13 @@ mod tests {
         assert!(decode(b"{\"id\": 1,\n").unwrap_err().message.contains("not a JSON object"));
         assert!(decode(b"{\"colour\": 1}\n").unwrap_err().message.contains("not declared"));
         assert!(decode(b"{\"note\": \"\xff\"}\n").unwrap_err().message.contains("UTF-8"));
+    }
+
+    #[test]
+    fn a_key_written_twice_keeps_the_last_value_but_both_must_be_values() {
+        let rows = decode(b"{\"note\": \"a\", \"note\": \"b\", \"id\": 1}\n").unwrap();
+        assert_eq!(rows[0].1[3], Value::Str("b".into()));
+        let error = decode(b"{\"note\": 0.1e400, \"note\": \"\"}\n").unwrap_err();
+        assert_eq!(error.column.as_deref(), Some("note"), "{error:?}");
     }
 }
