@@ -60,13 +60,13 @@ impl ChildProcess {
     }
 }
 
-/// Finds a binary: a path as given; else a name in `beside` (if any), then on PATH.
-pub(crate) fn locate(binary: &str, beside: Option<&Path>) -> Option<PathBuf> {
+/// Finds a binary: a path as given; else a name on PATH.
+pub(crate) fn locate(binary: &str) -> Option<PathBuf> {
     let path = Path::new(binary);
     if path.components().count() > 1 {
         return path.is_file().then(|| path.to_owned());
     }
     let path_dirs =
         std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
-    beside.map(Path::to_owned).into_iter().chain(path_dirs).map(|dir| dir.join(binary)).find(|c| c.is_file())
+    path_dirs.into_iter().map(|dir| dir.join(binary)).find(|c| c.is_file())
 }

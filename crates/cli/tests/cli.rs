@@ -12,8 +12,6 @@ use cairn_client::Client;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-const CAIRN: &str = env!("CARGO_BIN_EXE_cairn");
-
 /// `count` distinct free ports: every listener is held until all are chosen, so the system
 /// cannot hand out one port twice.
 fn free_ports(count: usize) -> Vec<u16> {
@@ -42,7 +40,7 @@ fn write_config(dir: &Path) -> Ports {
 }
 
 fn cairn(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(CAIRN);
+    let mut command = Command::new(cairn_testkit::cairn());
     command.current_dir(dir).args(args).env_remove("CAIRN_CONFIG");
     command
 }
@@ -140,16 +138,17 @@ fn nats_servers_under(marker: &Path) -> Vec<u32> {
         .collect()
 }
 
-/// PIDs of service processes (`cairn-…`) running in `dir`.
+/// PIDs of service processes (`cairn serve …`) running in `dir`.
 fn services_in(dir: &Path) -> Vec<u32> {
     let dir = std::fs::canonicalize(dir).unwrap();
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let serves = cmdline.split(|&byte| byte == 0).nth(1) == Some(b"serve".as_slice());
             let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-            name.starts_with("cairn-") && cwd.as_deref() == Some(dir.as_path())
+            serves && cwd.as_deref() == Some(dir.as_path())
         })
         .collect()
 }

@@ -235,8 +235,6 @@ pub struct UpConfig {
     /// Port of the nats-server child (not 4222, so it never collides with a system server).
     pub nats_port: u16,
     pub ready_timeout_secs: u64,
-    /// Directory of the service binaries; empty: beside the `cairn` executable, then PATH.
-    pub service_bin_dir: String,
 }
 
 impl CairnConfig {

@@ -48,9 +48,8 @@ impl JsonRecordDecoder {
             if std::mem::replace(&mut seen[at], true) {
                 // Overridden, yet still a value a map of JSON values holds: a number out of
                 // f64's range (1e400) fails the line here as it would anywhere else.
-                serde_json::from_str::<serde_json::Value>(raw.get()).map_err(|error| {
-                    DecodeError::in_column(line, column.name.as_str(), error.to_string())
-                })?;
+                serde_json::from_str::<serde_json::Value>(raw.get())
+                    .map_err(|error| DecodeError::in_column(line, column.name.as_str(), error.to_string()))?;
                 continue;
             }
             record[at] = value(raw, column)

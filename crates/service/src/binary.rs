@@ -1,30 +1,22 @@
-//! The `main` of every service binary.
+//! One service in this process: what `cairn serve <service>` runs.
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::ExitCode;
 
 use cairn_config::CairnConfig;
 use cairn_domain::ServiceKind;
-use clap::Parser;
 
 use crate::{RunningService, StartError, shutdown_signal};
 
-#[derive(Debug, Parser)]
-struct Args {
-    /// Configuration file (default: ./cairn.toml if present).
-    #[arg(long, short = 'c', env = "CAIRN_CONFIG")]
-    config: Option<PathBuf>,
-}
-
-/// Loads configuration, installs telemetry, runs the service until SIGINT/SIGTERM, stops it.
-pub fn main<F, Fut>(kind: ServiceKind, run: F) -> ExitCode
+/// Loads configuration (`config`, else ./cairn.toml if present), installs telemetry, runs the
+/// service until SIGINT/SIGTERM, stops it. Exit code 2 for configuration errors.
+pub fn serve<F, Fut>(kind: ServiceKind, config: Option<&Path>, run: F) -> ExitCode
 where
     F: FnOnce(CairnConfig) -> Fut,
     Fut: Future<Output = Result<RunningService, StartError>>,
 {
-    let args = Args::parse();
-    let config = match cairn_config::load(args.config.as_deref()) {
+    let config = match cairn_config::load(config) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("cairn-{kind}: {error}");

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![expect(clippy::unwrap_used, reason = "a test harness fails loudly")]
 
+mod binary;
 mod config;
 mod db;
 mod memory;
@@ -8,6 +9,7 @@ mod nats;
 mod python;
 mod s3;
 
+pub use binary::{cairn, serve};
 pub use config::config;
 pub use db::TestDb;
 pub use memory::{cpu_seconds, peak_rss_mb};

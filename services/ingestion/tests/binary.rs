@@ -12,7 +12,7 @@ async fn the_binary_runs_alone_and_stops_on_sigterm() {
     let nats = NatsServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn-ingestion"))
+    let mut child = cairn_testkit::serve("ingestion")
         .current_dir(dir.path())
         .env("CAIRN__NATS__URL", nats.url())
         .env("CAIRN__SERVICES__INGESTION__PORT", port.to_string())
@@ -48,7 +48,7 @@ async fn the_binary_runs_alone_and_stops_on_sigterm() {
 }
 
 fn spawn(dir: &std::path::Path, nats: &NatsServer, port: u16) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_cairn-ingestion"))
+    cairn_testkit::serve("ingestion")
         .current_dir(dir)
         .env("CAIRN__NATS__URL", nats.url())
         .env("CAIRN__SERVICES__INGESTION__PORT", port.to_string())
@@ -117,10 +117,7 @@ async fn a_batch_cut_off_by_kill_9_leaves_nothing_behind() {
 
 #[test]
 fn a_bad_configuration_is_refused_at_start_naming_the_key() {
-    let output = Command::new(env!("CARGO_BIN_EXE_cairn-ingestion"))
-        .env("CAIRN__HTTP__MAX_BODY_BYTES", "12")
-        .output()
-        .unwrap();
+    let output = cairn_testkit::serve("ingestion").env("CAIRN__HTTP__MAX_BODY_BYTES", "12").output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("http.max_body_bytes"));
 }

@@ -4,7 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use cairn_client::Client;
@@ -72,7 +72,7 @@ impl Service {
     fn spawn(dir: &Path, nats: &NatsServer, port: u16) -> Self {
         let log =
             std::fs::OpenOptions::new().create(true).append(true).open(dir.join("service.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_cairn-ingestion"))
+        let child = cairn_testkit::serve("ingestion")
             .current_dir(dir)
             .env("CAIRN__NATS__URL", nats.url())
             .env("CAIRN__SERVICES__INGESTION__PORT", port.to_string())

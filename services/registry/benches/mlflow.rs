@@ -58,7 +58,7 @@ async fn wait_ready(http: &reqwest::Client, url: &str, child: &mut Child) {
 
 async fn cairn(http: &reqwest::Client, nats: &NatsServer, dir: &std::path::Path, db: Option<&str>) -> Server {
     let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cairn-registry"));
+    let mut command = cairn_testkit::serve("registry");
     command
         .env("CAIRN__NATS__URL", nats.url())
         .env("CAIRN__SERVICES__REGISTRY__PORT", port.to_string())

@@ -462,7 +462,7 @@ async fn kill_9_loses_nothing_acknowledged() {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = format!("http://127.0.0.1:{port}");
         let spawn = || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_cairn-registry"))
+            cairn_testkit::serve("registry")
                 .env("CAIRN__NATS__URL", nats.url())
                 .env("CAIRN__DATABASE__URL", db.url())
                 .env("CAIRN__SERVICES__REGISTRY__PORT", port.to_string())

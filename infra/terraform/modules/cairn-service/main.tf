@@ -75,7 +75,7 @@ resource "kubernetes_deployment_v1" "this" {
         container {
           name        = var.name
           image       = var.image
-          command     = ["/usr/local/bin/${local.full_name}"]
+          command     = ["/usr/local/bin/cairn", "serve", var.name]
           working_dir = local.work_dir
 
           port {

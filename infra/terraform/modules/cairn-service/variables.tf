@@ -1,5 +1,5 @@
 variable "name" {
-  description = "Service name without the cairn- prefix, e.g. \"feature-store\". The container runs /usr/local/bin/cairn-<name>."
+  description = "Service name without the cairn- prefix, e.g. \"feature-store\". The container runs `/usr/local/bin/cairn serve <name>`."
   type        = string
 
   validation {

@@ -1,4 +1,5 @@
-//! The `cairn` command.
+//! The `cairn` command's client and local-platform commands, as a library: the `cairn` binary
+//! (the workspace's top package) adds `cairn serve <service>` beside them and runs them here.
 
 mod children;
 mod config_show;
@@ -13,24 +14,15 @@ mod status;
 mod table;
 mod up;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-#[derive(Debug, Parser)]
-#[command(name = "cairn", version, about = "Cairn: from raw events to monitored models in production")]
-struct Cli {
-    /// Configuration file (default: ./cairn.toml if present).
-    #[arg(long, short = 'c', global = true, env = "CAIRN_CONFIG")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
+use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the whole platform locally: nats-server plus the six service binaries, until Ctrl-C.
+pub enum Command {
+    /// Run the whole platform locally: nats-server plus the six services (each `cairn serve
+    /// <service>` in its own process), until Ctrl-C.
     Up {
         /// Use this NATS server instead of starting one.
         #[arg(long)]
@@ -82,7 +74,7 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
-enum DatasetsCommand {
+pub enum DatasetsCommand {
     /// Every declared dataset.
     List {
         #[arg(long)]
@@ -156,7 +148,7 @@ enum DatasetsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum FeaturesCommand {
+pub enum FeaturesCommand {
     /// What applying the definitions would create, change and delete.
     Plan {
         /// A .toml or .json file of definitions, or a directory of them.
@@ -244,7 +236,7 @@ enum FeaturesCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum RunsCommand {
+pub enum RunsCommand {
     /// An experiment's runs, newest first, with their metrics.
     List {
         /// The experiment's name.
@@ -269,7 +261,7 @@ enum RunsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum ModelsCommand {
+pub enum ModelsCommand {
     /// Every registered model.
     List {
         #[arg(long)]
@@ -367,7 +359,7 @@ enum ModelsCommand {
 }
 
 #[derive(Debug, Subcommand)]
-enum ConfigCommand {
+pub enum ConfigCommand {
     /// Print the effective configuration (defaults, file, environment) with secrets redacted.
     Show {
         #[arg(long)]
@@ -375,9 +367,9 @@ enum ConfigCommand {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let config = match cairn_config::load(cli.config.as_deref()) {
+/// Runs one command with the configuration in `config_file` (else ./cairn.toml if present).
+pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
+    let config = match cairn_config::load(config_file) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("cairn: {error}");
@@ -392,8 +384,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Up { nats_url } => up::run(config, cli.config.as_deref(), nats_url).await,
+        match command {
+            Command::Up { nats_url } => up::run(config, config_file, nats_url).await,
             Command::Status { json } => status::run(&config, json).await,
             Command::Datasets { command } => match command {
                 DatasetsCommand::List { json } => datasets::list(&config, json).await,
