@@ -24,9 +24,11 @@ impl fmt::Display for LibrarySource {
     }
 }
 
-const HOW_TO_INSTALL: &str = "run infra/local/setup (it installs the library there), or `pip install \
+const HOW_TO_INSTALL: &str = "infra/local/setup installs it where Cairn looks when runtime.onnxruntime \
+     and ORT_DYLIB_PATH are empty (~/.cache/cairn/onnxruntime/libonnxruntime.so); or `pip install \
      onnxruntime` and set runtime.onnxruntime (CAIRN__RUNTIME__ONNXRUNTIME) or ORT_DYLIB_PATH to its \
-     onnxruntime/capi/libonnxruntime.so.<version>; the Docker image has it at /usr/local/lib/libonnxruntime.so";
+     onnxruntime/capi/libonnxruntime.so.<version>; the Docker image has it at \
+     /usr/local/lib/libonnxruntime.so";
 
 /// Everything that can go wrong loading ONNX Runtime, loading a model or running one.
 #[derive(Debug, thiserror::Error)]

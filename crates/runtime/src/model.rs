@@ -76,12 +76,12 @@ impl Model {
     /// ONNX Runtime can load are [`RuntimeError::Model`]; inputs or outputs of a kind the runtime
     /// does not carry are [`RuntimeError::Unsupported`].
     pub fn load(runtime: &Runtime, bytes: &[u8], options: &SessionOptions) -> Result<Model, RuntimeError> {
-        let first = session(runtime, bytes, options)?;
+        let first = build_session(runtime, bytes, options)?;
         let classes = crate::zipmap::class_labels(bytes);
         let signature = signature(first.inputs(), first.outputs(), |name| classes.get(name).cloned())?;
         let mut sessions = vec![Mutex::new(first)];
         for _ in 1..options.sessions {
-            sessions.push(Mutex::new(session(runtime, bytes, options)?));
+            sessions.push(Mutex::new(build_session(runtime, bytes, options)?));
         }
         Ok(Model { sessions: sessions.into_boxed_slice(), next: AtomicUsize::new(0), signature })
     }
@@ -101,9 +101,14 @@ impl Model {
     pub fn run<S: AsRef<str>>(&self, inputs: &[(S, Tensor)]) -> Result<Vec<Output>, RuntimeError> {
         let ordered = inputs::check(&self.signature, inputs)?;
         let values = inputs::values(&self.signature, &ordered)?;
-        let mut session = self.session();
-        let outputs = session.run(values).map_err(|error| RuntimeError::Run(error.to_string()))?;
-        outputs::convert(&self.signature, &outputs)
+        // The outputs are ONNX Runtime's own values, which outlive the run: the session is free
+        // for the next request while they are copied out.
+        let outputs = {
+            let mut session = self.session();
+            let outputs = session.run(values).map_err(|error| RuntimeError::Run(error.to_string()))?;
+            outputs.into_iter().map(|(name, value)| (name.to_owned(), value)).collect::<Vec<_>>()
+        };
+        outputs::convert(&self.signature, outputs)
     }
 
     /// How many sessions the model keeps (runs that can proceed at once).
@@ -126,7 +131,7 @@ impl Model {
     }
 }
 
-fn session(runtime: &Runtime, bytes: &[u8], options: &SessionOptions) -> Result<Session, RuntimeError> {
+fn build_session(runtime: &Runtime, bytes: &[u8], options: &SessionOptions) -> Result<Session, RuntimeError> {
     let setting = |error: ort::Error<_>| RuntimeError::Environment(format!("session options: {error}"));
     let optimization = match options.optimization {
         Optimization::Disable => GraphOptimizationLevel::Disable,

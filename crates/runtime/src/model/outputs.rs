@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use ort::session::SessionOutputs;
 use ort::value::{DynMapValueType, DynValue, TensorElementType, ValueType};
 
 use super::Output;
@@ -16,13 +15,13 @@ use crate::{ClassLabels, DataType, RuntimeError, Tensor, TensorData};
 
 pub(super) fn convert(
     signature: &Signature,
-    outputs: &SessionOutputs<'_>,
+    outputs: Vec<(String, DynValue)>,
 ) -> Result<Vec<Output>, RuntimeError> {
     outputs
-        .iter()
+        .into_iter()
         .map(|(name, value)| {
-            let fail = |message: String| RuntimeError::Output { name: name.to_owned(), message };
-            let port = signature.output(name).ok_or_else(|| fail("not in the model's signature".into()))?;
+            let fail = |message: String| RuntimeError::Output { name: name.clone(), message };
+            let port = signature.output(&name).ok_or_else(|| fail("not in the model's signature".into()))?;
             let (tensor, classes) = match &port.kind {
                 PortKind::Tensor { .. } => (tensor(&value).map_err(fail)?, None),
                 PortKind::SequenceOfMaps { key: DataType::Int64, classes } => {
@@ -42,7 +41,7 @@ pub(super) fn convert(
                     (tensor, Some(ClassLabels::Bytes(labels)))
                 }
             };
-            Ok(Output { name: name.to_owned(), tensor, classes })
+            Ok(Output { name, tensor, classes })
         })
         .collect()
 }
