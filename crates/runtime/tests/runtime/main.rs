@@ -41,7 +41,9 @@ fn library() -> &'static Path {
                 .and_then(|name| name.to_str())
                 .is_some_and(|name| name.starts_with("libonnxruntime.so"))
         });
-        library.unwrap_or_else(|| panic!("no libonnxruntime.so* in {}", capi.display()))
+        library.unwrap_or_else(|| {
+            panic!("no libonnxruntime.so* in {} (onnxruntime wheels ship it from 1.19 on)", capi.display())
+        })
     })
 }
 
