@@ -1,7 +1,8 @@
 //! A loaded model: its sessions, built once per model version and shared by every request.
 //!
-//! `ort`'s `Session::run` takes `&mut self` (ONNX Runtime's CPU provider runs concurrently, but
-//! `ort` guards against providers that do not), so one session runs one request at a time. A
+//! `ort`'s `Session::run` takes `&mut self` (ONNX Runtime documents `Run` as thread-safe, but
+//! `ort`'s authors saw crashes and corruption when one session ran concurrently, and no `unsafe`
+//! is allowed here to go around it), so one session runs one request at a time. A
 //! model keeps a small pool of sessions, each behind a mutex: a run takes the first free one
 //! (round-robin from a moving start, so sessions are used evenly) and waits for one only when
 //! every session is busy. With one intra-op thread per run, N sessions serve N requests at once
