@@ -182,6 +182,27 @@ mod tests {
     }
 
     #[test]
+    fn the_onnx_runtime_library_comes_from_the_environment_and_must_exist() {
+        let config = load_from(None, env(&[])).unwrap();
+        assert_eq!(
+            config.runtime.onnxruntime_library(),
+            None,
+            "empty: ORT_DYLIB_PATH, then the setup's path"
+        );
+
+        let library = tempfile::NamedTempFile::new().unwrap();
+        let path = library.path().to_str().unwrap();
+        let config = load_from(None, env(&[("CAIRN__RUNTIME__ONNXRUNTIME", path)])).unwrap();
+        assert_eq!(config.runtime.onnxruntime_library().as_deref(), Some(library.path()));
+
+        let error =
+            load_from(None, env(&[("CAIRN__RUNTIME__ONNXRUNTIME", "/nonexistent/libonnxruntime.so")]))
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("runtime.onnxruntime") && error.contains("infra/local/setup"), "{error}");
+    }
+
+    #[test]
     fn shipped_example_config_loads() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cairn.example.toml");
         let config = load_from(Some(&example), env(&[])).unwrap();

@@ -20,6 +20,7 @@ pub struct CairnConfig {
     pub ingestion: IngestionConfig,
     pub features: FeaturesConfig,
     pub registry: RegistryConfig,
+    pub runtime: ModelRuntimeConfig,
     pub services: ServicesConfig,
     pub up: UpConfig,
 }
@@ -179,6 +180,24 @@ pub struct FeaturesConfig {
     /// Memory one run of a feature view's SQL transformation may hold (sorts, windows,
     /// aggregates), MiB; past it, the query spills to disk.
     pub transform_memory_mib: u64,
+}
+
+/// The model runtime (ONNX Runtime) that serving, training's evaluation and monitoring load.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRuntimeConfig {
+    /// The ONNX Runtime shared library (`libonnxruntime.so`). Empty: the `ORT_DYLIB_PATH`
+    /// environment variable, else where `infra/local/setup` installs it
+    /// (`~/.cache/cairn/onnxruntime/libonnxruntime.so`).
+    #[serde(default)]
+    pub onnxruntime: String,
+}
+
+impl ModelRuntimeConfig {
+    /// The configured library, `None` when empty (the runtime then looks further).
+    pub fn onnxruntime_library(&self) -> Option<PathBuf> {
+        Some(PathBuf::from(&self.onnxruntime)).filter(|_| !self.onnxruntime.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -86,6 +86,15 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
     if config.storage.s3.secret_access_key.is_set() && config.storage.s3.access_key_id.is_empty() {
         problem("storage.s3.access_key_id", "must be set with storage.s3.secret_access_key".into());
     }
+    if let Some(library) = config.runtime.onnxruntime_library().filter(|path| !path.is_file()) {
+        problem(
+            "runtime.onnxruntime",
+            format!(
+                "file {} does not exist (infra/local/setup installs ONNX Runtime; leave the key empty to use it)",
+                library.display()
+            ),
+        );
+    }
     if config.ingestion.stream_flush_rows == 0 {
         problem("ingestion.stream_flush_rows", "must be at least 1".into());
     }
