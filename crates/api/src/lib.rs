@@ -7,6 +7,7 @@ mod features;
 mod online;
 mod operations;
 mod registry;
+mod serving;
 
 pub use batches::{
     Batch, BatchPage, DatasetFile, DatasetLineage, DatasetVersion, NewImport, QuarantinedRecord, VersionPage,
@@ -21,7 +22,8 @@ pub use features::{
 };
 pub use online::{EventTime, FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub use operations::{Health, Readiness};
+pub use serving::{Endpoint, EndpointSpec};
 pub use registry::{
-    AliasAt, AliasMove, AliasRequest, AuditEntry, DatasetRef, Decision, Lineage, Model, ModelVersion,
+    AliasAt, AliasMove, AliasRequest, AuditEntry, DatasetRef, Decision, Lineage, Model, ModelFile, ModelVersion,
     ModelVersionSummary, NewAliasRequest, OnnxDim, OnnxSignature, OnnxTensor, Run, RunPage, TrainedModel,
 };

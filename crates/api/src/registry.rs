@@ -51,6 +51,20 @@ pub struct ModelVersion {
     /// What its ONNX model takes and gives, read from the file when the version was created
     /// (absent when the version holds no `.onnx` file).
     pub signature: Option<OnnxSignature>,
+    /// Its ONNX model file in the artifact store, to download (MLflow's artifact API,
+    /// `/api/2.0/mlflow-artifacts/artifacts/{path}`) and check.
+    #[serde(default)]
+    pub model_file: Option<ModelFile>,
+}
+
+/// A stored file of a model version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ModelFile {
+    /// Its path in the artifact store.
+    pub path: String,
+    pub bytes: i64,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
 }
 
 /// The inputs and outputs of an ONNX model, as its file declares them.

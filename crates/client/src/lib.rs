@@ -416,6 +416,18 @@ impl Client {
         self.post(&format!("/v1/approvals/{}/{verb}", segment(id)), decision).await
     }
 
+    /// A file of the registry's artifact store, whole (MLflow's artifact API, `path` as the
+    /// store names it). The registry checks the file's hash as it sends it.
+    pub async fn artifact(&self, path: &str) -> Result<bytes::Bytes, ClientError> {
+        let path: Vec<String> = path.split('/').map(segment).collect();
+        let url = self.url(&format!("/api/2.0/mlflow-artifacts/artifacts/{}", path.join("/")));
+        let response = self.send_unlimited(self.http.get(url)).await?;
+        if !response.status().is_success() {
+            return Err(failure(response).await);
+        }
+        response.bytes().await.map_err(|source| ClientError::Transport { url: self.base.clone(), source })
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         read(self.send(self.http.get(self.url(path))).await?).await
     }

@@ -21,6 +21,7 @@ pub struct CairnConfig {
     pub features: FeaturesConfig,
     pub registry: RegistryConfig,
     pub runtime: ModelRuntimeConfig,
+    pub serving: ServingConfig,
     pub services: ServicesConfig,
     pub up: UpConfig,
 }
@@ -200,14 +201,45 @@ impl ModelRuntimeConfig {
     }
 }
 
+/// The serving service: where it keeps downloaded models and how it runs them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServingConfig {
+    /// Where downloaded model files are cached, by hash; empty: `<data_dir>/serving/models`.
+    #[serde(default)]
+    pub model_cache_dir: String,
+    /// Sessions per loaded model version: requests one version runs at once (0: one per core,
+    /// at most 4).
+    pub sessions: usize,
+    /// Token for the registry when it requires authentication (`registry.tokens`).
+    #[serde(default)]
+    pub registry_token: Secret,
+    /// The most rows one request may carry.
+    pub max_rows: usize,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     /// HTTP port; 0 picks a free one.
     pub port: u16,
+    /// Where the other services reach this one; empty: `http://127.0.0.1:<port>` (one machine).
+    #[serde(default)]
+    pub url: String,
     /// Overrides `database.url` for this service.
     #[serde(default)]
     pub database_url: Secret,
+}
+
+impl ServiceConfig {
+    /// The base URL other services call it at.
+    pub fn base_url(&self) -> String {
+        if self.url.is_empty() {
+            format!("http://127.0.0.1:{}", self.port)
+        } else {
+            self.url.trim_end_matches('/').to_owned()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -274,6 +306,15 @@ impl CairnConfig {
     /// The artifact store's directory, when `storage.artifacts_url` is empty.
     pub fn artifacts_root(&self) -> PathBuf {
         self.data_dir.join("artifacts")
+    }
+
+    /// Where serving caches downloaded model files.
+    pub fn model_cache_dir(&self) -> PathBuf {
+        if self.serving.model_cache_dir.is_empty() {
+            self.data_dir.join("serving").join("models")
+        } else {
+            PathBuf::from(&self.serving.model_cache_dir)
+        }
     }
 
     /// The offline store's directory.

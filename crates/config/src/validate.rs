@@ -56,6 +56,18 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
     if config.http.max_body_bytes < 1024 {
         problem("http.max_body_bytes", "must be at least 1024".into());
     }
+    if config.serving.max_rows == 0 {
+        problem("serving.max_rows", "must be at least 1".into());
+    }
+    for kind in ServiceKind::ALL {
+        let url = &config.services.get(kind).url;
+        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            problem(
+                &format!("services.{}.url", kind.config_key()),
+                format!("`{url}` must start with http:// or https://"),
+            );
+        }
+    }
     let otlp = &config.telemetry.otlp_endpoint;
     if !(otlp.is_empty() || otlp.starts_with("http://") || otlp.starts_with("https://")) {
         problem("telemetry.otlp_endpoint", format!("`{otlp}` must be an http:// or https:// URL"));

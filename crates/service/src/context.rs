@@ -116,11 +116,36 @@ impl ServiceContext {
         configure: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
         consumers: Vec<ConsumerHandle>,
     ) -> Result<RunningService, StartError> {
+        self.serve_with_readiness(openapi, configure, consumers, None)
+    }
+
+    /// `serve`, with `/readyz` also reporting the reasons `extra` gives (the service's own
+    /// state: serving is not ready until every endpoint has loaded).
+    pub fn serve_with_readiness(
+        self,
+        openapi: utoipa::openapi::OpenApi,
+        configure: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
+        consumers: Vec<ConsumerHandle>,
+        extra: Option<ReadinessCheck>,
+    ) -> Result<RunningService, StartError> {
         let options = self.http_options();
+        let base = self.readiness();
+        let readiness: ReadinessCheck = match extra {
+            None => base,
+            Some(extra) => Arc::new(move || {
+                let (base, extra) = (base(), extra());
+                async move {
+                    let mut reasons = base.await;
+                    reasons.extend(extra.await);
+                    reasons
+                }
+                .boxed()
+            }),
+        };
         let api = ServiceApi {
             service: self.kind,
             openapi,
-            readiness: self.readiness(),
+            readiness,
             metrics: self.metrics.clone(),
             configure: Arc::new(configure),
         };

@@ -287,6 +287,26 @@ pub async fn list(db: &Database, path: String) -> Result<Vec<Entry>, ArtifactErr
     .await
 }
 
+/// Every file under `path`, at any depth, with its size and hash (no root check: for the
+/// registry's own reads of a version's files).
+pub(crate) async fn files_under(db: &Database, path: String) -> Result<Vec<CopiedFile>, DbError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT path, bytes, sha256 FROM artifacts WHERE path >= ")
+            .bind(format!("{path}/"))
+            .push(" AND path < ")
+            .bind(format!("{path}0"))
+            .push(" ORDER BY path");
+        Ok(sql
+            .load::<ArtifactRow>(conn)?
+            .into_iter()
+            .map(|row| CopiedFile { path: row.path, bytes: row.bytes, sha256: row.sha256 })
+            .collect())
+    })
+    .await
+}
+
 /// Removes a file, or every file under a directory.
 pub async fn delete(db: &Database, artifacts: &Artifacts, path: String) -> Result<(), ArtifactError> {
     let backend = db.backend();

@@ -120,6 +120,7 @@ pub async fn version_detail(
 ) -> Result<cairn_api::ModelVersion, ModelError> {
     let version = versions::version(db, name, version).await?;
     let lineage = lineage::lineage(db, &version).await?;
+    let model_file = versions::model_file(db, &version.storage_location).await?;
     Ok(cairn_api::ModelVersion {
         created_at: timestamp(version.creation_time)?,
         stage: version.current_stage.as_str().to_owned(),
@@ -134,5 +135,6 @@ pub async fn version_detail(
         model_id: version.model_id,
         lineage,
         signature: version.signature,
+        model_file,
     })
 }

@@ -282,6 +282,21 @@ pub async fn create_version(
     Ok(created)
 }
 
+/// The ONNX model file of a version whose files the registry stores (none for a version
+/// registered from a URI it does not store, or without an `.onnx` file).
+pub(crate) async fn model_file(
+    db: &Database,
+    storage_location: &str,
+) -> Result<Option<cairn_api::ModelFile>, ModelError> {
+    let Some(root) = store_path(storage_location) else { return Ok(None) };
+    let files = artifacts::files_under(db, root).await?;
+    Ok(onnx_file(&files).map(|file| cairn_api::ModelFile {
+        path: file.path.clone(),
+        bytes: file.bytes,
+        sha256: file.sha256.clone(),
+    }))
+}
+
 /// The version's ONNX model: the `.onnx` file nearest the root (MLflow's ONNX flavour keeps
 /// `model.onnx` beside `MLmodel`), the first by path among equals.
 fn onnx_file(files: &[artifacts::CopiedFile]) -> Option<&artifacts::CopiedFile> {

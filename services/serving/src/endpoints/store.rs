@@ -1,0 +1,139 @@
+//! The `endpoints` table: every replica's shared truth of what each endpoint serves.
+
+use cairn_api::EndpointSpec;
+use cairn_db::{AnyConnection, Backend, Database, DbError, Sql, write_transaction};
+use cairn_domain::Timestamp;
+use cairn_events::v1;
+use cairn_service::Outbox;
+use diesel::QueryableByName;
+use diesel::sql_types::{BigInt, Nullable, Text};
+
+/// An endpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub name: String,
+    pub spec: EndpointSpec,
+    pub revision: i64,
+    pub updated_at: Timestamp,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    model: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    alias: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    version: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    revision: i64,
+    #[diesel(sql_type = BigInt)]
+    updated_at: i64,
+}
+
+impl TryFrom<Row> for Stored {
+    type Error = DbError;
+
+    fn try_from(row: Row) -> Result<Self, DbError> {
+        let updated_at = Timestamp::from_micros(row.updated_at)
+            .ok_or_else(|| DbError::Corrupt(format!("endpoint `{}`: time {}", row.name, row.updated_at)))?;
+        if row.alias.is_some() == row.version.is_some() {
+            return Err(DbError::Corrupt(format!("endpoint `{}`: needs an alias or a version", row.name)));
+        }
+        Ok(Stored {
+            spec: EndpointSpec { model: row.model, alias: row.alias, version: row.version },
+            name: row.name,
+            revision: row.revision,
+            updated_at,
+        })
+    }
+}
+
+const COLUMNS: &str = "name, model, alias, version, revision, updated_at";
+
+pub async fn list(db: &Database) -> Result<Vec<Stored>, DbError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        let mut sql = Sql::new(backend);
+        sql.push(&format!("SELECT {COLUMNS} FROM endpoints ORDER BY name"));
+        sql.load::<Row>(conn)?.into_iter().map(Stored::try_from).collect()
+    })
+    .await
+}
+
+pub async fn get(db: &Database, name: String) -> Result<Option<Stored>, DbError> {
+    let backend = db.backend();
+    db.call(move |conn| one(conn, backend, &name)).await
+}
+
+fn one(conn: &mut AnyConnection, backend: Backend, name: &str) -> Result<Option<Stored>, DbError> {
+    let mut sql = Sql::new(backend);
+    sql.push(&format!("SELECT {COLUMNS} FROM endpoints WHERE name = ")).bind(name);
+    sql.load::<Row>(conn)?.into_iter().next().map(Stored::try_from).transpose()
+}
+
+/// Creates or replaces the endpoint `name`, and stages the change for every replica.
+pub async fn put(db: &Database, name: String, spec: EndpointSpec) -> Result<Stored, DbError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        write_transaction(conn, |conn| {
+            let revision = one(conn, backend, &name)?.map_or(1, |stored| stored.revision + 1);
+            let now = Timestamp::now();
+            let mut sql = Sql::new(backend);
+            sql.push(&format!("INSERT INTO endpoints ({COLUMNS}) VALUES ("))
+                .bind(name.clone())
+                .push(", ")
+                .bind(spec.model.clone())
+                .push(", ")
+                .bind(spec.alias.clone())
+                .push(", ")
+                .bind(spec.version)
+                .push(", ")
+                .bind(revision)
+                .push(", ")
+                .bind(now.as_micros())
+                .push(
+                    ") ON CONFLICT (name) DO UPDATE SET model = excluded.model, alias = excluded.alias, \
+                     version = excluded.version, revision = excluded.revision, updated_at = excluded.updated_at",
+                );
+            sql.execute(conn)?;
+            Outbox::stage(conn, &changed(&name, &spec, revision, false))?;
+            Ok(Stored { name, spec, revision, updated_at: now })
+        })
+    })
+    .await
+}
+
+/// Deletes the endpoint `name`; false when there was none.
+pub async fn delete(db: &Database, name: String) -> Result<bool, DbError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        write_transaction(conn, |conn| {
+            let Some(stored) = one(conn, backend, &name)? else { return Ok(false) };
+            let mut sql = Sql::new(backend);
+            sql.push("DELETE FROM endpoints WHERE name = ").bind(name.clone());
+            sql.execute(conn)?;
+            Outbox::stage(conn, &changed(&name, &stored.spec, stored.revision + 1, true))?;
+            Ok(true)
+        })
+    })
+    .await
+}
+
+fn changed(name: &str, spec: &EndpointSpec, revision: i64, deleted: bool) -> v1::DeploymentChanged {
+    v1::DeploymentChanged {
+        deployment: name.to_owned(),
+        strategy: v1::RolloutStrategy::Direct.into(),
+        targets: vec![v1::DeploymentTarget {
+            model: spec.model.clone(),
+            version: spec.version.unwrap_or_default(),
+            traffic: 1.0,
+            shadow: false,
+        }],
+        revision,
+        alias: spec.alias.clone().unwrap_or_default(),
+        deleted,
+    }
+}
