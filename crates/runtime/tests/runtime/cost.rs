@@ -46,11 +46,15 @@ fn cost_of_a_row_single_and_batched() {
         println!("  {batch:>4} rows per run: {:>7.1} µs per row", micros(took) / (runs * batch) as f64);
     }
 
-    // Two threads sending single rows: one session (runs take turns) against two.
+    // Two threads sending single rows: one session (runs take turns) against two. The cores the
+    // process kept busy (CPU time over wall time) tell whether runs overlapped, whatever else the
+    // machine was doing.
     for sessions in [1, 2] {
         let model = Arc::new(case.model(&SessionOptions { sessions, ..SessionOptions::default() }));
-        let runs = 1000;
-        let took = time(1, |_| {
+        let runs = 5000;
+        let (mut best_rate, mut cores) = (0.0, 0.0);
+        for _ in 0..3 {
+            let (start, cpu) = (Instant::now(), cairn_testkit::cpu_seconds(std::process::id()));
             let threads: Vec<_> = (0..2)
                 .map(|_| {
                     let (model, singles, name) = (model.clone(), singles.clone(), name.clone());
@@ -64,9 +68,16 @@ fn cost_of_a_row_single_and_batched() {
             for thread in threads {
                 thread.join().unwrap();
             }
-        });
-        let rate = (2 * runs) as f64 / took.as_secs_f64();
-        println!("  2 threads, 1 row per run, {sessions} session(s): {rate:>8.0} rows/s");
+            let wall = start.elapsed().as_secs_f64();
+            let rate = (2 * runs) as f64 / wall;
+            if rate > best_rate {
+                best_rate = rate;
+                cores = (cairn_testkit::cpu_seconds(std::process::id()) - cpu) / wall;
+            }
+        }
+        println!(
+            "  2 threads, 1 row per run, {sessions} session(s): {best_rate:>8.0} rows/s, {cores:.1} cores busy"
+        );
     }
 
     // What turning a ZipMap's maps into a tensor costs: the same 10-tree forest, both exports.
