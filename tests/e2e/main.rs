@@ -12,6 +12,7 @@ mod imports;
 mod migrations;
 mod online;
 mod readiness;
+mod serving;
 mod streams;
 mod transforms;
 

@@ -49,7 +49,10 @@ impl Platform {
         let _ = cairn_telemetry::init("cairn-e2e", &config.telemetry);
         let mut platform = Self { nats, config, services: Vec::new(), dir, _db: db };
         for kind in kinds {
-            platform.services.push(start_service(*kind, platform.config.clone()).await.unwrap());
+            let service = start_service(*kind, platform.config.clone()).await.unwrap();
+            // Services listen on free ports: the ones started after it reach it at its own.
+            platform.config.services.get_mut(*kind).url = service.url();
+            platform.services.push(service);
         }
         platform
     }

@@ -4,6 +4,7 @@
 mod children;
 mod config_show;
 mod datasets;
+mod endpoints;
 mod features;
 mod ingest;
 mod models;
@@ -60,6 +61,21 @@ pub enum Command {
     Runs {
         #[command(subcommand)]
         command: RunsCommand,
+    },
+    /// Serve a registered model on an endpoint: MODEL@ALIAS follows the alias as it moves,
+    /// MODEL@VERSION pins a version. The endpoint is named after the model unless --endpoint.
+    Deploy {
+        /// MODEL@ALIAS or MODEL@VERSION.
+        target: String,
+        #[arg(long, short = 'e')]
+        endpoint: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Endpoints of the serving service: what each serves.
+    Endpoints {
+        #[command(subcommand)]
+        command: EndpointsCommand,
     },
     /// Show whether each service is ready.
     Status {
@@ -359,6 +375,31 @@ pub enum ModelsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum EndpointsCommand {
+    /// Every endpoint, with the version it serves.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One endpoint.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point an endpoint at MODEL@ALIAS or MODEL@VERSION (as `cairn deploy`).
+    Set {
+        name: String,
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the effective configuration (defaults, file, environment) with secrets redacted.
     Show {
@@ -500,6 +541,17 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
                 ModelsCommand::TrainedOn { dataset, version, json } => {
                     models::trained_on(&config, &dataset, version, json).await
                 }
+            },
+            Command::Deploy { target, endpoint, json } => {
+                endpoints::deploy(&config, &target, endpoint.as_deref(), json).await
+            }
+            Command::Endpoints { command } => match command {
+                EndpointsCommand::List { json } => endpoints::list(&config, json).await,
+                EndpointsCommand::Show { name, json } => endpoints::show(&config, &name, json).await,
+                EndpointsCommand::Set { name, target, json } => {
+                    endpoints::deploy(&config, &target, Some(&name), json).await
+                }
+                EndpointsCommand::Delete { name } => endpoints::delete(&config, &name).await,
             },
             Command::Ingest { file, dataset, format, json } => {
                 ingest::run(&config, &file, &dataset, format.as_deref(), json).await

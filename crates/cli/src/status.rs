@@ -6,6 +6,10 @@ use cairn_domain::ServiceKind;
 
 /// The URL clients use to reach a service under this configuration.
 pub(crate) fn service_url(config: &CairnConfig, kind: ServiceKind) -> String {
+    let service = config.services.get(kind);
+    if !service.url.is_empty() {
+        return service.base_url();
+    }
     let host = match config.http.host.as_str() {
         "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
         host => host,

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use cairn_api::{
     AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, BatchPage, Dataset, DatasetVersion, Decision,
-    Definitions, Entity, ErrorBody, FeatureService, FeatureView, Health, Materialization, MaterializeRequest,
+    Definitions, Endpoint, EndpointSpec, Entity, ErrorBody, FeatureService, FeatureView, Health, Materialization, MaterializeRequest,
     Model, ModelVersion, NewAliasRequest, NewDataset, NewImport, OnlineRequest, OnlineResponse, Plan,
     Readiness, Run, RunPage, SourceDataset, TrainedModel, TrainingData, TrainingDataRequest, VersionPage,
 };
@@ -414,6 +414,28 @@ impl Client {
     ) -> Result<AliasRequest, ClientError> {
         let verb = if approve { "approve" } else { "reject" };
         self.post(&format!("/v1/approvals/{}/{verb}", segment(id)), decision).await
+    }
+
+    /// Every endpoint of the serving service.
+    pub async fn endpoints(&self) -> Result<Vec<Endpoint>, ClientError> {
+        self.get("/v1/endpoints").await
+    }
+
+    pub async fn endpoint(&self, name: &str) -> Result<Endpoint, ClientError> {
+        self.get(&format!("/v1/endpoints/{}", segment(name))).await
+    }
+
+    /// Creates or changes an endpoint; the answer says whether the serving replica serves it.
+    pub async fn put_endpoint(&self, name: &str, spec: &EndpointSpec) -> Result<Endpoint, ClientError> {
+        let url = self.url(&format!("/v1/endpoints/{}", segment(name)));
+        // Loading a large model may take longer than an ordinary request.
+        read(self.send_unlimited(self.http.put(url).json(spec)).await?).await
+    }
+
+    pub async fn delete_endpoint(&self, name: &str) -> Result<(), ClientError> {
+        let url = self.url(&format!("/v1/endpoints/{}", segment(name)));
+        let response = self.send(self.http.delete(url)).await?;
+        if response.status().is_success() { Ok(()) } else { Err(failure(response).await) }
     }
 
     /// A file of the registry's artifact store, whole (MLflow's artifact API, `path` as the

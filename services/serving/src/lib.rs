@@ -1,12 +1,86 @@
 #![doc = include_str!("../README.md")]
 
-use cairn_config::CairnConfig;
-use cairn_domain::ServiceKind;
-use cairn_service::{RunningService, StartError};
+mod api;
+mod endpoints;
+mod follow;
+mod infer;
+mod models;
+mod oip;
 
-/// Starts the serving service; the returned handle knows its bound address.
+use std::sync::Arc;
+
+use cairn_client::Client;
+use cairn_config::CairnConfig;
+use cairn_db::Migrations;
+use cairn_domain::ServiceKind;
+use cairn_runtime::{Runtime, RuntimeConfig, SessionOptions};
+use cairn_service::{RunningService, StartError};
+use diesel_migrations::embed_migrations;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    name: "cairn-serving",
+    sqlite: &embed_migrations!("migrations/sqlite"),
+    postgres: &embed_migrations!("migrations/postgres"),
+};
+
+/// What the handlers share.
+pub(crate) struct State {
+    pub(crate) endpoints: Arc<endpoints::Endpoints>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) max_rows: usize,
+    /// Elements one request's inputs may hold together.
+    pub(crate) max_elements: usize,
+}
+
+/// Starts the serving service; the returned handle knows its bound address. ONNX Runtime must
+/// load (the error says how to install it); endpoints load in the background, and `/readyz`
+/// waits for them.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
-    let context = cairn_service::start(ServiceKind::Serving, config, &[]).await?;
-    let openapi = utoipa::openapi::OpenApiBuilder::new().build();
-    context.serve(openapi, |_| {}, Vec::new())
+    let runtime = Runtime::init(&RuntimeConfig { library: config.runtime.onnxruntime_library() })
+        .map_err(|error| StartError::Other(error.to_string()))?;
+    let mut registry = Client::new(config.services.registry.base_url());
+    if let Some(token) = config.serving.registry_token.expose() {
+        registry = registry.with_credentials("cairn-serving", token);
+    }
+    let mut options = SessionOptions::default();
+    if config.serving.sessions > 0 {
+        options.sessions = config.serving.sessions;
+    }
+    let models = models::Models::new(runtime, registry, config.model_cache_dir(), options);
+    let (max_body_bytes, max_rows) = (config.http.max_body_bytes, config.serving.max_rows);
+    let context = cairn_service::start(ServiceKind::Serving, config, &[MIGRATIONS]).await?;
+    let endpoints =
+        Arc::new(endpoints::Endpoints::new(context.db.clone(), context.outbox.clone(), models));
+    follow::start(&context.bus, Arc::clone(&endpoints), context.shutdown.clone())
+        .await
+        .map_err(StartError::Other)?;
+    // The first round loads every endpoint; the replica reports ready once it has. A short
+    // round (no endpoints, small models) is waited for here, a long one continues meanwhile.
+    let first = Arc::clone(&endpoints);
+    let mut loading = tokio::spawn(async move {
+        if let Err(error) = first.reconcile_all().await {
+            tracing::warn!(%error, "loading the endpoints; trying again next round");
+        }
+    });
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut loading).await;
+    let state = actix_web::web::Data::new(State {
+        endpoints: Arc::clone(&endpoints),
+        max_body_bytes,
+        max_rows,
+        // Enough for max_rows rows of a few hundred features, and bounded.
+        max_elements: max_rows.saturating_mul(1024).min(64 << 20),
+    });
+    let readiness: cairn_http::ReadinessCheck = Arc::new(move || {
+        let reasons = endpoints.readiness();
+        Box::pin(async move { reasons })
+    });
+    context.serve_with_readiness(
+        api::openapi(),
+        move |cfg| {
+            cfg.app_data(state.clone());
+            api::configure(cfg);
+        },
+        Vec::new(),
+        Some(readiness),
+    )
 }

@@ -1,0 +1,117 @@
+"""Scenarios for Cairn's serving with the clients users have: the `mlflow` client registers
+models in Cairn's registry (MLFLOW_TRACKING_URI), `tritonclient.http` (with its defaults: binary
+tensors both ways) and plain JSON requests query the serving service (CAIRN_SERVING_URL).
+
+Usage: serving_client.py SCENARIO [ARG...]; exits non-zero with a traceback when a check fails.
+"""
+
+import json
+import os
+import sys
+import urllib.parse
+
+import numpy as np
+import requests
+
+SERVING = os.environ.get("CAIRN_SERVING_URL", "")
+TOLERANCE = 1e-5
+
+NUMPY = {"FP32": np.float32, "FP64": np.float64, "INT64": np.int64, "INT32": np.int32,
+         "BOOL": np.bool_, "BYTES": np.object_}
+
+
+def register(name, onnx_path):
+    """Logs the file with MLflow's ONNX flavour and registers it as `name`; the version."""
+    import mlflow
+    import onnx
+
+    mlflow.set_experiment("zoo")
+    with mlflow.start_run():
+        info = mlflow.onnx.log_model(onnx.load(onnx_path), name="model", pip_requirements=["onnxruntime"])
+    return int(mlflow.register_model(f"models:/{info.model_id}", name).version)
+
+
+def deploy(endpoint, spec):
+    answer = requests.put(f"{SERVING}/v1/endpoints/{endpoint}", json=spec, timeout=120)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["state"] == "ready" and body["serving"] is not None, body
+    return body
+
+
+def as_numpy(tensor):
+    data = tensor["data"]
+    if tensor["datatype"] == "BYTES":
+        return np.array([str(value) for value in data], dtype=np.object_).reshape(tensor["shape"])
+    return np.array(data, dtype=NUMPY[tensor["datatype"]]).reshape(tensor["shape"])
+
+
+def check(name, expected, got):
+    want = as_numpy(expected)
+    got = np.asarray(got).reshape(want.shape)
+    if want.dtype == np.object_:
+        got = np.array([value.decode() if isinstance(value, bytes) else str(value) for value in got.flat],
+                       dtype=np.object_).reshape(want.shape)
+        assert (got == want).all(), f"{name}/{expected['name']}: {got[:4]} != {want[:4]}"
+    elif np.issubdtype(want.dtype, np.floating):
+        assert np.allclose(got.astype(np.float64), want.astype(np.float64), atol=TOLERANCE, rtol=0), \
+            f"{name}/{expected['name']}: largest difference {np.abs(got - want).max()}"
+    else:
+        assert (got == want).all(), f"{name}/{expected['name']}: {got.flat[:8]} != {want.flat[:8]}"
+
+
+def zoo(directory):
+    """Every zoo model registered, deployed and queried with tritonclient (binary both ways) and
+    with JSON (requests): labels exact, probabilities and values within 1e-5 of onnxruntime."""
+    import tritonclient.http as triton
+
+    url = urllib.parse.urlparse(SERVING)
+    client = triton.InferenceServerClient(url.netloc)
+    assert client.is_server_live()
+    names = sorted(file[:-len(".json")] for file in os.listdir(directory) if file.endswith(".json"))
+    assert len(names) >= 20, names
+    for name in names:
+        with open(os.path.join(directory, f"{name}.json")) as file:
+            case = json.load(file)
+        endpoint = f"zoo-{name}".replace("_", "-")
+        version = register(endpoint, os.path.join(directory, f"{name}.onnx"))
+        deploy(endpoint, {"model": endpoint, "version": version})
+        assert client.is_model_ready(endpoint)
+        metadata = client.get_model_metadata(endpoint)
+        assert metadata["versions"] == [str(version)], metadata
+        assert [i["name"] for i in metadata["inputs"]] == [i["name"] for i in case["inputs"]], metadata
+
+        # tritonclient's defaults: inputs as binary data, every output asked for as binary data.
+        inputs = []
+        for tensor in case["inputs"]:
+            value = as_numpy(tensor)
+            if tensor["datatype"] == "BYTES":
+                value = np.array([s.encode() for s in value.flat], dtype=np.object_).reshape(value.shape)
+            item = triton.InferInput(tensor["name"], list(value.shape), tensor["datatype"])
+            item.set_data_from_numpy(value)
+            inputs.append(item)
+        result = client.infer(endpoint, inputs)
+        assert result.get_response()["model_version"] == str(version)
+        for expected in case["outputs"]:
+            check(name, expected, result.as_numpy(expected["name"]))
+
+        # Plain JSON, nested data as KServe's client sends it, and an id echoed.
+        body = {"id": f"req-{name}", "model_name": endpoint, "inputs": [
+            {"name": t["name"], "shape": t["shape"], "datatype": t["datatype"],
+             "data": as_numpy(t).tolist()} for t in case["inputs"]]}
+        answer = requests.post(f"{SERVING}/v2/models/{endpoint}/infer", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        assert answer.headers["content-type"] == "application/json", answer.headers
+        response = answer.json()
+        assert response["id"] == f"req-{name}" and response["model_name"] == endpoint, response
+        outputs = {output["name"]: output for output in response["outputs"]}
+        for expected in case["outputs"]:
+            got = outputs[expected["name"]]
+            assert got["datatype"] == expected["datatype"], (name, got["datatype"], expected["datatype"])
+            check(name, expected, as_numpy(got))
+        print(f"{name}: {len(case['outputs'])} outputs match", flush=True)
+    print(f"{len(names)} models")
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1]](*sys.argv[2:])
