@@ -16,6 +16,10 @@ mod encode;
 mod json_data;
 mod metadata;
 
+#[cfg(test)]
+mod cost;
+#[cfg(test)]
+mod fuzz;
 
 use cairn_runtime::Tensor;
 
