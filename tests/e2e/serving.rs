@@ -8,7 +8,8 @@ use crate::{Platform, Store};
 fn zoo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/model_zoo.py");
-    let output = std::process::Command::new(cairn_testkit::python()).arg(script).arg(dir.path()).output().unwrap();
+    let output =
+        std::process::Command::new(cairn_testkit::python()).arg(script).arg(dir.path()).output().unwrap();
     assert!(output.status.success(), "model zoo: {}", String::from_utf8_lossy(&output.stderr));
     dir
 }
@@ -27,7 +28,11 @@ async fn scenario(platform: &Platform, name: &str, args: &[&str]) -> String {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "scenario {name} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "scenario {name} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     stdout
 }
 
@@ -38,7 +43,8 @@ async fn scenario(platform: &Platform, name: &str, args: &[&str]) -> String {
 #[tokio::test]
 async fn the_model_zoo_serves_what_onnxruntime_computes() {
     let zoo = zoo();
-    let platform = Platform::start_with(Store::Sqlite, &[ServiceKind::Registry, ServiceKind::Serving], &[]).await;
+    let platform =
+        Platform::start_with(Store::Sqlite, &[ServiceKind::Registry, ServiceKind::Serving], &[]).await;
     let printed = scenario(&platform, "zoo", &[zoo.path().to_str().unwrap()]).await;
     assert!(printed.lines().last().is_some_and(|line| line.ends_with(" models")), "{printed}");
     platform.stop().await;

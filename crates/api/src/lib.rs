@@ -22,8 +22,9 @@ pub use features::{
 };
 pub use online::{EventTime, FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub use operations::{Health, Readiness};
-pub use serving::{Endpoint, EndpointSpec};
 pub use registry::{
-    AliasAt, AliasMove, AliasRequest, AuditEntry, DatasetRef, Decision, Lineage, Model, ModelFile, ModelVersion,
-    ModelVersionSummary, NewAliasRequest, OnnxDim, OnnxSignature, OnnxTensor, Run, RunPage, TrainedModel,
+    AliasAt, AliasMove, AliasRequest, AuditEntry, DatasetRef, Decision, Lineage, Model, ModelFile,
+    ModelVersion, ModelVersionSummary, NewAliasRequest, OnnxDim, OnnxSignature, OnnxTensor, Run, RunPage,
+    TrainedModel,
 };
+pub use serving::{Endpoint, EndpointSpec};

@@ -39,7 +39,8 @@ pub(crate) async fn deploy(
 ) -> anyhow::Result<ExitCode> {
     let spec = spec(target)?;
     let name = endpoint.unwrap_or(&spec.model).to_owned();
-    let deployed = client(config).put_endpoint(&name, &spec).await.with_context(|| format!("deploying {target}"))?;
+    let deployed =
+        client(config).put_endpoint(&name, &spec).await.with_context(|| format!("deploying {target}"))?;
     if json {
         return print_json(&deployed);
     }

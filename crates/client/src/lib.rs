@@ -4,9 +4,10 @@ use std::time::Duration;
 
 use cairn_api::{
     AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, BatchPage, Dataset, DatasetVersion, Decision,
-    Definitions, Endpoint, EndpointSpec, Entity, ErrorBody, FeatureService, FeatureView, Health, Materialization, MaterializeRequest,
-    Model, ModelVersion, NewAliasRequest, NewDataset, NewImport, OnlineRequest, OnlineResponse, Plan,
-    Readiness, Run, RunPage, SourceDataset, TrainedModel, TrainingData, TrainingDataRequest, VersionPage,
+    Definitions, Endpoint, EndpointSpec, Entity, ErrorBody, FeatureService, FeatureView, Health,
+    Materialization, MaterializeRequest, Model, ModelVersion, NewAliasRequest, NewDataset, NewImport,
+    OnlineRequest, OnlineResponse, Plan, Readiness, Run, RunPage, SourceDataset, TrainedModel, TrainingData,
+    TrainingDataRequest, VersionPage,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;

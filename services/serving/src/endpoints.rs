@@ -148,9 +148,10 @@ impl Endpoints {
 
     /// Reconciles the endpoints following `alias` of `model` (the registry moved it).
     pub async fn alias_moved(&self, model: &str, alias: &str) -> Result<(), EndpointError> {
-        let following = store::list(&self.db).await?.into_iter().filter(|endpoint| {
-            endpoint.spec.model == model && endpoint.spec.alias.as_deref() == Some(alias)
-        });
+        let following = store::list(&self.db)
+            .await?
+            .into_iter()
+            .filter(|endpoint| endpoint.spec.model == model && endpoint.spec.alias.as_deref() == Some(alias));
         for endpoint in following {
             self.reconcile_one(endpoint).await;
         }
@@ -185,9 +186,9 @@ impl Endpoints {
         let serving_now = current.as_ref().and_then(|route| route.serving.clone());
         let (serving, error) = match wanted {
             Ok(version)
-                if serving_now.as_ref().is_some_and(|loaded| {
-                    loaded.model == stored.spec.model && loaded.version == version
-                }) =>
+                if serving_now
+                    .as_ref()
+                    .is_some_and(|loaded| loaded.model == stored.spec.model && loaded.version == version) =>
             {
                 (serving_now, None)
             }
@@ -203,10 +204,9 @@ impl Endpoints {
                 (serving_now, Some(error.to_string()))
             }
         };
-        if let (Some(before), Some(after)) = (&current, &serving) {
-            if before.serving.as_ref().map(|loaded| loaded.version) != Some(after.version) {
-                tracing::info!(endpoint = %stored.name, version = after.version, "swapped");
-            }
+        let before = current.as_ref().and_then(|route| route.serving.as_ref().map(|loaded| loaded.version));
+        if let Some(after) = serving.as_ref().filter(|after| before != Some(after.version)) {
+            tracing::info!(endpoint = %stored.name, version = after.version, ?before, "now serving");
         }
         let route = Arc::new(Route { stored, serving, error });
         self.routes.write().unwrap_or_else(PoisonError::into_inner).insert(route.stored.name.clone(), route);
@@ -216,7 +216,10 @@ impl Endpoints {
         let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
         self.models.retain(|model, version| {
             routes.values().any(|route| {
-                route.serving.as_ref().is_some_and(|loaded| loaded.model == model && loaded.version == version)
+                route
+                    .serving
+                    .as_ref()
+                    .is_some_and(|loaded| loaded.model == model && loaded.version == version)
             })
         });
     }

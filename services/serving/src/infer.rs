@@ -37,7 +37,11 @@ pub struct Inference {
 }
 
 /// The version that answers requests to `endpoint` (`version`: only if it is the one served).
-pub fn serving(endpoints: &Endpoints, endpoint: &str, version: Option<&str>) -> Result<Arc<Loaded>, InferError> {
+pub fn serving(
+    endpoints: &Endpoints,
+    endpoint: &str,
+    version: Option<&str>,
+) -> Result<Arc<Loaded>, InferError> {
     let route = endpoints.route(endpoint).ok_or_else(|| InferError::NoEndpoint(endpoint.to_owned()))?;
     let loaded = route.serving.clone().ok_or_else(|| InferError::NotReady {
         endpoint: endpoint.to_owned(),
@@ -52,7 +56,11 @@ pub fn serving(endpoints: &Endpoints, endpoint: &str, version: Option<&str>) -> 
 }
 
 /// Runs `inputs` on `version`: on this thread when small, else on the blocking pool.
-pub async fn run(version: Arc<Loaded>, inputs: Vec<(String, Tensor)>, max_rows: usize) -> Result<Inference, InferError> {
+pub async fn run(
+    version: Arc<Loaded>,
+    inputs: Vec<(String, Tensor)>,
+    max_rows: usize,
+) -> Result<Inference, InferError> {
     let rows = inputs.iter().map(|(_, tensor)| tensor.shape.first().copied().unwrap_or(1)).max().unwrap_or(0);
     if rows > max_rows {
         return Err(InferError::TooManyRows { rows, max: max_rows });

@@ -49,8 +49,7 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let models = models::Models::new(runtime, registry, config.model_cache_dir(), options);
     let (max_body_bytes, max_rows) = (config.http.max_body_bytes, config.serving.max_rows);
     let context = cairn_service::start(ServiceKind::Serving, config, &[MIGRATIONS]).await?;
-    let endpoints =
-        Arc::new(endpoints::Endpoints::new(context.db.clone(), context.outbox.clone(), models));
+    let endpoints = Arc::new(endpoints::Endpoints::new(context.db.clone(), context.outbox.clone(), models));
     follow::start(&context.bus, Arc::clone(&endpoints), context.shutdown.clone())
         .await
         .map_err(StartError::Other)?;

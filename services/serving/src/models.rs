@@ -16,7 +16,6 @@ use sha2::{Digest as _, Sha256};
 pub struct Loaded {
     pub model: String,
     pub version: i64,
-    pub sha256: String,
     pub runtime: Model,
 }
 
@@ -36,7 +35,9 @@ pub enum LoadError {
     NoModelFile { model: String, version: i64 },
     #[error("the registry is unavailable: {0}")]
     Registry(String),
-    #[error("version {version} of `{model}`: the downloaded file's SHA-256 is {got}, the registry records {expected}")]
+    #[error(
+        "version {version} of `{model}`: the downloaded file's SHA-256 is {got}, the registry records {expected}"
+    )]
     Corrupt { model: String, version: i64, expected: String, got: String },
     #[error("version {version} of `{model}` cannot load: {reason}")]
     Model { model: String, version: i64, reason: String },
@@ -70,7 +71,9 @@ impl Models {
     /// The version an alias points at now.
     pub async fn resolve_alias(&self, model: &str, alias: &str) -> Result<i64, LoadError> {
         match self.registry.alias_at(model, alias, None).await {
-            Ok(at) => at.version.ok_or_else(|| LoadError::NoAlias { model: model.into(), alias: alias.into() }),
+            Ok(at) => {
+                at.version.ok_or_else(|| LoadError::NoAlias { model: model.into(), alias: alias.into() })
+            }
             Err(error) if not_found(&error) => {
                 Err(LoadError::NoAlias { model: model.into(), alias: alias.into() })
             }
@@ -104,7 +107,8 @@ impl Models {
             }
             Err(error) => return Err(LoadError::Registry(error.to_string())),
         };
-        let file = detail.model_file.ok_or_else(|| LoadError::NoModelFile { model: model.into(), version })?;
+        let file =
+            detail.model_file.ok_or_else(|| LoadError::NoModelFile { model: model.into(), version })?;
         let bytes = self.bytes(model, version, &file).await?;
         let (runtime, options) = (self.runtime.clone(), self.options);
         let loaded = tokio::task::spawn_blocking(move || {
@@ -114,9 +118,12 @@ impl Models {
         })
         .await
         .map_err(|error| LoadError::Model { model: model.into(), version, reason: error.to_string() })?
-        .map_err(|error| LoadError::Model { model: model.into(), version, reason: error.to_string() })?;
-        let loaded =
-            Arc::new(Loaded { model: model.to_owned(), version, sha256: file.sha256, runtime: loaded });
+        .map_err(|error| LoadError::Model {
+            model: model.into(),
+            version,
+            reason: error.to_string(),
+        })?;
+        let loaded = Arc::new(Loaded { model: model.to_owned(), version, runtime: loaded });
         self.lock().insert(key, Arc::clone(&loaded));
         tracing::info!(model, version, "model version loaded");
         Ok(loaded)
@@ -138,7 +145,12 @@ impl Models {
 
     /// The file's bytes: from the cache when it holds them with the right hash, else downloaded,
     /// checked and cached.
-    async fn bytes(&self, model: &str, version: i64, file: &cairn_api::ModelFile) -> Result<Vec<u8>, LoadError> {
+    async fn bytes(
+        &self,
+        model: &str,
+        version: i64,
+        file: &cairn_api::ModelFile,
+    ) -> Result<Vec<u8>, LoadError> {
         let path = self.cache_dir.join(format!("{}.onnx", file.sha256));
         if let Ok(bytes) = tokio::fs::read(&path).await {
             if hex_sha256(&bytes) == file.sha256 {
@@ -152,7 +164,12 @@ impl Models {
         })?;
         let got = hex_sha256(&bytes);
         if got != file.sha256 {
-            return Err(LoadError::Corrupt { model: model.into(), version, expected: file.sha256.clone(), got });
+            return Err(LoadError::Corrupt {
+                model: model.into(),
+                version,
+                expected: file.sha256.clone(),
+                got,
+            });
         }
         let cache = |source| LoadError::Cache { path: path.clone(), source };
         tokio::fs::create_dir_all(&self.cache_dir).await.map_err(cache)?;

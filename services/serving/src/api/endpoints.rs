@@ -45,7 +45,10 @@ pub(super) async fn put(
 #[utoipa::path(delete, path = "/v1/endpoints/{name}", tag = "endpoints",
     params(("name" = String, Path)),
     responses((status = 204), (status = 404, body = cairn_http::ErrorBody)))]
-pub(super) async fn delete(state: web::Data<State>, name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn delete(
+    state: web::Data<State>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     state.endpoints.delete(&name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

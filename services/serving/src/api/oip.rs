@@ -57,9 +57,10 @@ async fn ready(state: web::Data<State>) -> HttpResponse {
 
 async fn metadata(state: web::Data<State>, path: web::Path<ModelPath>) -> HttpResponse {
     match infer::serving(&state.endpoints, &path.name, path.version.as_deref()) {
-        Ok(loaded) => {
-            json(StatusCode::OK, model_metadata(&path.name, &[loaded.version.to_string()], loaded.signature()))
-        }
+        Ok(loaded) => json(
+            StatusCode::OK,
+            model_metadata(&path.name, &[loaded.version.to_string()], loaded.signature()),
+        ),
         Err(failure) => infer_error(&failure),
     }
 }
@@ -127,7 +128,10 @@ async fn infer(
 }
 
 /// The outputs the request asked for, in its order; an unknown name is the request's mistake.
-fn select<'a>(outputs: &'a [Output], requested: &RequestedOutputs) -> Result<Vec<ResponseOutput<'a>>, String> {
+fn select<'a>(
+    outputs: &'a [Output],
+    requested: &RequestedOutputs,
+) -> Result<Vec<ResponseOutput<'a>>, String> {
     match requested {
         RequestedOutputs::All { binary } => Ok(outputs
             .iter()
@@ -138,7 +142,11 @@ fn select<'a>(outputs: &'a [Output], requested: &RequestedOutputs) -> Result<Vec
             .map(|wanted| {
                 let output = outputs.iter().find(|output| output.name == wanted.name).ok_or_else(|| {
                     let known: Vec<&str> = outputs.iter().map(|output| output.name.as_str()).collect();
-                    format!("output `{}`: the model has no such output (it has {})", wanted.name, known.join(", "))
+                    format!(
+                        "output `{}`: the model has no such output (it has {})",
+                        wanted.name,
+                        known.join(", ")
+                    )
                 })?;
                 Ok(ResponseOutput { name: &output.name, tensor: &output.tensor, binary: wanted.binary })
             })
@@ -181,5 +189,7 @@ fn error(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 fn json(status: StatusCode, body: Vec<u8>) -> HttpResponse {
-    HttpResponse::build(status).insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json"))).body(body)
+    HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")))
+        .body(body)
 }
