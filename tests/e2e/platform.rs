@@ -70,6 +70,12 @@ impl Platform {
         self.config.database_url(kind).expose().unwrap().to_owned()
     }
 
+    /// Stops one service, as if its process had gone away.
+    pub async fn stop_service(&mut self, kind: ServiceKind) {
+        let at = self.services.iter().position(|s| s.kind == kind).unwrap();
+        self.services.remove(at).stop().await;
+    }
+
     /// Stops and restarts one service on the same configuration (and database).
     pub async fn restart(&mut self, kind: ServiceKind) {
         let at = self.services.iter().position(|s| s.kind == kind).unwrap();

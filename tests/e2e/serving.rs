@@ -1,8 +1,13 @@
 //! Serving: models registered through the registry, served over the Open Inference Protocol.
 
-use cairn_domain::ServiceKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
-use crate::{Platform, Store};
+use cairn_domain::ServiceKind;
+use tokio::task::JoinHandle;
+
+use crate::{Platform, Store, eventually};
 
 /// The model zoo's ONNX files and onnxruntime's outputs on fixed rows, in a new directory.
 fn zoo() -> tempfile::TempDir {
@@ -47,5 +52,224 @@ async fn the_model_zoo_serves_what_onnxruntime_computes() {
         Platform::start_with(Store::Sqlite, &[ServiceKind::Registry, ServiceKind::Serving], &[]).await;
     let printed = scenario(&platform, "zoo", &[zoo.path().to_str().unwrap()]).await;
     assert!(printed.lines().last().is_some_and(|line| line.ends_with(" models")), "{printed}");
+    platform.stop().await;
+}
+
+/// Requests to `endpoint` in a loop from `tasks` clients until `stop`; every response's status
+/// and the version that answered, in order, per client.
+fn load(
+    url: String,
+    endpoint: &str,
+    tasks: usize,
+    stop: Arc<AtomicBool>,
+) -> Vec<JoinHandle<Vec<(u16, String)>>> {
+    let body = serde_json::json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 8],
+        "data": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]}]});
+    (0..tasks)
+        .map(|_| {
+            let (url, body, stop) =
+                (format!("{url}/v2/models/{endpoint}/infer"), body.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut seen = Vec::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let answer = http.post(&url).json(&body).send().await.unwrap();
+                    let status = answer.status().as_u16();
+                    let reply: serde_json::Value = answer.json().await.unwrap();
+                    let version = reply["model_version"].as_str().unwrap_or_default().to_owned();
+                    assert!(status == 200, "{status}: {reply}");
+                    seen.push((status, version));
+                }
+                seen
+            })
+        })
+        .collect()
+}
+
+async fn move_alias(platform: &Platform, model: &str, alias: &str, version: i64) {
+    let url =
+        format!("{}/api/2.0/mlflow/registered-models/alias", platform.service(ServiceKind::Registry).url());
+    let body = serde_json::json!({"name": model, "alias": alias, "version": version.to_string()});
+    let answer = reqwest::Client::new().post(url).json(&body).send().await.unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+}
+
+async fn endpoint(platform: &Platform, name: &str) -> serde_json::Value {
+    platform.client(ServiceKind::Serving).get(&format!("/v1/endpoints/{name}")).await.unwrap()
+}
+
+/// An endpoint following an alias swaps versions under a load of requests without one failure,
+/// every response naming the version that answered (and never an older one after a newer); a
+/// version that cannot load (not ONNX) leaves the previous one serving and says why; with the
+/// registry gone, the loaded version keeps answering.
+#[tokio::test]
+async fn alias_moves_under_load_swap_without_a_failed_request() {
+    let zoo = zoo();
+    let mut platform =
+        Platform::start_with(Store::Sqlite, &[ServiceKind::Registry, ServiceKind::Serving], &[]).await;
+    let broken = zoo.path().join("broken.bin");
+    std::fs::write(&broken, b"not an ONNX model").unwrap();
+    let file = |name: &str| zoo.path().join(format!("{name}.onnx")).display().to_string();
+    let printed = scenario(
+        &platform,
+        "versions",
+        &[
+            "scorer",
+            &file("random_forest_binary"),
+            &file("gradient_boosting_binary"),
+            broken.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(printed.lines().last(), Some("1 2 3"), "{printed}");
+    move_alias(&platform, "scorer", "champion", 1).await;
+
+    let serving = platform.client(ServiceKind::Serving);
+    let spec =
+        cairn_api::EndpointSpec { model: "scorer".into(), alias: Some("champion".into()), version: None };
+    let deployed = serving.put_endpoint("scorer", &spec).await.unwrap();
+    assert_eq!((deployed.state.as_str(), deployed.serving), ("ready", Some(1)), "{deployed:?}");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients = load(platform.service(ServiceKind::Serving).url(), "scorer", 4, Arc::clone(&stop));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    move_alias(&platform, "scorer", "champion", 2).await;
+    eventually("version 2 serving", || async {
+        (endpoint(&platform, "scorer").await["serving"] == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Version 3 is no model: it fails to load, version 2 keeps answering.
+    move_alias(&platform, "scorer", "champion", 3).await;
+    let failed = eventually("version 3 refused", || async {
+        let view = endpoint(&platform, "scorer").await;
+        (view["state"] == "failed").then_some(view)
+    })
+    .await;
+    assert_eq!(failed["serving"], 2, "{failed}");
+    assert!(failed["error"].as_str().unwrap().contains("cannot load"), "{failed}");
+
+    // The registry goes away: the loaded version keeps serving.
+    platform.stop_service(ServiceKind::Registry).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut answered = 0;
+    let mut seen_versions = std::collections::BTreeSet::new();
+    for client in clients {
+        let seen = client.await.unwrap();
+        answered += seen.len();
+        let versions: Vec<&str> = seen.iter().map(|(_, version)| version.as_str()).collect();
+        let first_two = versions.iter().position(|v| *v == "2").unwrap_or(versions.len());
+        assert!(
+            versions[first_two..].iter().all(|v| *v == "2"),
+            "an older version answered after a newer one"
+        );
+        seen_versions.extend(versions.into_iter().map(str::to_owned));
+    }
+    assert!(answered > 20, "{answered} requests");
+    assert_eq!(seen_versions.into_iter().collect::<Vec<_>>(), ["1", "2"]);
+    platform.stop().await;
+}
+
+/// Bad requests are 4xx in the protocol's shape, naming what is wrong; nothing reaches the model.
+#[tokio::test]
+async fn bad_requests_are_refused_with_the_reason() {
+    let zoo = zoo();
+    let platform = Platform::start_with(
+        Store::Sqlite,
+        &[ServiceKind::Registry, ServiceKind::Serving],
+        &[("CAIRN__HTTP__MAX_BODY_BYTES", "65536")],
+    )
+    .await;
+    let file = zoo.path().join("random_forest_binary.onnx");
+    scenario(&platform, "versions", &["scorer", file.to_str().unwrap()]).await;
+    let serving = platform.client(ServiceKind::Serving);
+    let pinned = cairn_api::EndpointSpec { model: "scorer".into(), alias: None, version: Some(1) };
+    serving.put_endpoint("scorer", &pinned).await.unwrap();
+
+    let url = platform.service(ServiceKind::Serving).url();
+    let http = reqwest::Client::new();
+    let infer = |path: &str, body: Vec<u8>| {
+        let request = http.post(format!("{url}{path}")).header("content-type", "application/json").body(body);
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let content_type = answer.headers()["content-type"].to_str().unwrap().to_owned();
+            assert_eq!(content_type, "application/json");
+            let body: serde_json::Value = answer.json().await.unwrap();
+            (status, body["error"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    let tensor = |name: &str, datatype: &str, shape: serde_json::Value, data: serde_json::Value| {
+        serde_json::to_vec(&serde_json::json!({"inputs": [
+            {"name": name, "datatype": datatype, "shape": shape, "data": data}]}))
+        .unwrap()
+    };
+    let row = serde_json::json!([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]);
+    let cases = [
+        (
+            "/v2/models/scorer/infer",
+            tensor("features", "FP32", serde_json::json!([1, 8]), row.clone()),
+            400,
+            "features",
+        ),
+        (
+            "/v2/models/scorer/infer",
+            tensor("input", "INT64", serde_json::json!([1, 8]), serde_json::json!([1, 2, 3, 4, 5, 6, 7, 8])),
+            400,
+            "FP32",
+        ),
+        (
+            "/v2/models/scorer/infer",
+            tensor("input", "FP32", serde_json::json!([1, 7]), serde_json::json!([1, 2, 3, 4, 5, 6, 7])),
+            400,
+            "input",
+        ),
+        (
+            "/v2/models/scorer/infer",
+            tensor("input", "FP32", serde_json::json!([2, 8]), row.clone()),
+            400,
+            "input",
+        ),
+        ("/v2/models/scorer/infer", b"{\"inputs\": [".to_vec(), 400, ""),
+        ("/v2/models/scorer/infer", vec![b' '; 100_000], 413, "max_body_bytes"),
+        (
+            "/v2/models/nobody/infer",
+            tensor("input", "FP32", serde_json::json!([1, 8]), row.clone()),
+            404,
+            "nobody",
+        ),
+        (
+            "/v2/models/scorer/versions/7/infer",
+            tensor("input", "FP32", serde_json::json!([1, 8]), row.clone()),
+            404,
+            "version 7",
+        ),
+    ];
+    for (path, body, status, mentions) in cases {
+        let (got, message) = infer(path, body).await;
+        assert_eq!(got, status, "{path}: {message}");
+        assert!(
+            !message.is_empty() && message.contains(mentions),
+            "{path}: `{message}` should name {mentions}"
+        );
+    }
+    let ok =
+        infer("/v2/models/scorer/versions/1/infer", tensor("input", "FP32", serde_json::json!([1, 8]), row))
+            .await;
+    assert_eq!(ok.0, 200, "{}", ok.1);
+
+    // Endpoints naming what the registry lacks are refused at once, in the platform's shape.
+    for spec in [
+        cairn_api::EndpointSpec { model: "scorer".into(), alias: None, version: Some(9) },
+        cairn_api::EndpointSpec { model: "scorer".into(), alias: Some("nobody".into()), version: None },
+        cairn_api::EndpointSpec { model: "ghost".into(), alias: None, version: Some(1) },
+    ] {
+        let error = serving.put_endpoint("other", &spec).await.unwrap_err();
+        assert_eq!(error.code(), Some("invalid_request"), "{spec:?}: {error}");
+    }
+    let error = serving.put_endpoint("bad/name", &pinned).await.unwrap_err();
+    assert!(error.to_string().contains("404") || error.code() == Some("invalid_request"), "{error}");
     platform.stop().await;
 }

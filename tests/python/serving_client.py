@@ -113,5 +113,26 @@ def zoo(directory):
     print(f"{len(names)} models")
 
 
+def versions(name, *files):
+    """Registers each file as the next version of `name` (a file that is not ONNX is logged as
+    a plain artifact named model.onnx, as a broken export would be); prints the versions."""
+    import mlflow
+
+    registered = []
+    for path in files:
+        if path.endswith(".onnx"):
+            registered.append(register(name, path))
+            continue
+        mlflow.set_experiment("zoo")
+        with mlflow.start_run() as run, open(path, "rb") as source:
+            mlflow.log_text(source.read().decode("latin-1"), "model/model.onnx")
+        client = mlflow.MlflowClient()
+        if not client.search_registered_models(f"name = '{name}'"):
+            client.create_registered_model(name)
+        version = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
+        registered.append(int(version.version))
+    print(" ".join(map(str, registered)))
+
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])
