@@ -4,20 +4,41 @@
 //! rows are read from the offline store (`run`): by materialization, the streaming path and
 //! historical retrieval.
 
+#[cfg(feature = "sql")]
 mod check;
+#[cfg(feature = "sql")]
 mod run;
+#[cfg(feature = "sql")]
+mod shape;
+#[cfg(not(feature = "sql"))]
+mod unbuilt;
 
-use std::sync::Arc;
+use arrow_schema::DataType;
+use cairn_db::DbError;
+use cairn_domain::ColumnType;
 
-use arrow_schema::{DataType, Field, Schema as ArrowSchema, SchemaRef};
-use cairn_api::{EntityDef, FeatureViewDef};
-use cairn_domain::{ColumnType, Name, Schema};
-use cairn_storage::data_type;
-
+#[cfg(feature = "sql")]
 pub(crate) use check::outputs;
-pub(crate) use run::{TransformError, Transforms};
+#[cfg(feature = "sql")]
+pub(crate) use run::Transforms;
+#[cfg(not(feature = "sql"))]
+pub(crate) use unbuilt::{Transforms, outputs};
 
 use crate::online::Catalog;
+
+/// Why a build without the `sql` feature (DataFusion, half of a cold release build) refuses a
+/// view with a query.
+#[cfg_attr(feature = "sql", expect(dead_code, reason = "the message of builds without the sql feature"))]
+pub(crate) const NOT_BUILT: &str = "SQL transformations are not in this build of Cairn: build it with \
+     `cargo build --release -p cairn --features sql-transforms` (the Docker image has them)";
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TransformError {
+    #[error("feature view `{view}`: {message}")]
+    Query { view: String, message: String },
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
 
 /// Views reading views deeper than this are refused (apply refuses cycles; this guards reads of
 /// definitions that another apply changed meanwhile).
@@ -41,9 +62,16 @@ pub(crate) fn reads(catalog: &Catalog, view: &cairn_api::FeatureView, dataset: &
     visit(catalog, view, dataset, 0)
 }
 
+/// Without DataFusion no query can be read.
+#[cfg(not(feature = "sql"))]
+fn references(_sql: &str) -> Result<Vec<String>, String> {
+    Err(NOT_BUILT.to_owned())
+}
+
 /// The names of the tables a query reads, or why it is not one query. Parsed on its own, without
 /// a session (the streaming path asks this for every landed batch), with DataFusion's default
 /// dialect and identifier normalization, as a session would.
+#[cfg(feature = "sql")]
 fn references(sql: &str) -> Result<Vec<String>, String> {
     use datafusion::sql::parser::{DFParser, Statement};
     use datafusion::sql::sqlparser::ast;
@@ -65,6 +93,7 @@ fn references(sql: &str) -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+#[cfg(feature = "sql")]
 /// DataFusion's message without the prefixes ("SQL error: ParserError(…)", "Schema error: ")
 /// that name its own modules rather than the problem.
 fn strip(error: &datafusion::error::DataFusionError) -> String {
@@ -80,37 +109,6 @@ fn strip(error: &datafusion::error::DataFusionError) -> String {
         DataFusionError::Plan(message) | DataFusionError::NotImplemented(message) => message.clone(),
         other => other.to_string(),
     }
-}
-
-/// A view's join keys: its entities' keys in order, each once (unknown entities are for the
-/// definitions' own checks to report).
-fn join_keys<'a>(view: &FeatureViewDef, entities: impl Fn(&Name) -> Option<&'a EntityDef>) -> Vec<Name> {
-    let mut keys: Vec<Name> = Vec::new();
-    for entity in view.entities.iter().filter_map(&entities) {
-        for key in &entity.join_keys {
-            if !keys.contains(key) {
-                keys.push(key.clone());
-            }
-        }
-    }
-    keys
-}
-
-/// The columns a view's rows have, as other views' queries see it: its join keys, event time and
-/// created time as its input holds them, then its features as declared.
-fn projection(view: &FeatureViewDef, join_keys: &[Name], input: &Schema) -> SchemaRef {
-    let timestamp = view.timestamp_field.as_ref().unwrap_or(&input.event_timestamp);
-    let held = join_keys.iter().chain([timestamp]).chain(view.created_timestamp_field.as_ref());
-    let mut fields: Vec<Field> = held
-        .filter_map(|name| input.column(name))
-        .map(|column| Field::new(column.name.as_str(), data_type(&column.column_type), true))
-        .collect();
-    fields.extend(
-        view.features
-            .iter()
-            .map(|feature| Field::new(feature.name.as_str(), data_type(&feature.column_type), true)),
-    );
-    Arc::new(ArrowSchema::new(fields))
 }
 
 /// The column type a query's result column has, as a feature or key: integers of any width,

@@ -9,7 +9,8 @@ use cairn_storage::arrow_schema;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
-use super::{column_type, join_keys, projection, references, strip};
+use super::shape::{join_keys, projection};
+use super::{column_type, references, strip};
 use crate::definitions::{DefinitionError, VIEW, invalid};
 
 const SQL: &str = "sql";

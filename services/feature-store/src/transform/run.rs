@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use cairn_api::FeatureView;
-use cairn_db::{Database, DbError};
+use cairn_db::Database;
 use cairn_storage::{OfflineStore, arrow_schema, data_type};
 use datafusion::catalog::TableProvider;
 use datafusion::dataframe::DataFrame;
@@ -21,21 +21,13 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{StreamExt as _, TryStreamExt as _};
 
-use super::{MAX_DEPTH, strip};
+use super::{MAX_DEPTH, TransformError, strip};
 use crate::online::Catalog;
 use crate::sources;
 use crate::sources::files_of;
 
 /// The scheme under which DataFusion finds the offline store.
 const STORE_URL: &str = "cairn-offline://store/";
-
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum TransformError {
-    #[error("feature view `{view}`: {message}")]
-    Query { view: String, message: String },
-    #[error(transparent)]
-    Database(#[from] DbError),
-}
 
 /// Runs views' queries: the offline store, the metadata that lists its files, and the memory a
 /// query may hold before it spills to disk.
