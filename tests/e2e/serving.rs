@@ -260,6 +260,30 @@ async fn bad_requests_are_refused_with_the_reason() {
             .await;
     assert_eq!(ok.0, 200, "{}", ok.1);
 
+    // The answered request, and only it, is in the prediction log with its inputs and outputs.
+    let jetstream = async_nats::jetstream::new(async_nats::connect(platform.nats.url()).await.unwrap());
+    eventually("the prediction logged", || async {
+        let mut stream = jetstream.get_stream("CAIRN_PREDICTIONS").await.unwrap();
+        (stream.info().await.unwrap().state.messages >= 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut logged = jetstream.get_stream("CAIRN_PREDICTIONS").await.unwrap();
+    assert_eq!(logged.info().await.unwrap().state.messages, 1, "only answered requests are logged");
+    let message = logged.get_raw_message(1).await.unwrap();
+    let event = <cairn_events::v1::PredictionLogged as prost::Message>::decode(message.payload).unwrap();
+    assert_eq!((event.deployment.as_str(), event.model.as_str(), event.version), ("scorer", "scorer", 1));
+    let inputs: serde_json::Value = serde_json::from_str(&event.inputs_json).unwrap();
+    assert_eq!(inputs["input"]["shape"], serde_json::json!([1, 8]), "{inputs}");
+    let outputs: serde_json::Value = serde_json::from_str(&event.outputs_json).unwrap();
+    assert_eq!(outputs["probabilities"]["shape"], serde_json::json!([1, 2]), "{outputs}");
+    assert!(!event.request_id.is_empty() && event.latency_micros > 0);
+
+    let metrics = reqwest::get(format!("{url}/metrics")).await.unwrap().text().await.unwrap();
+    let answered = r#"cairn_predictions_total{endpoint="scorer",outcome="ok",service="serving",version="1"} 1"#;
+    assert!(metrics.contains(answered), "{metrics}");
+    assert!(metrics.contains(r#"endpoint="(unknown)""#), "unknown endpoints share one label: {metrics}");
+
     // Endpoints naming what the registry lacks are refused at once, in the platform's shape.
     for spec in [
         cairn_api::EndpointSpec { model: "scorer".into(), alias: None, version: Some(9) },

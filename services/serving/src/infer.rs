@@ -33,6 +33,8 @@ pub enum InferError {
 #[derive(Debug)]
 pub struct Inference {
     pub version: Arc<Loaded>,
+    /// The request's inputs, handed back (for the prediction log).
+    pub inputs: Vec<(String, Tensor)>,
     pub outputs: Vec<Output>,
 }
 
@@ -66,17 +68,21 @@ pub async fn run(
         return Err(InferError::TooManyRows { rows, max: max_rows });
     }
     let elements: usize = inputs.iter().map(|(_, tensor)| tensor.data.len()).sum();
-    let outputs = if elements <= INLINE_ELEMENTS {
-        version.runtime.run(&inputs)
+    let (inputs, outputs) = if elements <= INLINE_ELEMENTS {
+        let outputs = version.runtime.run(&inputs);
+        (inputs, outputs)
     } else {
         let version = Arc::clone(&version);
-        tokio::task::spawn_blocking(move || version.runtime.run(&inputs))
-            .await
-            .map_err(|error| InferError::Failed(error.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let outputs = version.runtime.run(&inputs);
+            (inputs, outputs)
+        })
+        .await
+        .map_err(|error| InferError::Failed(error.to_string()))?
     };
     let outputs = outputs.map_err(|error| match error {
         error @ (RuntimeError::Input { .. } | RuntimeError::Run(_)) => InferError::Input(error.to_string()),
         error => InferError::Failed(error.to_string()),
     })?;
-    Ok(Inference { version, outputs })
+    Ok(Inference { version, inputs, outputs })
 }

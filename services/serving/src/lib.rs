@@ -4,6 +4,8 @@ mod api;
 mod endpoints;
 mod follow;
 mod infer;
+mod log;
+mod metrics;
 mod models;
 mod oip;
 
@@ -26,6 +28,8 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// What the handlers share.
 pub(crate) struct State {
     pub(crate) endpoints: Arc<endpoints::Endpoints>,
+    pub(crate) log: log::PredictionLog,
+    pub(crate) metrics: metrics::ServingMetrics,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_rows: usize,
     /// Elements one request's inputs may hold together.
@@ -62,8 +66,12 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         }
     });
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut loading).await;
+    let log = log::PredictionLog::start(context.bus.clone(), context.metrics.registry(), context.shutdown.clone());
+    let metrics = metrics::ServingMetrics::register(context.metrics.registry());
     let state = actix_web::web::Data::new(State {
         endpoints: Arc::clone(&endpoints),
+        log,
+        metrics,
         max_body_bytes,
         max_rows,
         // Enough for max_rows rows of a few hundred features, and bounded.

@@ -10,8 +10,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_runtime::Output;
 use futures::StreamExt as _;
 
+use std::time::Instant;
+
 use crate::State;
 use crate::infer::{self, InferError};
+use crate::log::Logged;
+use crate::metrics::Outcome;
 use crate::oip::{
     self, InferResponse, Limits, OipError, RequestedOutputs, ResponseOutput, error_body, model_metadata,
     model_ready, server_metadata,
@@ -78,35 +82,58 @@ async fn infer(
     request: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
+    let started = Instant::now();
+    // Only endpoints that exist become metric labels: a name in a path is anyone's to invent.
+    let label = if state.endpoints.route(&path.name).is_some() { path.name.as_str() } else { "(unknown)" };
+    let _in_flight = state.metrics.start(label);
+    let (response, version) = answer(&state, &path, &request, payload, started).await;
+    let outcome = match response.status() {
+        status if status.is_success() => Outcome::Ok,
+        status if status.is_client_error() => Outcome::Refused,
+        _ => Outcome::Failed,
+    };
+    state.metrics.finished(label, &version, outcome, started.elapsed().as_secs_f64());
+    response
+}
+
+/// The response, and the version that answered (empty when none did).
+async fn answer(
+    state: &State,
+    path: &ModelPath,
+    request: &HttpRequest,
+    payload: web::Payload,
+    started: Instant,
+) -> (HttpResponse, String) {
     let body = match read_body(payload, state.max_body_bytes).await {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(response) => return (response, String::new()),
     };
     let header = request.headers().get(HEADER_LENGTH).map(|value| value.to_str().unwrap_or("\u{fffd}"));
     let decoded = match oip::decode(&body, header, Limits { max_elements: state.max_elements }) {
         Ok(decoded) => decoded,
-        Err(failure) => return error(StatusCode::BAD_REQUEST, &failure.to_string()),
+        Err(failure) => return (error(StatusCode::BAD_REQUEST, &failure.to_string()), String::new()),
     };
     let version = match infer::serving(&state.endpoints, &path.name, path.version.as_deref()) {
         Ok(version) => version,
-        Err(failure) => return infer_error(&failure),
+        Err(failure) => return (infer_error(&failure), String::new()),
     };
+    let number = version.version.to_string();
     let inference = match infer::run(version, decoded.inputs, state.max_rows).await {
         Ok(inference) => inference,
-        Err(failure) => return infer_error(&failure),
+        Err(failure) => return (infer_error(&failure), number),
     };
     let outputs = match select(&inference.outputs, &decoded.outputs) {
         Ok(outputs) => outputs,
-        Err(message) => return error(StatusCode::BAD_REQUEST, &message),
+        Err(message) => return (error(StatusCode::BAD_REQUEST, &message), number),
     };
-    let version = inference.version.version.to_string();
+    let request_id = decoded.id.unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let response = InferResponse {
         model_name: &path.name,
-        model_version: Some(&version),
-        id: decoded.id.as_deref(),
+        model_version: Some(&number),
+        id: Some(&request_id),
         outputs,
     };
-    match oip::encode(&response) {
+    let response = match oip::encode(&response) {
         Ok(encoded) => {
             let mut builder = HttpResponse::Ok();
             match encoded.json_len {
@@ -121,10 +148,20 @@ async fn infer(
             builder.body(encoded.body)
         }
         Err(failure @ (OipError::NonFinite { .. } | OipError::TooLong { .. })) => {
-            error(StatusCode::INTERNAL_SERVER_ERROR, &failure.to_string())
+            return (error(StatusCode::INTERNAL_SERVER_ERROR, &failure.to_string()), number);
         }
-        Err(failure) => error(StatusCode::BAD_REQUEST, &failure.to_string()),
-    }
+        Err(failure) => return (error(StatusCode::BAD_REQUEST, &failure.to_string()), number),
+    };
+    state.log.record(Logged {
+        endpoint: path.name.clone(),
+        model: inference.version.model.clone(),
+        version: inference.version.version,
+        request_id,
+        inputs: inference.inputs,
+        outputs: inference.outputs,
+        latency_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+    });
+    (response, number)
 }
 
 /// The outputs the request asked for, in its order; an unknown name is the request's mistake.

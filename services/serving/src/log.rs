@@ -1,0 +1,134 @@
+//! The prediction log: every answered request goes to JetStream (`cairn.predictions.logged`) for
+//! monitoring, off the request path. A request hands its record to a bounded queue and never
+//! waits; one task turns records into events and publishes them in pipelined batches. When the
+//! queue is full (the bus slower than the traffic, or away) the record is dropped and counted —
+//! in `cairn_prediction_log_dropped_total` — never waited for.
+
+use cairn_bus::{Bus, RawEvent};
+use cairn_events::v1;
+use cairn_runtime::{Output, Tensor, TensorData};
+use prometheus::IntCounter;
+use serde::Serialize;
+use serde::ser::SerializeMap as _;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Records waiting to be published, at most; past it they are dropped.
+const QUEUE: usize = 8192;
+/// Records published in one pipelined batch, at most.
+const BATCH: usize = 512;
+
+/// One answered request.
+#[derive(Debug)]
+pub struct Logged {
+    pub endpoint: String,
+    pub model: String,
+    pub version: i64,
+    pub request_id: String,
+    pub inputs: Vec<(String, Tensor)>,
+    pub outputs: Vec<Output>,
+    pub latency_micros: i64,
+}
+
+pub struct PredictionLog {
+    queue: mpsc::Sender<Logged>,
+    dropped: IntCounter,
+}
+
+impl PredictionLog {
+    /// Starts the publishing task; it ends with `shutdown`, after publishing what it holds.
+    pub fn start(bus: Bus, registry: &prometheus::Registry, shutdown: CancellationToken) -> Self {
+        let (queue, mut records) = mpsc::channel::<Logged>(QUEUE);
+        let dropped = IntCounter::new(
+            "prediction_log_dropped_total",
+            "Predictions not logged: the queue to JetStream was full, or publishing failed",
+        )
+        .unwrap_or_else(|error| unreachable!("a fixed, valid metric: {error}"));
+        let _ = registry.register(Box::new(dropped.clone()));
+        let lost = dropped.clone();
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                let first = tokio::select! {
+                    record = records.recv() => record,
+                    () = shutdown.cancelled() => { records.close(); records.recv().await }
+                };
+                let Some(first) = first else { break };
+                batch.push(event(first));
+                while batch.len() < BATCH {
+                    match records.try_recv() {
+                        Ok(record) => batch.push(event(record)),
+                        Err(_) => break,
+                    }
+                }
+                if let Err(error) = bus.publish_many(&batch).await {
+                    tracing::warn!(%error, records = batch.len(), "prediction log: a batch was not published");
+                    lost.inc_by(batch.len() as u64);
+                }
+                batch.clear();
+            }
+        });
+        Self { queue, dropped }
+    }
+
+    /// Queues a record; drops it (counted) when the queue is full.
+    pub fn record(&self, logged: Logged) {
+        if self.queue.try_send(logged).is_err() {
+            self.dropped.inc();
+        }
+    }
+}
+
+fn event(logged: Logged) -> RawEvent {
+    let inputs = logged.inputs.iter().map(|(name, tensor)| (name.as_str(), tensor));
+    let outputs = logged.outputs.iter().map(|output| (output.name.as_str(), &output.tensor));
+    RawEvent::new(&v1::PredictionLogged {
+        deployment: logged.endpoint,
+        model: logged.model,
+        version: logged.version,
+        request_id: logged.request_id,
+        inputs_json: tensors_json(inputs),
+        outputs_json: tensors_json(outputs),
+        latency_micros: logged.latency_micros,
+        shadow: false,
+    })
+}
+
+/// `{"name": {"datatype": "FP32", "shape": [1, 8], "data": [...]}, ...}`: the Open Inference
+/// Protocol's tensor, flat data; non-finite floats as null.
+fn tensors_json<'a>(tensors: impl Iterator<Item = (&'a str, &'a Tensor)>) -> String {
+    struct Tensors<'a>(Vec<(&'a str, &'a Tensor)>);
+    impl Serialize for Tensors<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(self.0.len()))?;
+            for (name, tensor) in &self.0 {
+                map.serialize_entry(name, &Json(tensor))?;
+            }
+            map.end()
+        }
+    }
+    struct Json<'a>(&'a Tensor);
+    impl Serialize for Json<'_> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut map = serializer.serialize_map(Some(3))?;
+            map.serialize_entry("datatype", self.0.datatype().as_str())?;
+            map.serialize_entry("shape", &self.0.shape)?;
+            match &self.0.data {
+                TensorData::Bool(values) => map.serialize_entry("data", values)?,
+                TensorData::Uint8(values) => map.serialize_entry("data", values)?,
+                TensorData::Uint16(values) => map.serialize_entry("data", values)?,
+                TensorData::Uint32(values) => map.serialize_entry("data", values)?,
+                TensorData::Uint64(values) => map.serialize_entry("data", values)?,
+                TensorData::Int8(values) => map.serialize_entry("data", values)?,
+                TensorData::Int16(values) => map.serialize_entry("data", values)?,
+                TensorData::Int32(values) => map.serialize_entry("data", values)?,
+                TensorData::Int64(values) => map.serialize_entry("data", values)?,
+                TensorData::Fp32(values) => map.serialize_entry("data", values)?,
+                TensorData::Fp64(values) => map.serialize_entry("data", values)?,
+                TensorData::Bytes(values) => map.serialize_entry("data", values)?,
+            }
+            map.end()
+        }
+    }
+    serde_json::to_string(&Tensors(tensors.collect())).unwrap_or_default()
+}
