@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use cairn_api::{Canary, EndpointSpec};
 use cairn_domain::ServiceKind;
 use tokio::task::JoinHandle;
 
@@ -125,8 +126,7 @@ async fn alias_moves_under_load_swap_without_a_failed_request() {
     move_alias(&platform, "scorer", "champion", 1).await;
 
     let serving = platform.client(ServiceKind::Serving);
-    let spec =
-        cairn_api::EndpointSpec { model: "scorer".into(), alias: Some("champion".into()), version: None };
+    let spec = EndpointSpec::alias("scorer", "champion");
     let deployed = serving.put_endpoint("scorer", &spec).await.unwrap();
     assert_eq!((deployed.state.as_str(), deployed.serving), ("ready", Some(1)), "{deployed:?}");
 
@@ -185,7 +185,7 @@ async fn bad_requests_are_refused_with_the_reason() {
     let file = zoo.path().join("random_forest_binary.onnx");
     scenario(&platform, "versions", &["scorer", file.to_str().unwrap()]).await;
     let serving = platform.client(ServiceKind::Serving);
-    let pinned = cairn_api::EndpointSpec { model: "scorer".into(), alias: None, version: Some(1) };
+    let pinned = EndpointSpec::version("scorer", 1);
     serving.put_endpoint("scorer", &pinned).await.unwrap();
 
     let url = platform.service(ServiceKind::Serving).url();
@@ -280,20 +280,104 @@ async fn bad_requests_are_refused_with_the_reason() {
     assert!(!event.request_id.is_empty() && event.latency_micros > 0);
 
     let metrics = reqwest::get(format!("{url}/metrics")).await.unwrap().text().await.unwrap();
-    let answered = r#"cairn_predictions_total{endpoint="scorer",outcome="ok",service="serving",version="1"} 1"#;
+    let answered =
+        r#"cairn_predictions_total{endpoint="scorer",outcome="ok",service="serving",version="1"} 1"#;
     assert!(metrics.contains(answered), "{metrics}");
     assert!(metrics.contains(r#"endpoint="(unknown)""#), "unknown endpoints share one label: {metrics}");
 
     // Endpoints naming what the registry lacks are refused at once, in the platform's shape.
     for spec in [
-        cairn_api::EndpointSpec { model: "scorer".into(), alias: None, version: Some(9) },
-        cairn_api::EndpointSpec { model: "scorer".into(), alias: Some("nobody".into()), version: None },
-        cairn_api::EndpointSpec { model: "ghost".into(), alias: None, version: Some(1) },
+        EndpointSpec::version("scorer", 9),
+        EndpointSpec::alias("scorer", "nobody"),
+        EndpointSpec::version("ghost", 1),
     ] {
         let error = serving.put_endpoint("other", &spec).await.unwrap_err();
         assert_eq!(error.code(), Some("invalid_request"), "{spec:?}: {error}");
     }
     let error = serving.put_endpoint("bad/name", &pinned).await.unwrap_err();
     assert!(error.to_string().contains("404") || error.code() == Some("invalid_request"), "{error}");
+    platform.stop().await;
+}
+
+/// A canary answers its share of requests (within statistical tolerance), the same way for the
+/// same routing key; a shadow gets a copy of each request, off the request path, whose answer is
+/// logged under the request's id and never returned.
+#[tokio::test]
+async fn canary_and_shadow_split_requests_as_configured() {
+    let zoo = zoo();
+    let platform =
+        Platform::start_with(Store::Sqlite, &[ServiceKind::Registry, ServiceKind::Serving], &[]).await;
+    let file = |name: &str| zoo.path().join(format!("{name}.onnx")).display().to_string();
+    let files = [file("random_forest_binary"), file("gradient_boosting_binary"), file("lightgbm_binary")];
+    scenario(&platform, "versions", &["scorer", &files[0], &files[1], &files[2]]).await;
+    let spec = EndpointSpec {
+        canary: Some(Canary { version: 2, weight: 0.25 }),
+        shadow: Some(3),
+        ..EndpointSpec::version("scorer", 1)
+    };
+    let deployed = platform.client(ServiceKind::Serving).put_endpoint("scorer", &spec).await.unwrap();
+    assert_eq!(
+        (deployed.state.as_str(), deployed.serving, deployed.serving_canary, deployed.serving_shadow),
+        ("ready", Some(1), Some(2), Some(3)),
+        "{deployed:?}"
+    );
+
+    let url = format!("{}/v2/models/scorer/infer", platform.service(ServiceKind::Serving).url());
+    let http = reqwest::Client::new();
+    let body = serde_json::json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 8],
+        "data": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]}]});
+    let ask = |key: Option<String>| {
+        let mut request = http.post(&url).json(&body);
+        if let Some(key) = key {
+            request = request.header("cairn-routing-key", key);
+        }
+        async move {
+            let reply: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            (reply["model_version"].as_str().unwrap().to_owned(), reply["id"].as_str().unwrap().to_owned())
+        }
+    };
+    let requests = 1200;
+    let mut canary = 0;
+    let mut ids = std::collections::BTreeSet::new();
+    for _ in 0..requests {
+        let (version, id) = ask(None).await;
+        assert!(version == "1" || version == "2", "the shadow never answers: {version}");
+        canary += usize::from(version == "2");
+        ids.insert(id);
+    }
+    // Binomial(1200, 0.25): mean 300, standard deviation 15; five deviations either way.
+    assert!((225..=375).contains(&canary), "{canary} of {requests} to the canary");
+    for key in ["alice", "bob", "carol"] {
+        let (first, _) = ask(Some(key.to_owned())).await;
+        for _ in 0..20 {
+            assert_eq!(ask(Some(key.to_owned())).await.0, first, "key {key} moved");
+        }
+    }
+
+    // Every request's copy went to the shadow: its answers are in the log under the same ids.
+    let jetstream = async_nats::jetstream::new(async_nats::connect(platform.nats.url()).await.unwrap());
+    let total = (requests + 3 * 21) * 2;
+    let mut stream = eventually("every prediction logged", || async {
+        let mut stream = jetstream.get_stream("CAIRN_PREDICTIONS").await.unwrap();
+        (stream.info().await.unwrap().state.messages as usize >= total).then_some(stream)
+    })
+    .await;
+    let mut shadowed = std::collections::BTreeSet::new();
+    for sequence in 1..=stream.info().await.unwrap().state.messages {
+        let message = stream.get_raw_message(sequence).await.unwrap();
+        let event = <cairn_events::v1::PredictionLogged as prost::Message>::decode(message.payload).unwrap();
+        if event.shadow {
+            assert_eq!(event.version, 3);
+            shadowed.insert(event.request_id);
+        } else {
+            assert!(event.version == 1 || event.version == 2);
+        }
+    }
+    assert!(
+        ids.is_subset(&shadowed),
+        "{} of {} requests shadowed",
+        ids.intersection(&shadowed).count(),
+        ids.len()
+    );
     platform.stop().await;
 }

@@ -5,8 +5,9 @@ use cairn_domain::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// What an endpoint should serve: a model's version, or whichever version an alias points at
-/// (followed as it moves). Exactly one of `alias` and `version`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// (followed as it moves) — exactly one of `alias` and `version` — and optionally a canary that
+/// answers a share of the requests and a shadow that gets a copy of each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointSpec {
     pub model: String,
@@ -14,6 +15,34 @@ pub struct EndpointSpec {
     pub alias: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+    /// A version of the same model that gets a copy of every request, off the request path: its
+    /// answers go to the prediction log (marked shadow), never to the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<i64>,
+}
+
+impl EndpointSpec {
+    /// An endpoint of `model` following `alias`, nothing else.
+    pub fn alias(model: impl Into<String>, alias: impl Into<String>) -> Self {
+        Self { model: model.into(), alias: Some(alias.into()), version: None, canary: None, shadow: None }
+    }
+
+    /// An endpoint of `model` pinned to `version`, nothing else.
+    pub fn version(model: impl Into<String>, version: i64) -> Self {
+        Self { model: model.into(), alias: None, version: Some(version), canary: None, shadow: None }
+    }
+}
+
+/// A version of the same model answering a share of the requests (a canary, an A/B test).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Canary {
+    pub version: i64,
+    /// The share of requests it answers, above 0 and below 1. Requests with the same routing key
+    /// (the `Cairn-Routing-Key` header) always go the same way.
+    pub weight: f64,
 }
 
 /// An endpoint: what it should serve and what this replica serves now.
@@ -24,6 +53,12 @@ pub struct Endpoint {
     pub updated_at: Timestamp,
     /// The version answering requests on this replica (none until one has loaded).
     pub serving: Option<i64>,
+    /// The canary version answering its share here, once loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_canary: Option<i64>,
+    /// The shadow version getting copies here, once loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serving_shadow: Option<i64>,
     /// `ready`, `loading` (no version has loaded yet) or `failed` (the wanted version could not
     /// load; an earlier one may still serve).
     pub state: String,

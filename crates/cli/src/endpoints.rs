@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use cairn_api::{Endpoint, EndpointSpec};
+use cairn_api::{Canary, Endpoint, EndpointSpec};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_domain::ServiceKind;
@@ -17,6 +17,19 @@ fn client(config: &CairnConfig) -> Client {
     Client::new(service_url(config, ServiceKind::Serving))
 }
 
+/// `V:10%` (or `V:0.1`): version V answers that share of requests.
+fn canary(text: &str) -> anyhow::Result<Canary> {
+    let parsed = text.split_once(':').and_then(|(version, share)| {
+        let version = version.parse::<i64>().ok()?;
+        let weight = match share.strip_suffix('%') {
+            Some(percent) => percent.parse::<f64>().ok()? / 100.0,
+            None => share.parse::<f64>().ok()?,
+        };
+        Some(Canary { version, weight })
+    });
+    parsed.with_context(|| format!("--canary `{text}`: give VERSION:PERCENT, e.g. 3:10%"))
+}
+
 /// `MODEL@ALIAS` or `MODEL@VERSION` as an endpoint's spec.
 pub(crate) fn spec(target: &str) -> anyhow::Result<EndpointSpec> {
     let Some((model, at)) = target.rsplit_once('@') else {
@@ -26,18 +39,25 @@ pub(crate) fn spec(target: &str) -> anyhow::Result<EndpointSpec> {
         bail!("`{target}`: give MODEL@ALIAS or MODEL@VERSION");
     }
     Ok(match at.parse::<i64>() {
-        Ok(version) => EndpointSpec { model: model.to_owned(), alias: None, version: Some(version) },
-        Err(_) => EndpointSpec { model: model.to_owned(), alias: Some(at.to_owned()), version: None },
+        Ok(version) => EndpointSpec::version(model, version),
+        Err(_) => EndpointSpec::alias(model, at),
     })
 }
 
-pub(crate) async fn deploy(
-    config: &CairnConfig,
-    target: &str,
-    endpoint: Option<&str>,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let spec = spec(target)?;
+/// What `cairn deploy` is asked to do.
+#[derive(Debug)]
+pub(crate) struct Deploy<'a> {
+    pub target: &'a str,
+    pub endpoint: Option<&'a str>,
+    pub canary: Option<&'a str>,
+    pub shadow: Option<i64>,
+}
+
+pub(crate) async fn deploy(config: &CairnConfig, deploy: Deploy<'_>, json: bool) -> anyhow::Result<ExitCode> {
+    let Deploy { target, endpoint, canary: canary_text, shadow } = deploy;
+    let mut spec = spec(target)?;
+    spec.canary = canary_text.map(canary).transpose()?;
+    spec.shadow = shadow;
     let name = endpoint.unwrap_or(&spec.model).to_owned();
     let deployed =
         client(config).put_endpoint(&name, &spec).await.with_context(|| format!("deploying {target}"))?;
@@ -91,11 +111,18 @@ pub(crate) async fn delete(config: &CairnConfig, name: &str) -> anyhow::Result<E
 }
 
 fn follows(spec: &EndpointSpec) -> String {
-    match (&spec.alias, spec.version) {
+    let mut text = match (&spec.alias, spec.version) {
         (Some(alias), _) => format!("@{alias}"),
         (None, Some(version)) => format!("version {version}"),
         (None, None) => "—".to_owned(),
+    };
+    if let Some(canary) = &spec.canary {
+        text.push_str(&format!(", canary {} at {}%", canary.version, canary.weight * 100.0));
     }
+    if let Some(shadow) = spec.shadow {
+        text.push_str(&format!(", shadow {shadow}"));
+    }
+    text
 }
 
 fn print_one(endpoint: &Endpoint) {

@@ -69,6 +69,12 @@ pub enum Command {
         target: String,
         #[arg(long, short = 'e')]
         endpoint: Option<String>,
+        /// VERSION:PERCENT — another version answers that share of requests (e.g. 3:10%).
+        #[arg(long)]
+        canary: Option<String>,
+        /// A version that gets a copy of every request; its answers are logged, not returned.
+        #[arg(long)]
+        shadow: Option<i64>,
         #[arg(long)]
         json: bool,
     },
@@ -392,6 +398,10 @@ pub enum EndpointsCommand {
         name: String,
         target: String,
         #[arg(long)]
+        canary: Option<String>,
+        #[arg(long)]
+        shadow: Option<i64>,
+        #[arg(long)]
         json: bool,
     },
     Delete {
@@ -542,14 +552,26 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
                     models::trained_on(&config, &dataset, version, json).await
                 }
             },
-            Command::Deploy { target, endpoint, json } => {
-                endpoints::deploy(&config, &target, endpoint.as_deref(), json).await
+            Command::Deploy { target, endpoint, canary, shadow, json } => {
+                let deploy = endpoints::Deploy {
+                    target: &target,
+                    endpoint: endpoint.as_deref(),
+                    canary: canary.as_deref(),
+                    shadow,
+                };
+                endpoints::deploy(&config, deploy, json).await
             }
             Command::Endpoints { command } => match command {
                 EndpointsCommand::List { json } => endpoints::list(&config, json).await,
                 EndpointsCommand::Show { name, json } => endpoints::show(&config, &name, json).await,
-                EndpointsCommand::Set { name, target, json } => {
-                    endpoints::deploy(&config, &target, Some(&name), json).await
+                EndpointsCommand::Set { name, target, canary, shadow, json } => {
+                    let deploy = endpoints::Deploy {
+                        target: &target,
+                        endpoint: Some(&name),
+                        canary: canary.as_deref(),
+                        shadow,
+                    };
+                    endpoints::deploy(&config, deploy, json).await
                 }
                 EndpointsCommand::Delete { name } => endpoints::delete(&config, &name).await,
             },

@@ -22,9 +22,21 @@ pub use store::Stored;
 #[derive(Debug)]
 pub struct Route {
     pub stored: Stored,
+    /// The version answering requests (all, or all but the canary's share).
     pub serving: Option<Arc<Loaded>>,
-    /// Why the wanted version is not serving.
+    /// The canary and its share of requests, once loaded.
+    pub canary: Option<(Arc<Loaded>, f64)>,
+    /// The version getting a copy of each request, once loaded.
+    pub shadow: Option<Arc<Loaded>>,
+    /// Why a wanted version is not serving.
     pub error: Option<String>,
+}
+
+impl Route {
+    /// Every version this route holds.
+    fn versions(&self) -> impl Iterator<Item = &Arc<Loaded>> {
+        self.serving.iter().chain(self.canary.iter().map(|(loaded, _)| loaded)).chain(self.shadow.iter())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -107,14 +119,18 @@ impl Endpoints {
     pub async fn put(&self, name: &str, spec: EndpointSpec) -> Result<Endpoint, EndpointError> {
         check_name(name)?;
         check_spec(&spec)?;
+        let unknown = |error: LoadError| match error {
+            LoadError::Registry(_) => EndpointError::Unavailable(error),
+            error => EndpointError::Unknown(error),
+        };
         match &spec.alias {
             Some(alias) => self.models.resolve_alias(&spec.model, alias).await.map(drop),
             None => self.models.exists(&spec.model, spec.version.unwrap_or_default()).await,
         }
-        .map_err(|error| match error {
-            LoadError::Registry(_) => EndpointError::Unavailable(error),
-            error => EndpointError::Unknown(error),
-        })?;
+        .map_err(unknown)?;
+        for version in spec.canary.iter().map(|canary| canary.version).chain(spec.shadow) {
+            self.models.exists(&spec.model, version).await.map_err(unknown)?;
+        }
         let stored = store::put(&self.db, name.to_owned(), spec).await?;
         self.outbox.wake();
         self.reconcile_one(stored.clone()).await;
@@ -208,25 +224,74 @@ impl Endpoints {
         if let Some(after) = serving.as_ref().filter(|after| before != Some(after.version)) {
             tracing::info!(endpoint = %stored.name, version = after.version, ?before, "now serving");
         }
-        let route = Arc::new(Route { stored, serving, error });
+        let mut errors: Vec<String> = error.into_iter().collect();
+        let extra = |version: Option<i64>| {
+            let wanted = version?;
+            let held = current.as_ref().and_then(|route| {
+                route
+                    .versions()
+                    .find(|loaded| loaded.model == stored.spec.model && loaded.version == wanted)
+                    .cloned()
+            });
+            Some((wanted, held))
+        };
+        let (canary_wanted, shadow_wanted) =
+            (extra(stored.spec.canary.as_ref().map(|canary| canary.version)), extra(stored.spec.shadow));
+        let canary = match canary_wanted {
+            Some((version, held)) => self.extra(&stored, version, held, "canary", &mut errors).await,
+            None => None,
+        };
+        let shadow = match shadow_wanted {
+            Some((version, held)) => self.extra(&stored, version, held, "shadow", &mut errors).await,
+            None => None,
+        };
+        let weight = stored.spec.canary.as_ref().map_or(0.0, |canary| canary.weight);
+        let error = (!errors.is_empty()).then(|| errors.join("; "));
+        let route =
+            Arc::new(Route { stored, serving, canary: canary.map(|loaded| (loaded, weight)), shadow, error });
         self.routes.write().unwrap_or_else(PoisonError::into_inner).insert(route.stored.name.clone(), route);
+    }
+
+    /// A canary's or shadow's version: the one held, else loaded; a failure is noted and the role
+    /// left empty (all requests to the main version; no copies).
+    async fn extra(
+        &self,
+        stored: &Stored,
+        version: i64,
+        held: Option<Arc<Loaded>>,
+        role: &str,
+        errors: &mut Vec<String>,
+    ) -> Option<Arc<Loaded>> {
+        if held.is_some() {
+            return held;
+        }
+        match self.models.load(&stored.spec.model, version).await {
+            Ok(loaded) => Some(loaded),
+            Err(error) => {
+                tracing::warn!(endpoint = %stored.name, role, %error, "not loaded");
+                errors.push(format!("{role}: {error}"));
+                None
+            }
+        }
     }
 
     fn forget_unused(&self) {
         let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
         self.models.retain(|model, version| {
-            routes.values().any(|route| {
-                route
-                    .serving
-                    .as_ref()
-                    .is_some_and(|loaded| loaded.model == model && loaded.version == version)
-            })
+            routes
+                .values()
+                .flat_map(|route| route.versions())
+                .any(|loaded| loaded.model == model && loaded.version == version)
         });
     }
 
     fn view(&self, stored: Stored) -> Endpoint {
         let route = self.route(&stored.name);
         let serving = route.as_ref().and_then(|route| route.serving.as_ref().map(|loaded| loaded.version));
+        let serving_canary =
+            route.as_ref().and_then(|route| route.canary.as_ref().map(|(loaded, _)| loaded.version));
+        let serving_shadow =
+            route.as_ref().and_then(|route| route.shadow.as_ref().map(|loaded| loaded.version));
         let error = route.as_ref().and_then(|route| route.error.clone());
         let state = match (serving, &error) {
             (_, Some(_)) => "failed",
@@ -238,6 +303,8 @@ impl Endpoints {
             spec: stored.spec,
             updated_at: stored.updated_at,
             serving,
+            serving_canary,
+            serving_shadow,
             state: state.to_owned(),
             error,
         }
@@ -273,6 +340,21 @@ fn check_spec(spec: &EndpointSpec) -> Result<(), EndpointError> {
         (None, Some(version)) if version < 1 => {
             Err(EndpointError::Invalid(format!("`version` {version}: versions start at 1")))
         }
+        _ => Ok(()),
+    }?;
+    if let Some(canary) = &spec.canary {
+        if !(canary.weight > 0.0 && canary.weight < 1.0) {
+            return Err(EndpointError::Invalid(format!(
+                "`canary.weight` {}: a share of requests above 0 and below 1",
+                canary.weight
+            )));
+        }
+        if canary.version < 1 {
+            return Err(EndpointError::Invalid("`canary.version`: versions start at 1".into()));
+        }
+    }
+    match spec.shadow {
+        Some(version) if version < 1 => Err(EndpointError::Invalid("`shadow`: versions start at 1".into())),
         _ => Ok(()),
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cairn_runtime::{Output, RuntimeError, Tensor};
 
 use crate::endpoints::Endpoints;
+use crate::log::{Logged, PredictionLog};
 use crate::models::Loaded;
 
 /// Runs with more elements than this go to the blocking pool; smaller ones (a row or a few, tens
@@ -38,23 +39,59 @@ pub struct Inference {
     pub outputs: Vec<Output>,
 }
 
-/// The version that answers requests to `endpoint` (`version`: only if it is the one served).
-pub fn serving(
+/// Who answers a request, and who gets a copy.
+#[derive(Debug)]
+pub struct Chosen {
+    pub answer: Arc<Loaded>,
+    pub shadow: Option<Arc<Loaded>>,
+}
+
+/// The version that answers a request to `endpoint`: the one asked for (`version`, which must
+/// be one the endpoint holds), else the canary for its share of requests — the same way for the
+/// same routing `key` — else the main version; plus the shadow, when asked for no version.
+pub fn choose(
     endpoints: &Endpoints,
     endpoint: &str,
     version: Option<&str>,
-) -> Result<Arc<Loaded>, InferError> {
+    key: Option<&[u8]>,
+) -> Result<Chosen, InferError> {
     let route = endpoints.route(endpoint).ok_or_else(|| InferError::NoEndpoint(endpoint.to_owned()))?;
-    let loaded = route.serving.clone().ok_or_else(|| InferError::NotReady {
+    if let Some(asked) = version {
+        let held = asked.parse::<i64>().ok().and_then(|asked| {
+            [route.serving.as_ref(), route.canary.as_ref().map(|(loaded, _)| loaded), route.shadow.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|loaded| loaded.version == asked)
+        });
+        return match held {
+            Some(loaded) => Ok(Chosen { answer: Arc::clone(loaded), shadow: None }),
+            None => Err(InferError::NoVersion { endpoint: endpoint.to_owned(), version: asked.to_owned() }),
+        };
+    }
+    let main = route.serving.clone().ok_or_else(|| InferError::NotReady {
         endpoint: endpoint.to_owned(),
         reason: route.error.clone().unwrap_or_else(|| "loading".to_owned()),
     })?;
-    match version {
-        Some(asked) if asked.parse::<i64>().ok() != Some(loaded.version) => {
-            Err(InferError::NoVersion { endpoint: endpoint.to_owned(), version: asked.to_owned() })
+    let answer = match &route.canary {
+        Some((canary, weight)) if draw(key) < *weight => Arc::clone(canary),
+        _ => main,
+    };
+    Ok(Chosen { answer, shadow: route.shadow.clone() })
+}
+
+/// A number in [0, 1): from the routing key (so a key always draws the same), else at random.
+fn draw(key: Option<&[u8]>) -> f64 {
+    use sha2::{Digest as _, Sha256};
+    let bits = match key {
+        Some(key) => {
+            let digest = Sha256::digest(key);
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&digest[..8]);
+            u64::from_le_bytes(first)
         }
-        _ => Ok(loaded),
-    }
+        None => uuid::Uuid::new_v4().as_u64_pair().0,
+    };
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Runs `inputs` on `version`: on this thread when small, else on the blocking pool.
@@ -85,4 +122,32 @@ pub async fn run(
         error => InferError::Failed(error.to_string()),
     })?;
     Ok(Inference { version, inputs, outputs })
+}
+
+/// Runs a copy of a request on the shadow version, off the request path, and logs its answer
+/// (marked shadow, under the request's id) for comparison; a failure is logged, never returned.
+pub fn shadow(
+    log: Arc<PredictionLog>,
+    endpoint: String,
+    request_id: String,
+    version: Arc<Loaded>,
+    inputs: Vec<(String, Tensor)>,
+    max_rows: usize,
+) {
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        match run(version, inputs, max_rows).await {
+            Ok(inference) => log.record(Logged {
+                endpoint,
+                model: inference.version.model.clone(),
+                version: inference.version.version,
+                request_id,
+                inputs: inference.inputs,
+                outputs: inference.outputs,
+                latency_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+                shadow: true,
+            }),
+            Err(error) => tracing::info!(%endpoint, %request_id, %error, "the shadow version refused a copy"),
+        }
+    });
 }

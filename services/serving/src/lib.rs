@@ -28,7 +28,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 /// What the handlers share.
 pub(crate) struct State {
     pub(crate) endpoints: Arc<endpoints::Endpoints>,
-    pub(crate) log: log::PredictionLog,
+    pub(crate) log: Arc<log::PredictionLog>,
     pub(crate) metrics: metrics::ServingMetrics,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_rows: usize,
@@ -66,7 +66,11 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         }
     });
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut loading).await;
-    let log = log::PredictionLog::start(context.bus.clone(), context.metrics.registry(), context.shutdown.clone());
+    let log = Arc::new(log::PredictionLog::start(
+        context.bus.clone(),
+        context.metrics.registry(),
+        context.shutdown.clone(),
+    ));
     let metrics = metrics::ServingMetrics::register(context.metrics.registry());
     let state = actix_web::web::Data::new(State {
         endpoints: Arc::clone(&endpoints),

@@ -28,6 +28,8 @@ pub struct Logged {
     pub inputs: Vec<(String, Tensor)>,
     pub outputs: Vec<Output>,
     pub latency_micros: i64,
+    /// Answered by the shadow version, for comparison only.
+    pub shadow: bool,
 }
 
 pub struct PredictionLog {
@@ -90,7 +92,7 @@ fn event(logged: Logged) -> RawEvent {
         inputs_json: tensors_json(inputs),
         outputs_json: tensors_json(outputs),
         latency_micros: logged.latency_micros,
-        shadow: false,
+        shadow: logged.shadow,
     })
 }
 

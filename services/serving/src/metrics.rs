@@ -23,12 +23,18 @@ pub enum Outcome {
 impl ServingMetrics {
     pub fn register(registry: &Registry) -> Self {
         let requests = IntCounterVec::new(
-            Opts::new("predictions_total", "Inference requests by endpoint, version and outcome (ok, refused, failed)"),
+            Opts::new(
+                "predictions_total",
+                "Inference requests by endpoint, version and outcome (ok, refused, failed)",
+            ),
             &["endpoint", "version", "outcome"],
         );
         let latency = HistogramVec::new(
-            HistogramOpts::new("prediction_duration_seconds", "Inference request latency, body read to response")
-                .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5]),
+            HistogramOpts::new(
+                "prediction_duration_seconds",
+                "Inference request latency, body read to response",
+            )
+            .buckets(vec![0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5]),
             &["endpoint", "version"],
         );
         let in_flight = IntGaugeVec::new(

@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use cairn_runtime::Output;
 use futures::StreamExt as _;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::State;
@@ -22,6 +23,8 @@ use crate::oip::{
 };
 
 const HEADER_LENGTH: &str = "inference-header-content-length";
+/// Requests with the same value go to the same version of a canary split.
+const ROUTING_KEY: &str = "cairn-routing-key";
 
 pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v2", web::get().to(server))
@@ -60,17 +63,17 @@ async fn ready(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn metadata(state: web::Data<State>, path: web::Path<ModelPath>) -> HttpResponse {
-    match infer::serving(&state.endpoints, &path.name, path.version.as_deref()) {
-        Ok(loaded) => json(
-            StatusCode::OK,
-            model_metadata(&path.name, &[loaded.version.to_string()], loaded.signature()),
-        ),
+    match infer::choose(&state.endpoints, &path.name, path.version.as_deref(), None) {
+        Ok(chosen) => {
+            let (version, signature) = (chosen.answer.version.to_string(), chosen.answer.signature());
+            json(StatusCode::OK, model_metadata(&path.name, &[version], signature))
+        }
         Err(failure) => infer_error(&failure),
     }
 }
 
 async fn model_is_ready(state: web::Data<State>, path: web::Path<ModelPath>) -> HttpResponse {
-    match infer::serving(&state.endpoints, &path.name, path.version.as_deref()) {
+    match infer::choose(&state.endpoints, &path.name, path.version.as_deref(), None) {
         Ok(_) => json(StatusCode::OK, model_ready(&path.name)),
         Err(failure) => infer_error(&failure),
     }
@@ -113,12 +116,14 @@ async fn answer(
         Ok(decoded) => decoded,
         Err(failure) => return (error(StatusCode::BAD_REQUEST, &failure.to_string()), String::new()),
     };
-    let version = match infer::serving(&state.endpoints, &path.name, path.version.as_deref()) {
-        Ok(version) => version,
+    let key = request.headers().get(ROUTING_KEY).map(|value| value.as_bytes());
+    let chosen = match infer::choose(&state.endpoints, &path.name, path.version.as_deref(), key) {
+        Ok(chosen) => chosen,
         Err(failure) => return (infer_error(&failure), String::new()),
     };
-    let number = version.version.to_string();
-    let inference = match infer::run(version, decoded.inputs, state.max_rows).await {
+    let number = chosen.answer.version.to_string();
+    let copy = chosen.shadow.map(|shadow| (shadow, decoded.inputs.clone()));
+    let inference = match infer::run(chosen.answer, decoded.inputs, state.max_rows).await {
         Ok(inference) => inference,
         Err(failure) => return (infer_error(&failure), number),
     };
@@ -152,6 +157,10 @@ async fn answer(
         }
         Err(failure) => return (error(StatusCode::BAD_REQUEST, &failure.to_string()), number),
     };
+    if let Some((shadow, inputs)) = copy {
+        let (log, endpoint, id) = (Arc::clone(&state.log), path.name.clone(), request_id.clone());
+        infer::shadow(log, endpoint, id, shadow, inputs, state.max_rows);
+    }
     state.log.record(Logged {
         endpoint: path.name.clone(),
         model: inference.version.model.clone(),
@@ -160,6 +169,7 @@ async fn answer(
         inputs: inference.inputs,
         outputs: inference.outputs,
         latency_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+        shadow: false,
     });
     (response, number)
 }

@@ -1,6 +1,6 @@
 //! The `endpoints` table: every replica's shared truth of what each endpoint serves.
 
-use cairn_api::EndpointSpec;
+use cairn_api::{Canary, EndpointSpec};
 use cairn_db::{AnyConnection, Backend, Database, DbError, Sql, write_transaction};
 use cairn_domain::Timestamp;
 use cairn_events::v1;
@@ -9,7 +9,7 @@ use diesel::QueryableByName;
 use diesel::sql_types::{BigInt, Nullable, Text};
 
 /// An endpoint as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     pub name: String,
     pub spec: EndpointSpec,
@@ -27,6 +27,12 @@ struct Row {
     alias: Option<String>,
     #[diesel(sql_type = Nullable<BigInt>)]
     version: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    canary_version: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    canary_basis_points: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    shadow_version: Option<i64>,
     #[diesel(sql_type = BigInt)]
     revision: i64,
     #[diesel(sql_type = BigInt)]
@@ -42,8 +48,21 @@ impl TryFrom<Row> for Stored {
         if row.alias.is_some() == row.version.is_some() {
             return Err(DbError::Corrupt(format!("endpoint `{}`: needs an alias or a version", row.name)));
         }
+        let canary = match (row.canary_version, row.canary_basis_points) {
+            (Some(version), Some(basis_points)) => {
+                Some(Canary { version, weight: basis_points as f64 / 10_000.0 })
+            }
+            (None, None) => None,
+            _ => return Err(DbError::Corrupt(format!("endpoint `{}`: half a canary", row.name))),
+        };
         Ok(Stored {
-            spec: EndpointSpec { model: row.model, alias: row.alias, version: row.version },
+            spec: EndpointSpec {
+                model: row.model,
+                alias: row.alias,
+                version: row.version,
+                canary,
+                shadow: row.shadow_version,
+            },
             name: row.name,
             revision: row.revision,
             updated_at,
@@ -51,7 +70,8 @@ impl TryFrom<Row> for Stored {
     }
 }
 
-const COLUMNS: &str = "name, model, alias, version, revision, updated_at";
+const COLUMNS: &str =
+    "name, model, alias, version, canary_version, canary_basis_points, shadow_version, revision, updated_at";
 
 pub async fn list(db: &Database) -> Result<Vec<Stored>, DbError> {
     let backend = db.backend();
@@ -91,12 +111,20 @@ pub async fn put(db: &Database, name: String, spec: EndpointSpec) -> Result<Stor
                 .push(", ")
                 .bind(spec.version)
                 .push(", ")
+                .bind(spec.canary.as_ref().map(|canary| canary.version))
+                .push(", ")
+                .bind(spec.canary.as_ref().map(|canary| basis_points(canary.weight)))
+                .push(", ")
+                .bind(spec.shadow)
+                .push(", ")
                 .bind(revision)
                 .push(", ")
                 .bind(now.as_micros())
                 .push(
                     ") ON CONFLICT (name) DO UPDATE SET model = excluded.model, alias = excluded.alias, \
-                     version = excluded.version, revision = excluded.revision, updated_at = excluded.updated_at",
+                     version = excluded.version, canary_version = excluded.canary_version, \
+                     canary_basis_points = excluded.canary_basis_points, shadow_version = \
+                     excluded.shadow_version, revision = excluded.revision, updated_at = excluded.updated_at",
                 );
             sql.execute(conn)?;
             Outbox::stage(conn, &changed(&name, &spec, revision, false))?;
@@ -122,16 +150,31 @@ pub async fn delete(db: &Database, name: String) -> Result<bool, DbError> {
     .await
 }
 
+/// A weight in (0, 1) as whole basis points, as stored.
+pub fn basis_points(weight: f64) -> i64 {
+    (weight * 10_000.0).round() as i64
+}
+
 fn changed(name: &str, spec: &EndpointSpec, revision: i64, deleted: bool) -> v1::DeploymentChanged {
+    let target = |version: i64, traffic: f64, shadow: bool| v1::DeploymentTarget {
+        model: spec.model.clone(),
+        version,
+        traffic,
+        shadow,
+    };
+    let canary_weight = spec.canary.as_ref().map_or(0.0, |canary| canary.weight);
+    let mut targets = vec![target(spec.version.unwrap_or_default(), 1.0 - canary_weight, false)];
+    targets.extend(spec.canary.as_ref().map(|canary| target(canary.version, canary.weight, false)));
+    targets.extend(spec.shadow.map(|version| target(version, 0.0, true)));
+    let strategy = match (&spec.canary, spec.shadow) {
+        (Some(_), _) => v1::RolloutStrategy::Canary,
+        (None, Some(_)) => v1::RolloutStrategy::Shadow,
+        (None, None) => v1::RolloutStrategy::Direct,
+    };
     v1::DeploymentChanged {
         deployment: name.to_owned(),
-        strategy: v1::RolloutStrategy::Direct.into(),
-        targets: vec![v1::DeploymentTarget {
-            model: spec.model.clone(),
-            version: spec.version.unwrap_or_default(),
-            traffic: 1.0,
-            shadow: false,
-        }],
+        strategy: strategy.into(),
+        targets,
         revision,
         alias: spec.alias.clone().unwrap_or_default(),
         deleted,
