@@ -281,7 +281,7 @@ async fn bad_requests_are_refused_with_the_reason() {
 
     let metrics = reqwest::get(format!("{url}/metrics")).await.unwrap().text().await.unwrap();
     let answered =
-        r#"cairn_predictions_total{endpoint="scorer",outcome="ok",service="serving",version="1"} 1"#;
+        r#"cairn_predictions_total{endpoint="scorer",outcome="ok",version="1",service="serving"} 1"#;
     assert!(metrics.contains(answered), "{metrics}");
     assert!(metrics.contains(r#"endpoint="(unknown)""#), "unknown endpoints share one label: {metrics}");
 
