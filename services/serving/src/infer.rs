@@ -137,16 +137,7 @@ pub fn shadow(
     tokio::spawn(async move {
         let started = std::time::Instant::now();
         match run(version, inputs, max_rows).await {
-            Ok(inference) => log.record(Logged {
-                endpoint,
-                model: inference.version.model.clone(),
-                version: inference.version.version,
-                request_id,
-                inputs: inference.inputs,
-                outputs: inference.outputs,
-                latency_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-                shadow: true,
-            }),
+            Ok(inference) => log.record(Logged::answer(endpoint, request_id, inference, started, true)),
             Err(error) => tracing::info!(%endpoint, %request_id, %error, "the shadow version refused a copy"),
         }
     });

@@ -4,6 +4,8 @@
 //! queue is full (the bus slower than the traffic, or away) the record is dropped and counted —
 //! in `cairn_prediction_log_dropped_total` — never waited for.
 
+use std::time::Instant;
+
 use cairn_bus::{Bus, RawEvent};
 use cairn_events::v1;
 use cairn_runtime::{Output, Tensor, TensorData};
@@ -12,6 +14,8 @@ use serde::Serialize;
 use serde::ser::SerializeMap as _;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::infer::Inference;
 
 /// Records waiting to be published, at most; past it they are dropped.
 const QUEUE: usize = 8192;
@@ -30,6 +34,28 @@ pub struct Logged {
     pub latency_micros: i64,
     /// Answered by the shadow version, for comparison only.
     pub shadow: bool,
+}
+
+impl Logged {
+    /// The record of `inference`, which took from `started` until now.
+    pub fn answer(
+        endpoint: String,
+        request_id: String,
+        inference: Inference,
+        started: Instant,
+        shadow: bool,
+    ) -> Self {
+        Self {
+            endpoint,
+            model: inference.version.model.clone(),
+            version: inference.version.version,
+            request_id,
+            inputs: inference.inputs,
+            outputs: inference.outputs,
+            latency_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            shadow,
+        }
+    }
 }
 
 pub struct PredictionLog {

@@ -161,16 +161,7 @@ async fn answer(
         let (log, endpoint, id) = (Arc::clone(&state.log), path.name.clone(), request_id.clone());
         infer::shadow(log, endpoint, id, shadow, inputs, state.max_rows);
     }
-    state.log.record(Logged {
-        endpoint: path.name.clone(),
-        model: inference.version.model.clone(),
-        version: inference.version.version,
-        request_id,
-        inputs: inference.inputs,
-        outputs: inference.outputs,
-        latency_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
-        shadow: false,
-    });
+    state.log.record(Logged::answer(path.name.clone(), request_id, inference, started, false));
     (response, number)
 }
 
