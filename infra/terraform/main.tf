@@ -26,6 +26,12 @@ locals {
     var.s3_access_key_id == "" ? {} : { AWS_ACCESS_KEY_ID = var.s3_access_key_id }
   )
 
+  # Where each service reaches the others: its Kubernetes Service (serving calls the registry).
+  service_urls = {
+    for name, service in local.services :
+    "CAIRN__SERVICES__${upper(replace(name, "-", "_"))}__URL" => "http://cairn-${name}:${service.port}"
+  }
+
   # Only the credentials that are set become keys of the Secret. The pods refer
   # to the optional ones with optional = true, so an unset credential leaves its
   # variable unset rather than empty.
@@ -174,7 +180,7 @@ module "service" {
   replicas   = each.value.replicas
   autoscale  = each.value.autoscale
   resources  = each.value.resources
-  env        = local.common_env
+  env        = merge(local.common_env, local.service_urls)
   secret_env = local.secret_env
 
   config_map = {
