@@ -225,7 +225,8 @@ impl Endpoints {
             tracing::info!(endpoint = %stored.name, version = after.version, ?before, "now serving");
         }
         let mut errors: Vec<String> = error.into_iter().collect();
-        let extra = |version: Option<i64>| {
+        // A canary's or shadow's wanted version, and the loaded one this route already holds.
+        let wanted_and_held = |version: Option<i64>| {
             let wanted = version?;
             let held = current.as_ref().and_then(|route| {
                 route
@@ -235,8 +236,10 @@ impl Endpoints {
             });
             Some((wanted, held))
         };
-        let (canary_wanted, shadow_wanted) =
-            (extra(stored.spec.canary.as_ref().map(|canary| canary.version)), extra(stored.spec.shadow));
+        let (canary_wanted, shadow_wanted) = (
+            wanted_and_held(stored.spec.canary.as_ref().map(|canary| canary.version)),
+            wanted_and_held(stored.spec.shadow),
+        );
         let canary = match canary_wanted {
             Some((version, held)) => self.extra(&stored, version, held, "canary", &mut errors).await,
             None => None,
