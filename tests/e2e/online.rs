@@ -24,7 +24,7 @@ const MINUTE: i64 = 60;
 
 /// Rows of entity `i`: its latest `5 + 10·i` minutes ago with amount `10·i` (entity 7's latest
 /// amount is null), and three older ones an hour apart with amounts `10·i + k`.
-fn history(now: i64) -> String {
+pub(crate) fn history(now: i64) -> String {
     let mut csv = String::from("id,ts,amount,channel\n");
     for i in 0..ENTITIES {
         let latest = now - (5 + 10 * i) * MINUTE;

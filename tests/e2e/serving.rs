@@ -381,3 +381,122 @@ async fn canary_and_shadow_split_requests_as_configured() {
     );
     platform.stop().await;
 }
+
+/// Predictions by entity key: the endpoint's model version was trained on a feature service; its
+/// features come from the online store, read in serving's own process, and what the store lacks
+/// is reported per row. With the feature store stopped, the same requests are answered.
+#[tokio::test]
+async fn entity_keys_are_predicted_on_online_features_read_in_process() {
+    let mut platform = Platform::start_with(
+        Store::Sqlite,
+        &[ServiceKind::Ingestion, ServiceKind::FeatureStore, ServiceKind::Registry, ServiceKind::Serving],
+        &[],
+    )
+    .await;
+    let (ingestion, features) =
+        (platform.client(ServiceKind::Ingestion), platform.client(ServiceKind::FeatureStore));
+    ingestion.create_dataset(&crate::batches::dataset()).await.unwrap();
+    eventually("the source dataset", || async { features.source_dataset("payments").await.ok() }).await;
+    let now = cairn_domain::Timestamp::now().as_micros() / 1_000_000;
+    ingestion.ingest("payments", "text/csv", crate::online::history(now)).await.unwrap();
+    let definitions: cairn_api::Definitions = serde_json::from_value(serde_json::json!({
+        "entities": [{"name": "customer", "join_keys": ["id"]}],
+        "feature_views": [{"name": "spend", "source": "payments", "entities": ["customer"],
+                           "features": [{"name": "amount", "type": "float64"}]}],
+        "feature_services": [{"name": "scoring", "features": ["spend:amount"]}]
+    }))
+    .unwrap();
+    features.apply_features(&definitions, None).await.unwrap();
+    eventually("spend materialized from the batch's files", || async {
+        let run = features.materialize("spend", &cairn_api::MaterializeRequest::default()).await.unwrap();
+        let run = eventually("the materialization to finish", || async {
+            let run = features.materialization(&run.id).await.ok()?;
+            (run.state != cairn_api::MaterializationState::Running).then_some(run)
+        })
+        .await;
+        (run.files > 0 && run.state == cairn_api::MaterializationState::Succeeded).then_some(())
+    })
+    .await;
+
+    // y = 2·amount + 1, one unnamed matrix column: the feature service names it.
+    let version = scenario(&platform, "feature_model", &["spend-model", "scoring@1"]).await;
+    assert_eq!(version.lines().last(), Some("1"), "{version}");
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("spend", &EndpointSpec::version("spend-model", 1)).await.unwrap();
+    let http = reqwest::Client::new();
+    let by_key = serde_json::json!({"entities": [{"id": 3}, {"id": 999}, {"id": 7}, {"id": 12}]});
+    let expect_answers = |body: &serde_json::Value| {
+        let predictions = body["predictions"].as_array().unwrap();
+        // Entity 3's latest amount is 30, 12's is 120; 999 is unknown and 7's latest is null.
+        assert_eq!(predictions[0]["variable"], serde_json::json!(61.0), "{body}");
+        assert_eq!(predictions[3]["variable"], serde_json::json!(241.0), "{body}");
+        assert!(predictions[1]["variable"].is_null() && predictions[2]["variable"].is_null(), "{body}");
+        assert_eq!(body["missing"], serde_json::json!([[], ["amount"], ["amount"], []]), "{body}");
+        assert_eq!((body["model"].as_str(), body["version"].as_i64()), (Some("spend-model"), Some(1)));
+    };
+    let (status, body) = predict(&http, &platform, "spend", by_key.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    expect_answers(&body);
+
+    // Records by feature name need no store; mistakes are 400s naming the feature.
+    let (status, body) =
+        predict(&http, &platform, "spend", serde_json::json!({"records": {"amount": 4.5}})).await;
+    assert_eq!((status, &body["predictions"]), (200, &serde_json::json!([{"variable": 10.0}])), "{body}");
+    for (bad, mentions) in [
+        (serde_json::json!({"records": [{"amount": "x"}]}), "feature `amount` of record 0"),
+        (serde_json::json!({"records": [{"other": 1}]}), "no feature `amount`"),
+        (serde_json::json!({"records": []}), "no rows"),
+        (serde_json::json!({"records": [{"amount": 1}], "entities": [{"id": 1}]}), "not both"),
+        (serde_json::json!({"record": {"amount": 1}}), "unknown field"),
+    ] {
+        let (status, body) = predict(&http, &platform, "spend", bad.clone()).await;
+        assert!(status == 400 || status == 422, "{bad}: {status} {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(mentions), "{bad}: `{message}` should say {mentions}");
+    }
+    let (status, body) =
+        predict(&http, &platform, "nobody", serde_json::json!({"records": {"amount": 1.0}})).await;
+    assert_eq!(status, 404, "{body}");
+
+    // The same requests over NATS request-reply, the status in a header.
+    let nats = async_nats::connect(platform.nats.url()).await.unwrap();
+    let over_nats = |endpoint: &str, body: serde_json::Value| {
+        let (nats, subject) = (nats.clone(), format!("cairn.serving.predict.{endpoint}"));
+        async move {
+            let reply = nats.request(subject, serde_json::to_vec(&body).unwrap().into()).await.unwrap();
+            let status = reply.headers.as_ref().and_then(|h| h.get("Cairn-Status")).unwrap().to_string();
+            (status, serde_json::from_slice::<serde_json::Value>(&reply.payload).unwrap())
+        }
+    };
+    let (status, body) = over_nats("spend", serde_json::json!({"records": [{"amount": 1.0}]})).await;
+    assert_eq!(
+        (status.as_str(), &body["predictions"]),
+        ("200", &serde_json::json!([{"variable": 3.0}])),
+        "{body}"
+    );
+    let (status, body) = over_nats("spend", by_key.clone()).await;
+    assert_eq!(status, "200", "{body}");
+    expect_answers(&body);
+    let (status, body) = over_nats("nobody", serde_json::json!({"records": [{"amount": 1.0}]})).await;
+    assert_eq!((status.as_str(), body["error"]["code"].as_str()), ("404", Some("not_found")), "{body}");
+    let (status, body) = over_nats("spend", serde_json::json!("not a request")).await;
+    assert_eq!(status, "400", "{body}");
+
+    // The feature store goes away: definitions are held, values are read from the replica.
+    platform.stop_service(ServiceKind::FeatureStore).await;
+    let (status, body) = predict(&http, &platform, "spend", by_key).await;
+    assert_eq!(status, 200, "{body}");
+    expect_answers(&body);
+    platform.stop().await;
+}
+
+async fn predict(
+    http: &reqwest::Client,
+    platform: &Platform,
+    endpoint: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let url = format!("{}/v1/endpoints/{endpoint}/predict", platform.service(ServiceKind::Serving).url());
+    let answer = http.post(url).json(&body).send().await.unwrap();
+    (answer.status().as_u16(), answer.json().await.unwrap())
+}

@@ -60,6 +60,24 @@ def check(name, expected, got):
         assert (got == want).all(), f"{name}/{expected['name']}: {got.flat[:8]} != {want.flat[:8]}"
 
 
+def as_records(inputs):
+    """The rows of `inputs` as records by feature name, and the column names to tag the version
+    with when the model takes one matrix (`f0`, `f1`, ...; None when its inputs are named)."""
+    arrays = {tensor["name"]: as_numpy(tensor) for tensor in inputs}
+    rows = next(iter(arrays.values())).shape[0]
+    if len(arrays) == 1 and next(iter(arrays.values())).ndim == 2 and next(iter(arrays.values())).shape[1] > 1:
+        matrix = next(iter(arrays.values()))
+        columns = [f"f{index}" for index in range(matrix.shape[1])]
+        return [dict(zip(columns, map(plain, matrix[row]))) for row in range(rows)], columns
+    return [{name: plain(array.reshape(rows, -1)[row][0]) for name, array in arrays.items()}
+            for row in range(rows)], None
+
+
+def plain(value):
+    """A numpy scalar as JSON has it."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def zoo(directory):
     """Every zoo model registered, deployed and queried with tritonclient (binary both ways) and
     with JSON (requests): labels exact, probabilities and values within 1e-5 of onnxruntime."""
@@ -75,6 +93,11 @@ def zoo(directory):
             case = json.load(file)
         endpoint = f"zoo-{name}".replace("_", "-")
         version = register(endpoint, os.path.join(directory, f"{name}.onnx"))
+        records, columns = as_records(case["inputs"])
+        if columns is not None:
+            import mlflow
+            mlflow.MlflowClient().set_model_version_tag(endpoint, str(version), "cairn.feature_names",
+                                                        json.dumps(columns))
         deploy(endpoint, {"model": endpoint, "version": version})
         assert client.is_model_ready(endpoint)
         metadata = client.get_model_metadata(endpoint)
@@ -109,7 +132,21 @@ def zoo(directory):
             got = outputs[expected["name"]]
             assert got["datatype"] == expected["datatype"], (name, got["datatype"], expected["datatype"])
             check(name, expected, as_numpy(got))
-        print(f"{name}: {len(case['outputs'])} outputs match", flush=True)
+
+        # Records by feature name through Cairn's own API: a prediction object per row.
+        answer = requests.post(f"{SERVING}/v1/endpoints/{endpoint}/predict",
+                               json={"records": records, "id": f"rec-{name}"}, timeout=60)
+        assert answer.status_code == 200, answer.text
+        response = answer.json()
+        assert (response["request_id"], response["version"]) == (f"rec-{name}", version), response
+        predictions = response["predictions"]
+        assert len(predictions) == case["rows"], (len(predictions), case["rows"])
+        for expected in case["outputs"]:
+            column = [prediction[expected["name"]] for prediction in predictions]
+            if "classes" in expected:
+                column = [[row[str(label)] for label in expected["classes"]] for row in column]
+            check(name, expected, np.array(column, dtype=NUMPY[expected["datatype"]]))
+        print(f"{name}: {len(case['outputs'])} outputs match (OIP binary, OIP JSON, records)", flush=True)
     print(f"{len(names)} models")
 
 
@@ -132,6 +169,27 @@ def versions(name, *files):
         version = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id)
         registered.append(int(version.version))
     print(" ".join(map(str, registered)))
+
+
+def feature_model(name, service):
+    """Registers as `name` a linear regression y = 2·amount + 1 taking one matrix `float_input`
+    [N, 1] (no feature names recorded), trained in a run tagged with feature service `service`:
+    its column is that service's one feature. Prints the version."""
+    import mlflow
+    import onnx
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LinearRegression
+
+    x = np.arange(10, dtype=np.float32).reshape(-1, 1)
+    model = LinearRegression().fit(x, 2 * x[:, 0] + 1)
+    exported = to_onnx(model, x[:1], target_opset=17)
+    assert [i.name for i in exported.graph.input] == ["X"], exported.graph.input
+    mlflow.set_experiment("features")
+    with mlflow.start_run():
+        mlflow.set_tag("cairn.feature_service", service)
+        info = mlflow.onnx.log_model(onnx.load_from_string(exported.SerializeToString()), name="model",
+                                     pip_requirements=["onnxruntime"])
+    print(int(mlflow.register_model(f"models:/{info.model_id}", name).version))
 
 
 if __name__ == "__main__":

@@ -27,4 +27,4 @@ pub use registry::{
     ModelVersion, ModelVersionSummary, NewAliasRequest, OnnxDim, OnnxSignature, OnnxTensor, Run, RunPage,
     TrainedModel,
 };
-pub use serving::{Canary, Endpoint, EndpointSpec};
+pub use serving::{Canary, Endpoint, EndpointSpec, PredictRequest, PredictResponse, Records};

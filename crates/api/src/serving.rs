@@ -66,3 +66,62 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
+
+/// `POST /v1/endpoints/{name}/predict`: records by feature name, or only entity keys whose
+/// features the online store holds (the model version's feature service names them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictRequest {
+    /// One record or many: `{"feature": value, ...}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub records: Option<Records>,
+    /// Entity keys, one object per row (`{"customer_id": 42}`): the features are read online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub entities: Option<Records>,
+    /// A version the endpoint holds (its main, canary or shadow version), rather than its policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Requests with the same key go to the same version of a canary split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<String>,
+    /// The caller's id for the request, echoed and logged (else one is made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// One object, or a list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Records {
+    One(serde_json::Map<String, serde_json::Value>),
+    Many(Vec<serde_json::Map<String, serde_json::Value>>),
+}
+
+impl Records {
+    pub fn into_vec(self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        match self {
+            Records::One(record) => vec![record],
+            Records::Many(records) => records,
+        }
+    }
+}
+
+/// The answer: a prediction per row, in request order, and who answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PredictResponse {
+    pub request_id: String,
+    pub endpoint: String,
+    pub model: String,
+    /// The model version that answered.
+    pub version: i64,
+    /// Per row, every output of the model by name: a number or string for one value per row,
+    /// a list for several, `{label: probability}` for a classifier's probabilities.
+    #[schema(value_type = Vec<Object>)]
+    pub predictions: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Per row, the features the online store had no value for (entity keys only; their values
+    /// went to the model as missing, NaN).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<Vec<String>>,
+}

@@ -169,7 +169,8 @@ pub struct IngestionConfig {
 #[serde(deny_unknown_fields)]
 pub struct FeaturesConfig {
     /// Memory the in-process replicas of online features may hold together (keys, values and
-    /// bookkeeping), in MiB; beyond it, reads ask the NATS KV for what is not held.
+    /// bookkeeping), in MiB, in each process that reads them (the feature store, and serving for
+    /// entity keys); beyond it, reads ask the NATS KV for what is not held.
     pub online_replica_mib: usize,
     /// Answer null for values older than their view's TTL (always reported `OUTSIDE_MAX_AGE`).
     pub null_outside_max_age: bool,

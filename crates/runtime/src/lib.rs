@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod error;
+mod layout;
 mod model;
 mod runtime;
 mod signature;
@@ -8,6 +9,7 @@ mod tensor;
 mod zipmap;
 
 pub use error::{InputProblem, LibrarySource, RuntimeError};
+pub use layout::{Feature, Layout, LayoutError};
 pub use model::{Model, Optimization, Output, SessionOptions};
 pub use runtime::{LIBRARY_FILE, Runtime, RuntimeConfig, default_library_dir, default_library_path};
 pub use signature::{ClassLabels, Port, PortKind, Signature};

@@ -189,7 +189,7 @@ impl Features {
         let (_, groups) = wanted.resolve(&catalog, |catalog, name| catalog.view(name, None))?;
         let feature_service = features
             .service()
-            .and_then(|name| catalog.services.get(name))
+            .and_then(|name| catalog.service(name))
             .map(|service| format!("{}@{}", service.name, service.version));
 
         let work = self.staging.work_dir().map_err(|error| HistoricalError::Io(error.to_string()))?;

@@ -26,6 +26,10 @@ pub enum InferError {
     /// The inputs do not fit the model (a name, type or shape), or the model refused their values.
     #[error("{0}")]
     Input(String),
+    /// Entity keys were given, and the online features cannot be read (the feature store's
+    /// definitions or the online store unreachable).
+    #[error("online features are unavailable: {0}")]
+    Features(String),
     #[error("the model failed: {0}")]
     Failed(String),
 }

@@ -2,12 +2,15 @@
 
 mod api;
 mod endpoints;
+mod features;
 mod follow;
 mod infer;
 mod log;
 mod metrics;
 mod models;
+mod nats;
 mod oip;
+mod predict;
 
 use std::sync::Arc;
 
@@ -15,6 +18,7 @@ use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_db::Migrations;
 use cairn_domain::ServiceKind;
+use cairn_online::{NatsOnlineStore, ReadOptions};
 use cairn_runtime::{Runtime, RuntimeConfig, SessionOptions};
 use cairn_service::{RunningService, StartError};
 use diesel_migrations::embed_migrations;
@@ -29,6 +33,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 pub(crate) struct State {
     pub(crate) endpoints: Arc<endpoints::Endpoints>,
     pub(crate) log: Arc<log::PredictionLog>,
+    pub(crate) features: Arc<features::Features>,
     pub(crate) metrics: metrics::ServingMetrics,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_rows: usize,
@@ -50,9 +55,24 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     if config.serving.sessions > 0 {
         options.sessions = config.serving.sessions;
     }
-    let models = models::Models::new(runtime, registry, config.model_cache_dir(), options);
+    let feature_store = Client::new(config.services.feature_store.base_url());
     let (max_body_bytes, max_rows) = (config.http.max_body_bytes, config.serving.max_rows);
     let context = cairn_service::start(ServiceKind::Serving, config, &[MIGRATIONS]).await?;
+    let settings = &context.config.features;
+    let store = NatsOnlineStore::new(
+        context.bus.clone(),
+        settings.online_replica_mib.saturating_mul(1024 * 1024),
+        context.shutdown.clone(),
+    );
+    let options_online = ReadOptions { null_outside_max_age: settings.null_outside_max_age };
+    let features = Arc::new(features::Features::new(store, feature_store, options_online));
+    let models = models::Models::new(
+        runtime,
+        registry,
+        context.config.model_cache_dir(),
+        options,
+        Arc::clone(&features),
+    );
     let endpoints = Arc::new(endpoints::Endpoints::new(context.db.clone(), context.outbox.clone(), models));
     follow::start(&context.bus, Arc::clone(&endpoints), context.shutdown.clone())
         .await
@@ -72,15 +92,20 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         context.shutdown.clone(),
     ));
     let metrics = metrics::ServingMetrics::register(context.metrics.registry());
-    let state = actix_web::web::Data::new(State {
+    let state = Arc::new(State {
         endpoints: Arc::clone(&endpoints),
         log,
+        features,
         metrics,
         max_body_bytes,
         max_rows,
         // Enough for max_rows rows of a few hundred features, and bounded.
         max_elements: max_rows.saturating_mul(1024).min(64 << 20),
     });
+    nats::start(&context.bus, Arc::clone(&state), context.shutdown.clone())
+        .await
+        .map_err(StartError::Other)?;
+    let state = actix_web::web::Data::from(state);
     let readiness: cairn_http::ReadinessCheck = Arc::new(move || {
         let reasons = endpoints.readiness();
         Box::pin(async move { reasons })

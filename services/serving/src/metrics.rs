@@ -20,6 +20,20 @@ pub enum Outcome {
     Failed,
 }
 
+impl Outcome {
+    /// The outcome of a request that `error` ended.
+    pub fn of(error: &crate::infer::InferError) -> Self {
+        use crate::infer::InferError;
+        match error {
+            InferError::NoEndpoint(_)
+            | InferError::NoVersion { .. }
+            | InferError::TooManyRows { .. }
+            | InferError::Input(_) => Outcome::Refused,
+            InferError::NotReady { .. } | InferError::Features(_) | InferError::Failed(_) => Outcome::Failed,
+        }
+    }
+}
+
 impl ServingMetrics {
     pub fn register(registry: &Registry) -> Self {
         let requests = IntCounterVec::new(

@@ -8,8 +8,12 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use cairn_client::{Client, ClientError};
-use cairn_runtime::{DataType, Model, PortKind, Runtime, SessionOptions, Signature, Tensor, TensorData};
+use cairn_runtime::{
+    DataType, Layout, Model, PortKind, Runtime, SessionOptions, Signature, Tensor, TensorData,
+};
 use sha2::{Digest as _, Sha256};
+
+use crate::features::Features;
 
 /// A model version loaded into the runtime.
 #[derive(Debug)]
@@ -17,6 +21,11 @@ pub struct Loaded {
     pub model: String,
     pub version: i64,
     pub runtime: Model,
+    /// How records by feature name fill its inputs, or why they cannot.
+    pub layout: Result<Layout, String>,
+    /// The feature service it was trained with (`name` or `name@version`), whose features entity
+    /// keys are looked up for.
+    pub feature_service: Option<String>,
 }
 
 impl Loaded {
@@ -51,18 +60,26 @@ pub struct Models {
     registry: Client,
     cache_dir: PathBuf,
     options: SessionOptions,
+    features: Arc<Features>,
     loaded: Mutex<HashMap<(String, i64), Arc<Loaded>>>,
     /// One load at a time: two endpoints asking for one version load it once.
     loading: tokio::sync::Mutex<()>,
 }
 
 impl Models {
-    pub fn new(runtime: Runtime, registry: Client, cache_dir: PathBuf, options: SessionOptions) -> Self {
+    pub fn new(
+        runtime: Runtime,
+        registry: Client,
+        cache_dir: PathBuf,
+        options: SessionOptions,
+        features: Arc<Features>,
+    ) -> Self {
         Self {
             runtime,
             registry,
             cache_dir,
             options,
+            features,
             loaded: Mutex::default(),
             loading: tokio::sync::Mutex::new(()),
         }
@@ -123,10 +140,34 @@ impl Models {
             version,
             reason: error.to_string(),
         })?;
-        let loaded = Arc::new(Loaded { model: model.to_owned(), version, runtime: loaded });
+        let feature_service = detail.lineage.feature_service.clone();
+        let layout = self.layout(loaded.signature(), &detail.tags, feature_service.as_deref()).await;
+        let loaded =
+            Arc::new(Loaded { model: model.to_owned(), version, runtime: loaded, layout, feature_service });
         self.lock().insert(key, Arc::clone(&loaded));
         tracing::info!(model, version, "model version loaded");
         Ok(loaded)
+    }
+
+    /// How records fill a model's inputs: the matrix columns its `cairn.feature_names` tag
+    /// names; else, for a model of one matrix input trained on a feature service, that service's
+    /// features; else its inputs' own names.
+    async fn layout(
+        &self,
+        signature: &Signature,
+        tags: &std::collections::BTreeMap<String, String>,
+        feature_service: Option<&str>,
+    ) -> Result<Layout, String> {
+        let one_matrix = matches!(signature.inputs.as_slice(),
+            [port] if matches!(&port.kind, PortKind::Tensor { shape, .. } if shape.len() == 2));
+        let names = match (feature_names(tags), feature_service) {
+            (Some(names), _) => Some(names),
+            (None, Some(service)) if one_matrix => Some(self.features.names(service).await.map_err(|error| {
+                format!("its columns are the features of feature service `{service}`, which cannot be read: {error}")
+            })?),
+            (None, _) => None,
+        };
+        Layout::new(signature, names.as_deref()).map_err(|error| error.to_string())
     }
 
     /// Forgets every version no endpoint serves any more: in-flight requests holding one finish
@@ -178,6 +219,17 @@ impl Models {
         tokio::fs::rename(&partial, &path).await.map_err(cache)?;
         Ok(bytes.to_vec())
     }
+}
+
+/// The tag naming the columns of a model's one matrix input, in order: a JSON array of strings,
+/// or names separated by commas.
+pub const FEATURE_NAMES_TAG: &str = "cairn.feature_names";
+
+fn feature_names(tags: &std::collections::BTreeMap<String, String>) -> Option<Vec<String>> {
+    let tag = tags.get(FEATURE_NAMES_TAG)?.trim();
+    serde_json::from_str::<Vec<String>>(tag).ok().or_else(|| {
+        Some(tag.split(',').map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()).collect())
+    })
 }
 
 fn not_found(error: &ClientError) -> bool {

@@ -13,7 +13,7 @@ use futures::TryStreamExt as _;
 
 use super::MaterializeError;
 use crate::features::Features;
-use crate::online::value::{ColumnReader, KeyPart, OnlineRow, push_key};
+use crate::online::{ColumnReader, KeyPart, OnlineRow, push_key};
 
 /// Threads reading a view's source files: the service's share of the cores.
 pub(super) fn readers() -> usize {

@@ -1,8 +1,9 @@
 //! The core's errors in the platform's error shape (`/v1`), one exhaustive mapping.
 
-use cairn_http::ApiError;
+use cairn_http::{ApiError, ErrorKind};
 
 use crate::endpoints::EndpointError;
+use crate::infer::InferError;
 
 impl From<EndpointError> for ApiError {
     fn from(error: EndpointError) -> Self {
@@ -13,5 +14,21 @@ impl From<EndpointError> for ApiError {
             EndpointError::Unavailable(error) => ApiError::unavailable(error.to_string()),
             EndpointError::Database(error) => error.into(),
         }
+    }
+}
+
+impl From<InferError> for ApiError {
+    fn from(error: InferError) -> Self {
+        let kind = match &error {
+            InferError::NoEndpoint(_) | InferError::NoVersion { .. } => ErrorKind::NotFound,
+            InferError::NotReady { .. } | InferError::Features(_) => ErrorKind::Unavailable,
+            InferError::TooManyRows { .. } => ErrorKind::PayloadTooLarge,
+            InferError::Input(_) => ErrorKind::BadRequest,
+            InferError::Failed(_) => {
+                tracing::error!(%error, "inference failed");
+                ErrorKind::Internal
+            }
+        };
+        ApiError::new(kind, error.to_string())
     }
 }

@@ -211,7 +211,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes
 fn infer_error(failure: &InferError) -> HttpResponse {
     let status = match failure {
         InferError::NoEndpoint(_) | InferError::NoVersion { .. } => StatusCode::NOT_FOUND,
-        InferError::NotReady { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        InferError::NotReady { .. } | InferError::Features(_) => StatusCode::SERVICE_UNAVAILABLE,
         InferError::TooManyRows { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         InferError::Input(_) => StatusCode::BAD_REQUEST,
         InferError::Failed(_) => StatusCode::INTERNAL_SERVER_ERROR,

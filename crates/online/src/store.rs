@@ -17,8 +17,8 @@ use futures::{StreamExt as _, TryStreamExt as _};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use tokio_util::sync::CancellationToken;
 
-use super::value::{OnlineRow, Times};
 use crate::lock;
+use crate::value::{OnlineRow, Times};
 
 /// A feature view version's table in the online store.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -11,8 +11,8 @@ use cairn_api::{
 };
 use cairn_domain::Timestamp;
 
-use super::store::{OnlineError, OnlineStore, TableId};
-use super::value::{KeyPart, OnlineRow, Value, push_key, to_json};
+use crate::store::{OnlineError, OnlineStore, TableId};
+use crate::value::{KeyPart, OnlineRow, Value, push_key, to_json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OnlineRequestError {
@@ -37,7 +37,7 @@ pub struct Catalog {
     serving: HashMap<String, i64>,
     online: HashSet<(String, i64)>,
     views: HashMap<(String, i64), Arc<FeatureView>>,
-    pub(crate) services: HashMap<String, FeatureService>,
+    services: HashMap<String, FeatureService>,
 }
 
 impl Catalog {
@@ -87,6 +87,11 @@ impl Catalog {
         self.views.get(&(name.to_owned(), *self.serving.get(name)?))
     }
 
+    /// The live feature service `name`, at its latest version.
+    pub fn service(&self, name: &str) -> Option<&FeatureService> {
+        self.services.get(name)
+    }
+
     /// Whether a view version has been materialized.
     pub fn is_online(&self, name: &str, version: i64) -> bool {
         self.online.contains(&(name.to_owned(), version))
@@ -109,10 +114,10 @@ pub struct OnlineFeatures<S> {
 }
 
 /// The features read from one view version.
-pub(crate) struct Group {
-    pub(crate) view: Arc<FeatureView>,
+pub struct Group {
+    pub view: Arc<FeatureView>,
     /// (output column, index of the feature in the view version).
-    pub(crate) columns: Vec<(usize, usize)>,
+    pub columns: Vec<(usize, usize)>,
 }
 
 impl<S: OnlineStore> OnlineFeatures<S> {
@@ -217,16 +222,16 @@ fn resolve(
 }
 
 /// Features as a request names them: `view:feature` references or a feature service.
-pub(crate) struct Wanted<'a> {
-    pub(crate) features: Option<&'a [String]>,
-    pub(crate) feature_service: Option<&'a str>,
-    pub(crate) full_feature_names: bool,
+pub struct Wanted<'a> {
+    pub features: Option<&'a [String]>,
+    pub feature_service: Option<&'a str>,
+    pub full_feature_names: bool,
 }
 
 impl Wanted<'_> {
     /// The output names and, per view version, which of its features fill which output column.
     /// `unpinned` picks the version a `view:feature` reference means.
-    pub(crate) fn resolve(
+    pub fn resolve(
         &self,
         catalog: &Catalog,
         unpinned: for<'c> fn(&'c Catalog, &str) -> Option<&'c Arc<FeatureView>>,

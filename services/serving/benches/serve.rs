@@ -1,0 +1,375 @@
+//! Serving against its peers, one run on this machine, `wrk` driving each over HTTP/1.1
+//! keep-alive: Cairn (`cairn serve serving`, release build) answering single-row requests on the
+//! model zoo's 100-tree random forest (30 FP32 features), MLServer on the same ONNX file with an
+//! onnxruntime runtime (PyPI has no mlserver-onnx; `tests/python/mlserver_onnx.py`), and a bare
+//! actix-web handler that parses the same JSON and echoes it (the HTTP floor). Then, at half of
+//! Cairn's rate, its p99; and the same paced load while the endpoint's alias moves to another
+//! version: errors and the latency spike.
+#![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use cairn_testkit::NatsServer;
+use serde_json::json;
+
+/// Seconds each throughput measurement runs.
+fn seconds() -> u64 {
+    std::env::var("CAIRN_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10)
+}
+
+struct Server {
+    url: String,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn wait_ready(url: &str, child: &mut Child) {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while !http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
+        assert!(child.try_wait().unwrap().is_none(), "{url}: the server exited");
+        assert!(started.elapsed() < Duration::from_secs(180), "{url}: not ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `cairn serve <service>` on a free port, its output kept out of the figures.
+async fn cairn(service: &str, nats: &NatsServer, dir: &Path, extra: &[(String, String)]) -> Server {
+    let port = free_port();
+    let mut command = cairn_testkit::serve(service);
+    command
+        .env("CAIRN__NATS__URL", nats.url())
+        .env(format!("CAIRN__SERVICES__{}__PORT", service.to_uppercase()), port.to_string())
+        .env("CAIRN__DATA_DIR", dir.join(service))
+        .env("CAIRN__TELEMETRY__LOG_LEVEL", "warn")
+        .envs(extra.iter().map(|(key, value)| (key.as_str(), value.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .process_group(0);
+    let mut child = command.spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}/readyz"), &mut child).await;
+    Server { url, child }
+}
+
+/// MLServer serving `model` as `name`, inference in its own process (`parallel_workers: 0`, the
+/// faster setting on two cores).
+async fn mlserver(dir: &Path, name: &str, model: &Path) -> Server {
+    let python = std::env::var("CAIRN_BENCH_MLSERVER").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv-mlserver/bin/python").to_owned()
+    });
+    let repo = dir.join("mlserver");
+    std::fs::create_dir_all(repo.join(name)).unwrap();
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/mlserver_onnx.py"),
+        repo.join("mlserver_onnx.py"),
+    )
+    .unwrap();
+    std::fs::copy(model, repo.join(name).join("model.onnx")).unwrap();
+    let port = free_port();
+    let settings = json!({"http_port": port, "grpc_port": free_port(), "metrics_port": free_port(),
+        "parallel_workers": 0, "host": "127.0.0.1", "debug": false});
+    std::fs::write(repo.join("settings.json"), settings.to_string()).unwrap();
+    let model_settings = json!({"name": name, "implementation": "mlserver_onnx.OnnxRuntime",
+        "parameters": {"uri": "./model.onnx", "version": "1"}});
+    std::fs::write(repo.join(name).join("model-settings.json"), model_settings.to_string()).unwrap();
+    let mut child = Command::new(&python)
+        .args(["-m", "mlserver", "start", "."])
+        .current_dir(&repo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|error| panic!("{python}: {error}; infra/local/bench installs it"));
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}/v2/models/{name}/ready"), &mut child).await;
+    Server { url, child }
+}
+
+/// A bare actix-web server (as many workers as Cairn's) whose one handler parses the JSON body
+/// and writes it back: what any JSON-over-HTTP service pays before doing anything.
+fn echo() -> String {
+    let port = free_port();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(|| {
+                App::new().route(
+                    "/echo",
+                    web::post().to(|body: web::Bytes| async move {
+                        match serde_json::from_slice::<serde_json::Value>(&body) {
+                            Ok(value) => HttpResponse::Ok().json(value),
+                            Err(error) => HttpResponse::BadRequest().body(error.to_string()),
+                        }
+                    }),
+                )
+            })
+            .workers(std::thread::available_parallelism().map_or(2, |n| n.get().min(4)))
+            .bind(("127.0.0.1", port))
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        });
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// What one `wrk` run measured.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    errors: u64,
+}
+
+/// A wrk script that POSTs `body` with `headers`; paced to one request per `delay_ms` per
+/// connection when given.
+fn script(dir: &Path, name: &str, body: &[u8], headers: &[(&str, String)], delay_ms: Option<u64>) -> PathBuf {
+    let body_path = dir.join(format!("{name}.body"));
+    std::fs::write(&body_path, body).unwrap();
+    let mut lua = format!(
+        "wrk.method = \"POST\"\nlocal file = io.open(\"{}\", \"rb\")\nwrk.body = file:read(\"*a\")\nfile:close()\n",
+        body_path.display()
+    );
+    for (name, value) in headers {
+        lua.push_str(&format!("wrk.headers[\"{name}\"] = \"{value}\"\n"));
+    }
+    if let Some(delay) = delay_ms {
+        lua.push_str(&format!("function delay()\n  return {delay}\nend\n"));
+    }
+    let path = dir.join(format!("{name}.lua"));
+    std::fs::write(&path, lua).unwrap();
+    path
+}
+
+fn wrk(url: &str, script: &Path, connections: usize, seconds: u64) -> Load {
+    let output = Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(script)
+        .arg(url)
+        .output()
+        .unwrap_or_else(|error| panic!("wrk: {error}; infra/local/bench installs it (apt-get install wrk)"));
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(output.status.success(), "wrk: {text}{}", String::from_utf8_lossy(&output.stderr));
+    let field = |prefix: &str| -> Option<&str> {
+        text.lines().map(str::trim).find_map(|line| line.strip_prefix(prefix)).map(str::trim)
+    };
+    let millis = |value: &str| -> f64 {
+        let split = value.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(value.len());
+        let (number, unit) = value.split_at(split);
+        let number: f64 = number.parse().unwrap_or(f64::NAN);
+        match unit {
+            "us" => number / 1000.0,
+            "ms" => number,
+            "s" => number * 1000.0,
+            "m" => number * 60_000.0,
+            _ => f64::NAN,
+        }
+    };
+    let latency_max =
+        field("Latency").and_then(|line| line.split_whitespace().nth(2)).map_or(f64::NAN, millis);
+    let errors = field("Non-2xx or 3xx responses:").and_then(|n| n.parse().ok()).unwrap_or(0)
+        + field("Socket errors:")
+            .map(|line| {
+                line.split(',')
+                    .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
+                    .sum::<u64>()
+            })
+            .unwrap_or(0);
+    Load {
+        rate: field("Requests/sec:").and_then(|n| n.parse().ok()).unwrap_or(f64::NAN),
+        p50_ms: field("50%").map_or(f64::NAN, millis),
+        p99_ms: field("99%").map_or(f64::NAN, millis),
+        max_ms: latency_max,
+        errors,
+    }
+}
+
+/// Paced load at about `rate` requests/s: connections that each wait `delay` ms between requests.
+fn paced(dir: &Path, name: &str, body: &[u8], headers: &[(&str, String)], rate: f64) -> (PathBuf, usize) {
+    const DELAY_MS: u64 = 2;
+    // A connection makes one request per delay plus the answer's own time (~0.2 ms).
+    let connections = ((rate * (DELAY_MS as f64 + 0.2) / 1000.0).round() as usize).max(1);
+    (script(dir, name, body, headers, Some(DELAY_MS)), connections)
+}
+
+async fn register(registry: &str, file: &Path, copies: usize) -> Vec<String> {
+    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/serving_client.py");
+    let files = vec![file.to_str().unwrap(); copies];
+    let output = Command::new(cairn_testkit::python())
+        .arg(client)
+        .arg("versions")
+        .arg("forest")
+        .args(files)
+        .env("MLFLOW_TRACKING_URI", registry)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "register: {}", String::from_utf8_lossy(&output.stderr));
+    // The last line: mlflow prints links to the runs before it.
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    stdout.lines().last().unwrap_or_default().split_whitespace().map(str::to_owned).collect()
+}
+
+async fn move_alias(registry: &str, version: &str) {
+    let answer = reqwest::Client::new()
+        .post(format!("{registry}/api/2.0/mlflow/registered-models/alias"))
+        .json(&json!({"name": "forest", "alias": "champion", "version": version}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+}
+
+fn row() -> Vec<f32> {
+    (0..30).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect()
+}
+
+fn print(name: &str, load: &Load) {
+    println!(
+        "  {name:<40} {:>9.0} req/s   p50 {:>6.3} ms   p99 {:>6.3} ms   max {:>7.2} ms   errors {}",
+        load.rate, load.p50_ms, load.p99_ms, load.max_ms, load.errors
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let seconds = seconds();
+    let dir = tempfile::tempdir().unwrap();
+    let zoo = dir.path().join("zoo");
+    let status = Command::new(cairn_testkit::python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/model_zoo.py"))
+        .arg(&zoo)
+        .arg("random_forest_bench")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "model zoo");
+    let model = zoo.join("random_forest_bench.onnx");
+
+    let nats = NatsServer::start().await;
+    let registry = cairn("registry", &nats, dir.path(), &[]).await;
+    let versions = register(&registry.url, &model, 2).await;
+    move_alias(&registry.url, &versions[0]).await;
+    let serving = cairn(
+        "serving",
+        &nats,
+        dir.path(),
+        &[("CAIRN__SERVICES__REGISTRY__URL".to_owned(), registry.url.clone())],
+    )
+    .await;
+    let answer = reqwest::Client::new()
+        .put(format!("{}/v1/endpoints/forest", serving.url))
+        .json(&json!({"model": "forest", "alias": "champion"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+
+    let row = row();
+    let oip_json = serde_json::to_vec(
+        &json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 30], "data": row}]}),
+    )
+    .unwrap();
+    let json_header = [("Content-Type", "application/json".to_owned())];
+    let header =
+        serde_json::to_vec(&json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 30],
+        "parameters": {"binary_data_size": 120}}], "parameters": {"binary_data_output": true}}))
+        .unwrap();
+    let mut binary = header.clone();
+    binary.extend(row.iter().flat_map(|value| value.to_le_bytes()));
+    let binary_headers = [
+        ("Content-Type", "application/octet-stream".to_owned()),
+        ("Inference-Header-Content-Length", header.len().to_string()),
+    ];
+
+    let infer = format!("{}/v2/models/forest/infer", serving.url);
+    let path = dir.path();
+    println!(
+        "serving: 100-tree random forest, 30 FP32 features, one row per request; wrk -t1, {seconds} s each"
+    );
+    let connections = 32;
+    let cairn_json =
+        wrk(&infer, &script(path, "cairn-json", &oip_json, &json_header, None), connections, seconds);
+    print("cairn, OIP JSON", &cairn_json);
+    let cairn_binary =
+        wrk(&infer, &script(path, "cairn-binary", &binary, &binary_headers, None), connections, seconds);
+    print("cairn, OIP binary (tritonclient's default)", &cairn_binary);
+    let floor = echo();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let echo_load = wrk(
+        &format!("{floor}/echo"),
+        &script(path, "echo", &oip_json, &json_header, None),
+        connections,
+        seconds,
+    );
+    print("bare actix-web JSON echo", &echo_load);
+
+    let half = cairn_json.rate / 2.0;
+    let (paced_script, paced_connections) = paced(path, "cairn-paced", &oip_json, &json_header, half);
+    let at_half = wrk(&infer, &paced_script, paced_connections, seconds);
+    print(&format!("cairn at half rate ({paced_connections} paced connections)"), &at_half);
+
+    // The alias moves to version 2 a third of the way into a paced run.
+    let registry_url = registry.url.clone();
+    let mover = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(seconds / 3)).await;
+        move_alias(&registry_url, &versions[1]).await;
+    });
+    let (script_path, url) = (paced_script.clone(), infer.clone());
+    let swap = tokio::task::spawn_blocking(move || wrk(&url, &script_path, paced_connections, seconds))
+        .await
+        .unwrap();
+    mover.await.unwrap();
+    print("cairn at half rate, alias moved mid-run", &swap);
+    let served: serde_json::Value =
+        reqwest::get(format!("{}/v1/endpoints/forest", serving.url)).await.unwrap().json().await.unwrap();
+
+    let mlserver = mlserver(path, "forest", &model).await;
+    let mlserver_load = wrk(
+        &format!("{}/v2/models/forest/infer", mlserver.url),
+        &script(path, "mlserver", &oip_json, &json_header, None),
+        connections,
+        seconds,
+    );
+    print("mlserver (parallel_workers 0), OIP JSON", &mlserver_load);
+    drop(mlserver);
+
+    println!("\nratios:");
+    println!(
+        "  cairn / mlserver (JSON):                 {:.1}x  (goal >= 30)",
+        cairn_json.rate / mlserver_load.rate
+    );
+    println!(
+        "  cairn / bare actix echo (JSON):          {:.2}x  (goal >= 0.6)",
+        cairn_json.rate / echo_load.rate
+    );
+    println!("  cairn throughput (JSON):                 {:.0} req/s  (goal >= 20000)", cairn_json.rate);
+    println!(
+        "  p99 at half rate ({:.0} req/s):          {:.3} ms  (goal <= 2)",
+        at_half.rate, at_half.p99_ms
+    );
+    println!(
+        "  alias swap under that load: {} errors, p99 {:.3} ms (vs {:.3}), max {:.2} ms (vs {:.2}); serving version {}",
+        swap.errors, swap.p99_ms, at_half.p99_ms, swap.max_ms, at_half.max_ms, served["serving"]
+    );
+    drop(serving);
+    drop(registry);
+}
