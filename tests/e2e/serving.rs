@@ -484,9 +484,25 @@ async fn entity_keys_are_predicted_on_online_features_read_in_process() {
 
     // The feature store goes away: definitions are held, values are read from the replica.
     platform.stop_service(ServiceKind::FeatureStore).await;
+    let (status, body) = predict(&http, &platform, "spend", by_key.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    expect_answers(&body);
+
+    // NATS goes away as well: the replica still answers, and the replica reports itself ready
+    // but degraded, saying why.
+    platform.nats.kill9();
     let (status, body) = predict(&http, &platform, "spend", by_key).await;
     assert_eq!(status, 200, "{body}");
     expect_answers(&body);
+    let readyz = format!("{}/readyz", platform.service(ServiceKind::Serving).url());
+    let degraded = eventually("serving reports NATS away", || async {
+        let answer = http.get(&readyz).send().await.ok()?;
+        assert_eq!(answer.status().as_u16(), 200, "loaded models keep serving: ready");
+        let body: serde_json::Value = answer.json().await.ok()?;
+        body["degraded"].to_string().contains("nats").then_some(body)
+    })
+    .await;
+    assert_eq!(degraded["ready"], serde_json::json!(true), "{degraded}");
     platform.stop().await;
 }
 

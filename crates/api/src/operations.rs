@@ -15,6 +15,9 @@ pub struct Readiness {
     pub ready: bool,
     /// Why the service is not ready (empty when it is).
     pub reasons: Vec<String>,
+    /// How a ready service is degraded: what it does without (empty when nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub degraded: Vec<String>,
     /// The answering process's id, so a supervisor such as `cairn up` can tell its own child
     /// from another process that holds the port.
     pub pid: u32,

@@ -23,7 +23,12 @@ pub(crate) async fn run(config: &CairnConfig, json: bool) -> anyhow::Result<Exit
         async move {
             let readiness = Client::new(url.clone()).readiness().await;
             let (ready, detail) = match readiness {
-                Ok(report) => (report.ready, report.reasons.join("; ")),
+                // Not ready: why. Ready: what it does without, if anything.
+                Ok(report) if report.ready => {
+                    let degraded = report.degraded.join("; ");
+                    (true, if degraded.is_empty() { degraded } else { format!("degraded: {degraded}") })
+                }
+                Ok(report) => (false, report.reasons.join("; ")),
                 Err(error) => (false, error.to_string()),
             };
             (kind, url, ready, detail)

@@ -8,4 +8,4 @@ mod standard;
 pub use cairn_api::{ErrorBody, ErrorDetail, Health, Readiness};
 pub use error::{ApiError, ErrorKind};
 pub use server::{HttpOptions, RunningServer, ServiceApi, serve};
-pub use standard::ReadinessCheck;
+pub use standard::{Check, ReadinessCheck};

@@ -7,7 +7,15 @@ use futures::future::BoxFuture;
 use crate::server::Shared;
 
 /// Reports what keeps a service from serving; an empty list means ready.
-pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Vec<String>> + Send + Sync>;
+pub type ReadinessCheck = Arc<dyn Fn() -> BoxFuture<'static, Check> + Send + Sync>;
+
+/// What `/readyz` reports: why the service is not ready (503 while any), and how it is degraded
+/// while it still serves (200, listed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Check {
+    pub reasons: Vec<String>,
+    pub degraded: Vec<String>,
+}
 
 /// The process is alive.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
@@ -25,9 +33,10 @@ pub(crate) async fn healthz(shared: web::Data<Shared>) -> HttpResponse {
     (status = 200, description = "Ready to serve", body = Readiness),
     (status = 503, description = "Not ready, with the reasons", body = Readiness)))]
 pub(crate) async fn readyz(shared: web::Data<Shared>) -> HttpResponse {
-    let reasons = (shared.readiness)().await;
+    let Check { reasons, degraded } = (shared.readiness)().await;
     let ready = reasons.is_empty();
-    let body = Readiness { service: shared.service.to_string(), ready, reasons, pid: std::process::id() };
+    let body =
+        Readiness { service: shared.service.to_string(), ready, reasons, degraded, pid: std::process::id() };
     if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 

@@ -7,9 +7,10 @@ use cairn_bus::{Bus, BusError, ConsumerHandle};
 use cairn_config::CairnConfig;
 use cairn_db::{Database, DbError, Migrations};
 use cairn_domain::ServiceKind;
-use cairn_http::{HttpOptions, ReadinessCheck, RunningServer, ServiceApi};
+use cairn_http::{Check, HttpOptions, ReadinessCheck, RunningServer, ServiceApi};
 use cairn_telemetry::Metrics;
 use futures::FutureExt as _;
+use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::Outbox;
@@ -69,6 +70,9 @@ pub async fn start(
     })
 }
 
+/// What a service makes of the standard readiness check: see [`ServiceContext::serve_with_readiness`].
+pub type ReadinessPolicy = Arc<dyn Fn(Check) -> BoxFuture<'static, Check> + Send + Sync>;
+
 impl ServiceContext {
     /// NATS connected, every declared stream present, database reachable and migrated.
     pub fn readiness(&self) -> ReadinessCheck {
@@ -88,7 +92,7 @@ impl ServiceContext {
                     reasons.push("nats: not connected".to_owned());
                 }
                 reasons.extend(db.readiness().await);
-                reasons
+                Check { reasons, degraded: Vec::new() }
             }
             .boxed()
         })
@@ -119,27 +123,23 @@ impl ServiceContext {
         self.serve_with_readiness(openapi, configure, consumers, None)
     }
 
-    /// `serve`, with `/readyz` also reporting the reasons `extra` gives (the service's own
-    /// state: serving is not ready until every endpoint has loaded).
+    /// `serve`, with `/readyz` answering what `policy` makes of the standard check (NATS, the
+    /// database): the service's own state added, or a dependency it can serve without turned
+    /// into a degradation (serving answers with loaded models while NATS is away).
     pub fn serve_with_readiness(
         self,
         openapi: utoipa::openapi::OpenApi,
         configure: impl Fn(&mut web::ServiceConfig) + Send + Sync + 'static,
         consumers: Vec<ConsumerHandle>,
-        extra: Option<ReadinessCheck>,
+        policy: Option<ReadinessPolicy>,
     ) -> Result<RunningService, StartError> {
         let options = self.http_options();
         let base = self.readiness();
-        let readiness: ReadinessCheck = match extra {
+        let readiness: ReadinessCheck = match policy {
             None => base,
-            Some(extra) => Arc::new(move || {
-                let (base, extra) = (base(), extra());
-                async move {
-                    let mut reasons = base.await;
-                    reasons.extend(extra.await);
-                    reasons
-                }
-                .boxed()
+            Some(policy) => Arc::new(move || {
+                let (base, policy) = (base(), Arc::clone(&policy));
+                async move { policy(base.await).await }.boxed()
             }),
         };
         let api = ServiceApi {

@@ -6,7 +6,7 @@ mod outbox;
 mod schedule;
 mod signal;
 
-pub use context::{RunningService, ServiceContext, StartError, start};
+pub use context::{ReadinessPolicy, RunningService, ServiceContext, StartError, start};
 pub use outbox::Outbox;
 pub use schedule::{cores, every};
 pub use signal::shutdown_signal;

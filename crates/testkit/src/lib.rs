@@ -6,6 +6,7 @@ mod config;
 mod db;
 mod memory;
 mod nats;
+mod process;
 mod python;
 mod s3;
 
@@ -14,5 +15,6 @@ pub use config::config;
 pub use db::TestDb;
 pub use memory::{cpu_seconds, peak_rss_mb};
 pub use nats::NatsServer;
+pub use process::{ServerProcess, free_port, wait_ready};
 pub use python::python;
 pub use s3::S3Server;

@@ -5,10 +5,10 @@
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
 
 use std::os::unix::process::CommandExt as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cairn_testkit::{NatsServer, TestDb};
+use cairn_testkit::{NatsServer, ServerProcess as Server, TestDb, free_port, wait_ready};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
@@ -19,44 +19,7 @@ fn cairn_runs() -> usize {
 const MLFLOW_RUNS: usize = 2_000;
 const ARTIFACT_BYTES: usize = 1 << 30;
 
-struct Server {
-    name: &'static str,
-    url: String,
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // The whole process group: `mlflow server` runs its workers as children of its own,
-        // which would outlive it.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// Peak resident memory of the server process, MB.
-    fn peak_rss_mb(&self) -> f64 {
-        cairn_testkit::peak_rss_mb(self.child.id())
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn wait_ready(http: &reqwest::Client, url: &str, child: &mut Child) {
-    let started = Instant::now();
-    while !http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(child.try_wait().unwrap().is_none(), "{url}: the server exited");
-        assert!(started.elapsed() < Duration::from_secs(120), "{url}: not ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn cairn(http: &reqwest::Client, nats: &NatsServer, dir: &std::path::Path, db: Option<&str>) -> Server {
+async fn cairn(nats: &NatsServer, dir: &std::path::Path, db: Option<&str>) -> Server {
     let port = free_port();
     let mut command = cairn_testkit::serve("registry");
     command
@@ -71,11 +34,11 @@ async fn cairn(http: &reqwest::Client, nats: &NatsServer, dir: &std::path::Path,
     }
     let mut child = command.spawn().unwrap();
     let url = format!("http://127.0.0.1:{port}");
-    wait_ready(http, &format!("{url}/readyz"), &mut child).await;
+    wait_ready(&format!("{url}/readyz"), &mut child).await;
     Server { name: "cairn", url, child }
 }
 
-async fn mlflow(http: &reqwest::Client, dir: &std::path::Path) -> Server {
+async fn mlflow(dir: &std::path::Path) -> Server {
     let bin = std::env::var("CAIRN_BENCH_MLFLOW")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv-bench/bin/mlflow").to_owned());
     let port = free_port();
@@ -91,7 +54,7 @@ async fn mlflow(http: &reqwest::Client, dir: &std::path::Path) -> Server {
         .spawn()
         .unwrap_or_else(|error| panic!("{bin}: {error}; infra/local/bench installs it"));
     let url = format!("http://127.0.0.1:{port}");
-    wait_ready(http, &format!("{url}/health"), &mut child).await;
+    wait_ready(&format!("{url}/health"), &mut child).await;
     Server { name: "mlflow", url, child }
 }
 
@@ -261,8 +224,8 @@ async fn main() {
     let nats = NatsServer::start().await;
     std::fs::create_dir_all(dir.path().join("cairn")).unwrap();
     std::fs::create_dir_all(dir.path().join("mlflow")).unwrap();
-    let cairn_sqlite = cairn(&http, &nats, &dir.path().join("cairn"), None).await;
-    let mlflow = mlflow(&http, &dir.path().join("mlflow")).await;
+    let cairn_sqlite = cairn(&nats, &dir.path().join("cairn"), None).await;
+    let mlflow = mlflow(&dir.path().join("mlflow")).await;
     println!("registry vs mlflow server {} (SQLite backends, same HTTP workload)", mlflow_version());
 
     let (c, m) = (log_batch(&http, &cairn_sqlite, 100).await, log_batch(&http, &mlflow, 10).await);
@@ -295,7 +258,7 @@ async fn main() {
     drop(mlflow);
     let pg = TestDb::postgres();
     std::fs::create_dir_all(dir.path().join("cairn-pg")).unwrap();
-    let cairn_pg = cairn(&http, &nats, &dir.path().join("cairn-pg"), Some(pg.url())).await;
+    let cairn_pg = cairn(&nats, &dir.path().join("cairn-pg"), Some(pg.url())).await;
     let (p50, p95) = search(&http, &cairn_pg, runs, 30).await;
     println!("search_runs: cairn on PostgreSQL over {runs} runs p50 {p50:.1} ms, p95 {p95:.1} ms");
 }

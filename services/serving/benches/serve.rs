@@ -9,44 +9,16 @@
 
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use cairn_testkit::NatsServer;
+use cairn_testkit::{NatsServer, ServerProcess as Server, free_port, wait_ready};
 use serde_json::json;
 
 /// Seconds each throughput measurement runs.
 fn seconds() -> u64 {
     std::env::var("CAIRN_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10)
-}
-
-struct Server {
-    url: String,
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(Stdio::null()).status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn wait_ready(url: &str, child: &mut Child) {
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    while !http.get(url).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(child.try_wait().unwrap().is_none(), "{url}: the server exited");
-        assert!(started.elapsed() < Duration::from_secs(180), "{url}: not ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// `cairn serve <service>` on a free port, its output kept out of the figures.
@@ -65,14 +37,14 @@ async fn cairn(service: &str, nats: &NatsServer, dir: &Path, extra: &[(String, S
     let mut child = command.spawn().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{url}/readyz"), &mut child).await;
-    Server { url, child }
+    Server { name: "cairn", url, child }
 }
 
 /// MLServer serving `model` as `name`, inference in its own process (`parallel_workers: 0`, the
 /// faster setting on two cores).
 async fn mlserver(dir: &Path, name: &str, model: &Path) -> Server {
-    let python = std::env::var("CAIRN_BENCH_MLSERVER").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv-mlserver/bin/python").to_owned()
+    let mlserver = std::env::var("CAIRN_BENCH_MLSERVER").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv-mlserver/bin/mlserver").to_owned()
     });
     let repo = dir.join("mlserver");
     std::fs::create_dir_all(repo.join(name)).unwrap();
@@ -89,17 +61,17 @@ async fn mlserver(dir: &Path, name: &str, model: &Path) -> Server {
     let model_settings = json!({"name": name, "implementation": "mlserver_onnx.OnnxRuntime",
         "parameters": {"uri": "./model.onnx", "version": "1"}});
     std::fs::write(repo.join(name).join("model-settings.json"), model_settings.to_string()).unwrap();
-    let mut child = Command::new(&python)
-        .args(["-m", "mlserver", "start", "."])
+    let mut child = Command::new(&mlserver)
+        .args(["start", "."])
         .current_dir(&repo)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .unwrap_or_else(|error| panic!("{python}: {error}; infra/local/bench installs it"));
+        .unwrap_or_else(|error| panic!("{mlserver}: {error}; infra/local/bench installs it"));
     let url = format!("http://127.0.0.1:{port}");
     wait_ready(&format!("{url}/v2/models/{name}/ready"), &mut child).await;
-    Server { url, child }
+    Server { name: "mlserver", url, child }
 }
 
 /// A bare actix-web server (as many workers as Cairn's) whose one handler parses the JSON body
@@ -131,13 +103,34 @@ fn echo() -> String {
 }
 
 /// What one `wrk` run measured.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 struct Load {
     rate: f64,
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
     errors: u64,
+    /// CPU microseconds per request of each watched process (the server, nats-server).
+    cpu_micros: Vec<(&'static str, f64)>,
+}
+
+/// `wrk` as [`wrk`] runs it, with the CPU time `watched` processes spent per request.
+fn measured(
+    url: &str,
+    script: &Path,
+    connections: usize,
+    seconds: u64,
+    watched: &[(&'static str, u32)],
+) -> Load {
+    let before: Vec<f64> = watched.iter().map(|(_, pid)| cairn_testkit::cpu_seconds(*pid)).collect();
+    let mut load = wrk(url, script, connections, seconds);
+    let requests = load.rate * seconds as f64;
+    load.cpu_micros = watched
+        .iter()
+        .zip(before)
+        .map(|((name, pid), before)| (*name, (cairn_testkit::cpu_seconds(*pid) - before) * 1e6 / requests))
+        .collect();
+    load
 }
 
 /// A wrk script that POSTs `body` with `headers`; paced to one request per `delay_ms` per
@@ -195,6 +188,7 @@ fn wrk(url: &str, script: &Path, connections: usize, seconds: u64) -> Load {
             })
             .unwrap_or(0);
     Load {
+        cpu_micros: Vec::new(),
         rate: field("Requests/sec:").and_then(|n| n.parse().ok()).unwrap_or(f64::NAN),
         p50_ms: field("50%").map_or(f64::NAN, millis),
         p99_ms: field("99%").map_or(f64::NAN, millis),
@@ -243,9 +237,16 @@ fn row() -> Vec<f32> {
 }
 
 fn print(name: &str, load: &Load) {
+    let cpu: Vec<String> =
+        load.cpu_micros.iter().map(|(name, micros)| format!("{name} {micros:.0} µs")).collect();
     println!(
-        "  {name:<40} {:>9.0} req/s   p50 {:>6.3} ms   p99 {:>6.3} ms   max {:>7.2} ms   errors {}",
-        load.rate, load.p50_ms, load.p99_ms, load.max_ms, load.errors
+        "  {name:<44} {:>8.0} req/s   p50 {:>6.3} ms   p99 {:>6.3} ms   max {:>6.2} ms   errors {}   CPU/request: {}",
+        load.rate,
+        load.p50_ms,
+        load.p99_ms,
+        load.max_ms,
+        load.errors,
+        if cpu.is_empty() { "-".to_owned() } else { cpu.join(", ") }
     );
 }
 
@@ -306,19 +307,22 @@ async fn main() {
         "serving: 100-tree random forest, 30 FP32 features, one row per request; wrk -t1, {seconds} s each"
     );
     let connections = 32;
-    let cairn_json =
-        wrk(&infer, &script(path, "cairn-json", &oip_json, &json_header, None), connections, seconds);
+    let watched = [("serving", serving.child.id()), ("nats-server", nats.pid().unwrap())];
+    let json_script = script(path, "cairn-json", &oip_json, &json_header, None);
+    let cairn_json = measured(&infer, &json_script, connections, seconds, &watched);
     print("cairn, OIP JSON", &cairn_json);
-    let cairn_binary =
-        wrk(&infer, &script(path, "cairn-binary", &binary, &binary_headers, None), connections, seconds);
+    let binary_script = script(path, "cairn-binary", &binary, &binary_headers, None);
+    let cairn_binary = measured(&infer, &binary_script, connections, seconds, &watched);
     print("cairn, OIP binary (tritonclient's default)", &cairn_binary);
     let floor = echo();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let echo_load = wrk(
+    let echo_script = script(path, "echo", &oip_json, &json_header, None);
+    let echo_load = measured(
         &format!("{floor}/echo"),
-        &script(path, "echo", &oip_json, &json_header, None),
+        &echo_script,
         connections,
         seconds,
+        &[("echo", std::process::id())],
     );
     print("bare actix-web JSON echo", &echo_load);
 
@@ -343,11 +347,12 @@ async fn main() {
         reqwest::get(format!("{}/v1/endpoints/forest", serving.url)).await.unwrap().json().await.unwrap();
 
     let mlserver = mlserver(path, "forest", &model).await;
-    let mlserver_load = wrk(
+    let mlserver_load = measured(
         &format!("{}/v2/models/forest/infer", mlserver.url),
         &script(path, "mlserver", &oip_json, &json_header, None),
         connections,
         seconds,
+        &[("mlserver", mlserver.child.id())],
     );
     print("mlserver (parallel_workers 0), OIP JSON", &mlserver_load);
     drop(mlserver);

@@ -105,10 +105,15 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     nats::start(&context.bus, Arc::clone(&state), context.shutdown.clone())
         .await
         .map_err(StartError::Other)?;
+    let log = Arc::clone(&state.log);
     let state = actix_web::web::Data::from(state);
-    let readiness: cairn_http::ReadinessCheck = Arc::new(move || {
-        let reasons = endpoints.readiness();
-        Box::pin(async move { reasons })
+    // Ready once every endpoint has loaded; NATS or the database away only degrades a replica
+    // (loaded models keep answering), as does a prediction log that is losing records.
+    let readiness: cairn_service::ReadinessPolicy = Arc::new(move |standard| {
+        let mut check = cairn_http::Check { reasons: endpoints.readiness(), degraded: standard.reasons };
+        check.degraded.extend(standard.degraded);
+        check.degraded.extend(log.loss());
+        Box::pin(async move { check })
     });
     context.serve_with_readiness(
         api::openapi(),

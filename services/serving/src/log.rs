@@ -4,6 +4,8 @@
 //! queue is full (the bus slower than the traffic, or away) the record is dropped and counted —
 //! in `cairn_prediction_log_dropped_total` — never waited for.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use cairn_bus::{Bus, RawEvent};
@@ -61,6 +63,17 @@ impl Logged {
 pub struct PredictionLog {
     queue: mpsc::Sender<Logged>,
     dropped: IntCounter,
+    /// When a record was last dropped (milliseconds since the epoch; 0: never).
+    last_drop_millis: Arc<AtomicU64>,
+}
+
+/// A drop this recent makes the log degraded in `/readyz`.
+const LOSS_WINDOW_MILLIS: u64 = 60_000;
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl PredictionLog {
@@ -74,6 +87,8 @@ impl PredictionLog {
         .unwrap_or_else(|error| unreachable!("a fixed, valid metric: {error}"));
         let _ = registry.register(Box::new(dropped.clone()));
         let lost = dropped.clone();
+        let last_drop_millis = Arc::new(AtomicU64::new(0));
+        let lost_at = Arc::clone(&last_drop_millis);
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             loop {
@@ -92,18 +107,34 @@ impl PredictionLog {
                 if let Err(error) = bus.publish_many(&batch).await {
                     tracing::warn!(%error, records = batch.len(), "prediction log: a batch was not published");
                     lost.inc_by(batch.len() as u64);
+                    lost_at.store(now_millis(), Ordering::Relaxed);
                 }
                 batch.clear();
             }
         });
-        Self { queue, dropped }
+        Self { queue, dropped, last_drop_millis }
     }
 
     /// Queues a record; drops it (counted) when the queue is full.
     pub fn record(&self, logged: Logged) {
         if self.queue.try_send(logged).is_err() {
             self.dropped.inc();
+            self.last_drop_millis.store(now_millis(), Ordering::Relaxed);
         }
+    }
+
+    /// Why the log is degraded: records dropped within the last minute.
+    pub fn loss(&self) -> Option<String> {
+        let last = self.last_drop_millis.load(Ordering::Relaxed);
+        let ago = now_millis().saturating_sub(last);
+        (last > 0 && ago < LOSS_WINDOW_MILLIS).then(|| {
+            format!(
+                "prediction log: {} predictions not logged since start, the latest {} s ago \
+                 (the bus is away or slower than the traffic; see cairn_prediction_log_dropped_total)",
+                self.dropped.get(),
+                ago / 1000
+            )
+        })
     }
 }
 
