@@ -6,7 +6,7 @@
 
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cairn_testkit::{NatsServer, ServerProcess as Server, TestDb, free_port, wait_ready};
 use futures::StreamExt as _;
