@@ -54,7 +54,7 @@ fn definitions(spend_ttl: u64) -> cairn_api::Definitions {
     .unwrap()
 }
 
-async fn finished(client: &Client, run: &Materialization) -> Materialization {
+pub(crate) async fn finished(client: &Client, run: &Materialization) -> Materialization {
     eventually("the materialization to finish", || async {
         let run = client.materialization(&run.id).await.ok()?;
         (run.state != MaterializationState::Running).then_some(run)

@@ -409,11 +409,7 @@ async fn entity_keys_are_predicted_on_online_features_read_in_process() {
     features.apply_features(&definitions, None).await.unwrap();
     eventually("spend materialized from the batch's files", || async {
         let run = features.materialize("spend", &cairn_api::MaterializeRequest::default()).await.unwrap();
-        let run = eventually("the materialization to finish", || async {
-            let run = features.materialization(&run.id).await.ok()?;
-            (run.state != cairn_api::MaterializationState::Running).then_some(run)
-        })
-        .await;
+        let run = crate::online::finished(&features, &run).await;
         (run.files > 0 && run.state == cairn_api::MaterializationState::Succeeded).then_some(())
     })
     .await;

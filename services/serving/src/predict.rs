@@ -44,7 +44,7 @@ pub async fn predict(
     let chosen = infer::choose(&state.endpoints, endpoint, version.as_deref(), key)?;
     let (records, missing) =
         if by_entity { state.features.lookup(&chosen.answer, &rows).await? } else { (rows, Vec::new()) };
-    let inputs = inputs(&chosen.answer, &records)?;
+    let inputs = inputs_of(&chosen.answer, &records).map_err(InferError::Input)?;
     let copy = chosen.shadow.and_then(|shadow| match inputs_of(&shadow, &records) {
         Ok(inputs) => Some((shadow, inputs)),
         Err(error) => {
@@ -72,10 +72,6 @@ pub async fn predict(
 
 fn input(message: impl Into<String>) -> InferError {
     InferError::Input(message.into())
-}
-
-fn inputs(version: &Loaded, records: &[Record]) -> Result<Vec<(String, Tensor)>, InferError> {
-    inputs_of(version, records).map_err(InferError::Input)
 }
 
 /// The inputs of `version` for `records`, or why the records do not fit it.
