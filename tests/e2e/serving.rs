@@ -512,3 +512,118 @@ async fn predict(
     let answer = http.post(url).json(&body).send().await.unwrap();
     (answer.status().as_u16(), answer.json().await.unwrap())
 }
+
+/// Batch scoring: `cairn score MODEL@ALIAS --dataset NAME@N` scores every row of the version with
+/// the model (a random forest with ZipMap probabilities, its columns named by a tag); the rows and
+/// predictions become a new dataset version with lineage to both, holding what onnxruntime
+/// computes on the same rows. Mistakes are refused before a job starts, naming what is wrong.
+#[tokio::test]
+async fn a_dataset_version_is_scored_into_a_new_version_with_lineage() {
+    let platform = Platform::start_with(
+        Store::Sqlite,
+        &[ServiceKind::Ingestion, ServiceKind::Registry, ServiceKind::Serving],
+        &[],
+    )
+    .await;
+    let ingestion = platform.client(ServiceKind::Ingestion);
+    ingestion.create_dataset(&crate::batches::dataset()).await.unwrap();
+    let now = cairn_domain::Timestamp::now().as_micros() / 1_000_000;
+    let batch = ingestion.ingest("payments", "text/csv", crate::online::history(now)).await.unwrap();
+    assert_eq!(batch.version, Some(1), "{batch:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("risk.onnx");
+    let version = scenario(&platform, "scoring_model", &["risk", onnx.to_str().unwrap()]).await;
+    assert_eq!(version.lines().last(), Some("1"), "{version}");
+    move_alias(&platform, "risk", "champion", 1).await;
+
+    // The CLI as a user runs it (on tokio's process API: the services share this test's runtime).
+    let scored = tokio::process::Command::new(cairn_testkit::cairn())
+        .current_dir(dir.path())
+        .env_remove("CAIRN_CONFIG")
+        .env("CAIRN__SERVICES__SERVING__URL", platform.service(ServiceKind::Serving).url())
+        .args(["score", "risk@champion", "--dataset", "payments@1", "--json"])
+        .output()
+        .await
+        .unwrap();
+    let printed = String::from_utf8_lossy(&scored.stdout);
+    assert!(scored.status.success(), "{printed}\n{}", String::from_utf8_lossy(&scored.stderr));
+    let job: cairn_api::ScoringJob = serde_json::from_str(&printed).unwrap();
+    assert_eq!(
+        (job.state.as_str(), job.output.as_str(), job.output_version),
+        ("succeeded", "payments_scores", Some(1))
+    );
+    assert_eq!(
+        (job.rows, job.rows_scored, job.version),
+        (batch.report.as_ref().unwrap().rows_accepted, job.rows, 1)
+    );
+
+    let output = ingestion.version("payments_scores", 1).await.unwrap();
+    let lineage = output.lineage.clone().unwrap();
+    assert_eq!(
+        (lineage.training_data.as_str(), lineage.model.as_deref(), lineage.entity_rows.as_str()),
+        (job.id.as_str(), Some("risk@1"), "payments@1")
+    );
+    let columns: Vec<&str> = output.schema.columns.iter().map(|column| column.name.as_str()).collect();
+    assert_eq!(
+        columns,
+        [
+            "id",
+            "ts",
+            "amount",
+            "channel",
+            "predicted_output_label",
+            "predicted_output_probability_0",
+            "predicted_output_probability_1"
+        ]
+    );
+    let root = platform.config.offline_root();
+    let files: Vec<String> =
+        output.files.iter().map(|file| root.join(&file.path).to_string_lossy().into_owned()).collect();
+    let mut args = vec![onnx.to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    let checked = scenario(&platform, "check_scores", &args).await;
+    assert_eq!(checked.lines().last(), Some(format!("{} rows", job.rows).as_str()), "{checked}");
+
+    // Refused before a job starts: unknown model, version or dataset version; both an alias and
+    // a version; rows that lack a feature of the model.
+    ingestion
+        .create_dataset(
+            &serde_json::from_value(serde_json::json!({"name": "visits", "schema": {
+                "columns": [{"name": "id", "type": "int64"}, {"name": "ts", "type": "timestamp", "nullable": false}],
+                "event_timestamp": "ts"}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    ingestion
+        .ingest("visits", "text/csv", format!("id,ts\n1,{}\n", cairn_domain::Timestamp::now()))
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let jobs = format!("{}/v1/scoring-jobs", platform.service(ServiceKind::Serving).url());
+    for (request, status, mentions) in [
+        (serde_json::json!({"model": "nobody", "version": 1, "dataset": "payments"}), 404, "nobody"),
+        (serde_json::json!({"model": "risk", "alias": "gone", "dataset": "payments"}), 404, "gone"),
+        (
+            serde_json::json!({"model": "risk", "version": 1, "dataset": "payments", "dataset_version": 9}),
+            404,
+            "no version 9",
+        ),
+        (
+            serde_json::json!({"model": "risk", "version": 1, "alias": "champion", "dataset": "payments"}),
+            422,
+            "one of them",
+        ),
+        (serde_json::json!({"model": "risk", "version": 1, "dataset": "visits"}), 422, "no column `amount`"),
+        (serde_json::json!({"model": "risk", "version": 1, "dataset": "Bad Name"}), 422, "Bad Name"),
+    ] {
+        let answer = http.post(&jobs).json(&request).send().await.unwrap();
+        let code = answer.status().as_u16();
+        let body: serde_json::Value = answer.json().await.unwrap();
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(code == status && message.contains(mentions), "{request}: {code} {body}");
+    }
+    let unknown = http.get(format!("{jobs}/nope")).send().await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    platform.stop().await;
+}

@@ -192,5 +192,46 @@ def feature_model(name, service):
     print(int(mlflow.register_model(f"models:/{info.model_id}", name).version))
 
 
+def scoring_model(name, path):
+    """Registers as `name` a random forest classifier on the matrix [amount, id] (its columns
+    named by the version's `cairn.feature_names` tag), with skl2onnx's ZipMap probabilities, and
+    saves the ONNX file at `path` for `check_scores`. Prints the version."""
+    import mlflow
+    from skl2onnx import to_onnx
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(7)
+    x = np.column_stack([rng.uniform(0, 130, 400), rng.integers(0, 13, 400)]).astype(np.float32)
+    y = (x[:, 0] + 5 * x[:, 1] > 90).astype(np.int64)
+    model = RandomForestClassifier(n_estimators=20, max_depth=5, random_state=0).fit(x, y)
+    with open(path, "wb") as out:
+        out.write(to_onnx(model, x[:1], target_opset=17).SerializeToString())
+    version = register(name, path)
+    mlflow.MlflowClient().set_model_version_tag(name, str(version), "cairn.feature_names",
+                                               json.dumps(["amount", "id"]))
+    print(version)
+
+
+def check_scores(path, *files):
+    """The scored rows in Parquet `files` hold what onnxruntime computes for the model at `path`
+    on the same rows (a null amount is NaN): labels exactly, probabilities to 1e-5."""
+    import duckdb
+    import onnxruntime
+
+    listed = ", ".join(f"'{file}'" for file in files)
+    rows = duckdb.sql(f"SELECT * FROM read_parquet([{listed}]) ORDER BY id, ts").df()
+    assert {"id", "ts", "amount", "channel"} <= set(rows.columns), rows.columns
+    x = np.column_stack([rows["amount"].astype("float64").to_numpy(na_value=np.nan),
+                         rows["id"].to_numpy()]).astype(np.float32)
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    labels, probabilities = session.run(None, {session.get_inputs()[0].name: x})
+    assert (rows["predicted_output_label"].to_numpy() == labels).all(), (rows["predicted_output_label"], labels)
+    for column in (0, 1):
+        got = rows[f"predicted_output_probability_{column}"].to_numpy()
+        want = np.array([row[column] for row in probabilities])
+        assert np.allclose(got, want, atol=TOLERANCE, rtol=0), (got, want)
+    assert np.isnan(x[:, 0]).any(), "a null amount is among the rows"
+    print(f"{len(rows)} rows")
+
 if __name__ == "__main__":
     globals()[sys.argv[1]](*sys.argv[2:])

@@ -75,18 +75,23 @@ pub struct DatasetVersion {
 }
 
 /// What a dataset version's rows were computed from: the training data the feature store wrote
-/// by joining feature views onto the rows of another dataset version.
+/// by joining feature views onto the rows of another dataset version, or the predictions a model
+/// version made for the rows of another dataset version (batch scoring).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetLineage {
-    /// The feature store's id of the training data.
+    /// The id of the job that wrote the rows: the feature store's training data, or serving's
+    /// scoring job.
     pub training_data: String,
+    /// `model@version` of the model whose predictions the rows hold (batch scoring).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// `name@version`, when the features were a feature service's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub feature_service: Option<String>,
     /// `view@version` of each feature view joined.
     pub feature_views: Vec<String>,
-    /// `dataset@version` of the entity rows.
+    /// `dataset@version` of the entity rows (the rows scored, for predictions).
     pub entity_rows: String,
     /// `dataset@version` of each view's source: the latest version the feature store knew of
     /// (rows streamed in since, not yet in a version, were read too).

@@ -27,4 +27,7 @@ pub use registry::{
     ModelVersion, ModelVersionSummary, NewAliasRequest, OnnxDim, OnnxSignature, OnnxTensor, Run, RunPage,
     TrainedModel,
 };
-pub use serving::{Canary, Endpoint, EndpointSpec, PredictRequest, PredictResponse, Records};
+pub use serving::{
+    Canary, Endpoint, EndpointSpec, PredictRequest, PredictResponse, Records, ScoringJob, ScoringRequest,
+    StreamScoring,
+};

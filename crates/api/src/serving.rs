@@ -1,7 +1,7 @@
 //! The serving service's own API (`/v1/endpoints`): named endpoints that serve a registered
 //! model, pinned to a version or following an alias.
 
-use cairn_domain::Timestamp;
+use cairn_domain::{Name, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// What an endpoint should serve: a model's version, or whichever version an alias points at
@@ -21,18 +21,51 @@ pub struct EndpointSpec {
     /// answers go to the prediction log (marked shadow), never to the caller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<i64>,
+    /// Stream scoring: records published on a subject, predicted and published on another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamScoring>,
 }
 
 impl EndpointSpec {
     /// An endpoint of `model` following `alias`, nothing else.
     pub fn alias(model: impl Into<String>, alias: impl Into<String>) -> Self {
-        Self { model: model.into(), alias: Some(alias.into()), version: None, canary: None, shadow: None }
+        Self {
+            model: model.into(),
+            alias: Some(alias.into()),
+            version: None,
+            canary: None,
+            shadow: None,
+            stream: None,
+        }
     }
 
     /// An endpoint of `model` pinned to `version`, nothing else.
     pub fn version(model: impl Into<String>, version: i64) -> Self {
-        Self { model: model.into(), alias: None, version: Some(version), canary: None, shadow: None }
+        Self {
+            model: model.into(),
+            alias: None,
+            version: Some(version),
+            canary: None,
+            shadow: None,
+            stream: None,
+        }
     }
+}
+
+/// An endpoint's stream scoring: every message on `input` — one JSON object, a record by
+/// feature name (or entity keys, with `entity_keys`) — is answered by one message on `output`:
+/// its prediction, or why it has none. The input is read from the JetStream stream that captures
+/// the subject (one is made when none does) by one durable consumer the replicas share; each
+/// input message is acknowledged only after its answer is stored, and an answer is published
+/// with an id that makes a repeat a duplicate the output's stream drops: one answer per record,
+/// through restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamScoring {
+    pub input: String,
+    pub output: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub entity_keys: bool,
 }
 
 /// A version of the same model answering a share of the requests (a canary, an A/B test).
@@ -124,4 +157,54 @@ pub struct PredictResponse {
     /// went to the model as missing, NaN).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<Vec<String>>,
+}
+
+/// `POST /v1/scoring-jobs`: a model version scores every row of a dataset version; the rows and
+/// their predictions become a new version of `output`, with lineage to both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoringRequest {
+    pub model: String,
+    /// The version the alias points at when the job starts — exactly one of `alias` and `version`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    pub dataset: Name,
+    /// The input version; the latest when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_version: Option<i64>,
+    /// The dataset the scored rows are added to (declared when absent); `<dataset>_scores` by
+    /// default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Name>,
+}
+
+/// A scoring job and how far it has come. `state`: `running`, `written` (the file is handed to
+/// ingestion), `succeeded` (`output_version` holds the rows) or `failed` (`error` says why).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScoringJob {
+    pub id: String,
+    pub model: String,
+    pub version: i64,
+    pub dataset: Name,
+    pub dataset_version: i64,
+    pub output: Name,
+    pub state: String,
+    /// Rows of the input version.
+    pub rows: u64,
+    pub rows_scored: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_version: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl ScoringJob {
+    /// Whether the job has stopped, done or not.
+    pub fn finished(&self) -> bool {
+        self.state == "succeeded" || self.state == "failed"
+    }
 }

@@ -1,12 +1,15 @@
-//! `cairn deploy` and `cairn endpoints …`: what the serving service serves, by endpoint name.
+//! `cairn deploy` and `cairn endpoints …`: what the serving service serves, by endpoint name; and
+//! `cairn score`, its batch scoring.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use cairn_api::{Canary, Endpoint, EndpointSpec};
+use cairn_api::{Canary, Endpoint, EndpointSpec, ScoringRequest};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
-use cairn_domain::ServiceKind;
+use cairn_domain::{Name, ServiceKind};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::models::or_dash;
 use crate::output::print_json;
@@ -135,4 +138,67 @@ fn print_one(endpoint: &Endpoint) {
         vec!["error".to_owned(), or_dash(endpoint.error.as_deref())],
         vec!["updated".to_owned(), endpoint.updated_at.to_string()],
     ]);
+}
+
+/// `cairn score`: starts a scoring job and follows it to the version that holds the predictions.
+pub(crate) async fn score(
+    config: &CairnConfig,
+    target: &str,
+    dataset: &str,
+    output: Option<&str>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let model = spec(target)?;
+    let (dataset, dataset_version) = crate::features::dataset_ref(dataset)?;
+    let name = |name: &str| Name::parse(name).map_err(|error| anyhow::anyhow!("`{name}`: {error}"));
+    let request = ScoringRequest {
+        model: model.model,
+        alias: model.alias,
+        version: model.version,
+        dataset: name(&dataset)?,
+        dataset_version,
+        output: output.map(name).transpose()?,
+    };
+    let serving = client(config);
+    let mut job =
+        serving.score(&request).await.with_context(|| format!("scoring {dataset} with {target}"))?;
+    let progress = if json { ProgressBar::hidden() } else { ProgressBar::new(job.rows) };
+    progress.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    progress.set_message(format!(
+        "{}@{} scoring {}@{}",
+        job.model, job.version, job.dataset, job.dataset_version
+    ));
+    progress.enable_steady_tick(Duration::from_millis(120));
+    while !job.finished() {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        job = serving.scoring_job(&job.id).await?;
+        progress.set_position(job.rows_scored);
+        if job.state == "written" {
+            progress.set_message(format!("waiting for ingestion to add the rows to {}", job.output));
+        }
+    }
+    progress.finish_and_clear();
+    if json {
+        print_json(&job)?;
+    } else {
+        table::print(&[
+            vec![
+                "SCORED".to_owned(),
+                format!("{}@{}", job.output, or_dash(job.output_version.map(|v| v.to_string()).as_deref())),
+            ],
+            vec!["rows".to_owned(), job.rows_scored.to_string()],
+            vec!["model".to_owned(), format!("{}@{}", job.model, job.version)],
+            vec!["input".to_owned(), format!("{}@{}", job.dataset, job.dataset_version)],
+            vec!["job".to_owned(), job.id.clone()],
+            vec!["state".to_owned(), job.state.clone()],
+            vec!["error".to_owned(), or_dash(job.error.as_deref())],
+        ]);
+    }
+    Ok(if job.state == "succeeded" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

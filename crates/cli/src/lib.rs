@@ -78,6 +78,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Score every row of a dataset version with a registered model (MODEL@ALIAS or
+    /// MODEL@VERSION): the rows and their predictions become a new version of the output dataset.
+    Score {
+        /// MODEL@ALIAS or MODEL@VERSION.
+        target: String,
+        /// NAME or NAME@VERSION (the latest version when no version is given).
+        #[arg(long, short = 'd')]
+        dataset: String,
+        /// The dataset the scored rows are added to; `<dataset>_scores` by default.
+        #[arg(long, short = 'o')]
+        output: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Endpoints of the serving service: what each serves.
     Endpoints {
         #[command(subcommand)]
@@ -560,6 +574,9 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
                     shadow,
                 };
                 endpoints::deploy(&config, deploy, json).await
+            }
+            Command::Score { target, dataset, output, json } => {
+                endpoints::score(&config, &target, &dataset, output.as_deref(), json).await
             }
             Command::Endpoints { command } => match command {
                 EndpointsCommand::List { json } => endpoints::list(&config, json).await,

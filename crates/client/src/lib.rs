@@ -6,8 +6,8 @@ use cairn_api::{
     AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, BatchPage, Dataset, DatasetVersion, Decision,
     Definitions, Endpoint, EndpointSpec, Entity, ErrorBody, FeatureService, FeatureView, Health,
     Materialization, MaterializeRequest, Model, ModelVersion, NewAliasRequest, NewDataset, NewImport,
-    OnlineRequest, OnlineResponse, Plan, Readiness, Run, RunPage, SourceDataset, TrainedModel, TrainingData,
-    TrainingDataRequest, VersionPage,
+    OnlineRequest, OnlineResponse, Plan, Readiness, Run, RunPage, ScoringJob, ScoringRequest, SourceDataset,
+    TrainedModel, TrainingData, TrainingDataRequest, VersionPage,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -437,6 +437,16 @@ impl Client {
         let url = self.url(&format!("/v1/endpoints/{}", segment(name)));
         let response = self.send(self.http.delete(url)).await?;
         if response.status().is_success() { Ok(()) } else { Err(failure(response).await) }
+    }
+
+    /// Starts a batch scoring job on the serving service.
+    pub async fn score(&self, request: &ScoringRequest) -> Result<ScoringJob, ClientError> {
+        // Loading the model version first may take longer than an ordinary request.
+        read(self.send_unlimited(self.http.post(self.url("/v1/scoring-jobs")).json(request)).await?).await
+    }
+
+    pub async fn scoring_job(&self, id: &str) -> Result<ScoringJob, ClientError> {
+        self.get(&format!("/v1/scoring-jobs/{}", segment(id))).await
     }
 
     /// A file of the registry's artifact store, whole (MLflow's artifact API, `path` as the

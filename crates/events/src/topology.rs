@@ -78,7 +78,7 @@ pub const STREAMS: &[StreamSpec] = &[
     },
     StreamSpec {
         name: "CAIRN_PREDICTIONS",
-        description: "Prediction logs for monitoring",
+        description: "Prediction logs for monitoring, and batch predictions written",
         subjects: &["cairn.predictions.>"],
         max_age: Some(Duration::from_secs(7 * 24 * 60 * 60)),
         duplicate_window: TWO_MINUTES,
@@ -152,12 +152,23 @@ pub const INGESTION_TRAINING_DATA: ConsumerSpec = ConsumerSpec {
     max_deliver: 20,
 };
 
+/// ... and the predictions batch scoring writes.
+pub const INGESTION_PREDICTIONS: ConsumerSpec = ConsumerSpec {
+    durable: "ingestion_predictions",
+    stream: "CAIRN_PREDICTIONS",
+    filter_subject: "cairn.predictions.batch_written",
+    owner: ServiceKind::Ingestion,
+    ack_wait: Duration::from_secs(300),
+    max_deliver: 20,
+};
+
 pub const CONSUMERS: &[ConsumerSpec] = &[
     FEATURE_STORE_DATASETS,
     FEATURE_STORE_SCHEMAS,
     FEATURE_STORE_BATCHES,
     FEATURE_STORE_VERSIONS,
     INGESTION_TRAINING_DATA,
+    INGESTION_PREDICTIONS,
 ];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.

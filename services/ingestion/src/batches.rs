@@ -125,7 +125,8 @@ pub async fn import(
     ingest_from(ingestion, dataset, format, input, None).await
 }
 
-/// What Cairn computed a batch from: its origin (`training_data:<id>`) and lineage as JSON.
+/// What Cairn computed a batch from: its origin (`training_data:<id>`, `predictions:<id>`) and
+/// lineage as JSON.
 pub(crate) type Origin = (String, String);
 
 /// [`ingest`], recording where the batch came from; its version carries the lineage.

@@ -4,11 +4,11 @@ mod api;
 mod batches;
 mod catalog;
 mod datasets;
+mod handoffs;
 mod paging;
 mod schema;
 mod sink;
 mod stream;
-mod training;
 mod versions;
 
 use std::path::PathBuf;
@@ -68,7 +68,8 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     if cleaned > 0 {
         tracing::warn!(batches = cleaned, "removed the files of batches interrupted by a restart");
     }
-    let consumers = vec![stream::follow(&ingestion).await?, training::follow(&ingestion).await?];
+    let mut consumers = vec![stream::follow(&ingestion).await?];
+    consumers.extend(handoffs::follow(&ingestion).await?);
     if settings.snapshot_interval_secs > 0 {
         // Ends with the service (it watches the shutdown token).
         stream::schedule_snapshots(

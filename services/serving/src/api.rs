@@ -6,6 +6,7 @@ mod endpoints;
 mod error;
 mod oip;
 mod predict;
+mod scoring;
 
 use actix_web::web;
 use utoipa::OpenApi as _;
@@ -13,14 +14,18 @@ use utoipa::OpenApi as _;
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     endpoints::configure(cfg);
     predict::configure(cfg);
+    scoring::configure(cfg);
     oip::configure(cfg);
 }
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(endpoints::list, endpoints::get, endpoints::put, endpoints::delete, predict::predict),
-    components(schemas(cairn_api::Endpoint, cairn_api::EndpointSpec, cairn_api::PredictRequest, cairn_api::PredictResponse)),
-    tags((name = "endpoints", description = "Endpoints: a registered model served by name"))
+    paths(endpoints::list, endpoints::get, endpoints::put, endpoints::delete, predict::predict,
+          scoring::submit, scoring::list, scoring::get),
+    components(schemas(cairn_api::Endpoint, cairn_api::EndpointSpec, cairn_api::PredictRequest,
+                       cairn_api::PredictResponse, cairn_api::ScoringRequest, cairn_api::ScoringJob)),
+    tags((name = "endpoints", description = "Endpoints: a registered model served by name"),
+         (name = "scoring", description = "Batch scoring: a dataset version's rows scored into a new dataset version"))
 )]
 struct ServingApi;
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use cairn_api::{Endpoint, EndpointSpec};
+use cairn_api::{Endpoint, EndpointSpec, StreamScoring};
 use cairn_db::{Database, DbError};
 use cairn_service::Outbox;
 
@@ -58,7 +58,7 @@ pub enum EndpointError {
 pub struct Endpoints {
     db: Database,
     outbox: Outbox,
-    pub models: Models,
+    pub models: Arc<Models>,
     routes: RwLock<HashMap<String, Arc<Route>>>,
     /// One reconciliation at a time.
     reconciling: tokio::sync::Mutex<()>,
@@ -67,7 +67,7 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    pub fn new(db: Database, outbox: Outbox, models: Models) -> Self {
+    pub fn new(db: Database, outbox: Outbox, models: Arc<Models>) -> Self {
         Self {
             db,
             outbox,
@@ -99,6 +99,15 @@ impl Endpoints {
             .collect();
         reasons.sort();
         reasons
+    }
+
+    /// The stream scoring of every endpoint this replica holds.
+    pub fn streams(&self) -> HashMap<String, StreamScoring> {
+        let routes = self.routes.read().unwrap_or_else(PoisonError::into_inner);
+        routes
+            .iter()
+            .filter_map(|(name, route)| route.stored.spec.stream.clone().map(|stream| (name.clone(), stream)))
+            .collect()
     }
 
     pub async fn list(&self) -> Result<Vec<Endpoint>, EndpointError> {
@@ -356,8 +365,31 @@ fn check_spec(spec: &EndpointSpec) -> Result<(), EndpointError> {
             return Err(EndpointError::Invalid("`canary.version`: versions start at 1".into()));
         }
     }
-    match spec.shadow {
-        Some(version) if version < 1 => Err(EndpointError::Invalid("`shadow`: versions start at 1".into())),
+    if spec.shadow.is_some_and(|version| version < 1) {
+        return Err(EndpointError::Invalid("`shadow`: versions start at 1".into()));
+    }
+    match &spec.stream {
+        Some(stream) if !subject(&stream.input, true) || !subject(&stream.output, false) => {
+            Err(EndpointError::Invalid(
+                "`stream`: `input` and `output` are NATS subjects (tokens of letters, digits, `_` and `-` \
+             joined by `.`; `input` may hold `*` and a final `>`)"
+                    .into(),
+            ))
+        }
+        Some(stream) if stream.input == stream.output => {
+            Err(EndpointError::Invalid("`stream`: `output` must be another subject than `input`".into()))
+        }
         _ => Ok(()),
     }
+}
+
+/// Whether `text` is a subject a stream can capture (with wildcards when `wildcards`).
+fn subject(text: &str, wildcards: bool) -> bool {
+    let tokens: Vec<&str> = text.split('.').collect();
+    tokens.iter().enumerate().all(|(at, token)| {
+        let wildcard = wildcards && (*token == "*" || (*token == ">" && at + 1 == tokens.len()));
+        wildcard
+            || (!token.is_empty()
+                && token.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'))
+    })
 }

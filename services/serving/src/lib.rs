@@ -11,6 +11,8 @@ mod models;
 mod nats;
 mod oip;
 mod predict;
+mod scoring;
+mod streams;
 
 use std::sync::Arc;
 
@@ -34,6 +36,7 @@ pub(crate) struct State {
     pub(crate) endpoints: Arc<endpoints::Endpoints>,
     pub(crate) log: Arc<log::PredictionLog>,
     pub(crate) features: Arc<features::Features>,
+    pub(crate) scoring: Arc<scoring::Scoring>,
     pub(crate) metrics: metrics::ServingMetrics,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_rows: usize,
@@ -66,14 +69,26 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     );
     let options_online = ReadOptions { null_outside_max_age: settings.null_outside_max_age };
     let features = Arc::new(features::Features::new(store, feature_store, options_online));
-    let models = models::Models::new(
+    let models = Arc::new(models::Models::new(
         runtime,
         registry,
         context.config.model_cache_dir(),
         options,
         Arc::clone(&features),
-    );
-    let endpoints = Arc::new(endpoints::Endpoints::new(context.db.clone(), context.outbox.clone(), models));
+    ));
+    let endpoints =
+        Arc::new(endpoints::Endpoints::new(context.db.clone(), context.outbox.clone(), Arc::clone(&models)));
+    let offline = cairn_storage::OfflineStore::from_config(&context.config)
+        .map_err(|error| StartError::Other(format!("the offline store: {error}")))?;
+    let scoring = Arc::new(scoring::Scoring::new(
+        context.db.clone(),
+        context.outbox.clone(),
+        models,
+        Client::new(context.config.services.ingestion.base_url()),
+        offline,
+        context.config.data_dir.join("serving").join("scoring"),
+    ));
+    scoring.start(context.shutdown.clone());
     follow::start(&context.bus, Arc::clone(&endpoints), context.shutdown.clone())
         .await
         .map_err(StartError::Other)?;
@@ -96,6 +111,7 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         endpoints: Arc::clone(&endpoints),
         log,
         features,
+        scoring,
         metrics,
         max_body_bytes,
         max_rows,
@@ -105,6 +121,7 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     nats::start(&context.bus, Arc::clone(&state), context.shutdown.clone())
         .await
         .map_err(StartError::Other)?;
+    streams::start(context.bus.clone(), Arc::clone(&state), context.shutdown.clone());
     let log = Arc::clone(&state.log);
     let state = actix_web::web::Data::from(state);
     // Ready once every endpoint has loaded; NATS or the database away only degrades a replica

@@ -237,7 +237,7 @@ fn not_found(error: &ClientError) -> bool {
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+    cairn_storage::hex(&Sha256::digest(bytes))
 }
 
 /// One run on a row of zeros (empty strings, false), so the first request does not pay ONNX

@@ -44,6 +44,7 @@ impl Features {
         self.offline.upload(&staged).await?;
         let lineage = DatasetLineage {
             training_data: id.clone(),
+            model: None,
             feature_service: joined.feature_service.clone(),
             feature_views: joined.views.clone(),
             entity_rows: joined.entity_rows.clone().unwrap_or_default(),

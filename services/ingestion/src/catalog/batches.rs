@@ -21,7 +21,8 @@ pub(crate) struct BatchRow {
     pub report_json: Option<String>,
     pub error: Option<String>,
     pub profile_json: Option<String>,
-    /// `training_data:<id>` for training data the feature store wrote.
+    /// `training_data:<id>` for training data the feature store wrote, `predictions:<id>` for a
+    /// scoring job's predictions.
     pub origin: Option<String>,
     pub lineage_json: Option<String>,
 }

@@ -4,6 +4,7 @@ use cairn_http::{ApiError, ErrorKind};
 
 use crate::endpoints::EndpointError;
 use crate::infer::InferError;
+use crate::scoring::ScoringError;
 
 impl From<EndpointError> for ApiError {
     fn from(error: EndpointError) -> Self {
@@ -30,5 +31,16 @@ impl From<InferError> for ApiError {
             }
         };
         ApiError::new(kind, error.to_string())
+    }
+}
+
+impl From<ScoringError> for ApiError {
+    fn from(error: ScoringError) -> Self {
+        match error {
+            ScoringError::NotFound(message) => ApiError::not_found(message),
+            ScoringError::Invalid(message) => ApiError::invalid(message),
+            ScoringError::Unavailable(message) => ApiError::unavailable(message),
+            ScoringError::Database(error) => error.into(),
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! The `endpoints` table: every replica's shared truth of what each endpoint serves.
 
-use cairn_api::{Canary, EndpointSpec};
+use cairn_api::{Canary, EndpointSpec, StreamScoring};
 use cairn_db::{AnyConnection, Backend, Database, DbError, Sql, write_transaction};
 use cairn_domain::Timestamp;
 use cairn_events::v1;
@@ -33,6 +33,12 @@ struct Row {
     canary_basis_points: Option<i64>,
     #[diesel(sql_type = Nullable<BigInt>)]
     shadow_version: Option<i64>,
+    #[diesel(sql_type = Nullable<Text>)]
+    stream_input: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    stream_output: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    stream_entity_keys: Option<i64>,
     #[diesel(sql_type = BigInt)]
     revision: i64,
     #[diesel(sql_type = BigInt)]
@@ -55,6 +61,13 @@ impl TryFrom<Row> for Stored {
             (None, None) => None,
             _ => return Err(DbError::Corrupt(format!("endpoint `{}`: half a canary", row.name))),
         };
+        let stream = match (row.stream_input, row.stream_output) {
+            (Some(input), Some(output)) => {
+                Some(StreamScoring { input, output, entity_keys: row.stream_entity_keys == Some(1) })
+            }
+            (None, None) => None,
+            _ => return Err(DbError::Corrupt(format!("endpoint `{}`: half a stream", row.name))),
+        };
         Ok(Stored {
             spec: EndpointSpec {
                 model: row.model,
@@ -62,6 +75,7 @@ impl TryFrom<Row> for Stored {
                 version: row.version,
                 canary,
                 shadow: row.shadow_version,
+                stream,
             },
             name: row.name,
             revision: row.revision,
@@ -70,8 +84,8 @@ impl TryFrom<Row> for Stored {
     }
 }
 
-const COLUMNS: &str =
-    "name, model, alias, version, canary_version, canary_basis_points, shadow_version, revision, updated_at";
+const COLUMNS: &str = "name, model, alias, version, canary_version, canary_basis_points, shadow_version, \
+                       stream_input, stream_output, stream_entity_keys, revision, updated_at";
 
 pub async fn list(db: &Database) -> Result<Vec<Stored>, DbError> {
     let backend = db.backend();
@@ -117,6 +131,12 @@ pub async fn put(db: &Database, name: String, spec: EndpointSpec) -> Result<Stor
                 .push(", ")
                 .bind(spec.shadow)
                 .push(", ")
+                .bind(spec.stream.as_ref().map(|stream| stream.input.clone()))
+                .push(", ")
+                .bind(spec.stream.as_ref().map(|stream| stream.output.clone()))
+                .push(", ")
+                .bind(spec.stream.as_ref().map(|stream| i64::from(stream.entity_keys)))
+                .push(", ")
                 .bind(revision)
                 .push(", ")
                 .bind(now.as_micros())
@@ -124,7 +144,9 @@ pub async fn put(db: &Database, name: String, spec: EndpointSpec) -> Result<Stor
                     ") ON CONFLICT (name) DO UPDATE SET model = excluded.model, alias = excluded.alias, \
                      version = excluded.version, canary_version = excluded.canary_version, \
                      canary_basis_points = excluded.canary_basis_points, shadow_version = \
-                     excluded.shadow_version, revision = excluded.revision, updated_at = excluded.updated_at",
+                     excluded.shadow_version, stream_input = excluded.stream_input, stream_output = \
+                     excluded.stream_output, stream_entity_keys = excluded.stream_entity_keys, \
+                     revision = excluded.revision, updated_at = excluded.updated_at",
                 );
             sql.execute(conn)?;
             Outbox::stage(conn, &changed(&name, &spec, revision, false))?;
