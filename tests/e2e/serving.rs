@@ -627,3 +627,105 @@ async fn a_dataset_version_is_scored_into_a_new_version_with_lineage() {
     assert_eq!(unknown.status().as_u16(), 404);
     platform.stop().await;
 }
+
+/// Stream scoring: every record published on a subject gets one answer on another — its
+/// prediction, or why it has none — even when its delivery repeats: the durable consumer lost,
+/// NATS killed and restarted, serving restarted, all mid-stream.
+#[tokio::test]
+async fn streamed_records_get_one_answer_each_through_redeliveries() {
+    let mut platform =
+        Platform::start_with(Store::Sqlite, &[ServiceKind::Registry, ServiceKind::Serving], &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let onnx = dir.path().join("risk.onnx");
+    scenario(&platform, "scoring_model", &["risk", onnx.to_str().unwrap()]).await;
+    let spec = EndpointSpec {
+        stream: Some(cairn_api::StreamScoring {
+            input: "payments.in".into(),
+            output: "payments.scored".into(),
+            entity_keys: false,
+        }),
+        ..EndpointSpec::version("risk", 1)
+    };
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("risk", &spec).await.unwrap();
+    let bad = EndpointSpec {
+        stream: Some(cairn_api::StreamScoring {
+            input: "a.>".into(),
+            output: "b.*".into(),
+            entity_keys: false,
+        }),
+        ..spec.clone()
+    };
+    assert!(serving.put_endpoint("risk", &bad).await.is_err(), "an output subject with a wildcard");
+
+    let nats = async_nats::connect(platform.nats.url()).await.unwrap();
+    let jetstream = async_nats::jetstream::new(nats);
+    let (input, output) = eventually("serving made a stream for each subject", || async {
+        Some((
+            jetstream.stream_by_subject("payments.in").await.ok()?,
+            jetstream.stream_by_subject("payments.scored").await.ok()?,
+        ))
+    })
+    .await;
+    const RECORDS: u64 = 3000;
+    let record = |i: u64| serde_json::json!({"amount": (i % 130) as f64 + 0.5, "id": i % 13});
+    for i in 1..=RECORDS {
+        let payload = match i {
+            100 => b"not json".to_vec(),
+            200 => serde_json::to_vec(&serde_json::json!({"id": 3})).unwrap(),
+            _ => serde_json::to_vec(&record(i)).unwrap(),
+        };
+        jetstream.publish("payments.in", payload.into()).await.unwrap().await.unwrap();
+    }
+    let answered = || async {
+        let mut stream = jetstream.get_stream(&output).await.ok()?;
+        Some(stream.info().await.ok()?.state.messages)
+    };
+    eventually("the first answers", || async { answered().await.filter(|n| *n > 0) }).await;
+
+    // Every delivery repeats: the durable consumer is lost, NATS is killed, serving restarts.
+    let consumer = "serving-scoring-risk";
+    jetstream.get_stream(&input).await.unwrap().delete_consumer(consumer).await.unwrap();
+    platform.nats.kill9();
+    platform.nats.restart().await;
+    platform.restart(ServiceKind::Serving).await;
+    eventually("every record answered", || async {
+        let stream = jetstream.get_stream(&input).await.ok()?;
+        let mut reader =
+            stream.get_consumer::<async_nats::jetstream::consumer::pull::Config>(consumer).await.ok()?;
+        let info = reader.info().await.ok()?;
+        (info.num_pending == 0 && info.num_ack_pending == 0 && answered().await? >= RECORDS).then_some(())
+    })
+    .await;
+
+    // One answer per record, in the output stream.
+    let stream = jetstream.get_stream(&output).await.unwrap();
+    let reader = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut messages = reader.messages().await.unwrap();
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < RECORDS as usize {
+        let message = futures::StreamExt::next(&mut messages).await.unwrap().unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        let sequence = answer["sequence"].as_u64().unwrap();
+        assert!(answers.insert(sequence, answer).is_none(), "record {sequence} answered twice");
+    }
+    assert_eq!(answered().await, Some(RECORDS), "no answer beyond one per record");
+    assert!(answers[&100]["error"]["message"].as_str().unwrap().contains("not JSON"), "{}", answers[&100]);
+    assert!(
+        answers[&200]["error"]["message"].as_str().unwrap().contains("no feature `amount`"),
+        "{}",
+        answers[&200]
+    );
+    let http = reqwest::Client::new();
+    for i in [1, 777, RECORDS] {
+        let (status, body) =
+            predict(&http, &platform, "risk", serde_json::json!({"records": record(i)})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(answers[&i]["prediction"], body["predictions"][0], "record {i}");
+        assert_eq!((answers[&i]["model"].as_str(), answers[&i]["version"].as_i64()), (Some("risk"), Some(1)));
+    }
+    platform.stop().await;
+}

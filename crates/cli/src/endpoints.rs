@@ -5,12 +5,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use cairn_api::{Canary, Endpoint, EndpointSpec, ScoringRequest};
+use cairn_api::{Canary, Endpoint, EndpointSpec, ScoringRequest, StreamScoring};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_domain::{Name, ServiceKind};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::Rollout;
 use crate::models::or_dash;
 use crate::output::print_json;
 use crate::status::service_url;
@@ -47,20 +48,26 @@ pub(crate) fn spec(target: &str) -> anyhow::Result<EndpointSpec> {
     })
 }
 
-/// What `cairn deploy` is asked to do.
-#[derive(Debug)]
-pub(crate) struct Deploy<'a> {
-    pub target: &'a str,
-    pub endpoint: Option<&'a str>,
-    pub canary: Option<&'a str>,
-    pub shadow: Option<i64>,
-}
-
-pub(crate) async fn deploy(config: &CairnConfig, deploy: Deploy<'_>, json: bool) -> anyhow::Result<ExitCode> {
-    let Deploy { target, endpoint, canary: canary_text, shadow } = deploy;
+/// `cairn deploy` (and `cairn endpoints set`): `target` on the endpoint `endpoint` (the model's
+/// name by default), with `rollout`.
+pub(crate) async fn deploy(
+    config: &CairnConfig,
+    target: &str,
+    endpoint: Option<&str>,
+    rollout: &Rollout,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let mut spec = spec(target)?;
-    spec.canary = canary_text.map(canary).transpose()?;
-    spec.shadow = shadow;
+    spec.canary = rollout.canary.as_deref().map(canary).transpose()?;
+    spec.shadow = rollout.shadow;
+    spec.stream = match (&rollout.stream_input, &rollout.stream_output) {
+        (Some(input), Some(output)) => Some(StreamScoring {
+            input: input.clone(),
+            output: output.clone(),
+            entity_keys: rollout.entity_keys,
+        }),
+        _ => None,
+    };
     let name = endpoint.unwrap_or(&spec.model).to_owned();
     let deployed =
         client(config).put_endpoint(&name, &spec).await.with_context(|| format!("deploying {target}"))?;
@@ -124,6 +131,10 @@ fn follows(spec: &EndpointSpec) -> String {
     }
     if let Some(shadow) = spec.shadow {
         text.push_str(&format!(", shadow {shadow}"));
+    }
+    if let Some(stream) = &spec.stream {
+        let records = if stream.entity_keys { "entity keys" } else { "records" };
+        text.push_str(&format!(", {records} on {} → {}", stream.input, stream.output));
     }
     text
 }

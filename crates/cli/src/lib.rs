@@ -69,12 +69,8 @@ pub enum Command {
         target: String,
         #[arg(long, short = 'e')]
         endpoint: Option<String>,
-        /// VERSION:PERCENT — another version answers that share of requests (e.g. 3:10%).
-        #[arg(long)]
-        canary: Option<String>,
-        /// A version that gets a copy of every request; its answers are logged, not returned.
-        #[arg(long)]
-        shadow: Option<i64>,
+        #[command(flatten)]
+        rollout: Rollout,
         #[arg(long)]
         json: bool,
     },
@@ -411,16 +407,34 @@ pub enum EndpointsCommand {
     Set {
         name: String,
         target: String,
-        #[arg(long)]
-        canary: Option<String>,
-        #[arg(long)]
-        shadow: Option<i64>,
+        #[command(flatten)]
+        rollout: Rollout,
         #[arg(long)]
         json: bool,
     },
     Delete {
         name: String,
     },
+}
+
+/// How an endpoint serves beyond its main version: a canary, a shadow, stream scoring.
+#[derive(Debug, clap::Args)]
+pub struct Rollout {
+    /// VERSION:PERCENT — another version answers that share of requests (e.g. 3:10%).
+    #[arg(long)]
+    pub canary: Option<String>,
+    /// A version that gets a copy of every request; its answers are logged, not returned.
+    #[arg(long)]
+    pub shadow: Option<i64>,
+    /// Stream scoring: every record (a JSON object) published on this NATS subject is answered
+    /// on --stream-output.
+    #[arg(long, value_name = "SUBJECT", requires = "stream_output")]
+    pub stream_input: Option<String>,
+    #[arg(long, value_name = "SUBJECT", requires = "stream_input")]
+    pub stream_output: Option<String>,
+    /// The streamed records are entity keys, their features read from the online store.
+    #[arg(long, requires = "stream_input")]
+    pub entity_keys: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -566,14 +580,8 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
                     models::trained_on(&config, &dataset, version, json).await
                 }
             },
-            Command::Deploy { target, endpoint, canary, shadow, json } => {
-                let deploy = endpoints::Deploy {
-                    target: &target,
-                    endpoint: endpoint.as_deref(),
-                    canary: canary.as_deref(),
-                    shadow,
-                };
-                endpoints::deploy(&config, deploy, json).await
+            Command::Deploy { target, endpoint, rollout, json } => {
+                endpoints::deploy(&config, &target, endpoint.as_deref(), &rollout, json).await
             }
             Command::Score { target, dataset, output, json } => {
                 endpoints::score(&config, &target, &dataset, output.as_deref(), json).await
@@ -581,14 +589,8 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
             Command::Endpoints { command } => match command {
                 EndpointsCommand::List { json } => endpoints::list(&config, json).await,
                 EndpointsCommand::Show { name, json } => endpoints::show(&config, &name, json).await,
-                EndpointsCommand::Set { name, target, canary, shadow, json } => {
-                    let deploy = endpoints::Deploy {
-                        target: &target,
-                        endpoint: Some(&name),
-                        canary: canary.as_deref(),
-                        shadow,
-                    };
-                    endpoints::deploy(&config, deploy, json).await
+                EndpointsCommand::Set { name, target, rollout, json } => {
+                    endpoints::deploy(&config, &target, Some(&name), &rollout, json).await
                 }
                 EndpointsCommand::Delete { name } => endpoints::delete(&config, &name).await,
             },
