@@ -5,6 +5,7 @@ tensors both ways) and plain JSON requests query the serving service (CAIRN_SERV
 Usage: serving_client.py SCENARIO [ARG...]; exits non-zero with a traceback when a check fails.
 """
 
+import asyncio
 import json
 import os
 import sys
@@ -78,9 +79,26 @@ def plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
+async def kserve_infer(endpoint, tensors):
+    """One inference through KServe's REST client (v2 protocol), its defaults otherwise."""
+    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+
+    client = InferenceRESTClient(RESTConfig(protocol="v2", retries=0))
+    inputs = []
+    for tensor in tensors:
+        item = InferInput(tensor["name"], tensor["shape"], tensor["datatype"])
+        item.set_data_from_numpy(as_numpy(tensor))
+        inputs.append(item)
+    try:
+        return await client.infer(SERVING, InferRequest(model_name=endpoint, infer_inputs=inputs),
+                                  model_name=endpoint)
+    finally:
+        await client.close()
+
+
 def zoo(directory):
-    """Every zoo model registered, deployed and queried with tritonclient (binary both ways) and
-    with JSON (requests): labels exact, probabilities and values within 1e-5 of onnxruntime."""
+    """Every zoo model registered, deployed and queried with tritonclient (binary both ways), KServe's
+    client and JSON (requests): labels exact, probabilities and values within 1e-5 of onnxruntime."""
     import tritonclient.http as triton
 
     url = urllib.parse.urlparse(SERVING)
@@ -132,6 +150,13 @@ def zoo(directory):
             got = outputs[expected["name"]]
             assert got["datatype"] == expected["datatype"], (name, got["datatype"], expected["datatype"])
             check(name, expected, as_numpy(got))
+
+        # KServe's Python client, as a KServe user calls an Open Inference Protocol server.
+        response = asyncio.run(kserve_infer(endpoint, case["inputs"]))
+        assert response.model_name == endpoint, response
+        outputs = {output.name: output for output in response.outputs}
+        for expected in case["outputs"]:
+            check(name, expected, outputs[expected["name"]].as_numpy())
 
         # Records by feature name through Cairn's own API: a prediction object per row.
         answer = requests.post(f"{SERVING}/v1/endpoints/{endpoint}/predict",
