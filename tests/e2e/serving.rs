@@ -296,6 +296,30 @@ async fn bad_requests_are_refused_with_the_reason() {
     }
     let error = serving.put_endpoint("bad/name", &pinned).await.unwrap_err();
     assert!(error.to_string().contains("404") || error.code() == Some("invalid_request"), "{error}");
+
+    // A version tagged to refuse missing values answers a null (NaN) with a 400 naming the
+    // feature and row, where the same forest untagged would route it down its trees.
+    scenario(&platform, "versions", &["strict", file.to_str().unwrap()]).await;
+    let registry = platform.service(ServiceKind::Registry).url();
+    for (key, value) in
+        [("cairn.missing_values", "refuse"), ("cairn.feature_names", "f0,f1,f2,f3,f4,f5,f6,f7")]
+    {
+        let body = serde_json::json!({"name": "strict", "version": "1", "key": key, "value": value});
+        let url = format!("{registry}/api/2.0/mlflow/model-versions/set-tag");
+        assert!(http.post(url).json(&body).send().await.unwrap().status().is_success());
+    }
+    serving.put_endpoint("strict", &EndpointSpec::version("strict", 1)).await.unwrap();
+    let mut record: serde_json::Map<String, serde_json::Value> =
+        (0..8).map(|i| (format!("f{i}"), serde_json::json!(0.5))).collect();
+    let (status, body) =
+        predict(&http, &platform, "strict", serde_json::json!({"records": record.clone()})).await;
+    assert_eq!(status, 200, "{body}");
+    let complete = record.clone();
+    record.insert("f3".into(), serde_json::Value::Null);
+    let (status, body) =
+        predict(&http, &platform, "strict", serde_json::json!({"records": [complete, record]})).await;
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(status == 400 && message.contains("feature `f3` of row 1 is missing"), "{status} {body}");
     platform.stop().await;
 }
 

@@ -145,6 +145,15 @@ impl Tensor {
         self.data.datatype()
     }
 
+    /// The flat index of the first NaN (a missing value), for floating-point data.
+    pub fn first_nan(&self) -> Option<usize> {
+        match &self.data {
+            TensorData::Fp32(values) => values.iter().position(|value| value.is_nan()),
+            TensorData::Fp64(values) => values.iter().position(|value| value.is_nan()),
+            _ => None,
+        }
+    }
+
     /// The element count the shape calls for, `None` when it overflows.
     pub fn shape_len(shape: &[usize]) -> Option<usize> {
         shape.iter().try_fold(1usize, |product, &dim| product.checked_mul(dim))

@@ -108,6 +108,7 @@ pub async fn run(
     if rows > max_rows {
         return Err(InferError::TooManyRows { rows, max: max_rows });
     }
+    version.check_missing(&inputs).map_err(InferError::Input)?;
     let elements: usize = inputs.iter().map(|(_, tensor)| tensor.data.len()).sum();
     let (inputs, outputs) = if elements <= INLINE_ELEMENTS {
         let outputs = version.runtime.run(&inputs);

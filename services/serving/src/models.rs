@@ -26,11 +26,40 @@ pub struct Loaded {
     /// The feature service it was trained with (`name` or `name@version`), whose features entity
     /// keys are looked up for.
     pub feature_service: Option<String>,
+    /// Missing values (NaN) are refused rather than run: the version's `cairn.missing_values` tag
+    /// is `refuse` (a model that would answer nonsense for them, unlike trees that route them).
+    pub refuses_missing: bool,
 }
 
 impl Loaded {
     pub fn signature(&self) -> &Signature {
         self.runtime.signature()
+    }
+
+    /// Why `inputs` cannot run on this version: a missing value where it refuses them, named by
+    /// feature (a matrix's column) or input, and row.
+    pub fn check_missing(&self, inputs: &[(String, Tensor)]) -> Result<(), String> {
+        if !self.refuses_missing {
+            return Ok(());
+        }
+        for (name, tensor) in inputs {
+            let Some(index) = tensor.first_nan() else { continue };
+            let rows = tensor.shape.first().copied().unwrap_or(1).max(1);
+            let width = (tensor.data.len() / rows).max(1);
+            let (row, column) = (index / width, index % width);
+            let feature = match &self.layout {
+                Ok(Layout::Matrix { input, features, .. }) if input == name => features.get(column).cloned(),
+                _ => None,
+            };
+            let what =
+                feature.map_or_else(|| format!("input `{name}`"), |feature| format!("feature `{feature}`"));
+            return Err(format!(
+                "{what} of row {row} is missing (NaN, or null): version {} of `{}` refuses missing values \
+                 (its `{MISSING_VALUES_TAG}` tag)",
+                self.version, self.model
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -142,8 +171,16 @@ impl Models {
         })?;
         let feature_service = detail.lineage.feature_service.clone();
         let layout = self.layout(loaded.signature(), &detail.tags, feature_service.as_deref()).await;
-        let loaded =
-            Arc::new(Loaded { model: model.to_owned(), version, runtime: loaded, layout, feature_service });
+        let refuses_missing =
+            detail.tags.get(MISSING_VALUES_TAG).is_some_and(|value| value.trim() == "refuse");
+        let loaded = Arc::new(Loaded {
+            model: model.to_owned(),
+            version,
+            runtime: loaded,
+            layout,
+            feature_service,
+            refuses_missing,
+        });
         self.lock().insert(key, Arc::clone(&loaded));
         tracing::info!(model, version, "model version loaded");
         Ok(loaded)
@@ -224,6 +261,9 @@ impl Models {
 /// The tag naming the columns of a model's one matrix input, in order: a JSON array of strings,
 /// or names separated by commas.
 pub const FEATURE_NAMES_TAG: &str = "cairn.feature_names";
+
+/// The tag that makes a version refuse missing values (`refuse`) rather than run them as NaN.
+pub const MISSING_VALUES_TAG: &str = "cairn.missing_values";
 
 fn feature_names(tags: &std::collections::BTreeMap<String, String>) -> Option<Vec<String>> {
     let tag = tags.get(FEATURE_NAMES_TAG)?.trim();

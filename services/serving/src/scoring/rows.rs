@@ -123,6 +123,7 @@ fn score(model: &Loaded, layout: &Layout, rows: &RecordBatch) -> Result<Vec<(Str
         (0..count).step_by(chunk).map(|start| rows.slice(start, chunk.min(count - start))).collect();
     let run = |part: &RecordBatch| -> Result<Vec<(String, ArrayRef)>, String> {
         let inputs = columnar::inputs(layout, part).map_err(|error| error.to_string())?;
+        model.check_missing(&inputs)?;
         let outputs = model.runtime.run(&inputs).map_err(|error| error.to_string())?;
         columnar::output_columns(&outputs, part.num_rows()).map_err(|error| error.to_string())
     };
