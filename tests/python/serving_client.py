@@ -196,16 +196,17 @@ def versions(name, *files):
     print(" ".join(map(str, registered)))
 
 
-def feature_model(name, service):
-    """Registers as `name` a linear regression y = 2·amount + 1 taking one matrix `float_input`
-    [N, 1] (no feature names recorded), trained in a run tagged with feature service `service`:
-    its column is that service's one feature. Prints the version."""
+def feature_model(name, service, width="1"):
+    """Registers as `name` a linear regression taking one matrix `X` [N, width] (no feature names
+    recorded) — y = 2·x + 1 for one feature — trained in a run tagged with feature service
+    `service`: its columns are that service's features. Prints the version."""
     import mlflow
     import onnx
     from skl2onnx import to_onnx
     from sklearn.linear_model import LinearRegression
 
-    x = np.arange(10, dtype=np.float32).reshape(-1, 1)
+    width = int(width)
+    x = np.arange(10 * width, dtype=np.float32).reshape(-1, width) % 7
     model = LinearRegression().fit(x, 2 * x[:, 0] + 1)
     exported = to_onnx(model, x[:1], target_opset=17)
     assert [i.name for i in exported.graph.input] == ["X"], exported.graph.input

@@ -41,3 +41,31 @@ pub async fn wait_ready(url: &str, child: &mut Child) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// `cairn serve <service>` (the release or debug binary beside the running benchmark or test) on
+/// a free port, connected to NATS at `nats_url`, its data under `data_dir`, with extra
+/// `CAIRN__…` settings; its logs (warnings and worse) go to stderr, its stdout nowhere. Ready
+/// when this returns.
+pub async fn cairn_service(
+    service: &str,
+    nats_url: &str,
+    data_dir: &std::path::Path,
+    extra: &[(String, String)],
+) -> ServerProcess {
+    use std::os::unix::process::CommandExt as _;
+    let port = free_port();
+    let mut command = crate::serve(service);
+    command
+        .env("CAIRN__NATS__URL", nats_url)
+        .env(format!("CAIRN__SERVICES__{}__PORT", service.replace('-', "_").to_uppercase()), port.to_string())
+        .env("CAIRN__DATA_DIR", data_dir)
+        .env("CAIRN__TELEMETRY__LOG_LEVEL", "warn")
+        .envs(extra.iter().map(|(key, value)| (key.as_str(), value.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .process_group(0);
+    let mut child = command.spawn().unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&format!("{url}/readyz"), &mut child).await;
+    ServerProcess { name: "cairn", url, child }
+}

@@ -20,22 +20,9 @@ const MLFLOW_RUNS: usize = 2_000;
 const ARTIFACT_BYTES: usize = 1 << 30;
 
 async fn cairn(nats: &NatsServer, dir: &std::path::Path, db: Option<&str>) -> Server {
-    let port = free_port();
-    let mut command = cairn_testkit::serve("registry");
-    command
-        .env("CAIRN__NATS__URL", nats.url())
-        .env("CAIRN__SERVICES__REGISTRY__PORT", port.to_string())
-        .env("CAIRN__DATA_DIR", dir)
-        .env("CAIRN__TELEMETRY__LOG_LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
-    if let Some(url) = db {
-        command.env("CAIRN__DATABASE__URL", url);
-    }
-    let mut child = command.spawn().unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}/readyz"), &mut child).await;
-    Server { name: "cairn", url, child }
+    let extra: Vec<(String, String)> =
+        db.map(|url| ("CAIRN__DATABASE__URL".to_owned(), url.to_owned())).into_iter().collect();
+    cairn_testkit::cairn_service("registry", &nats.url(), dir, &extra).await
 }
 
 async fn mlflow(dir: &std::path::Path) -> Server {

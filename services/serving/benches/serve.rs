@@ -4,7 +4,8 @@
 //! onnxruntime runtime (PyPI has no mlserver-onnx; `tests/python/mlserver_onnx.py`), and a bare
 //! actix-web handler that parses the same JSON and echoes it (the HTTP floor). Then, at half of
 //! Cairn's rate, its p99; and the same paced load while the endpoint's alias moves to another
-//! version: errors and the latency spike.
+//! version: errors and the latency spike. Then batch scoring of a Parquet file against pyarrow +
+//! onnxruntime, and entity-key requests on 50 online features.
 #![expect(clippy::unwrap_used, reason = "a failed step fails the benchmark")]
 
 use std::os::unix::process::CommandExt as _;
@@ -21,23 +22,9 @@ fn seconds() -> u64 {
     std::env::var("CAIRN_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10)
 }
 
-/// `cairn serve <service>` on a free port, its output kept out of the figures.
+/// `cairn serve <service>` on a free port, its data in `dir/<service>`.
 async fn cairn(service: &str, nats: &NatsServer, dir: &Path, extra: &[(String, String)]) -> Server {
-    let port = free_port();
-    let mut command = cairn_testkit::serve(service);
-    command
-        .env("CAIRN__NATS__URL", nats.url())
-        .env(format!("CAIRN__SERVICES__{}__PORT", service.to_uppercase()), port.to_string())
-        .env("CAIRN__DATA_DIR", dir.join(service))
-        .env("CAIRN__TELEMETRY__LOG_LEVEL", "warn")
-        .envs(extra.iter().map(|(key, value)| (key.as_str(), value.as_str())))
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .process_group(0);
-    let mut child = command.spawn().unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    wait_ready(&format!("{url}/readyz"), &mut child).await;
-    Server { name: "cairn", url, child }
+    cairn_testkit::cairn_service(service, &nats.url(), &dir.join(service), extra).await
 }
 
 /// MLServer serving `model` as `name`, inference in its own process (`parallel_workers: 0`, the
@@ -205,13 +192,13 @@ fn paced(dir: &Path, name: &str, body: &[u8], headers: &[(&str, String)], rate: 
     (script(dir, name, body, headers, Some(DELAY_MS)), connections)
 }
 
-async fn register(registry: &str, file: &Path, copies: usize) -> Vec<String> {
+async fn register(registry: &str, file: &Path, name: &str, copies: usize) -> Vec<String> {
     let client = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/serving_client.py");
     let files = vec![file.to_str().unwrap(); copies];
     let output = Command::new(cairn_testkit::python())
         .arg(client)
         .arg("versions")
-        .arg("forest")
+        .arg(name)
         .args(files)
         .env("MLFLOW_TRACKING_URI", registry)
         .output()
@@ -267,15 +254,28 @@ async fn main() {
 
     let nats = NatsServer::start().await;
     let registry = cairn("registry", &nats, dir.path(), &[]).await;
-    let versions = register(&registry.url, &model, 2).await;
+    // CAIRN_BENCH_ONLY=requests,batch,entities (any of them): those parts alone.
+    let only = std::env::var("CAIRN_BENCH_ONLY").unwrap_or_default();
+    let part = |name: &str| only.is_empty() || only.split(',').any(|part| part == name);
+    if part("requests") {
+        requests(dir.path(), &nats, &registry, &model, seconds).await;
+    }
+    if part("batch") {
+        batch(dir.path(), &nats, &registry, &model).await;
+    }
+    if part("entities") {
+        entities(dir.path(), &nats, &registry, seconds).await;
+    }
+}
+
+/// Single-row requests over HTTP: Cairn against MLServer and a bare echo, then at half rate, then
+/// an alias swap under that load.
+async fn requests(path: &Path, nats: &NatsServer, registry: &Server, model: &Path, seconds: u64) {
+    let versions = register(&registry.url, model, "forest", 2).await;
     move_alias(&registry.url, &versions[0]).await;
-    let serving = cairn(
-        "serving",
-        &nats,
-        dir.path(),
-        &[("CAIRN__SERVICES__REGISTRY__URL".to_owned(), registry.url.clone())],
-    )
-    .await;
+    let serving =
+        cairn("serving", nats, path, &[("CAIRN__SERVICES__REGISTRY__URL".to_owned(), registry.url.clone())])
+            .await;
     let answer = reqwest::Client::new()
         .put(format!("{}/v1/endpoints/forest", serving.url))
         .json(&json!({"model": "forest", "alias": "champion"}))
@@ -302,7 +302,6 @@ async fn main() {
     ];
 
     let infer = format!("{}/v2/models/forest/infer", serving.url);
-    let path = dir.path();
     println!(
         "serving: 100-tree random forest, 30 FP32 features, one row per request; wrk -t1, {seconds} s each"
     );
@@ -346,7 +345,7 @@ async fn main() {
     let served: serde_json::Value =
         reqwest::get(format!("{}/v1/endpoints/forest", serving.url)).await.unwrap().json().await.unwrap();
 
-    let mlserver = mlserver(path, "forest", &model).await;
+    let mlserver = mlserver(path, "forest", model).await;
     let mlserver_load = measured(
         &format!("{}/v2/models/forest/infer", mlserver.url),
         &script(path, "mlserver", &oip_json, &json_header, None),
@@ -376,5 +375,245 @@ async fn main() {
         swap.errors, swap.p99_ms, at_half.p99_ms, swap.max_ms, at_half.max_ms, served["serving"]
     );
     drop(serving);
-    drop(registry);
+}
+
+/// Rows in the batch scoring benchmark's file.
+fn batch_rows() -> u64 {
+    std::env::var("CAIRN_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
+}
+
+/// Batch scoring, end to end — read, score, write — on one Parquet file of 30 FP32 features:
+/// Cairn's scoring job on a dataset version ingested from the file (timed from the request to
+/// the file written and handed to ingestion, and to ingestion holding it as a version) against
+/// pyarrow + onnxruntime's `InferenceSession.run` + pyarrow (tests/python/score_parquet.py, in
+/// MLServer's virtualenv, which has onnxruntime; pyarrow added).
+async fn batch(path: &Path, nats: &NatsServer, registry: &Server, model: &Path) {
+    let rows = batch_rows();
+    let peer = std::env::var("CAIRN_BENCH_MLSERVER").map_or_else(
+        |_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../.venv-mlserver/bin/python")),
+        |mlserver| Path::new(&mlserver).with_file_name("python"),
+    );
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/score_parquet.py");
+    let input = path.join("batch.parquet");
+    let made =
+        Command::new(&peer).args([script, "make", input.to_str().unwrap(), &rows.to_string()]).status();
+    assert!(made.unwrap().success(), "making the batch file");
+
+    // Ingestion and serving share one offline store: serving reads the versions ingestion writes.
+    let offline = ("CAIRN__STORAGE__OFFLINE_ROOT".to_owned(), path.join("offline").display().to_string());
+    let ingestion = cairn("ingestion", nats, path, std::slice::from_ref(&offline)).await;
+    let serving = cairn(
+        "serving",
+        nats,
+        &path.join("batch"),
+        &[
+            ("CAIRN__SERVICES__REGISTRY__URL".to_owned(), registry.url.clone()),
+            ("CAIRN__SERVICES__INGESTION__URL".to_owned(), ingestion.url.clone()),
+            offline,
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let mut columns = vec![
+        json!({"name": "id", "type": "int64", "nullable": false}),
+        json!({"name": "ts", "type": "timestamp", "nullable": false}),
+    ];
+    columns.extend((0..30).map(|i| json!({"name": format!("f{i}"), "type": "float32"})));
+    let dataset = json!({"name": "bench", "schema": {"columns": columns, "event_timestamp": "ts"}});
+    let created = http.post(format!("{}/v1/datasets", ingestion.url)).json(&dataset).send().await.unwrap();
+    assert!(created.status().is_success(), "{}", created.text().await.unwrap());
+    let ingested = http
+        .post(format!("{}/v1/datasets/bench/batches?format=parquet", ingestion.url))
+        .body(std::fs::read(&input).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(ingested.status().is_success(), "{}", ingested.text().await.unwrap());
+    let version = register(&registry.url, model, "forest-batch", 1).await.remove(0);
+    let names: Vec<String> = (0..30).map(|i| format!("f{i}")).collect();
+    let tag = json!({"name": "forest-batch", "version": version, "key": "cairn.feature_names",
+        "value": names.join(",")});
+    let tagged =
+        http.post(format!("{}/api/2.0/mlflow/model-versions/set-tag", registry.url)).json(&tag).send().await;
+    assert!(tagged.unwrap().status().is_success());
+
+    let started = std::time::Instant::now();
+    let job: serde_json::Value = http
+        .post(format!("{}/v1/scoring-jobs", serving.url))
+        .json(
+            &json!({"model": "forest-batch", "version": version.parse::<i64>().unwrap(), "dataset": "bench"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
+    let mut written = None;
+    let job = loop {
+        let job: serde_json::Value = reqwest::get(format!("{}/v1/scoring-jobs/{id}", serving.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if written.is_none() && job["state"] != "running" {
+            written = Some(started.elapsed());
+        }
+        if job["state"] == "succeeded" || job["state"] == "failed" {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let adopted = started.elapsed();
+    assert_eq!(job["state"], "succeeded", "{job}");
+    let written = written.unwrap_or(adopted);
+
+    let output = path.join("batch-scored.parquet");
+    let scored = Command::new(&peer)
+        .args([script, "score", model.to_str().unwrap(), input.to_str().unwrap(), output.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(scored.status.success(), "{}", String::from_utf8_lossy(&scored.stderr));
+    let python: f64 = String::from_utf8_lossy(&scored.stdout).trim().parse().unwrap();
+
+    let per_second = |seconds: f64| rows as f64 / seconds;
+    println!("\nbatch scoring, {rows} rows of 30 FP32 features, 100-tree forest, read + score + write:");
+    println!(
+        "  cairn scoring job, to the file written:     {:>10.0} rows/s  ({:.2} s)",
+        per_second(written.as_secs_f64()),
+        written.as_secs_f64()
+    );
+    println!(
+        "  cairn scoring job, to the dataset version:  {:>10.0} rows/s  ({:.2} s; ingestion validates and profiles it)",
+        per_second(adopted.as_secs_f64()),
+        adopted.as_secs_f64()
+    );
+    println!(
+        "  pyarrow + onnxruntime InferenceSession.run: {:>10.0} rows/s  ({python:.2} s)",
+        per_second(python)
+    );
+    println!(
+        "  cairn / onnxruntime python (file written):  {:.2}x  (goal >= 1.0)",
+        python / written.as_secs_f64()
+    );
+    drop(serving);
+    drop(ingestion);
+}
+
+/// Entity-key requests: a model on the 50 features of a feature service, each request one
+/// entity's key, its features read from the online store in serving's own process (ingestion →
+/// the feature store's materialization → NATS KV → serving's replica); p99 at a paced rate.
+async fn entities(path: &Path, nats: &NatsServer, registry: &Server, seconds: u64) {
+    const FEATURES: usize = 50;
+    const ENTITIES: usize = 10_000;
+    let dir = path.join("entities");
+    let offline = ("CAIRN__STORAGE__OFFLINE_ROOT".to_owned(), dir.join("offline").display().to_string());
+    let ingestion = cairn("ingestion", nats, &dir, std::slice::from_ref(&offline)).await;
+    let ingestion_url = ("CAIRN__SERVICES__INGESTION__URL".to_owned(), ingestion.url.clone());
+    let features = cairn("feature-store", nats, &dir, &[offline, ingestion_url]).await;
+    let (ingest, store) =
+        (cairn_client::Client::new(&ingestion.url), cairn_client::Client::new(&features.url));
+    let names: Vec<String> = (0..FEATURES).map(|i| format!("f{i}")).collect();
+    let mut columns = vec![
+        json!({"name": "id", "type": "int64", "nullable": false}),
+        json!({"name": "ts", "type": "timestamp", "nullable": false}),
+    ];
+    columns.extend(names.iter().map(|name| json!({"name": name, "type": "float64"})));
+    let dataset = serde_json::from_value(
+        json!({"name": "customers", "schema": {"columns": columns, "event_timestamp": "ts", "entity_keys": ["id"]}}),
+    )
+    .unwrap();
+    ingest.create_dataset(&dataset).await.unwrap();
+    let now = an_hour_ago();
+    let mut csv = format!("id,ts,{}\n", names.join(","));
+    for id in 0..ENTITIES {
+        let values: Vec<String> =
+            (0..FEATURES).map(|i| format!("{:.3}", ((id * 31 + i * 7) % 1000) as f64 / 100.0)).collect();
+        csv.push_str(&format!("{id},{now},{}\n", values.join(",")));
+    }
+    while store.source_dataset("customers").await.is_err() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ingest.ingest("customers", "text/csv", csv).await.unwrap();
+    let definitions = serde_json::from_value(json!({
+        "entities": [{"name": "customer", "join_keys": ["id"]}],
+        "feature_views": [{"name": "profile", "source": "customers", "entities": ["customer"],
+            "features": names.iter().map(|name| json!({"name": name, "type": "float64"})).collect::<Vec<_>>()}],
+        "feature_services": [{"name": "scoring", "features": names.iter().map(|name| format!("profile:{name}")).collect::<Vec<_>>()}]
+    }))
+    .unwrap();
+    store.apply_features(&definitions, None).await.unwrap();
+    loop {
+        let run = store.materialize("profile", &cairn_api::MaterializeRequest::default()).await.unwrap();
+        let run = loop {
+            let run = store.materialization(&run.id).await.unwrap();
+            if run.finished_at.is_some() {
+                break run;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if run.state == cairn_api::MaterializationState::Succeeded && run.files > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    let client = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/python/serving_client.py");
+    let output = Command::new(cairn_testkit::python())
+        .args([client, "feature_model", "wide", "scoring@1", &FEATURES.to_string()])
+        .env("MLFLOW_TRACKING_URI", &registry.url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "register: {}", String::from_utf8_lossy(&output.stderr));
+    let serving = cairn(
+        "serving",
+        nats,
+        &dir,
+        &[
+            ("CAIRN__SERVICES__REGISTRY__URL".to_owned(), registry.url.clone()),
+            ("CAIRN__SERVICES__FEATURE_STORE__URL".to_owned(), features.url.clone()),
+        ],
+    )
+    .await;
+    let answer = reqwest::Client::new()
+        .put(format!("{}/v1/endpoints/wide", serving.url))
+        .json(&json!({"model": "wide", "version": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+    let url = format!("{}/v1/endpoints/wide/predict", serving.url);
+    let body = serde_json::to_vec(&json!({"entities": [{"id": 4242}]})).unwrap();
+    let first: serde_json::Value = reqwest::Client::new()
+        .post(&url)
+        .body(body.clone())
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(first["missing"].is_null(), "every feature online: {first}");
+    let headers = [("Content-Type", "application/json".to_owned())];
+    let full = measured(
+        &url,
+        &script(&dir, "entities", &body, &headers, None),
+        32,
+        seconds,
+        &[("serving", serving.child.id())],
+    );
+    print("cairn, entity key → 50 online features", &full);
+    let (paced_script, connections) = paced(&dir, "entities-paced", &body, &headers, full.rate / 2.0);
+    let at_half = wrk(&url, &paced_script, connections, seconds);
+    print(&format!("cairn, entity key, at half rate ({connections} paced connections)"), &at_half);
+    println!("  entity-key p99 at {:.0} req/s:  {:.3} ms  (goal <= 3)", at_half.rate, at_half.p99_ms);
+}
+
+/// An hour ago, as RFC 3339: the entities' event time (inside any TTL).
+fn an_hour_ago() -> String {
+    let micros = cairn_domain::Timestamp::now().as_micros() - 3_600_000_000;
+    cairn_domain::Timestamp::from_micros(micros).unwrap().to_string()
 }

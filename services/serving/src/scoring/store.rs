@@ -1,7 +1,7 @@
 //! The `scoring_jobs` table: every scoring job and how far it has come, shared by the replicas.
 
 use cairn_api::ScoringJob;
-use cairn_db::{Database, DbError, Sql, write_transaction};
+use cairn_db::{Database, DbError, Sql, SqlValue, write_transaction};
 use cairn_domain::{Name, Timestamp};
 use cairn_events::v1::PredictionsWritten;
 use cairn_service::Outbox;
@@ -129,80 +129,54 @@ pub async fn list(db: &Database, limit: i64) -> Result<Vec<ScoringJob>, DbError>
     .await
 }
 
-/// Records progress, which is also the job's heartbeat.
-pub async fn progress(db: &Database, id: String, rows_scored: u64) -> Result<(), DbError> {
-    let backend = db.backend();
-    db.call(move |conn| {
-        let mut sql = Sql::new(backend);
-        sql.push("UPDATE scoring_jobs SET rows_scored = ")
-            .bind(rows_i64(rows_scored))
-            .push(", updated_at = ")
-            .bind(Timestamp::now().as_micros())
-            .push(" WHERE id = ")
-            .bind(id);
-        sql.execute(conn)?;
-        Ok(())
-    })
-    .await
-}
-
-/// Renews the job's heartbeat.
-pub async fn touch(db: &Database, id: String) -> Result<(), DbError> {
-    let backend = db.backend();
-    db.call(move |conn| {
-        let mut sql = Sql::new(backend);
-        sql.push("UPDATE scoring_jobs SET updated_at = ")
-            .bind(Timestamp::now().as_micros())
-            .push(" WHERE id = ")
-            .bind(id);
-        sql.execute(conn)?;
-        Ok(())
-    })
-    .await
-}
-
-/// The file is written: the hand-off to ingestion is staged with the state, in one transaction.
-pub async fn written(db: &Database, id: String, rows: u64, event: PredictionsWritten) -> Result<(), DbError> {
+/// Sets `columns` of the job and renews its heartbeat (`updated_at`); `event` is staged in the
+/// same transaction.
+async fn update(
+    db: &Database,
+    id: String,
+    columns: Vec<(&'static str, SqlValue)>,
+    event: Option<PredictionsWritten>,
+) -> Result<(), DbError> {
     let backend = db.backend();
     db.call(move |conn| {
         write_transaction(conn, |conn| {
             let mut sql = Sql::new(backend);
-            sql.push("UPDATE scoring_jobs SET state = 'written', rows_scored = ")
-                .bind(rows_i64(rows))
-                .push(", updated_at = ")
-                .bind(Timestamp::now().as_micros())
-                .push(" WHERE id = ")
-                .bind(id);
+            sql.push("UPDATE scoring_jobs SET updated_at = ").bind(Timestamp::now().as_micros());
+            for (column, value) in columns {
+                sql.push(&format!(", {column} = ")).bind(value);
+            }
+            sql.push(" WHERE id = ").bind(id);
             sql.execute(conn)?;
-            Outbox::stage(conn, &event).map(drop)
+            event.map_or(Ok(()), |event| Outbox::stage(conn, &event).map(drop))
         })
     })
     .await
 }
 
+/// Records progress, which is also the job's heartbeat.
+pub async fn progress(db: &Database, id: String, rows_scored: u64) -> Result<(), DbError> {
+    update(db, id, vec![("rows_scored", rows_i64(rows_scored).into())], None).await
+}
+
+/// Renews the job's heartbeat.
+pub async fn touch(db: &Database, id: String) -> Result<(), DbError> {
+    update(db, id, Vec::new(), None).await
+}
+
+/// The file is written: the hand-off to ingestion is staged with the state, in one transaction.
+pub async fn written(db: &Database, id: String, rows: u64, event: PredictionsWritten) -> Result<(), DbError> {
+    let columns = vec![("state", "written".into()), ("rows_scored", rows_i64(rows).into())];
+    update(db, id, columns, Some(event)).await
+}
+
 /// The job's end: `succeeded` with the version that holds its rows, or `failed` with why.
 pub async fn finish(db: &Database, id: String, outcome: Result<i64, String>) -> Result<(), DbError> {
-    let backend = db.backend();
-    db.call(move |conn| {
-        let (state, version, error) = match outcome {
-            Ok(version) => ("succeeded", Some(version), None),
-            Err(error) => ("failed", None, Some(error)),
-        };
-        let mut sql = Sql::new(backend);
-        sql.push("UPDATE scoring_jobs SET state = ")
-            .bind(state)
-            .push(", output_version = ")
-            .bind(version)
-            .push(", error = ")
-            .bind(error)
-            .push(", updated_at = ")
-            .bind(Timestamp::now().as_micros())
-            .push(" WHERE id = ")
-            .bind(id);
-        sql.execute(conn)?;
-        Ok(())
-    })
-    .await
+    let (state, version, error) = match outcome {
+        Ok(version) => ("succeeded", Some(version), None),
+        Err(error) => ("failed", None, Some(error)),
+    };
+    let columns = vec![("state", state.into()), ("output_version", version.into()), ("error", error.into())];
+    update(db, id, columns, None).await
 }
 
 /// Takes over the unfinished jobs nobody has touched since `before` (their replica stopped): their
