@@ -271,7 +271,8 @@ async fn bad_requests_are_refused_with_the_reason() {
     let mut logged = jetstream.get_stream("CAIRN_PREDICTIONS").await.unwrap();
     assert_eq!(logged.info().await.unwrap().state.messages, 1, "only answered requests are logged");
     let message = logged.get_raw_message(1).await.unwrap();
-    let event = <cairn_events::v1::PredictionLogged as prost::Message>::decode(message.payload).unwrap();
+    let batch = <cairn_events::v1::PredictionLogBatch as prost::Message>::decode(message.payload).unwrap();
+    let [event] = batch.predictions.as_slice() else { panic!("one prediction: {batch:?}") };
     assert_eq!((event.deployment.as_str(), event.model.as_str(), event.version), ("scorer", "scorer", 1));
     let inputs: serde_json::Value = serde_json::from_str(&event.inputs_json).unwrap();
     assert_eq!(inputs["input"]["shape"], serde_json::json!([1, 8]), "{inputs}");
@@ -381,15 +382,24 @@ async fn canary_and_shadow_split_requests_as_configured() {
     // Every request's copy went to the shadow: its answers are in the log under the same ids.
     let jetstream = async_nats::jetstream::new(async_nats::connect(platform.nats.url()).await.unwrap());
     let total = (requests + 3 * 21) * 2;
-    let mut stream = eventually("every prediction logged", || async {
+    let logged = || async {
         let mut stream = jetstream.get_stream("CAIRN_PREDICTIONS").await.unwrap();
-        (stream.info().await.unwrap().state.messages as usize >= total).then_some(stream)
+        let mut predictions = Vec::new();
+        for sequence in 1..=stream.info().await.unwrap().state.messages {
+            let message = stream.get_raw_message(sequence).await.unwrap();
+            let batch =
+                <cairn_events::v1::PredictionLogBatch as prost::Message>::decode(message.payload).unwrap();
+            predictions.extend(batch.predictions);
+        }
+        predictions
+    };
+    let predictions = eventually("every prediction logged", || async {
+        let predictions = logged().await;
+        (predictions.len() >= total).then_some(predictions)
     })
     .await;
     let mut shadowed = std::collections::BTreeSet::new();
-    for sequence in 1..=stream.info().await.unwrap().state.messages {
-        let message = stream.get_raw_message(sequence).await.unwrap();
-        let event = <cairn_events::v1::PredictionLogged as prost::Message>::decode(message.payload).unwrap();
+    for event in predictions {
         if event.shadow {
             assert_eq!(event.version, 3);
             shadowed.insert(event.request_id);

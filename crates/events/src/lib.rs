@@ -49,6 +49,7 @@ events! {
     ApprovalDecided => "cairn.registry.approval_decided",
     DeploymentChanged => "cairn.deployments.changed",
     PredictionLogged => "cairn.predictions.logged",
+    PredictionLogBatch => "cairn.predictions.log_batch",
     PredictionsWritten => "cairn.predictions.batch_written",
     DriftDetected => "cairn.monitor.drift_detected",
 }

@@ -11,9 +11,11 @@ mod scoring;
 use actix_web::web;
 use utoipa::OpenApi as _;
 
+/// Prediction routes first (see `oip::configure_infer`).
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    endpoints::configure(cfg);
+    oip::configure_infer(cfg);
     predict::configure(cfg);
+    endpoints::configure(cfg);
     scoring::configure(cfg);
     oip::configure(cfg);
 }

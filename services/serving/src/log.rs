@@ -1,17 +1,21 @@
-//! The prediction log: every answered request goes to JetStream (`cairn.predictions.logged`) for
-//! monitoring, off the request path. A request hands its record to a bounded queue and never
-//! waits; one task turns records into events and publishes them in pipelined batches. When the
-//! queue is full (the bus slower than the traffic, or away) the record is dropped and counted —
-//! in `cairn_prediction_log_dropped_total` — never waited for.
+//! The prediction log: every answered request goes to JetStream for monitoring, off the request
+//! path. A request hands its record to a bounded queue and never waits; one task takes what is
+//! waiting — one record under light load, up to `BATCH` under heavy load — and publishes it as
+//! one `PredictionLogBatch` (`cairn.predictions.log_batch`): a message per batch, not per
+//! prediction, which is what keeps the log's cost (serialization, the publish and its
+//! acknowledgement, JetStream's storage) small beside the prediction's. When the queue is full
+//! (the bus slower than the traffic, or away) the record is dropped and counted — in
+//! `cairn_prediction_log_dropped_total` — never waited for.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use cairn_bus::{Bus, RawEvent};
+use cairn_bus::Bus;
 use cairn_events::v1;
 use cairn_runtime::{Output, Tensor, TensorData};
 use prometheus::IntCounter;
+use prost::Message as _;
 use serde::Serialize;
 use serde::ser::SerializeMap as _;
 use tokio::sync::mpsc;
@@ -21,8 +25,10 @@ use crate::infer::Inference;
 
 /// Records waiting to be published, at most; past it they are dropped.
 const QUEUE: usize = 8192;
-/// Records published in one pipelined batch, at most.
+/// Records published in one batch, at most ...
 const BATCH: usize = 512;
+/// ... and the size a batch stops growing at (NATS refuses messages over 1 MiB by default).
+const BATCH_BYTES: usize = 512 * 1024;
 
 /// One answered request.
 #[derive(Debug)]
@@ -90,26 +96,28 @@ impl PredictionLog {
         let last_drop_millis = Arc::new(AtomicU64::new(0));
         let lost_at = Arc::clone(&last_drop_millis);
         tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
             loop {
                 let first = tokio::select! {
                     record = records.recv() => record,
                     () = shutdown.cancelled() => { records.close(); records.recv().await }
                 };
                 let Some(first) = first else { break };
-                batch.push(event(first));
-                while batch.len() < BATCH {
-                    match records.try_recv() {
-                        Ok(record) => batch.push(event(record)),
-                        Err(_) => break,
-                    }
+                let first = prediction(first);
+                let mut bytes = first.encoded_len();
+                let mut batch = vec![first];
+                while batch.len() < BATCH && bytes < BATCH_BYTES {
+                    let Ok(record) = records.try_recv() else { break };
+                    let record = prediction(record);
+                    bytes += record.encoded_len();
+                    batch.push(record);
                 }
-                if let Err(error) = bus.publish_many(&batch).await {
-                    tracing::warn!(%error, records = batch.len(), "prediction log: a batch was not published");
-                    lost.inc_by(batch.len() as u64);
+                let records = batch.len();
+                let event = v1::PredictionLogBatch { predictions: batch };
+                if let Err(error) = bus.publish(&event).await {
+                    tracing::warn!(%error, records, "prediction log: a batch was not published");
+                    lost.inc_by(records as u64);
                     lost_at.store(now_millis(), Ordering::Relaxed);
                 }
-                batch.clear();
             }
         });
         Self { queue, dropped, last_drop_millis }
@@ -138,10 +146,10 @@ impl PredictionLog {
     }
 }
 
-fn event(logged: Logged) -> RawEvent {
+fn prediction(logged: Logged) -> v1::PredictionLogged {
     let inputs = logged.inputs.iter().map(|(name, tensor)| (name.as_str(), tensor));
     let outputs = logged.outputs.iter().map(|output| (output.name.as_str(), &output.tensor));
-    RawEvent::new(&v1::PredictionLogged {
+    v1::PredictionLogged {
         deployment: logged.endpoint,
         model: logged.model,
         version: logged.version,
@@ -150,7 +158,7 @@ fn event(logged: Logged) -> RawEvent {
         outputs_json: tensors_json(outputs),
         latency_micros: logged.latency_micros,
         shadow: logged.shadow,
-    })
+    }
 }
 
 /// `{"name": {"datatype": "FP32", "shape": [1, 8], "data": [...]}, ...}`: the Open Inference
