@@ -512,6 +512,45 @@ async fn entity_keys_are_predicted_on_online_features_read_in_process() {
     let (status, body) = over_nats("spend", serde_json::json!("not a request")).await;
     assert_eq!(status, "400", "{body}");
 
+    // Streamed entity keys: each gets its prediction on the online features, or what was missing.
+    let streamed = EndpointSpec {
+        stream: Some(cairn_api::StreamScoring {
+            input: "spend.keys".into(),
+            output: "spend.scored".into(),
+            entity_keys: true,
+        }),
+        ..EndpointSpec::version("spend-model", 1)
+    };
+    serving.put_endpoint("spend", &streamed).await.unwrap();
+    let jetstream = async_nats::jetstream::new(nats.clone());
+    let output = eventually("serving made the streams", || async {
+        jetstream.stream_by_subject("spend.keys").await.ok()?;
+        jetstream.stream_by_subject("spend.scored").await.ok()
+    })
+    .await;
+    for key in [3, 999] {
+        let payload = serde_json::to_vec(&serde_json::json!({"id": key})).unwrap();
+        jetstream.publish("spend.keys", payload.into()).await.unwrap().await.unwrap();
+    }
+    let stream = jetstream.get_stream(&output).await.unwrap();
+    let answers: Vec<serde_json::Value> = eventually("both keys answered", || async {
+        let mut stream = stream.clone();
+        let count = stream.info().await.ok()?.state.messages;
+        if count < 2 {
+            return None;
+        }
+        let mut answers = Vec::new();
+        for sequence in 1..=count {
+            let message = stream.get_raw_message(sequence).await.ok()?;
+            answers.push(serde_json::from_slice(&message.payload).ok()?);
+        }
+        Some(answers)
+    })
+    .await;
+    assert_eq!(answers[0]["prediction"]["variable"], serde_json::json!(61.0), "{answers:?}");
+    assert!(answers[1]["prediction"]["variable"].is_null(), "{answers:?}");
+    assert_eq!(answers[1]["missing"], serde_json::json!(["amount"]), "{answers:?}");
+
     // The feature store goes away: definitions are held, values are read from the replica.
     platform.stop_service(ServiceKind::FeatureStore).await;
     let (status, body) = predict(&http, &platform, "spend", by_key.clone()).await;
