@@ -361,11 +361,7 @@ pub(crate) async fn to_dataset(
     let ingestion = Client::new(service_url(config, ServiceKind::Ingestion));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
     let version = loop {
-        let versions = ingestion.versions(dataset).await.unwrap_or_default();
-        let found = versions.into_iter().find(|version| {
-            version.lineage.as_ref().is_some_and(|lineage| lineage.training_data == written.id)
-        });
-        if let Some(version) = found {
+        if let Ok(Some(version)) = ingestion.version_holding(dataset, &written.id).await {
             break version;
         }
         if std::time::Instant::now() > deadline {

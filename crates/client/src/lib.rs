@@ -144,6 +144,24 @@ impl Client {
         self.get(&format!("/v1/datasets/{dataset}/versions/{version}")).await
     }
 
+    /// The latest version of a dataset.
+    pub async fn latest_version(&self, dataset: &str) -> Result<DatasetVersion, ClientError> {
+        self.get(&format!("/v1/datasets/{dataset}/versions/latest")).await
+    }
+
+    /// The version of `dataset` that holds the rows job `id` computed (the feature store's
+    /// training data, serving's scoring job), once ingestion has added them.
+    pub async fn version_holding(
+        &self,
+        dataset: &str,
+        id: &str,
+    ) -> Result<Option<DatasetVersion>, ClientError> {
+        let versions = self.versions(dataset).await?;
+        Ok(versions
+            .into_iter()
+            .find(|version| version.lineage.as_ref().is_some_and(|lineage| lineage.training_data == id)))
+    }
+
     /// The version that was the latest at `time`: the dataset as a reader saw it then.
     pub async fn version_as_of(&self, dataset: &str, time: Timestamp) -> Result<DatasetVersion, ClientError> {
         self.get(&format!("/v1/datasets/{dataset}/versions/latest?as_of={time}")).await

@@ -14,7 +14,7 @@ use arrow_array::{
 use arrow_cast::{CastOptions, cast_with_options};
 use arrow_schema::DataType as ArrowType;
 
-use crate::{ClassLabels, DataType, Layout, LayoutError, Output, Tensor, TensorData};
+use crate::{DataType, Layout, LayoutError, Output, Tensor, TensorData};
 
 /// Why a batch's columns cannot fill a model, or its outputs cannot become columns.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,9 +58,12 @@ fn tensor_data(name: &str, column: &ArrayRef, datatype: DataType) -> Result<Tens
     let strict = CastOptions { safe: false, ..CastOptions::default() };
     let cast =
         |to: &ArrowType| cast_with_options(column, to, &strict).map_err(|error| refuse(error.to_string()));
-    let no_nulls = |array: &ArrayRef| match (0..array.len()).find(|row| array.is_null(*row)) {
-        Some(row) => Err(ColumnError::Null { column: name.to_owned(), row }),
-        None => Ok(()),
+    let no_nulls = |array: &ArrayRef| match array.null_count() {
+        0 => Ok(()),
+        _ => {
+            let row = (0..array.len()).find(|row| array.is_null(*row)).unwrap_or_default();
+            Err(ColumnError::Null { column: name.to_owned(), row })
+        }
     };
     let integers = || -> Result<Vec<i64>, ColumnError> {
         let array = cast(&ArrowType::Int64)?;
@@ -133,11 +136,8 @@ pub fn output_columns(outputs: &[Output], rows: usize) -> Result<Vec<(String, Ar
         for position in 0..width {
             let name = match &output.classes {
                 _ if width == 1 => output.name.clone(),
-                Some(ClassLabels::Int64(labels)) if labels.len() == width => {
-                    format!("{}_{}", output.name, labels[position])
-                }
-                Some(ClassLabels::Bytes(labels)) if labels.len() == width => {
-                    format!("{}_{}", output.name, labels[position])
+                Some(classes) if classes.len() == width => {
+                    format!("{}_{}", output.name, classes.label(position))
                 }
                 _ => format!("{}_{position}", output.name),
             };
@@ -161,21 +161,11 @@ fn column(
         TensorData::Fp64(values) => Arc::new(Float64Array::from_iter_values(indices.map(|i| values[i]))),
         TensorData::Int32(values) => Arc::new(Int32Array::from_iter_values(indices.map(|i| values[i]))),
         TensorData::Int64(values) => Arc::new(Int64Array::from_iter_values(indices.map(|i| values[i]))),
-        TensorData::Int16(values) => {
-            Arc::new(Int64Array::from_iter_values(indices.map(|i| i64::from(values[i]))))
-        }
-        TensorData::Int8(values) => {
-            Arc::new(Int64Array::from_iter_values(indices.map(|i| i64::from(values[i]))))
-        }
-        TensorData::Uint32(values) => {
-            Arc::new(Int64Array::from_iter_values(indices.map(|i| i64::from(values[i]))))
-        }
-        TensorData::Uint16(values) => {
-            Arc::new(Int64Array::from_iter_values(indices.map(|i| i64::from(values[i]))))
-        }
-        TensorData::Uint8(values) => {
-            Arc::new(Int64Array::from_iter_values(indices.map(|i| i64::from(values[i]))))
-        }
+        TensorData::Int16(values) => widened(values, indices),
+        TensorData::Int8(values) => widened(values, indices),
+        TensorData::Uint32(values) => widened(values, indices),
+        TensorData::Uint16(values) => widened(values, indices),
+        TensorData::Uint8(values) => widened(values, indices),
         TensorData::Uint64(values) => {
             let widened: Option<Vec<i64>> = indices.map(|i| i64::try_from(values[i]).ok()).collect();
             Arc::new(Int64Array::from(widened.ok_or_else(unsupported)?))
@@ -189,6 +179,11 @@ fn column(
     })
 }
 
+/// Integers that fit in 64 bits, as an `Int64` column.
+fn widened<T: Copy + Into<i64>>(values: &[T], indices: impl Iterator<Item = usize>) -> ArrayRef {
+    Arc::new(Int64Array::from_iter_values(indices.map(|i| values[i].into())))
+}
+
 #[cfg(test)]
 mod tests {
     use arrow_array::DictionaryArray;
@@ -196,7 +191,7 @@ mod tests {
     use arrow_schema::{Field, Schema};
 
     use super::*;
-    use crate::Feature;
+    use crate::{ClassLabels, Feature};
 
     fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
         let fields: Vec<Field> =

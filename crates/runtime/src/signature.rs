@@ -56,6 +56,14 @@ impl ClassLabels {
             Self::Bytes(_) => DataType::Bytes,
         }
     }
+
+    /// The label of score column `index`, as text (`1`, `fraud`).
+    pub fn label(&self, index: usize) -> String {
+        match self {
+            Self::Int64(labels) => labels[index].to_string(),
+            Self::Bytes(labels) => labels[index].clone(),
+        }
+    }
 }
 
 impl Signature {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cairn_api::{PredictRequest, PredictResponse};
-use cairn_runtime::{ClassLabels, DataType, Layout, Output, Tensor, TensorData};
+use cairn_runtime::{DataType, Layout, Output, Tensor, TensorData};
 use serde_json::{Map, Value};
 
 use crate::State;
@@ -170,7 +170,7 @@ fn predictions(outputs: &[Output], rows: usize) -> Vec<Record> {
                     Some(classes) if classes.len() == per_row => Value::Object(
                         range
                             .enumerate()
-                            .map(|(column, index)| (label(classes, column), element(&tensor.data, index)))
+                            .map(|(column, index)| (classes.label(column), element(&tensor.data, index)))
                             .collect(),
                     ),
                     _ if per_row == 1 => element(&tensor.data, range.start),
@@ -181,13 +181,6 @@ fn predictions(outputs: &[Output], rows: usize) -> Vec<Record> {
         }
     }
     predictions
-}
-
-fn label(classes: &ClassLabels, column: usize) -> String {
-    match classes {
-        ClassLabels::Int64(labels) => labels[column].to_string(),
-        ClassLabels::Bytes(labels) => labels[column].clone(),
-    }
 }
 
 /// One element as JSON; a non-finite float is null.
@@ -213,8 +206,10 @@ fn element(data: &TensorData, index: usize) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use cairn_runtime::ClassLabels;
     use serde_json::json;
+
+    use super::*;
 
     fn records(value: Value) -> Vec<Record> {
         serde_json::from_value(value).unwrap()

@@ -31,8 +31,9 @@ pub use rows::Scorer;
 const ABANDONED_AFTER: Duration = Duration::from_secs(60);
 /// How often progress (the heartbeat) is written.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
-/// How long a job waits for ingestion to add its rows.
+/// How long a job waits for ingestion to add its rows, asking this often.
 const ADOPTION_LIMIT: Duration = Duration::from_secs(600);
+const ADOPTION_POLL: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScoringError {
@@ -91,18 +92,18 @@ impl Scoring {
                 ));
             }
         };
-        let wanted =
-            request.dataset_version.map_or_else(|| "latest".to_owned(), |version| version.to_string());
-        let input = self
-            .ingestion
-            .get::<cairn_api::DatasetVersion>(&format!("/v1/datasets/{}/versions/{wanted}", request.dataset))
-            .await
-            .map_err(|error| match error {
-                ClientError::Api { status: 404, .. } => {
-                    ScoringError::NotFound(format!("dataset `{}` has no version {wanted}", request.dataset))
-                }
-                error => ScoringError::Unavailable(format!("ingestion: {error}")),
-            })?;
+        let dataset = request.dataset.as_str();
+        let input = match request.dataset_version {
+            Some(version) => self.ingestion.version(dataset, version).await,
+            None => self.ingestion.latest_version(dataset).await,
+        }
+        .map_err(|error| match error {
+            ClientError::Api { status: 404, .. } => ScoringError::NotFound(match request.dataset_version {
+                Some(version) => format!("dataset `{dataset}` has no version {version}"),
+                None => format!("dataset `{dataset}` has no version yet"),
+            }),
+            error => ScoringError::Unavailable(format!("ingestion: {error}")),
+        })?;
         let loaded = self.models.load(&request.model, version).await?;
         rows::layout(&loaded, &input.schema).map_err(ScoringError::Invalid)?;
         let output = match request.output {
@@ -148,10 +149,7 @@ impl Scoring {
         let scoring = Arc::clone(self);
         tokio::spawn(async move {
             loop {
-                let before = Timestamp::from_micros(
-                    Timestamp::now().as_micros() - i64::try_from(ABANDONED_AFTER.as_micros()).unwrap_or(0),
-                );
-                match store::take_abandoned(&scoring.db, before.unwrap_or_else(Timestamp::now)).await {
+                match store::take_abandoned(&scoring.db, ABANDONED_AFTER).await {
                     Ok(jobs) => {
                         for job in jobs {
                             tracing::info!(job = %job.id, "taking over an abandoned scoring job");
@@ -269,18 +267,10 @@ impl Scoring {
     async fn adopted(&self, job: &ScoringJob) -> Result<i64, String> {
         let deadline = Instant::now() + ADOPTION_LIMIT;
         loop {
-            let versions = match self.ingestion.versions(job.output.as_str()).await {
-                Ok(versions) => versions,
-                Err(error) => {
-                    tracing::debug!(job = %job.id, %error, "waiting for the scored rows' version");
-                    Vec::new()
-                }
-            };
-            let found = versions.iter().find(|version| {
-                version.lineage.as_ref().is_some_and(|lineage| lineage.training_data == job.id)
-            });
-            if let Some(version) = found {
-                return Ok(version.version);
+            match self.ingestion.version_holding(job.output.as_str(), &job.id).await {
+                Ok(Some(version)) => return Ok(version.version),
+                Ok(None) => {}
+                Err(error) => tracing::debug!(job = %job.id, %error, "waiting for the scored rows' version"),
             }
             if Instant::now() > deadline {
                 return Err(format!(
@@ -292,7 +282,7 @@ impl Scoring {
             if let Err(error) = store::touch(&self.db, job.id.clone()).await {
                 tracing::warn!(job = %job.id, %error, "cannot renew a scoring job's heartbeat");
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(ADOPTION_POLL).await;
         }
     }
 }

@@ -145,9 +145,8 @@ impl Reader {
         };
         let jetstream = self.bus.jetstream();
         let mut published = Vec::with_capacity(messages.len());
-        for (message, answer) in messages.iter().zip(answers) {
+        for (message, mut answer) in messages.iter().zip(answers) {
             let sequence = message.info().map(|info| info.stream_sequence).unwrap_or_default();
-            let mut answer = answer;
             answer.insert("sequence".into(), sequence.into());
             let mut headers = async_nats::HeaderMap::new();
             headers.insert(MESSAGE_ID, format!("{}:{sequence}", self.endpoint).as_str());
@@ -182,7 +181,7 @@ impl Reader {
             Some(Err(error)) if !refused(&error) => return Err(error),
             _ => None,
         };
-        let mut answers_out = Vec::with_capacity(records.len());
+        let mut out = Vec::with_capacity(records.len());
         for record in records {
             let answer = match (record, predicted.as_mut()) {
                 (Err(reason), _) => failure(ApiError::invalid(reason.clone())),
@@ -193,9 +192,9 @@ impl Reader {
                     Err(error) => return Err(error),
                 },
             };
-            answers_out.push(answer);
+            out.push(answer);
         }
-        Ok(answers_out)
+        Ok(out)
     }
 
     async fn run(

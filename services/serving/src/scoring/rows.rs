@@ -127,20 +127,16 @@ fn score(model: &Loaded, layout: &Layout, rows: &RecordBatch) -> Result<Vec<(Str
         let outputs = model.runtime.run(&inputs).map_err(|error| error.to_string())?;
         columnar::output_columns(&outputs, part.num_rows()).map_err(|error| error.to_string())
     };
-    let mut scored = if let [part] = parts.as_slice() {
-        vec![run(part)?]
-    } else {
-        std::thread::scope(|scope| {
-            let running: Vec<_> = parts.iter().map(|part| scope.spawn(|| run(part))).collect();
-            running
-                .into_iter()
-                .map(|thread| thread.join().unwrap_or_else(|_| Err("the model's run panicked".to_owned())))
-                .collect::<Result<Vec<_>, _>>()
-        })?
-    };
-    if scored.len() == 1 {
-        return Ok(scored.pop().unwrap_or_default());
+    if let [part] = parts.as_slice() {
+        return run(part);
     }
+    let scored = std::thread::scope(|scope| {
+        let running: Vec<_> = parts.iter().map(|part| scope.spawn(|| run(part))).collect();
+        running
+            .into_iter()
+            .map(|thread| thread.join().unwrap_or_else(|_| Err("the model's run panicked".to_owned())))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
     let names: Vec<String> = scored[0].iter().map(|(name, _)| name.clone()).collect();
     names
         .into_iter()

@@ -179,16 +179,18 @@ pub async fn finish(db: &Database, id: String, outcome: Result<i64, String>) -> 
     update(db, id, columns, None).await
 }
 
-/// Takes over the unfinished jobs nobody has touched since `before` (their replica stopped): their
+/// Takes over the unfinished jobs nobody has touched for `idle` (their replica stopped): their
 /// heartbeat is renewed in the same statement, so only one replica takes each.
-pub async fn take_abandoned(db: &Database, before: Timestamp) -> Result<Vec<ScoringJob>, DbError> {
+pub async fn take_abandoned(db: &Database, idle: std::time::Duration) -> Result<Vec<ScoringJob>, DbError> {
     let backend = db.backend();
+    let now = Timestamp::now().as_micros();
+    let before = now.saturating_sub(i64::try_from(idle.as_micros()).unwrap_or(i64::MAX));
     db.call(move |conn| {
         let mut sql = Sql::new(backend);
         sql.push("UPDATE scoring_jobs SET updated_at = ")
-            .bind(Timestamp::now().as_micros())
+            .bind(now)
             .push(" WHERE state IN ('running', 'written') AND updated_at < ")
-            .bind(before.as_micros())
+            .bind(before)
             .push(&format!(" RETURNING {COLUMNS}"));
         sql.load::<Row>(conn)?.into_iter().map(ScoringJob::try_from).collect()
     })
