@@ -1,0 +1,88 @@
+//! Finding a leaf's best split from its histogram: every feature, every bin boundary, and —
+//! when the leaf has missing values — both sides for them (LightGBM's default direction).
+
+use super::bins::BinMapper;
+use super::histogram::{BINS, Bin};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Split {
+    pub(crate) feature: usize,
+    /// Rows with a value bin ≤ this go left.
+    pub(crate) threshold_bin: u8,
+    /// Where a missing value (NaN) goes.
+    pub(crate) default_left: bool,
+    pub(crate) gain: f64,
+    pub(crate) left: Bin,
+    pub(crate) right: Bin,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Constraints {
+    pub(crate) min_data_in_leaf: u32,
+    pub(crate) min_sum_hessian_in_leaf: f64,
+    pub(crate) lambda_l2: f64,
+}
+
+impl Constraints {
+    fn score(&self, sums: Bin) -> f64 {
+        sums.grad * sums.grad / (sums.hess + self.lambda_l2)
+    }
+
+    fn allows(&self, side: Bin) -> bool {
+        side.count >= self.min_data_in_leaf && side.hess >= self.min_sum_hessian_in_leaf
+    }
+
+    /// The leaf's output before shrinkage: the Newton step −G / (H + λ).
+    pub(crate) fn output(&self, sums: Bin) -> f64 {
+        -sums.grad / (sums.hess + self.lambda_l2)
+    }
+}
+
+/// The best split of a leaf whose rows sum to `total`, or `None` when no split gains. Ties keep
+/// the first found (lower feature, missing-right before missing-left, lower bin), so the result
+/// does not depend on how histograms were built.
+pub(crate) fn best_split(
+    hist: &[Bin],
+    mappers: &[BinMapper],
+    active: &[bool],
+    total: Bin,
+    constraints: &Constraints,
+) -> Option<Split> {
+    let parent = constraints.score(total);
+    let mut best: Option<Split> = None;
+    for (feature, (mapper, bins)) in mappers.iter().zip(hist.chunks(BINS)).enumerate() {
+        if !active[feature] {
+            continue;
+        }
+        let value_bins = mapper.value_bins();
+        let missing = if mapper.has_missing { bins[value_bins] } else { Bin::default() };
+        for missing_left in [false, true] {
+            if missing_left && missing.count == 0 {
+                continue;
+            }
+            let mut left = if missing_left { missing } else { Bin::default() };
+            for (threshold, &bin) in bins[..value_bins].iter().enumerate() {
+                left = left.add(bin);
+                let right = total.sub(left);
+                if !constraints.allows(left) || !constraints.allows(right) {
+                    continue;
+                }
+                let gain = constraints.score(left) + constraints.score(right) - parent;
+                if gain > best.map_or(0.0, |best| best.gain) {
+                    // With no missing value here, NaN at prediction follows the larger child.
+                    let default_left =
+                        if missing.count > 0 { missing_left } else { left.count >= right.count };
+                    best = Some(Split {
+                        feature,
+                        threshold_bin: threshold as u8,
+                        default_left,
+                        gain,
+                        left,
+                        right,
+                    });
+                }
+            }
+        }
+    }
+    best
+}
