@@ -24,6 +24,10 @@ enum Command {
     /// Run one service in this process until SIGINT/SIGTERM: ingestion, feature-store,
     /// training, registry, serving or monitor.
     Serve { service: ServiceKind },
+    /// Run a training worker in this process until SIGINT/SIGTERM: it takes trials from the
+    /// work queue (NATS) one at a time and trains them. Run as many as you have cores and
+    /// machines for.
+    Worker,
     #[command(flatten)]
     Cli(Box<cairn_cli::Command>),
 }
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
             ServiceKind::Serving => serve(service, config, cairn_serving::run),
             ServiceKind::Monitor => serve(service, config, cairn_monitor::run),
         },
+        Command::Worker => serve(ServiceKind::Training, config, cairn_training::work),
         Command::Cli(command) => cairn_cli::run(config, *command),
     }
 }

@@ -14,6 +14,7 @@ mod online;
 mod readiness;
 mod serving;
 mod streams;
+mod training;
 mod transforms;
 
 pub use cairn_e2e::{Platform, Store, eventually};

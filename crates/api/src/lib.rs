@@ -8,6 +8,7 @@ mod online;
 mod operations;
 mod registry;
 mod serving;
+mod training;
 
 pub use batches::{
     Batch, BatchPage, DatasetFile, DatasetLineage, DatasetVersion, NewImport, QuarantinedRecord, VersionPage,
@@ -30,4 +31,9 @@ pub use registry::{
 pub use serving::{
     Canary, Endpoint, EndpointSpec, PredictRequest, PredictResponse, Records, ScoringJob, ScoringRequest,
     StreamScoring,
+};
+pub use training::{
+    BuiltinTrainer, DataSpec, EvaluationSpec, Gate, GateResult, NewPipelineRun, Objective, ParamRange,
+    Pipeline, PipelinePlan, PipelineRun, PipelineSpec, RegistrationSpec, RunState, RunStep, SearchSpec,
+    SplitKind, SplitRows, SplitSpec, Strategy, Task, TrainerSpec, Trial,
 };

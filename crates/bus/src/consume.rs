@@ -136,7 +136,7 @@ impl Bus {
                         next = messages.next() => next,
                     };
                     match next {
-                        Some(Ok(message)) => bus.handle(spec, message, &handler).await,
+                        Some(Ok(message)) => bus.handle(spec, message, &handler, None).await,
                         Some(Err(error)) => {
                             tracing::warn!(consumer = spec.durable, %error, "pull interrupted");
                             break;
@@ -150,8 +150,16 @@ impl Bus {
         Ok(ConsumerHandle { task, cancel })
     }
 
-    async fn handle<E, H, Fut>(&self, spec: &ConsumerSpec, message: Message, handler: &H)
-    where
+    /// Hands `message` to `handler` and acknowledges it by the outcome; with `heartbeat`, tells
+    /// the server every so often that the handler is still at it, so that a long piece of work
+    /// is not redelivered while it runs.
+    pub(crate) async fn handle<E, H, Fut>(
+        &self,
+        spec: &ConsumerSpec,
+        message: Message,
+        handler: &H,
+        heartbeat: Option<Duration>,
+    ) where
         E: Event,
         H: Fn(Delivery<E>) -> Fut,
         Fut: Future<Output = Result<(), HandlerError>>,
@@ -185,7 +193,25 @@ impl Bus {
                 trace_id,
             };
             let last_try = delivered >= spec.max_deliver;
-            handler(delivery).await.inspect_err(|error| {
+            let work = handler(delivery);
+            let outcome = match heartbeat {
+                None => work.await,
+                Some(every) => {
+                    tokio::pin!(work);
+                    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                    loop {
+                        tokio::select! {
+                            outcome = &mut work => break outcome,
+                            _ = ticks.tick() => {
+                                if let Err(error) = message.ack_with(AckKind::Progress).await {
+                                    tracing::warn!(%error, "cannot report progress");
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            outcome.inspect_err(|error| {
                 if last_try {
                     tracing::error!(%error, "giving up on event after {delivered} deliveries");
                 }

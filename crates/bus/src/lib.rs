@@ -7,6 +7,7 @@ mod error;
 mod headers;
 mod publish;
 mod topology;
+mod work;
 
 pub use batch::{BatchLimits, RawDelivery};
 pub use connect::Bus;

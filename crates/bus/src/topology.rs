@@ -117,7 +117,11 @@ fn stream_config(spec: &StreamSpec) -> stream::Config {
         max_age: spec.max_age.unwrap_or_default(),
         duplicate_window: spec.duplicate_window,
         storage: stream::StorageType::File,
-        retention: stream::RetentionPolicy::Limits,
+        retention: if spec.work_queue {
+            stream::RetentionPolicy::WorkQueue
+        } else {
+            stream::RetentionPolicy::Limits
+        },
         ..Default::default()
     }
 }

@@ -10,6 +10,7 @@ mod ingest;
 mod models;
 mod nats_child;
 mod output;
+mod pipelines;
 mod runs;
 mod status;
 mod table;
@@ -57,7 +58,26 @@ pub enum Command {
         #[command(subcommand)]
         command: ModelsCommand,
     },
-    /// Tracked runs: their parameters, metrics, data, code and the models registered from them.
+    /// Training pipelines (data, trainer, search, evaluation, registration) applied from files.
+    Pipelines {
+        #[command(subcommand)]
+        command: PipelinesCommand,
+    },
+    /// Run a pipeline and follow it: trials as workers finish them, the best score so far, the
+    /// platform's holdout metrics and the gates. Exits 1 unless the run succeeds.
+    Train {
+        pipeline: String,
+        /// The pipeline version; its latest by default.
+        #[arg(long)]
+        version: Option<i64>,
+        /// Start the run and return at once.
+        #[arg(long)]
+        detach: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Runs: pipeline runs, and the tracked (MLflow) runs of an experiment — their parameters,
+    /// metrics, data, code and the models registered from them.
     Runs {
         #[command(subcommand)]
         command: RunsCommand,
@@ -268,11 +288,48 @@ pub enum FeaturesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum PipelinesCommand {
+    /// What applying the spec would do, after the training service has checked it.
+    Plan {
+        /// A .toml or .json pipeline spec.
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the spec (a new version when it changed): prints the plan and asks first, unless --yes.
+    Apply {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every pipeline's latest version.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A pipeline's latest spec.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum RunsCommand {
-    /// An experiment's runs, newest first, with their metrics.
+    /// A pipeline's runs (--pipeline), or an experiment's tracked runs with their metrics,
+    /// newest first.
     List {
         /// The experiment's name.
-        experiment: String,
+        #[arg(required_unless_present = "pipeline")]
+        experiment: Option<String>,
+        /// A pipeline's runs instead.
+        #[arg(long, conflicts_with = "experiment")]
+        pipeline: Option<String>,
         /// MLflow's filter grammar, e.g. "metrics.auc > 0.8 AND params.depth = '6'".
         #[arg(long)]
         filter: Option<String>,
@@ -284,8 +341,21 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// One run: parameters, metrics, tags, data and code, and the model versions registered from it.
+    /// One run: a pipeline run (steps, trials, metrics, gates), or a tracked run (parameters,
+    /// metrics, tags, data and code, and the model versions registered from it).
     Show {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a pipeline run at its next step.
+    Cancel {
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A pipeline run's steps with their timings and logs.
+    Logs {
         run_id: String,
         #[arg(long)]
         json: bool,
@@ -540,11 +610,33 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
                     features::materialize(&config, views, start, end, version, json).await
                 }
             },
+            Command::Pipelines { command } => match command {
+                PipelinesCommand::Plan { file, json } => pipelines::plan(&config, &file, json).await,
+                PipelinesCommand::Apply { file, yes, json } => {
+                    pipelines::apply(&config, &file, yes, json).await
+                }
+                PipelinesCommand::List { json } => pipelines::list(&config, json).await,
+                PipelinesCommand::Show { name, json } => pipelines::show(&config, &name, json).await,
+            },
+            Command::Train { pipeline, version, detach, json } => {
+                pipelines::train(&config, &pipeline, version, detach, json).await
+            }
             Command::Runs { command } => match command {
-                RunsCommand::List { experiment, filter, order_by, max_results, json } => {
+                RunsCommand::List { pipeline: Some(pipeline), max_results, json, .. } => {
+                    pipelines::runs(&config, &pipeline, max_results, json).await
+                }
+                RunsCommand::List { experiment, filter, order_by, max_results, json, .. } => {
+                    let experiment = experiment.unwrap_or_default();
                     runs::list(&config, &experiment, filter, order_by, max_results, json).await
                 }
-                RunsCommand::Show { run_id, json } => runs::show(&config, &run_id, json).await,
+                RunsCommand::Show { run_id, json } => {
+                    match pipelines::show_run(&config, &run_id, json).await? {
+                        Some(code) => Ok(code),
+                        None => runs::show(&config, &run_id, json).await,
+                    }
+                }
+                RunsCommand::Cancel { run_id, json } => pipelines::cancel(&config, &run_id, json).await,
+                RunsCommand::Logs { run_id, json } => pipelines::logs(&config, &run_id, json).await,
             },
             Command::Models { command } => match command {
                 ModelsCommand::List { json } => models::list(&config, json).await,

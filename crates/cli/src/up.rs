@@ -65,6 +65,9 @@ pub(crate) async fn run(
     let mut rows = vec![vec!["SERVICE".to_owned(), "URL".to_owned()]];
     rows.extend(ServiceKind::ALL.map(|kind| vec![kind.to_string(), service_url(&config, kind)]));
     rows.push(vec!["nats".to_owned(), config.nats.url.clone()]);
+    if config.up.workers > 0 {
+        rows.push(vec!["training workers".to_owned(), config.up.workers.to_string()]);
+    }
     crate::table::print(&rows);
     println!("\nCairn is ready (data in {}). Press Ctrl-C to stop.", config.data_dir.display());
 
@@ -140,6 +143,16 @@ async fn start_all(
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+    for index in 1..=config.up.workers {
+        let args: Vec<String> = ["worker".to_owned()].into_iter().chain(args.iter().cloned()).collect();
+        services.push(ChildProcess::spawn(
+            &format!("cairn-worker-{index}"),
+            cairn,
+            &args,
+            env,
+            Stdio::inherit(),
+        )?);
     }
     progress.finish_and_clear();
     Ok(())

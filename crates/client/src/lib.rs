@@ -6,8 +6,9 @@ use cairn_api::{
     AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, BatchPage, Dataset, DatasetVersion, Decision,
     Definitions, Endpoint, EndpointSpec, Entity, ErrorBody, FeatureService, FeatureView, Health,
     Materialization, MaterializeRequest, Model, ModelVersion, NewAliasRequest, NewDataset, NewImport,
-    OnlineRequest, OnlineResponse, Plan, Readiness, Run, RunPage, ScoringJob, ScoringRequest, SourceDataset,
-    TrainedModel, TrainingData, TrainingDataRequest, VersionPage,
+    NewPipelineRun, OnlineRequest, OnlineResponse, Pipeline, PipelinePlan, PipelineRun, PipelineSpec, Plan,
+    Readiness, Run, RunPage, ScoringJob, ScoringRequest, SourceDataset, TrainedModel, TrainingData,
+    TrainingDataRequest, VersionPage,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -467,6 +468,51 @@ impl Client {
         self.get(&format!("/v1/scoring-jobs/{}", segment(id))).await
     }
 
+    /// What applying a pipeline spec would do (the training service).
+    pub async fn plan_pipeline(&self, spec: &PipelineSpec) -> Result<PipelinePlan, ClientError> {
+        self.post("/v1/pipelines/plan", spec).await
+    }
+
+    /// Applies a pipeline spec: a new version when it differs from the latest.
+    pub async fn apply_pipeline(&self, spec: &PipelineSpec) -> Result<PipelinePlan, ClientError> {
+        self.post("/v1/pipelines", spec).await
+    }
+
+    pub async fn pipelines(&self) -> Result<Vec<Pipeline>, ClientError> {
+        self.get("/v1/pipelines").await
+    }
+
+    pub async fn pipeline(&self, name: &str) -> Result<Pipeline, ClientError> {
+        self.get(&format!("/v1/pipelines/{}", segment(name))).await
+    }
+
+    /// Starts a run of a pipeline.
+    pub async fn start_pipeline_run(
+        &self,
+        name: &str,
+        request: &NewPipelineRun,
+    ) -> Result<PipelineRun, ClientError> {
+        self.post(&format!("/v1/pipelines/{}/runs", segment(name)), request).await
+    }
+
+    pub async fn pipeline_run(&self, id: &str) -> Result<PipelineRun, ClientError> {
+        self.get(&format!("/v1/pipeline-runs/{}", segment(id))).await
+    }
+
+    /// The latest pipeline runs (of one pipeline), newest first.
+    pub async fn pipeline_runs(
+        &self,
+        pipeline: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<PipelineRun>, ClientError> {
+        let filter = pipeline.map(|name| format!("&pipeline={}", segment(name))).unwrap_or_default();
+        self.get(&format!("/v1/pipeline-runs?limit={limit}{filter}")).await
+    }
+
+    pub async fn cancel_pipeline_run(&self, id: &str) -> Result<PipelineRun, ClientError> {
+        self.post(&format!("/v1/pipeline-runs/{}/cancel", segment(id)), &serde_json::json!({})).await
+    }
+
     /// A file of the registry's artifact store, whole (MLflow's artifact API, `path` as the
     /// store names it). The registry checks the file's hash as it sends it.
     pub async fn artifact(&self, path: &str) -> Result<bytes::Bytes, ClientError> {
@@ -477,6 +523,17 @@ impl Client {
             return Err(failure(response).await);
         }
         response.bytes().await.map_err(|source| ClientError::Transport { url: self.base.clone(), source })
+    }
+
+    /// Stores `bytes` as a file of the registry's artifact store (MLflow's artifact API).
+    pub async fn upload_artifact(&self, path: &str, bytes: Vec<u8>) -> Result<(), ClientError> {
+        let path: Vec<String> = path.split('/').map(segment).collect();
+        let url = self.url(&format!("/api/2.0/mlflow-artifacts/artifacts/{}", path.join("/")));
+        let response = self.send_unlimited(self.http.put(url).body(bytes)).await?;
+        if !response.status().is_success() {
+            return Err(failure(response).await);
+        }
+        Ok(())
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {

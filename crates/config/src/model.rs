@@ -287,6 +287,15 @@ pub struct UpConfig {
     /// Port of the nats-server child (not 4222, so it never collides with a system server).
     pub nats_port: u16,
     pub ready_timeout_secs: u64,
+    /// Training workers started beside the services (`cairn worker`, one trial at a time each).
+    #[serde(default = "UpConfig::default_workers")]
+    pub workers: usize,
+}
+
+impl UpConfig {
+    fn default_workers() -> usize {
+        1
+    }
 }
 
 impl CairnConfig {

@@ -15,6 +15,9 @@ pub struct StreamSpec {
     pub max_age: Option<Duration>,
     /// Window in which a repeated `Nats-Msg-Id` is dropped as a duplicate.
     pub duplicate_window: Duration,
+    /// A work queue: a message is removed once a consumer acknowledges it (JetStream's
+    /// work-queue retention), so each is done once by one of the consumers sharing it.
+    pub work_queue: bool,
 }
 
 impl StreamSpec {
@@ -42,11 +45,20 @@ const TWO_MINUTES: Duration = Duration::from_secs(120);
 
 pub const STREAMS: &[StreamSpec] = &[
     StreamSpec {
+        name: "CAIRN_WORK",
+        description: "Work for any worker: trials to train",
+        subjects: &["cairn.work.>"],
+        max_age: None,
+        duplicate_window: TWO_MINUTES,
+        work_queue: true,
+    },
+    StreamSpec {
         name: "CAIRN_DATASETS",
         description: "Dataset declarations, ingested batches and versions",
         subjects: &["cairn.datasets.>"],
         max_age: None,
         duplicate_window: TWO_MINUTES,
+        work_queue: false,
     },
     StreamSpec {
         name: "CAIRN_FEATURES",
@@ -54,6 +66,7 @@ pub const STREAMS: &[StreamSpec] = &[
         subjects: &["cairn.features.>"],
         max_age: None,
         duplicate_window: TWO_MINUTES,
+        work_queue: false,
     },
     StreamSpec {
         name: "CAIRN_TRAINING",
@@ -61,6 +74,7 @@ pub const STREAMS: &[StreamSpec] = &[
         subjects: &["cairn.training.>"],
         max_age: None,
         duplicate_window: TWO_MINUTES,
+        work_queue: false,
     },
     StreamSpec {
         name: "CAIRN_REGISTRY",
@@ -68,6 +82,7 @@ pub const STREAMS: &[StreamSpec] = &[
         subjects: &["cairn.registry.>"],
         max_age: None,
         duplicate_window: TWO_MINUTES,
+        work_queue: false,
     },
     StreamSpec {
         name: "CAIRN_DEPLOYMENTS",
@@ -75,6 +90,7 @@ pub const STREAMS: &[StreamSpec] = &[
         subjects: &["cairn.deployments.>"],
         max_age: None,
         duplicate_window: TWO_MINUTES,
+        work_queue: false,
     },
     StreamSpec {
         name: "CAIRN_PREDICTIONS",
@@ -82,6 +98,7 @@ pub const STREAMS: &[StreamSpec] = &[
         subjects: &["cairn.predictions.>"],
         max_age: Some(Duration::from_secs(7 * 24 * 60 * 60)),
         duplicate_window: TWO_MINUTES,
+        work_queue: false,
     },
     StreamSpec {
         name: "CAIRN_MONITOR",
@@ -89,6 +106,7 @@ pub const STREAMS: &[StreamSpec] = &[
         subjects: &["cairn.monitor.>"],
         max_age: Some(Duration::from_secs(90 * 24 * 60 * 60)),
         duplicate_window: TWO_MINUTES,
+        work_queue: false,
     },
     StreamSpec {
         name: INGEST_STREAM,
@@ -97,6 +115,7 @@ pub const STREAMS: &[StreamSpec] = &[
         subjects: &["cairn.ingest.>"],
         max_age: Some(Duration::from_secs(7 * 24 * 60 * 60)),
         duplicate_window: TWO_MINUTES,
+        work_queue: false,
     },
 ];
 
@@ -162,6 +181,29 @@ pub const INGESTION_PREDICTIONS: ConsumerSpec = ConsumerSpec {
     max_deliver: 20,
 };
 
+/// Training workers share the trials: each trial goes to one of them. A worker reports progress
+/// while it trains, so `ack_wait` bounds how long a worker that died holds a trial.
+pub const TRAINING_WORKERS: ConsumerSpec = ConsumerSpec {
+    durable: "training_workers",
+    stream: "CAIRN_WORK",
+    filter_subject: "cairn.work.trials",
+    owner: ServiceKind::Training,
+    ack_wait: Duration::from_secs(30),
+    // Deliveries after a worker died or hit an infrastructure error; a trainer's own failure is
+    // reported, not retried.
+    max_deliver: 5,
+};
+
+/// The training orchestrator hears what the workers did.
+pub const TRAINING_TRIALS: ConsumerSpec = ConsumerSpec {
+    durable: "training_trials",
+    stream: "CAIRN_TRAINING",
+    filter_subject: "cairn.training.trial_finished",
+    owner: ServiceKind::Training,
+    ack_wait: Duration::from_secs(60),
+    max_deliver: 50,
+};
+
 pub const CONSUMERS: &[ConsumerSpec] = &[
     FEATURE_STORE_DATASETS,
     FEATURE_STORE_SCHEMAS,
@@ -169,6 +211,8 @@ pub const CONSUMERS: &[ConsumerSpec] = &[
     FEATURE_STORE_VERSIONS,
     INGESTION_TRAINING_DATA,
     INGESTION_PREDICTIONS,
+    TRAINING_WORKERS,
+    TRAINING_TRIALS,
 ];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.

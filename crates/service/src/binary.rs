@@ -9,12 +9,24 @@ use cairn_domain::ServiceKind;
 
 use crate::{RunningService, StartError, shutdown_signal};
 
+/// Something started that runs until stopped: a service, a worker.
+pub trait Stoppable {
+    fn stop(self) -> impl Future<Output = ()>;
+}
+
+impl Stoppable for RunningService {
+    fn stop(self) -> impl Future<Output = ()> {
+        RunningService::stop(self)
+    }
+}
+
 /// Loads configuration (`config`, else ./cairn.toml if present), installs telemetry, runs the
 /// service until SIGINT/SIGTERM, stops it. Exit code 2 for configuration errors.
-pub fn serve<F, Fut>(kind: ServiceKind, config: Option<&Path>, run: F) -> ExitCode
+pub fn serve<F, Fut, S>(kind: ServiceKind, config: Option<&Path>, run: F) -> ExitCode
 where
     F: FnOnce(CairnConfig) -> Fut,
-    Fut: Future<Output = Result<RunningService, StartError>>,
+    Fut: Future<Output = Result<S, StartError>>,
+    S: Stoppable,
 {
     let config = match cairn_config::load(config) {
         Ok(config) => config,

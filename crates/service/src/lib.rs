@@ -6,6 +6,7 @@ mod outbox;
 mod schedule;
 mod signal;
 
+pub use binary::Stoppable;
 pub use context::{ReadinessPolicy, RunningService, ServiceContext, StartError, start};
 pub use outbox::Outbox;
 pub use schedule::{cores, every};

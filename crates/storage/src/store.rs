@@ -150,6 +150,13 @@ impl OfflineStore {
         }
     }
 
+    /// Stores `bytes` whole at `path` (small files the platform writes itself: a training run's
+    /// split, a trial's model), replacing what was there.
+    pub async fn write(&self, path: &str, bytes: Bytes) -> Result<(), StorageError> {
+        self.store.put(&ObjectPath::from(path), bytes.into()).await?;
+        Ok(())
+    }
+
     pub async fn read(&self, path: &str) -> Result<Bytes, StorageError> {
         Ok(self.store.get(&ObjectPath::from(path)).await?.bytes().await?)
     }

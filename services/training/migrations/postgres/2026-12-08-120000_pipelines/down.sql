@@ -1,0 +1,2 @@
+DROP TABLE pipeline_runs;
+DROP TABLE pipelines;

@@ -1,0 +1,213 @@
+//! The platform's own measurement of a model: its predictions for stored rows, made through the
+//! runtime serving uses (so a model is judged by what it will answer in production), and the
+//! metrics of those predictions against the labels, computed by the crate monitoring uses too.
+
+use std::collections::BTreeMap;
+
+use arrow_array::RecordBatch;
+use cairn_api::Task;
+use cairn_metrics::Direction;
+use cairn_runtime::{Layout, LayoutError, Model, TensorData, columnar};
+use serde_json::Value;
+
+use crate::frame;
+
+/// Rows scored in one run of the model: bounds memory whatever the holdout's size.
+const CHUNK: usize = 64 * 1024;
+
+fn task_of(task: Task) -> cairn_metrics::Task {
+    match task {
+        Task::Binary => cairn_metrics::Task::Binary,
+        Task::Multiclass => cairn_metrics::Task::Multiclass,
+        Task::Regression => cairn_metrics::Task::Regression,
+    }
+}
+
+/// The metric names a spec may use for `task`.
+pub fn metric_names(task: Task) -> &'static [&'static str] {
+    cairn_metrics::names(task_of(task))
+}
+
+/// Whether a larger value of `metric` is better.
+pub fn higher_is_better(metric: &str) -> bool {
+    cairn_metrics::direction(metric) != Some(Direction::Lower)
+}
+
+/// What a search optimises when the spec does not say.
+pub fn default_objective(task: Task) -> &'static str {
+    match task {
+        Task::Binary => "roc_auc",
+        Task::Multiclass => "log_loss",
+        Task::Regression => "rmse",
+    }
+}
+
+/// A model's answers for some rows, as the metrics take them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Predictions {
+    /// Row-major `[rows × classes]`, columns in the run's class order.
+    Probabilities {
+        classes: usize,
+        values: Vec<f64>,
+    },
+    Values(Vec<f64>),
+}
+
+/// Runs `model` over `rows`, whose columns hold the features by name (`features` orders a model
+/// that takes them as one matrix, as the trainer was given them).
+pub fn predict(
+    model: &Model,
+    rows: &RecordBatch,
+    features: &[String],
+    task: Task,
+    classes: &[Value],
+) -> Result<Predictions, String> {
+    // A model of one input per feature names its features itself; one matrix input takes them
+    // in the order the trainer was given them.
+    let layout = match Layout::new(model.signature(), None) {
+        Err(LayoutError::Unnamed { .. }) => Layout::new(model.signature(), Some(features)),
+        layout => layout,
+    }
+    .map_err(|error| error.to_string())?;
+    let mut probabilities = Vec::new();
+    let mut values = Vec::new();
+    let mut offset = 0;
+    while offset < rows.num_rows() {
+        let length = CHUNK.min(rows.num_rows() - offset);
+        let chunk = rows.slice(offset, length);
+        let inputs = columnar::inputs(&layout, &chunk).map_err(|error| error.to_string())?;
+        let outputs = model.run(&inputs).map_err(|error| error.to_string())?;
+        match task {
+            Task::Regression => values.extend(regression_output(&outputs, length)?),
+            Task::Binary | Task::Multiclass => probabilities.extend(class_output(&outputs, length, classes)?),
+        }
+        offset += length;
+    }
+    Ok(match task {
+        Task::Regression => Predictions::Values(values),
+        Task::Binary | Task::Multiclass => {
+            Predictions::Probabilities { classes: classes.len(), values: probabilities }
+        }
+    })
+}
+
+fn floats(data: &TensorData) -> Option<Vec<f64>> {
+    match data {
+        TensorData::Fp32(values) => Some(values.iter().map(|&value| f64::from(value)).collect()),
+        TensorData::Fp64(values) => Some(values.clone()),
+        _ => None,
+    }
+}
+
+/// The first floating-point output with one value per row.
+fn regression_output(outputs: &[cairn_runtime::Output], rows: usize) -> Result<Vec<f64>, String> {
+    outputs
+        .iter()
+        .filter(|output| output.tensor.shape.iter().product::<usize>() == rows)
+        .find_map(|output| floats(&output.tensor.data))
+        .ok_or_else(|| "the model gives no floating-point output with one value per row".into())
+}
+
+/// The class probabilities, in the run's class order: a classifier's score columns by their
+/// labels (a ZipMap output names them), or the first `[rows × classes]` floating-point output,
+/// whose columns follow the sorted classes as every exporter writes them.
+fn class_output(
+    outputs: &[cairn_runtime::Output],
+    rows: usize,
+    classes: &[Value],
+) -> Result<Vec<f64>, String> {
+    let count = classes.len();
+    for output in outputs {
+        let Some(values) = floats(&output.tensor.data) else { continue };
+        if values.len() != rows * count {
+            continue;
+        }
+        let Some(labels) = &output.classes else { return Ok(values) };
+        let wanted: Vec<String> = classes.iter().map(label_text).collect();
+        let order: Option<Vec<usize>> = wanted
+            .iter()
+            .map(|label| (0..labels.len()).find(|&column| labels.label(column) == *label))
+            .collect();
+        let order = order.ok_or_else(|| {
+            format!("the model's classes ({} of them) are not the run's {wanted:?}", labels.len())
+        })?;
+        let values = &values;
+        let order = &order;
+        return Ok((0..rows)
+            .flat_map(|row| order.iter().map(move |&column| values[row * count + column]))
+            .collect());
+    }
+    Err(format!("the model gives no [rows × {count}] probabilities for the run's {count} classes"))
+}
+
+fn label_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The measured metrics and the material behind them (confusion, calibration or residuals).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    pub metrics: BTreeMap<String, f64>,
+    pub report: Value,
+}
+
+/// Measures `predictions` against the label column of `rows`.
+pub fn measure(
+    rows: &RecordBatch,
+    label: &str,
+    task: Task,
+    classes: &[Value],
+    predictions: &Predictions,
+) -> Result<Measured, String> {
+    let column = rows.column_by_name(label).ok_or_else(|| format!("no label column `{label}`"))?;
+    let to_map = |value: Value| -> BTreeMap<String, f64> {
+        value
+            .as_object()
+            .map(|metrics| {
+                metrics.iter().filter_map(|(name, value)| Some((name.clone(), value.as_f64()?))).collect()
+            })
+            .unwrap_or_default()
+    };
+    let json = |value: Result<Value, serde_json::Error>| value.map_err(|error| error.to_string());
+    match (task, predictions) {
+        (Task::Regression, Predictions::Values(predicted)) => {
+            let frame::Truth::Values(truth) = frame::truth(column.as_ref(), task, classes)? else {
+                return Err("regression labels".into());
+            };
+            let evaluation =
+                cairn_metrics::evaluate_regression(&truth, predicted).map_err(|error| error.to_string())?;
+            Ok(Measured {
+                metrics: to_map(json(serde_json::to_value(evaluation.metrics))?),
+                report: json(serde_json::to_value(&evaluation.residuals))?,
+            })
+        }
+        (Task::Binary, Predictions::Probabilities { classes: 2, values }) => {
+            let frame::Truth::Codes(codes) = frame::truth(column.as_ref(), task, classes)? else {
+                return Err("class labels".into());
+            };
+            let labels: Vec<bool> = codes.iter().map(|&code| code == 1).collect();
+            let positive: Vec<f64> = values.chunks_exact(2).map(|row| row[1]).collect();
+            let evaluation =
+                cairn_metrics::evaluate_binary(&labels, &positive).map_err(|error| error.to_string())?;
+            Ok(Measured {
+                metrics: to_map(json(serde_json::to_value(evaluation.metrics))?),
+                report: serde_json::json!({"confusion": evaluation.confusion, "calibration": evaluation.calibration}),
+            })
+        }
+        (Task::Multiclass, Predictions::Probabilities { classes: count, values }) => {
+            let frame::Truth::Codes(codes) = frame::truth(column.as_ref(), task, classes)? else {
+                return Err("class labels".into());
+            };
+            let evaluation = cairn_metrics::evaluate_multiclass(&codes, values, *count)
+                .map_err(|error| error.to_string())?;
+            Ok(Measured {
+                metrics: to_map(json(serde_json::to_value(evaluation.metrics))?),
+                report: serde_json::json!({"confusion": evaluation.confusion, "calibration": evaluation.calibration}),
+            })
+        }
+        _ => Err(format!("predictions that do not fit a {} task", task.as_str())),
+    }
+}

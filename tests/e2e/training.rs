@@ -1,0 +1,270 @@
+//! Training: pipelines applied and refused, runs through the work queue and a worker, the
+//! platform's evaluation and gates, registration and serving of what was trained.
+
+use std::time::{Duration, Instant};
+
+use cairn_api::{EndpointSpec, NewDataset, NewPipelineRun, PipelineRun, PipelineSpec, RunState};
+use cairn_client::Client;
+use cairn_domain::ServiceKind;
+use serde_json::json;
+
+use crate::Platform;
+
+const SERVICES: [ServiceKind; 5] = [
+    ServiceKind::Ingestion,
+    ServiceKind::FeatureStore,
+    ServiceKind::Registry,
+    ServiceKind::Training,
+    ServiceKind::Serving,
+];
+
+pub(crate) fn customers() -> NewDataset {
+    serde_json::from_value(json!({
+        "name": "customers",
+        "schema": {
+            "columns": [
+                {"name": "id", "type": "int64", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "tenure", "type": "float64"},
+                {"name": "spend", "type": "float64"},
+                {"name": "visits", "type": "int64"},
+                {"name": "region", "type": "categorical", "values": ["north", "south"]},
+                {"name": "churned", "type": "int64", "nullable": false}
+            ],
+            "event_timestamp": "ts",
+            "entity_keys": ["id"]
+        }
+    }))
+    .unwrap()
+}
+
+/// `rows` customers whose churn follows their tenure, spend and visits, with noise: a model can
+/// learn it well but not perfectly. Some spends are missing.
+pub(crate) fn customers_csv(rows: u64) -> String {
+    let mut state = 42u64;
+    let mut unit = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let start = cairn_domain::Timestamp::now().as_micros() - 10 * 86_400_000_000;
+    let mut body = String::from("id,ts,tenure,spend,visits,region,churned\n");
+    for id in 0..rows {
+        let tenure = unit() * 60.0;
+        let spend = unit() * 200.0;
+        let visits = (unit() * 20.0) as i64;
+        let score = 2.0 - tenure / 15.0 - spend / 80.0 + (visits as f64) / 10.0 + (unit() - 0.5) * 2.0;
+        let churned = i64::from(score > 0.0);
+        let spend = if id % 37 == 0 { String::new() } else { format!("{spend:.3}") };
+        let region = if unit() < 0.5 { "north" } else { "south" };
+        let ts = cairn_domain::Timestamp::from_micros(start + (id as i64) * 60_000_000).unwrap();
+        body.push_str(&format!("{id},{ts},{tenure:.3},{spend},{visits},{region},{churned}\n"));
+    }
+    body
+}
+
+pub(crate) fn spec(text: &str) -> PipelineSpec {
+    toml::from_str(text).unwrap_or_else(|error| panic!("{error}"))
+}
+
+const CHURN: &str = r#"
+    name = "churn"
+    [data]
+    dataset = "customers"
+    label = "churned"
+    [split]
+    kind = "time"
+    holdout = 0.2
+    validation = 0.15
+    [trainer]
+    task = "binary"
+    builtin = "gbdt"
+    params = { num_iterations = 40, min_data_in_leaf = 10 }
+    [search]
+    strategy = "random"
+    trials = 3
+    parallelism = 2
+    seed = 5
+    space = { num_leaves = { int = [4, 16] }, learning_rate = { log_uniform = [0.05, 0.3] } }
+    [evaluation]
+    gates = [{ kind = "threshold", metric = "roc_auc", min = 0.75 }]
+    [registration]
+    model = "churn"
+    alias = "champion"
+    tags = { team = "retention" }
+"#;
+
+/// Follows a run to its end (three minutes at most).
+pub(crate) async fn finished(training: &Client, id: &str) -> PipelineRun {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let run = training.pipeline_run(id).await.unwrap();
+        if run.state.finished() {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "run {id} still {:?}: {run:#?}", run.state);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A pipeline of the built-in GBDT trainer with a random search runs end to end: the data
+/// prepared and split by the platform, three trials trained by a worker from the queue, the best
+/// measured on the holdout and passed by its gate, registered with its lineage and alias — and
+/// served. A second run whose gate it cannot pass registers nothing and moves no alias, saying
+/// which gate failed and by how much.
+#[tokio::test]
+async fn a_pipeline_trains_evaluates_registers_and_serves_its_model() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    let (ingestion, training) =
+        (platform.client(ServiceKind::Ingestion), platform.client(ServiceKind::Training));
+    let registry = platform.client(ServiceKind::Registry);
+    ingestion.create_dataset(&customers()).await.unwrap();
+    ingestion.ingest("customers", "text/csv", customers_csv(3000)).await.unwrap();
+
+    let plan = training.apply_pipeline(&spec(CHURN)).await.unwrap();
+    assert_eq!((plan.action, plan.to_version), (cairn_api::Action::Create, 1));
+    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    assert_eq!(run.dataset.as_deref(), Some("customers@1"));
+    let rows = run.rows.unwrap();
+    assert_eq!((rows.train + rows.validation + rows.holdout, rows.holdout), (3000, 600));
+    assert_eq!(run.trials.len(), 3);
+    assert!(
+        run.trials.iter().all(|trial| trial.state == "succeeded" && trial.score.is_some()),
+        "{:#?}",
+        run.trials
+    );
+    assert!(run.metrics["roc_auc"] > 0.75, "{:?}", run.metrics);
+    assert!(run.gates.iter().all(|gate| gate.passed) && run.gates.len() == 1);
+    assert_eq!(run.model_version.as_deref(), Some("churn@1"));
+    let steps: Vec<RunState> = run.steps.iter().map(|step| step.step).collect();
+    assert_eq!(
+        steps,
+        [
+            RunState::Queued,
+            RunState::PreparingData,
+            RunState::Training,
+            RunState::Evaluating,
+            RunState::Registering
+        ]
+    );
+
+    // The registry holds the version, its alias and lineage, and a tracking run per trial.
+    let model = registry.model("churn").await.unwrap();
+    assert_eq!(model.aliases.get("champion"), Some(&1));
+    let version = registry.model_version("churn", 1).await.unwrap();
+    assert_eq!(version.tags.get("team").map(String::as_str), Some("retention"));
+    assert_eq!(version.tags.get("cairn.pipeline_run"), Some(&run.id));
+    assert_eq!(version.lineage.datasets, [cairn_api::DatasetRef { dataset: "customers".into(), version: 1 }]);
+    assert!(version.lineage.metrics["roc_auc"] > 0.75);
+    let best = run.trials.iter().find(|trial| Some(trial.number) == run.best_trial).unwrap();
+    assert_eq!(version.lineage.params["num_leaves"], best.params["num_leaves"].to_string());
+    assert_eq!(version.model_file.as_ref().map(|file| file.sha256.clone()), best.model_sha256.clone());
+    let signature = version.signature.unwrap();
+    let inputs: Vec<&str> = signature.inputs.iter().map(|input| input.name.as_str()).collect();
+    assert_eq!(inputs, ["tenure", "spend", "visits"], "numeric columns but the id, time and label");
+    for trial in &run.trials {
+        let tracked = registry.run(trial.tracking_run_id.as_deref().unwrap()).await.unwrap();
+        assert_eq!(tracked.status, "FINISHED");
+        assert!(
+            tracked.metrics.contains_key("validation_roc_auc")
+                && tracked.metrics.contains_key("train_binary_logloss")
+        );
+    }
+
+    // It serves: the endpoint follows the alias the run moved.
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
+    let answer: serde_json::Value = crate::eventually("the endpoint to serve", || async {
+        serving
+            .post::<_, serde_json::Value>(
+                "/v1/endpoints/churn/predict",
+                &json!({"records": [{"tenure": 2.0, "spend": 10.0, "visits": 15}, {"tenure": 58.0, "spend": 190.0, "visits": 1}]}),
+            )
+            .await
+            .ok()
+    })
+    .await;
+    // Labels as the data had them, probabilities a plain [0, 1] pair.
+    let probability = |row: usize| {
+        answer["predictions"][row]["probabilities"][1].as_f64().unwrap_or_else(|| panic!("{answer}"))
+    };
+    assert!(probability(0) > 0.5 && probability(1) < 0.5, "{answer}");
+    assert_eq!(
+        (answer["predictions"][0]["label"].clone(), answer["predictions"][1]["label"].clone()),
+        (json!(1), json!(0))
+    );
+
+    // A gate it cannot pass: nothing registered, the alias stays.
+    let strict = CHURN.replace(
+        r#"min = 0.75 }]"#,
+        r#"min = 0.75 }, { kind = "beat", metric = "roc_auc", alias = "champion", by = 0.5 }]"#,
+    );
+    let plan = training.apply_pipeline(&spec(&strict)).await.unwrap();
+    assert_eq!(
+        (plan.action, plan.to_version, plan.fields),
+        (cairn_api::Action::NewVersion, 2, vec!["evaluation".to_owned()])
+    );
+    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Failed);
+    let error = run.error.unwrap();
+    assert!(
+        error.contains("gate failed") && error.contains("`champion` (v1)") && error.contains("0.5 required"),
+        "{error}"
+    );
+    assert!(run.model_version.is_none());
+    let model = registry.model("churn").await.unwrap();
+    assert_eq!((model.versions.len(), model.aliases.get("champion")), (1, Some(&1)));
+
+    worker.stop().await;
+    platform.stop().await;
+}
+
+/// A spec that could not work is refused at plan and apply, naming the field, and nothing is
+/// stored.
+#[tokio::test]
+async fn an_invalid_pipeline_is_refused_with_the_field_named() {
+    let platform = Platform::start_with(
+        crate::Store::Sqlite,
+        &[ServiceKind::Ingestion, ServiceKind::FeatureStore, ServiceKind::Registry, ServiceKind::Training],
+        &[],
+    )
+    .await;
+    let (ingestion, training) =
+        (platform.client(ServiceKind::Ingestion), platform.client(ServiceKind::Training));
+    ingestion.create_dataset(&customers()).await.unwrap();
+    let refused = |text: String| {
+        let training = training.clone();
+        async move {
+            let error = training.apply_pipeline(&spec(&text)).await.unwrap_err();
+            match error {
+                cairn_client::ClientError::Api { status, body } => (status, body.error.message),
+                other => panic!("{other}"),
+            }
+        }
+    };
+    let (status, message) = refused(CHURN.replace("dataset = \"customers\"", "dataset = \"clients\"")).await;
+    assert!(status == 422 && message.starts_with("data.dataset"), "{status} {message}");
+    let (status, message) = refused(CHURN.replace("label = \"churned\"", "label = \"left\"")).await;
+    assert!(status == 422 && message.contains("data.label") && message.contains("`left`"), "{message}");
+    let (_, message) = refused(CHURN.replace("log_uniform = [0.05, 0.3]", "log_uniform = [0.3, 0.05]")).await;
+    assert!(message.starts_with("search.space.learning_rate"), "{message}");
+    let (_, message) = refused(CHURN.replace("int = [4, 16]", "int = [1, 16]")).await;
+    assert!(message.starts_with("search.space.num_leaves") && message.contains("num_leaves"), "{message}");
+    let (_, message) =
+        refused(CHURN.replace(
+            "[data]",
+            "[data]\nfeature_service = \"churn_features\"\nentity_dataset = \"customers\"",
+        ))
+        .await;
+    assert!(message.starts_with("data"), "{message}");
+    let without_dataset = CHURN
+        .replace("dataset = \"customers\"", "feature_service = \"nope\"\nentity_dataset = \"customers\"");
+    let (_, message) = refused(without_dataset).await;
+    assert!(message.starts_with("data.feature_service") && message.contains("nope"), "{message}");
+    let missing = training.pipeline("churn").await.unwrap_err();
+    assert_eq!(missing.code(), Some("not_found"));
+    platform.stop().await;
+}
