@@ -268,3 +268,226 @@ async fn an_invalid_pipeline_is_refused_with_the_field_named() {
     assert_eq!(missing.code(), Some("not_found"));
     platform.stop().await;
 }
+
+/// A pipeline whose trainer is `tests/python/trainer_cases.py` (the scikit-learn example, or a
+/// misbehaviour its `mode` names), with `extra` TOML after the trainer's table.
+fn external(name: &str, params: &str, extra: &str) -> PipelineSpec {
+    let python = cairn_testkit::python().display().to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/trainer_cases.py");
+    spec(&format!(
+        r#"
+        name = "{name}"
+        [data]
+        dataset = "customers"
+        label = "churned"
+        [split]
+        kind = "random"
+        seed = 11
+        [trainer]
+        task = "binary"
+        command = ["{python}", "{script}"]
+        timeout_seconds = 4
+        params = {params}
+        {extra}
+        [registration]
+        model = "{name}"
+        alias = "champion"
+        "#
+    ))
+}
+
+async fn with_customers(platform: &Platform) {
+    let ingestion = platform.client(ServiceKind::Ingestion);
+    ingestion.create_dataset(&customers()).await.unwrap();
+    ingestion.ingest("customers", "text/csv", customers_csv(1500)).await.unwrap();
+}
+
+/// The scikit-learn example runs as an external trainer's trials; its model (one matrix input)
+/// is registered with the order of its features, served by feature name, and answers as
+/// scikit-learn itself does on the same training rows, to 1e-5.
+#[tokio::test]
+async fn an_external_scikit_learn_trainer_is_served_as_scikit_learn_answers() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    let search = r#"[search]
+        strategy = "grid"
+        space = { C = { choice = [0.01, 1.0] } }"#;
+    training.apply_pipeline(&external("sk", "{ mode = \"ok\" }", search)).await.unwrap();
+    let run = training.start_pipeline_run("sk", &NewPipelineRun::default()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    assert_eq!(run.trials.len(), 2);
+    let version = platform.client(ServiceKind::Registry).model_version("sk", 1).await.unwrap();
+    assert_eq!(version.tags["cairn.feature_names"], r#"["tenure","spend","visits"]"#);
+    let tracked = platform
+        .client(ServiceKind::Registry)
+        .run(run.trials[0].tracking_run_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        tracked.metrics.contains_key("train_accuracy"),
+        "the trainer's JSON lines: {:?}",
+        tracked.metrics
+    );
+
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("sk", &EndpointSpec::alias("sk", "champion")).await.unwrap();
+    let records = json!([{"tenure": 3.0, "spend": 20.0, "visits": 12}, {"tenure": 40.0, "spend": 150.0, "visits": 2},
+                         {"tenure": 20.0, "spend": 90.0, "visits": 8}]);
+    let answer: serde_json::Value = crate::eventually("the endpoint to serve", || async {
+        serving
+            .post::<_, serde_json::Value>("/v1/endpoints/sk/predict", &json!({"records": records}))
+            .await
+            .ok()
+    })
+    .await;
+    let best = run.trials.iter().find(|trial| Some(trial.number) == run.best_trial).unwrap();
+    let train = platform.dir.path().join(format!("offline/training/runs/{}/train.parquet", run.id));
+    let mut reference = tokio::process::Command::new(cairn_testkit::python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/sklearn_reference.py"))
+        .args([train.display().to_string(), r#"["tenure","spend","visits"]"#.into(), "churned".into()])
+        .arg(serde_json::to_string(&best.params).unwrap())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncWriteExt as _;
+    reference.stdin.take().unwrap().write_all(records.to_string().as_bytes()).await.unwrap();
+    let output = reference.wait_with_output().await.unwrap();
+    assert!(output.status.success());
+    let expected: Vec<Vec<f64>> = serde_json::from_slice(&output.stdout).unwrap();
+    for (row, probabilities) in expected.iter().enumerate() {
+        for (class, want) in probabilities.iter().enumerate() {
+            let got = answer["predictions"][row]["probabilities"][class].as_f64().unwrap();
+            assert!(
+                (got - want).abs() < 1e-5,
+                "row {row} class {class}: {got} against scikit-learn's {want}"
+            );
+        }
+    }
+    worker.stop().await;
+    platform.stop().await;
+}
+
+/// Trainers that crash, hang past their timeout, write no model or write no ONNX fail their
+/// trials with that reason; the run goes on with the trial that works.
+#[tokio::test]
+async fn a_trainer_that_crashes_hangs_or_writes_no_model_fails_its_trial_with_the_reason() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    let search = r#"[search]
+        strategy = "grid"
+        parallelism = 5
+        space = { mode = { choice = ["crash", "hang", "nomodel", "invalid", "ok"] } }"#;
+    training.apply_pipeline(&external("cases", "{}", search)).await.unwrap();
+    let run = training.start_pipeline_run("cases", &NewPipelineRun::default()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    let error = |mode: &str| {
+        let trial = run.trials.iter().find(|trial| trial.params["mode"] == mode).unwrap();
+        assert_eq!(trial.state, if mode == "ok" { "succeeded" } else { "failed" }, "{trial:?}");
+        trial.error.clone().unwrap_or_default()
+    };
+    assert!(
+        error("crash").contains("exited with exit status: 3") && error("crash").contains("boom"),
+        "{}",
+        error("crash")
+    );
+    assert!(error("hang").contains("past its timeout of 4 s"), "{}", error("hang"));
+    assert!(error("nomodel").contains("wrote no model.onnx"), "{}", error("nomodel"));
+    assert!(error("invalid").contains("not one ONNX Runtime can run"), "{}", error("invalid"));
+    assert_eq!(error("ok"), "");
+    assert_eq!(
+        run.trials.iter().find(|trial| trial.params["mode"] == "ok").map(|trial| trial.number),
+        run.best_trial
+    );
+    worker.stop().await;
+    platform.stop().await;
+}
+
+/// A worker killed (SIGKILL) in the middle of a trial: the trial goes to another worker once the
+/// queue's acknowledgement wait has passed, the run completes, and there is one model version and
+/// one tracking run per trial — nothing twice.
+#[tokio::test]
+async fn a_worker_killed_mid_trial_gives_the_trial_to_another() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    with_customers(&platform).await;
+    let marker = platform.dir.path().join("first-attempt");
+    let mut first = std::process::Command::new(cairn_testkit::cairn())
+        .arg("worker")
+        .env("CAIRN__NATS__URL", platform.nats.url())
+        .env("CAIRN__DATA_DIR", platform.dir.path())
+        .env("CAIRN__TELEMETRY__LOG_LEVEL", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let training = platform.client(ServiceKind::Training);
+    let params = format!("{{ mode = \"slow_once\", marker = \"{}\" }}", marker.display());
+    training.apply_pipeline(&external("killed", &params, "")).await.unwrap();
+    let run = training.start_pipeline_run("killed", &NewPipelineRun::default()).await.unwrap();
+    crate::eventually("the first worker to be training", || async { marker.exists().then_some(()) }).await;
+    first.kill().unwrap(); // SIGKILL: no goodbye, the trial unacknowledged
+    first.wait().unwrap();
+    let second = cairn_training::work(platform.config.clone()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    let trial = &run.trials[0];
+    assert_eq!(
+        (trial.state.as_str(), trial.attempts),
+        ("succeeded", 1),
+        "handed out once, redelivered by the queue"
+    );
+    let registry = platform.client(ServiceKind::Registry);
+    assert_eq!(registry.model("killed").await.unwrap().versions.len(), 1);
+    let tracked = registry.runs("pipeline-killed", &cairn_client::RunQuery::default()).await.unwrap();
+    assert_eq!(tracked.runs.len(), 2, "the run's tracking run and its trial's");
+    second.stop().await;
+    platform.stop().await;
+}
+
+/// The orchestrator stopped mid-run (its trials out with the workers): restarted, it takes the
+/// run up at the step it was in, hands out nothing twice, and the run completes with one version.
+#[tokio::test]
+async fn a_restarted_orchestrator_continues_the_run_from_its_step() {
+    let mut platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let marker = platform.dir.path().join("go");
+    let params = format!("{{ mode = \"wait_for\", marker = \"{}\" }}", marker.display());
+    let search = r#"[search]
+        strategy = "grid"
+        parallelism = 2
+        space = { C = { choice = [0.1, 1.0] } }"#;
+    let mut spec = external("resumed", &params, search);
+    spec.trainer.timeout_seconds = 120;
+    let training = platform.client(ServiceKind::Training);
+    training.apply_pipeline(&spec).await.unwrap();
+    let id = training.start_pipeline_run("resumed", &NewPipelineRun::default()).await.unwrap().id;
+    crate::eventually("both trials handed out", || async {
+        let run = training.pipeline_run(&id).await.ok()?;
+        (run.trials.len() == 2 && run.trials.iter().all(|trial| trial.state == "running")).then_some(())
+    })
+    .await;
+    platform.restart(ServiceKind::Training).await;
+    std::fs::write(&marker, "go").unwrap();
+    let training = platform.client(ServiceKind::Training);
+    let run = finished(&training, &id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    assert!(
+        run.trials.iter().all(|trial| trial.state == "succeeded" && trial.attempts == 1),
+        "{:#?}",
+        run.trials
+    );
+    let training_steps = run.steps.iter().filter(|step| step.step == RunState::Training).count();
+    assert_eq!(training_steps, 1, "the step resumed, not begun again");
+    let registry = platform.client(ServiceKind::Registry);
+    assert_eq!(registry.model("resumed").await.unwrap().versions.len(), 1);
+    let tracked = registry.runs("pipeline-resumed", &cairn_client::RunQuery::default()).await.unwrap();
+    assert_eq!(tracked.runs.len(), 3, "the run's tracking run and one per trial");
+    worker.stop().await;
+    platform.stop().await;
+}

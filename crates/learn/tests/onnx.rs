@@ -69,11 +69,8 @@ fn frame(rows: usize, seed: u64, missing: bool) -> Frame {
                 .collect()
         })
         .collect();
-    Frame::new(
-        vec!["age".into(), "income".into(), "x.2".into(), "score"].into_iter().map(String::from).collect(),
-        columns,
-    )
-    .unwrap()
+    Frame::new(vec!["age", "income", "x.2", "score"].into_iter().map(String::from).collect(), columns)
+        .unwrap()
 }
 
 /// A score per row from the features, NaN counted as 1.5.

@@ -91,6 +91,12 @@ pub fn predict(
     })
 }
 
+/// Whether `model` takes its features as the columns of one matrix input, whose order must then
+/// be recorded with it (`cairn.feature_names`) for records to fill it by name.
+pub fn takes_matrix(model: &Model) -> bool {
+    matches!(Layout::new(model.signature(), None), Err(LayoutError::Unnamed { .. }))
+}
+
 fn floats(data: &TensorData) -> Option<Vec<f64>> {
     match data {
         TensorData::Fp32(values) => Some(values.iter().map(|&value| f64::from(value)).collect()),

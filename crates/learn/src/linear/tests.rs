@@ -1,5 +1,3 @@
-#![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
-
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};

@@ -59,6 +59,19 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
     if let Some(service) = &data.feature_service {
         version_tags.insert("cairn.feature_service".into(), service.clone());
     }
+    let runtime = services.runtime.clone();
+    let bytes = model.clone();
+    let matrix = tokio::task::spawn_blocking(move || {
+        cairn_runtime::Model::load(&runtime, &bytes, &cairn_runtime::SessionOptions::default())
+            .map(|model| crate::evaluate::takes_matrix(&model))
+    })
+    .await
+    .map_err(|error| StepError::Failed(error.to_string()))?
+    .map_err(|error| StepError::Failed(error.to_string()))?;
+    if matrix {
+        let names = serde_json::to_string(&data.features).unwrap_or_default();
+        version_tags.insert("cairn.feature_names".into(), names);
+    }
     let model_name = &spec.registration.model;
     let tracking_run = TrackingRun { run_id: run_id.clone(), artifact_root: root };
     let version = tracking::register(registry, model_name, &tracking_run, &version_tags).await?;
