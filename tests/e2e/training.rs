@@ -86,7 +86,9 @@ const CHURN: &str = r#"
     seed = 5
     space = { num_leaves = { int = [4, 16] }, learning_rate = { log_uniform = [0.05, 0.3] } }
     [evaluation]
-    gates = [{ kind = "threshold", metric = "roc_auc", min = 0.75 }]
+    gates = [{ kind = "threshold", metric = "roc_auc", min = 0.75 },
+             { kind = "slice", metric = "roc_auc", column = "region", max_gap = 0.3 },
+             { kind = "serving", p99_ms = 50.0, max_bytes = 10000000 }]
     [registration]
     model = "churn"
     alias = "champion"
@@ -136,7 +138,17 @@ async fn a_pipeline_trains_evaluates_registers_and_serves_its_model() {
         run.trials
     );
     assert!(run.metrics["roc_auc"] > 0.75, "{:?}", run.metrics);
-    assert!(run.gates.iter().all(|gate| gate.passed) && run.gates.len() == 1);
+    assert!(run.gates.iter().all(|gate| gate.passed) && run.gates.len() == 3, "{:#?}", run.gates);
+    assert!(
+        run.gates[1].detail.contains("by `region`") && run.gates[1].detail.contains("`north`"),
+        "{}",
+        run.gates[1].detail
+    );
+    assert!(
+        run.gates[2].detail.starts_with("one-row p99 ") && run.gates[2].value.unwrap() < 50.0,
+        "{}",
+        run.gates[2].detail
+    );
     assert_eq!(run.model_version.as_deref(), Some("churn@1"));
     let steps: Vec<RunState> = run.steps.iter().map(|step| step.step).collect();
     assert_eq!(
@@ -198,8 +210,8 @@ async fn a_pipeline_trains_evaluates_registers_and_serves_its_model() {
 
     // A gate it cannot pass: nothing registered, the alias stays.
     let strict = CHURN.replace(
-        r#"min = 0.75 }]"#,
-        r#"min = 0.75 }, { kind = "beat", metric = "roc_auc", alias = "champion", by = 0.5 }]"#,
+        r#"max_bytes = 10000000 }]"#,
+        r#"max_bytes = 10000000 }, { kind = "beat", metric = "roc_auc", alias = "champion", by = 0.5 }]"#,
     );
     let plan = training.apply_pipeline(&spec(&strict)).await.unwrap();
     assert_eq!(

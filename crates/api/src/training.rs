@@ -258,6 +258,23 @@ pub enum Gate {
         #[serde(default)]
         by: f64,
     },
+    /// The metric on each value of `column` (groups of at least `min_rows` holdout rows) differs
+    /// between groups by at most `max_gap` — the fairness check.
+    Slice {
+        metric: String,
+        column: String,
+        max_gap: f64,
+        #[serde(default = "Gate::default_min_rows")]
+        min_rows: usize,
+    },
+    /// The model is fit to serve: the p99 latency of one prediction through the runtime (one row
+    /// at a time, as a request brings it) and the model file's size, below these limits.
+    Serving {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p99_ms: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_bytes: Option<u64>,
+    },
 }
 
 impl Gate {
@@ -265,9 +282,27 @@ impl Gate {
         "champion".into()
     }
 
-    pub fn metric(&self) -> &str {
+    fn default_min_rows() -> usize {
+        30
+    }
+
+    /// The metric the gate holds the candidate to (none for the serving gate).
+    pub fn metric(&self) -> Option<&str> {
         match self {
-            Gate::Threshold { metric, .. } | Gate::Beat { metric, .. } => metric,
+            Gate::Threshold { metric, .. } | Gate::Beat { metric, .. } | Gate::Slice { metric, .. } => {
+                Some(metric)
+            }
+            Gate::Serving { .. } => None,
+        }
+    }
+
+    /// `threshold`, `beat`, `slice` or `serving`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Gate::Threshold { .. } => "threshold",
+            Gate::Beat { .. } => "beat",
+            Gate::Slice { .. } => "slice",
+            Gate::Serving { .. } => "serving",
         }
     }
 }

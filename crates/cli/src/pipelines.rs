@@ -231,11 +231,8 @@ fn summary(run: &PipelineRun) {
         println!();
         let mut rows = vec![vec!["GATE".to_owned(), "RESULT".into(), "DETAIL".into()]];
         for gate in &run.gates {
-            let kind = serde_json::to_value(&gate.gate)
-                .ok()
-                .and_then(|value| value["kind"].as_str().map(str::to_owned));
             rows.push(vec![
-                format!("{} {}", kind.unwrap_or_default(), gate.gate.metric()),
+                format!("{} {}", gate.gate.kind(), gate.gate.metric().unwrap_or_default()),
                 if gate.passed { "passed".into() } else { "FAILED".into() },
                 gate.detail.clone(),
             ]);

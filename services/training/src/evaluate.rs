@@ -64,11 +64,7 @@ pub fn predict(
 ) -> Result<Predictions, String> {
     // A model of one input per feature names its features itself; one matrix input takes them
     // in the order the trainer was given them.
-    let layout = match Layout::new(model.signature(), None) {
-        Err(LayoutError::Unnamed { .. }) => Layout::new(model.signature(), Some(features)),
-        layout => layout,
-    }
-    .map_err(|error| error.to_string())?;
+    let layout = layout(model, features)?;
     let mut probabilities = Vec::new();
     let mut values = Vec::new();
     let mut offset = 0;
@@ -88,6 +84,87 @@ pub fn predict(
         Task::Binary | Task::Multiclass => {
             Predictions::Probabilities { classes: classes.len(), values: probabilities }
         }
+    })
+}
+
+/// How named features fill `model`'s inputs: a model of one input per feature names its features
+/// itself; one matrix input takes them in the order the trainer was given them.
+fn layout(model: &Model, features: &[String]) -> Result<Layout, String> {
+    match Layout::new(model.signature(), None) {
+        Err(LayoutError::Unnamed { .. }) => Layout::new(model.signature(), Some(features)),
+        layout => layout,
+    }
+    .map_err(|error| error.to_string())
+}
+
+/// The p99 latency, in milliseconds, of predicting one row at a time (as a request brings it)
+/// over up to `count` of `rows`, after a few runs to warm the model up.
+pub fn one_row_p99_ms(
+    model: &Model,
+    rows: &RecordBatch,
+    features: &[String],
+    count: usize,
+) -> Result<f64, String> {
+    const WARM_UP: usize = 20;
+    let layout = layout(model, features)?;
+    let count = count.min(rows.num_rows());
+    if count == 0 {
+        return Err("no rows to time".into());
+    }
+    let inputs = (0..count)
+        .map(|row| columnar::inputs(&layout, &rows.slice(row, 1)).map_err(|error| error.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut times = Vec::with_capacity(count);
+    for (index, row) in inputs.iter().cycle().take(count + WARM_UP).enumerate() {
+        let started = std::time::Instant::now();
+        model.run(row).map_err(|error| error.to_string())?;
+        if index >= WARM_UP {
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let at = ((times.len() as f64) * 0.99).ceil() as usize;
+    Ok(times[at.clamp(1, times.len()) - 1])
+}
+
+/// The metric per group of `column`'s values (groups under `min_rows` rows left out) and the
+/// widest gap between groups: the gap (none with fewer than two groups) and every group's
+/// metrics, for the report.
+pub fn slice_gap(
+    rows: &RecordBatch,
+    (label, task, classes): (&str, Task, &[Value]),
+    predictions: &Predictions,
+    (column, metric, min_rows): (&str, &str, usize),
+) -> Result<(Option<cairn_metrics::Gap>, Value), String> {
+    let groups = rows.column_by_name(column).ok_or_else(|| format!("no column `{column}` in the holdout"))?;
+    let groups =
+        arrow_cast::cast(groups, &arrow_schema::DataType::Utf8).map_err(|error| error.to_string())?;
+    let groups = arrow_array::cast::AsArray::as_string::<i32>(&groups);
+    let keys: Vec<&str> = (0..arrow_array::Array::len(groups))
+        .map(|row| if arrow_array::Array::is_valid(groups, row) { groups.value(row) } else { "(missing)" })
+        .collect();
+    let truth = rows.column_by_name(label).ok_or_else(|| format!("no label column `{label}`"))?;
+    let truth = frame::truth(truth.as_ref(), task, classes)?;
+    let error = |error: cairn_metrics::MetricsError| error.to_string();
+    let json = |value: Result<Value, serde_json::Error>| value.map_err(|error| error.to_string());
+    Ok(match (truth, predictions) {
+        (frame::Truth::Values(truth), Predictions::Values(predicted)) => {
+            let slices =
+                cairn_metrics::regression_slices(&keys, &truth, predicted, min_rows).map_err(error)?;
+            (slices.max_gap(metric), json(serde_json::to_value(&slices))?)
+        }
+        (frame::Truth::Codes(codes), Predictions::Probabilities { classes: 2, values }) => {
+            let labels: Vec<bool> = codes.iter().map(|&code| code == 1).collect();
+            let positive: Vec<f64> = values.chunks_exact(2).map(|row| row[1]).collect();
+            let slices = cairn_metrics::binary_slices(&keys, &labels, &positive, min_rows).map_err(error)?;
+            (slices.max_gap(metric), json(serde_json::to_value(&slices))?)
+        }
+        (frame::Truth::Codes(codes), Predictions::Probabilities { classes: count, values }) => {
+            let slices =
+                cairn_metrics::multiclass_slices(&keys, &codes, values, *count, min_rows).map_err(error)?;
+            (slices.max_gap(metric), json(serde_json::to_value(&slices))?)
+        }
+        _ => return Err("predictions that do not fit the labels".into()),
     })
 }
 

@@ -173,6 +173,12 @@ mod tests {
         );
         assert!(refused(gate).starts_with("evaluation.gates[0].metric"));
         assert!(refused(FRAUD.replace("label = \"is_fraud\"", "label = \"\"")).starts_with("data.label"));
+        let serving = format!("{FRAUD}\n[evaluation]\ngates = [{{ kind = \"serving\" }}]\n");
+        assert!(refused(serving).starts_with("evaluation.gates[0]"));
+        let slice = format!(
+            "{FRAUD}\n[evaluation]\ngates = [{{ kind = \"slice\", metric = \"roc_auc\", column = \"region\", max_gap = -1 }}]\n"
+        );
+        assert!(refused(slice).starts_with("evaluation.gates[0].max_gap"));
         assert!(
             toml::from_str::<PipelineSpec>(&FRAUD.replace("[registration]", "colour = 1\n[registration]"))
                 .is_err()

@@ -71,9 +71,14 @@ pub async fn prepare(
         }
     }
     let mut wanted: Vec<String> = features.clone();
-    wanted.push(data.label.clone());
-    if !wanted.contains(&time) {
-        wanted.push(time.clone());
+    let slices = spec.evaluation.gates.iter().filter_map(|gate| match gate {
+        cairn_api::Gate::Slice { column, .. } => Some(column.clone()),
+        _ => None,
+    });
+    for column in [data.label.clone(), time.clone()].into_iter().chain(slices) {
+        if !wanted.contains(&column) {
+            wanted.push(column);
+        }
     }
     let rows = read(services, &version, schema, &wanted).await?;
     log.push(format!("read {} rows of {}@{}", rows.num_rows(), version.dataset, version.version));

@@ -18,19 +18,25 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
     let record = orchestrator.runs.get(id).await?;
     let (data, model) = candidate(services, &record).await?;
     let holdout = read_rows(services, &data.holdout).await?;
-    let measured =
-        measure(services, model, holdout.clone(), &record, &data).await?.map_err(StepError::Failed)?;
+    let candidate = evaluate_candidate(services, model, holdout.clone(), &record, &data).await?;
     let mut results = Vec::new();
     for gate in &record.spec.evaluation.gates {
-        results.push(judge(services, &record, &data, &holdout, &measured, gate).await?);
+        results.push(judge(services, &record, &data, &holdout, &candidate, gate).await?);
     }
     let wanted = &record.spec.evaluation.metrics;
-    let metrics: BTreeMap<String, f64> = measured
+    let metrics: BTreeMap<String, f64> = candidate
+        .measured
         .metrics
         .iter()
         .filter(|(name, _)| wanted.is_empty() || wanted.contains(name))
         .map(|(name, value)| (name.clone(), *value))
         .collect();
+    let mut report = candidate.measured.report;
+    if !candidate.slices.is_empty() {
+        report["slices"] = serde_json::Value::Object(
+            candidate.slices.into_iter().map(|(column, (_, groups))| (column, groups)).collect(),
+        );
+    }
     orchestrator
         .runs
         .update(id, |record| {
@@ -38,7 +44,7 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
                 metrics.iter().map(|(name, value)| format!("{name} {value:.6}")).collect();
             record.log(format!("holdout: {}", summary.join(", ")));
             record.run.metrics = metrics;
-            record.report = Some(measured.report);
+            record.report = Some(report);
             let failed: Vec<String> =
                 results.iter().filter(|result| !result.passed).map(|result| result.detail.clone()).collect();
             for result in &results {
@@ -57,6 +63,61 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
         })
         .await?;
     Ok(())
+}
+
+/// What the gates need to know of the candidate.
+struct Candidate {
+    measured: Measured,
+    /// Per slice gate's column and metric: the widest gap and every group's metrics.
+    slices: BTreeMap<String, (Option<cairn_metrics::Gap>, serde_json::Value)>,
+    /// The p99 of one-row predictions, when a serving gate asks.
+    p99_ms: Option<f64>,
+    bytes: usize,
+}
+
+/// Rows timed one at a time for a serving gate.
+const TIMED_ROWS: usize = 500;
+
+/// The candidate measured on the holdout, off the async threads (a large holdout takes a while).
+async fn evaluate_candidate(
+    services: &Services,
+    model: bytes::Bytes,
+    rows: RecordBatch,
+    record: &RunRecord,
+    data: &Prepared,
+) -> Result<Candidate, StepError> {
+    let runtime = services.runtime.clone();
+    let (task, data, gates) = (record.spec.trainer.task, data.clone(), record.spec.evaluation.gates.clone());
+    tokio::task::spawn_blocking(move || {
+        let bytes = model.len();
+        let model =
+            Model::load(&runtime, &model, &SessionOptions::default()).map_err(|error| error.to_string())?;
+        let predictions = evaluate::predict(&model, &rows, &data.features, task, &data.classes)?;
+        let measured = evaluate::measure(&rows, &data.label, task, &data.classes, &predictions)?;
+        let mut slices = BTreeMap::new();
+        let mut p99_ms = None;
+        for gate in &gates {
+            match gate {
+                Gate::Slice { metric, column, min_rows, .. } => {
+                    let gap = evaluate::slice_gap(
+                        &rows,
+                        (&data.label, task, &data.classes),
+                        &predictions,
+                        (column, metric, *min_rows),
+                    )?;
+                    slices.insert(column.clone(), gap);
+                }
+                Gate::Serving { p99_ms: Some(_), .. } if p99_ms.is_none() => {
+                    p99_ms = Some(evaluate::one_row_p99_ms(&model, &rows, &data.features, TIMED_ROWS)?);
+                }
+                _ => {}
+            }
+        }
+        Ok::<_, String>(Candidate { measured, slices, p99_ms, bytes })
+    })
+    .await
+    .map_err(|error| StepError::Failed(error.to_string()))?
+    .map_err(StepError::Failed)
 }
 
 /// The run's data and its best trial's model file.
@@ -93,8 +154,8 @@ pub async fn read_rows(services: &Services, path: &str) -> Result<RecordBatch, S
         .map_err(|error| StepError::Failed(error.to_string()))
 }
 
-/// The metrics of `model` on `rows` (off the async threads: a large holdout takes a while).
-async fn measure(
+/// Another model's metrics on the same rows (the version an alias points at).
+async fn measure_other(
     services: &Services,
     model: bytes::Bytes,
     rows: RecordBatch,
@@ -118,22 +179,52 @@ async fn judge(
     record: &RunRecord,
     data: &Prepared,
     holdout: &RecordBatch,
-    measured: &Measured,
+    candidate: &Candidate,
     gate: &Gate,
 ) -> Result<GateResult, StepError> {
-    let metric = gate.metric();
-    let value = measured.metrics.get(metric).copied();
-    let higher = evaluate::higher_is_better(metric);
-    let result = |passed: bool, required: Option<f64>, detail: String| GateResult {
+    let result = |passed: bool, value: Option<f64>, required: Option<f64>, detail: String| GateResult {
         gate: gate.clone(),
         passed,
         value,
         required,
         detail,
     };
+    if let Gate::Serving { p99_ms, max_bytes } = gate {
+        let bytes = candidate.bytes as u64;
+        if let Some(limit) = max_bytes.filter(|&limit| bytes > limit) {
+            return Ok(result(
+                false,
+                Some(bytes as f64),
+                Some(limit as f64),
+                format!("the model is {bytes} bytes, over {limit}"),
+            ));
+        }
+        return Ok(match (p99_ms, candidate.p99_ms) {
+            (Some(limit), Some(p99)) if p99 > *limit => {
+                result(false, Some(p99), Some(*limit), format!("one-row p99 {p99:.3} ms > {limit} ms"))
+            }
+            (Some(limit), Some(p99)) => result(
+                true,
+                Some(p99),
+                Some(*limit),
+                format!("one-row p99 {p99:.3} ms ≤ {limit} ms, {bytes} bytes"),
+            ),
+            _ => result(
+                true,
+                Some(bytes as f64),
+                max_bytes.map(|limit| limit as f64),
+                format!("{bytes} bytes"),
+            ),
+        });
+    }
+    let Some(metric) = gate.metric() else { return Ok(result(true, None, None, String::new())) };
+    let value = candidate.measured.metrics.get(metric).copied();
+    let higher = evaluate::higher_is_better(metric);
     let Some(value) = value else {
-        return Ok(result(false, None, format!("{metric} is undefined on the holdout")));
+        return Ok(result(false, None, None, format!("{metric} is undefined on the holdout")));
     };
+    let result =
+        |passed: bool, required: Option<f64>, detail: String| result(passed, Some(value), required, detail);
     Ok(match gate {
         Gate::Threshold { min, max, .. } => {
             if let Some(min) = min.filter(|&min| value < min) {
@@ -143,6 +234,23 @@ async fn judge(
             } else {
                 let bound = min.or(*max);
                 result(true, bound, format!("{metric} {value:.6} within [{}, {}]", text(*min), text(*max)))
+            }
+        }
+        Gate::Slice { column, max_gap, .. } => {
+            match candidate.slices.get(column).and_then(|(gap, _)| gap.as_ref()) {
+                None => result(
+                    false,
+                    Some(*max_gap),
+                    format!("{metric} by `{column}`: fewer than two groups large enough to compare"),
+                ),
+                Some(gap) => result(
+                    gap.gap <= *max_gap,
+                    Some(*max_gap),
+                    format!(
+                        "{metric} by `{column}`: {:.6} (`{}`) to {:.6} (`{}`), a gap of {:.6} against at most {max_gap}",
+                        gap.lowest, gap.lowest_group, gap.highest, gap.highest_group, gap.gap
+                    ),
+                ),
             }
         }
         Gate::Beat { alias, by, .. } => {
@@ -163,7 +271,7 @@ async fn judge(
                 ));
             };
             let bytes = services.registry.artifact(&file.path).await?;
-            let theirs = match measure(services, bytes, holdout.clone(), record, data).await? {
+            let theirs = match measure_other(services, bytes, holdout.clone(), record, data).await? {
                 Ok(measured) => measured.metrics.get(metric).copied(),
                 Err(error) => {
                     return Ok(result(
@@ -191,6 +299,7 @@ async fn judge(
                 ),
             )
         }
+        Gate::Serving { .. } => result(true, None, String::new()),
     })
 }
 

@@ -42,7 +42,9 @@ pub fn spec(spec: &PipelineSpec) -> Result<(), PipelineError> {
     }
     for (index, gate) in spec.evaluation.gates.iter().enumerate() {
         let field = format!("evaluation.gates[{index}]");
-        known_metric(&format!("{field}.metric"), task, gate.metric())?;
+        if let Some(metric) = gate.metric() {
+            known_metric(&format!("{field}.metric"), task, metric)?;
+        }
         match gate {
             Gate::Threshold { min: None, max: None, .. } => {
                 return Err(invalid(&field, "a threshold gate needs `min` or `max`"));
@@ -58,6 +60,28 @@ pub fn spec(spec: &PipelineSpec) -> Result<(), PipelineError> {
                 }
                 if !(by.is_finite() && *by >= 0.0) {
                     return Err(invalid(&format!("{field}.by"), format!("must be 0 or more, got {by}")));
+                }
+            }
+            Gate::Slice { column, max_gap, min_rows, .. } => {
+                if column.trim().is_empty() {
+                    return Err(invalid(&format!("{field}.column"), "must name a column"));
+                }
+                if !(max_gap.is_finite() && *max_gap >= 0.0) {
+                    return Err(invalid(
+                        &format!("{field}.max_gap"),
+                        format!("must be 0 or more, got {max_gap}"),
+                    ));
+                }
+                if *min_rows == 0 {
+                    return Err(invalid(&format!("{field}.min_rows"), "must be at least 1"));
+                }
+            }
+            Gate::Serving { p99_ms, max_bytes } => {
+                if p99_ms.is_none() && max_bytes.is_none() {
+                    return Err(invalid(&field, "a serving gate needs `p99_ms` or `max_bytes`"));
+                }
+                if p99_ms.is_some_and(|limit| !(limit.is_finite() && limit > 0.0)) {
+                    return Err(invalid(&format!("{field}.p99_ms"), "must be above 0"));
                 }
             }
         }
@@ -202,6 +226,11 @@ pub async fn sources(
     }
     if let Some(time) = &data.time_column {
         column(schema, "data.time_column", time)?;
+    }
+    for (index, gate) in spec.evaluation.gates.iter().enumerate() {
+        if let cairn_api::Gate::Slice { column: name, .. } = gate {
+            column(schema, &format!("evaluation.gates[{index}].column"), name)?;
+        }
     }
     let label = schema.columns.iter().find(|column| column.name.as_str() == data.label);
     if let Some(label) = label {
