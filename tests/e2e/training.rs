@@ -503,3 +503,109 @@ async fn a_restarted_orchestrator_continues_the_run_from_its_step() {
     worker.stop().await;
     platform.stop().await;
 }
+
+/// Customers' activity (the feature view's source) and, an hour after each, whether they
+/// churned (the entity rows with labels).
+fn activity_and_labels(rows: u64) -> (String, String) {
+    let (mut activity, mut labels) =
+        (String::from("id,ts,tenure,spend,visits\n"), String::from("id,ts,churned\n"));
+    let start = cairn_domain::Timestamp::now().as_micros() - 10 * 86_400_000_000;
+    for line in customers_csv(rows).lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let (id, tenure, spend, visits, churned) = (fields[0], fields[2], fields[3], fields[4], fields[6]);
+        let at = start + id.parse::<i64>().unwrap() * 60_000_000;
+        let (seen, labelled) = (
+            cairn_domain::Timestamp::from_micros(at).unwrap(),
+            cairn_domain::Timestamp::from_micros(at + 3_600_000_000).unwrap(),
+        );
+        activity.push_str(&format!("{id},{seen},{tenure},{spend},{visits}\n"));
+        labels.push_str(&format!("{id},{labelled},{churned}\n"));
+    }
+    (activity, labels)
+}
+
+/// A pipeline on a feature service: the feature store joins the features as of each labelled
+/// row's time into a training dataset version, the model is trained on it and registered with
+/// the feature service it needs — and serves by entity key on the online store.
+#[tokio::test]
+async fn a_pipeline_on_a_feature_service_trains_on_point_in_time_features_and_serves_by_entity_key() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    let (ingestion, features) =
+        (platform.client(ServiceKind::Ingestion), platform.client(ServiceKind::FeatureStore));
+    let declare = |name: &str, columns: serde_json::Value| -> NewDataset {
+        serde_json::from_value(json!({"name": name, "schema": {"columns": columns, "event_timestamp": "ts", "entity_keys": ["id"]}}))
+            .unwrap()
+    };
+    ingestion
+        .create_dataset(&declare("activity", json!([
+            {"name": "id", "type": "int64", "nullable": false}, {"name": "ts", "type": "timestamp", "nullable": false},
+            {"name": "tenure", "type": "float64"}, {"name": "spend", "type": "float64"}, {"name": "visits", "type": "int64"}])))
+        .await
+        .unwrap();
+    ingestion
+        .create_dataset(&declare("labels", json!([
+            {"name": "id", "type": "int64", "nullable": false}, {"name": "ts", "type": "timestamp", "nullable": false},
+            {"name": "churned", "type": "int64", "nullable": false}])))
+        .await
+        .unwrap();
+    let (activity, labels) = activity_and_labels(1200);
+    ingestion.ingest("activity", "text/csv", activity).await.unwrap();
+    ingestion.ingest("labels", "text/csv", labels).await.unwrap();
+    let definitions: cairn_api::Definitions = serde_json::from_value(json!({
+        "entities": [{"name": "customer", "join_keys": ["id"]}],
+        "feature_views": [{"name": "activity", "source": "activity", "entities": ["customer"],
+            "features": [{"name": "tenure", "type": "float64"}, {"name": "spend", "type": "float64"},
+                         {"name": "visits", "type": "int64"}]}],
+        "feature_services": [{"name": "churn_features", "features": ["activity"]}]
+    }))
+    .unwrap();
+    crate::eventually("the feature store to know the datasets", || async {
+        features.apply_features(&definitions, None).await.ok()
+    })
+    .await;
+
+    let training = platform.client(ServiceKind::Training);
+    let text = CHURN
+        .replace(
+            "dataset = \"customers\"",
+            "feature_service = \"churn_features\"\nentity_dataset = \"labels\"",
+        )
+        .replace("kind = \"time\"", "kind = \"random\"")
+        .replace("{ kind = \"slice\", metric = \"roc_auc\", column = \"region\", max_gap = 0.3 },", "");
+    training.apply_pipeline(&spec(&text)).await.unwrap();
+    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    assert_eq!(run.dataset.as_deref(), Some("churn_training@1"));
+    assert_eq!(run.rows.map(|rows| rows.train + rows.validation + rows.holdout), Some(1200));
+    let version = platform.client(ServiceKind::Registry).model_version("churn", 1).await.unwrap();
+    assert_eq!(version.tags.get("cairn.feature_service").map(String::as_str), Some("churn_features@1"));
+    assert_eq!(version.lineage.feature_service.as_deref(), Some("churn_features@1"));
+    let lineage = ingestion.version("churn_training", 1).await.unwrap().lineage.unwrap();
+    assert_eq!(lineage.entity_rows, "labels@1");
+
+    // Online, the model answers for a customer by key.
+    let materialized = features.materialize("activity", &Default::default()).await.unwrap();
+    crate::online::finished(&features, &materialized).await;
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
+    let answer: serde_json::Value = crate::eventually("an answer by entity key", || async {
+        serving
+            .post::<_, serde_json::Value>(
+                "/v1/endpoints/churn/predict",
+                &json!({"entities": [{"id": 3}, {"id": 5000}]}),
+            )
+            .await
+            .ok()
+    })
+    .await;
+    assert!(answer["predictions"][0]["probabilities"][1].as_f64().is_some(), "{answer}");
+    assert_eq!(
+        answer["missing"][1],
+        json!(["tenure", "spend", "visits"]),
+        "customer 5000 has no features: {answer}"
+    );
+    worker.stop().await;
+    platform.stop().await;
+}

@@ -186,8 +186,13 @@ async fn resolve(
     log.push(format!("feature store joined {} rows ({})", written.rows, written.id));
     let started = std::time::Instant::now();
     let version = loop {
-        if let Some(version) = services.ingestion.version_holding(dataset.as_str(), &written.id).await? {
-            break version;
+        // The dataset is declared when ingestion adopts the first training data written to it.
+        match services.ingestion.version_holding(dataset.as_str(), &written.id).await {
+            // Listed versions come without their manifest: read the version itself.
+            Ok(Some(found)) => break services.ingestion.version(dataset.as_str(), found.version).await?,
+            Ok(None) => {}
+            Err(error) if error.code() == Some("not_found") => {}
+            Err(error) => return Err(error.into()),
         }
         if started.elapsed() > ADOPTION_LIMIT {
             return Err(StepError::Failed(format!(
