@@ -127,6 +127,7 @@ async fn a_pipeline_trains_evaluates_registers_and_serves_its_model() {
     assert_eq!((plan.action, plan.to_version), (cairn_api::Action::Create, 1));
     let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
     let run = finished(&training, &run.id).await;
+    let first = run.clone();
     assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
     assert_eq!(run.dataset.as_deref(), Some("customers@1"));
     let rows = run.rows.unwrap();
@@ -229,6 +230,26 @@ async fn a_pipeline_trains_evaluates_registers_and_serves_its_model() {
     assert!(run.model_version.is_none());
     let model = registry.model("churn").await.unwrap();
     assert_eq!((model.versions.len(), model.aliases.get("champion")), (1, Some(&1)));
+
+    // Reproduced, after the dataset has grown: the same dataset version, trials and seeds, and
+    // the very same model files.
+    ingestion.ingest("customers", "text/csv", customers_csv(200)).await.unwrap();
+    let again = training.reproduce_pipeline_run(&first.id).await.unwrap();
+    let again = finished(&training, &again.id).await;
+    assert_eq!(again.state, RunState::Succeeded, "{again:#?}");
+    assert_eq!(
+        (again.reproduces.as_ref(), again.dataset.as_deref(), again.pipeline_version),
+        (Some(&first.id), Some("customers@1"), 1)
+    );
+    for (trial, original) in again.trials.iter().zip(&first.trials) {
+        assert_eq!(trial.params, original.params);
+        assert!(
+            trial.model_sha256.is_some() && trial.model_sha256 == original.model_sha256,
+            "trial {}",
+            trial.number
+        );
+    }
+    assert_eq!(again.metrics, first.metrics);
 
     worker.stop().await;
     platform.stop().await;

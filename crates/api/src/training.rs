@@ -409,6 +409,9 @@ pub struct PipelineRun {
     pub pipeline_version: i64,
     pub state: RunState,
     pub trigger: String,
+    /// The run this one reproduces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduces: Option<String>,
     /// The dataset version it trained on (`name@version`), once prepared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,

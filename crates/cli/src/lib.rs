@@ -354,6 +354,15 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run a pipeline run again: the same pipeline version, dataset version, split, trials and
+    /// seeds (a built-in trainer makes the same model file, byte for byte); followed to its end.
+    Reproduce {
+        run_id: String,
+        #[arg(long)]
+        detach: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// A pipeline run's steps with their timings and logs.
     Logs {
         run_id: String,
@@ -637,6 +646,9 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
                 }
                 RunsCommand::Cancel { run_id, json } => pipelines::cancel(&config, &run_id, json).await,
                 RunsCommand::Logs { run_id, json } => pipelines::logs(&config, &run_id, json).await,
+                RunsCommand::Reproduce { run_id, detach, json } => {
+                    pipelines::reproduce(&config, &run_id, detach, json).await
+                }
             },
             Command::Models { command } => match command {
                 ModelsCommand::List { json } => models::list(&config, json).await,

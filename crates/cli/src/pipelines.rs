@@ -139,14 +139,31 @@ pub(crate) async fn train(
 ) -> anyhow::Result<ExitCode> {
     let client = client(config);
     let run = client.start_pipeline_run(pipeline, &NewPipelineRun { version, trigger: None }).await?;
+    watch(&client, run, detach, json).await
+}
+
+/// `cairn runs reproduce RUN`: the run again on the same data, split, trials and seeds.
+pub(crate) async fn reproduce(
+    config: &CairnConfig,
+    id: &str,
+    detach: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let client = client(config);
+    let run = client.reproduce_pipeline_run(id).await?;
+    watch(&client, run, detach, json).await
+}
+
+/// Says the run started (`detach`), or follows it to its end and sums it up.
+async fn watch(client: &Client, run: PipelineRun, detach: bool, json: bool) -> anyhow::Result<ExitCode> {
     if detach {
         if json {
             return print_json(&run);
         }
-        println!("started run {} of `{pipeline}` (version {})", run.id, run.pipeline_version);
+        println!("started run {} of `{}` (version {})", run.id, run.pipeline, run.pipeline_version);
         return Ok(ExitCode::SUCCESS);
     }
-    let run = follow(&client, run, json).await?;
+    let run = follow(client, run, json).await?;
     if json {
         print_json(&run)?;
     } else {
@@ -192,6 +209,9 @@ fn summary(run: &PipelineRun) {
         run.pipeline_version,
         run.state.as_str()
     );
+    if let Some(original) = &run.reproduces {
+        println!("reproduces: {original}");
+    }
     if let Some(dataset) = &run.dataset {
         let rows = run.rows.map(|rows| {
             format!(" ({} train, {} validation, {} holdout)", rows.train, rows.validation, rows.holdout)

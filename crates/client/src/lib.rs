@@ -509,6 +509,11 @@ impl Client {
         self.get(&format!("/v1/pipeline-runs?limit={limit}{filter}")).await
     }
 
+    /// Runs a pipeline run again on the same data, split, trials and seeds.
+    pub async fn reproduce_pipeline_run(&self, id: &str) -> Result<PipelineRun, ClientError> {
+        self.post(&format!("/v1/pipeline-runs/{}/reproduce", segment(id)), &serde_json::json!({})).await
+    }
+
     pub async fn cancel_pipeline_run(&self, id: &str) -> Result<PipelineRun, ClientError> {
         self.post(&format!("/v1/pipeline-runs/{}/cancel", segment(id)), &serde_json::json!({})).await
     }

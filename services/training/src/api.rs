@@ -16,7 +16,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(pipelines::plan, pipelines::apply, pipelines::list, pipelines::get, pipelines::versions,
-          runs::start, runs::list, runs::get, runs::cancel),
+          runs::start, runs::list, runs::get, runs::cancel, runs::reproduce),
     components(schemas(cairn_api::PipelineSpec, cairn_api::PipelinePlan, cairn_api::Pipeline,
                        cairn_api::NewPipelineRun, cairn_api::PipelineRun)),
     tags((name = "pipelines", description = "Pipelines: data, trainer, search, evaluation and registration, versioned"),

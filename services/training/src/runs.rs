@@ -40,6 +40,19 @@ pub struct RunRecord {
     pub report: Option<serde_json::Value>,
     #[serde(default)]
     pub cancel_requested: bool,
+    /// The data a reproduction must train on: the reproduced run's dataset version (and its
+    /// feature service's features), not whatever is latest now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Pinned>,
+}
+
+/// A dataset version a run is held to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pinned {
+    pub dataset: Name,
+    pub version: i64,
+    pub feature_service: Option<String>,
+    pub features: Vec<String>,
 }
 
 /// The rows a run trains and is measured on, as the platform split them.
@@ -109,7 +122,7 @@ impl Runs {
         (Self { db, writing: Mutex::new(()), started }, receiver)
     }
 
-    /// A new run of `pipeline`'s version `spec_version` with `spec`, queued.
+    /// A new run of version `version` of `pipeline` (whose spec is `spec`), queued.
     pub async fn start(
         &self,
         pipeline: Name,
@@ -117,46 +130,37 @@ impl Runs {
         spec: PipelineSpec,
         request: NewPipelineRun,
     ) -> Result<PipelineRun, RunError> {
-        let now = Timestamp::now();
-        let run = PipelineRun {
-            id: uuid::Uuid::now_v7().to_string(),
-            pipeline,
-            pipeline_version: version,
-            state: RunState::Queued,
-            trigger: request.trigger.unwrap_or_else(|| "manual".into()),
-            dataset: None,
-            rows: None,
-            trials: Vec::new(),
-            objective: None,
-            best_trial: None,
-            metrics: BTreeMap::new(),
-            gates: Vec::new(),
-            model_version: None,
-            tracking_run_id: None,
-            error: None,
-            steps: vec![RunStep {
-                step: RunState::Queued,
-                started_at: now,
-                finished_at: None,
-                log: Vec::new(),
-            }],
-            created_at: now,
-            updated_at: now,
+        let trigger = request.trigger.unwrap_or_else(|| "manual".into());
+        self.queue(new_record(pipeline, version, spec, trigger)).await
+    }
+
+    /// Run `id` again: the same pipeline version and spec (its split, trials and seeds) on the
+    /// same dataset version.
+    pub async fn reproduce(&self, id: &str) -> Result<PipelineRun, RunError> {
+        let original = self.get(id).await?;
+        let Some(data) = original.data else {
+            return Err(RunError::Conflict(format!(
+                "pipeline run `{id}` never prepared its data: there is nothing to reproduce"
+            )));
         };
-        let record = RunRecord {
-            run: run.clone(),
-            spec,
-            data: None,
-            work: Vec::new(),
-            experiment_id: None,
-            artifact_root: None,
-            report: None,
-            cancel_requested: false,
-        };
+        let run = &original.run;
+        let mut record =
+            new_record(run.pipeline.clone(), run.pipeline_version, original.spec, "reproduce".into());
+        record.run.reproduces = Some(id.to_owned());
+        record.pinned = Some(Pinned {
+            dataset: data.dataset,
+            version: data.version,
+            feature_service: data.feature_service,
+            features: data.features,
+        });
+        self.queue(record).await
+    }
+
+    async fn queue(&self, record: RunRecord) -> Result<PipelineRun, RunError> {
         let announce = Announce { run: Some(changed(&record, None)), trials: Vec::new() };
         store::insert(&self.db, &record, announce).await?;
-        let _ = self.started.send(run.id.clone());
-        Ok(run)
+        let _ = self.started.send(record.run.id.clone());
+        Ok(record.run)
     }
 
     pub async fn get(&self, id: &str) -> Result<RunRecord, RunError> {
@@ -225,6 +229,46 @@ impl Runs {
         }
         let _ = self.started.send(id.to_owned());
         Ok(record.run)
+    }
+}
+
+fn new_record(pipeline: Name, version: i64, spec: PipelineSpec, trigger: String) -> RunRecord {
+    let now = Timestamp::now();
+    RunRecord {
+        run: PipelineRun {
+            id: uuid::Uuid::now_v7().to_string(),
+            pipeline,
+            pipeline_version: version,
+            state: RunState::Queued,
+            trigger,
+            reproduces: None,
+            dataset: None,
+            rows: None,
+            trials: Vec::new(),
+            objective: None,
+            best_trial: None,
+            metrics: BTreeMap::new(),
+            gates: Vec::new(),
+            model_version: None,
+            tracking_run_id: None,
+            error: None,
+            steps: vec![RunStep {
+                step: RunState::Queued,
+                started_at: now,
+                finished_at: None,
+                log: Vec::new(),
+            }],
+            created_at: now,
+            updated_at: now,
+        },
+        spec,
+        data: None,
+        work: Vec::new(),
+        experiment_id: None,
+        artifact_root: None,
+        report: None,
+        cancel_requested: false,
+        pinned: None,
     }
 }
 

@@ -11,7 +11,8 @@ pub(super) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/pipelines/{name}/runs", web::post().to(start))
         .route("/v1/pipeline-runs", web::get().to(list))
         .route("/v1/pipeline-runs/{id}", web::get().to(get))
-        .route("/v1/pipeline-runs/{id}/cancel", web::post().to(cancel));
+        .route("/v1/pipeline-runs/{id}/cancel", web::post().to(cancel))
+        .route("/v1/pipeline-runs/{id}/reproduce", web::post().to(reproduce));
 }
 
 /// Starts a run of the pipeline (its latest version, or `version`); the body may be empty. The
@@ -67,4 +68,16 @@ pub(super) async fn get(state: web::Data<State>, id: web::Path<String>) -> Resul
               (status = 409, body = cairn_http::ErrorBody)))]
 pub(super) async fn cancel(state: web::Data<State>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.runs.cancel(&id).await?))
+}
+
+/// Runs it again on the same pipeline version, dataset version, split, trials and seeds (202: the
+/// new run, queued; a built-in trainer makes the same model file, byte for byte).
+#[utoipa::path(post, path = "/v1/pipeline-runs/{id}/reproduce", tag = "runs", params(("id" = String, Path)),
+    responses((status = 202, body = PipelineRun), (status = 404, body = cairn_http::ErrorBody),
+              (status = 409, body = cairn_http::ErrorBody)))]
+pub(super) async fn reproduce(
+    state: web::Data<State>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Accepted().json(state.runs.reproduce(&id).await?))
 }

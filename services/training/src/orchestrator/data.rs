@@ -159,6 +159,17 @@ async fn resolve(
     log: &mut Vec<String>,
 ) -> Result<(DatasetVersion, Option<(String, Vec<String>)>), StepError> {
     let data = &record.spec.data;
+    if let Some(pinned) = &record.pinned {
+        log.push(format!(
+            "reproducing {}: {}@{}",
+            record.run.reproduces.as_deref().unwrap_or("a run"),
+            pinned.dataset,
+            pinned.version
+        ));
+        let version = services.ingestion.version(pinned.dataset.as_str(), pinned.version).await?;
+        let service = pinned.feature_service.clone().map(|service| (service, pinned.features.clone()));
+        return Ok((version, service));
+    }
     if let Some(dataset) = &data.dataset {
         let version = match data.version {
             Some(version) => services.ingestion.version(dataset.as_str(), version).await?,
