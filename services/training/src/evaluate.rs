@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use arrow_array::RecordBatch;
 use cairn_api::Task;
 use cairn_metrics::Direction;
-use cairn_runtime::{Layout, LayoutError, Model, TensorData, columnar};
+use cairn_runtime::{Layout, LayoutError, Model, SessionOptions, TensorData, columnar};
 use serde_json::Value;
 
 use crate::frame;
@@ -31,6 +31,12 @@ pub fn metric_names(task: Task) -> &'static [&'static str] {
 /// Whether a larger value of `metric` is better.
 pub fn higher_is_better(metric: &str) -> bool {
     cairn_metrics::direction(metric) != Some(Direction::Lower)
+}
+
+/// How the platform's measurements load a model: one session whose runs use every core, since a
+/// holdout is scored as a few large batches (serving loads for latency instead: one thread a run).
+pub fn session_options() -> SessionOptions {
+    SessionOptions { intra_threads: 0, sessions: 1, ..SessionOptions::default() }
 }
 
 /// What a search optimises when the spec does not say.

@@ -75,8 +75,6 @@ pub struct Prepared {
 /// What the orchestrator knows of a trial beyond its public view.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TrialWork {
-    /// When it was last handed to the workers (microseconds).
-    pub dispatched_at: Option<i64>,
     /// A worker's report, not yet taken in.
     pub report: Option<Report>,
     /// Where its model is in the offline store.

@@ -62,7 +62,7 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
     let runtime = services.runtime.clone();
     let bytes = model.clone();
     let matrix = tokio::task::spawn_blocking(move || {
-        cairn_runtime::Model::load(&runtime, &bytes, &cairn_runtime::SessionOptions::default())
+        cairn_runtime::Model::load(&runtime, &bytes, &crate::evaluate::session_options())
             .map(|model| crate::evaluate::takes_matrix(&model))
     })
     .await

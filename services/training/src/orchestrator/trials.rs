@@ -10,7 +10,7 @@ use std::time::Duration;
 use cairn_api::{RunState, Trial};
 use cairn_domain::Timestamp;
 use cairn_events::v1::{TrialFinished, TrialRequested};
-use cairn_runtime::{Model, SessionOptions};
+use cairn_runtime::Model;
 use sha2::{Digest as _, Sha256};
 
 use super::{Orchestrator, StepError};
@@ -120,6 +120,8 @@ async fn set_up(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError> 
                         score: None,
                         model_sha256: None,
                         seconds: None,
+                        queued_at: None,
+                        finished_at: None,
                         error: None,
                         tracking_run_id: None,
                     });
@@ -193,9 +195,10 @@ async fn dispatch(orchestrator: &Orchestrator, record: &RunRecord) -> Result<boo
             .runs
             .update(&record.run.id, |record| {
                 if let Some((trial, work)) = record.trial(number) {
+                    let now = Timestamp::now();
                     trial.state = "running".into();
                     trial.attempts = attempt;
-                    work.dispatched_at = Some(Timestamp::now().as_micros());
+                    trial.queued_at = Some(now);
                     work.model_path = Some(model_path);
                 }
             })
@@ -217,14 +220,13 @@ async fn overdue(orchestrator: &Orchestrator, record: &RunRecord) -> Result<bool
         .run
         .trials
         .iter()
-        .zip(&record.work)
-        .filter(|(trial, work)| {
+        .filter(|trial| {
             trial.state == "running"
-                && work
-                    .dispatched_at
-                    .is_some_and(|at| now - at > i64::try_from(limit.as_micros()).unwrap_or(i64::MAX))
+                && trial.queued_at.is_some_and(|at| {
+                    now - at.as_micros() > i64::try_from(limit.as_micros()).unwrap_or(i64::MAX)
+                })
         })
-        .map(|(trial, _)| trial.number)
+        .map(|trial| trial.number)
         .collect();
     if late.is_empty() {
         return Ok(false);
@@ -235,6 +237,7 @@ async fn overdue(orchestrator: &Orchestrator, record: &RunRecord) -> Result<bool
             for number in &late {
                 if let Some((trial, _)) = record.trial(*number) {
                     trial.state = "failed".into();
+                    trial.finished_at = Some(Timestamp::now());
                     trial.error = Some(format!("no worker reported within {} s", limit.as_secs()));
                 }
             }
@@ -296,6 +299,7 @@ async fn take_in(
             let Some((trial, work)) = record.trial(number) else { return };
             trial.worker = Some(report.worker.clone());
             trial.seconds = Some(report.seconds);
+            trial.finished_at = Some(Timestamp::now());
             work.report = None;
             match &outcome {
                 Ok(measured) => match measured.get(&objective) {
@@ -343,7 +347,7 @@ async fn score(
     let runtime = services.runtime.clone();
     let task = record.spec.trainer.task;
     let scored = tokio::task::spawn_blocking(move || {
-        let model = Model::load(&runtime, &bytes, &SessionOptions::default())
+        let model = Model::load(&runtime, &bytes, &evaluate::session_options())
             .map_err(|error| format!("the model is not one ONNX Runtime can run: {error}"))?;
         let predictions = evaluate::predict(&model, &rows, &data.features, task, &data.classes)
             .map_err(|error| format!("the model cannot score the rows: {error}"))?;
