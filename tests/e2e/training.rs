@@ -630,3 +630,71 @@ async fn a_pipeline_on_a_feature_service_trains_on_point_in_time_features_and_se
     worker.stop().await;
     platform.stop().await;
 }
+
+/// A pipeline retrains by itself: on a new version of its dataset, and when monitoring reports
+/// drift for its model — once per firing, however often the event comes.
+#[tokio::test]
+async fn new_data_and_drift_start_runs_once_each() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    let text = CHURN.replace("trials = 3", "trials = 1")
+        + "\n    [[triggers]]\n    kind = \"dataset\"\n    [[triggers]]\n    kind = \"drift\"\n";
+    training.apply_pipeline(&spec(&text)).await.unwrap();
+    let runs = |training: Client| async move { training.pipeline_runs(Some("churn"), 100).await.unwrap() };
+    assert!(
+        runs(training.clone()).await.is_empty(),
+        "applying starts nothing, nor do the dataset's older versions"
+    );
+
+    platform
+        .client(ServiceKind::Ingestion)
+        .ingest("customers", "text/csv", customers_csv(300))
+        .await
+        .unwrap();
+    let started = crate::eventually("a run started by the new version", || async {
+        runs(training.clone()).await.into_iter().next()
+    })
+    .await;
+    assert_eq!(started.trigger, "dataset:customers (customers@2)");
+    let run = finished(&training, &started.id).await;
+    assert_eq!((run.state, run.dataset.as_deref()), (RunState::Succeeded, Some("customers@2")), "{run:#?}");
+
+    let bus = cairn_bus::Bus::connect(
+        &platform.config.nats,
+        ServiceKind::Monitor,
+        cairn_telemetry::Metrics::new("t"),
+    )
+    .await
+    .unwrap();
+    let drift = cairn_events::v1::DriftDetected {
+        deployment: "churn".into(),
+        model: "churn".into(),
+        version: 1,
+        feature: "tenure".into(),
+        statistic: "psi".into(),
+        value: 0.4,
+        threshold: 0.1,
+        window_start_unix_micros: cairn_domain::Timestamp::now().as_micros() - 60_000_000,
+        window_end_unix_micros: cairn_domain::Timestamp::now().as_micros(),
+    };
+    bus.publish(&drift).await.unwrap();
+    let started = crate::eventually("a run started by drift", || async {
+        runs(training.clone()).await.into_iter().find(|run| run.trigger.starts_with("drift:churn"))
+    })
+    .await;
+    let run = finished(&training, &started.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    bus.publish(&drift).await.unwrap(); // the same report again (another feature, a redelivery)
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = runs(training.clone()).await;
+    assert_eq!(
+        all.len(),
+        2,
+        "one run per firing: {:?}",
+        all.iter().map(|run| &run.trigger).collect::<Vec<_>>()
+    );
+    worker.stop().await;
+    platform.stop().await;
+}

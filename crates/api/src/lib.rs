@@ -35,5 +35,5 @@ pub use serving::{
 pub use training::{
     BuiltinTrainer, DataSpec, EvaluationSpec, Gate, GateResult, NewPipelineRun, Objective, ParamRange,
     Pipeline, PipelinePlan, PipelineRun, PipelineSpec, RegistrationSpec, RunState, RunStep, SearchSpec,
-    SplitKind, SplitRows, SplitSpec, Strategy, Task, TrainerSpec, Trial,
+    SplitKind, SplitRows, SplitSpec, Strategy, Task, TrainerSpec, Trial, Trigger,
 };

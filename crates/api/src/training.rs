@@ -27,6 +27,31 @@ pub struct PipelineSpec {
     #[serde(default)]
     pub evaluation: EvaluationSpec,
     pub registration: RegistrationSpec,
+    /// What starts a run besides a person (`cairn train`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
+}
+
+/// What starts a run by itself. A trigger that fires while a run of the pipeline is unfinished
+/// starts nothing (the run under way already trains on fresh data); each firing is recorded, so
+/// a redelivered event or a restart never starts a second run for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    /// A cron schedule, in UTC: `{kind = "schedule", cron = "0 3 * * *"}`.
+    Schedule { cron: String },
+    /// A new version of a dataset: the pipeline's own (its `dataset`, or its `entity_dataset`)
+    /// by default.
+    Dataset {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dataset: Option<Name>,
+    },
+    /// The monitoring service reports drift for a model: the pipeline's `registration.model` by
+    /// default.
+    Drift {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
 }
 
 /// Where the training rows come from: a dataset version directly (`dataset`, `version`), or

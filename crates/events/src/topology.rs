@@ -204,6 +204,26 @@ pub const TRAINING_TRIALS: ConsumerSpec = ConsumerSpec {
     max_deliver: 50,
 };
 
+/// Pipelines that retrain on a dataset start a run when a new version of it lands.
+pub const TRAINING_DATASETS: ConsumerSpec = ConsumerSpec {
+    durable: "training_datasets",
+    stream: "CAIRN_DATASETS",
+    filter_subject: "cairn.datasets.version_created",
+    owner: ServiceKind::Training,
+    ack_wait: Duration::from_secs(30),
+    max_deliver: 20,
+};
+
+/// ... and pipelines that retrain on drift start one when monitoring reports it.
+pub const TRAINING_DRIFT: ConsumerSpec = ConsumerSpec {
+    durable: "training_drift",
+    stream: "CAIRN_MONITOR",
+    filter_subject: "cairn.monitor.drift_detected",
+    owner: ServiceKind::Training,
+    ack_wait: Duration::from_secs(30),
+    max_deliver: 20,
+};
+
 pub const CONSUMERS: &[ConsumerSpec] = &[
     FEATURE_STORE_DATASETS,
     FEATURE_STORE_SCHEMAS,
@@ -213,6 +233,8 @@ pub const CONSUMERS: &[ConsumerSpec] = &[
     INGESTION_PREDICTIONS,
     TRAINING_WORKERS,
     TRAINING_TRIALS,
+    TRAINING_DATASETS,
+    TRAINING_DRIFT,
 ];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.

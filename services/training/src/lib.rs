@@ -10,6 +10,7 @@ mod runs;
 mod search;
 mod tracking;
 mod trainers;
+mod triggers;
 mod worker;
 
 use std::sync::Arc;
@@ -18,12 +19,15 @@ use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_db::Migrations;
 use cairn_domain::{EventId, ServiceKind};
-use cairn_events::topology::TRAINING_TRIALS;
+use cairn_events::topology::{TRAINING_DATASETS, TRAINING_DRIFT, TRAINING_TRIALS};
 use cairn_runtime::{Runtime, RuntimeConfig};
 use cairn_service::{RunningService, StartError};
 use diesel_migrations::embed_migrations;
 
 pub use worker::{RunningWorker, work};
+
+/// How often schedules are looked at: a run starts within this of its slot.
+const SCHEDULE_TICK: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub const MIGRATIONS: Migrations = Migrations {
     name: "cairn-training",
@@ -33,7 +37,7 @@ pub const MIGRATIONS: Migrations = Migrations {
 
 /// What the handlers share.
 pub(crate) struct State {
-    pub(crate) pipelines: pipelines::Pipelines,
+    pub(crate) pipelines: Arc<pipelines::Pipelines>,
     pub(crate) runs: Arc<runs::Runs>,
 }
 
@@ -78,17 +82,57 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
             }
         })
         .await?;
-    let state = actix_web::web::Data::new(State {
-        pipelines: pipelines::Pipelines::new(context.db.clone(), ingestion, features),
-        runs,
+    let pipelines = Arc::new(pipelines::Pipelines::new(context.db.clone(), ingestion, features));
+    let triggers =
+        Arc::new(triggers::Triggers::new(context.db.clone(), Arc::clone(&pipelines), Arc::clone(&runs)));
+    let consumers = vec![
+        consumer,
+        context
+            .bus
+            .consume(&TRAINING_DATASETS, context.shutdown.clone(), {
+                let triggers = Arc::clone(&triggers);
+                move |delivery: cairn_bus::Delivery<cairn_events::v1::DatasetVersionCreated>| {
+                    let triggers = Arc::clone(&triggers);
+                    async move {
+                        let event = delivery.event;
+                        Ok(triggers
+                            .dataset_version(&event.dataset, event.version, event.created_at_unix_micros)
+                            .await?)
+                    }
+                }
+            })
+            .await?,
+        context
+            .bus
+            .consume(&TRAINING_DRIFT, context.shutdown.clone(), {
+                let triggers = Arc::clone(&triggers);
+                move |delivery: cairn_bus::Delivery<cairn_events::v1::DriftDetected>| {
+                    let triggers = Arc::clone(&triggers);
+                    async move {
+                        let event = delivery.event;
+                        let report =
+                            format!("{}@{}:{}", event.model, event.version, event.window_end_unix_micros);
+                        Ok(triggers.drift(&event.model, report, event.window_end_unix_micros).await?)
+                    }
+                }
+            })
+            .await?,
+    ];
+    cairn_service::every("pipeline schedules", SCHEDULE_TICK, context.shutdown.clone(), {
+        let triggers = Arc::clone(&triggers);
+        move || {
+            let triggers = Arc::clone(&triggers);
+            async move { triggers.tick(chrono::Utc::now()).await }
+        }
     });
+    let state = actix_web::web::Data::new(State { pipelines, runs });
     context.serve(
         api::openapi(),
         move |cfg| {
             cfg.app_data(state.clone());
             api::configure(cfg);
         },
-        vec![consumer],
+        consumers,
     )
 }
 

@@ -86,6 +86,12 @@ pub fn spec(spec: &PipelineSpec) -> Result<(), PipelineError> {
             }
         }
     }
+    for (index, trigger) in spec.triggers.iter().enumerate() {
+        if let cairn_api::Trigger::Schedule { cron } = trigger {
+            crate::triggers::Cron::parse(cron)
+                .map_err(|error| invalid(&format!("triggers[{index}].cron"), error))?;
+        }
+    }
     let registration = &spec.registration;
     if registration.model.trim().is_empty() {
         return Err(invalid("registration.model", "must not be empty"));
@@ -255,6 +261,14 @@ pub async fn sources(
     } else {
         for (index, feature) in data.features.iter().enumerate() {
             column(schema, &format!("data.features[{index}]"), feature)?;
+        }
+    }
+    for (index, trigger) in spec.triggers.iter().enumerate() {
+        if let cairn_api::Trigger::Dataset { dataset: Some(watched) } = trigger {
+            ingestion
+                .dataset(watched.as_str())
+                .await
+                .map_err(|error| missing(&format!("triggers[{index}].dataset"), error))?;
         }
     }
     Ok(())
