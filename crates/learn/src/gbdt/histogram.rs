@@ -1,13 +1,16 @@
 //! Gradient histograms: per feature and bin, the sums of gradients and hessians and the row
-//! count of a leaf's rows. Every feature gets 256 bins (a `u8` bin index needs no bounds check);
-//! a leaf's histogram is `features × 256` bins in one buffer.
+//! count of a leaf's rows. Each feature gets as many bins as its mapper made (a feature with a
+//! dozen distinct values has a dozen), laid end to end in one buffer per leaf: small data with
+//! few distinct values then clears, subtracts and scans a few hundred bins per leaf, not
+//! `features × 256`.
 //!
 //! Built feature-parallel: each feature's histogram is summed by exactly one thread in row
 //! order, so the sums — and the model — are the same for any number of threads.
 
+use std::ops::Range;
 use std::thread;
 
-pub(crate) const BINS: usize = 256;
+use super::bins::BinMapper;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Bin {
@@ -41,11 +44,56 @@ pub(crate) enum Rows<'a> {
     Some { rows: &'a [u32], ordered: &'a [GradHess] },
 }
 
-/// Fills `hist` (`columns.len() × 256`, zeroed here) for the features marked `active`.
-pub(crate) fn build(hist: &mut [Bin], columns: &[Vec<u8>], active: &[bool], rows: Rows<'_>, threads: usize) {
+/// Where each feature's bins sit in a leaf's histogram buffer.
+pub(crate) struct Layout {
+    /// Feature `f` owns `offsets[f]..offsets[f + 1]`.
+    offsets: Vec<usize>,
+}
+
+impl Layout {
+    pub(crate) fn new(mappers: &[BinMapper]) -> Self {
+        let mut offsets = Vec::with_capacity(mappers.len() + 1);
+        let mut end = 0;
+        offsets.push(end);
+        for mapper in mappers {
+            end += mapper.value_bins() + usize::from(mapper.has_missing);
+            offsets.push(end);
+        }
+        Self { offsets }
+    }
+
+    /// Bins in one leaf's histogram.
+    pub(crate) fn len(&self) -> usize {
+        self.offsets[self.offsets.len() - 1]
+    }
+
+    pub(crate) fn range(&self, feature: usize) -> Range<usize> {
+        self.offsets[feature]..self.offsets[feature + 1]
+    }
+
+    /// The features with the bins of each, in feature order.
+    fn parts<'h>(&self, hist: &'h mut [Bin]) -> impl Iterator<Item = &'h mut [Bin]> + use<'h, '_> {
+        let mut rest = hist;
+        self.offsets.windows(2).map(move |pair| {
+            let (part, tail) = std::mem::take(&mut rest).split_at_mut(pair[1] - pair[0]);
+            rest = tail;
+            part
+        })
+    }
+}
+
+/// Fills `hist` (laid out by `layout`, zeroed here) for the features marked `active`.
+pub(crate) fn build(
+    hist: &mut [Bin],
+    layout: &Layout,
+    columns: &[Vec<u8>],
+    active: &[bool],
+    rows: Rows<'_>,
+    threads: usize,
+) {
     let features: Vec<usize> = (0..columns.len()).filter(|&feature| active[feature]).collect();
     if threads <= 1 || features.len() < 2 {
-        for (feature, part) in hist.chunks_mut(BINS).enumerate() {
+        for (feature, part) in layout.parts(hist).enumerate() {
             if active[feature] {
                 build_feature(part, &columns[feature], rows);
             }
@@ -54,30 +102,23 @@ pub(crate) fn build(hist: &mut [Bin], columns: &[Vec<u8>], active: &[bool], rows
     }
     // Contiguous runs of features with about the same number of active ones per thread.
     let per_thread = features.len().div_ceil(threads);
+    let mut parts: Vec<Option<&mut [Bin]>> = layout.parts(hist).map(Some).collect();
     thread::scope(|scope| {
-        let mut rest = hist;
-        let mut start = 0;
         for group in features.chunks(per_thread) {
-            let end = group[group.len() - 1] + 1;
-            let (mine, tail) = std::mem::take(&mut rest).split_at_mut((end - start) * BINS);
-            rest = tail;
-            let first = start;
+            let mine: Vec<(usize, &mut [Bin])> =
+                group.iter().filter_map(|&feature| Some((feature, parts[feature].take()?))).collect();
             scope.spawn(move || {
-                for (offset, part) in mine.chunks_mut(BINS).enumerate() {
-                    let feature = first + offset;
-                    if active[feature] {
-                        build_feature(part, &columns[feature], rows);
-                    }
+                for (feature, part) in mine {
+                    build_feature(part, &columns[feature], rows);
                 }
             });
-            start = end;
         }
     });
 }
 
-fn build_feature(part: &mut [Bin], column: &[u8], rows: Rows<'_>) {
-    let Ok(hist) = <&mut [Bin; BINS]>::try_from(part) else { return };
+fn build_feature(hist: &mut [Bin], column: &[u8], rows: Rows<'_>) {
     hist.fill(Bin::default());
+    // Every bin index in the column is below the feature's bin count, the length of `hist`.
     match rows {
         Rows::All(gradients) => {
             for (&bin, gh) in column.iter().zip(gradients) {
@@ -101,10 +142,11 @@ fn accumulate(bin: &mut Bin, gh: GradHess) {
 
 /// `parent` becomes the larger child's histogram: parent − smaller child (LightGBM's histogram
 /// subtraction, which halves the rows scanned per split).
-pub(crate) fn subtract(parent: &mut [Bin], child: &[Bin], active: &[bool]) {
-    for ((feature, parent), child) in parent.chunks_mut(BINS).enumerate().zip(child.chunks(BINS)) {
-        if active[feature] {
-            for (parent, child) in parent.iter_mut().zip(child) {
+pub(crate) fn subtract(parent: &mut [Bin], child: &[Bin], layout: &Layout, active: &[bool]) {
+    for (feature, &used) in active.iter().enumerate() {
+        if used {
+            let range = layout.range(feature);
+            for (parent, child) in parent[range.clone()].iter_mut().zip(&child[range]) {
                 *parent = parent.sub(*child);
             }
         }
