@@ -698,3 +698,43 @@ async fn new_data_and_drift_start_runs_once_each() {
     worker.stop().await;
     platform.stop().await;
 }
+
+/// Successive halving: many configurations on a small budget, the best half promoted to twice
+/// the budget, and so on; the last rung's best is the model.
+#[tokio::test]
+async fn successive_halving_spends_the_budget_on_the_promising() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    let text = CHURN
+        .replace(
+            "strategy = \"random\"",
+            "strategy = \"halving\"\n    eta = 2\n    max_resource = 40\n    min_resource = 10",
+        )
+        .replace("trials = 3", "trials = 4")
+        .replace(
+            "params = { num_iterations = 40, min_data_in_leaf = 10 }",
+            "params = { min_data_in_leaf = 10 }",
+        )
+        .replace("{ kind = \"slice\", metric = \"roc_auc\", column = \"region\", max_gap = 0.3 },", "");
+    training.apply_pipeline(&spec(&text)).await.unwrap();
+    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    let rungs: Vec<(Option<u32>, serde_json::Value)> =
+        run.trials.iter().map(|trial| (trial.rung, trial.params["num_iterations"].clone())).collect();
+    assert_eq!(
+        rungs,
+        [(0, 10), (0, 10), (0, 10), (0, 10), (1, 20), (1, 20), (2, 40)]
+            .map(|(rung, n)| (Some(rung), json!(n))),
+    );
+    let score = |number: u32| run.trials[number as usize - 1].score.unwrap();
+    let mut first: Vec<u32> = (1..=4).collect();
+    first.sort_by(|a, b| score(*b).total_cmp(&score(*a)).then(a.cmp(b)));
+    let leaves = |number: u32| run.trials[number as usize - 1].params["num_leaves"].clone();
+    assert_eq!((leaves(5), leaves(6)), (leaves(first[0]), leaves(first[1])), "the best half went on");
+    assert_eq!(run.best_trial, Some(7));
+    worker.stop().await;
+    platform.stop().await;
+}

@@ -205,7 +205,10 @@ impl BuiltinTrainer {
 }
 
 /// Hyperparameter search: `trials` draws (grid: every combination, at most `trials`) of the
-/// `space`, at most `parallelism` at once; the best by `metric` on the holdout goes on.
+/// `space`, at most `parallelism` at once; the best by `metric` on the validation rows goes on.
+/// `halving` (successive halving) trains `trials` random draws with a small `resource` (a
+/// parameter such as `num_iterations`), keeps the best 1/`eta` of them, trains those with `eta`
+/// times the resource, and so on up to `max_resource`: most of the budget goes to the promising.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchSpec {
@@ -220,6 +223,17 @@ pub struct SearchSpec {
     #[serde(default)]
     pub seed: u64,
     pub space: BTreeMap<String, ParamRange>,
+    /// Successive halving's budget parameter (`num_iterations` for the built-in GBDT by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// Its value in the first rung, and at most (halving only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_resource: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_resource: Option<u64>,
+    /// The share kept each rung is 1/eta (3 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eta: Option<u32>,
 }
 
 impl SearchSpec {
@@ -236,6 +250,7 @@ impl SearchSpec {
 pub enum Strategy {
     Grid,
     Random,
+    Halving,
 }
 
 /// The values a parameter may take: `{choice = [4, 6, 8]}`, `{int = [15, 63]}` (both ends
@@ -527,6 +542,9 @@ pub struct Trial {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracking_run_id: Option<String>,
+    /// Successive halving's rung (0 first), whose resource the parameters carry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<u32>,
 }
 
 /// A gate's verdict and the numbers behind it.

@@ -1,15 +1,17 @@
 //! Growing one tree leaf-wise (best-first, as LightGBM): split the leaf whose best split gains
 //! most until `num_leaves` or nothing gains. Each leaf's rows are a contiguous range of one index
 //! array; a split partitions its range in place. Only the smaller child's histogram is summed,
-//! the larger one is the parent's minus it.
+//! the larger one is the parent's minus it. Histograms come from a pool and go back to it, so a
+//! tree allocates none once the first trees have grown.
 
 use super::bins::Binned;
-use super::histogram::{self, BINS, Bin, GradHess, Rows};
+use super::histogram::{self, Bin, GradHess, Layout, Rows};
 use super::split::{Constraints, Split, best_split};
 use super::tree::{Node, Tree};
 
 pub(crate) struct Grower<'a> {
     binned: &'a Binned,
+    layout: Layout,
     constraints: Constraints,
     num_leaves: usize,
     max_depth: Option<usize>,
@@ -19,6 +21,9 @@ pub(crate) struct Grower<'a> {
     scratch: Vec<u32>,
     ordered: Vec<GradHess>,
     free: Vec<Vec<Bin>>,
+    /// Per leaf (by its index in the growing tree), the features that may still split it:
+    /// `leaves × features`, kept between trees.
+    masks: Vec<bool>,
 }
 
 /// A leaf while the tree grows.
@@ -49,6 +54,7 @@ impl<'a> Grower<'a> {
     ) -> Self {
         Self {
             binned,
+            layout: Layout::new(&binned.mappers),
             constraints,
             num_leaves,
             max_depth,
@@ -57,6 +63,7 @@ impl<'a> Grower<'a> {
             scratch: Vec::new(),
             ordered: Vec::new(),
             free: Vec::new(),
+            masks: Vec::new(),
         }
     }
 
@@ -76,11 +83,21 @@ impl<'a> Grower<'a> {
             let gh = gradients[row as usize];
             sums = sums.add(Bin { grad: f64::from(gh.grad), hess: f64::from(gh.hess), count: 1 });
         }
+        let features = active.len();
+        let mut masks = std::mem::take(&mut self.masks);
+        masks.clear();
+        masks.resize(self.num_leaves.max(1) * features, false);
+        // A feature with a single bin never splits.
+        for ((mask, &used), mapper) in masks.iter_mut().zip(active).zip(&self.binned.mappers) {
+            *mask = used && mapper.value_bins() + usize::from(mapper.has_missing) > 1;
+        }
         let mut hist = self.take_hist();
+        let root_mask = &masks[..features];
         if bag.is_none() {
-            histogram::build(&mut hist, &self.binned.columns, active, Rows::All(gradients), self.threads);
+            let rows = Rows::All(gradients);
+            histogram::build(&mut hist, &self.layout, &self.binned.columns, root_mask, rows, self.threads);
         } else {
-            self.build(&mut hist, gradients, 0, self.indices.len(), active);
+            self.build(&mut hist, gradients, 0, self.indices.len(), root_mask);
         }
         let mut nodes = vec![Node::Leaf { value: 0.0 }];
         let mut leaves = vec![Leaf {
@@ -92,7 +109,7 @@ impl<'a> Grower<'a> {
             hist: None,
             split: None,
         }];
-        self.consider(&mut leaves[0], hist, active);
+        self.consider(&mut leaves[0], hist, &mut masks[..features]);
 
         while leaves.len() < self.num_leaves {
             let Some(chosen) = best_leaf(&leaves) else { break };
@@ -137,15 +154,28 @@ impl<'a> Grower<'a> {
             } else {
                 (&mut right, &mut left)
             };
+            // Both children start with the parent's features: the left one keeps its slot.
+            let (parent_slot, right_slot) = (chosen * features, leaves.len() * features);
+            masks.copy_within(parent_slot..parent_slot + features, right_slot);
+            let parent_mask = &masks[parent_slot..parent_slot + features];
             let mut small_hist = self.take_hist();
-            self.build(&mut small_hist, gradients, small.start, small.end, active);
-            histogram::subtract(&mut parent_hist, &small_hist, active);
-            self.consider(small, small_hist, active);
-            self.consider(large, parent_hist, active);
+            self.build(&mut small_hist, gradients, small.start, small.end, parent_mask);
+            histogram::subtract(&mut parent_hist, &small_hist, &self.layout, parent_mask);
+            let (left_mask, right_mask) = masks.split_at_mut(right_slot);
+            let left_mask = &mut left_mask[parent_slot..parent_slot + features];
+            let right_mask = &mut right_mask[..features];
+            let (small_mask, large_mask) = if middle - start <= end - middle {
+                (left_mask, right_mask)
+            } else {
+                (right_mask, left_mask)
+            };
+            self.consider(small, small_hist, small_mask);
+            self.consider(large, parent_hist, large_mask);
             leaves[chosen] = left;
             leaves.push(right);
         }
 
+        self.masks = masks;
         for leaf in &mut leaves {
             if let Some(hist) = leaf.hist.take() {
                 self.free.push(hist);
@@ -159,13 +189,13 @@ impl<'a> Grower<'a> {
     }
 
     /// Finds the leaf's best split when it may split, keeping its histogram only then.
-    fn consider(&mut self, leaf: &mut Leaf, hist: Vec<Bin>, active: &[bool]) {
+    fn consider(&mut self, leaf: &mut Leaf, hist: Vec<Bin>, mask: &mut [bool]) {
         let deep_enough = self.max_depth.is_some_and(|max| leaf.depth >= max);
         let big_enough = leaf.sums.count >= 2 * self.constraints.min_data_in_leaf;
         leaf.split = if deep_enough || !big_enough {
             None
         } else {
-            best_split(&hist, &self.binned.mappers, active, leaf.sums, &self.constraints)
+            best_split(&hist, &self.layout, &self.binned.mappers, mask, leaf.sums, &self.constraints)
         };
         if leaf.split.is_some() {
             leaf.hist = Some(hist);
@@ -179,7 +209,7 @@ impl<'a> Grower<'a> {
         self.ordered.clear();
         self.ordered.extend(rows.iter().map(|&row| gradients[row as usize]));
         let rows = Rows::Some { rows, ordered: &self.ordered };
-        histogram::build(hist, &self.binned.columns, active, rows, self.threads);
+        histogram::build(hist, &self.layout, &self.binned.columns, active, rows, self.threads);
     }
 
     /// Stable in-place partition of `indices[start..end]`: left rows first. Returns where the
@@ -205,7 +235,7 @@ impl<'a> Grower<'a> {
     }
 
     fn take_hist(&mut self) -> Vec<Bin> {
-        self.free.pop().unwrap_or_else(|| vec![Bin::default(); self.binned.columns.len() * BINS])
+        self.free.pop().unwrap_or_else(|| vec![Bin::default(); self.layout.len()])
     }
 }
 

@@ -2,7 +2,7 @@
 //! when the leaf has missing values — both sides for them (LightGBM's default direction).
 
 use super::bins::BinMapper;
-use super::histogram::{BINS, Bin};
+use super::histogram::{Bin, Layout};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Split {
@@ -41,21 +41,30 @@ impl Constraints {
 /// The best split of a leaf whose rows sum to `total`, or `None` when no split gains. Ties keep
 /// the first found (lower feature, missing-right before missing-left, lower bin), so the result
 /// does not depend on how histograms were built.
+///
+/// Scans the features marked in `splittable` and unmarks those with no bin boundary leaving
+/// `min_data_in_leaf` rows on both sides: a child's rows are a subset of its parent's, so such a
+/// feature cannot split the leaf's descendants either (on small data with few distinct values,
+/// most features soon hold one value within a leaf), and their histograms need not be built.
 pub(crate) fn best_split(
     hist: &[Bin],
+    layout: &Layout,
     mappers: &[BinMapper],
-    active: &[bool],
+    splittable: &mut [bool],
     total: Bin,
     constraints: &Constraints,
 ) -> Option<Split> {
     let parent = constraints.score(total);
+    let min_count = constraints.min_data_in_leaf;
     let mut best: Option<Split> = None;
-    for (feature, (mapper, bins)) in mappers.iter().zip(hist.chunks(BINS)).enumerate() {
-        if !active[feature] {
+    for (feature, (mapper, usable)) in mappers.iter().zip(splittable.iter_mut()).enumerate() {
+        if !*usable {
             continue;
         }
+        let bins = &hist[layout.range(feature)];
         let value_bins = mapper.value_bins();
         let missing = if mapper.has_missing { bins[value_bins] } else { Bin::default() };
+        let mut any_allowed = false;
         for missing_left in [false, true] {
             if missing_left && missing.count == 0 {
                 continue;
@@ -64,6 +73,7 @@ pub(crate) fn best_split(
             for (threshold, &bin) in bins[..value_bins].iter().enumerate() {
                 left = left.add(bin);
                 let right = total.sub(left);
+                any_allowed |= left.count >= min_count && right.count >= min_count;
                 if !constraints.allows(left) || !constraints.allows(right) {
                     continue;
                 }
@@ -83,6 +93,7 @@ pub(crate) fn best_split(
                 }
             }
         }
+        *usable = any_allowed;
     }
     best
 }

@@ -184,14 +184,22 @@ fn zz_reference_models() {
             match feature % 4 {
                 0 => column.iter_mut().for_each(|value| *value = (*value * 8.0).round()),
                 1 if feature % 8 == 1 => column.iter_mut().for_each(|value| *value = 0.0),
-                2 => column.iter_mut().enumerate().filter(|(row, _)| row % 7 == 0).for_each(|(_, value)| *value = f32::NAN),
+                2 => column
+                    .iter_mut()
+                    .enumerate()
+                    .filter(|(row, _)| row % 7 == 0)
+                    .for_each(|(_, value)| *value = f32::NAN),
                 _ => {}
             }
         }
         let codes: Vec<u32> = (0..rows)
-            .map(|row| ((frame.columns[0][row] + 8.0) as u32 + u32::from(frame.columns[3][row] > 0.1) * 3) % 5)
+            .map(|row| {
+                ((frame.columns[0][row] + 8.0) as u32 + u32::from(frame.columns[3][row] > 0.1) * 3) % 5
+            })
             .collect();
-        let values: Vec<f64> = (0..rows).map(|row| f64::from(frame.columns[3][row]) * 2.0 + f64::from(frame.columns[0][row])).collect();
+        let values: Vec<f64> = (0..rows)
+            .map(|row| f64::from(frame.columns[3][row]) * 2.0 + f64::from(frame.columns[0][row]))
+            .collect();
         let binary: Vec<u32> = codes.iter().map(|&code| u32::from(code > 2)).collect();
         for settings in [
             json!({"num_iterations": 15}),
@@ -203,8 +211,12 @@ fn zz_reference_models() {
                 Target::Classes { labels: ClassLabels::Int64(vec![0, 1]), codes: binary.clone() },
                 Target::Regression(values.clone()),
             ] {
-                let bytes = Model::Gbdt(super::train(&params(settings.clone()), &frame, &target, None).unwrap().0).to_onnx();
-                let hash = bytes.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+                let bytes =
+                    Model::Gbdt(super::train(&params(settings.clone()), &frame, &target, None).unwrap().0)
+                        .to_onnx();
+                let hash = bytes
+                    .iter()
+                    .fold(0xcbf29ce484222325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
                 out.push_str(&format!("{hash:016x} {}\n", bytes.len()));
             }
         }

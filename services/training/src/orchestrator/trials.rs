@@ -53,6 +53,9 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
             continue;
         }
         if record.run.trials.iter().all(|trial| trial.state == "succeeded" || trial.state == "failed") {
+            if promote(orchestrator, &record).await? {
+                continue;
+            }
             return choose(orchestrator, id).await;
         }
         let _ = tokio::time::timeout(POLL, reported).await;
@@ -102,6 +105,7 @@ async fn set_up(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError> 
     };
     if record.run.trials.is_empty() {
         let draws = search::trials(&record.spec.trainer, record.spec.search.as_ref());
+        let rung = halving(&record).map(|_| 0);
         let metric = objective(&record);
         let objective =
             cairn_api::Objective { higher_is_better: evaluate::higher_is_better(&metric), metric };
@@ -124,21 +128,34 @@ async fn set_up(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError> 
                         finished_at: None,
                         error: None,
                         tracking_run_id: None,
+                        rung,
                     });
                     record.work.push(Default::default());
                 }
             })
             .await?;
     }
+    track_trials(orchestrator, id, &experiment, &parent).await
+}
+
+/// A tracking run for each trial that has none yet, nested under the run's, each stored as soon
+/// as it exists.
+async fn track_trials(
+    orchestrator: &Orchestrator,
+    id: &str,
+    experiment: &str,
+    parent: &str,
+) -> Result<(), StepError> {
+    let registry = &orchestrator.services.registry;
     let record = orchestrator.runs.get(id).await?;
     for trial in record.run.trials.iter().filter(|trial| trial.tracking_run_id.is_none()) {
         let tags = BTreeMap::from([
-            ("mlflow.parentRunId".to_owned(), parent.clone()),
+            ("mlflow.parentRunId".to_owned(), parent.to_owned()),
             ("cairn.pipeline_run".to_owned(), record.run.id.clone()),
             ("cairn.trial".to_owned(), trial.number.to_string()),
         ]);
         let name = format!("{}-{}-trial-{}", record.run.pipeline, short(id), trial.number);
-        let run = tracking::create_run(registry, &experiment, &name, &tags).await?;
+        let run = tracking::create_run(registry, experiment, &name, &tags).await?;
         let number = trial.number;
         orchestrator
             .runs
@@ -371,6 +388,63 @@ pub fn objective(record: &RunRecord) -> String {
         .unwrap_or_else(|| evaluate::default_objective(task).to_owned())
 }
 
+fn halving(record: &RunRecord) -> Option<search::Halving> {
+    record
+        .spec
+        .search
+        .as_ref()
+        .and_then(|search| search::halving(&record.spec.trainer, search).ok().flatten())
+}
+
+/// Successive halving: once a rung is done, its best go on to the next with more resource, as
+/// new trials (each with its tracking run). `false` when there is no next rung.
+async fn promote(orchestrator: &Orchestrator, record: &RunRecord) -> Result<bool, StepError> {
+    let (Some(plan), Some(objective)) = (halving(record), record.run.objective.clone()) else {
+        return Ok(false);
+    };
+    let Some((rung, promoted)) = search::promote(&plan, &record.run.trials, &objective) else {
+        return Ok(false);
+    };
+    let id = &record.run.id;
+    orchestrator
+        .runs
+        .update(id, |record| {
+            record.log(format!(
+                "rung {rung}: {} trials with {} = {}",
+                promoted.len(),
+                plan.resource,
+                plan.rungs[rung as usize]
+            ));
+            let first = record.run.trials.len() as u32 + 1;
+            for (offset, params) in promoted.into_iter().enumerate() {
+                record.run.trials.push(Trial {
+                    number: first + offset as u32,
+                    params,
+                    state: "queued".into(),
+                    attempts: 0,
+                    worker: None,
+                    score: None,
+                    model_sha256: None,
+                    seconds: None,
+                    queued_at: None,
+                    finished_at: None,
+                    error: None,
+                    tracking_run_id: None,
+                    rung: Some(rung),
+                });
+                record.work.push(Default::default());
+            }
+        })
+        .await?;
+    let record = orchestrator.runs.get(id).await?;
+    let (Some(experiment), Some(parent)) = (record.experiment_id.clone(), record.run.tracking_run_id.clone())
+    else {
+        return Err(StepError::Failed("the run has no tracking run".into()));
+    };
+    track_trials(orchestrator, id, &experiment, &parent).await?;
+    Ok(true)
+}
+
 /// Every trial has ended: the best goes on to be judged, or the run fails when none succeeded.
 async fn choose(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError> {
     let record = orchestrator.runs.get(id).await?;
@@ -379,11 +453,13 @@ async fn choose(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError> 
         higher_is_better: evaluate::higher_is_better(&metric),
         metric: metric.clone(),
     };
+    // Halving's trials are comparable within a rung: the last rung's decide.
+    let last_rung = record.run.trials.iter().filter_map(|trial| trial.rung).max();
     let best = record
         .run
         .trials
         .iter()
-        .filter(|trial| trial.state == "succeeded")
+        .filter(|trial| trial.state == "succeeded" && trial.rung == last_rung)
         .filter_map(|trial| Some((trial.number, trial.score?)))
         .reduce(|best, next| if objective.better(next.1, best.1) { next } else { best });
     orchestrator

@@ -165,6 +165,14 @@ fn search(trainer: &TrainerSpec, search: &SearchSpec) -> Result<(), PipelineErro
     if let Some(metric) = &search.metric {
         known_metric("search.metric", trainer.task, metric)?;
     }
+    let plan = crate::search::halving(trainer, search).map_err(|error| invalid("search", error))?;
+    if let (Some(plan), Some(builtin)) = (&plan, trainer.builtin) {
+        for value in [plan.rungs[0], *plan.rungs.last().unwrap_or(&plan.rungs[0])] {
+            let mut params = trainer.params.clone();
+            params.insert(plan.resource.clone(), serde_json::Value::from(value));
+            crate::trainers::check(builtin, &params).map_err(|error| invalid("search.resource", error))?;
+        }
+    }
     for (name, range) in &search.space {
         let field = format!("search.space.{name}");
         let corners: Vec<Value> = match range {
