@@ -177,6 +177,26 @@ async fn a_pipeline_trains_evaluates_registers_and_serves_its_model() {
     let signature = version.signature.unwrap();
     let inputs: Vec<&str> = signature.inputs.iter().map(|input| input.name.as_str()).collect();
     assert_eq!(inputs, ["tenure", "spend", "visits"], "numeric columns but the id, time and label");
+    // The model card shows the platform's own evaluation.
+    let card = registry.model_card("churn", 1, "markdown").await.unwrap();
+    for shown in [
+        "## Evaluation",
+        "### Holdout metrics",
+        "| roc_auc |",
+        "### Calibration",
+        "### Permutation importance",
+        "roc_auc by region",
+    ] {
+        assert!(card.contains(shown), "{shown} in the card:\n{card}");
+    }
+    let evaluation: serde_json::Value = serde_json::from_str(&version.tags["cairn.evaluation"]).unwrap();
+    let important: Vec<&str> =
+        evaluation["importance"].as_array().unwrap().iter().map(|pair| pair[0].as_str().unwrap()).collect();
+    assert_eq!(important.len(), 3);
+    assert_ne!(
+        important[2], "tenure",
+        "the feature churn depends on most is not the least important: {important:?}"
+    );
     for trial in &run.trials {
         let tracked = registry.run(trial.tracking_run_id.as_deref().unwrap()).await.unwrap();
         assert_eq!(tracked.status, "FINISHED");

@@ -174,6 +174,47 @@ pub fn slice_gap(
     })
 }
 
+/// Rows permutation importance is measured on: enough to rank features, bounded whatever the
+/// holdout's size (each feature costs a scoring of them).
+const IMPORTANCE_ROWS: usize = 20_000;
+
+/// Permutation importance: how much `metric` worsens on the holdout when one feature's values
+/// are shuffled among the rows (seeded, the same shuffle every time), feature by feature, most
+/// important first.
+pub fn permutation_importance(
+    model: &Model,
+    rows: &RecordBatch,
+    (features, label, task, classes): (&[String], &str, Task, &[Value]),
+    metric: &str,
+) -> Result<Vec<(String, f64)>, String> {
+    let sample = rows.slice(0, rows.num_rows().min(IMPORTANCE_ROWS));
+    let score = |batch: &RecordBatch| -> Result<Option<f64>, String> {
+        let predictions = predict(model, batch, features, task, classes)?;
+        Ok(measure(batch, label, task, classes, &predictions)?.metrics.get(metric).copied())
+    };
+    let Some(baseline) = score(&sample)? else { return Ok(Vec::new()) };
+    let mut shuffle: Vec<u32> = (0..sample.num_rows() as u32).collect();
+    let mut random = crate::random::SplitMix::new(0x5eed);
+    for i in (1..shuffle.len()).rev() {
+        shuffle.swap(i, random.below(i + 1));
+    }
+    let shuffle = arrow_array::UInt32Array::from(shuffle);
+    let sign = if higher_is_better(metric) { 1.0 } else { -1.0 };
+    let mut importance = Vec::with_capacity(features.len());
+    for feature in features {
+        let Some(index) = sample.schema().index_of(feature).ok() else { continue };
+        let mut columns = sample.columns().to_vec();
+        columns[index] = arrow_select::take::take(columns[index].as_ref(), &shuffle, None)
+            .map_err(|error| error.to_string())?;
+        let shuffled = RecordBatch::try_new(sample.schema(), columns).map_err(|error| error.to_string())?;
+        if let Some(value) = score(&shuffled)? {
+            importance.push((feature.clone(), sign * (baseline - value)));
+        }
+    }
+    importance.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(importance)
+}
+
 /// Whether `model` takes its features as the columns of one matrix input, whose order must then
 /// be recorded with it (`cairn.feature_names`) for records to fill it by name.
 pub fn takes_matrix(model: &Model) -> bool {

@@ -97,3 +97,28 @@ pub(crate) fn best_split(
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_feature_that_cannot_split_the_leaf_is_dropped_for_its_descendants() {
+        let mappers = [
+            BinMapper { upper: vec![1.5, 2.5, f32::INFINITY], has_missing: false },
+            BinMapper { upper: vec![0.5, f32::INFINITY], has_missing: true },
+        ];
+        let layout = Layout::new(&mappers);
+        let bin = |grad: f64, count: u32| Bin { grad, hess: f64::from(count), count };
+        let mut hist = vec![Bin::default(); layout.len()];
+        // Feature 0 holds one value in this leaf; feature 1 separates the gradients.
+        hist[layout.range(0)][1] = bin(0.0, 40);
+        hist[layout.range(1)].copy_from_slice(&[bin(-20.0, 20), bin(20.0, 20), Bin::default()]);
+        let constraints = Constraints { min_data_in_leaf: 20, min_sum_hessian_in_leaf: 1e-3, lambda_l2: 0.0 };
+        let mut splittable = [true, true];
+        let split =
+            best_split(&hist, &layout, &mappers, &mut splittable, bin(0.0, 40), &constraints).unwrap();
+        assert_eq!((split.feature, split.threshold_bin, split.left.count), (1, 0, 20));
+        assert_eq!(splittable, [false, true]);
+    }
+}

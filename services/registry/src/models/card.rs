@@ -83,11 +83,110 @@ fn outline(version: &ModelVersion) -> Vec<Block> {
             ));
         }
     }
-    if !version.tags.is_empty() {
+    if let Some(evaluation) = version.tags.get(EVALUATION).and_then(|json| serde_json::from_str(json).ok()) {
+        evaluation_blocks(&evaluation, &mut blocks);
+    }
+    let tags: Vec<(String, String)> = version
+        .tags
+        .iter()
+        .filter(|(key, _)| *key != EVALUATION)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !tags.is_empty() {
         blocks.push(Block::Heading(2, "Tags".into()));
-        blocks.push(Block::Table(version.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+        blocks.push(Block::Table(tags));
     }
     blocks
+}
+
+/// The tag in which Cairn's training records its own measurement of the version.
+const EVALUATION: &str = "cairn.evaluation";
+
+/// The platform's evaluation: holdout metrics, confusion, calibration, permutation importance
+/// and slices, as far as the tag holds them.
+fn evaluation_blocks(evaluation: &serde_json::Value, blocks: &mut Vec<Block>) {
+    let number =
+        |value: &serde_json::Value| value.as_f64().map_or_else(|| value.to_string(), |v| format!("{v:.4}"));
+    blocks.push(Block::Heading(2, "Evaluation".into()));
+    blocks.push(Block::Paragraph(format!(
+        "Measured by Cairn on {} rows it held out (pipeline run {}), through the runtime that serves the model.",
+        evaluation["rows"],
+        evaluation["run"].as_str().unwrap_or("?")
+    )));
+    let pairs = |value: &serde_json::Value| -> Vec<(String, String)> {
+        value
+            .as_object()
+            .map(|map| map.iter().map(|(k, v)| (k.clone(), number(v))).collect())
+            .unwrap_or_default()
+    };
+    let metrics = pairs(&evaluation["metrics"]);
+    if !metrics.is_empty() {
+        blocks.push(Block::Heading(3, "Holdout metrics".into()));
+        blocks.push(Block::Table(metrics));
+    }
+    let confusion = &evaluation["confusion"];
+    let confusion: Vec<(String, String)> = match confusion["counts"].as_array() {
+        // Multiclass: a row per true class.
+        Some(rows) => rows
+            .iter()
+            .enumerate()
+            .map(|(class, counts)| (format!("true class {class}"), format!("predicted {}", counts)))
+            .collect(),
+        None => confusion
+            .as_object()
+            .map(|counts| counts.iter().map(|(k, v)| (k.replace('_', " "), v.to_string())).collect())
+            .unwrap_or_default(),
+    };
+    if !confusion.is_empty() {
+        blocks.push(Block::Heading(3, "Confusion (threshold 0.5)".into()));
+        blocks.push(Block::Table(confusion));
+    }
+    if let Some(bins) = evaluation["calibration"].as_array().filter(|bins| !bins.is_empty()) {
+        blocks.push(Block::Heading(3, "Calibration".into()));
+        blocks.push(Block::Table(
+            bins.iter()
+                .map(|bin| {
+                    (
+                        format!(
+                            "{:.1}–{:.1}",
+                            bin["lower"].as_f64().unwrap_or(0.0),
+                            bin["upper"].as_f64().unwrap_or(0.0)
+                        ),
+                        format!(
+                            "predicted {}, observed {} ({} rows)",
+                            number(&bin["mean_predicted"]),
+                            number(&bin["fraction_positive"]),
+                            bin["count"]
+                        ),
+                    )
+                })
+                .collect(),
+        ));
+    }
+    if let Some(features) = evaluation["importance"].as_array().filter(|features| !features.is_empty()) {
+        blocks.push(Block::Heading(
+            3,
+            "Permutation importance (how much the metric worsens with the feature shuffled)".into(),
+        ));
+        blocks.push(Block::Table(
+            features
+                .iter()
+                .map(|pair| (pair[0].as_str().unwrap_or("?").to_owned(), number(&pair[1])))
+                .collect(),
+        ));
+    }
+    for slice in evaluation["slices"].as_array().into_iter().flatten() {
+        blocks.push(Block::Heading(
+            3,
+            format!(
+                "{} by {} (gap {})",
+                slice["metric"].as_str().unwrap_or("?"),
+                slice["column"].as_str().unwrap_or("?"),
+                number(&slice["gap"])
+            ),
+        ));
+        blocks.push(Block::Table(pairs(&slice["groups"])));
+    }
 }
 
 /// Markdown, with table cells escaped (`|` and line breaks).

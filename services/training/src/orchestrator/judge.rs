@@ -32,10 +32,18 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
         .map(|(name, value)| (name.clone(), *value))
         .collect();
     let mut report = candidate.measured.report;
+    report["rows"] = serde_json::json!(holdout.num_rows());
+    report["metrics"] = serde_json::json!(metrics);
+    report["importance"] = serde_json::json!(candidate.importance);
     if !candidate.slices.is_empty() {
-        report["slices"] = serde_json::Value::Object(
-            candidate.slices.into_iter().map(|(column, (_, groups))| (column, groups)).collect(),
-        );
+        let slices: Vec<serde_json::Value> = candidate
+            .slices
+            .into_iter()
+            .map(
+                |(column, (gap, groups))| serde_json::json!({"column": column, "gap": gap, "groups": groups}),
+            )
+            .collect();
+        report["slices"] = serde_json::json!(slices);
     }
     orchestrator
         .runs
@@ -65,9 +73,11 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
     Ok(())
 }
 
-/// What the gates need to know of the candidate.
+/// What the gates need to know of the candidate, and what its report shows.
 struct Candidate {
     measured: Measured,
+    /// Permutation importance on the holdout, most important first.
+    importance: Vec<(String, f64)>,
     /// Per slice gate's column and metric: the widest gap and every group's metrics.
     slices: BTreeMap<String, (Option<cairn_metrics::Gap>, serde_json::Value)>,
     /// The p99 of one-row predictions, when a serving gate asks.
@@ -88,12 +98,23 @@ async fn evaluate_candidate(
 ) -> Result<Candidate, StepError> {
     let runtime = services.runtime.clone();
     let (task, data, gates) = (record.spec.trainer.task, data.clone(), record.spec.evaluation.gates.clone());
+    let objective = record
+        .run
+        .objective
+        .as_ref()
+        .map_or_else(|| evaluate::default_objective(task).to_owned(), |objective| objective.metric.clone());
     tokio::task::spawn_blocking(move || {
         let (size, bytes) = (model.len(), model);
         let model =
             Model::load(&runtime, &bytes, &evaluate::session_options()).map_err(|error| error.to_string())?;
         let predictions = evaluate::predict(&model, &rows, &data.features, task, &data.classes)?;
         let measured = evaluate::measure(&rows, &data.label, task, &data.classes, &predictions)?;
+        let importance = evaluate::permutation_importance(
+            &model,
+            &rows,
+            (&data.features, &data.label, task, &data.classes),
+            &objective,
+        )?;
         let mut slices = BTreeMap::new();
         let mut p99_ms = None;
         for gate in &gates {
@@ -116,7 +137,7 @@ async fn evaluate_candidate(
                 _ => {}
             }
         }
-        Ok::<_, String>(Candidate { measured, slices, p99_ms, bytes: size })
+        Ok::<_, String>(Candidate { measured, importance, slices, p99_ms, bytes: size })
     })
     .await
     .map_err(|error| StepError::Failed(error.to_string()))?

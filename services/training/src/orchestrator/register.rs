@@ -56,6 +56,9 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
     tracking::log(registry, &run_id, &params, &metrics, &tags).await?;
     let mut version_tags = spec.registration.tags.clone();
     version_tags.insert("cairn.pipeline_run".into(), record.run.id.clone());
+    if let Some(report) = &record.report {
+        version_tags.insert("cairn.evaluation".into(), card(report, &record.run.id));
+    }
     if let Some(service) = &data.feature_service {
         version_tags.insert("cairn.feature_service".into(), service.clone());
     }
@@ -94,4 +97,44 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
         })
         .await?;
     Ok(())
+}
+
+/// The most a tag value holds (the registry's limit, MLflow's).
+const MAX_TAG: usize = 8000;
+
+/// The evaluation as the model card shows it, compact enough for a tag: the holdout metrics,
+/// confusion counts, the calibration curve, the twenty most important features and each slice's
+/// metric per group — the larger parts left out, in that order, until it fits.
+fn card(report: &serde_json::Value, run: &str) -> String {
+    let mut card = serde_json::json!({"run": run, "rows": report["rows"], "metrics": report["metrics"]});
+    let importance: Vec<&serde_json::Value> =
+        report["importance"].as_array().map(|all| all.iter().take(20).collect()).unwrap_or_default();
+    card["importance"] = serde_json::json!(importance);
+    if let Some(slices) = report["slices"].as_array() {
+        let slices: Vec<serde_json::Value> = slices
+            .iter()
+            .map(|slice| {
+                let metric = slice["gap"]["metric"].as_str().unwrap_or_default();
+                let groups: serde_json::Map<String, serde_json::Value> = slice["groups"]["groups"]
+                    .as_object()
+                    .map(|groups| {
+                        groups.iter().map(|(group, found)| (group.clone(), found["metrics"][metric].clone())).collect()
+                    })
+                    .unwrap_or_default();
+                serde_json::json!({"column": slice["column"], "metric": metric, "gap": slice["gap"]["gap"], "groups": groups})
+            })
+            .collect();
+        card["slices"] = serde_json::json!(slices);
+    }
+    card["confusion"] = report["confusion"].clone();
+    card["calibration"] = report["calibration"]["bins"].clone();
+    for part in ["calibration", "confusion", "slices", "importance"] {
+        if card.to_string().len() <= MAX_TAG {
+            break;
+        }
+        if let Some(object) = card.as_object_mut() {
+            object.remove(part);
+        }
+    }
+    card.to_string()
 }
