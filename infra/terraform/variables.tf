@@ -143,3 +143,20 @@ variable "serving_autoscale" {
   })
   default = {}
 }
+
+variable "training_workers" {
+  description = "Training workers (`cairn worker`): how many, each one's CPU and memory (a trial uses one core unless its trainer is told otherwise), how long a stopping worker may finish its trial, and an image for external trainers' runtimes (Cairn's own by default)."
+  type = object({
+    replicas      = optional(number, 2)
+    cpu           = optional(string, "1")
+    memory        = optional(string, "4Gi")
+    grace_seconds = optional(number, 600)
+    image         = optional(string, "")
+  })
+  default = {}
+
+  validation {
+    condition     = var.training_workers.replicas >= 0
+    error_message = "The worker count cannot be negative."
+  }
+}

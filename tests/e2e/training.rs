@@ -367,13 +367,16 @@ async fn an_external_scikit_learn_trainer_is_served_as_scikit_learn_answers() {
     let search = r#"[search]
         strategy = "grid"
         space = { C = { choice = [0.01, 1.0] } }"#;
-    training.apply_pipeline(&external("sk", "{ mode = \"ok\" }", search)).await.unwrap();
+    let mut sk = external("sk", "{ mode = \"ok\" }", search);
+    sk.trainer.code_version = Some("4b825dc642cb".into());
+    training.apply_pipeline(&sk).await.unwrap();
     let run = training.start_pipeline_run("sk", &NewPipelineRun::default()).await.unwrap();
     let run = finished(&training, &run.id).await;
     assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
     assert_eq!(run.trials.len(), 2);
     let version = platform.client(ServiceKind::Registry).model_version("sk", 1).await.unwrap();
     assert_eq!(version.tags["cairn.feature_names"], r#"["tenure","spend","visits"]"#);
+    assert_eq!(version.lineage.code_version.as_deref(), Some("4b825dc642cb"));
     let tracked = platform
         .client(ServiceKind::Registry)
         .run(run.trials[0].tracking_run_id.as_deref().unwrap())
@@ -755,6 +758,39 @@ async fn successive_halving_spends_the_budget_on_the_promising() {
     let leaves = |number: u32| run.trials[number as usize - 1].params["num_leaves"].clone();
     assert_eq!((leaves(5), leaves(6)), (leaves(first[0]), leaves(first[1])), "the best half went on");
     assert_eq!(run.best_trial, Some(7));
+    worker.stop().await;
+    platform.stop().await;
+}
+
+/// A run cancelled while its trials are out stops: cancelled, its trials and tracking runs
+/// closed, nothing registered; a finished run cannot be cancelled.
+#[tokio::test]
+async fn a_cancelled_run_stops_and_registers_nothing() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let marker = platform.dir.path().join("never");
+    let params = format!("{{ mode = \"wait_for\", marker = \"{}\" }}", marker.display());
+    let mut spec = external("stopped", &params, "");
+    spec.trainer.timeout_seconds = 60;
+    let training = platform.client(ServiceKind::Training);
+    training.apply_pipeline(&spec).await.unwrap();
+    let id = training.start_pipeline_run("stopped", &NewPipelineRun::default()).await.unwrap().id;
+    crate::eventually("the trial to be out", || async {
+        let run = training.pipeline_run(&id).await.ok()?;
+        run.trials.first().is_some_and(|trial| trial.state == "running").then_some(())
+    })
+    .await;
+    training.cancel_pipeline_run(&id).await.unwrap();
+    let run = finished(&training, &id).await;
+    assert_eq!((run.state, run.trials[0].state.as_str()), (RunState::Cancelled, "cancelled"));
+    let registry = platform.client(ServiceKind::Registry);
+    let tracked = registry.runs("pipeline-stopped", &cairn_client::RunQuery::default()).await.unwrap();
+    assert!(tracked.runs.iter().all(|run| run.status == "KILLED"), "{:?}", tracked.runs.iter().map(|run| &run.status).collect::<Vec<_>>());
+    assert!(registry.model("stopped").await.is_err(), "nothing registered");
+    let again = training.cancel_pipeline_run(&id).await.unwrap_err();
+    assert!(matches!(again, cairn_client::ClientError::Api { status: 409, .. }), "{again}");
+    std::fs::write(&marker, "go").unwrap(); // let the worker's trainer end
     worker.stop().await;
     platform.stop().await;
 }

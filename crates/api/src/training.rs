@@ -171,6 +171,10 @@ pub struct TrainerSpec {
     /// A trial still running after this long is stopped and failed.
     #[serde(default = "TrainerSpec::default_timeout")]
     pub timeout_seconds: u64,
+    /// The version of the trainer's code (a git commit), recorded with every model it trains
+    /// (MLflow's `mlflow.source.git.commit`); a built-in trainer's is the platform's own version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_version: Option<String>,
 }
 
 impl TrainerSpec {

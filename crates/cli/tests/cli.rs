@@ -153,6 +153,21 @@ fn services_in(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
+/// `cairn worker` processes started from `dir`.
+fn workers_in(dir: &Path) -> Vec<u32> {
+    let dir = std::fs::canonicalize(dir).unwrap();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let works = cmdline.split(|&byte| byte == 0).nth(1) == Some(b"worker".as_slice());
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
+            works && cwd.as_deref() == Some(dir.as_path())
+        })
+        .collect()
+}
+
 fn stop(up: &mut Child, signal: Signal) -> std::process::ExitStatus {
     kill(Pid::from_raw(up.id().cast_signed()), signal).unwrap();
     let deadline = Instant::now() + Duration::from_secs(40);
@@ -172,6 +187,7 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     assert!(took < Duration::from_secs(30), "ready in {took:?}");
     assert_eq!(nats_servers_under(dir.path()).len(), 1, "one nats-server child");
     assert_eq!(services_in(dir.path()).len(), 6, "six service processes");
+    assert_eq!(workers_in(dir.path()).len(), 1, "one training worker");
     assert!(dir.path().join("data/nats/jetstream").is_dir(), "JetStream storage under the data dir");
 
     let status: Output = cairn(dir.path(), &["status", "--json"]).output().unwrap();
@@ -372,10 +388,50 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     let garbled = cairn(dir.path(), &["features", "plan", "-f", "garbled.toml"]).output().unwrap();
     assert!(String::from_utf8_lossy(&garbled.stderr).contains("garbled.toml"), "the file is named");
 
+    // A pipeline applied from a file and trained by the worker `cairn up` started.
+    let visits = serde_json::json!({"name": "visits", "schema": {"columns": [
+        {"name": "user", "type": "int64", "nullable": false},
+        {"name": "ts", "type": "timestamp", "nullable": false},
+        {"name": "pages", "type": "float64"}, {"name": "minutes", "type": "float64"},
+        {"name": "bought", "type": "int64", "nullable": false}], "event_timestamp": "ts"}});
+    ingestion.post::<_, serde_json::Value>("/v1/datasets", &visits).await.unwrap();
+    let csv: String = std::iter::once("user,ts,pages,minutes,bought\n".to_owned())
+        .chain((0..400).map(|i| {
+            let (pages, minutes) = (i % 17, (i * 7) % 23);
+            format!("{i},2026-03-01T10:00:00Z,{pages},{minutes},{}\n", i64::from(pages + minutes > 19))
+        }))
+        .collect();
+    std::fs::write(dir.path().join("visits.csv"), csv).unwrap();
+    let ingested = cairn(dir.path(), &["ingest", "visits.csv", "--dataset", "visits"]).output().unwrap();
+    assert!(ingested.status.success(), "{}", String::from_utf8_lossy(&ingested.stderr));
+    std::fs::write(
+        dir.path().join("buyers.toml"),
+        "name = \"buyers\"\n[data]\ndataset = \"visits\"\nlabel = \"bought\"\n[trainer]\ntask = \"binary\"\n\
+         builtin = \"linear\"\n[evaluation]\ngates = [{ kind = \"threshold\", metric = \"roc_auc\", min = 0.8 }]\n\
+         [registration]\nmodel = \"buyers\"\nalias = \"champion\"\n",
+    )
+    .unwrap();
+    let planned = cairn(dir.path(), &["pipelines", "plan", "-f", "buyers.toml"]).output().unwrap();
+    let table = String::from_utf8_lossy(&planned.stdout).to_string();
+    assert!(table.starts_with("PIPELINE") && table.contains("create"), "{table}{}", String::from_utf8_lossy(&planned.stderr));
+    let applied = cairn(dir.path(), &["pipelines", "apply", "-f", "buyers.toml", "--yes"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&applied.stdout).contains("version 1"));
+    let trained = cairn(dir.path(), &["train", "buyers", "--json"]).output().unwrap();
+    let run: serde_json::Value = serde_json::from_slice(&trained.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&trained.stderr)));
+    assert!(trained.status.success(), "{run}");
+    assert_eq!((run["state"].as_str(), run["model_version"].as_str()), (Some("succeeded"), Some("buyers@1")));
+    let logs = cairn(dir.path(), &["runs", "logs", run["id"].as_str().unwrap()]).output().unwrap();
+    let logs = String::from_utf8_lossy(&logs.stdout).to_string();
+    assert!(logs.contains("preparing_data") && logs.contains("registered buyers v1"), "{logs}");
+    let listed = cairn(dir.path(), &["runs", "list", "--pipeline", "buyers"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("succeeded"));
+
     let exit = stop(&mut up, Signal::SIGTERM);
     assert!(exit.success(), "{exit}");
     assert!(nats_servers_under(dir.path()).is_empty(), "the nats-server child was reaped");
     assert!(services_in(dir.path()).is_empty(), "every service process stopped");
+    assert!(workers_in(dir.path()).is_empty(), "the worker stopped");
     for port in ports.services.iter().chain([&ports.nats]) {
         assert!(TcpListener::bind(("127.0.0.1", *port)).is_ok(), "port {port} released");
     }

@@ -50,6 +50,9 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
     if spec.trainer.builtin.is_some() {
         tags.insert("cairn.trainer_version".into(), crate::trainers::VERSION.to_owned());
     }
+    if let Some(code) = &spec.trainer.code_version {
+        tags.insert("mlflow.source.git.commit".into(), code.clone());
+    }
     if let Some(service) = &data.feature_service {
         tags.insert("cairn.feature_service".into(), service.clone());
     }
