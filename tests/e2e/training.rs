@@ -786,7 +786,11 @@ async fn a_cancelled_run_stops_and_registers_nothing() {
     assert_eq!((run.state, run.trials[0].state.as_str()), (RunState::Cancelled, "cancelled"));
     let registry = platform.client(ServiceKind::Registry);
     let tracked = registry.runs("pipeline-stopped", &cairn_client::RunQuery::default()).await.unwrap();
-    assert!(tracked.runs.iter().all(|run| run.status == "KILLED"), "{:?}", tracked.runs.iter().map(|run| &run.status).collect::<Vec<_>>());
+    assert!(
+        tracked.runs.iter().all(|run| run.status == "KILLED"),
+        "{:?}",
+        tracked.runs.iter().map(|run| &run.status).collect::<Vec<_>>()
+    );
     assert!(registry.model("stopped").await.is_err(), "nothing registered");
     let again = training.cancel_pipeline_run(&id).await.unwrap_err();
     assert!(matches!(again, cairn_client::ClientError::Api { status: 409, .. }), "{again}");

@@ -139,33 +139,29 @@ fn nats_servers_under(marker: &Path) -> Vec<u32> {
 }
 
 /// PIDs of service processes (`cairn serve …`) running in `dir`.
-fn services_in(dir: &Path) -> Vec<u32> {
+/// Processes started from `dir` as `cairn <subcommand> …`.
+fn processes_in(dir: &Path, subcommand: &str) -> Vec<u32> {
     let dir = std::fs::canonicalize(dir).unwrap();
     std::fs::read_dir("/proc")
         .unwrap()
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let serves = cmdline.split(|&byte| byte == 0).nth(1) == Some(b"serve".as_slice());
+            let runs = cmdline.split(|&byte| byte == 0).nth(1) == Some(subcommand.as_bytes());
             let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-            serves && cwd.as_deref() == Some(dir.as_path())
+            runs && cwd.as_deref() == Some(dir.as_path())
         })
         .collect()
 }
 
+/// `cairn serve …` processes started from `dir`.
+fn services_in(dir: &Path) -> Vec<u32> {
+    processes_in(dir, "serve")
+}
+
 /// `cairn worker` processes started from `dir`.
 fn workers_in(dir: &Path) -> Vec<u32> {
-    let dir = std::fs::canonicalize(dir).unwrap();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let works = cmdline.split(|&byte| byte == 0).nth(1) == Some(b"worker".as_slice());
-            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok();
-            works && cwd.as_deref() == Some(dir.as_path())
-        })
-        .collect()
+    processes_in(dir, "worker")
 }
 
 fn stop(up: &mut Child, signal: Signal) -> std::process::ExitStatus {
@@ -413,7 +409,11 @@ async fn up_brings_six_services_to_ready_and_sigterm_leaves_nothing_behind() {
     .unwrap();
     let planned = cairn(dir.path(), &["pipelines", "plan", "-f", "buyers.toml"]).output().unwrap();
     let table = String::from_utf8_lossy(&planned.stdout).to_string();
-    assert!(table.starts_with("PIPELINE") && table.contains("create"), "{table}{}", String::from_utf8_lossy(&planned.stderr));
+    assert!(
+        table.starts_with("PIPELINE") && table.contains("create"),
+        "{table}{}",
+        String::from_utf8_lossy(&planned.stderr)
+    );
     let applied = cairn(dir.path(), &["pipelines", "apply", "-f", "buyers.toml", "--yes"]).output().unwrap();
     assert!(String::from_utf8_lossy(&applied.stdout).contains("version 1"));
     let trained = cairn(dir.path(), &["train", "buyers", "--json"]).output().unwrap();

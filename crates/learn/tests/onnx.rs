@@ -7,43 +7,13 @@
 #![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
 
 use cairn_learn::{ClassLabels, Frame, Model, Predictions, Target, TrainerKind, train};
 use cairn_runtime::{Runtime, RuntimeConfig, SessionOptions, Tensor, TensorData};
 use serde_json::{Value, json};
 
-/// The ONNX Runtime library inside the test Python's onnxruntime package.
-fn library() -> &'static Path {
-    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
-    LIBRARY.get_or_init(|| {
-        let output = Command::new(cairn_testkit::python())
-            .args([
-                "-c",
-                "import onnxruntime, pathlib; print(pathlib.Path(onnxruntime.__file__).parent / 'capi')",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "the test Python has no onnxruntime package (run infra/local/test, or pip install -r \
-             tests/python/requirements.txt into CAIRN_TEST_PYTHON's environment):\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let capi = PathBuf::from(String::from_utf8(output.stdout).unwrap().trim());
-        let library = std::fs::read_dir(&capi).unwrap().map(|entry| entry.unwrap().path()).find(|path| {
-            path.file_name()
-                .and_then(|name| name.to_str())
-                .is_some_and(|name| name.starts_with("libonnxruntime.so"))
-        });
-        library.unwrap_or_else(|| panic!("no libonnxruntime.so* in {}", capi.display()))
-    })
-}
-
 fn runtime() -> Runtime {
-    Runtime::init(&RuntimeConfig { library: Some(library().to_owned()) }).unwrap()
+    Runtime::init(&RuntimeConfig { library: Some(cairn_testkit::onnxruntime_library().to_owned()) }).unwrap()
 }
 
 /// A deterministic stream of uniforms in [0, 1) (an LCG is plenty for test data).

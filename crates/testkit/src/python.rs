@@ -1,4 +1,6 @@
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
 
 /// The Python interpreter of the test virtualenv (`CAIRN_TEST_PYTHON`, default `.venv/bin/python`
 /// at the workspace root), which the test setup (`infra/local/test`) creates with the packages
@@ -14,4 +16,38 @@ pub fn python() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The ONNX Runtime library inside the test Python's onnxruntime package, so that a Rust test and
+/// Python score with the very same build.
+pub fn onnxruntime_library() -> &'static Path {
+    static LIBRARY: OnceLock<PathBuf> = OnceLock::new();
+    LIBRARY.get_or_init(|| {
+        let output = Command::new(python())
+            .args([
+                "-c",
+                "import onnxruntime, pathlib; print(pathlib.Path(onnxruntime.__file__).parent / 'capi')",
+            ])
+            .output()
+            .unwrap_or_else(|error| panic!("running the test Python: {error}"));
+        assert!(
+            output.status.success(),
+            "the test Python has no onnxruntime package (run infra/local/test, or pip install -r \
+             tests/python/requirements.txt into CAIRN_TEST_PYTHON's environment):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let capi = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        // The wheel ships `libonnxruntime.so.<version>` (and providers' libraries beside it).
+        let library = std::fs::read_dir(&capi)
+            .unwrap_or_else(|error| panic!("{}: {error}", capi.display()))
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .find(|path| {
+                path.file_name()
+                    .and_then(|name| name.to_str())
+                    .is_some_and(|name| name.starts_with("libonnxruntime.so"))
+            });
+        library.unwrap_or_else(|| {
+            panic!("no libonnxruntime.so* in {} (onnxruntime wheels ship it from 1.19 on)", capi.display())
+        })
+    })
 }

@@ -5,7 +5,7 @@ use cairn_runtime::{
     Tensor, TensorData,
 };
 
-use crate::{Case, library, runtime};
+use crate::{Case, runtime};
 
 #[test]
 fn a_missing_library_is_an_error_that_says_how_to_install_it() {
@@ -29,7 +29,9 @@ fn a_missing_library_is_an_error_that_says_how_to_install_it() {
 #[test]
 fn a_process_loads_one_library() {
     let first = runtime();
-    let again = Runtime::init(&RuntimeConfig { library: Some(library().to_owned()) }).unwrap();
+    let again =
+        Runtime::init(&RuntimeConfig { library: Some(cairn_testkit::onnxruntime_library().to_owned()) })
+            .unwrap();
     assert_eq!(first.library(), again.library());
     assert!(again.build_info().contains("ORT Build Info"), "{}", again.build_info());
 

@@ -115,21 +115,7 @@ async fn set_up(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError> 
                 record.log(format!("{} trials, compared by validation {}", draws.len(), objective.metric));
                 record.run.objective = Some(objective);
                 for (index, params) in draws.into_iter().enumerate() {
-                    record.run.trials.push(Trial {
-                        number: index as u32 + 1,
-                        params,
-                        state: "queued".into(),
-                        attempts: 0,
-                        worker: None,
-                        score: None,
-                        model_sha256: None,
-                        seconds: None,
-                        queued_at: None,
-                        finished_at: None,
-                        error: None,
-                        tracking_run_id: None,
-                        rung,
-                    });
+                    record.run.trials.push(queued(index as u32 + 1, params, rung));
                     record.work.push(Default::default());
                 }
             })
@@ -388,6 +374,25 @@ pub fn objective(record: &RunRecord) -> String {
         .unwrap_or_else(|| evaluate::default_objective(task).to_owned())
 }
 
+/// A new trial, waiting for a worker.
+fn queued(number: u32, params: search::Params, rung: Option<u32>) -> Trial {
+    Trial {
+        number,
+        params,
+        state: "queued".into(),
+        attempts: 0,
+        worker: None,
+        score: None,
+        model_sha256: None,
+        seconds: None,
+        queued_at: None,
+        finished_at: None,
+        error: None,
+        tracking_run_id: None,
+        rung,
+    }
+}
+
 fn halving(record: &RunRecord) -> Option<search::Halving> {
     record
         .spec
@@ -417,21 +422,7 @@ async fn promote(orchestrator: &Orchestrator, record: &RunRecord) -> Result<bool
             ));
             let first = record.run.trials.len() as u32 + 1;
             for (offset, params) in promoted.into_iter().enumerate() {
-                record.run.trials.push(Trial {
-                    number: first + offset as u32,
-                    params,
-                    state: "queued".into(),
-                    attempts: 0,
-                    worker: None,
-                    score: None,
-                    model_sha256: None,
-                    seconds: None,
-                    queued_at: None,
-                    finished_at: None,
-                    error: None,
-                    tracking_run_id: None,
-                    rung: Some(rung),
-                });
+                record.run.trials.push(queued(first + offset as u32, params, Some(rung)));
                 record.work.push(Default::default());
             }
         })
