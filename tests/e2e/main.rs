@@ -5,6 +5,7 @@
 mod batches;
 mod contract;
 mod datasets;
+mod drift;
 mod errors;
 mod exactly_once;
 mod features;

@@ -4,6 +4,7 @@ mod batches;
 mod datasets;
 mod error;
 mod features;
+mod monitor;
 mod online;
 mod operations;
 mod registry;
@@ -21,6 +22,7 @@ pub use features::{
     FeatureView, FeatureViewDef, Materialization, MaterializationState, MaterializeRequest, Plan,
     PlannedChange, Projection, TrainingData, TrainingDataRequest,
 };
+pub use monitor::{ColumnDrift, DriftReport, DriftRequest, VersionRef};
 pub use online::{EventTime, FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub use operations::{Health, Readiness};
 pub use registry::{

@@ -4,6 +4,7 @@
 mod children;
 mod config_show;
 mod datasets;
+mod drift;
 mod endpoints;
 mod features;
 mod ingest;
@@ -105,6 +106,22 @@ pub enum Command {
         /// The dataset the scored rows are added to; `<dataset>_scores` by default.
         #[arg(long, short = 'o')]
         output: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether a dataset version's columns are distributed as another's (drift), column by
+    /// column with the test Evidently would pick, and for the dataset: DATASET@A DATASET@B.
+    Drift {
+        /// The reference: NAME or NAME@VERSION.
+        reference: String,
+        /// The version to check: NAME or NAME@VERSION.
+        current: String,
+        /// Only these columns (repeat, or comma separated).
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        /// Exit 1 when the dataset drifted (for scripts that gate on it).
+        #[arg(long)]
+        fail_on_drift: bool,
         #[arg(long)]
         json: bool,
     },
@@ -627,6 +644,9 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
                 PipelinesCommand::List { json } => pipelines::list(&config, json).await,
                 PipelinesCommand::Show { name, json } => pipelines::show(&config, &name, json).await,
             },
+            Command::Drift { reference, current, columns, fail_on_drift, json } => {
+                drift::run(&config, &reference, &current, columns, fail_on_drift, json).await
+            }
             Command::Train { pipeline, version, detach, json } => {
                 pipelines::train(&config, &pipeline, version, detach, json).await
             }
