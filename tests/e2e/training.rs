@@ -798,3 +798,69 @@ async fn a_cancelled_run_stops_and_registers_nothing() {
     worker.stop().await;
     platform.stop().await;
 }
+
+/// The orchestrator's process killed (SIGKILL) while its trials are out: a new process takes the
+/// run up at the step it was in and completes it, handing out nothing twice.
+#[tokio::test]
+async fn an_orchestrator_killed_mid_run_is_taken_up_by_a_new_process() {
+    let platform = Platform::start_with(
+        crate::Store::Sqlite,
+        &[ServiceKind::Ingestion, ServiceKind::FeatureStore, ServiceKind::Registry],
+        &[],
+    )
+    .await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let start = || {
+        let port = cairn_testkit::free_port();
+        let mut command = cairn_testkit::serve("training");
+        command
+            .env("CAIRN__NATS__URL", platform.nats.url())
+            .env("CAIRN__DATA_DIR", platform.dir.path())
+            .env("CAIRN__SERVICES__TRAINING__PORT", port.to_string())
+            .env("CAIRN__TELEMETRY__LOG_LEVEL", "warn")
+            .stdout(std::process::Stdio::null());
+        for kind in [ServiceKind::Ingestion, ServiceKind::FeatureStore, ServiceKind::Registry] {
+            let key = format!("CAIRN__SERVICES__{}__URL", kind.config_key().to_uppercase());
+            command.env(key, platform.service(kind).url());
+        }
+        (command.spawn().unwrap(), Client::new(format!("http://127.0.0.1:{port}")))
+    };
+    let ready = |client: Client| async move {
+        crate::eventually("the training process to be ready", || async {
+            client.readiness().await.ok().filter(|readiness| readiness.ready).map(drop)
+        })
+        .await;
+        client
+    };
+    let (mut first, training) = start();
+    let training = ready(training).await;
+    let marker = platform.dir.path().join("go");
+    let params = format!("{{ mode = \"wait_for\", marker = \"{}\" }}", marker.display());
+    let mut spec = external("killed_orchestrator", &params, "");
+    spec.trainer.timeout_seconds = 120;
+    training.apply_pipeline(&spec).await.unwrap();
+    let id = training.start_pipeline_run("killed_orchestrator", &NewPipelineRun::default()).await.unwrap().id;
+    crate::eventually("the trial to be out", || async {
+        let run = training.pipeline_run(&id).await.ok()?;
+        run.trials.first().is_some_and(|trial| trial.state == "running").then_some(())
+    })
+    .await;
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    std::fs::write(&marker, "go").unwrap();
+    let (mut second, training) = start();
+    let training = ready(training).await;
+    let run = finished(&training, &id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    assert_eq!((run.trials.len(), run.trials[0].attempts), (1, 1), "the trial was handed out once");
+    let registry = platform.client(ServiceKind::Registry);
+    assert_eq!(registry.model("killed_orchestrator").await.unwrap().versions.len(), 1);
+    let tracked =
+        registry.runs("pipeline-killed_orchestrator", &cairn_client::RunQuery::default()).await.unwrap();
+    assert_eq!(tracked.runs.len(), 2, "the run's tracking run and its trial's, once each");
+    second.kill().unwrap();
+    second.wait().unwrap();
+    worker.stop().await;
+    platform.stop().await;
+}

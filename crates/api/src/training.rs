@@ -82,9 +82,16 @@ pub struct DataSpec {
     /// by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_column: Option<String>,
-    /// Only rows of the last `last_days` days before the run starts.
+    /// Only rows of the last `last_days` days before the run starts (a retraining's fresh
+    /// window)...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_days: Option<u32>,
+    /// ... or of a fixed window of time: from `start` (inclusive) to `end` (exclusive), either
+    /// open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
 }
 
 /// How the platform holds rows out: `holdout` of them for evaluation (the newest by time, or a

@@ -82,12 +82,9 @@ pub async fn prepare(
     }
     let rows = read(services, &version, schema, &wanted).await?;
     log.push(format!("read {} rows of {}@{}", rows.num_rows(), version.dataset, version.version));
-    let rows = keep(
-        &rows,
-        &data.label,
-        &time,
-        data.last_days.map(|days| Timestamp::now().as_micros() - i64::from(days) * 86_400_000_000),
-    )?;
+    let since = data.last_days.map(|days| Timestamp::now().as_micros() - i64::from(days) * 86_400_000_000);
+    let window = (since.or(data.start.map(|start| start.as_micros())), data.end.map(|end| end.as_micros()));
+    let rows = keep(&rows, &data.label, &time, window)?;
     let count = rows.num_rows();
     let Parts { train, validation, holdout } = split(&rows, &time, &spec.split)?;
     if train.is_empty() || holdout.is_empty() {
@@ -275,8 +272,13 @@ async fn read(
         .map_err(|error| StepError::Failed(error.to_string()))
 }
 
-/// The rows with a label, and in the window when there is one.
-fn keep(rows: &RecordBatch, label: &str, time: &str, since: Option<i64>) -> Result<RecordBatch, StepError> {
+/// The rows with a label, and with a time in `[from, until)` where those are given.
+fn keep(
+    rows: &RecordBatch,
+    label: &str,
+    time: &str,
+    (from, until): (Option<i64>, Option<i64>),
+) -> Result<RecordBatch, StepError> {
     let labels =
         rows.column_by_name(label).ok_or_else(|| StepError::Failed(format!("no label column `{label}`")))?;
     let times = frame::micros(
@@ -285,7 +287,9 @@ fn keep(rows: &RecordBatch, label: &str, time: &str, since: Option<i64>) -> Resu
     .map_err(StepError::Failed)?;
     let kept: Vec<u32> = (0..rows.num_rows())
         .filter(|&row| {
-            labels.is_valid(row) && since.is_none_or(|since| times[row].is_some_and(|time| time >= since))
+            let inside =
+                |time: i64| from.is_none_or(|from| time >= from) && until.is_none_or(|until| time < until);
+            labels.is_valid(row) && (from.is_none() && until.is_none() || times[row].is_some_and(inside))
         })
         .map(|row| row as u32)
         .collect();
@@ -370,6 +374,15 @@ mod tests {
         let x = Float64Array::from((0..count).map(|i| i as f64).collect::<Vec<_>>());
         let t = TimestampMicrosecondArray::from((0..count).map(|i| (i as i64) * 1000).collect::<Vec<_>>());
         RecordBatch::try_from_iter([("x", Arc::new(x) as ArrayRef), ("t", Arc::new(t) as ArrayRef)]).unwrap()
+    }
+
+    #[test]
+    fn a_window_keeps_the_rows_of_its_time() {
+        let inside = |window| keep(&rows(100), "x", "t", window).unwrap().num_rows();
+        assert_eq!(inside((Some(10_000), Some(20_000))), 10, "[start, end)");
+        assert_eq!(inside((Some(90_000), None)), 10);
+        assert_eq!(inside((None, Some(5_000))), 5);
+        assert_eq!(inside((None, None)), 100);
     }
 
     #[test]

@@ -131,6 +131,14 @@ fn data(data: &DataSpec) -> Result<(), PipelineError> {
     if data.last_days == Some(0) {
         return Err(invalid("data.last_days", "must be at least 1"));
     }
+    if data.last_days.is_some() && (data.start.is_some() || data.end.is_some()) {
+        return Err(invalid("data.last_days", "give either the last days or a start and end, not both"));
+    }
+    if let (Some(start), Some(end)) = (data.start, data.end)
+        && start >= end
+    {
+        return Err(invalid("data.end", format!("the window ends ({end}) before it starts ({start})")));
+    }
     Ok(())
 }
 
