@@ -149,6 +149,17 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_pipeline_is_a_valid_spec() {
+        let readme = include_str!("../../../README.md");
+        let start =
+            readme.find("cat > churn.toml <<'TOML'\n").map(|at| at + "cat > churn.toml <<'TOML'\n".len());
+        let text = start.and_then(|start| readme[start..].split_once("\nTOML").map(|(text, _)| text));
+        let spec = spec(text.unwrap_or_else(|| panic!("the README has no churn.toml")));
+        validate::spec(&spec).unwrap_or_else(|error| panic!("{error}"));
+        assert_eq!(spec.triggers.len(), 3);
+    }
+
+    #[test]
     fn an_invalid_spec_is_refused_with_its_field_named() {
         let refused = |text: String| match validate::spec(&spec(&text)) {
             Err(PipelineError::Invalid(message)) => message,
