@@ -864,3 +864,45 @@ async fn an_orchestrator_killed_mid_run_is_taken_up_by_a_new_process() {
     worker.stop().await;
     platform.stop().await;
 }
+
+/// A regression pipeline: the built-in GBDT learns a number, measured with the regression
+/// metrics, and its card shows the residuals.
+#[tokio::test]
+async fn a_regression_pipeline_is_measured_by_its_residuals() {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, &[]).await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    let text = r#"
+        name = "tenure"
+        [data]
+        dataset = "customers"
+        label = "tenure"
+        exclude = ["churned"]
+        [trainer]
+        task = "regression"
+        builtin = "gbdt"
+        params = { num_iterations = 30 }
+        [evaluation]
+        gates = [{ kind = "threshold", metric = "rmse", max = 100.0 }]
+        [registration]
+        model = "tenure"
+    "#;
+    training.apply_pipeline(&spec(text)).await.unwrap();
+    let run = training.start_pipeline_run("tenure", &NewPipelineRun::default()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
+    let metrics: Vec<&str> = run.metrics.keys().map(String::as_str).collect();
+    assert_eq!(metrics, ["mae", "r2", "rmse"]);
+    assert_eq!(
+        run.objective.as_ref().map(|objective| (objective.metric.as_str(), objective.higher_is_better)),
+        Some(("rmse", false))
+    );
+    let card = platform.client(ServiceKind::Registry).model_card("tenure", 1, "markdown").await.unwrap();
+    assert!(
+        card.contains("### Residuals (truth − predicted), quantiles") && card.contains("| rmse |"),
+        "{card}"
+    );
+    worker.stop().await;
+    platform.stop().await;
+}

@@ -163,6 +163,33 @@ fn evaluation_blocks(evaluation: &serde_json::Value, blocks: &mut Vec<Block>) {
                 .collect(),
         ));
     }
+    if let Some(quantiles) = evaluation["residuals"].as_array().filter(|quantiles| !quantiles.is_empty()) {
+        blocks.push(Block::Heading(3, "Residuals (truth − predicted), quantiles".into()));
+        blocks.push(Block::Table(
+            quantiles
+                .iter()
+                .map(|quantile| (number(&quantile["level"]), number(&quantile["value"])))
+                .collect(),
+        ));
+    }
+    if let Some(bins) = evaluation["by_prediction"].as_array().filter(|bins| !bins.is_empty()) {
+        blocks.push(Block::Heading(3, "Predicted against true, by predicted value".into()));
+        blocks.push(Block::Table(
+            bins.iter()
+                .map(|bin| {
+                    (
+                        format!("{}–{}", number(&bin["lower"]), number(&bin["upper"])),
+                        format!(
+                            "mean predicted {}, mean true {} ({} rows)",
+                            number(&bin["mean_predicted"]),
+                            number(&bin["mean_truth"]),
+                            bin["count"]
+                        ),
+                    )
+                })
+                .collect(),
+        ));
+    }
     if let Some(features) = evaluation["importance"].as_array().filter(|features| !features.is_empty()) {
         blocks.push(Block::Heading(
             3,

@@ -106,7 +106,8 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
 const MAX_TAG: usize = 8000;
 
 /// The evaluation as the model card shows it, compact enough for a tag: the holdout metrics,
-/// confusion counts, the calibration curve, the twenty most important features and each slice's
+/// confusion counts and the calibration curve (classification) or the residuals' quantiles and
+/// means by predicted value (regression), the twenty most important features and each slice's
 /// metric per group — the larger parts left out, in that order, until it fits.
 fn card(report: &serde_json::Value, run: &str) -> String {
     let mut card = serde_json::json!({"run": run, "rows": report["rows"], "metrics": report["metrics"]});
@@ -131,7 +132,10 @@ fn card(report: &serde_json::Value, run: &str) -> String {
     }
     card["confusion"] = report["confusion"].clone();
     card["calibration"] = report["calibration"]["bins"].clone();
-    for part in ["calibration", "confusion", "slices", "importance"] {
+    // Regression: the residuals' quantiles and their means by predicted value.
+    card["residuals"] = report["quantiles"].clone();
+    card["by_prediction"] = report["by_prediction"].clone();
+    for part in ["by_prediction", "calibration", "confusion", "residuals", "slices", "importance"] {
         if card.to_string().len() <= MAX_TAG {
             break;
         }
