@@ -6,8 +6,6 @@
 
 #![expect(clippy::unwrap_used, reason = "a failed step fails the test")]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use cairn_drift::{CategoricalReference, Method, NumericReference};
 use serde_json::{Value, json};
@@ -71,21 +69,7 @@ struct NumericCase {
 
 fn scipy(cases: &Value) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scipy_reference.py");
-    let mut child = Command::new(cairn_testkit::python())
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(cases.to_string().as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "scipy_reference.py failed (the test Python needs numpy and scipy):\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    serde_json::from_slice(&cairn_testkit::run_python(script, cases.to_string().as_bytes())).unwrap()
 }
 
 fn close(what: &str, ours: f64, theirs: &Value, tolerance: f64) {

@@ -16,5 +16,5 @@ pub use db::TestDb;
 pub use memory::{cpu_seconds, peak_rss_mb};
 pub use nats::NatsServer;
 pub use process::{ServerProcess, cairn_service, free_port, wait_ready};
-pub use python::{onnxruntime_library, python};
+pub use python::{onnxruntime_library, python, run_python};
 pub use s3::S3Server;

@@ -1,5 +1,6 @@
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 /// The Python interpreter of the test virtualenv (`CAIRN_TEST_PYTHON`, default `.venv/bin/python`
@@ -16,6 +17,28 @@ pub fn python() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs `script` with the test Python, `input` on its standard input, and returns what it printed
+/// (a reference implementation's answers); its failure fails the caller, with its standard error.
+pub fn run_python(script: &str, input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(python())
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("running the test Python: {error}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input).unwrap_or_else(|error| panic!("writing to {script}: {error}"));
+    }
+    let output = child.wait_with_output().unwrap_or_else(|error| panic!("{script}: {error}"));
+    assert!(
+        output.status.success(),
+        "{script} failed (is the test Python's environment complete? infra/local/test makes it):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 /// The ONNX Runtime library inside the test Python's onnxruntime package, so that a Rust test and

@@ -253,7 +253,7 @@ fn class_output(
             continue;
         }
         let Some(labels) = &output.classes else { return Ok(values) };
-        let wanted: Vec<String> = classes.iter().map(label_text).collect();
+        let wanted: Vec<String> = classes.iter().map(frame::text).collect();
         let order: Option<Vec<usize>> = wanted
             .iter()
             .map(|label| (0..labels.len()).find(|&column| labels.label(column) == *label))
@@ -268,13 +268,6 @@ fn class_output(
             .collect());
     }
     Err(format!("the model gives no [rows × {count}] probabilities for the run's {count} classes"))
-}
-
-fn label_text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// The measured metrics and the material behind them (confusion, calibration or residuals).

@@ -75,7 +75,8 @@ pub fn class_labels(classes: &[Value]) -> ClassLabels {
     }
 }
 
-fn text(value: &Value) -> String {
+/// A JSON value as text: a string as itself, anything else as JSON (a class label, a parameter).
+pub fn text(value: &Value) -> String {
     match value {
         Value::String(text) => text.clone(),
         other => other.to_string(),

@@ -48,6 +48,27 @@ impl Services {
     pub async fn read(&self, path: &str) -> Result<bytes::Bytes, StepError> {
         self.store.read(path).await.map_err(|error| StepError::Retry(format!("reading {path}: {error}")))
     }
+
+    /// A model's metrics on `rows` (the run's `data`), measured off the async threads — a large
+    /// holdout takes a while; the inner `Err` says why the model cannot be loaded or score them.
+    pub async fn measure(
+        &self,
+        model: bytes::Bytes,
+        rows: arrow_array::RecordBatch,
+        task: cairn_api::Task,
+        data: &crate::runs::Prepared,
+    ) -> Result<Result<crate::evaluate::Measured, String>, StepError> {
+        let (runtime, data) = (self.runtime.clone(), data.clone());
+        tokio::task::spawn_blocking(move || {
+            let model = cairn_runtime::Model::load(&runtime, &model, &crate::evaluate::session_options())
+                .map_err(|error| format!("the model is not one ONNX Runtime can run: {error}"))?;
+            let predictions = crate::evaluate::predict(&model, &rows, &data.features, task, &data.classes)
+                .map_err(|error| format!("the model cannot score the rows: {error}"))?;
+            crate::evaluate::measure(&rows, &data.label, task, &data.classes, &predictions)
+        })
+        .await
+        .map_err(|error| StepError::Failed(error.to_string()))
+    }
 }
 
 /// How a step ended when it did not complete.

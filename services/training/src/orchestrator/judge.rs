@@ -178,26 +178,6 @@ pub async fn read_rows(services: &Services, path: &str) -> Result<RecordBatch, S
         .map_err(|error| StepError::Failed(error.to_string()))
 }
 
-/// Another model's metrics on the same rows (the version an alias points at).
-async fn measure_other(
-    services: &Services,
-    model: bytes::Bytes,
-    rows: RecordBatch,
-    record: &RunRecord,
-    data: &Prepared,
-) -> Result<Result<Measured, String>, StepError> {
-    let runtime = services.runtime.clone();
-    let (task, data) = (record.spec.trainer.task, data.clone());
-    tokio::task::spawn_blocking(move || {
-        let model =
-            Model::load(&runtime, &model, &evaluate::session_options()).map_err(|error| error.to_string())?;
-        let predictions = evaluate::predict(&model, &rows, &data.features, task, &data.classes)?;
-        evaluate::measure(&rows, &data.label, task, &data.classes, &predictions)
-    })
-    .await
-    .map_err(|error| StepError::Failed(error.to_string()))
-}
-
 async fn judge(
     services: &Services,
     record: &RunRecord,
@@ -295,16 +275,17 @@ async fn judge(
                 ));
             };
             let bytes = services.registry.artifact(&file.path).await?;
-            let theirs = match measure_other(services, bytes, holdout.clone(), record, data).await? {
-                Ok(measured) => measured.metrics.get(metric).copied(),
-                Err(error) => {
-                    return Ok(result(
-                        false,
-                        None,
-                        format!("`{alias}` (v{version}) cannot score the holdout: {error}"),
-                    ));
-                }
-            };
+            let theirs =
+                match services.measure(bytes, holdout.clone(), record.spec.trainer.task, data).await? {
+                    Ok(measured) => measured.metrics.get(metric).copied(),
+                    Err(error) => {
+                        return Ok(result(
+                            false,
+                            None,
+                            format!("`{alias}` (v{version}) cannot score the holdout: {error}"),
+                        ));
+                    }
+                };
             let Some(theirs) = theirs else {
                 return Ok(result(
                     false,

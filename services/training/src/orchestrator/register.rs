@@ -28,11 +28,7 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
     let best = record.run.trials.iter().find(|trial| Some(trial.number) == record.run.best_trial);
     let params: BTreeMap<String, String> = best
         .map(|trial| {
-            trial
-                .params
-                .iter()
-                .map(|(key, value)| (key.clone(), value.to_string().trim_matches('"').to_owned()))
-                .collect()
+            trial.params.iter().map(|(key, value)| (key.clone(), crate::frame::text(value))).collect()
         })
         .unwrap_or_default();
     let metrics: Vec<Metric> =

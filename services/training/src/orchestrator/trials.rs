@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use arrow_array::RecordBatch;
 use cairn_api::{RunState, Trial};
 use cairn_domain::Timestamp;
 use cairn_events::v1::{TrialFinished, TrialRequested};
-use cairn_runtime::Model;
 use sha2::{Digest as _, Sha256};
 
 use super::{Orchestrator, StepError};
@@ -27,6 +27,7 @@ const POLL: Duration = Duration::from_millis(500);
 
 pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError> {
     set_up(orchestrator, id).await?;
+    let mut validation = None;
     loop {
         let reported = orchestrator.reports.notified();
         tokio::pin!(reported);
@@ -45,7 +46,7 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
             .collect();
         if !reports.is_empty() {
             for (number, report) in reports {
-                take_in(orchestrator, &record, number, report).await?;
+                take_in(orchestrator, &record, number, report, &mut validation).await?;
             }
             continue;
         }
@@ -266,11 +267,12 @@ async fn take_in(
     record: &RunRecord,
     number: u32,
     report: Report,
+    validation: &mut Option<RecordBatch>,
 ) -> Result<(), StepError> {
     let services = &orchestrator.services;
     let Some(trial) = record.run.trials.iter().find(|trial| trial.number == number) else { return Ok(()) };
     let outcome = if report.succeeded {
-        score(orchestrator, record, &report).await?
+        score(orchestrator, record, &report, validation).await?
     } else {
         Err(report.error.clone())
     };
@@ -290,7 +292,8 @@ async fn take_in(
         }));
     }
     if let Some(run) = &trial.tracking_run_id {
-        let params = trial.params.iter().map(|(key, value)| (key.clone(), text(value))).collect();
+        let params =
+            trial.params.iter().map(|(key, value)| (key.clone(), crate::frame::text(value))).collect();
         tracking::log(&services.registry, run, &params, &metrics, &tags).await?;
         tracking::finish(&services.registry, run, if outcome.is_ok() { "FINISHED" } else { "FAILED" })
             .await?;
@@ -327,39 +330,35 @@ async fn take_in(
     Ok(())
 }
 
-/// The metrics of the trial's model on the validation rows, or why the model is no good.
+/// The metrics of the trial's model on the validation rows (read once per step, kept in `rows`),
+/// or why the model is no good.
 async fn score(
     orchestrator: &Orchestrator,
     record: &RunRecord,
     report: &Report,
+    rows: &mut Option<RecordBatch>,
 ) -> Result<Result<BTreeMap<String, f64>, String>, StepError> {
     let services = &orchestrator.services;
-    let Some(data) = record.data.clone() else {
+    let Some(data) = &record.data else {
         return Err(StepError::Failed("the run's data is not prepared".into()));
     };
     let bytes = services.read(&report.model_path).await?;
     if cairn_storage::hex(&Sha256::digest(&bytes)) != report.model_sha256 {
         return Ok(Err("the model file does not have the hash the worker reported".into()));
     }
-    let rows_path = if record.run.rows.is_some_and(|rows| rows.validation > 0) {
-        &data.validation
-    } else {
-        &data.holdout
+    let validation = match rows {
+        Some(validation) => validation.clone(),
+        None => {
+            let path = if record.run.rows.is_some_and(|rows| rows.validation > 0) {
+                &data.validation
+            } else {
+                &data.holdout
+            };
+            rows.insert(super::judge::read_rows(services, path).await?).clone()
+        }
     };
-    let rows = super::judge::read_rows(services, rows_path).await?;
-    let runtime = services.runtime.clone();
-    let task = record.spec.trainer.task;
-    let scored = tokio::task::spawn_blocking(move || {
-        let model = Model::load(&runtime, &bytes, &evaluate::session_options())
-            .map_err(|error| format!("the model is not one ONNX Runtime can run: {error}"))?;
-        let predictions = evaluate::predict(&model, &rows, &data.features, task, &data.classes)
-            .map_err(|error| format!("the model cannot score the rows: {error}"))?;
-        evaluate::measure(&rows, &data.label, task, &data.classes, &predictions)
-            .map(|measured| measured.metrics)
-    })
-    .await
-    .map_err(|error| StepError::Failed(error.to_string()))?;
-    Ok(scored)
+    let measured = services.measure(bytes, validation, record.spec.trainer.task, data).await?;
+    Ok(measured.map(|measured| measured.metrics))
 }
 
 /// The metric trials are compared by.
@@ -542,11 +541,4 @@ fn history(json: &str) -> Vec<Metric> {
             })
         })
         .collect()
-}
-
-fn text(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::String(text) => text.clone(),
-        other => other.to_string(),
-    }
 }
