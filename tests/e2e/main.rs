@@ -11,6 +11,7 @@ mod exactly_once;
 mod features;
 mod imports;
 mod migrations;
+mod monitor;
 mod online;
 mod readiness;
 mod serving;

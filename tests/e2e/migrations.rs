@@ -16,6 +16,9 @@ async fn sqlite_and_postgres_migrations_agree() {
         (ServiceKind::Ingestion, cairn_ingestion::MIGRATIONS),
         (ServiceKind::FeatureStore, cairn_feature_store::MIGRATIONS),
         (ServiceKind::Registry, cairn_registry::MIGRATIONS),
+        (ServiceKind::Training, cairn_training::MIGRATIONS),
+        (ServiceKind::Serving, cairn_serving::MIGRATIONS),
+        (ServiceKind::Monitor, cairn_monitor::MIGRATIONS),
     ];
     let mut disagreements = Vec::new();
     for (kind, migrations) in services {

@@ -66,7 +66,7 @@ pub(crate) fn spec(text: &str) -> PipelineSpec {
     toml::from_str(text).unwrap_or_else(|error| panic!("{error}"))
 }
 
-const CHURN: &str = r#"
+pub(crate) const CHURN: &str = r#"
     name = "churn"
     [data]
     dataset = "customers"
@@ -349,7 +349,7 @@ fn external(name: &str, params: &str, extra: &str) -> PipelineSpec {
     ))
 }
 
-async fn with_customers(platform: &Platform) {
+pub(crate) async fn with_customers(platform: &Platform) {
     let ingestion = platform.client(ServiceKind::Ingestion);
     ingestion.create_dataset(&customers()).await.unwrap();
     ingestion.ingest("customers", "text/csv", customers_csv(1500)).await.unwrap();
@@ -701,6 +701,7 @@ async fn new_data_and_drift_start_runs_once_each() {
         threshold: 0.1,
         window_start_unix_micros: cairn_domain::Timestamp::now().as_micros() - 60_000_000,
         window_end_unix_micros: cairn_domain::Timestamp::now().as_micros(),
+        ..Default::default()
     };
     bus.publish(&drift).await.unwrap();
     let started = crate::eventually("a run started by drift", || async {

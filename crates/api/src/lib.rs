@@ -22,7 +22,9 @@ pub use features::{
     FeatureView, FeatureViewDef, Materialization, MaterializationState, MaterializeRequest, Plan,
     PlannedChange, Projection, TrainingData, TrainingDataRequest,
 };
-pub use monitor::{ColumnDrift, DriftReport, DriftRequest, VersionRef};
+pub use monitor::{
+    ColumnDrift, DriftReport, DriftRequest, EndpointMonitor, MonitorWindow, OpenWindow, Unjudged, VersionRef,
+};
 pub use online::{EventTime, FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub use operations::{Health, Readiness};
 pub use registry::{

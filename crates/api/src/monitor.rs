@@ -1,7 +1,8 @@
 //! The monitor service's API: drift between two dataset versions (`POST /v1/drift`, `cairn drift
-//! A B`), as data teams check new data before training on it.
+//! A B`), as data teams check new data before training on it; the windows of the prediction log
+//! (`/v1/monitor/endpoints/…`).
 
-use cairn_domain::Name;
+use cairn_domain::{Name, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/drift`: is `current` distributed as `reference` is, column by column?
@@ -57,4 +58,68 @@ pub struct ColumnDrift {
     /// Rows without a value (or not finite), on each side: not compared.
     pub reference_missing: u64,
     pub current_missing: u64,
+}
+
+/// A closed window of one endpoint's model version on the prediction log, judged against the
+/// reference built from the version's training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MonitorWindow {
+    /// `endpoint:model@version#number`.
+    pub id: String,
+    pub endpoint: String,
+    pub model: String,
+    pub version: i64,
+    /// 1, 2, … per endpoint and model version.
+    pub number: i64,
+    /// The first and the last prediction's answer time.
+    #[schema(value_type = String)]
+    pub started_at: Timestamp,
+    #[schema(value_type = String)]
+    pub ended_at: Timestamp,
+    /// Rows predicted (a request of many rows counts each).
+    pub predictions: u64,
+    pub requests: u64,
+    pub mean_latency_micros: f64,
+    /// `dataset@version` the reference was built from; absent when the version has none.
+    pub reference: Option<String>,
+    /// Each judged feature: `reference_*` describe the training data, `current_*` the window.
+    pub features: Vec<ColumnDrift>,
+    /// Features not judged in this window, and why (no reference, no values).
+    pub unjudged: Vec<Unjudged>,
+    pub drifted_features: usize,
+    pub share: f64,
+    pub share_threshold: f64,
+    pub dataset_drift: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Unjudged {
+    pub feature: String,
+    pub reason: String,
+}
+
+/// The window a model version of an endpoint is filling now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OpenWindow {
+    pub endpoint: String,
+    pub model: String,
+    pub version: i64,
+    pub number: i64,
+    #[schema(value_type = Option<String>)]
+    pub started_at: Option<Timestamp>,
+    pub predictions: u64,
+    /// `dataset@version` the reference was built from.
+    pub reference: Option<String>,
+    /// Why some features (or all) have no reference.
+    pub note: Option<String>,
+    /// The features watched.
+    pub features: Vec<String>,
+}
+
+/// What the monitor sees of an endpoint: the windows filling now, the latest closed ones.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct EndpointMonitor {
+    pub endpoint: String,
+    pub open: Vec<OpenWindow>,
+    pub windows: Vec<MonitorWindow>,
 }

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use cairn_api::{
     AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, BatchPage, Dataset, DatasetVersion, Decision,
-    Definitions, Endpoint, EndpointSpec, Entity, ErrorBody, FeatureService, FeatureView, Health,
-    Materialization, MaterializeRequest, Model, ModelVersion, NewAliasRequest, NewDataset, NewImport,
+    Definitions, Endpoint, EndpointMonitor, EndpointSpec, Entity, ErrorBody, FeatureService, FeatureView,
+    Health, Materialization, MaterializeRequest, Model, ModelVersion, NewAliasRequest, NewDataset, NewImport,
     NewPipelineRun, OnlineRequest, OnlineResponse, Pipeline, PipelinePlan, PipelineRun, PipelineSpec, Plan,
     Readiness, Run, RunPage, ScoringJob, ScoringRequest, SourceDataset, TrainedModel, TrainingData,
     TrainingDataRequest, VersionPage,
@@ -456,6 +456,12 @@ impl Client {
         let url = self.url(&format!("/v1/endpoints/{}", segment(name)));
         let response = self.send(self.http.delete(url)).await?;
         if response.status().is_success() { Ok(()) } else { Err(failure(response).await) }
+    }
+
+    /// What the monitor sees of an endpoint's prediction log: open windows and the latest
+    /// `limit` closed ones.
+    pub async fn endpoint_monitor(&self, endpoint: &str, limit: i64) -> Result<EndpointMonitor, ClientError> {
+        self.get(&format!("/v1/monitor/endpoints/{}?limit={limit}", segment(endpoint))).await
     }
 
     /// Starts a batch scoring job on the serving service.

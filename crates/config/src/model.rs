@@ -22,6 +22,7 @@ pub struct CairnConfig {
     pub registry: RegistryConfig,
     pub runtime: ModelRuntimeConfig,
     pub serving: ServingConfig,
+    pub monitor: MonitorConfig,
     pub services: ServicesConfig,
     pub up: UpConfig,
 }
@@ -217,6 +218,46 @@ pub struct ServingConfig {
     pub registry_token: Secret,
     /// The most rows one request may carry.
     pub max_rows: usize,
+}
+
+/// The monitor: how the prediction log is cut into windows and each window judged for drift.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorConfig {
+    /// A window of one endpoint's model version closes after this many predictions ...
+    pub window_predictions: u64,
+    /// ... or this many seconds after its first prediction, once it holds at least
+    /// `min_window_predictions` (fewer wait for more).
+    pub window_secs: u64,
+    pub min_window_predictions: u64,
+    /// A window's dataset drifts when at least this share (0–1] of its features drift.
+    pub drift_share: f64,
+    /// Per endpoint: other windows, share, and per feature the method and threshold.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, EndpointMonitoring>,
+}
+
+/// One endpoint's monitoring where it differs from `[monitor]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointMonitoring {
+    pub window_predictions: Option<u64>,
+    pub window_secs: Option<u64>,
+    pub drift_share: Option<f64>,
+    #[serde(default)]
+    pub features: BTreeMap<String, FeatureMonitoring>,
+}
+
+/// One feature's drift test where it differs from Evidently's default for its type and size.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureMonitoring {
+    /// `psi`, `wasserstein`, `jensen_shannon`, `chi_square`, `ks` or `z`.
+    pub method: Option<String>,
+    pub threshold: Option<f64>,
+    /// Not judged (still counted).
+    #[serde(default)]
+    pub ignore: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -59,6 +59,24 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
     if config.serving.max_rows == 0 {
         problem("serving.max_rows", "must be at least 1".into());
     }
+    let monitor = &config.monitor;
+    if monitor.window_predictions == 0 || monitor.min_window_predictions == 0 || monitor.window_secs == 0 {
+        problem(
+            "monitor",
+            "window_predictions, min_window_predictions and window_secs must be at least 1".into(),
+        );
+    }
+    let shares = std::iter::once(("monitor.drift_share".to_owned(), Some(monitor.drift_share))).chain(
+        monitor
+            .endpoints
+            .iter()
+            .map(|(name, endpoint)| (format!("monitor.endpoints.{name}.drift_share"), endpoint.drift_share)),
+    );
+    for (key, share) in shares {
+        if let Some(share) = share.filter(|share| !(*share > 0.0 && *share <= 1.0)) {
+            problem(&key, format!("{share} is not in (0, 1]"));
+        }
+    }
     for kind in ServiceKind::ALL {
         let url = &config.services.get(kind).url;
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {

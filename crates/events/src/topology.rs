@@ -93,7 +93,7 @@ pub const STREAMS: &[StreamSpec] = &[
         work_queue: false,
     },
     StreamSpec {
-        name: "CAIRN_PREDICTIONS",
+        name: PREDICTIONS_STREAM,
         description: "Prediction logs for monitoring, and batch predictions written",
         subjects: &["cairn.predictions.>"],
         max_age: Some(Duration::from_secs(7 * 24 * 60 * 60)),
@@ -239,6 +239,9 @@ pub const CONSUMERS: &[ConsumerSpec] = &[
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.
 pub const INGEST_STREAM: &str = "CAIRN_INGEST";
+/// The prediction log (and batch scoring's files); the monitor reads it in order from a
+/// position it stores.
+pub const PREDICTIONS_STREAM: &str = "CAIRN_PREDICTIONS";
 const INGEST_PREFIX: &str = "cairn.ingest.";
 
 /// The subject streamed records of `dataset` are published on.

@@ -5,68 +5,25 @@
 //! do. One column is in memory at a time. Transport-neutral: the handler passes a
 //! [`DriftRequest`].
 
-use arrow_array::Array as _;
-use arrow_array::cast::AsArray as _;
-use arrow_array::types::Float64Type;
-use arrow_cast::cast;
-use arrow_schema::DataType;
 use cairn_api::{ColumnDrift, DatasetVersion, DriftReport, DriftRequest, VersionRef};
-use cairn_client::{Client, ClientError};
-use cairn_domain::ColumnType;
-use cairn_drift::{CategoricalReference, DriftOptions, NumericReference, Verdict};
-use cairn_storage::OfflineStore;
-use futures::TryStreamExt as _;
+use cairn_drift::{DriftOptions, Kind, Verdict};
 
-#[derive(Debug, thiserror::Error)]
-pub enum DriftError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-impl From<ClientError> for DriftError {
-    fn from(error: ClientError) -> Self {
-        match &error {
-            ClientError::Api { status: 404, .. } => DriftError::NotFound(error.to_string()),
-            _ => DriftError::Unavailable(error.to_string()),
-        }
-    }
-}
+use crate::columns::{Columns, kind, kind_name};
+use crate::error::MonitorError;
 
 pub struct BatchDrift {
-    ingestion: Client,
-    store: OfflineStore,
-}
-
-/// How a column is compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Numeric,
-    Categorical,
-}
-
-fn kind(column_type: &ColumnType) -> Option<Kind> {
-    match column_type {
-        ColumnType::Int32 | ColumnType::Int64 | ColumnType::Float32 | ColumnType::Float64 => {
-            Some(Kind::Numeric)
-        }
-        ColumnType::Bool | ColumnType::String | ColumnType::Categorical { .. } => Some(Kind::Categorical),
-        ColumnType::Timestamp => None,
-    }
+    columns: std::sync::Arc<Columns>,
 }
 
 impl BatchDrift {
-    pub fn new(ingestion: Client, store: OfflineStore) -> Self {
-        Self { ingestion, store }
+    pub fn new(columns: std::sync::Arc<Columns>) -> Self {
+        Self { columns }
     }
 
-    pub async fn compare(&self, request: DriftRequest) -> Result<DriftReport, DriftError> {
+    pub async fn compare(&self, request: DriftRequest) -> Result<DriftReport, MonitorError> {
         let share = request.drift_share.unwrap_or(cairn_drift::DEFAULT_DRIFT_SHARE);
         if !(share > 0.0 && share <= 1.0) {
-            return Err(DriftError::Invalid(format!("drift_share must lie in (0, 1], got {share}")));
+            return Err(MonitorError::Invalid(format!("drift_share must lie in (0, 1], got {share}")));
         }
         let reference = self.version(&request.reference).await?;
         let current = self.version(&request.current).await?;
@@ -79,7 +36,7 @@ impl BatchDrift {
             compared.push(drift);
         }
         let dataset = cairn_drift::dataset_drift(&verdicts, share)
-            .map_err(|error| DriftError::Invalid(error.to_string()))?;
+            .map_err(|error| MonitorError::Invalid(error.to_string()))?;
         Ok(DriftReport {
             reference: format!("{}@{}", reference.dataset, reference.version),
             current: format!("{}@{}", current.dataset, current.version),
@@ -91,13 +48,8 @@ impl BatchDrift {
         })
     }
 
-    /// The version with its manifest.
-    async fn version(&self, wanted: &VersionRef) -> Result<DatasetVersion, DriftError> {
-        let dataset = wanted.dataset.as_str();
-        Ok(match wanted.version {
-            Some(version) => self.ingestion.version(dataset, version).await?,
-            None => self.ingestion.latest_version(dataset).await?,
-        })
+    async fn version(&self, wanted: &VersionRef) -> Result<DatasetVersion, MonitorError> {
+        self.columns.version(wanted.dataset.as_str(), wanted.version).await
     }
 
     async fn column(
@@ -106,95 +58,48 @@ impl BatchDrift {
         current: &DatasetVersion,
         name: &str,
         kind: Kind,
-    ) -> Result<(Verdict, ColumnDrift), DriftError> {
-        let failed =
-            |error: cairn_drift::DriftError| DriftError::Invalid(format!("column `{name}`: {error}"));
-        let options = DriftOptions::default();
-        let (verdict, counts) = match kind {
+    ) -> Result<(Verdict, ColumnDrift), MonitorError> {
+        let built = self.columns.reference(reference, name, kind).await?;
+        let mut window = built.window();
+        match kind {
             Kind::Numeric => {
-                let built =
-                    NumericReference::from_values(&self.numbers(reference, name).await?).map_err(failed)?;
-                let mut window = built.window();
-                window.add_many(&self.numbers(current, name).await?);
-                let verdict = built.verdict(&window, &options).map_err(failed)?;
-                (verdict, [built.count(), window.count(), built.missing(), window.missing()])
+                for value in self.columns.numbers(current, name).await? {
+                    window.add_number(value);
+                }
             }
             Kind::Categorical => {
-                let values = self.texts(reference, name).await?;
-                let built =
-                    CategoricalReference::from_values(values.iter().map(Option::as_deref)).map_err(failed)?;
-                let mut window = built.window();
-                window.add_many(self.texts(current, name).await?.iter().map(Option::as_deref));
-                let verdict = built.verdict(&window, &options).map_err(failed)?;
-                (verdict, [built.count(), window.count(), built.missing(), window.missing()])
-            }
-        };
-        let [reference_rows, current_rows, reference_missing, current_missing] = counts;
-        let method =
-            serde_json::to_value(verdict.method).ok().and_then(|value| value.as_str().map(str::to_owned));
-        Ok((
-            verdict,
-            ColumnDrift {
-                column: name.to_owned(),
-                kind: if kind == Kind::Numeric { "numeric" } else { "categorical" }.into(),
-                method: method.unwrap_or_default(),
-                value: verdict.value,
-                threshold: verdict.threshold,
-                drifted: verdict.drifted,
-                reference_rows,
-                current_rows,
-                reference_missing,
-                current_missing,
-            },
-        ))
-    }
-
-    /// A column of every file of the version, read alone (Parquet projection), as `to`.
-    async fn read(
-        &self,
-        version: &DatasetVersion,
-        name: &str,
-        to: &DataType,
-    ) -> Result<Vec<arrow_array::ArrayRef>, DriftError> {
-        let mut columns = Vec::new();
-        let unavailable = |error: cairn_storage::StorageError| DriftError::Unavailable(error.to_string());
-        for file in &version.files {
-            let parquet = self.store.parquet_file(&file.path).await.map_err(unavailable)?;
-            let groups = parquet.row_groups();
-            let mut batches = self.store.stream_columns(&parquet, &[name], 0..groups).map_err(unavailable)?;
-            while let Some(batch) = batches.try_next().await.map_err(unavailable)? {
-                match batch.column_by_name(name) {
-                    Some(column) => columns
-                        .push(cast(column, to).map_err(|error| DriftError::Invalid(error.to_string()))?),
-                    // A file written before the column was added: its rows have no value.
-                    None => columns.push(arrow_array::new_null_array(to, batch.num_rows())),
+                for value in self.columns.texts(current, name).await? {
+                    window.add_text(value.as_deref());
                 }
             }
         }
-        Ok(columns)
+        let verdict = built
+            .verdict(&window, &DriftOptions::default())
+            .map_err(|error| MonitorError::Invalid(format!("column `{name}`: {error}")))?;
+        Ok((verdict, column_drift(name, &built, &window, &verdict)))
     }
+}
 
-    async fn numbers(&self, version: &DatasetVersion, name: &str) -> Result<Vec<f64>, DriftError> {
-        let columns = self.read(version, name, &DataType::Float64).await?;
-        Ok(columns
-            .iter()
-            .flat_map(|column| {
-                let values = column.as_primitive::<Float64Type>();
-                (0..values.len())
-                    .map(move |row| if values.is_valid(row) { values.value(row) } else { f64::NAN })
-            })
-            .collect())
-    }
-
-    async fn texts(&self, version: &DatasetVersion, name: &str) -> Result<Vec<Option<String>>, DriftError> {
-        let columns = self.read(version, name, &DataType::Utf8).await?;
-        Ok(columns
-            .iter()
-            .flat_map(|column| {
-                let values = column.as_string::<i32>();
-                (0..values.len()).map(move |row| values.is_valid(row).then(|| values.value(row).to_owned()))
-            })
-            .collect())
+/// A column's verdict as the API shows it.
+pub fn column_drift(
+    name: &str,
+    reference: &cairn_drift::Reference,
+    window: &cairn_drift::Window,
+    verdict: &Verdict,
+) -> ColumnDrift {
+    let method =
+        serde_json::to_value(verdict.method).ok().and_then(|value| value.as_str().map(str::to_owned));
+    ColumnDrift {
+        column: name.to_owned(),
+        kind: kind_name(reference.kind()).into(),
+        method: method.unwrap_or_default(),
+        value: verdict.value,
+        threshold: verdict.threshold,
+        drifted: verdict.drifted,
+        reference_rows: reference.count(),
+        current_rows: window.count(),
+        reference_missing: reference.missing(),
+        current_missing: window.missing(),
     }
 }
 
@@ -204,7 +109,7 @@ fn columns(
     reference: &DatasetVersion,
     current: &DatasetVersion,
     named: &[String],
-) -> Result<Vec<(String, Kind)>, DriftError> {
+) -> Result<Vec<(String, Kind)>, MonitorError> {
     let in_current = |name: &str| current.schema.columns.iter().any(|column| column.name.as_str() == name);
     if named.is_empty() {
         return Ok(reference
@@ -222,16 +127,16 @@ fn columns(
         .map(|name| {
             let column = reference.schema.columns.iter().find(|column| column.name.as_str() == name);
             match column {
-                None => Err(DriftError::Invalid(format!(
+                None => Err(MonitorError::Invalid(format!(
                     "columns: the reference {}@{} has no column `{name}`",
                     reference.dataset, reference.version
                 ))),
-                Some(_) if !in_current(name) => Err(DriftError::Invalid(format!(
+                Some(_) if !in_current(name) => Err(MonitorError::Invalid(format!(
                     "columns: the current {}@{} has no column `{name}`",
                     current.dataset, current.version
                 ))),
                 Some(column) => kind(&column.column_type).map(|kind| (name.clone(), kind)).ok_or_else(|| {
-                    DriftError::Invalid(format!(
+                    MonitorError::Invalid(format!(
                         "columns: `{name}` is a timestamp, which drift does not compare"
                     ))
                 }),

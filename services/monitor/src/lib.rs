@@ -2,30 +2,102 @@
 
 mod api;
 mod batch;
+mod columns;
+mod error;
+mod metrics;
+mod policy;
+mod reference;
+mod store;
+mod watch;
+mod window;
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use cairn_bus::{BatchLimits, HandlerError};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
-use cairn_domain::ServiceKind;
+use cairn_db::Migrations;
+use cairn_domain::{ServiceKind, Timestamp};
+use cairn_events::Event as _;
+use cairn_events::topology::PREDICTIONS_STREAM;
+use cairn_events::v1::PredictionLogBatch;
 use cairn_service::{RunningService, StartError};
+use diesel_migrations::embed_migrations;
+
+pub const MIGRATIONS: Migrations = Migrations {
+    name: "cairn-monitor",
+    sqlite: &embed_migrations!("migrations/sqlite"),
+    postgres: &embed_migrations!("migrations/postgres"),
+};
+
+/// How often open windows are looked at for having lasted their period.
+const EXPIRY_TICK: Duration = Duration::from_secs(5);
 
 /// What the handlers share.
 pub(crate) struct State {
     pub(crate) batch: batch::BatchDrift,
+    pub(crate) watch: Arc<watch::Watch>,
 }
 
 /// Starts the monitor service; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
+    let policy = policy::Policy::new(&config.monitor).map_err(StartError::Other)?;
     let ingestion = Client::new(config.services.ingestion.base_url());
-    let context = cairn_service::start(ServiceKind::Monitor, config, &[]).await?;
+    let mut registry = Client::new(config.services.registry.base_url());
+    if let Some(token) = config.serving.registry_token.expose() {
+        registry = registry.with_credentials("cairn-monitor", token);
+    }
+    let context = cairn_service::start(ServiceKind::Monitor, config, &[MIGRATIONS]).await?;
     let store = cairn_storage::OfflineStore::from_config(&context.config)
         .map_err(|error| StartError::Other(format!("the offline store: {error}")))?;
-    let state = actix_web::web::Data::new(State { batch: batch::BatchDrift::new(ingestion, store) });
+    let columns = Arc::new(columns::Columns::new(ingestion, store));
+    let metrics = metrics::MonitorMetrics::register(context.metrics.registry());
+    let (watch, next) = watch::Watch::load(
+        context.db.clone(),
+        context.outbox.clone(),
+        registry,
+        Arc::clone(&columns),
+        policy,
+        metrics,
+    )
+    .await
+    .map_err(|error| StartError::Other(format!("the monitor's state: {error}")))?;
+    let watch = Arc::new(watch);
+    let limits = BatchLimits { max_weight: 64, max_wait: Duration::from_millis(100), weight: None };
+    let reader = context.bus.read_from(
+        PREDICTIONS_STREAM,
+        PredictionLogBatch::SUBJECT.to_owned(),
+        next,
+        limits,
+        context.shutdown.clone(),
+        {
+            let watch = Arc::clone(&watch);
+            move |deliveries| {
+                let watch = Arc::clone(&watch);
+                async move {
+                    let last = deliveries.iter().map(|delivery| delivery.stream_sequence).max().unwrap_or(0);
+                    let payloads = deliveries.into_iter().map(|delivery| delivery.payload).collect();
+                    // Every failure is retried: a skipped batch would be predictions never counted.
+                    watch.read(payloads, last).await.map_err(HandlerError::retry)
+                }
+            }
+        },
+    );
+    cairn_service::every("window expiry", EXPIRY_TICK, context.shutdown.clone(), {
+        let watch = Arc::clone(&watch);
+        move || {
+            let watch = Arc::clone(&watch);
+            async move { watch.expire(Timestamp::now().as_micros()).await }
+        }
+    });
+    let state = actix_web::web::Data::new(State { batch: batch::BatchDrift::new(columns), watch });
     context.serve(
         api::openapi(),
         move |cfg| {
             cfg.app_data(state.clone());
             api::configure(cfg);
         },
-        Vec::new(),
+        vec![reader],
     )
 }

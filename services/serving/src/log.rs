@@ -42,6 +42,8 @@ pub struct Logged {
     pub latency_micros: i64,
     /// Answered by the shadow version, for comparison only.
     pub shadow: bool,
+    /// When it was answered, µs since the epoch.
+    pub answered_at: i64,
 }
 
 impl Logged {
@@ -62,6 +64,7 @@ impl Logged {
             outputs: inference.outputs,
             latency_micros: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
             shadow,
+            answered_at: cairn_domain::Timestamp::now().as_micros(),
         }
     }
 }
@@ -158,6 +161,7 @@ fn prediction(logged: Logged) -> v1::PredictionLogged {
         outputs_json: tensors_json(outputs),
         latency_micros: logged.latency_micros,
         shadow: logged.shadow,
+        answered_at_unix_micros: logged.answered_at,
     }
 }
 

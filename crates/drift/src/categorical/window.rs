@@ -1,5 +1,7 @@
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
+
 use crate::DriftError;
 
 /// Distinct categories unseen in the reference that a window names one by one; more are
@@ -9,7 +11,8 @@ pub const UNSEEN_CAP: usize = 256;
 
 /// The current values of one categorical feature: counts per reference category, up to
 /// [`UNSEEN_CAP`] unseen ones, and one overflow count — bounded whatever the rows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Stored", into = "Stored")]
 pub struct CategoricalWindow {
     pub(crate) categories: Vec<String>,
     index: HashMap<String, usize>,
@@ -18,6 +21,42 @@ pub struct CategoricalWindow {
     pub(crate) other_unseen: u64,
     pub(crate) count: u64,
     pub(crate) missing: u64,
+}
+
+/// A window as stored: without the index, which is rebuilt from the categories.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    categories: Vec<String>,
+    counts: Vec<u64>,
+    unseen: BTreeMap<String, u64>,
+    other_unseen: u64,
+    count: u64,
+    missing: u64,
+}
+
+impl From<Stored> for CategoricalWindow {
+    fn from(stored: Stored) -> Self {
+        let mut window = CategoricalWindow::new(stored.categories);
+        window.counts = stored.counts;
+        window.unseen = stored.unseen;
+        window.other_unseen = stored.other_unseen;
+        window.count = stored.count;
+        window.missing = stored.missing;
+        window
+    }
+}
+
+impl From<CategoricalWindow> for Stored {
+    fn from(window: CategoricalWindow) -> Self {
+        Stored {
+            categories: window.categories,
+            counts: window.counts,
+            unseen: window.unseen,
+            other_unseen: window.other_unseen,
+            count: window.count,
+            missing: window.missing,
+        }
+    }
 }
 
 impl CategoricalWindow {

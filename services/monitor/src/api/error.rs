@@ -2,14 +2,14 @@
 
 use cairn_http::ApiError;
 
-use crate::batch::DriftError;
+use crate::error::MonitorError;
 
-impl From<DriftError> for ApiError {
-    fn from(error: DriftError) -> Self {
+impl From<MonitorError> for ApiError {
+    fn from(error: MonitorError) -> Self {
         match error {
-            DriftError::NotFound(message) => ApiError::not_found(message),
-            DriftError::Invalid(message) => ApiError::invalid(message),
-            DriftError::Unavailable(message) => ApiError::unavailable(message),
+            MonitorError::NotFound(message) => ApiError::not_found(message),
+            MonitorError::Invalid(message) => ApiError::invalid(message),
+            MonitorError::Unavailable(message) => ApiError::unavailable(message),
         }
     }
 }

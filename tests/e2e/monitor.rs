@@ -1,0 +1,168 @@
+//! The prediction log watched: each endpoint's model version cut into windows and judged against
+//! its training data, drift found, announced and answered by retraining, and a restart of the
+//! monitor mid-window counting no prediction twice and missing none.
+
+use cairn_api::{EndpointMonitor, EndpointSpec, NewPipelineRun, RunState};
+use cairn_client::Client;
+use cairn_domain::ServiceKind;
+use serde_json::{Value, json};
+
+use crate::Platform;
+use crate::training::{CHURN, customers_csv, finished, spec, with_customers};
+
+const SERVICES: [ServiceKind; 6] = [
+    ServiceKind::Ingestion,
+    ServiceKind::FeatureStore,
+    ServiceKind::Registry,
+    ServiceKind::Training,
+    ServiceKind::Serving,
+    ServiceKind::Monitor,
+];
+
+/// Customers as records the model takes, drawn as the training data was; `shift` moves tenure
+/// and spend (a month later, a new market).
+fn records(rows: u64, shift: f64) -> Vec<Value> {
+    customers_csv(rows)
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let fields: Vec<&str> = line.split(',').collect();
+            let number = |text: &str| text.parse::<f64>().ok();
+            json!({
+                "tenure": number(fields[2]).map(|tenure| tenure + shift),
+                "spend": number(fields[3]).map(|spend| spend + 3.0 * shift),
+                "visits": fields[4].parse::<i64>().unwrap(),
+            })
+        })
+        .collect()
+}
+
+/// Sends `records` twenty to a request.
+async fn predict(serving: &Client, records: &[Value]) {
+    for chunk in records.chunks(20) {
+        let _: Value =
+            serving.post("/v1/endpoints/churn/predict", &json!({ "records": chunk })).await.unwrap();
+    }
+}
+
+async fn seen(monitor: &Client, what: &str, check: impl Fn(&EndpointMonitor) -> bool) -> EndpointMonitor {
+    crate::eventually(what, || async {
+        monitor.endpoint_monitor("churn", 100).await.ok().filter(|seen| check(seen))
+    })
+    .await
+}
+
+#[tokio::test]
+async fn drift_on_the_prediction_log_is_found_announced_and_retrained_on() {
+    let mut platform = Platform::start_with(
+        crate::Store::Sqlite,
+        &SERVICES,
+        &[
+            ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "400"),
+            // These customers' visits sit 0.12 from the training data's by Wasserstein (scipy
+            // agrees) in every window: this endpoint holds visits to a looser threshold.
+            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEATURES__VISITS__THRESHOLD", "0.2"),
+        ],
+    )
+    .await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    let text = CHURN.replace("trials = 3", "trials = 1") + "\n    [[triggers]]\n    kind = \"drift\"\n";
+    training.apply_pipeline(&spec(&text)).await.unwrap();
+    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
+    assert_eq!(finished(&training, &run.id).await.state, RunState::Succeeded);
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
+    crate::eventually("the endpoint to serve", || async {
+        serving
+            .post::<_, Value>("/v1/endpoints/churn/predict", &json!({"records": records(1, 0.0)}))
+            .await
+            .ok()
+    })
+    .await;
+
+    // Traffic like the training data: a window of 400 rows (the one above and 399 more), judged
+    // against customers@1, no drift.
+    let monitor = platform.client(ServiceKind::Monitor);
+    predict(&serving, &records(399, 0.0)).await;
+    let first = seen(&monitor, "the first window", |seen| !seen.windows.is_empty()).await;
+    let window = &first.windows[0];
+    assert_eq!((window.number, window.predictions, window.requests), (1, 400, 21), "{window:#?}");
+    assert_eq!(window.reference.as_deref(), Some("customers@1"));
+    let judged: Vec<&str> = window.features.iter().map(|feature| feature.column.as_str()).collect();
+    assert_eq!(judged, ["tenure", "spend", "visits"], "{window:#?}");
+    assert!(window.features.iter().all(|feature| feature.reference_rows > 1000), "{window:#?}");
+    assert!(!window.dataset_drift, "the same distribution does not drift: {window:#?}");
+    assert!(window.features.iter().all(|feature| !feature.drifted), "{window:#?}");
+    let visits = &window.features[2];
+    assert_eq!((visits.method.as_str(), visits.threshold), ("wasserstein", 0.2));
+    // scipy.stats.wasserstein_distance(reference, window) / numpy.std(reference) on the same rows.
+    assert!((visits.value - 0.123_734_508_949_944).abs() < 1e-9, "{visits:#?}");
+    assert_eq!(first.open[0].number, 2);
+
+    // The monitor restarted mid-window: the 300 rows it had counted are neither lost nor
+    // counted again; the window closes at exactly 400.
+    predict(&serving, &records(300, 0.0)).await;
+    seen(&monitor, "300 rows in the open window", |seen| {
+        seen.open.first().is_some_and(|open| open.predictions == 300)
+    })
+    .await;
+    platform.restart(ServiceKind::Monitor).await;
+    let monitor = platform.client(ServiceKind::Monitor);
+    predict(&serving, &records(100, 0.0)).await;
+    let second = seen(&monitor, "the second window", |seen| seen.windows.len() == 2).await;
+    assert_eq!((second.windows[0].number, second.windows[0].predictions), (2, 400), "{second:#?}");
+    assert_eq!(second.open[0].predictions, 0);
+
+    // Shifted traffic: tenure and spend drift, the window drifts, the event names them, and
+    // the pipeline's drift trigger retrains.
+    predict(&serving, &records(400, 40.0)).await;
+    let third = seen(&monitor, "the drifted window", |seen| seen.windows.len() == 3).await;
+    let window = &third.windows[0];
+    assert!(window.dataset_drift, "{window:#?}");
+    let drifted: Vec<&str> = window
+        .features
+        .iter()
+        .filter(|feature| feature.drifted)
+        .map(|feature| feature.column.as_str())
+        .collect();
+    assert_eq!(drifted, ["tenure", "spend"], "{window:#?}");
+    let event =
+        crate::last_event(&platform, |event: &cairn_events::v1::DriftDetected| event.window_id == window.id)
+            .await;
+    assert_eq!((event.deployment.as_str(), event.model.as_str(), event.version), ("churn", "churn", 1));
+    assert_eq!(event.drifted_features, ["tenure", "spend"]);
+    assert_eq!(event.predictions, 400);
+    let retrain = crate::eventually("a run started by the drift", || async {
+        let runs = training.pipeline_runs(Some("churn"), 10).await.unwrap();
+        runs.into_iter().find(|run| run.trigger.starts_with("drift:churn"))
+    })
+    .await;
+    assert_eq!(finished(&training, &retrain.id).await.state, RunState::Succeeded);
+
+    // Alerting scrapes the same verdicts.
+    let metrics = reqwest::get(format!("{}/metrics", platform.service(ServiceKind::Monitor).url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("cairn_monitor_feature_drifted{") && line.contains("feature=\"tenure\"")
+        })
+        .unwrap_or_else(|| panic!("no tenure drift metric in:\n{metrics}"));
+    assert!(line.ends_with(" 1"), "{line}");
+    assert!(
+        // Since the restart: the second window's last 100 rows and the third's 400.
+        metrics.contains(
+            "cairn_monitor_predictions_total{endpoint=\"churn\",model=\"churn\",version=\"1\",service=\"monitor\"} 500"
+        ),
+        "{}",
+        metrics.lines().filter(|line| line.contains("monitor_")).collect::<Vec<_>>().join("\n")
+    );
+    worker.stop().await;
+    platform.stop().await;
+}
