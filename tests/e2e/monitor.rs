@@ -166,3 +166,106 @@ async fn drift_on_the_prediction_log_is_found_announced_and_retrained_on() {
     worker.stop().await;
     platform.stop().await;
 }
+
+/// Ground truth arrives late as a dataset keyed by request id: each window's live metrics and
+/// KPIs come from the labels it holds, a window that falls behind the holdout is announced once,
+/// and labels naming no logged request are counted, not fatal.
+#[tokio::test]
+async fn late_labels_measure_each_window_and_report_degradation() {
+    let platform = Platform::start_with(
+        crate::Store::Sqlite,
+        &SERVICES,
+        &[
+            ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
+            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__DATASET", "churn_labels"),
+            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__LABEL", "churned"),
+            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__KPIS", "spend"),
+        ],
+    )
+    .await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    training.apply_pipeline(&spec(&CHURN.replace("trials = 3", "trials = 1"))).await.unwrap();
+    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded);
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
+
+    // 300 customers, one request each, with our own request ids.
+    let csv = customers_csv(300);
+    let rows: Vec<Vec<&str>> = csv.lines().skip(1).map(|line| line.split(',').collect()).collect();
+    for (i, (record, fields)) in records(300, 0.0).iter().zip(&rows).enumerate() {
+        let body = json!({"id": format!("r{i}"), "records": [record]});
+        crate::eventually("an answer", || async {
+            serving.post::<_, Value>("/v1/endpoints/churn/predict", &body).await.ok()
+        })
+        .await;
+        assert_eq!(fields[0], i.to_string());
+    }
+    let monitor = platform.client(ServiceKind::Monitor);
+    seen(&monitor, "the first window and 100 rows of the second", |seen| {
+        seen.windows.len() == 1 && seen.open.first().is_some_and(|open| open.predictions == 100)
+    })
+    .await;
+
+    // The labels: true for the first window's customers, inverted for the second's (the world
+    // changed), and ten for requests never made.
+    let ingestion = platform.client(ServiceKind::Ingestion);
+    let labels: cairn_api::NewDataset = serde_json::from_value(json!({
+        "name": "churn_labels",
+        "schema": {
+            "columns": [
+                {"name": "request_id", "type": "string", "nullable": false},
+                {"name": "ts", "type": "timestamp", "nullable": false},
+                {"name": "churned", "type": "int64", "nullable": false},
+                {"name": "spend", "type": "float64"}
+            ],
+            "event_timestamp": "ts"
+        }
+    }))
+    .unwrap();
+    ingestion.create_dataset(&labels).await.unwrap();
+    let mut body = String::from("request_id,ts,churned,spend\n");
+    let now = cairn_domain::Timestamp::now();
+    let (mut spend_first, mut positives_first) = (0.0, 0);
+    for (i, fields) in rows.iter().enumerate() {
+        let churned: i64 = fields[6].parse().unwrap();
+        let label = if i < 200 { churned } else { 1 - churned };
+        if i < 200 {
+            spend_first += fields[3].parse::<f64>().unwrap_or(0.0);
+            positives_first += churned;
+        }
+        body.push_str(&format!("r{i},{now},{label},{}\n", fields[3]));
+    }
+    for ghost in 0..10 {
+        body.push_str(&format!("ghost-{ghost},{now},1,5.0\n"));
+    }
+    ingestion.ingest("churn_labels", "text/csv", body).await.unwrap();
+
+    let measured = seen(&monitor, "both windows measured", |seen| seen.performance.len() == 2).await;
+    assert_eq!(
+        (measured.feedback.rows, measured.feedback.matched, measured.feedback.unknown),
+        (310, 300, 10),
+        "{:#?}",
+        measured.feedback
+    );
+    let window = |number: i64| measured.performance.iter().find(|window| window.number == number).unwrap();
+    let (first, second) = (window(1), window(2));
+    assert_eq!((first.labelled, second.labelled), (200, 100));
+    assert_eq!((first.metric.as_str(), first.holdout), ("roc_auc", run.metrics.get("roc_auc").copied()));
+    assert!(!first.degraded && first.live.unwrap() > 0.75, "{first:#?}");
+    assert!(second.degraded && second.live.unwrap() < 0.5, "{second:#?}");
+    assert!((first.kpis["spend"] - spend_first).abs() < 1e-6, "{first:#?}");
+    assert!(first.kpis["spend_caught"] > 0.0 && first.kpis["spend_caught"] < first.kpis["spend"]);
+    assert!(positives_first > 0);
+    let event = crate::last_event(&platform, |event: &cairn_events::v1::PerformanceDegraded| {
+        event.window_id == second.window_id
+    })
+    .await;
+    assert_eq!((event.metric.as_str(), event.labelled), ("roc_auc", 100));
+    assert!(event.live < event.holdout * 0.95);
+    worker.stop().await;
+    platform.stop().await;
+}

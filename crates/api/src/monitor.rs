@@ -116,10 +116,48 @@ pub struct OpenWindow {
     pub features: Vec<String>,
 }
 
-/// What the monitor sees of an endpoint: the windows filling now, the latest closed ones.
+/// What the monitor sees of an endpoint: the windows filling now, the latest closed ones, their
+/// live performance on the ground truth so far, and the feedback joined.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EndpointMonitor {
     pub endpoint: String,
     pub open: Vec<OpenWindow>,
     pub windows: Vec<MonitorWindow>,
+    /// Windows with labels, newest first.
+    #[serde(default)]
+    pub performance: Vec<LivePerformance>,
+    /// The endpoint's feedback dataset versions joined so far.
+    #[serde(default)]
+    pub feedback: FeedbackSummary,
+}
+
+/// A window's model metrics (the ones training reports) and KPIs on the labels it has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LivePerformance {
+    /// The window's id (`endpoint:model@version#number`).
+    pub window_id: String,
+    pub model: String,
+    pub version: i64,
+    pub number: i64,
+    /// Its predictions with a label.
+    pub labelled: u64,
+    pub metrics: std::collections::BTreeMap<String, f64>,
+    /// Per KPI column: `<kpi>` its sum over the labelled rows; for a binary classifier also
+    /// `<kpi>_caught`, the sum where the model flagged the row and the label agrees.
+    pub kpis: std::collections::BTreeMap<String, f64>,
+    /// The metric held to the holdout's, its live value and the version's holdout value.
+    pub metric: String,
+    pub live: Option<f64>,
+    pub holdout: Option<f64>,
+    pub degraded: bool,
+}
+
+/// Feedback joined to the log: rows read, rows that named a logged prediction, rows that did
+/// not (unknown request ids).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FeedbackSummary {
+    pub versions: u64,
+    pub rows: u64,
+    pub matched: u64,
+    pub unknown: u64,
 }

@@ -246,6 +246,67 @@ pub struct EndpointMonitoring {
     pub drift_share: Option<f64>,
     #[serde(default)]
     pub features: BTreeMap<String, FeatureMonitoring>,
+    /// Ground truth for the endpoint's predictions, arriving late as a dataset.
+    pub feedback: Option<FeedbackConfig>,
+}
+
+/// Where an endpoint's ground truth arrives: a dataset whose rows name the request they label.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackConfig {
+    /// The dataset the labels are ingested into (any ingestion path).
+    pub dataset: String,
+    /// Its column holding the request id serving answered with (`<id>:<row>` for a row of a
+    /// request of several).
+    #[serde(default = "FeedbackConfig::default_key")]
+    pub key: String,
+    /// Its column holding the truth (a number; `true`/`false` for a binary label).
+    pub label: String,
+    /// Business columns tracked beside the metrics, summed per window and version (e.g. the
+    /// amount of fraud caught: the amount where the model flagged it and the label agrees).
+    /// From the environment: comma separated.
+    #[serde(default, deserialize_with = "list_or_commas")]
+    pub kpis: Vec<String>,
+    /// Labels a window needs before its live metrics are compared with the holdout's.
+    #[serde(default = "FeedbackConfig::default_min_labels")]
+    pub min_labels: u64,
+    /// How far (relative) the live metric may fall behind the version's holdout metric before
+    /// the window is reported degraded.
+    #[serde(default = "FeedbackConfig::default_tolerance")]
+    pub tolerance: f64,
+    /// The metric compared; empty: `roc_auc` for a binary classifier, `rmse` for a regressor.
+    #[serde(default)]
+    pub metric: String,
+}
+
+/// A list, or (from the environment, under a key named at run time) a comma-separated string.
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Either::deserialize(deserializer)? {
+        Either::List(list) => list,
+        Either::Text(text) => {
+            text.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
+        }
+    })
+}
+
+impl FeedbackConfig {
+    fn default_key() -> String {
+        "request_id".into()
+    }
+
+    fn default_min_labels() -> u64 {
+        50
+    }
+
+    fn default_tolerance() -> f64 {
+        0.05
+    }
 }
 
 /// One feature's drift test where it differs from Evidently's default for its type and size.

@@ -14,6 +14,7 @@ pub enum SqlValue {
     BigInt(i64),
     NullableBigInt(Option<i64>),
     Double(f64),
+    NullableDouble(Option<f64>),
     Bool(bool),
     Bytes(Vec<u8>),
 }
@@ -51,6 +52,12 @@ impl From<Option<i64>> for SqlValue {
 impl From<f64> for SqlValue {
     fn from(value: f64) -> Self {
         SqlValue::Double(value)
+    }
+}
+
+impl From<Option<f64>> for SqlValue {
+    fn from(value: Option<f64>) -> Self {
+        SqlValue::NullableDouble(value)
     }
 }
 
@@ -179,6 +186,7 @@ impl Sql {
                 SqlValue::BigInt(value) => query.bind::<BigInt, _>(value),
                 SqlValue::NullableBigInt(value) => query.bind::<Nullable<BigInt>, _>(value),
                 SqlValue::Double(value) => query.bind::<Double, _>(value),
+                SqlValue::NullableDouble(value) => query.bind::<Nullable<Double>, _>(value),
                 SqlValue::Bool(value) => query.bind::<Bool, _>(value),
                 SqlValue::Bytes(value) => query.bind::<Binary, _>(value),
             };

@@ -56,6 +56,7 @@ events! {
     PredictionLogBatch => "cairn.predictions.log_batch",
     PredictionsWritten => "cairn.predictions.batch_written",
     DriftDetected => "cairn.monitor.drift_detected",
+    PerformanceDegraded => "cairn.monitor.performance_degraded",
 }
 
 #[cfg(test)]

@@ -224,6 +224,16 @@ pub const TRAINING_DRIFT: ConsumerSpec = ConsumerSpec {
     max_deliver: 20,
 };
 
+/// The monitor joins ground truth to logged predictions when a feedback dataset gets a version.
+pub const MONITOR_FEEDBACK: ConsumerSpec = ConsumerSpec {
+    durable: "monitor_feedback",
+    stream: "CAIRN_DATASETS",
+    filter_subject: "cairn.datasets.version_created",
+    owner: ServiceKind::Monitor,
+    ack_wait: Duration::from_secs(120),
+    max_deliver: 50,
+};
+
 pub const CONSUMERS: &[ConsumerSpec] = &[
     FEATURE_STORE_DATASETS,
     FEATURE_STORE_SCHEMAS,
@@ -235,6 +245,7 @@ pub const CONSUMERS: &[ConsumerSpec] = &[
     TRAINING_TRIALS,
     TRAINING_DATASETS,
     TRAINING_DRIFT,
+    MONITOR_FEEDBACK,
 ];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.

@@ -85,9 +85,20 @@ impl Columns {
         name: &str,
         to: &DataType,
     ) -> Result<Vec<arrow_array::ArrayRef>, MonitorError> {
+        let paths: Vec<&str> = version.files.iter().map(|file| file.path.as_str()).collect();
+        self.read_files(&paths, name, to).await
+    }
+
+    /// A column of these offline-store files, as `to`.
+    async fn read_files(
+        &self,
+        paths: &[&str],
+        name: &str,
+        to: &DataType,
+    ) -> Result<Vec<arrow_array::ArrayRef>, MonitorError> {
         let mut columns = Vec::new();
-        for file in &version.files {
-            let parquet = self.store.parquet_file(&file.path).await?;
+        for path in paths {
+            let parquet = self.store.parquet_file(path).await?;
             let groups = parquet.row_groups();
             let mut batches = self.store.stream_columns(&parquet, &[name], 0..groups)?;
             while let Some(batch) = batches.try_next().await? {
@@ -100,6 +111,11 @@ impl Columns {
             }
         }
         Ok(columns)
+    }
+
+    /// A column of these files as text, missing as `None`.
+    pub async fn file_texts(&self, paths: &[&str], name: &str) -> Result<Vec<Option<String>>, MonitorError> {
+        Ok(texts(&self.read_files(paths, name, &DataType::Utf8).await?))
     }
 
     /// A column's values as numbers, missing as NaN.
@@ -121,13 +137,16 @@ impl Columns {
         version: &DatasetVersion,
         name: &str,
     ) -> Result<Vec<Option<String>>, MonitorError> {
-        let columns = self.read(version, name, &DataType::Utf8).await?;
-        Ok(columns
-            .iter()
-            .flat_map(|column| {
-                let values = column.as_string::<i32>();
-                (0..values.len()).map(move |row| values.is_valid(row).then(|| values.value(row).to_owned()))
-            })
-            .collect())
+        Ok(texts(&self.read(version, name, &DataType::Utf8).await?))
     }
+}
+
+fn texts(columns: &[arrow_array::ArrayRef]) -> Vec<Option<String>> {
+    columns
+        .iter()
+        .flat_map(|column| {
+            let values = column.as_string::<i32>();
+            (0..values.len()).map(move |row| values.is_valid(row).then(|| values.value(row).to_owned()))
+        })
+        .collect()
 }

@@ -34,3 +34,13 @@ impl From<cairn_storage::StorageError> for MonitorError {
         MonitorError::Unavailable(error.to_string())
     }
 }
+
+/// Only a service or store away is worth handling an event again.
+impl cairn_bus::Disposition for MonitorError {
+    fn is_transient(&self) -> bool {
+        match self {
+            MonitorError::Unavailable(_) => true,
+            MonitorError::NotFound(_) | MonitorError::Invalid(_) => false,
+        }
+    }
+}

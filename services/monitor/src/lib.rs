@@ -4,6 +4,7 @@ mod api;
 mod batch;
 mod columns;
 mod error;
+mod feedback;
 mod metrics;
 mod policy;
 mod reference;
@@ -14,14 +15,14 @@ mod window;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cairn_bus::{BatchLimits, HandlerError};
+use cairn_bus::{BatchLimits, Delivery, HandlerError};
 use cairn_client::Client;
 use cairn_config::CairnConfig;
 use cairn_db::Migrations;
 use cairn_domain::{ServiceKind, Timestamp};
 use cairn_events::Event as _;
-use cairn_events::topology::PREDICTIONS_STREAM;
-use cairn_events::v1::PredictionLogBatch;
+use cairn_events::topology::{MONITOR_FEEDBACK, PREDICTIONS_STREAM};
+use cairn_events::v1::{DatasetVersionCreated, PredictionLogBatch};
 use cairn_service::{RunningService, StartError};
 use diesel_migrations::embed_migrations;
 
@@ -42,7 +43,7 @@ pub(crate) struct State {
 
 /// Starts the monitor service; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
-    let policy = policy::Policy::new(&config.monitor).map_err(StartError::Other)?;
+    let policy = Arc::new(policy::Policy::new(&config.monitor).map_err(StartError::Other)?);
     let ingestion = Client::new(config.services.ingestion.base_url());
     let mut registry = Client::new(config.services.registry.base_url());
     if let Some(token) = config.serving.registry_token.expose() {
@@ -58,8 +59,8 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         context.outbox.clone(),
         registry,
         Arc::clone(&columns),
-        policy,
-        metrics,
+        Arc::clone(&policy),
+        metrics.clone(),
     )
     .await
     .map_err(|error| StartError::Other(format!("the monitor's state: {error}")))?;
@@ -84,6 +85,23 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
             }
         },
     );
+    let feedback = Arc::new(feedback::Feedback::new(
+        context.db.clone(),
+        context.outbox.clone(),
+        Arc::clone(&columns),
+        policy,
+        metrics,
+    ));
+    let feedback = context
+        .follow(
+            &MONITOR_FEEDBACK,
+            feedback,
+            |feedback, delivery: Delivery<DatasetVersionCreated>| async move {
+                let id = delivery.event_id.to_string();
+                feedback.version_created(&delivery.event, &id).await.map_err(HandlerError::from)
+            },
+        )
+        .await?;
     cairn_service::every("window expiry", EXPIRY_TICK, context.shutdown.clone(), {
         let watch = Arc::clone(&watch);
         move || {
@@ -98,6 +116,6 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
             cfg.app_data(state.clone());
             api::configure(cfg);
         },
-        vec![reader],
+        vec![reader, feedback],
     )
 }

@@ -14,6 +14,7 @@ pub struct MonitorMetrics {
     dataset_drift: IntGaugeVec,
     pub lag: Gauge,
     pub unreadable: IntCounter,
+    unknown_feedback: IntCounterVec,
 }
 
 fn registered<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
@@ -89,6 +90,17 @@ impl MonitorMetrics {
                 )
                 .unwrap(),
             ),
+            unknown_feedback: registered(
+                registry,
+                IntCounterVec::new(
+                    Opts::new(
+                        "monitor_feedback_unknown_total",
+                        "Feedback rows naming a request id the monitor has no prediction for",
+                    ),
+                    &["endpoint"],
+                )
+                .unwrap(),
+            ),
             unreadable: registered(
                 registry,
                 IntCounter::new(
@@ -98,6 +110,10 @@ impl MonitorMetrics {
                 .unwrap(),
             ),
         }
+    }
+
+    pub fn feedback_unknown(&self, endpoint: &str, rows: u64) {
+        self.unknown_feedback.with_label_values(&[endpoint]).inc_by(rows);
     }
 
     pub fn predicted(&self, endpoint: &str, model: &str, version: i64, rows: u64) {

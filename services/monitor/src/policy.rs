@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use cairn_config::{EndpointMonitoring, MonitorConfig};
+use cairn_config::{EndpointMonitoring, FeedbackConfig, MonitorConfig};
 use cairn_drift::{DriftOptions, Method};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -12,13 +12,14 @@ pub struct FeaturePolicy {
     pub ignore: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EndpointPolicy {
     pub window_predictions: u64,
     pub window_micros: i64,
     pub min_predictions: u64,
     pub drift_share: f64,
     pub features: HashMap<String, FeaturePolicy>,
+    pub feedback: Option<FeedbackConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +36,7 @@ impl Policy {
             min_predictions: config.min_window_predictions,
             drift_share: config.drift_share,
             features: HashMap::new(),
+            feedback: None,
         };
         let endpoints = config
             .endpoints
@@ -46,6 +48,15 @@ impl Policy {
 
     pub fn endpoint(&self, endpoint: &str) -> &EndpointPolicy {
         self.endpoints.get(endpoint).unwrap_or(&self.default)
+    }
+
+    /// The endpoints whose ground truth arrives in `dataset`.
+    pub fn feedback_of(&self, dataset: &str) -> Vec<(String, FeedbackConfig)> {
+        self.endpoints
+            .iter()
+            .filter_map(|(name, policy)| Some((name.clone(), policy.feedback.clone()?)))
+            .filter(|(_, feedback)| feedback.dataset == dataset)
+            .collect()
     }
 }
 
@@ -63,6 +74,21 @@ fn overridden(
     }
     if let Some(share) = endpoint.drift_share {
         policy.drift_share = share;
+    }
+    if let Some(feedback) = &endpoint.feedback {
+        if !(feedback.tolerance >= 0.0 && feedback.tolerance.is_finite()) {
+            return Err(format!(
+                "monitor.endpoints.{name}.feedback.tolerance: {} is not a share",
+                feedback.tolerance
+            ));
+        }
+        if !feedback.metric.is_empty() && cairn_metrics::direction(&feedback.metric).is_none() {
+            return Err(format!(
+                "monitor.endpoints.{name}.feedback.metric: `{}` is no metric training reports",
+                feedback.metric
+            ));
+        }
+        policy.feedback = Some(feedback.clone());
     }
     for (feature, options) in &endpoint.features {
         let method = options

@@ -2,6 +2,8 @@
 //! trained on (the dataset version in its lineage), and how its logged input tensors map onto
 //! those features. Built once per version, on its first logged prediction, and stored.
 
+use std::collections::BTreeMap;
+
 use cairn_api::{ModelVersion, OnnxDim};
 use cairn_client::Client;
 use cairn_drift::Reference;
@@ -38,6 +40,9 @@ pub struct ModelReference {
     pub inputs: Vec<Input>,
     /// Why the version's predictions are counted but not judged, when they are not.
     pub note: Option<String>,
+    /// The version's holdout metrics (its run's), which live metrics are held to.
+    #[serde(default)]
+    pub holdout: BTreeMap<String, f64>,
 }
 
 impl ModelReference {
@@ -49,6 +54,7 @@ impl ModelReference {
             features: Vec::new(),
             inputs: Vec::new(),
             note: Some(note),
+            holdout: BTreeMap::new(),
         }
     }
 
@@ -72,9 +78,10 @@ impl ModelReference {
             }
             Err(error) => return Err(error.into()),
         };
+        let holdout = found.lineage.metrics.clone();
         let (names, inputs) = match features(&found) {
             Ok(layout) => layout,
-            Err(note) => return Ok(Self::unjudged(model, version, note)),
+            Err(note) => return Ok(Self { holdout, ..Self::unjudged(model, version, note) }),
         };
         let Some(data) = found.lineage.datasets.first() else {
             let mut reference = Self::unjudged(
@@ -111,6 +118,7 @@ impl ModelReference {
             features,
             inputs,
             note: None,
+            holdout,
         })
     }
 }

@@ -102,6 +102,8 @@ pub struct Change {
     pub open: Vec<Open>,
     pub closed: Vec<MonitorWindow>,
     pub events: Vec<DriftDetected>,
+    /// Predictions kept to join ground truth to (endpoints with feedback).
+    pub kept: Vec<crate::feedback::Kept>,
     /// The reader's new position, when the change came from the log.
     pub next_sequence: Option<u64>,
 }
@@ -122,6 +124,7 @@ pub async fn commit(db: &Database, change: &Change) -> Result<(), DbError> {
         .map(|window| Ok((window.clone(), encode(window)?)))
         .collect::<Result<_, DbError>>()?;
     let events = change.events.clone();
+    let kept = change.kept.clone();
     let next = change.next_sequence.map(|next| i64::try_from(next).unwrap_or(i64::MAX));
     db.call(move |conn| {
         write_transaction(conn, |conn| {
@@ -169,6 +172,7 @@ pub async fn commit(db: &Database, change: &Change) -> Result<(), DbError> {
             for event in &events {
                 Outbox::stage(conn, event)?;
             }
+            crate::feedback::keep(conn, &kept)?;
             if let Some(next) = next {
                 let mut sql = Sql::new(backend);
                 sql.push("INSERT INTO monitor_position (reader, next_sequence) VALUES (")

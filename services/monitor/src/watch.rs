@@ -20,6 +20,7 @@ use tokio::sync::Mutex;
 
 use crate::columns::Columns;
 use crate::error::MonitorError;
+use crate::feedback::Kept;
 use crate::metrics::MonitorMetrics;
 use crate::policy::Policy;
 use crate::reference::ModelReference;
@@ -31,7 +32,7 @@ pub struct Watch {
     outbox: Outbox,
     registry: Client,
     columns: Arc<Columns>,
-    policy: Policy,
+    policy: Arc<Policy>,
     metrics: MonitorMetrics,
     state: Mutex<State>,
 }
@@ -49,7 +50,7 @@ impl Watch {
         outbox: Outbox,
         registry: Client,
         columns: Arc<Columns>,
-        policy: Policy,
+        policy: Arc<Policy>,
         metrics: MonitorMetrics,
     ) -> Result<(Self, u64), MonitorError> {
         let open = store::open_windows(&db).await?.into_iter().map(|open| (open.key.clone(), open)).collect();
@@ -102,6 +103,9 @@ impl Watch {
             if let Err(reason) = open.add(&reference, logged, at) {
                 tracing::warn!(%reason, endpoint = %key.endpoint, "a logged prediction's inputs were not read");
                 self.metrics.unreadable.inc();
+            }
+            if policy.feedback.is_some() {
+                keep(&mut change.kept, &key, open.number, at, logged);
             }
             *counted.entry(key).or_default() += open.predictions - before;
             if open.full(policy) {
@@ -235,7 +239,38 @@ impl Watch {
                 "no prediction of endpoint `{endpoint}` has been logged"
             )));
         }
-        Ok(EndpointMonitor { endpoint: endpoint.to_owned(), open, windows })
+        let (performance, feedback) =
+            crate::feedback::summary(&self.db, endpoint.to_owned(), limit.clamp(1, 1000)).await?;
+        Ok(EndpointMonitor { endpoint: endpoint.to_owned(), open, windows, performance, feedback })
+    }
+}
+
+/// Keeps a logged request's rows to join ground truth to: row `i` of a request of several is
+/// `<request id>:<i>`.
+fn keep(
+    kept: &mut Vec<Kept>,
+    key: &Key,
+    window_number: i64,
+    at: i64,
+    logged: &cairn_events::v1::PredictionLogged,
+) {
+    let Some((kind, scores)) = crate::window::scores(&logged.outputs_json) else { return };
+    let single = scores.len() == 1;
+    for (row, score) in scores.into_iter().enumerate() {
+        kept.push(Kept {
+            endpoint: key.endpoint.clone(),
+            request_id: if single {
+                logged.request_id.clone()
+            } else {
+                format!("{}:{row}", logged.request_id)
+            },
+            model: key.model.clone(),
+            version: key.version,
+            window_number,
+            answered_at: at,
+            kind,
+            score,
+        });
     }
 }
 

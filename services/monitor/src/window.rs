@@ -47,13 +47,13 @@ pub struct Open {
 
 /// A logged tensor as serving writes it (`{"datatype", "shape", "data"}`).
 #[derive(Deserialize)]
-struct Tensor {
+pub(crate) struct Tensor {
     shape: Vec<u64>,
     data: Vec<Cell>,
 }
 
 /// A logged value: what a window adds.
-enum Cell {
+pub(crate) enum Cell {
     Number(f64),
     Text(String),
     Missing,
@@ -93,6 +93,45 @@ impl<'de> Deserialize<'de> for Cell {
             }
         }
         deserializer.deserialize_any(CellVisitor)
+    }
+}
+
+/// What a logged request's outputs score, row by row, for joining ground truth: a binary
+/// classifier's positive-class probability (an output of two columns), else a regressor's value
+/// (an output of one column). `None` when the outputs hold neither.
+pub(crate) fn scores(outputs_json: &str) -> Option<(ScoreKind, Vec<Option<f64>>)> {
+    let outputs: HashMap<String, Tensor> = serde_json::from_str(outputs_json).ok()?;
+    let number = |cell: &Cell| match cell {
+        Cell::Number(value) => Some(*value),
+        _ => None,
+    };
+    let mut named: Vec<(&String, &Tensor)> = outputs.iter().collect();
+    named.sort_by_key(|(name, _)| name.as_str());
+    if let Some((_, tensor)) =
+        named.iter().find(|(_, tensor)| tensor.shape.len() == 2 && tensor.shape[1] == 2)
+    {
+        return Some((ScoreKind::Binary, tensor.data.chunks_exact(2).map(|pair| number(&pair[1])).collect()));
+    }
+    let (_, tensor) = named.iter().find(|(_, tensor)| {
+        matches!(tensor.shape.as_slice(), [_] | [_, 1])
+            && tensor.data.iter().all(|cell| matches!(cell, Cell::Number(_)))
+    })?;
+    Some((ScoreKind::Regression, tensor.data.iter().map(number).collect()))
+}
+
+/// What a score is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ScoreKind {
+    Binary,
+    Regression,
+}
+
+impl ScoreKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ScoreKind::Binary => "binary",
+            ScoreKind::Regression => "regression",
+        }
     }
 }
 
