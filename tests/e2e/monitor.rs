@@ -269,3 +269,231 @@ async fn late_labels_measure_each_window_and_report_degradation() {
     worker.stop().await;
     platform.stop().await;
 }
+
+/// Customers of a changed world, ids from `first`, a few days after the training data: tenure
+/// 30 longer, spend 50 higher, and churn now follows spend (above 170, with 10 % noise) rather
+/// than the old rule.
+fn changed_world(rows: u64, first: u64, seed: u64) -> Vec<(u64, Value, i64)> {
+    let mut state = seed;
+    let mut unit = move || {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (first..first + rows)
+        .map(|id| {
+            let tenure = 30.0 + unit() * 60.0;
+            let spend = 50.0 + unit() * 200.0;
+            let visits = (unit() * 20.0) as i64;
+            let churned = i64::from((spend > 170.0) != (unit() < 0.1));
+            let region = if unit() < 0.5 { "north" } else { "south" };
+            (id, json!({"tenure": tenure, "spend": spend, "visits": visits, "region": region}), churned)
+        })
+        .collect()
+}
+
+fn customers_of(rows: &[(u64, Value, i64)]) -> String {
+    let start = cairn_domain::Timestamp::now().as_micros() - 5 * 86_400_000_000;
+    let mut body = String::from("id,ts,tenure,spend,visits,region,churned\n");
+    for (id, record, churned) in rows {
+        let ts = cairn_domain::Timestamp::from_micros(start + (*id as i64) * 60_000_000).unwrap();
+        body.push_str(&format!(
+            "{id},{ts},{:.3},{:.3},{},{},{churned}\n",
+            record["tenure"].as_f64().unwrap(),
+            record["spend"].as_f64().unwrap(),
+            record["visits"],
+            record["region"].as_str().unwrap()
+        ));
+    }
+    body
+}
+
+fn features(record: &Value) -> Value {
+    json!({"tenure": record["tenure"], "spend": record["spend"], "visits": record["visits"]})
+}
+
+async fn history(monitor: &Client, until: &str) -> Vec<cairn_api::LoopEvent> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(240);
+    loop {
+        let events = monitor.loop_history("churn", 1000).await.unwrap_or_default();
+        if events.iter().any(|event| event.step == until) {
+            return events;
+        }
+        assert!(std::time::Instant::now() < deadline, "no `{until}` in the loop's history: {events:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+async fn loop_phase(monitor: &Client, phase: &str) -> cairn_api::LoopStatus {
+    crate::eventually(phase, || async {
+        let status = monitor.loop_status("churn").await.ok()?;
+        (status.phase == phase).then_some(status)
+    })
+    .await
+}
+
+/// The whole loop: the world changes, the monitor sees the drift, the loop retrains on the new
+/// data, the challenger beats the champion at the gate, goes out as a canary, holds on live
+/// labels against the champion's, and is promoted — through a restart of the monitor mid-cycle.
+#[tokio::test]
+async fn drift_retrains_and_a_better_challenger_is_promoted_through_a_canary() {
+    let mut platform = Platform::start_with(
+        crate::Store::Sqlite,
+        &SERVICES,
+        &[
+            ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
+            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__DATASET", "churn_labels"),
+            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__LABEL", "churned"),
+        ],
+    )
+    .await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    let champion = CHURN.replace("trials = 3", "trials = 1");
+    training.apply_pipeline(&spec(&champion)).await.unwrap();
+    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
+    assert_eq!(finished(&training, &run.id).await.state, RunState::Succeeded);
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
+    // From now on the pipeline proposes challengers: it must beat the champion on fresh data.
+    let challenger = champion.replace(r#"alias = "champion""#, r#"alias = "challenger""#).replace(
+        r#"max_bytes = 10000000 }]"#,
+        r#"max_bytes = 10000000 }, { kind = "beat", metric = "roc_auc", alias = "champion" }]"#,
+    );
+    training.apply_pipeline(&spec(&challenger)).await.unwrap();
+    let ingestion = platform.client(ServiceKind::Ingestion);
+    ingestion.ingest("customers", "text/csv", customers_of(&changed_world(1500, 1500, 7))).await.unwrap();
+    let monitor = platform.client(ServiceKind::Monitor);
+    let policy = json!({"pipeline": "churn", "on": ["drift"], "canary_weight": 0.5,
+                        "canary_predictions": 100, "canary_labels": 30, "cooldown_secs": 3600});
+    let set = monitor.put_loop("churn", &serde_json::from_value(policy).unwrap()).await.unwrap();
+    assert_eq!(set.phase, "idle");
+
+    // The changed world's traffic drifts; the loop retrains.
+    for (_, record, _) in changed_world(200, 10_000, 11) {
+        crate::eventually("an answer", || async {
+            serving
+                .post::<_, Value>("/v1/endpoints/churn/predict", &json!({"records": [features(&record)]}))
+                .await
+                .ok()
+        })
+        .await;
+    }
+    loop_phase(&monitor, "training").await;
+    platform.restart(ServiceKind::Monitor).await;
+    let monitor = platform.client(ServiceKind::Monitor);
+    let status = loop_phase(&monitor, "canary").await;
+    assert_eq!((status.champion, status.challenger), (Some(1), Some(2)), "{status:#?}");
+    let endpoint = serving.endpoint("churn").await.unwrap();
+    assert_eq!(endpoint.spec.canary.as_ref().map(|canary| canary.version), Some(2));
+
+    // Canary traffic, then its labels: both versions answered, both judged on the same period.
+    let traffic = changed_world(300, 20_000, 13);
+    for (id, record, _) in &traffic {
+        let body = json!({"id": format!("c{id}"), "records": [features(record)]});
+        crate::eventually("an answer", || async {
+            serving.post::<_, Value>("/v1/endpoints/churn/predict", &body).await.ok()
+        })
+        .await;
+    }
+    let labels: cairn_api::NewDataset = serde_json::from_value(json!({
+        "name": "churn_labels",
+        "schema": {"columns": [{"name": "request_id", "type": "string", "nullable": false},
+                               {"name": "ts", "type": "timestamp", "nullable": false},
+                               {"name": "churned", "type": "int64", "nullable": false}],
+                   "event_timestamp": "ts"}
+    }))
+    .unwrap();
+    ingestion.create_dataset(&labels).await.unwrap();
+    let now = cairn_domain::Timestamp::now();
+    let mut body = String::from("request_id,ts,churned\n");
+    for (id, _, churned) in &traffic {
+        body.push_str(&format!("c{id},{now},{churned}\n"));
+    }
+    ingestion.ingest("churn_labels", "text/csv", body).await.unwrap();
+
+    let events = history(&monitor, "promoted").await;
+    let steps: Vec<&str> =
+        events.iter().map(|event| event.step.as_str()).filter(|step| *step != "skipped").collect();
+    assert_eq!(steps, ["signal", "retrain", "canary", "promoted"], "{events:#?}");
+    let promoted = events.iter().find(|event| event.step == "promoted").unwrap();
+    assert!(
+        promoted.numbers["canary_roc_auc"] > promoted.numbers["champion_roc_auc"],
+        "the challenger is better on the changed world's labels: {promoted:#?}"
+    );
+    assert!(events[0].detail.starts_with("drift: window churn:churn@1#"), "{:#?}", events[0]);
+    let registry = platform.client(ServiceKind::Registry);
+    assert_eq!(registry.model("churn").await.unwrap().aliases.get("champion"), Some(&2));
+    let endpoint = crate::eventually("the endpoint to serve the new champion alone", || async {
+        let endpoint = serving.endpoint("churn").await.ok()?;
+        (endpoint.serving == Some(2) && endpoint.spec.canary.is_none()).then_some(endpoint)
+    })
+    .await;
+    assert_eq!(endpoint.serving_canary, None);
+    let status = monitor.loop_status("churn").await.unwrap();
+    assert!(status.phase == "idle" && status.cooldown_until.is_some(), "{status:#?}");
+    worker.stop().await;
+    platform.stop().await;
+}
+
+/// A challenger that cannot beat the champion is rejected at the gate, and the champion keeps
+/// answering every request throughout.
+#[tokio::test]
+async fn a_worse_challenger_is_rejected_and_the_champion_never_stops_serving() {
+    let platform = Platform::start_with(
+        crate::Store::Sqlite,
+        &SERVICES,
+        &[("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200")],
+    )
+    .await;
+    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
+    with_customers(&platform).await;
+    let training = platform.client(ServiceKind::Training);
+    let champion = CHURN.replace("trials = 3", "trials = 1");
+    training.apply_pipeline(&spec(&champion)).await.unwrap();
+    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
+    assert_eq!(finished(&training, &run.id).await.state, RunState::Succeeded);
+    let serving = platform.client(ServiceKind::Serving);
+    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
+    // A stump: one shallow tree cannot beat the champion.
+    let weak = champion
+        .replace(r#"alias = "champion""#, r#"alias = "challenger""#)
+        .replace("num_iterations = 40", "num_iterations = 1")
+        .replace(
+            r#"max_bytes = 10000000 }]"#,
+            r#"max_bytes = 10000000 }, { kind = "beat", metric = "roc_auc", alias = "champion" }]"#,
+        )
+        .replace(
+            "space = { num_leaves = { int = [4, 16] }, learning_rate = { log_uniform = [0.05, 0.3] } }",
+            "space = { num_leaves = { int = [2, 2] } }",
+        );
+    training.apply_pipeline(&spec(&weak)).await.unwrap();
+    let monitor = platform.client(ServiceKind::Monitor);
+    monitor.put_loop("churn", &serde_json::from_value(json!({"pipeline": "churn"})).unwrap()).await.unwrap();
+
+    // Drifted traffic, sent until the cycle is over: not one request fails, all answered by v1.
+    let mut answered = 0;
+    let mut shifted = records(400, 40.0).into_iter().cycle();
+    let events = loop {
+        let record = shifted.next().unwrap();
+        let answer: Value =
+            serving.post("/v1/endpoints/churn/predict", &json!({"records": [record]})).await.unwrap();
+        assert_eq!(answer["version"], 1, "{answer}");
+        answered += 1;
+        let events = monitor.loop_history("churn", 1000).await.unwrap_or_default();
+        if events.iter().any(|event| event.step == "rejected") {
+            break events;
+        }
+        assert!(answered < 20_000, "no decision: {events:#?}");
+    };
+    let steps: Vec<&str> =
+        events.iter().map(|event| event.step.as_str()).filter(|step| *step != "skipped").collect();
+    assert_eq!(steps, ["signal", "retrain", "rejected"], "{events:#?}");
+    let rejected = &events.iter().find(|event| event.step == "rejected").unwrap().detail;
+    assert!(rejected.contains("gates failed") && rejected.contains("champion"), "{rejected}");
+    let registry = platform.client(ServiceKind::Registry);
+    assert_eq!(registry.model("churn").await.unwrap().aliases.get("champion"), Some(&1));
+    assert!(serving.endpoint("churn").await.unwrap().spec.canary.is_none());
+    worker.stop().await;
+    platform.stop().await;
+}

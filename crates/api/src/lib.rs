@@ -23,8 +23,8 @@ pub use features::{
     PlannedChange, Projection, TrainingData, TrainingDataRequest,
 };
 pub use monitor::{
-    ColumnDrift, DriftReport, DriftRequest, EndpointMonitor, FeedbackSummary, LivePerformance, MonitorWindow,
-    OpenWindow, Unjudged, VersionRef,
+    ColumnDrift, DriftReport, DriftRequest, EndpointMonitor, FeedbackSummary, LivePerformance, LoopEvent,
+    LoopPolicy, LoopStatus, MonitorWindow, OpenWindow, Unjudged, VersionRef,
 };
 pub use online::{EventTime, FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub use operations::{Health, Readiness};

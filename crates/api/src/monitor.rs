@@ -161,3 +161,123 @@ pub struct FeedbackSummary {
     pub matched: u64,
     pub unknown: u64,
 }
+
+/// `PUT /v1/loops/{endpoint}`: the continuous-training policy of an endpoint — what retrains it,
+/// how its challenger goes out, and what promotes or rolls it back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoopPolicy {
+    /// The training pipeline to run. It registers its candidate without moving `alias` (give it
+    /// another alias, e.g. `challenger`), and its gates decide whether there is one — a `beat`
+    /// gate against `alias` proves it better than the champion on fresh holdout data.
+    pub pipeline: String,
+    /// What starts a cycle: `drift` (a drifted window of the endpoint), `degradation` (a window
+    /// behind its holdout), `new_data` (a new version of `data`), `schedule` (every
+    /// `every_secs`).
+    #[serde(default = "LoopPolicy::default_on")]
+    pub on: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_secs: Option<u64>,
+    /// The alias the endpoint follows and a promotion moves.
+    #[serde(default = "LoopPolicy::default_alias")]
+    pub alias: String,
+    /// The challenger's share of the traffic while it is a canary.
+    #[serde(default = "LoopPolicy::default_canary_weight")]
+    pub canary_weight: f64,
+    /// Predictions the canary must answer before it is judged ...
+    #[serde(default = "LoopPolicy::default_canary_predictions")]
+    pub canary_predictions: u64,
+    /// ... and, when the endpoint has feedback, labels each side needs; 0: metrics not compared.
+    #[serde(default)]
+    pub canary_labels: u64,
+    /// How long the canary may take to be judged; past it, it is rolled back.
+    #[serde(default = "LoopPolicy::default_canary_max_secs")]
+    pub canary_max_secs: u64,
+    /// How far (relative) the canary's live metric may fall behind the champion's, on the same
+    /// period's labels.
+    #[serde(default = "LoopPolicy::default_tolerance")]
+    pub tolerance: f64,
+    /// The share of the canary's requests serving may fail.
+    #[serde(default = "LoopPolicy::default_max_error_rate")]
+    pub max_error_rate: f64,
+    /// No new cycle starts this long after one ended.
+    #[serde(default = "LoopPolicy::default_cooldown_secs")]
+    pub cooldown_secs: u64,
+    /// Promotion waits for an approver (the registry's alias requests) rather than moving the
+    /// alias itself.
+    #[serde(default)]
+    pub approval: bool,
+}
+
+impl LoopPolicy {
+    fn default_on() -> Vec<String> {
+        vec!["drift".into(), "degradation".into()]
+    }
+
+    fn default_alias() -> String {
+        "champion".into()
+    }
+
+    fn default_canary_weight() -> f64 {
+        0.1
+    }
+
+    fn default_canary_predictions() -> u64 {
+        500
+    }
+
+    fn default_canary_max_secs() -> u64 {
+        3600
+    }
+
+    fn default_tolerance() -> f64 {
+        0.02
+    }
+
+    fn default_max_error_rate() -> f64 {
+        0.01
+    }
+
+    fn default_cooldown_secs() -> u64 {
+        3600
+    }
+}
+
+/// An endpoint's loop: its policy and where its current cycle stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoopStatus {
+    pub endpoint: String,
+    pub policy: LoopPolicy,
+    /// `idle`, `training`, `canary` or `awaiting_approval`.
+    pub phase: String,
+    /// Cycles started so far.
+    pub cycle: i64,
+    /// What started the current cycle.
+    pub signal: Option<String>,
+    pub run_id: Option<String>,
+    pub model: Option<String>,
+    pub champion: Option<i64>,
+    pub challenger: Option<i64>,
+    #[schema(value_type = String)]
+    pub since: Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub cooldown_until: Option<Timestamp>,
+}
+
+/// One decision of a loop, explained: what it saw (the signal, the numbers, the gate) and what
+/// it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LoopEvent {
+    pub endpoint: String,
+    pub cycle: i64,
+    #[schema(value_type = String)]
+    pub at: Timestamp,
+    /// `signal`, `skipped`, `retrain`, `rejected`, `canary`, `promoted`, `rolled_back`,
+    /// `approval`.
+    pub step: String,
+    pub detail: String,
+    #[serde(default)]
+    pub numbers: std::collections::BTreeMap<String, f64>,
+}

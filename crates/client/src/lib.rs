@@ -5,10 +5,10 @@ use std::time::Duration;
 use cairn_api::{
     AliasAt, AliasRequest, ApplyRequest, AuditEntry, Batch, BatchPage, Dataset, DatasetVersion, Decision,
     Definitions, Endpoint, EndpointMonitor, EndpointSpec, Entity, ErrorBody, FeatureService, FeatureView,
-    Health, Materialization, MaterializeRequest, Model, ModelVersion, NewAliasRequest, NewDataset, NewImport,
-    NewPipelineRun, OnlineRequest, OnlineResponse, Pipeline, PipelinePlan, PipelineRun, PipelineSpec, Plan,
-    Readiness, Run, RunPage, ScoringJob, ScoringRequest, SourceDataset, TrainedModel, TrainingData,
-    TrainingDataRequest, VersionPage,
+    Health, LoopEvent, LoopPolicy, LoopStatus, Materialization, MaterializeRequest, Model, ModelVersion,
+    NewAliasRequest, NewDataset, NewImport, NewPipelineRun, OnlineRequest, OnlineResponse, Pipeline,
+    PipelinePlan, PipelineRun, PipelineSpec, Plan, Readiness, Run, RunPage, ScoringJob, ScoringRequest,
+    SourceDataset, TrainedModel, TrainingData, TrainingDataRequest, VersionPage,
 };
 use cairn_domain::{Schema, Timestamp};
 use serde::Serialize;
@@ -210,8 +210,12 @@ impl Client {
 
     /// A version's model card, `markdown` or `html`.
     pub async fn model_card(&self, name: &str, version: i64, format: &str) -> Result<String, ClientError> {
-        let path = format!("/v1/models/{}/versions/{version}/card?format={format}", segment(name));
-        let response = self.send(self.http.get(self.url(&path))).await?;
+        self.text(&format!("/v1/models/{}/versions/{version}/card?format={format}", segment(name))).await
+    }
+
+    /// A GET answered with text (a model card, an HTML report, Prometheus metrics).
+    pub async fn text(&self, path: &str) -> Result<String, ClientError> {
+        let response = self.send(self.http.get(self.url(path))).await?;
         if response.status().is_success() {
             return Ok(response.text().await.unwrap_or_default());
         }
@@ -396,6 +400,13 @@ impl Client {
         self.get(&format!("/v1/lineage/datasets/{}/versions/{version}", segment(dataset))).await
     }
 
+    /// Points `alias` of `model` at `version` (MLflow's `registered-models/alias`); a protected
+    /// alias refuses (403), and moves by [`Client::request_alias_move`] instead.
+    pub async fn set_alias(&self, model: &str, alias: &str, version: i64) -> Result<(), ClientError> {
+        let body = serde_json::json!({"name": model, "alias": alias, "version": version.to_string()});
+        self.post::<_, serde_json::Value>("/api/2.0/mlflow/registered-models/alias", &body).await.map(drop)
+    }
+
     /// Protects (or with `false` unprotects) an alias: approvers only.
     pub async fn protect_alias(&self, name: &str, alias: &str, protected: bool) -> Result<(), ClientError> {
         let url = self.url(&format!("/v1/models/{}/aliases/{}/protection", segment(name), segment(alias)));
@@ -462,6 +473,25 @@ impl Client {
     /// `limit` closed ones.
     pub async fn endpoint_monitor(&self, endpoint: &str, limit: i64) -> Result<EndpointMonitor, ClientError> {
         self.get(&format!("/v1/monitor/endpoints/{}?limit={limit}", segment(endpoint))).await
+    }
+
+    /// Sets an endpoint's continuous-training loop (the monitor).
+    pub async fn put_loop(&self, endpoint: &str, policy: &LoopPolicy) -> Result<LoopStatus, ClientError> {
+        let url = self.url(&format!("/v1/loops/{}", segment(endpoint)));
+        read(self.send(self.http.put(url).json(policy)).await?).await
+    }
+
+    pub async fn loop_status(&self, endpoint: &str) -> Result<LoopStatus, ClientError> {
+        self.get(&format!("/v1/loops/{}", segment(endpoint))).await
+    }
+
+    pub async fn loops(&self) -> Result<Vec<LoopStatus>, ClientError> {
+        self.get("/v1/loops").await
+    }
+
+    /// A loop's decisions, oldest first (the latest `limit`).
+    pub async fn loop_history(&self, endpoint: &str, limit: i64) -> Result<Vec<LoopEvent>, ClientError> {
+        self.get(&format!("/v1/loops/{}/history?limit={limit}", segment(endpoint))).await
     }
 
     /// Starts a batch scoring job on the serving service.

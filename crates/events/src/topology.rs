@@ -234,6 +234,26 @@ pub const MONITOR_FEEDBACK: ConsumerSpec = ConsumerSpec {
     max_deliver: 50,
 };
 
+/// An endpoint's loop hears its drifted windows ...
+pub const MONITOR_LOOP_DRIFT: ConsumerSpec = ConsumerSpec {
+    durable: "monitor_loop_drift",
+    stream: "CAIRN_MONITOR",
+    filter_subject: "cairn.monitor.drift_detected",
+    owner: ServiceKind::Monitor,
+    ack_wait: Duration::from_secs(30),
+    max_deliver: 20,
+};
+
+/// ... and its degraded ones.
+pub const MONITOR_LOOP_DEGRADED: ConsumerSpec = ConsumerSpec {
+    durable: "monitor_loop_degraded",
+    stream: "CAIRN_MONITOR",
+    filter_subject: "cairn.monitor.performance_degraded",
+    owner: ServiceKind::Monitor,
+    ack_wait: Duration::from_secs(30),
+    max_deliver: 20,
+};
+
 pub const CONSUMERS: &[ConsumerSpec] = &[
     FEATURE_STORE_DATASETS,
     FEATURE_STORE_SCHEMAS,
@@ -246,6 +266,8 @@ pub const CONSUMERS: &[ConsumerSpec] = &[
     TRAINING_DATASETS,
     TRAINING_DRIFT,
     MONITOR_FEEDBACK,
+    MONITOR_LOOP_DRIFT,
+    MONITOR_LOOP_DEGRADED,
 ];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.

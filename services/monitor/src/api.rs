@@ -4,7 +4,7 @@
 mod error;
 
 use actix_web::{HttpResponse, web};
-use cairn_api::{DriftReport, DriftRequest, EndpointMonitor};
+use cairn_api::{DriftReport, DriftRequest, EndpointMonitor, LoopEvent, LoopPolicy, LoopStatus};
 use cairn_http::ApiError;
 use serde::Deserialize;
 use utoipa::OpenApi as _;
@@ -13,7 +13,12 @@ use crate::State;
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/drift", web::post().to(drift))
-        .route("/v1/monitor/endpoints/{endpoint}", web::get().to(endpoint));
+        .route("/v1/monitor/endpoints/{endpoint}", web::get().to(endpoint))
+        .route("/v1/loops", web::get().to(loops))
+        .route("/v1/loops/{endpoint}", web::put().to(set_loop))
+        .route("/v1/loops/{endpoint}", web::get().to(get_loop))
+        .route("/v1/loops/{endpoint}", web::delete().to(delete_loop))
+        .route("/v1/loops/{endpoint}/history", web::get().to(history));
 }
 
 /// Whether the current version's columns are distributed as the reference's: per column the
@@ -48,15 +53,75 @@ pub(crate) async fn endpoint(
     Ok(HttpResponse::Ok().json(monitor))
 }
 
+/// Every endpoint's loop.
+#[utoipa::path(get, path = "/v1/loops", tag = "loops", responses((status = 200, body = Vec<LoopStatus>)))]
+pub(crate) async fn loops(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.loops.list().await?))
+}
+
+/// Sets an endpoint's continuous-training policy (422 naming the field; the pipeline must exist).
+#[utoipa::path(put, path = "/v1/loops/{endpoint}", tag = "loops", request_body = LoopPolicy,
+    params(("endpoint" = String, Path)),
+    responses((status = 200, body = LoopStatus), (status = 422, body = cairn_http::ErrorBody)))]
+pub(crate) async fn set_loop(
+    state: web::Data<State>,
+    path: web::Path<String>,
+    policy: web::Json<LoopPolicy>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.loops.set(&path, policy.into_inner()).await?))
+}
+
+/// An endpoint's loop: its policy and where its cycle stands.
+#[utoipa::path(get, path = "/v1/loops/{endpoint}", tag = "loops", params(("endpoint" = String, Path)),
+    responses((status = 200, body = LoopStatus), (status = 404, body = cairn_http::ErrorBody)))]
+pub(crate) async fn get_loop(
+    state: web::Data<State>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.loops.get(&path).await?))
+}
+
+/// Removes an endpoint's loop (its history stays).
+#[utoipa::path(delete, path = "/v1/loops/{endpoint}", tag = "loops", params(("endpoint" = String, Path)),
+    responses((status = 204), (status = 404, body = cairn_http::ErrorBody)))]
+pub(crate) async fn delete_loop(
+    state: web::Data<State>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    state.loops.delete(&path).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct HistoryQuery {
+    /// The latest decisions to return (default 200).
+    limit: Option<i64>,
+}
+
+/// Every decision of an endpoint's loop, oldest first, each with what it saw.
+#[utoipa::path(get, path = "/v1/loops/{endpoint}/history", tag = "loops",
+    params(("endpoint" = String, Path), HistoryQuery),
+    responses((status = 200, body = Vec<LoopEvent>), (status = 404, body = cairn_http::ErrorBody)))]
+pub(crate) async fn history(
+    state: web::Data<State>,
+    path: web::Path<String>,
+    query: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.loops.history(&path, query.limit.unwrap_or(200)).await?))
+}
+
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(drift, endpoint),
+    paths(drift, endpoint, loops, set_loop, get_loop, delete_loop, history),
     components(schemas(
         cairn_api::DriftRequest, cairn_api::DriftReport, cairn_api::ColumnDrift, cairn_api::VersionRef,
-        cairn_api::EndpointMonitor, cairn_api::OpenWindow, cairn_api::MonitorWindow, cairn_api::Unjudged
+        cairn_api::EndpointMonitor, cairn_api::OpenWindow, cairn_api::MonitorWindow, cairn_api::Unjudged,
+        cairn_api::LivePerformance, cairn_api::FeedbackSummary, cairn_api::LoopPolicy, cairn_api::LoopStatus,
+        cairn_api::LoopEvent
     )),
     tags((name = "drift", description = "Drift between dataset versions"),
-         (name = "monitor", description = "The prediction log's windows, judged for drift"))
+         (name = "monitor", description = "The prediction log's windows, judged for drift"),
+         (name = "loops", description = "Continuous training: retrain, canary, promote or roll back"))
 )]
 struct MonitorApi;
 

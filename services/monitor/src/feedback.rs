@@ -331,15 +331,8 @@ fn measure(
     Ok(announce)
 }
 
-/// A window's metrics and KPIs on its labelled rows, and whether its metric fell behind the
-/// holdout's.
-fn performance(
-    window_id: String,
-    window: &WindowOf,
-    feedback: &FeedbackConfig,
-    rows: &[Labelled],
-    reference: Option<&ModelReference>,
-) -> LivePerformance {
+/// Metrics (as training reports them) and KPIs of labelled rows: what they score, and how.
+fn measured(rows: &[Labelled]) -> (ScoreKind, BTreeMap<String, f64>, BTreeMap<String, f64>) {
     let kind = if rows.iter().any(|row| row.kind == ScoreKind::Regression.as_str()) {
         ScoreKind::Regression
     } else {
@@ -376,7 +369,12 @@ fn performance(
             }
         }
     }
-    let metric = if feedback.metric.is_empty() {
+    (kind, metrics, kpis)
+}
+
+/// The metric an endpoint's live performance is held to.
+pub fn metric_of(feedback: &FeedbackConfig, kind: ScoreKind) -> String {
+    if feedback.metric.is_empty() {
         match kind {
             ScoreKind::Binary => "roc_auc",
             ScoreKind::Regression => "rmse",
@@ -384,7 +382,49 @@ fn performance(
         .to_owned()
     } else {
         feedback.metric.clone()
-    };
+    }
+}
+
+/// A version's live metrics on the labelled predictions it answered on `endpoint` since `since`
+/// (µs): how many, what they score, and the metrics.
+pub async fn live_since(
+    db: &Database,
+    endpoint: String,
+    model: String,
+    version: i64,
+    since: i64,
+) -> Result<(u64, ScoreKind, BTreeMap<String, f64>), DbError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        let mut select = Sql::new(backend);
+        select
+            .push("SELECT kind, score, label, kpis FROM monitor_predictions WHERE endpoint = ")
+            .bind(endpoint)
+            .push(" AND model = ")
+            .bind(model)
+            .push(" AND version = ")
+            .bind(version)
+            .push(" AND answered_at >= ")
+            .bind(since)
+            .push(" AND label IS NOT NULL");
+        let rows = select.load::<Labelled>(conn)?;
+        let (kind, metrics, _) = measured(&rows);
+        Ok((rows.len() as u64, kind, metrics))
+    })
+    .await
+}
+
+/// A window's metrics and KPIs on its labelled rows, and whether its metric fell behind the
+/// holdout's.
+fn performance(
+    window_id: String,
+    window: &WindowOf,
+    feedback: &FeedbackConfig,
+    rows: &[Labelled],
+    reference: Option<&ModelReference>,
+) -> LivePerformance {
+    let (kind, metrics, kpis) = measured(rows);
+    let metric = metric_of(feedback, kind);
     let live = metrics.get(&metric).copied();
     let holdout = reference.and_then(|reference| reference.holdout.get(&metric).copied());
     let labelled = rows.len() as u64;

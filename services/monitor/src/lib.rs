@@ -5,6 +5,7 @@ mod batch;
 mod columns;
 mod error;
 mod feedback;
+mod loops;
 mod metrics;
 mod policy;
 mod reference;
@@ -21,8 +22,10 @@ use cairn_config::CairnConfig;
 use cairn_db::Migrations;
 use cairn_domain::{ServiceKind, Timestamp};
 use cairn_events::Event as _;
-use cairn_events::topology::{MONITOR_FEEDBACK, PREDICTIONS_STREAM};
-use cairn_events::v1::{DatasetVersionCreated, PredictionLogBatch};
+use cairn_events::topology::{
+    MONITOR_FEEDBACK, MONITOR_LOOP_DEGRADED, MONITOR_LOOP_DRIFT, PREDICTIONS_STREAM,
+};
+use cairn_events::v1::{DatasetVersionCreated, DriftDetected, PerformanceDegraded, PredictionLogBatch};
 use cairn_service::{RunningService, StartError};
 use diesel_migrations::embed_migrations;
 
@@ -39,12 +42,18 @@ const EXPIRY_TICK: Duration = Duration::from_secs(5);
 pub(crate) struct State {
     pub(crate) batch: batch::BatchDrift,
     pub(crate) watch: Arc<watch::Watch>,
+    pub(crate) loops: Arc<loops::Loops>,
 }
+
+/// How often loops look at their runs, canaries and approvals.
+const LOOP_TICK: Duration = Duration::from_secs(2);
 
 /// Starts the monitor service; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let policy = Arc::new(policy::Policy::new(&config.monitor).map_err(StartError::Other)?);
     let ingestion = Client::new(config.services.ingestion.base_url());
+    let (training, serving) =
+        (Client::new(config.services.training.base_url()), Client::new(config.services.serving.base_url()));
     let mut registry = Client::new(config.services.registry.base_url());
     if let Some(token) = config.serving.registry_token.expose() {
         registry = registry.with_credentials("cairn-monitor", token);
@@ -57,7 +66,7 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let (watch, next) = watch::Watch::load(
         context.db.clone(),
         context.outbox.clone(),
-        registry,
+        registry.clone(),
         Arc::clone(&columns),
         Arc::clone(&policy),
         metrics.clone(),
@@ -85,6 +94,11 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
             }
         },
     );
+    let loops = Arc::new(loops::Loops::new(
+        context.db.clone(),
+        loops::Services { training, serving, registry },
+        Arc::clone(&policy),
+    ));
     let feedback = Arc::new(feedback::Feedback::new(
         context.db.clone(),
         context.outbox.clone(),
@@ -92,16 +106,51 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         policy,
         metrics,
     ));
-    let feedback = context
-        .follow(
-            &MONITOR_FEEDBACK,
-            feedback,
-            |feedback, delivery: Delivery<DatasetVersionCreated>| async move {
-                let id = delivery.event_id.to_string();
-                feedback.version_created(&delivery.event, &id).await.map_err(HandlerError::from)
-            },
-        )
-        .await?;
+    let consumers = vec![
+        reader,
+        context
+            .follow(
+                &MONITOR_FEEDBACK,
+                (feedback, Arc::clone(&loops)),
+                |(feedback, loops), delivery: Delivery<DatasetVersionCreated>| async move {
+                    let (event, id) = (&delivery.event, delivery.event_id.to_string());
+                    feedback.version_created(event, &id).await?;
+                    loops.new_data(&event.dataset, event.version).await.map_err(HandlerError::from)
+                },
+            )
+            .await?,
+        context
+            .follow(
+                &MONITOR_LOOP_DRIFT,
+                Arc::clone(&loops),
+                |loops, delivery: Delivery<DriftDetected>| async move {
+                    let (detail, numbers) = loops::drift_signal(&delivery.event);
+                    loops
+                        .signal(&delivery.event.deployment, "drift", detail, numbers)
+                        .await
+                        .map_err(HandlerError::from)
+                },
+            )
+            .await?,
+        context
+            .follow(
+                &MONITOR_LOOP_DEGRADED,
+                Arc::clone(&loops),
+                |loops, delivery: Delivery<PerformanceDegraded>| async move {
+                    let (detail, numbers) = loops::degraded_signal(&delivery.event);
+                    let endpoint = &delivery.event.deployment;
+                    loops.signal(endpoint, "degradation", detail, numbers).await.map_err(HandlerError::from)
+                },
+            )
+            .await?,
+    ];
+    cairn_service::every("loops", LOOP_TICK, context.shutdown.clone(), {
+        let loops = Arc::clone(&loops);
+        move || {
+            let loops = Arc::clone(&loops);
+            async move { loops.tick().await }
+        }
+    });
     cairn_service::every("window expiry", EXPIRY_TICK, context.shutdown.clone(), {
         let watch = Arc::clone(&watch);
         move || {
@@ -109,13 +158,13 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
             async move { watch.expire(Timestamp::now().as_micros()).await }
         }
     });
-    let state = actix_web::web::Data::new(State { batch: batch::BatchDrift::new(columns), watch });
+    let state = actix_web::web::Data::new(State { batch: batch::BatchDrift::new(columns), watch, loops });
     context.serve(
         api::openapi(),
         move |cfg| {
             cfg.app_data(state.clone());
             api::configure(cfg);
         },
-        vec![reader, feedback],
+        consumers,
     )
 }

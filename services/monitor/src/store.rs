@@ -201,3 +201,45 @@ pub async fn windows(db: &Database, endpoint: String, limit: i64) -> Result<Vec<
     })
     .await
 }
+
+/// Predictions of a model version on an endpoint so far: its judged windows and its open one.
+pub async fn predictions_of(
+    db: &Database,
+    endpoint: String,
+    model: String,
+    version: i64,
+) -> Result<u64, DbError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        #[derive(QueryableByName)]
+        struct Total {
+            #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+            total: Option<i64>,
+        }
+        let mut closed = Sql::new(backend);
+        closed
+            .push("SELECT SUM(predictions) AS total FROM monitor_windows WHERE endpoint = ")
+            .bind(endpoint.clone())
+            .push(" AND model = ")
+            .bind(model.clone())
+            .push(" AND version = ")
+            .bind(version);
+        let closed = closed.load::<Total>(conn)?.into_iter().next().and_then(|row| row.total).unwrap_or(0);
+        let mut open = Sql::new(backend);
+        open.push("SELECT window_state AS json FROM monitor_open_windows WHERE endpoint = ")
+            .bind(endpoint)
+            .push(" AND model = ")
+            .bind(model)
+            .push(" AND version = ")
+            .bind(version);
+        let open = open
+            .load::<Json>(conn)?
+            .into_iter()
+            .next()
+            .map(|row| decode::<Open>("an open window", row))
+            .transpose()?
+            .map_or(0, |open| open.predictions);
+        Ok(u64::try_from(closed).unwrap_or(0) + open)
+    })
+    .await
+}

@@ -187,11 +187,6 @@ pub async fn register(
     parse(&created.model_version)
 }
 
-pub async fn set_alias(registry: &Client, model: &str, alias: &str, version: i64) -> Result<(), ClientError> {
-    let body = json!({"name": model, "alias": alias, "version": version.to_string()});
-    registry.post::<_, Value>(&format!("{API}/registered-models/alias"), &body).await.map(drop)
-}
-
 fn key_values(map: &BTreeMap<String, String>) -> Vec<Value> {
     map.iter().map(|(key, value)| json!({"key": key, "value": value})).collect()
 }

@@ -78,7 +78,7 @@ pub async fn run(orchestrator: &Orchestrator, id: &str) -> Result<(), StepError>
     let tracking_run = TrackingRun { run_id: run_id.clone(), artifact_root: root };
     let version = tracking::register(registry, model_name, &tracking_run, &version_tags).await?;
     if let Some(alias) = &spec.registration.alias {
-        tracking::set_alias(registry, model_name, alias, version).await?;
+        registry.set_alias(model_name, alias, version).await?;
     }
     tracking::finish(registry, &run_id, "FINISHED").await?;
     orchestrator

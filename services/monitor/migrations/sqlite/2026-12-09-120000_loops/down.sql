@@ -1,0 +1,2 @@
+DROP TABLE monitor_loop_events;
+DROP TABLE monitor_loops;
