@@ -432,8 +432,46 @@ async fn drift_retrains_and_a_better_challenger_is_promoted_through_a_canary() {
     assert_eq!(endpoint.serving_canary, None);
     let status = monitor.loop_status("churn").await.unwrap();
     assert!(status.phase == "idle" && status.cooldown_until.is_some(), "{status:#?}");
+
+    // The report shows it all, and renders in a browser without a script error.
+    let html = monitor.endpoint_report("churn").await.unwrap();
+    let (dom, console) = in_chromium(&html, platform.dir.path()).await;
+    assert!(!console.contains("Uncaught"), "script errors:\n{console}");
+    let charts = dom.split("data-charts=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("0");
+    // Three features of v1's latest judged window (v2's canary share filled no window of 200),
+    // drift over time, live metrics over time, the loop's decisions.
+    assert!(charts.parse::<usize>().unwrap() >= 6, "the script counted {charts} charts");
+    let distributions = dom.matches("class=\"chart distribution\"").count();
+    assert!(distributions >= 3, "tenure, spend and visits: {distributions}");
+    if let Ok(keep) = std::env::var("CAIRN_TEST_KEEP_REPORT") {
+        std::fs::write(keep, &html).unwrap();
+    }
+    for chart in ["chart drift-timeline", "chart metrics-timeline", "chart loop-timeline"] {
+        assert!(dom.contains(chart), "{chart} missing");
+    }
+    assert!(dom.contains("data-feature=\"tenure\"") && dom.contains("promoted"), "{dom}");
     worker.stop().await;
     platform.stop().await;
+}
+
+/// `html` opened in headless Chromium: the DOM after its script ran, and the browser's console.
+async fn in_chromium(html: &str, dir: &std::path::Path) -> (String, String) {
+    let file = dir.join("report.html");
+    std::fs::write(&file, html).unwrap();
+    let chromium = std::env::var("CAIRN_TEST_CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let output = tokio::process::Command::new(&chromium)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0"])
+        .arg(format!("--user-data-dir={}", dir.join("chromium").display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .await
+        .unwrap_or_else(|error| panic!("{chromium} (infra/local/setup --test installs it): {error}"));
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// A challenger that cannot beat the champion is rejected at the gate, and the champion keeps

@@ -9,6 +9,7 @@ mod endpoints;
 mod features;
 mod ingest;
 mod models;
+mod monitor;
 mod nats_child;
 mod output;
 mod pipelines;
@@ -124,6 +125,24 @@ pub enum Command {
         fail_on_drift: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// What the monitor sees of an endpoint: each version's open window, the judged windows
+    /// (drift per feature), live performance on the labels that arrived.
+    Monitor {
+        endpoint: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an endpoint's drift and performance report as one HTML page.
+    Report {
+        endpoint: String,
+        #[arg(long, short = 'o')]
+        output: std::path::PathBuf,
+    },
+    /// An endpoint's continuous-training loop: retrain on drift, canary, promote or roll back.
+    Loop {
+        #[command(subcommand)]
+        command: LoopCommand,
     },
     /// Endpoints of the serving service: what each serves.
     Endpoints {
@@ -513,6 +532,40 @@ pub enum EndpointsCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub enum LoopCommand {
+    /// Set (or change) an endpoint's loop.
+    Set {
+        endpoint: String,
+        #[command(flatten)]
+        options: Box<monitor::LoopOptions>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// An endpoint's loop: its policy and where its cycle stands.
+    Show {
+        endpoint: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every loop.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every decision of an endpoint's loop, with what it saw.
+    History {
+        endpoint: String,
+        #[arg(long, default_value_t = 200)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    Delete {
+        endpoint: String,
+    },
+}
+
 /// How an endpoint serves beyond its main version: a canary, a shadow, stream scoring.
 #[derive(Debug, clap::Args)]
 pub struct Rollout {
@@ -710,6 +763,19 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
             Command::Score { target, dataset, output, json } => {
                 endpoints::score(&config, &target, &dataset, output.as_deref(), json).await
             }
+            Command::Monitor { endpoint, json } => monitor::show(&config, &endpoint, json).await,
+            Command::Report { endpoint, output } => monitor::report(&config, &endpoint, &output).await,
+            Command::Loop { command } => match command {
+                LoopCommand::Set { endpoint, options, json } => {
+                    monitor::set_loop(&config, &endpoint, *options, json).await
+                }
+                LoopCommand::Show { endpoint, json } => monitor::show_loop(&config, &endpoint, json).await,
+                LoopCommand::List { json } => monitor::list_loops(&config, json).await,
+                LoopCommand::History { endpoint, limit, json } => {
+                    monitor::history(&config, &endpoint, limit, json).await
+                }
+                LoopCommand::Delete { endpoint } => monitor::delete_loop(&config, &endpoint).await,
+            },
             Command::Endpoints { command } => match command {
                 EndpointsCommand::List { json } => endpoints::list(&config, json).await,
                 EndpointsCommand::Show { name, json } => endpoints::show(&config, &name, json).await,

@@ -475,6 +475,11 @@ impl Client {
         self.get(&format!("/v1/monitor/endpoints/{}?limit={limit}", segment(endpoint))).await
     }
 
+    /// An endpoint's drift and performance report (one HTML page).
+    pub async fn endpoint_report(&self, endpoint: &str) -> Result<String, ClientError> {
+        self.text(&format!("/v1/monitor/endpoints/{}/report", segment(endpoint))).await
+    }
+
     /// Sets an endpoint's continuous-training loop (the monitor).
     pub async fn put_loop(&self, endpoint: &str, policy: &LoopPolicy) -> Result<LoopStatus, ClientError> {
         let url = self.url(&format!("/v1/loops/{}", segment(endpoint)));
@@ -487,6 +492,12 @@ impl Client {
 
     pub async fn loops(&self) -> Result<Vec<LoopStatus>, ClientError> {
         self.get("/v1/loops").await
+    }
+
+    pub async fn delete_loop(&self, endpoint: &str) -> Result<(), ClientError> {
+        let url = self.url(&format!("/v1/loops/{}", segment(endpoint)));
+        let response = self.send(self.http.delete(url)).await?;
+        if response.status().is_success() { Ok(()) } else { Err(failure(response).await) }
     }
 
     /// A loop's decisions, oldest first (the latest `limit`).

@@ -87,6 +87,26 @@ impl CategoricalReference {
         Ok(bins)
     }
 
+    /// [`CategoricalReference::bin_counts`] with each bin's category (`(other unseen)` for the
+    /// overflow).
+    pub fn labelled_bins(&self, window: &CategoricalWindow) -> Result<Vec<(String, u64, u64)>, DriftError> {
+        if window.categories != self.categories {
+            return Err(DriftError::ForeignWindow);
+        }
+        let mut keyed: Vec<(String, u64, u64)> = self
+            .categories
+            .iter()
+            .zip(self.counts.iter().zip(&window.counts))
+            .map(|(category, (r, c))| (category.clone(), *r, *c))
+            .collect();
+        keyed.extend(window.unseen.iter().map(|(category, c)| (category.clone(), 0, *c)));
+        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+        if window.other_unseen > 0 {
+            keyed.push(("(other unseen)".to_owned(), 0, window.other_unseen));
+        }
+        Ok(keyed)
+    }
+
     pub fn default_method(&self, window: &CategoricalWindow) -> Method {
         let distinct = self.categories.len() + window.unseen.len() + usize::from(window.other_unseen > 0);
         Method::default_for(Kind::Categorical, self.count, distinct)

@@ -55,6 +55,17 @@ impl Reference {
         }
     }
 
+    /// Each bin's label with its reference and window counts, for charts.
+    pub fn labelled_bins(&self, window: &Window) -> Result<Vec<(String, u64, u64)>, DriftError> {
+        match (self, window) {
+            (Reference::Numeric(reference), Window::Numeric(window)) => reference.labelled_bins(window),
+            (Reference::Categorical(reference), Window::Categorical(window)) => {
+                reference.labelled_bins(window)
+            }
+            _ => Err(DriftError::ForeignWindow),
+        }
+    }
+
     pub fn verdict(&self, window: &Window, options: &DriftOptions) -> Result<Verdict, DriftError> {
         match (self, window) {
             (Reference::Numeric(reference), Window::Numeric(window)) => reference.verdict(window, options),
@@ -132,5 +143,23 @@ mod tests {
         assert_eq!((window.count(), window.missing()), (1, 1));
         let back: Window = serde_json::from_str(&serde_json::to_string(&window).unwrap()).unwrap();
         assert_eq!(back, window);
+        assert_eq!(
+            categorical.labelled_bins(&window).unwrap(),
+            [("a".to_owned(), 1, 1), ("b".to_owned(), 1, 0)]
+        );
+    }
+
+    #[test]
+    fn numeric_bins_are_labelled_by_their_ranges() {
+        let values: Vec<f64> = (0..5000).map(|i| f64::from(i % 100)).collect();
+        let reference = Reference::Numeric(NumericReference::from_values(&values).unwrap());
+        let mut window = reference.window();
+        window.add_number(-5.0);
+        window.add_number(50.0);
+        let bins = reference.labelled_bins(&window).unwrap();
+        assert_eq!(bins[0], ("< 0".to_owned(), 0, 1), "{bins:?}");
+        assert_eq!(bins.iter().map(|bin| bin.1).sum::<u64>(), 5000);
+        assert_eq!(bins.iter().map(|bin| bin.2).sum::<u64>(), 2);
+        assert!(bins[1].0.starts_with("0 – "), "{bins:?}");
     }
 }

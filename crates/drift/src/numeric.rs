@@ -136,6 +136,39 @@ impl NumericReference {
         Ok(bins)
     }
 
+    /// [`NumericReference::bin_counts`] with each bin's range as text (`12.5 – 25`, `< 0`, `3`),
+    /// for showing the two distributions side by side.
+    pub fn labelled_bins(&self, window: &NumericWindow) -> Result<Vec<(String, u64, u64)>, DriftError> {
+        self.check(window)?;
+        let edges = &self.edges;
+        let lower = |cell: usize| match cell {
+            0 => None,
+            c if c % 2 == 1 => edges.get((c - 1) / 2).copied(),
+            c => edges.get(c / 2 - 1).copied(),
+        };
+        let upper = |cell: usize| {
+            if cell % 2 == 1 { edges.get((cell - 1) / 2).copied() } else { edges.get(cell / 2).copied() }
+        };
+        let mut start = 0;
+        let mut bins = Vec::with_capacity(self.bins.len());
+        for bin in &self.bins {
+            let sum = |counts: &[u64]| counts[start..bin.end].iter().sum::<u64>();
+            let pair = (sum(&self.counts), sum(&window.counts));
+            if bin.keep_empty || pair != (0, 0) {
+                let label = match (lower(start), upper(bin.end - 1)) {
+                    (Some(low), Some(high)) if low == high => short(low),
+                    (Some(low), Some(high)) => format!("{} – {}", short(low), short(high)),
+                    (None, Some(high)) => format!("< {}", short(high)),
+                    (Some(low), None) => format!("> {}", short(low)),
+                    (None, None) => "all".to_owned(),
+                };
+                bins.push((label, pair.0, pair.1));
+            }
+            start = bin.end;
+        }
+        Ok(bins)
+    }
+
     /// Evidently's default method for this reference and window.
     pub fn default_method(&self, window: &NumericWindow) -> Method {
         let distinct = match self.distinct {
@@ -190,6 +223,20 @@ impl NumericReference {
     fn check(&self, window: &NumericWindow) -> Result<(), DriftError> {
         if window.edges == self.edges { Ok(()) } else { Err(DriftError::ForeignWindow) }
     }
+}
+
+/// A number in at most four significant digits, without trailing zeros.
+fn short(value: f64) -> String {
+    if value != 0.0 && !(1e-3..1e5).contains(&value.abs()) {
+        return format!("{value:.2e}");
+    }
+    if value == 0.0 {
+        return "0".to_owned();
+    }
+    let magnitude = value.abs().log10().floor().clamp(-10.0, 10.0) as i32;
+    let digits = (3 - magnitude).clamp(0, 6) as usize;
+    let text = format!("{value:.digits$}");
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_owned() } else { text }
 }
 
 /// Bins [S_j, S_{j+1}) of the Sturges edges (the last closed, as NumPy), as runs of cells over

@@ -14,6 +14,7 @@ use crate::State;
 pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/drift", web::post().to(drift))
         .route("/v1/monitor/endpoints/{endpoint}", web::get().to(endpoint))
+        .route("/v1/monitor/endpoints/{endpoint}/report", web::get().to(report))
         .route("/v1/loops", web::get().to(loops))
         .route("/v1/loops/{endpoint}", web::put().to(set_loop))
         .route("/v1/loops/{endpoint}", web::get().to(get_loop))
@@ -51,6 +52,18 @@ pub(crate) async fn endpoint(
 ) -> Result<HttpResponse, ApiError> {
     let monitor = state.watch.endpoint(&path, query.limit.unwrap_or(20)).await?;
     Ok(HttpResponse::Ok().json(monitor))
+}
+
+/// The endpoint's drift and performance report: one self-contained HTML page.
+#[utoipa::path(get, path = "/v1/monitor/endpoints/{endpoint}/report", tag = "monitor",
+    params(("endpoint" = String, Path)),
+    responses((status = 200, content_type = "text/html", body = String), (status = 404, body = cairn_http::ErrorBody)))]
+pub(crate) async fn report(
+    state: web::Data<State>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let html = crate::report::of(&state.db, &state.loops, &path).await?;
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
 }
 
 /// Every endpoint's loop.
@@ -112,7 +125,7 @@ pub(crate) async fn history(
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(drift, endpoint, loops, set_loop, get_loop, delete_loop, history),
+    paths(drift, endpoint, report, loops, set_loop, get_loop, delete_loop, history),
     components(schemas(
         cairn_api::DriftRequest, cairn_api::DriftReport, cairn_api::ColumnDrift, cairn_api::VersionRef,
         cairn_api::EndpointMonitor, cairn_api::OpenWindow, cairn_api::MonitorWindow, cairn_api::Unjudged,

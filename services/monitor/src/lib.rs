@@ -9,6 +9,7 @@ mod loops;
 mod metrics;
 mod policy;
 mod reference;
+mod report;
 mod store;
 mod watch;
 mod window;
@@ -43,6 +44,7 @@ pub(crate) struct State {
     pub(crate) batch: batch::BatchDrift,
     pub(crate) watch: Arc<watch::Watch>,
     pub(crate) loops: Arc<loops::Loops>,
+    pub(crate) db: cairn_db::Database,
 }
 
 /// How often loops look at their runs, canaries and approvals.
@@ -158,7 +160,12 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
             async move { watch.expire(Timestamp::now().as_micros()).await }
         }
     });
-    let state = actix_web::web::Data::new(State { batch: batch::BatchDrift::new(columns), watch, loops });
+    let state = actix_web::web::Data::new(State {
+        batch: batch::BatchDrift::new(columns),
+        watch,
+        loops,
+        db: context.db.clone(),
+    });
     context.serve(
         api::openapi(),
         move |cfg| {

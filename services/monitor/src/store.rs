@@ -100,7 +100,8 @@ pub async fn save_reference(db: &Database, reference: &ModelReference) -> Result
 #[derive(Debug, Default)]
 pub struct Change {
     pub open: Vec<Open>,
-    pub closed: Vec<MonitorWindow>,
+    /// Judged windows, each with its counts (the open window it was).
+    pub closed: Vec<(MonitorWindow, Open)>,
     pub events: Vec<DriftDetected>,
     /// Predictions kept to join ground truth to (endpoints with feedback).
     pub kept: Vec<crate::feedback::Kept>,
@@ -118,10 +119,10 @@ pub async fn commit(db: &Database, change: &Change) -> Result<(), DbError> {
             Ok((key.endpoint.clone(), key.model.clone(), key.version, encode(open)?))
         })
         .collect::<Result<_, DbError>>()?;
-    let closed: Vec<(MonitorWindow, String)> = change
+    let closed: Vec<(MonitorWindow, String, String)> = change
         .closed
         .iter()
-        .map(|window| Ok((window.clone(), encode(window)?)))
+        .map(|(window, counts)| Ok((window.clone(), encode(window)?, encode(counts)?)))
         .collect::<Result<_, DbError>>()?;
     let events = change.events.clone();
     let kept = change.kept.clone();
@@ -143,11 +144,11 @@ pub async fn commit(db: &Database, change: &Change) -> Result<(), DbError> {
                     );
                 sql.execute(conn)?;
             }
-            for (window, json) in closed {
+            for (window, json, counts) in closed {
                 let mut sql = Sql::new(backend);
                 sql.push(
                     "INSERT INTO monitor_windows (endpoint, model, version, number, started_at, ended_at, \
-                     predictions, dataset_drift, report) VALUES (",
+                     predictions, dataset_drift, report, counts) VALUES (",
                 )
                 .bind(window.endpoint)
                 .push(", ")
@@ -166,6 +167,8 @@ pub async fn commit(db: &Database, change: &Change) -> Result<(), DbError> {
                 .bind(i64::from(window.dataset_drift))
                 .push(", ")
                 .bind(json)
+                .push(", ")
+                .bind(counts)
                 .push(")");
                 sql.execute(conn)?;
             }
@@ -240,6 +243,21 @@ pub async fn predictions_of(
             .transpose()?
             .map_or(0, |open| open.predictions);
         Ok(u64::try_from(closed).unwrap_or(0) + open)
+    })
+    .await
+}
+
+/// The counts of an endpoint's latest judged window of each model version.
+pub async fn latest_counts(db: &Database, endpoint: String) -> Result<Vec<Open>, DbError> {
+    let backend = db.backend();
+    db.call(move |conn| {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT w.counts AS json FROM monitor_windows w WHERE w.endpoint = ").bind(endpoint).push(
+            " AND w.counts IS NOT NULL AND w.number = (SELECT MAX(l.number) FROM monitor_windows l \
+                 WHERE l.endpoint = w.endpoint AND l.model = w.model AND l.version = w.version) \
+                 ORDER BY w.model, w.version",
+        );
+        sql.load::<Json>(conn)?.into_iter().map(|row| decode("a judged window's counts", row)).collect()
     })
     .await
 }

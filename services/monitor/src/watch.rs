@@ -164,12 +164,12 @@ impl Watch {
         if window.dataset_drift {
             change.events.push(drift_event(&window));
         }
-        change.closed.push(window);
-        *open = open.next(reference);
+        let next = open.next(reference);
+        change.closed.push((window, std::mem::replace(open, next)));
     }
 
     fn announce(&self, change: &Change) {
-        for window in &change.closed {
+        for (window, _) in &change.closed {
             self.metrics.judged(window);
             tracing::info!(
                 window = %window.id,

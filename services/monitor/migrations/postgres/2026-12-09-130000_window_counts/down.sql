@@ -1,0 +1,1 @@
+ALTER TABLE monitor_windows DROP COLUMN counts;
