@@ -474,14 +474,65 @@ async fn in_chromium(html: &str, dir: &std::path::Path) -> (String, String) {
     )
 }
 
+/// A webhook receiver: every POST's headers and body; the first is answered 503 (the monitor
+/// must try again), the rest 200.
+async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&received);
+    tokio::spawn(async move {
+        let mut first = true;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 8192];
+            let (head, body) = loop {
+                let Ok(read) = socket.read(&mut buffer).await else { break (String::new(), Vec::new()) };
+                if read == 0 {
+                    break (String::new(), Vec::new());
+                }
+                request.extend_from_slice(&buffer[..read]);
+                let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                let head = String::from_utf8_lossy(&request[..end]).to_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .and_then(|value| value.trim().parse().ok())
+                    .unwrap_or(0);
+                if request.len() >= end + 4 + length {
+                    break (head, request[end + 4..end + 4 + length].to_vec());
+                }
+            };
+            let status = if first { "503 Service Unavailable" } else { "200 OK" };
+            let _ = socket
+                .write_all(
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes(),
+                )
+                .await;
+            if !first {
+                seen.lock().unwrap().push((head, body));
+            }
+            first = false;
+        }
+    });
+    (url, received)
+}
+
 /// A challenger that cannot beat the champion is rejected at the gate, and the champion keeps
-/// answering every request throughout.
+/// answering every request throughout. Each step reaches a webhook, signed, retried after a
+/// failure.
 #[tokio::test]
 async fn a_worse_challenger_is_rejected_and_the_champion_never_stops_serving() {
+    let (hook, received) = receiver().await;
     let platform = Platform::start_with(
         crate::Store::Sqlite,
         &SERVICES,
-        &[("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200")],
+        &[
+            ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
+            ("CAIRN__MONITOR__WEBHOOKS", &hook),
+            ("CAIRN__MONITOR__WEBHOOK_SECRET", "s3cret"),
+        ],
     )
     .await;
     let worker = cairn_training::work(platform.config.clone()).await.unwrap();
@@ -532,6 +583,43 @@ async fn a_worse_challenger_is_rejected_and_the_champion_never_stops_serving() {
     let registry = platform.client(ServiceKind::Registry);
     assert_eq!(registry.model("churn").await.unwrap().aliases.get("champion"), Some(&1));
     assert!(serving.endpoint("churn").await.unwrap().spec.canary.is_none());
+
+    // The webhook got the drift and each decision (after its first answer, a 503), signed as
+    // Python's hmac signs.
+    let hooks = crate::eventually("the rejection's webhook", || async {
+        let hooks = received.lock().unwrap().clone();
+        hooks
+            .iter()
+            .any(|(_, body)| String::from_utf8_lossy(body).contains("\"step\":\"rejected\""))
+            .then_some(hooks)
+    })
+    .await;
+    let kinds: Vec<String> = hooks
+        .iter()
+        .map(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"drift_detected".to_owned()) && kinds.contains(&"loop_decided".to_owned()),
+        "{kinds:?}"
+    );
+    for (head, body) in &hooks {
+        let signature = head.lines().find_map(|line| line.strip_prefix("cairn-signature: sha256=")).unwrap();
+        let script =
+            "import hmac, sys; print(hmac.new(b's3cret', sys.stdin.buffer.read(), 'sha256').hexdigest())";
+        let output = std::process::Command::new(cairn_testkit::python())
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child.stdin.take().unwrap().write_all(body)?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), signature.trim());
+        assert!(head.contains("cairn-event-id: "), "{head}");
+    }
     worker.stop().await;
     platform.stop().await;
 }

@@ -54,6 +54,7 @@ pub fn load_from(
         .list_separator(",")
         .with_list_parse_key("ingestion.import_roots")
         .with_list_parse_key("registry.approvers")
+        .with_list_parse_key("monitor.webhooks")
         .source(Some(env));
     let config: CairnConfig = builder.add_source(environment).build()?.try_deserialize()?;
     let problems = validate(&config);

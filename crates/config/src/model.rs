@@ -235,6 +235,13 @@ pub struct MonitorConfig {
     /// Per endpoint: other windows, share, and per feature the method and threshold.
     #[serde(default)]
     pub endpoints: BTreeMap<String, EndpointMonitoring>,
+    /// URLs every monitoring event (drift, degradation, a loop's decision) is POSTed to as JSON,
+    /// retried with backoff (env: comma separated).
+    #[serde(default)]
+    pub webhooks: Vec<String>,
+    /// Signs each webhook body: `Cairn-Signature: sha256=<hex HMAC-SHA256 of the body>`.
+    #[serde(default)]
+    pub webhook_secret: Secret,
 }
 
 /// One endpoint's monitoring where it differs from `[monitor]`.

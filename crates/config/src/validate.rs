@@ -77,6 +77,11 @@ pub(crate) fn validate(config: &CairnConfig) -> Vec<Problem> {
             problem(&key, format!("{share} is not in (0, 1]"));
         }
     }
+    for url in &monitor.webhooks {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            problem("monitor.webhooks", format!("`{url}` must start with http:// or https://"));
+        }
+    }
     for kind in ServiceKind::ALL {
         let url = &config.services.get(kind).url;
         if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {

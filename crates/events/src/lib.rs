@@ -57,6 +57,7 @@ events! {
     PredictionsWritten => "cairn.predictions.batch_written",
     DriftDetected => "cairn.monitor.drift_detected",
     PerformanceDegraded => "cairn.monitor.performance_degraded",
+    LoopDecided => "cairn.monitor.loop_decided",
 }
 
 #[cfg(test)]

@@ -254,6 +254,34 @@ pub const MONITOR_LOOP_DEGRADED: ConsumerSpec = ConsumerSpec {
     max_deliver: 20,
 };
 
+/// Webhooks: each monitoring event POSTed to the configured URLs, retried with backoff.
+pub const MONITOR_WEBHOOK_DRIFT: ConsumerSpec = ConsumerSpec {
+    durable: "monitor_webhook_drift",
+    stream: "CAIRN_MONITOR",
+    filter_subject: "cairn.monitor.drift_detected",
+    owner: ServiceKind::Monitor,
+    ack_wait: Duration::from_secs(60),
+    max_deliver: 12,
+};
+
+pub const MONITOR_WEBHOOK_DEGRADED: ConsumerSpec = ConsumerSpec {
+    durable: "monitor_webhook_degraded",
+    stream: "CAIRN_MONITOR",
+    filter_subject: "cairn.monitor.performance_degraded",
+    owner: ServiceKind::Monitor,
+    ack_wait: Duration::from_secs(60),
+    max_deliver: 12,
+};
+
+pub const MONITOR_WEBHOOK_LOOP: ConsumerSpec = ConsumerSpec {
+    durable: "monitor_webhook_loop",
+    stream: "CAIRN_MONITOR",
+    filter_subject: "cairn.monitor.loop_decided",
+    owner: ServiceKind::Monitor,
+    ack_wait: Duration::from_secs(60),
+    max_deliver: 12,
+};
+
 pub const CONSUMERS: &[ConsumerSpec] = &[
     FEATURE_STORE_DATASETS,
     FEATURE_STORE_SCHEMAS,
@@ -268,6 +296,9 @@ pub const CONSUMERS: &[ConsumerSpec] = &[
     MONITOR_FEEDBACK,
     MONITOR_LOOP_DRIFT,
     MONITOR_LOOP_DEGRADED,
+    MONITOR_WEBHOOK_DRIFT,
+    MONITOR_WEBHOOK_DEGRADED,
+    MONITOR_WEBHOOK_LOOP,
 ];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.

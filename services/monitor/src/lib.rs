@@ -12,6 +12,7 @@ mod reference;
 mod report;
 mod store;
 mod watch;
+mod webhooks;
 mod window;
 
 use std::sync::Arc;
@@ -24,9 +25,12 @@ use cairn_db::Migrations;
 use cairn_domain::{ServiceKind, Timestamp};
 use cairn_events::Event as _;
 use cairn_events::topology::{
-    MONITOR_FEEDBACK, MONITOR_LOOP_DEGRADED, MONITOR_LOOP_DRIFT, PREDICTIONS_STREAM,
+    MONITOR_FEEDBACK, MONITOR_LOOP_DEGRADED, MONITOR_LOOP_DRIFT, MONITOR_WEBHOOK_DEGRADED,
+    MONITOR_WEBHOOK_DRIFT, MONITOR_WEBHOOK_LOOP, PREDICTIONS_STREAM,
 };
-use cairn_events::v1::{DatasetVersionCreated, DriftDetected, PerformanceDegraded, PredictionLogBatch};
+use cairn_events::v1::{
+    DatasetVersionCreated, DriftDetected, LoopDecided, PerformanceDegraded, PredictionLogBatch,
+};
 use cairn_service::{RunningService, StartError};
 use diesel_migrations::embed_migrations;
 
@@ -108,7 +112,12 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         policy,
         metrics,
     ));
-    let consumers = vec![
+    let webhooks = Arc::new(webhooks::Webhooks::new(
+        context.config.monitor.webhooks.clone(),
+        context.config.monitor.webhook_secret.expose().map(str::to_owned),
+        context.metrics.registry(),
+    ));
+    let mut consumers = vec![
         reader,
         context
             .follow(
@@ -146,6 +155,27 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
             )
             .await?,
     ];
+    if !webhooks.is_empty() {
+        consumers.push(
+            context
+                .follow(
+                    &MONITOR_WEBHOOK_DRIFT,
+                    Arc::clone(&webhooks),
+                    |hooks, delivery: Delivery<DriftDetected>| async move { hooks.deliver(&delivery).await },
+                )
+                .await?,
+        );
+        consumers.push(context.follow(&MONITOR_WEBHOOK_DEGRADED, Arc::clone(&webhooks), |hooks, delivery: Delivery<PerformanceDegraded>| async move { hooks.deliver(&delivery).await }).await?);
+        consumers.push(
+            context
+                .follow(
+                    &MONITOR_WEBHOOK_LOOP,
+                    webhooks,
+                    |hooks, delivery: Delivery<LoopDecided>| async move { hooks.deliver(&delivery).await },
+                )
+                .await?,
+        );
+    }
     cairn_service::every("loops", LOOP_TICK, context.shutdown.clone(), {
         let loops = Arc::clone(&loops);
         move || {

@@ -108,6 +108,17 @@ pub async fn save(db: &Database, stored: &Stored, events: Vec<LoopEvent>) -> Res
                     .bind(endpoint.clone());
                 let seq = next.load::<Seq>(conn)?.into_iter().next().map_or(1, |row| row.seq);
                 let numbers = serde_json::to_string(&event.numbers).map_err(|error| corrupt("numbers", error))?;
+                cairn_service::Outbox::stage(
+                    conn,
+                    &cairn_events::v1::LoopDecided {
+                        deployment: endpoint.clone(),
+                        cycle: event.cycle,
+                        step: event.step.clone(),
+                        detail: event.detail.clone(),
+                        numbers_json: numbers.clone(),
+                        at_unix_micros: event.at.as_micros(),
+                    },
+                )?;
                 let mut sql = Sql::new(backend);
                 sql.push("INSERT INTO monitor_loop_events (endpoint, seq, cycle, at, step, detail, numbers) VALUES (")
                     .bind(endpoint.clone())
