@@ -9,6 +9,10 @@ export CARGO_TARGET_DIR := env_var_or_default("CARGO_TARGET_DIR", env_var("HOME"
 up *ARGS:
     infra/local/up {{ARGS}}
 
+# Install what is missing and run `cairn demo`: the whole loop on generated data.
+demo *ARGS:
+    infra/local/demo {{ARGS}}
+
 # Install the test dependencies and run the whole test suite.
 test:
     infra/local/test

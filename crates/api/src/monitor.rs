@@ -143,7 +143,8 @@ pub struct LivePerformance {
     pub labelled: u64,
     pub metrics: std::collections::BTreeMap<String, f64>,
     /// Per KPI column: `<kpi>` its sum over the labelled rows; for a binary classifier also
-    /// `<kpi>_caught`, the sum where the model flagged the row and the label agrees.
+    /// `<kpi>_positive`, the sum where the label is positive (the fraud), and `<kpi>_caught`,
+    /// where the model flagged it too (probability ≥ 0.5).
     pub kpis: std::collections::BTreeMap<String, f64>,
     /// The metric held to the holdout's, its live value and the version's holdout value.
     pub metric: String,

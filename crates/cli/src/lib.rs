@@ -4,6 +4,7 @@
 mod children;
 mod config_show;
 mod datasets;
+mod demo;
 mod drift;
 mod endpoints;
 mod features;
@@ -125,6 +126,18 @@ pub enum Command {
         fail_on_drift: bool,
         #[arg(long)]
         json: bool,
+    },
+    /// The whole platform in a few minutes: data streamed in, features, training with tuning, a
+    /// champion deployed, live traffic and labels, then drift — the loop retrains, canaries and
+    /// promotes. Starts the local platform (or uses a running one); exits 0 only if every step
+    /// did what it said.
+    Demo {
+        /// Leave the platform running afterwards, for exploring.
+        #[arg(long)]
+        keep: bool,
+        /// A third of the data: a quicker check that the loop closes.
+        #[arg(long)]
+        small: bool,
     },
     /// What the monitor sees of an endpoint: each version's open window, the judged windows
     /// (drift per feature), live performance on the labels that arrived.
@@ -763,6 +776,7 @@ pub fn run(config_file: Option<&Path>, command: Command) -> ExitCode {
             Command::Score { target, dataset, output, json } => {
                 endpoints::score(&config, &target, &dataset, output.as_deref(), json).await
             }
+            Command::Demo { keep, small } => demo::run(config, config_file, keep, small).await,
             Command::Monitor { endpoint, json } => monitor::show(&config, &endpoint, json).await,
             Command::Report { endpoint, output } => monitor::report(&config, &endpoint, &output).await,
             Command::Loop { command } => match command {

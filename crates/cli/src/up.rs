@@ -16,7 +16,7 @@ use crate::children::ChildProcess;
 use crate::status::service_url;
 
 pub(crate) async fn run(
-    mut config: CairnConfig,
+    config: CairnConfig,
     config_file: Option<&Path>,
     nats_url: Option<String>,
 ) -> anyhow::Result<ExitCode> {
@@ -29,38 +29,13 @@ pub(crate) async fn run(
             );
         }
     }
-    let cairn = cairn_executable()?;
-    let nats = match nats_url {
-        Some(url) => {
-            config.nats.url = url;
-            None
-        }
-        None => {
-            let (child, url) = crate::nats_child::start(&config).await?;
-            config.nats.url = url;
-            Some(child)
-        }
-    };
-
-    // The services read the same configuration (the same file, the same CAIRN__ variables,
-    // inherited) with the NATS server decided here.
-    let args = match config_file {
-        Some(file) => vec!["--config".to_owned(), std::path::absolute(file)?.display().to_string()],
-        None => Vec::new(),
-    };
-    let env = vec![("CAIRN__NATS__URL".to_owned(), config.nats.url.clone())];
-    let mut services = Vec::new();
     let signal = shutdown_signal();
     tokio::pin!(signal);
     let started = tokio::select! {
-        result = start_all(&config, &cairn, &args, &env, &mut services) => result,
+        result = Local::start(config, config_file, nats_url, None, &[]) => result,
         () = &mut signal => Err(anyhow::anyhow!("interrupted while starting")),
     };
-    if let Err(error) = started {
-        stop_all(&config, services, nats).await;
-        return Err(error);
-    }
-
+    let Local { config, mut services, nats } = started?;
     println!();
     let mut rows = vec![vec!["SERVICE".to_owned(), "URL".to_owned()]];
     rows.extend(ServiceKind::ALL.map(|kind| vec![kind.to_string(), service_url(&config, kind)]));
@@ -86,6 +61,63 @@ pub(crate) async fn run(
     }
 }
 
+/// A local platform started by this process: a nats-server child (unless one was given) and the
+/// services and workers as child processes.
+pub(crate) struct Local {
+    pub config: CairnConfig,
+    services: Vec<ChildProcess>,
+    nats: Option<ChildProcess>,
+}
+
+impl Local {
+    /// Starts it and waits until every service is ready; the children log to `log` (else to
+    /// this process's standard error) and get `extra_env` besides this process's environment.
+    pub(crate) async fn start(
+        mut config: CairnConfig,
+        config_file: Option<&Path>,
+        nats_url: Option<String>,
+        log: Option<std::fs::File>,
+        extra_env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let cairn = cairn_executable()?;
+        let nats = match nats_url {
+            Some(url) => {
+                config.nats.url = url;
+                None
+            }
+            None => {
+                let (child, url) = crate::nats_child::start(&config).await?;
+                config.nats.url = url;
+                Some(child)
+            }
+        };
+        // The services read the same configuration (the same file, the same CAIRN__ variables,
+        // inherited) with the NATS server decided here.
+        let args = match config_file {
+            Some(file) => vec!["--config".to_owned(), std::path::absolute(file)?.display().to_string()],
+            None => Vec::new(),
+        };
+        let mut env = vec![("CAIRN__NATS__URL".to_owned(), config.nats.url.clone())];
+        env.extend(extra_env.iter().cloned());
+        let mut services = Vec::new();
+        if let Err(error) = start_all(&config, &cairn, &args, &env, &mut services, log.as_ref()).await {
+            stop_all(&config, services, nats).await;
+            return Err(error);
+        }
+        Ok(Self { config, services, nats })
+    }
+
+    /// Stops the services (each drains its requests and events), then NATS.
+    pub(crate) async fn stop(self) {
+        stop_all(&self.config, self.services, self.nats).await;
+    }
+
+    /// Resolves when a child exits on its own, describing it.
+    pub(crate) async fn exited(&mut self) -> String {
+        first_exit(&mut self.services).await
+    }
+}
+
 /// The executable that serves a service: this one (`cairn serve <service>`).
 fn cairn_executable() -> anyhow::Result<PathBuf> {
     std::env::current_exe().context("cannot find the running cairn executable to start the services")
@@ -97,7 +129,14 @@ async fn start_all(
     args: &[String],
     env: &[(String, String)],
     services: &mut Vec<ChildProcess>,
+    log: Option<&std::fs::File>,
 ) -> anyhow::Result<()> {
+    let output = || -> anyhow::Result<Stdio> {
+        Ok(match log {
+            Some(file) => Stdio::from(file.try_clone()?),
+            None => Stdio::inherit(),
+        })
+    };
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -107,7 +146,7 @@ async fn start_all(
         progress.set_message(format!("starting {kind}"));
         let args: Vec<String> =
             ["serve".to_owned(), kind.to_string()].into_iter().chain(args.iter().cloned()).collect();
-        services.push(ChildProcess::spawn(&format!("cairn-{kind}"), cairn, &args, env, Stdio::inherit())?);
+        services.push(ChildProcess::spawn(&format!("cairn-{kind}"), cairn, &args, env, output()?)?);
     }
     let deadline = Instant::now() + Duration::from_secs(config.up.ready_timeout_secs);
     for (index, kind) in ServiceKind::ALL.into_iter().enumerate() {
@@ -146,13 +185,7 @@ async fn start_all(
     }
     for index in 1..=config.up.workers {
         let args: Vec<String> = ["worker".to_owned()].into_iter().chain(args.iter().cloned()).collect();
-        services.push(ChildProcess::spawn(
-            &format!("cairn-worker-{index}"),
-            cairn,
-            &args,
-            env,
-            Stdio::inherit(),
-        )?);
+        services.push(ChildProcess::spawn(&format!("cairn-worker-{index}"), cairn, &args, env, output()?)?);
     }
     progress.finish_and_clear();
     Ok(())

@@ -511,3 +511,29 @@ fn parquet_under(dir: &Path) -> Option<std::path::PathBuf> {
         .cloned()
         .or_else(|| entries.iter().filter(|path| path.is_dir()).find_map(|path| parquet_under(path)))
 }
+
+/// `cairn demo --small` (the README's run command, on a third of its data) starts its own
+/// platform, closes the whole loop — drift, retraining, a canary held on live labels, promotion —
+/// exits 0, writes its report, and leaves no process behind.
+#[tokio::test]
+async fn demo_closes_the_loop_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    write_config(dir.path());
+    let mut command = tokio::process::Command::from(cairn(dir.path(), &["demo", "--small"]));
+    let output = command.output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let log = std::fs::read_to_string(dir.path().join("data/demo/services.log")).unwrap_or_default();
+    let tail: String =
+        log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}\nservices' log (tail):\n{tail}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for shown in ["[8/9]", "promoted", "drifted", "canary", "The loop closed by itself"] {
+        assert!(stdout.contains(shown), "`{shown}` in:\n{stdout}");
+    }
+    let report = std::fs::read_to_string(dir.path().join("data/demo/report.html")).unwrap();
+    assert!(report.contains("class=\"chart loop-timeline\""));
+    assert!(services_in(dir.path()).is_empty() && workers_in(dir.path()).is_empty(), "children left running");
+}

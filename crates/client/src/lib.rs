@@ -168,6 +168,18 @@ impl Client {
         self.get(&format!("/v1/datasets/{dataset}/versions/latest?as_of={time}")).await
     }
 
+    /// Streams records into a dataset (JetStream stores them before this answers); they become
+    /// a version at the next snapshot. Returns how many were accepted.
+    pub async fn publish_records(
+        &self,
+        dataset: &str,
+        records: &[serde_json::Value],
+    ) -> Result<u64, ClientError> {
+        let accepted: serde_json::Value =
+            self.post(&format!("/v1/datasets/{}/records", segment(dataset)), records).await?;
+        Ok(accepted["accepted"].as_u64().unwrap_or(0))
+    }
+
     /// Makes streamed records a new version; `None` when nothing arrived since the last one.
     pub async fn snapshot(&self, dataset: &str) -> Result<Option<DatasetVersion>, ClientError> {
         let request = self.http.post(self.url(&format!("/v1/datasets/{dataset}/snapshots")));

@@ -365,6 +365,8 @@ fn measured(rows: &[Labelled]) -> (ScoreKind, BTreeMap<String, f64>, BTreeMap<St
         for (name, value) in values {
             *kpis.entry(name.clone()).or_default() += value;
             if kind == ScoreKind::Binary {
+                *kpis.entry(format!("{name}_positive")).or_default() +=
+                    if row.label >= 0.5 { value } else { 0.0 };
                 *kpis.entry(format!("{name}_caught")).or_default() += if caught { value } else { 0.0 };
             }
         }

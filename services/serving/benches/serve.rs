@@ -266,6 +266,167 @@ async fn main() {
     if part("entities") {
         entities(dir.path(), &nats, &registry, seconds).await;
     }
+    if part("monitor") {
+        monitored(dir.path(), &nats, &registry, &model, seconds).await;
+    }
+}
+
+/// A counter or gauge of a Prometheus text page: the sum of the lines of `name` holding every
+/// label of `labels`.
+async fn metric(url: &str, name: &str, labels: &[&str]) -> f64 {
+    let text = reqwest::get(format!("{url}/metrics")).await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter(|line| line.starts_with(name) && line[name.len()..].starts_with(['{', ' ']))
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The monitor on serving's full rate: the forest's endpoint at full load (as `requests`
+/// measures it) with the monitor reading the prediction log and judging every window of 1 000
+/// predictions on its 30 features against the model's training data. Whether it keeps up (every
+/// answered prediction counted, none dropped from the log, how long it takes to drain after the
+/// load), and its CPU per 1 000 predictions.
+async fn monitored(path: &Path, nats: &NatsServer, registry: &Server, model: &Path, seconds: u64) {
+    let offline = path.join("offline-shared");
+    let shared = |extra: &[(&str, String)]| -> Vec<(String, String)> {
+        let mut env = vec![
+            ("CAIRN__STORAGE__OFFLINE_ROOT".to_owned(), offline.display().to_string()),
+            ("CAIRN__SERVICES__REGISTRY__URL".to_owned(), registry.url.clone()),
+        ];
+        env.extend(extra.iter().map(|(key, value)| ((*key).to_owned(), value.clone())));
+        env
+    };
+    let ingestion = cairn("ingestion", nats, path, &shared(&[])).await;
+    // The training data: 20 000 rows of the 30 features, as the forest was trained on.
+    let http = reqwest::Client::new();
+    let mut columns = vec![json!({"name": "ts", "type": "timestamp", "nullable": false})];
+    columns.extend((0..30).map(|i| json!({"name": format!("f{i}"), "type": "float32"})));
+    let answer = http
+        .post(format!("{}/v1/datasets", ingestion.url))
+        .json(&json!({"name": "forest_train", "schema": {"columns": columns, "event_timestamp": "ts"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+    let mut csv = String::from("ts");
+    for i in 0..30 {
+        csv.push_str(&format!(",f{i}"));
+    }
+    csv.push('\n');
+    let mut state = 7u64;
+    for row in 0..20_000u64 {
+        csv.push_str(&format!("2026-11-01T00:{:02}:{:02}Z", row / 60 % 60, row % 60));
+        for _ in 0..30 {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            csv.push_str(&format!(",{:.4}", (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0));
+        }
+        csv.push('\n');
+    }
+    let answer = http
+        .post(format!("{}/v1/datasets/forest_train/batches", ingestion.url))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+    // The version's lineage names that data, and its tag the matrix's columns.
+    let version = register(&registry.url, model, "watched", 1).await.remove(0);
+    let found: serde_json::Value = http
+        .get(format!("{}/api/2.0/mlflow/model-versions/get?name=watched&version={version}", registry.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let run_id = found["model_version"]["run_id"].as_str().unwrap().to_owned();
+    let names: Vec<String> = (0..30).map(|i| format!("f{i}")).collect();
+    for (endpoint, body) in [
+        ("runs/set-tag", json!({"run_id": run_id, "key": "cairn.dataset.forest_train", "value": "1"})),
+        (
+            "model-versions/set-tag",
+            json!({"name": "watched", "version": version, "key": "cairn.feature_names",
+                   "value": serde_json::to_string(&names).unwrap()}),
+        ),
+        ("registered-models/alias", json!({"name": "watched", "alias": "champion", "version": version})),
+    ] {
+        let answer = http
+            .post(format!("{}/api/2.0/mlflow/{endpoint}", registry.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success(), "{endpoint}: {}", answer.text().await.unwrap());
+    }
+    let serving = cairn("serving", nats, path, &shared(&[])).await;
+    let monitor =
+        cairn("monitor", nats, path, &shared(&[("CAIRN__SERVICES__INGESTION__URL", ingestion.url.clone())]))
+            .await;
+    let answer = http
+        .put(format!("{}/v1/endpoints/watched", serving.url))
+        .json(&json!({"model": "watched", "alias": "champion"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.text().await.unwrap());
+    let body = serde_json::to_vec(
+        &json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 30], "data": row()}]}),
+    )
+    .unwrap();
+    let infer = format!("{}/v2/models/watched/infer", serving.url);
+    // One request first: the monitor builds the version's reference from the training data.
+    http.post(&infer).header("content-type", "application/json").body(body.clone()).send().await.unwrap();
+    let counted = |url: String| async move {
+        metric(&url, "cairn_monitor_predictions_total", &["endpoint=\"watched\""]).await
+    };
+    while counted(monitor.url.clone()).await < 1.0 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    println!(
+        "\nmonitor: the forest's endpoint at full load, every prediction logged, windows of 1 000 judged on 30 features"
+    );
+    let monitor_pid = monitor.child.id();
+    let cpu_before = cairn_testkit::cpu_seconds(monitor_pid);
+    let script_path =
+        script(path, "watched", &body, &[("Content-Type", "application/json".to_owned())], None);
+    let load = measured(
+        &infer,
+        &script_path,
+        32,
+        seconds,
+        &[("serving", serving.child.id()), ("nats-server", nats.pid().unwrap())],
+    );
+    let load_ended = std::time::Instant::now();
+    let cpu_during = cairn_testkit::cpu_seconds(monitor_pid) - cpu_before;
+    let answered =
+        metric(&serving.url, "cairn_predictions_total", &["endpoint=\"watched\"", "outcome=\"ok\""]).await;
+    let dropped = metric(&serving.url, "cairn_prediction_log_dropped_total", &[]).await;
+    let mut seen = counted(monitor.url.clone()).await;
+    let during = seen;
+    while seen < answered - dropped && load_ended.elapsed() < Duration::from_secs(120) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen = counted(monitor.url.clone()).await;
+    }
+    let drained = load_ended.elapsed().as_secs_f64();
+    let cpu = cairn_testkit::cpu_seconds(monitor_pid) - cpu_before;
+    let windows = metric(&monitor.url, "cairn_monitor_windows_total", &["endpoint=\"watched\""]).await;
+    print("cairn, OIP JSON, with the monitor reading the log", &load);
+    println!(
+        "  answered {answered:.0}, dropped from the log {dropped:.0}, counted by the monitor {seen:.0} ({during:.0} by the end of the load), {windows:.0} windows judged"
+    );
+    println!(
+        "  monitor CPU per 1 000 predictions: {:.1} ms ({:.1} ms during the load); caught up {drained:.2} s after the load ended",
+        cpu * 1e6 / seen.max(1.0),
+        cpu_during * 1e6 / during.max(1.0)
+    );
+    println!(
+        "  keeps up: {}",
+        if seen >= answered - dropped && dropped == 0.0 && drained < 5.0 { "yes" } else { "NO" }
+    );
+    drop((monitor, serving, ingestion));
 }
 
 /// Single-row requests over HTTP: Cairn against MLServer and a bare echo, then at half rate, then
