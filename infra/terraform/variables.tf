@@ -132,6 +132,10 @@ variable "replicas" {
     monitor       = optional(number, 1)
   })
   default = {}
+  validation {
+    condition     = var.replicas.monitor == 1 && var.replicas.training == 1
+    error_message = "The monitor (the prediction log's one ordered reader, the loops) and training's orchestrator run as one replica each."
+  }
 }
 
 variable "serving_autoscale" {

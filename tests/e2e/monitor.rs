@@ -52,35 +52,46 @@ async fn seen(monitor: &Client, what: &str, check: impl Fn(&EndpointMonitor) -> 
     .await
 }
 
-#[tokio::test]
-async fn drift_on_the_prediction_log_is_found_announced_and_retrained_on() {
-    let mut platform = Platform::start_with(
-        crate::Store::Sqlite,
-        &SERVICES,
-        &[
-            ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "400"),
-            // These customers' visits sit 0.12 from the training data's by Wasserstein (scipy
-            // agrees) in every window: this endpoint holds visits to a looser threshold.
-            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEATURES__VISITS__THRESHOLD", "0.2"),
-        ],
-    )
-    .await;
+/// The pipeline the tests' champion comes from: CHURN with one trial.
+fn champion_spec() -> String {
+    CHURN.replace("trials = 3", "trials = 1")
+}
+
+/// The platform with `settings`, a training worker, the customers, `churn@1` trained by the
+/// pipeline `pipeline` (its `champion`), and endpoint `churn` following `champion`.
+async fn served(
+    settings: &[(&str, &str)],
+    pipeline: &str,
+) -> (Platform, cairn_training::RunningWorker, cairn_api::PipelineRun) {
+    let platform = Platform::start_with(crate::Store::Sqlite, &SERVICES, settings).await;
     let worker = cairn_training::work(platform.config.clone()).await.unwrap();
     with_customers(&platform).await;
     let training = platform.client(ServiceKind::Training);
-    let text = CHURN.replace("trials = 3", "trials = 1") + "\n    [[triggers]]\n    kind = \"drift\"\n";
-    training.apply_pipeline(&spec(&text)).await.unwrap();
+    training.apply_pipeline(&spec(pipeline)).await.unwrap();
     let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
-    assert_eq!(finished(&training, &run.id).await.state, RunState::Succeeded);
+    let run = finished(&training, &run.id).await;
+    assert_eq!(run.state, RunState::Succeeded, "{run:#?}");
     let serving = platform.client(ServiceKind::Serving);
     serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
     crate::eventually("the endpoint to serve", || async {
-        serving
-            .post::<_, Value>("/v1/endpoints/churn/predict", &json!({"records": records(1, 0.0)}))
-            .await
-            .ok()
+        serving.endpoint("churn").await.ok().filter(|endpoint| endpoint.serving == Some(1)).map(drop)
     })
     .await;
+    (platform, worker, run)
+}
+
+#[tokio::test]
+async fn drift_on_the_prediction_log_is_found_announced_and_retrained_on() {
+    let settings = [
+        ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "400"),
+        // These customers' visits sit 0.12 from the training data's by Wasserstein (scipy
+        // agrees) in every window: this endpoint holds visits to a looser threshold.
+        ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEATURES__VISITS__THRESHOLD", "0.2"),
+    ];
+    let pipeline = champion_spec() + "\n    [[triggers]]\n    kind = \"drift\"\n";
+    let (mut platform, worker, _) = served(&settings, &pipeline).await;
+    let (training, serving) = (platform.client(ServiceKind::Training), platform.client(ServiceKind::Serving));
+    predict(&serving, &records(1, 0.0)).await;
 
     // Traffic like the training data: a window of 400 rows (the one above and 399 more), judged
     // against customers@1, no drift.
@@ -93,6 +104,12 @@ async fn drift_on_the_prediction_log_is_found_announced_and_retrained_on() {
     let judged: Vec<&str> = window.features.iter().map(|feature| feature.column.as_str()).collect();
     assert_eq!(judged, ["tenure", "spend", "visits"], "{window:#?}");
     assert!(window.features.iter().all(|feature| feature.reference_rows > 1000), "{window:#?}");
+    // Prediction drift: the champion's scores here against its scores on its 1 500 training rows.
+    let prediction = window.prediction.as_ref().unwrap_or_else(|| panic!("no prediction drift: {window:#?}"));
+    assert_eq!(
+        (prediction.kind.as_str(), prediction.reference_rows, prediction.current_rows),
+        ("numeric", 1500, 400)
+    );
     assert!(!window.dataset_drift, "the same distribution does not drift: {window:#?}");
     assert!(window.features.iter().all(|feature| !feature.drifted), "{window:#?}");
     let visits = &window.features[2];
@@ -172,26 +189,14 @@ async fn drift_on_the_prediction_log_is_found_announced_and_retrained_on() {
 /// and labels naming no logged request are counted, not fatal.
 #[tokio::test]
 async fn late_labels_measure_each_window_and_report_degradation() {
-    let platform = Platform::start_with(
-        crate::Store::Sqlite,
-        &SERVICES,
-        &[
-            ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
-            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__DATASET", "churn_labels"),
-            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__LABEL", "churned"),
-            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__KPIS", "spend"),
-        ],
-    )
-    .await;
-    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
-    with_customers(&platform).await;
-    let training = platform.client(ServiceKind::Training);
-    training.apply_pipeline(&spec(&CHURN.replace("trials = 3", "trials = 1"))).await.unwrap();
-    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
-    let run = finished(&training, &run.id).await;
-    assert_eq!(run.state, RunState::Succeeded);
+    let settings = [
+        ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
+        ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__DATASET", "churn_labels"),
+        ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__LABEL", "churned"),
+        ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__KPIS", "spend"),
+    ];
+    let (platform, worker, run) = served(&settings, &champion_spec()).await;
     let serving = platform.client(ServiceKind::Serving);
-    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
 
     // 300 customers, one request each, with our own request ids.
     let csv = customers_csv(300);
@@ -337,25 +342,14 @@ async fn loop_phase(monitor: &Client, phase: &str) -> cairn_api::LoopStatus {
 /// labels against the champion's, and is promoted — through a restart of the monitor mid-cycle.
 #[tokio::test]
 async fn drift_retrains_and_a_better_challenger_is_promoted_through_a_canary() {
-    let mut platform = Platform::start_with(
-        crate::Store::Sqlite,
-        &SERVICES,
-        &[
-            ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
-            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__DATASET", "churn_labels"),
-            ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__LABEL", "churned"),
-        ],
-    )
-    .await;
-    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
-    with_customers(&platform).await;
-    let training = platform.client(ServiceKind::Training);
-    let champion = CHURN.replace("trials = 3", "trials = 1");
-    training.apply_pipeline(&spec(&champion)).await.unwrap();
-    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
-    assert_eq!(finished(&training, &run.id).await.state, RunState::Succeeded);
-    let serving = platform.client(ServiceKind::Serving);
-    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
+    let settings = [
+        ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
+        ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__DATASET", "churn_labels"),
+        ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__LABEL", "churned"),
+    ];
+    let champion = champion_spec();
+    let (mut platform, worker, _) = served(&settings, &champion).await;
+    let (training, serving) = (platform.client(ServiceKind::Training), platform.client(ServiceKind::Serving));
     // From now on the pipeline proposes challengers: it must beat the champion on fresh data.
     let challenger = champion.replace(r#"alias = "champion""#, r#"alias = "challenger""#).replace(
         r#"max_bytes = 10000000 }]"#,
@@ -526,25 +520,14 @@ async fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Vec
 #[tokio::test]
 async fn a_worse_challenger_is_rejected_and_the_champion_never_stops_serving() {
     let (hook, received) = receiver().await;
-    let platform = Platform::start_with(
-        crate::Store::Sqlite,
-        &SERVICES,
-        &[
-            ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
-            ("CAIRN__MONITOR__WEBHOOKS", &hook),
-            ("CAIRN__MONITOR__WEBHOOK_SECRET", "s3cret"),
-        ],
-    )
-    .await;
-    let worker = cairn_training::work(platform.config.clone()).await.unwrap();
-    with_customers(&platform).await;
-    let training = platform.client(ServiceKind::Training);
-    let champion = CHURN.replace("trials = 3", "trials = 1");
-    training.apply_pipeline(&spec(&champion)).await.unwrap();
-    let run = training.start_pipeline_run("churn", &NewPipelineRun::default()).await.unwrap();
-    assert_eq!(finished(&training, &run.id).await.state, RunState::Succeeded);
-    let serving = platform.client(ServiceKind::Serving);
-    serving.put_endpoint("churn", &EndpointSpec::alias("churn", "champion")).await.unwrap();
+    let settings = [
+        ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
+        ("CAIRN__MONITOR__WEBHOOKS", hook.as_str()),
+        ("CAIRN__MONITOR__WEBHOOK_SECRET", "s3cret"),
+    ];
+    let champion = champion_spec();
+    let (platform, worker, _) = served(&settings, &champion).await;
+    let (training, serving) = (platform.client(ServiceKind::Training), platform.client(ServiceKind::Serving));
     // A stump: one shallow tree cannot beat the champion.
     let weak = champion
         .replace(r#"alias = "champion""#, r#"alias = "challenger""#)

@@ -90,6 +90,11 @@ pub struct MonitorWindow {
     pub share: f64,
     pub share_threshold: f64,
     pub dataset_drift: bool,
+    /// Prediction drift: the version's scores (the positive class's probability, or the
+    /// regressor's value) in the window against its scores on its training data; judged apart
+    /// from the features.
+    #[serde(default)]
+    pub prediction: Option<ColumnDrift>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -305,7 +305,7 @@ async fn demo(clients: &Clients, running: bool, scale: f64) -> anyhow::Result<()
     let window =
         until("the monitor to judge a window of the shifted traffic", Duration::from_secs(90), || async {
             let seen = clients.monitor.endpoint_monitor("fraud", 20).await.ok();
-            Ok(seen.and_then(|seen| seen.windows.into_iter().find(|window| window.dataset_drift)))
+            Ok(seen.and_then(|seen| seen.windows.into_iter().rev().find(|window| window.dataset_drift)))
         })
         .await?;
     say(format!(

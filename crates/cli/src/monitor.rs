@@ -64,6 +64,17 @@ pub(crate) async fn show(config: &CairnConfig, endpoint: &str, json: bool) -> an
             format!("{:.2}", window.share),
             if window.dataset_drift { "DRIFT".into() } else { "no drift".into() },
             most,
+            window.prediction.as_ref().map_or_else(
+                || "—".to_owned(),
+                |drift| {
+                    format!(
+                        "{} {:.3}{}",
+                        drift.method,
+                        drift.value,
+                        if drift.drifted { " DRIFT" } else { "" }
+                    )
+                },
+            ),
         ]);
     }
     table::print(&rows);

@@ -8,6 +8,7 @@ mod feedback;
 mod loops;
 mod metrics;
 mod policy;
+mod predictions;
 mod reference;
 mod report;
 mod store;
@@ -31,6 +32,7 @@ use cairn_events::topology::{
 use cairn_events::v1::{
     DatasetVersionCreated, DriftDetected, LoopDecided, PerformanceDegraded, PredictionLogBatch,
 };
+use cairn_runtime::{Runtime, RuntimeConfig};
 use cairn_service::{RunningService, StartError};
 use diesel_migrations::embed_migrations;
 
@@ -57,6 +59,15 @@ const LOOP_TICK: Duration = Duration::from_secs(2);
 /// Starts the monitor service; the returned handle knows its bound address.
 pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
     let policy = Arc::new(policy::Policy::new(&config.monitor).map_err(StartError::Other)?);
+    // Prediction drift runs versions through the model runtime; without it the monitor judges
+    // the features alone (and says so on each version's reference).
+    let runtime = match Runtime::init(&RuntimeConfig { library: config.runtime.onnxruntime_library() }) {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            tracing::warn!(%error, "ONNX Runtime not loaded: prediction drift is not judged");
+            None
+        }
+    };
     let ingestion = Client::new(config.services.ingestion.base_url());
     let (training, serving) =
         (Client::new(config.services.training.base_url()), Client::new(config.services.serving.base_url()));
@@ -76,6 +87,7 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         Arc::clone(&columns),
         Arc::clone(&policy),
         metrics.clone(),
+        runtime,
     )
     .await
     .map_err(|error| StartError::Other(format!("the monitor's state: {error}")))?;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use cairn_api::{ModelVersion, OnnxDim};
 use cairn_client::Client;
 use cairn_drift::Reference;
+use cairn_runtime::Runtime;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{Columns, kind};
@@ -43,6 +44,12 @@ pub struct ModelReference {
     /// The version's holdout metrics (its run's), which live metrics are held to.
     #[serde(default)]
     pub holdout: BTreeMap<String, f64>,
+    /// What the version answers on its training data (its score: the positive class's
+    /// probability, or the regressor's value), and why there is no such reference when not.
+    #[serde(default)]
+    pub prediction: Option<Reference>,
+    #[serde(default)]
+    pub prediction_note: Option<String>,
 }
 
 impl ModelReference {
@@ -55,6 +62,8 @@ impl ModelReference {
             inputs: Vec::new(),
             note: Some(note),
             holdout: BTreeMap::new(),
+            prediction: None,
+            prediction_note: None,
         }
     }
 
@@ -62,6 +71,7 @@ impl ModelReference {
     /// training data. What cannot be judged (no signature, no training data in the lineage, a
     /// feature the data lacks) is noted rather than refused: the predictions still count.
     pub async fn build(
+        runtime: Option<&Runtime>,
         registry: &Client,
         columns: &Columns,
         model: &str,
@@ -98,8 +108,12 @@ impl ModelReference {
         };
         let dataset = columns.version(&data.dataset, Some(data.version)).await?;
         let mut features = Vec::with_capacity(names.len());
+        let mut scored = Vec::with_capacity(names.len());
         for name in names {
             let column = dataset.schema.columns.iter().find(|column| column.name.as_str() == name);
+            if let Some(kind) = column.and_then(|column| kind(&column.column_type)) {
+                scored.push((name.clone(), kind));
+            }
             let (reference, note) = match column.map(|column| kind(&column.column_type)) {
                 None => (None, Some(format!("not a column of {}@{}", dataset.dataset, dataset.version))),
                 Some(None) => (None, Some("a timestamp: not judged".to_owned())),
@@ -111,6 +125,20 @@ impl ModelReference {
             };
             features.push(Feature { name, reference, note });
         }
+        let (prediction, prediction_note) = if scored.len() == features.len() {
+            match crate::predictions::reference(runtime, registry, columns, &found, &dataset, &scored).await {
+                Ok(reference) => (Some(reference), None),
+                Err(note) => (None, Some(note)),
+            }
+        } else {
+            (
+                None,
+                Some(format!(
+                    "{}@{} lacks some of the model's features: predictions are not judged",
+                    dataset.dataset, dataset.version
+                )),
+            )
+        };
         Ok(Self {
             model: model.to_owned(),
             version,
@@ -119,6 +147,8 @@ impl ModelReference {
             inputs,
             note: None,
             holdout,
+            prediction,
+            prediction_note,
         })
     }
 }

@@ -132,10 +132,19 @@ fn distributions(html: &mut String, latest: &[(Open, Option<ModelReference>)], w
             open.number,
             esc(reference.dataset.as_deref().unwrap_or("no reference"))
         );
-        for (feature, window) in reference.features.iter().zip(&open.features) {
-            let (Some(built), Some(window)) = (&feature.reference, window) else { continue };
-            let Ok(bins) = built.labelled_bins(window) else { continue };
+        let features = reference.features.iter().zip(&open.features).map(|(feature, window)| {
             let verdict = judged.and_then(|judged| judged.features.iter().find(|f| f.column == feature.name));
+            (feature.name.as_str(), feature.reference.as_ref(), window.as_ref(), verdict)
+        });
+        let prediction = (
+            "prediction",
+            reference.prediction.as_ref(),
+            open.prediction.as_ref(),
+            judged.and_then(|judged| judged.prediction.as_ref()),
+        );
+        for (name, built, window, verdict) in features.chain(std::iter::once(prediction)) {
+            let (Some(built), Some(window)) = (built, window) else { continue };
+            let Ok(bins) = built.labelled_bins(window) else { continue };
             let caption = verdict.map_or_else(String::new, |verdict| {
                 format!(
                     " — {} {} (threshold {}) <span class=\"{}\">{}</span>",
@@ -149,8 +158,8 @@ fn distributions(html: &mut String, latest: &[(Open, Option<ModelReference>)], w
             let _ = write!(
                 html,
                 "<figure class=\"chart distribution\" data-feature=\"{}\"><figcaption><b>{}</b>{caption}</figcaption>",
-                esc(&feature.name),
-                esc(&feature.name)
+                esc(name),
+                esc(name)
             );
             bars(html, &bins);
             html.push_str("</figure>");

@@ -34,6 +34,9 @@ pub struct Watch {
     columns: Arc<Columns>,
     policy: Arc<Policy>,
     metrics: MonitorMetrics,
+    /// Runs versions over their training data for prediction references; absent when ONNX
+    /// Runtime did not load.
+    runtime: Option<cairn_runtime::Runtime>,
     state: Mutex<State>,
 }
 
@@ -52,11 +55,12 @@ impl Watch {
         columns: Arc<Columns>,
         policy: Arc<Policy>,
         metrics: MonitorMetrics,
+        runtime: Option<cairn_runtime::Runtime>,
     ) -> Result<(Self, u64), MonitorError> {
         let open = store::open_windows(&db).await?.into_iter().map(|open| (open.key.clone(), open)).collect();
         let next = store::position(&db).await?;
         let state = Mutex::new(State { references: HashMap::new(), open });
-        Ok((Self { db, outbox, registry, columns, policy, metrics, state }, next))
+        Ok((Self { db, outbox, registry, columns, policy, metrics, runtime, state }, next))
     }
 
     /// Reads payloads of the log, the last at stream sequence `last`. A payload that does not
@@ -194,7 +198,14 @@ impl Watch {
         let reference = match store::reference(&self.db, model.to_owned(), version).await? {
             Some(reference) => reference,
             None => {
-                let built = ModelReference::build(&self.registry, &self.columns, model, version).await?;
+                let built = ModelReference::build(
+                    self.runtime.as_ref(),
+                    &self.registry,
+                    &self.columns,
+                    model,
+                    version,
+                )
+                .await?;
                 store::save_reference(&self.db, &built).await?;
                 tracing::info!(
                     model, version, dataset = ?built.dataset, note = ?built.note, "reference built"

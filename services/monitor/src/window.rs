@@ -43,6 +43,9 @@ pub struct Open {
     pub latency_micros: i64,
     /// One per feature of the reference, for those with a reference.
     pub features: Vec<Option<Window>>,
+    /// The version's scores, when it has a prediction reference.
+    #[serde(default)]
+    pub prediction: Option<Window>,
 }
 
 /// A logged tensor as serving writes it (`{"datatype", "shape", "data"}`).
@@ -159,6 +162,7 @@ impl Open {
             requests: 0,
             latency_micros: 0,
             features,
+            prediction: reference.prediction.as_ref().map(cairn_drift::Reference::window),
         }
     }
 
@@ -199,6 +203,11 @@ impl Open {
         };
         let rows = tensors.values().filter_map(|tensor| tensor.shape.first()).copied().max().unwrap_or(1);
         self.predictions += rows;
+        if let (Some(window), Some((_, scores))) = (&mut self.prediction, scores(&logged.outputs_json)) {
+            for score in scores {
+                window.add_number(score.unwrap_or(f64::NAN));
+            }
+        }
         let rows = usize::try_from(rows).unwrap_or(usize::MAX);
         for input in &reference.inputs {
             match input {
@@ -277,6 +286,13 @@ impl Open {
                 share_threshold: policy.drift_share,
                 drifted: false,
             });
+        let prediction = match (&reference.prediction, &self.prediction) {
+            (Some(built), Some(window)) => built
+                .verdict(window, &DriftOptions::default())
+                .ok()
+                .map(|verdict| crate::batch::column_drift("prediction", built, window, &verdict)),
+            _ => None,
+        };
         let time = |micros: i64| Timestamp::from_micros(micros).unwrap_or_else(Timestamp::now);
         let key = &self.key;
         MonitorWindow {
@@ -301,6 +317,7 @@ impl Open {
             share: dataset.share,
             share_threshold: dataset.share_threshold,
             dataset_drift: dataset.drifted && !verdicts.is_empty(),
+            prediction,
         }
     }
 }
