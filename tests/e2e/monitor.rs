@@ -330,11 +330,19 @@ async fn history(monitor: &Client, until: &str) -> Vec<cairn_api::LoopEvent> {
 }
 
 async fn loop_phase(monitor: &Client, phase: &str) -> cairn_api::LoopStatus {
-    crate::eventually(phase, || async {
-        let status = monitor.loop_status("churn").await.ok()?;
-        (status.phase == phase).then_some(status)
-    })
-    .await
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        if let Ok(status) = monitor.loop_status("churn").await {
+            if status.phase == phase {
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                let events = monitor.loop_history("churn", 1000).await.unwrap_or_default();
+                panic!("the loop is not `{phase}`: {status:#?}\n{events:#?}");
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
 
 /// The whole loop: the world changes, the monitor sees the drift, the loop retrains on the new
@@ -346,9 +354,13 @@ async fn drift_retrains_and_a_better_challenger_is_promoted_through_a_canary() {
         ("CAIRN__MONITOR__WINDOW_PREDICTIONS", "200"),
         ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__DATASET", "churn_labels"),
         ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__LABEL", "churned"),
+        ("CAIRN__REGISTRY__APPROVERS", "carol"),
     ];
     let champion = champion_spec();
     let (mut platform, worker, _) = served(&settings, &champion).await;
+    // Moving `champion` takes an approver's decision.
+    let carol = platform.client(ServiceKind::Registry).with_credentials("carol", "-");
+    carol.protect_alias("churn", "champion", true).await.unwrap();
     let (training, serving) = (platform.client(ServiceKind::Training), platform.client(ServiceKind::Serving));
     // From now on the pipeline proposes challengers: it must beat the champion on fresh data.
     let challenger = champion.replace(r#"alias = "champion""#, r#"alias = "challenger""#).replace(
@@ -407,11 +419,22 @@ async fn drift_retrains_and_a_better_challenger_is_promoted_through_a_canary() {
     }
     ingestion.ingest("churn_labels", "text/csv", body).await.unwrap();
 
+    // The canary holds; the protected alias waits for carol, the canary serving meanwhile.
+    let waiting = loop_phase(&monitor, "awaiting_approval").await;
+    assert_eq!(serving.endpoint("churn").await.unwrap().spec.canary.map(|canary| canary.version), Some(2));
+    let request = carol.approvals(Some("pending")).await.unwrap().into_iter().next().unwrap();
+    assert_eq!((request.alias.as_str(), request.version, waiting.challenger), ("champion", 2, Some(2)));
+    carol
+        .decide(&request.id, true, &cairn_api::Decision { reason: "the canary holds".into() })
+        .await
+        .unwrap();
     let events = history(&monitor, "promoted").await;
     let steps: Vec<&str> =
         events.iter().map(|event| event.step.as_str()).filter(|step| *step != "skipped").collect();
-    assert_eq!(steps, ["signal", "retrain", "canary", "promoted"], "{events:#?}");
-    let promoted = events.iter().find(|event| event.step == "promoted").unwrap();
+    assert_eq!(steps, ["signal", "retrain", "canary", "approval", "promoted"], "{events:#?}");
+    assert!(events.last().unwrap().detail.contains("approved by carol"), "{events:#?}");
+    // The judgement's numbers are on the step that asked for the approval.
+    let promoted = events.iter().find(|event| event.step == "approval").unwrap();
     assert!(
         promoted.numbers["canary_roc_auc"] > promoted.numbers["champion_roc_auc"],
         "the challenger is better on the changed world's labels: {promoted:#?}"

@@ -25,6 +25,15 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The HTTP status, when the server answered (in the platform's error shape or another,
+    /// such as MLflow's).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } | ClientError::Unexpected { status, .. } => Some(*status),
+            ClientError::Transport { .. } => None,
+        }
+    }
+
     /// The platform error code, when the server answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {

@@ -218,6 +218,23 @@ pub struct ServingConfig {
     pub registry_token: Secret,
     /// The most rows one request may carry.
     pub max_rows: usize,
+    /// A version failing more than this share of its requests (at least 20) over a period is
+    /// raised as `ServingErrorRate` ...
+    #[serde(default = "ServingConfig::default_alert_error_rate")]
+    pub alert_error_rate: f64,
+    /// ... looked at this often, as predictions the log lost are (`PredictionLogLoss`).
+    #[serde(default = "ServingConfig::default_alert_period_secs")]
+    pub alert_period_secs: u64,
+}
+
+impl ServingConfig {
+    fn default_alert_error_rate() -> f64 {
+        0.05
+    }
+
+    fn default_alert_period_secs() -> u64 {
+        60
+    }
 }
 
 /// The monitor: how the prediction log is cut into windows and each window judged for drift.

@@ -55,6 +55,8 @@ events! {
     PredictionLogged => "cairn.predictions.logged",
     PredictionLogBatch => "cairn.predictions.log_batch",
     PredictionsWritten => "cairn.predictions.batch_written",
+    ServingErrorRate => "cairn.predictions.error_rate",
+    PredictionLogLoss => "cairn.predictions.log_loss",
     DriftDetected => "cairn.monitor.drift_detected",
     PerformanceDegraded => "cairn.monitor.performance_degraded",
     LoopDecided => "cairn.monitor.loop_decided",

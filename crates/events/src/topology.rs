@@ -282,6 +282,24 @@ pub const MONITOR_WEBHOOK_LOOP: ConsumerSpec = ConsumerSpec {
     max_deliver: 12,
 };
 
+pub const MONITOR_WEBHOOK_ERRORS: ConsumerSpec = ConsumerSpec {
+    durable: "monitor_webhook_errors",
+    stream: PREDICTIONS_STREAM,
+    filter_subject: "cairn.predictions.error_rate",
+    owner: ServiceKind::Monitor,
+    ack_wait: Duration::from_secs(60),
+    max_deliver: 12,
+};
+
+pub const MONITOR_WEBHOOK_LOSS: ConsumerSpec = ConsumerSpec {
+    durable: "monitor_webhook_loss",
+    stream: PREDICTIONS_STREAM,
+    filter_subject: "cairn.predictions.log_loss",
+    owner: ServiceKind::Monitor,
+    ack_wait: Duration::from_secs(60),
+    max_deliver: 12,
+};
+
 pub const CONSUMERS: &[ConsumerSpec] = &[
     FEATURE_STORE_DATASETS,
     FEATURE_STORE_SCHEMAS,
@@ -299,6 +317,8 @@ pub const CONSUMERS: &[ConsumerSpec] = &[
     MONITOR_WEBHOOK_DRIFT,
     MONITOR_WEBHOOK_DEGRADED,
     MONITOR_WEBHOOK_LOOP,
+    MONITOR_WEBHOOK_ERRORS,
+    MONITOR_WEBHOOK_LOSS,
 ];
 
 /// Streamed records; read by the ingestion service from a position it keeps itself.

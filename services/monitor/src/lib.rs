@@ -27,10 +27,12 @@ use cairn_domain::{ServiceKind, Timestamp};
 use cairn_events::Event as _;
 use cairn_events::topology::{
     MONITOR_FEEDBACK, MONITOR_LOOP_DEGRADED, MONITOR_LOOP_DRIFT, MONITOR_WEBHOOK_DEGRADED,
-    MONITOR_WEBHOOK_DRIFT, MONITOR_WEBHOOK_LOOP, PREDICTIONS_STREAM,
+    MONITOR_WEBHOOK_DRIFT, MONITOR_WEBHOOK_ERRORS, MONITOR_WEBHOOK_LOOP, MONITOR_WEBHOOK_LOSS,
+    PREDICTIONS_STREAM,
 };
 use cairn_events::v1::{
     DatasetVersionCreated, DriftDetected, LoopDecided, PerformanceDegraded, PredictionLogBatch,
+    PredictionLogLoss, ServingErrorRate,
 };
 use cairn_runtime::{Runtime, RuntimeConfig};
 use cairn_service::{RunningService, StartError};
@@ -168,25 +170,13 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
             .await?,
     ];
     if !webhooks.is_empty() {
-        consumers.push(
-            context
-                .follow(
-                    &MONITOR_WEBHOOK_DRIFT,
-                    Arc::clone(&webhooks),
-                    |hooks, delivery: Delivery<DriftDetected>| async move { hooks.deliver(&delivery).await },
-                )
-                .await?,
-        );
-        consumers.push(context.follow(&MONITOR_WEBHOOK_DEGRADED, Arc::clone(&webhooks), |hooks, delivery: Delivery<PerformanceDegraded>| async move { hooks.deliver(&delivery).await }).await?);
-        consumers.push(
-            context
-                .follow(
-                    &MONITOR_WEBHOOK_LOOP,
-                    webhooks,
-                    |hooks, delivery: Delivery<LoopDecided>| async move { hooks.deliver(&delivery).await },
-                )
-                .await?,
-        );
+        consumers.extend([
+            webhooks::follow::<DriftDetected>(&context, &MONITOR_WEBHOOK_DRIFT, &webhooks).await?,
+            webhooks::follow::<PerformanceDegraded>(&context, &MONITOR_WEBHOOK_DEGRADED, &webhooks).await?,
+            webhooks::follow::<LoopDecided>(&context, &MONITOR_WEBHOOK_LOOP, &webhooks).await?,
+            webhooks::follow::<ServingErrorRate>(&context, &MONITOR_WEBHOOK_ERRORS, &webhooks).await?,
+            webhooks::follow::<PredictionLogLoss>(&context, &MONITOR_WEBHOOK_LOSS, &webhooks).await?,
+        ]);
     }
     cairn_service::every("loops", LOOP_TICK, context.shutdown.clone(), {
         let loops = Arc::clone(&loops);

@@ -512,6 +512,8 @@ impl Loops {
         self.promote(cycle, verdict, numbers).await
     }
 
+    /// Moves the alias to the challenger — or, when the policy wants an approver or the alias
+    /// is protected, asks for the move and waits.
     async fn promote(
         &self,
         cycle: &mut Cycle,
@@ -521,28 +523,28 @@ impl Loops {
         let state = cycle.stored.state.clone();
         let (Some(model), Some(challenger)) = (state.model.clone(), state.challenger) else { return Ok(()) };
         let alias = cycle.stored.policy.alias.clone();
-        if cycle.stored.policy.approval {
-            let request = NewAliasRequest {
-                version: challenger,
-                reason: format!("loop `{}` cycle {}: {why}", cycle.stored.endpoint, state.cycle),
-            };
-            let asked = self
-                .services
-                .registry
-                .request_alias_move(&model, &alias, &request)
-                .await
-                .map_err(unavailable)?;
-            cycle.stored.state.approval = Some(asked.id.clone());
-            cycle.enter(Phase::AwaitingApproval);
-            cycle.record(
-                "approval",
-                format!("{why}; waiting for an approver (request {})", asked.id),
-                numbers,
-            );
-            return Ok(());
+        if !cycle.stored.policy.approval {
+            match self.services.registry.set_alias(&model, &alias, challenger).await {
+                Ok(()) => {
+                    let why = format!("{why}; `{alias}` moved to {model}@{challenger}");
+                    return self.finish_promotion(cycle, why, numbers).await;
+                }
+                // A protected alias moves only by an approver's decision.
+                Err(error) if error.status() == Some(403) => {}
+                Err(error) => return Err(unavailable(error)),
+            }
         }
-        self.services.registry.set_alias(&model, &alias, challenger).await.map_err(unavailable)?;
-        self.finish_promotion(cycle, format!("{why}; `{alias}` moved to {model}@{challenger}"), numbers).await
+        let request = NewAliasRequest {
+            version: challenger,
+            reason: format!("loop `{}` cycle {}: {why}", cycle.stored.endpoint, state.cycle),
+        };
+        let asked =
+            self.services.registry.request_alias_move(&model, &alias, &request).await.map_err(unavailable)?;
+        cycle.stored.state.approval = Some(asked.id.clone());
+        cycle.enter(Phase::AwaitingApproval);
+        let waiting = format!("{why}; waiting for an approver to move `{alias}` (request {})", asked.id);
+        cycle.record("approval", waiting, numbers);
+        Ok(())
     }
 
     async fn finish_promotion(

@@ -1,14 +1,18 @@
-//! Webhooks: every monitoring event — a drifted window, a degraded one, a loop's decision — is
+//! Webhooks: every monitoring event — a drifted window, a degraded one, a loop's decision, and
+//! serving's own alerts (an error rate past its threshold, predictions the log lost) — is
 //! POSTed as JSON to each configured URL (`monitor.webhooks`), signed when a secret is set
 //! (`Cairn-Signature: sha256=<hex HMAC-SHA256 of the body>`, as GitHub signs its hooks), with
 //! the event's id (`Cairn-Event-Id`) so a receiver can drop the repeats that retries bring. A
 //! URL that fails makes the event come again with growing backoff (1 s, 2 s, 4 s … at most 5
 //! min, twelve tries): delivery is at least once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use cairn_bus::{Delivery, HandlerError};
-use cairn_events::v1::{DriftDetected, LoopDecided, PerformanceDegraded};
+use cairn_events::v1::{
+    DriftDetected, LoopDecided, PerformanceDegraded, PredictionLogLoss, ServingErrorRate,
+};
 use prometheus::{IntCounterVec, Opts, Registry};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
@@ -77,6 +81,29 @@ impl Hook for LoopDecided {
     }
 }
 
+impl Hook for ServingErrorRate {
+    const NAME: &'static str = "serving_error_rate";
+    fn body(&self) -> Value {
+        json!({
+            "endpoint": self.deployment, "version": self.version, "failed": self.failed,
+            "requests": self.requests, "rate": self.rate, "threshold": self.threshold,
+            "replica": self.replica, "window_start_unix_micros": self.window_start_unix_micros,
+            "window_end_unix_micros": self.window_end_unix_micros,
+        })
+    }
+}
+
+impl Hook for PredictionLogLoss {
+    const NAME: &'static str = "prediction_log_loss";
+    fn body(&self) -> Value {
+        json!({
+            "dropped": self.dropped, "replica": self.replica,
+            "window_start_unix_micros": self.window_start_unix_micros,
+            "window_end_unix_micros": self.window_end_unix_micros,
+        })
+    }
+}
+
 impl Webhooks {
     pub fn new(urls: Vec<String>, secret: Option<String>, registry: &Registry) -> Self {
         let deliveries = IntCounterVec::new(
@@ -130,6 +157,19 @@ impl Webhooks {
         tracing::warn!(event = E::NAME, failures = %failures.join("; "), ?after, "webhook not delivered; trying again");
         Err(HandlerError::Retry { reason: failures.join("; "), after })
     }
+}
+
+/// Delivers every event `E` of the durable consumer `spec` to the webhooks.
+pub async fn follow<E: Hook + cairn_events::Event>(
+    context: &cairn_service::ServiceContext,
+    spec: &'static cairn_events::topology::ConsumerSpec,
+    hooks: &Arc<Webhooks>,
+) -> Result<cairn_bus::ConsumerHandle, cairn_service::StartError> {
+    context
+        .follow(spec, Arc::clone(hooks), |hooks, delivery: Delivery<E>| async move {
+            hooks.deliver(&delivery).await
+        })
+        .await
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod alerts;
 mod api;
 mod endpoints;
 mod features;
@@ -122,6 +123,23 @@ pub async fn run(config: CairnConfig) -> Result<RunningService, StartError> {
         .await
         .map_err(StartError::Other)?;
     streams::start(context.bus.clone(), Arc::clone(&state), context.shutdown.clone());
+    let replica = format!(
+        "{}:{}",
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim(),
+        std::process::id()
+    );
+    let serving = &context.config.serving;
+    let alerts =
+        alerts::Alerts::new(state.metrics.clone(), state.log.dropped(), serving.alert_error_rate, replica);
+    let alerts = Arc::new(tokio::sync::Mutex::new(alerts));
+    let period = std::time::Duration::from_secs(serving.alert_period_secs.max(1));
+    cairn_service::every("serving alerts", period, context.shutdown.clone(), {
+        let (db, outbox) = (context.db.clone(), context.outbox.clone());
+        move || {
+            let (alerts, db, outbox) = (Arc::clone(&alerts), db.clone(), outbox.clone());
+            async move { alerts.lock().await.raise(&db, &outbox).await }
+        }
+    });
     let log = Arc::clone(&state.log);
     let state = actix_web::web::Data::from(state);
     // Ready once every endpoint has loaded; NATS or the database away only degrades a replica

@@ -134,6 +134,11 @@ impl PredictionLog {
         }
     }
 
+    /// The counter of records not logged.
+    pub fn dropped(&self) -> IntCounter {
+        self.dropped.clone()
+    }
+
     /// Why the log is degraded: records dropped within the last minute.
     pub fn loss(&self) -> Option<String> {
         let last = self.last_drop_millis.load(Ordering::Relaxed);

@@ -5,7 +5,7 @@ use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, 
 
 #[derive(Clone)]
 pub struct ServingMetrics {
-    requests: IntCounterVec,
+    pub(crate) requests: IntCounterVec,
     latency: HistogramVec,
     in_flight: IntGaugeVec,
 }
