@@ -194,6 +194,7 @@ async fn late_labels_measure_each_window_and_report_degradation() {
         ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__DATASET", "churn_labels"),
         ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__LABEL", "churned"),
         ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__KPIS", "spend"),
+        ("CAIRN__MONITOR__ENDPOINTS__CHURN__FEEDBACK__SLICES", "region"),
     ];
     let (platform, worker, run) = served(&settings, &champion_spec()).await;
     let serving = platform.client(ServiceKind::Serving);
@@ -225,14 +226,15 @@ async fn late_labels_measure_each_window_and_report_degradation() {
                 {"name": "request_id", "type": "string", "nullable": false},
                 {"name": "ts", "type": "timestamp", "nullable": false},
                 {"name": "churned", "type": "int64", "nullable": false},
-                {"name": "spend", "type": "float64"}
+                {"name": "spend", "type": "float64"},
+                {"name": "region", "type": "string"}
             ],
             "event_timestamp": "ts"
         }
     }))
     .unwrap();
     ingestion.create_dataset(&labels).await.unwrap();
-    let mut body = String::from("request_id,ts,churned,spend\n");
+    let mut body = String::from("request_id,ts,churned,spend,region\n");
     let now = cairn_domain::Timestamp::now();
     let (mut spend_first, mut positives_first) = (0.0, 0);
     for (i, fields) in rows.iter().enumerate() {
@@ -242,10 +244,10 @@ async fn late_labels_measure_each_window_and_report_degradation() {
             spend_first += fields[3].parse::<f64>().unwrap_or(0.0);
             positives_first += churned;
         }
-        body.push_str(&format!("r{i},{now},{label},{}\n", fields[3]));
+        body.push_str(&format!("r{i},{now},{label},{},{}\n", fields[3], fields[5]));
     }
     for ghost in 0..10 {
-        body.push_str(&format!("ghost-{ghost},{now},1,5.0\n"));
+        body.push_str(&format!("ghost-{ghost},{now},1,5.0,north\n"));
     }
     ingestion.ingest("churn_labels", "text/csv", body).await.unwrap();
 
@@ -265,6 +267,12 @@ async fn late_labels_measure_each_window_and_report_degradation() {
     assert!((first.kpis["spend"] - spend_first).abs() < 1e-6, "{first:#?}");
     assert!(first.kpis["spend_caught"] > 0.0 && first.kpis["spend_caught"] <= first.kpis["spend_positive"]);
     assert!(first.kpis["spend_positive"] < first.kpis["spend"]);
+    // Each region's customers of the first window, measured apart.
+    let regions: Vec<(&str, u64)> =
+        first.slices.iter().map(|slice| (slice.value.as_str(), slice.labelled)).collect();
+    assert_eq!(regions.len(), 2, "{:#?}", first.slices);
+    assert_eq!(regions.iter().map(|(_, labelled)| labelled).sum::<u64>(), 200);
+    assert!(first.slices.iter().all(|slice| slice.column == "region" && slice.live.is_some()));
     assert!(positives_first > 0);
     let event = crate::last_event(&platform, |event: &cairn_events::v1::PerformanceDegraded| {
         event.window_id == second.window_id

@@ -24,7 +24,7 @@ pub use features::{
 };
 pub use monitor::{
     ColumnDrift, DriftReport, DriftRequest, EndpointMonitor, FeedbackSummary, LivePerformance, LoopEvent,
-    LoopPolicy, LoopStatus, MonitorWindow, OpenWindow, Unjudged, VersionRef,
+    LoopPolicy, LoopStatus, MonitorWindow, OpenWindow, SlicePerformance, Unjudged, VersionRef,
 };
 pub use online::{EventTime, FeatureVector, FieldStatus, OnlineRequest, OnlineResponse, ResponseMetadata};
 pub use operations::{Health, Readiness};

@@ -156,6 +156,19 @@ pub struct LivePerformance {
     pub live: Option<f64>,
     pub holdout: Option<f64>,
     pub degraded: bool,
+    /// The metric per value of each slice column of the feedback, worst first (values with at
+    /// least ten labelled rows).
+    #[serde(default)]
+    pub slices: Vec<SlicePerformance>,
+}
+
+/// A window's metric on the labelled rows of one value of a slice column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SlicePerformance {
+    pub column: String,
+    pub value: String,
+    pub labelled: u64,
+    pub live: Option<f64>,
 }
 
 /// Feedback joined to the log: rows read, rows that named a logged prediction, rows that did

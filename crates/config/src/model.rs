@@ -291,6 +291,11 @@ pub struct FeedbackConfig {
     /// From the environment: comma separated.
     #[serde(default, deserialize_with = "list_or_commas")]
     pub kpis: Vec<String>,
+    /// Columns of the feedback dataset that slice each window's metrics (a region, a customer
+    /// segment): the metric per value, to see where the model fails. From the environment: comma
+    /// separated.
+    #[serde(default, deserialize_with = "list_or_commas")]
+    pub slices: Vec<String>,
     /// Labels a window needs before its live metrics are compared with the holdout's.
     #[serde(default = "FeedbackConfig::default_min_labels")]
     pub min_labels: u64,

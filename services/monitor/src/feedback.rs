@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use cairn_api::LivePerformance;
+use cairn_api::{LivePerformance, SlicePerformance};
 use cairn_config::FeedbackConfig;
 use cairn_db::{AnyConnection, Database, DbError, Sql};
 use cairn_domain::Timestamp;
@@ -42,6 +42,7 @@ struct Label {
     id: String,
     truth: f64,
     kpis: BTreeMap<String, f64>,
+    slices: BTreeMap<String, String>,
 }
 
 /// A window of an endpoint's model version.
@@ -65,6 +66,8 @@ struct Labelled {
     label: f64,
     #[diesel(sql_type = Nullable<Text>)]
     kpis: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    slices: Option<String>,
 }
 
 /// The truth of a label cell: a number, or `true`/`false`.
@@ -128,6 +131,10 @@ impl Feedback {
         for kpi in &feedback.kpis {
             kpis.push((kpi.clone(), self.columns.file_texts(&paths, kpi).await?));
         }
+        let mut slices = Vec::with_capacity(feedback.slices.len());
+        for slice in &feedback.slices {
+            slices.push((slice.clone(), self.columns.file_texts(&paths, slice).await?));
+        }
         Ok(ids
             .into_iter()
             .zip(truths)
@@ -143,7 +150,11 @@ impl Feedback {
                         ))
                     })
                     .collect();
-                Some(Label { id: id?, truth, kpis })
+                let slices = slices
+                    .iter()
+                    .filter_map(|(name, values)| Some((name.clone(), values[row].clone()?)))
+                    .collect();
+                Some(Label { id: id?, truth, kpis, slices })
             })
             .collect())
     }
@@ -206,6 +217,8 @@ fn join(
             .bind(label.truth)
             .push(", kpis = ")
             .bind(kpis)
+            .push(", slices = ")
+            .bind(serde_json::to_string(&label.slices).unwrap_or_default())
             .push(", labelled_at = ")
             .bind(now)
             .push(" WHERE endpoint = ")
@@ -255,7 +268,7 @@ fn measure(
     let backend = conn.backend();
     let mut select = Sql::new(backend);
     select
-        .push("SELECT kind, score, label, kpis FROM monitor_predictions WHERE endpoint = ")
+        .push("SELECT kind, score, label, kpis, slices FROM monitor_predictions WHERE endpoint = ")
         .bind(endpoint)
         .push(" AND model = ")
         .bind(window.model.clone())
@@ -400,7 +413,7 @@ pub async fn live_since(
     db.call(move |conn| {
         let mut select = Sql::new(backend);
         select
-            .push("SELECT kind, score, label, kpis FROM monitor_predictions WHERE endpoint = ")
+            .push("SELECT kind, score, label, kpis, slices FROM monitor_predictions WHERE endpoint = ")
             .bind(endpoint)
             .push(" AND model = ")
             .bind(model)
@@ -427,6 +440,7 @@ fn performance(
 ) -> LivePerformance {
     let (kind, metrics, kpis) = measured(rows);
     let metric = metric_of(feedback, kind);
+    let slices = sliced(rows, &metric);
     let live = metrics.get(&metric).copied();
     let holdout = reference.and_then(|reference| reference.holdout.get(&metric).copied());
     let labelled = rows.len() as u64;
@@ -452,7 +466,52 @@ fn performance(
         live,
         holdout,
         degraded,
+        slices,
     }
+}
+
+/// Labelled rows of one slice value at least, for its metric to be shown.
+const MIN_SLICE_ROWS: usize = 10;
+
+/// `metric` per value of each slice column of the rows, worst first.
+fn sliced(rows: &[Labelled], metric: &str) -> Vec<SlicePerformance> {
+    let mut groups: BTreeMap<(String, String), Vec<&Labelled>> = BTreeMap::new();
+    for row in rows {
+        let values: BTreeMap<String, String> =
+            row.slices.as_deref().and_then(|json| serde_json::from_str(json).ok()).unwrap_or_default();
+        for (column, value) in values {
+            groups.entry((column, value)).or_default().push(row);
+        }
+    }
+    let mut slices: Vec<SlicePerformance> = groups
+        .into_iter()
+        .filter(|(_, rows)| rows.len() >= MIN_SLICE_ROWS)
+        .map(|((column, value), rows)| {
+            let owned: Vec<Labelled> = rows
+                .iter()
+                .map(|row| Labelled {
+                    kind: row.kind.clone(),
+                    score: row.score,
+                    label: row.label,
+                    kpis: None,
+                    slices: None,
+                })
+                .collect();
+            let (_, metrics, _) = measured(&owned);
+            SlicePerformance {
+                column,
+                value,
+                labelled: owned.len() as u64,
+                live: metrics.get(metric).copied(),
+            }
+        })
+        .collect();
+    let higher = cairn_metrics::direction(metric) != Some(Direction::Lower);
+    slices.sort_by(|a, b| {
+        let (a, b) = (a.live.unwrap_or(f64::NAN), b.live.unwrap_or(f64::NAN));
+        if higher { a.total_cmp(&b) } else { b.total_cmp(&a) }
+    });
+    slices
 }
 
 /// An endpoint's live performance, newest windows first, and its feedback joined so far.

@@ -355,7 +355,7 @@ fn performance(html: &mut String, performance: &[LivePerformance]) {
     lines(html, "metrics-timeline", &series, holdout.map(|value| (value, "holdout (latest version)")));
     html.push_str(
         "<table><thead><tr><th>window</th><th>labelled</th><th>metric</th><th>live</th><th>holdout</th>\
-         <th>KPIs</th><th>verdict</th></tr></thead><tbody>",
+         <th>KPIs</th><th>worst slice</th><th>verdict</th></tr></thead><tbody>",
     );
     for window in performance.iter().take(20) {
         let kpis: Vec<String> =
@@ -363,13 +363,20 @@ fn performance(html: &mut String, performance: &[LivePerformance]) {
         let shown = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), number);
         let _ = write!(
             html,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"{}\">{}</td></tr>",
             esc(&window.window_id),
             window.labelled,
             esc(&window.metric),
             shown(window.live),
             shown(window.holdout),
             kpis.join(", "),
+            window.slices.first().map_or_else(String::new, |slice| format!(
+                "{}={}: {} on {}",
+                esc(&slice.column),
+                esc(&slice.value),
+                shown(slice.live),
+                slice.labelled
+            )),
             if window.degraded { "drift" } else { "ok" },
             if window.degraded { "DEGRADED" } else { "holds" }
         );

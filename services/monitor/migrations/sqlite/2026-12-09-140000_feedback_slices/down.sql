@@ -1,0 +1,1 @@
+ALTER TABLE monitor_predictions DROP COLUMN slices;
