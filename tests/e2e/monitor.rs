@@ -638,3 +638,51 @@ async fn a_worse_challenger_is_rejected_and_the_champion_never_stops_serving() {
     worker.stop().await;
     platform.stop().await;
 }
+
+/// A loop also starts on new data and on a schedule; one cycle at a time (a signal during a
+/// cycle is recorded as skipped, with why); a policy that cannot work is refused naming the field.
+#[tokio::test]
+async fn new_data_and_schedules_start_cycles_one_at_a_time() {
+    let (platform, worker, _) = served(&[], &champion_spec()).await;
+    let (training, monitor) = (platform.client(ServiceKind::Training), platform.client(ServiceKind::Monitor));
+    let challenger = champion_spec().replace(r#"alias = "champion""#, r#"alias = "challenger""#);
+    training.apply_pipeline(&spec(&challenger)).await.unwrap();
+    let policy = |value: Value| -> cairn_api::LoopPolicy { serde_json::from_value(value).unwrap() };
+
+    for (wrong, field) in [
+        (json!({"pipeline": "churn", "on": ["new_data"]}), "data"),
+        (json!({"pipeline": "churn", "on": ["schedule"]}), "every_secs"),
+        (json!({"pipeline": "churn", "canary_weight": 1.5}), "canary_weight"),
+        (json!({"pipeline": "nope"}), "pipeline"),
+        (json!({"pipeline": "churn", "on": ["sunrise"]}), "on"),
+    ] {
+        let refused = monitor.put_loop("churn", &policy(wrong)).await.unwrap_err();
+        assert_eq!(refused.status(), Some(422), "{refused}");
+        assert!(refused.to_string().contains(field), "{field}: {refused}");
+    }
+
+    let on_data = policy(json!({"pipeline": "churn", "on": ["new_data"], "data": "customers"}));
+    monitor.put_loop("churn", &on_data).await.unwrap();
+    let ingestion = platform.client(ServiceKind::Ingestion);
+    ingestion.ingest("customers", "text/csv", customers_csv(300)).await.unwrap();
+    let events = history(&monitor, "retrain").await;
+    assert_eq!(events[0].detail, "new data: customers@2", "{events:#?}");
+    // Another version while that cycle runs: recorded, not acted on.
+    ingestion.ingest("customers", "text/csv", customers_csv(200)).await.unwrap();
+    let events = history(&monitor, "skipped").await;
+    let skipped = events.iter().find(|event| event.step == "skipped").unwrap();
+    assert!(skipped.detail.starts_with("new data: customers@3 — not acted on: cycle 1 is"), "{skipped:#?}");
+
+    let scheduled = policy(json!({"pipeline": "churn", "on": ["schedule"], "every_secs": 1}));
+    monitor.put_loop("nightly", &scheduled).await.unwrap();
+    let started = crate::eventually("the schedule's cycle", || async {
+        let events = monitor.loop_history("nightly", 100).await.ok()?;
+        events.iter().any(|event| event.step == "retrain").then_some(events)
+    })
+    .await;
+    assert_eq!(started[0].detail, "schedule: every 1 s");
+    let loops = monitor.loops().await.unwrap();
+    assert_eq!(loops.iter().map(|status| status.endpoint.as_str()).collect::<Vec<_>>(), ["churn", "nightly"]);
+    worker.stop().await;
+    platform.stop().await;
+}
