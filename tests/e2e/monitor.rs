@@ -686,3 +686,27 @@ async fn new_data_and_schedules_start_cycles_one_at_a_time() {
     worker.stop().await;
     platform.stop().await;
 }
+
+/// A quiet endpoint's window closes by time (`window_secs` after its first prediction) once it
+/// holds `min_window_predictions`, and fewer wait for more.
+#[tokio::test]
+async fn a_window_closes_by_time_once_it_holds_enough() {
+    let settings = [("CAIRN__MONITOR__WINDOW_SECS", "1"), ("CAIRN__MONITOR__MIN_WINDOW_PREDICTIONS", "30")];
+    let (platform, worker, _) = served(&settings, &champion_spec()).await;
+    let (serving, monitor) = (platform.client(ServiceKind::Serving), platform.client(ServiceKind::Monitor));
+    predict(&serving, &records(20, 0.0)).await;
+    seen(&monitor, "20 rows in the open window", |seen| {
+        seen.open.first().is_some_and(|open| open.predictions == 20)
+    })
+    .await;
+    // Past its period with 20 of the 30 it needs: still open (and the next request, of 15 rows,
+    // joins it: a window closes between requests, by the clock's look every few seconds).
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    let waiting = monitor.endpoint_monitor("churn", 10).await.unwrap();
+    assert!(waiting.windows.is_empty(), "{waiting:#?}");
+    predict(&serving, &records(15, 0.0)).await;
+    let closed = seen(&monitor, "the window closed by time", |seen| !seen.windows.is_empty()).await;
+    assert_eq!(closed.windows[0].predictions, 35, "{closed:#?}");
+    worker.stop().await;
+    platform.stop().await;
+}
