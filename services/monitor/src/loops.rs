@@ -480,6 +480,13 @@ impl Loops {
         let mut verdict = format!(
             "{model}@{challenger} answered {answered} predictions, {failed} of {total} requests failed"
         );
+        if comparison.is_none() {
+            verdict.push_str(if feedback.is_none() {
+                "; live metrics not compared: the endpoint has no feedback dataset"
+            } else {
+                "; live metrics not compared: the policy asks for no labels"
+            });
+        }
         if let Some((metric, canary, champion)) = comparison {
             if let Some(value) = canary {
                 numbers.insert(format!("canary_{metric}"), value);
