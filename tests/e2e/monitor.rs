@@ -366,9 +366,10 @@ async fn drift_retrains_and_a_better_challenger_is_promoted_through_a_canary() {
     ];
     let champion = champion_spec();
     let (mut platform, worker, _) = served(&settings, &champion).await;
-    // Moving `champion` takes an approver's decision.
+    // Starting a canary (moving `canary`) and promoting (moving `champion`) take an approver.
     let carol = platform.client(ServiceKind::Registry).with_credentials("carol", "-");
     carol.protect_alias("churn", "champion", true).await.unwrap();
+    carol.protect_alias("churn", "canary", true).await.unwrap();
     let (training, serving) = (platform.client(ServiceKind::Training), platform.client(ServiceKind::Serving));
     // From now on the pipeline proposes challengers: it must beat the champion on fresh data.
     let challenger = champion.replace(r#"alias = "champion""#, r#"alias = "challenger""#).replace(
@@ -397,6 +398,11 @@ async fn drift_retrains_and_a_better_challenger_is_promoted_through_a_canary() {
     loop_phase(&monitor, "training").await;
     platform.restart(ServiceKind::Monitor).await;
     let monitor = platform.client(ServiceKind::Monitor);
+    loop_phase(&monitor, "awaiting_approval").await;
+    assert!(serving.endpoint("churn").await.unwrap().spec.canary.is_none(), "no canary before the approval");
+    let request = carol.approvals(Some("pending")).await.unwrap().into_iter().next().unwrap();
+    assert_eq!((request.alias.as_str(), request.version), ("canary", 2));
+    carol.decide(&request.id, true, &cairn_api::Decision { reason: "go".into() }).await.unwrap();
     let status = loop_phase(&monitor, "canary").await;
     assert_eq!((status.champion, status.challenger), (Some(1), Some(2)), "{status:#?}");
     let endpoint = serving.endpoint("churn").await.unwrap();
@@ -439,10 +445,10 @@ async fn drift_retrains_and_a_better_challenger_is_promoted_through_a_canary() {
     let events = history(&monitor, "promoted").await;
     let steps: Vec<&str> =
         events.iter().map(|event| event.step.as_str()).filter(|step| *step != "skipped").collect();
-    assert_eq!(steps, ["signal", "retrain", "canary", "approval", "promoted"], "{events:#?}");
+    assert_eq!(steps, ["signal", "retrain", "approval", "canary", "approval", "promoted"], "{events:#?}");
     assert!(events.last().unwrap().detail.contains("approved by carol"), "{events:#?}");
-    // The judgement's numbers are on the step that asked for the approval.
-    let promoted = events.iter().find(|event| event.step == "approval").unwrap();
+    // The judgement's numbers are on the step that asked for the promotion's approval.
+    let promoted = events.iter().rev().find(|event| event.step == "approval").unwrap();
     assert!(
         promoted.numbers["canary_roc_auc"] > promoted.numbers["champion_roc_auc"],
         "the challenger is better on the changed world's labels: {promoted:#?}"

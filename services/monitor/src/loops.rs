@@ -61,6 +61,9 @@ pub struct State {
     pub since: i64,
     pub cooldown_until: Option<i64>,
     pub approval: Option<String>,
+    /// What the approval is for.
+    #[serde(default)]
+    pub awaiting: Option<Step>,
     /// Serving's failed and total requests of the challenger when its canary began.
     pub errors_before: Option<(u64, u64)>,
 }
@@ -78,10 +81,24 @@ impl State {
             since: now,
             cooldown_until: None,
             approval: None,
+            awaiting: None,
             errors_before: None,
         }
     }
 }
+
+/// A step that may wait for an approver: the registry's request to move an alias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// Moving the `canary` alias: the challenger starts answering a share.
+    Canary,
+    /// Moving the policy's alias: the challenger becomes the champion.
+    Promotion,
+}
+
+/// The alias naming a loop's challenger while it is a canary.
+const CANARY_ALIAS: &str = "canary";
 
 /// What a loop reaches: training to retrain, serving to route, the registry to promote.
 pub struct Services {
@@ -133,6 +150,7 @@ impl Cycle {
         state.since = self.now;
         state.cooldown_until = Some(self.now + secs(self.stored.policy.cooldown_secs));
         state.approval = None;
+        state.awaiting = None;
         state.errors_before = None;
     }
 
@@ -360,30 +378,75 @@ impl Loops {
         let alias = cycle.stored.policy.alias.clone();
         let champion =
             self.services.registry.model(&model).await.map_err(unavailable)?.aliases.get(&alias).copied();
+        let state = &mut cycle.stored.state;
+        state.model = Some(model.clone());
+        state.champion = champion;
+        state.challenger = Some(challenger);
+        let gates: Vec<String> = run.gates.iter().map(|gate| gate.detail.clone()).collect();
+        let passed = format!("{model}@{challenger} passed its gates ({})", gates.join("; "));
+        // The `canary` alias names the version on canary; when it is protected, the canary
+        // waits for an approver.
+        match self.services.registry.set_alias(&model, CANARY_ALIAS, challenger).await {
+            Ok(()) => self.start_canary(cycle, passed, run.metrics.clone()).await,
+            Err(error) if error.status() == Some(403) => {
+                self.ask(cycle, Step::Canary, CANARY_ALIAS, passed, run.metrics.clone()).await
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    /// The challenger answers its share of the endpoint beside the champion.
+    async fn start_canary(
+        &self,
+        cycle: &mut Cycle,
+        why: String,
+        numbers: BTreeMap<String, f64>,
+    ) -> Result<(), MonitorError> {
+        let state = cycle.stored.state.clone();
+        let (Some(model), Some(challenger)) = (state.model, state.challenger) else {
+            cycle.end();
+            return Ok(());
+        };
         let endpoint = cycle.stored.endpoint.clone();
         let weight = cycle.stored.policy.canary_weight;
         let mut spec = self.services.serving.endpoint(&endpoint).await.map_err(unavailable)?.spec;
         spec.canary = Some(Canary { version: challenger, weight });
         self.services.serving.put_endpoint(&endpoint, &spec).await.map_err(unavailable)?;
-        let errors_before = self.errors(&endpoint, challenger).await;
-        let state = &mut cycle.stored.state;
-        state.model = Some(model.clone());
-        state.champion = champion;
-        state.challenger = Some(challenger);
-        state.errors_before = Some(errors_before);
+        cycle.stored.state.errors_before = Some(self.errors(&endpoint, challenger).await);
+        cycle.stored.state.awaiting = None;
         cycle.enter(Phase::Canary);
-        let metrics: BTreeMap<String, f64> = run.metrics.clone();
-        let gates: Vec<String> = run.gates.iter().map(|gate| gate.detail.clone()).collect();
+        let beside =
+            state.champion.map_or_else(|| "no champion".to_owned(), |version| format!("{model}@{version}"));
         cycle.record(
             "canary",
-            format!(
-                "{model}@{challenger} passed its gates ({}) and answers {:.0} % of `{endpoint}` beside {}",
-                gates.join("; "),
-                weight * 100.0,
-                champion.map_or_else(|| "no champion".to_owned(), |version| format!("{model}@{version}"))
-            ),
-            metrics,
+            format!("{why}; it answers {:.0} % of `{endpoint}` beside {beside}", weight * 100.0),
+            numbers,
         );
+        Ok(())
+    }
+
+    /// Asks an approver to move `alias` to the challenger, and waits.
+    async fn ask(
+        &self,
+        cycle: &mut Cycle,
+        step: Step,
+        alias: &str,
+        why: String,
+        numbers: BTreeMap<String, f64>,
+    ) -> Result<(), MonitorError> {
+        let state = cycle.stored.state.clone();
+        let (Some(model), Some(challenger)) = (state.model, state.challenger) else { return Ok(()) };
+        let request = NewAliasRequest {
+            version: challenger,
+            reason: format!("loop `{}` cycle {}: {why}", cycle.stored.endpoint, state.cycle),
+        };
+        let asked =
+            self.services.registry.request_alias_move(&model, alias, &request).await.map_err(unavailable)?;
+        cycle.stored.state.approval = Some(asked.id.clone());
+        cycle.stored.state.awaiting = Some(step);
+        cycle.enter(Phase::AwaitingApproval);
+        let waiting = format!("{why}; waiting for an approver to move `{alias}` (request {})", asked.id);
+        cycle.record("approval", waiting, numbers);
         Ok(())
     }
 
@@ -541,17 +604,7 @@ impl Loops {
                 Err(error) => return Err(unavailable(error)),
             }
         }
-        let request = NewAliasRequest {
-            version: challenger,
-            reason: format!("loop `{}` cycle {}: {why}", cycle.stored.endpoint, state.cycle),
-        };
-        let asked =
-            self.services.registry.request_alias_move(&model, &alias, &request).await.map_err(unavailable)?;
-        cycle.stored.state.approval = Some(asked.id.clone());
-        cycle.enter(Phase::AwaitingApproval);
-        let waiting = format!("{why}; waiting for an approver to move `{alias}` (request {})", asked.id);
-        cycle.record("approval", waiting, numbers);
-        Ok(())
+        self.ask(cycle, Step::Promotion, &alias, why, numbers).await
     }
 
     async fn finish_promotion(
@@ -586,7 +639,7 @@ impl Loops {
         Ok(())
     }
 
-    /// An approver decided on the promotion.
+    /// An approver decided on the canary or the promotion.
     async fn approved(&self, cycle: &mut Cycle) -> Result<(), MonitorError> {
         let Some(id) = cycle.stored.state.approval.clone() else {
             cycle.end();
@@ -600,9 +653,20 @@ impl Loops {
             request.decided_by.clone().unwrap_or_default(),
             request.decision_reason.as_deref().map(|reason| format!(": {reason}")).unwrap_or_default()
         );
-        match request.state.as_str() {
-            "approved" => self.finish_promotion(cycle, decided, BTreeMap::new()).await,
-            "rejected" => self.roll_back(cycle, decided, BTreeMap::new()).await,
+        let step = cycle.stored.state.awaiting.unwrap_or(Step::Promotion);
+        match (request.state.as_str(), step) {
+            ("approved", Step::Canary) => self.start_canary(cycle, decided, BTreeMap::new()).await,
+            ("approved", Step::Promotion) => self.finish_promotion(cycle, decided, BTreeMap::new()).await,
+            ("rejected", Step::Canary) => {
+                cycle.record(
+                    "rejected",
+                    format!("{decided}; no canary, the champion keeps serving"),
+                    BTreeMap::new(),
+                );
+                cycle.end();
+                Ok(())
+            }
+            ("rejected", Step::Promotion) => self.roll_back(cycle, decided, BTreeMap::new()).await,
             _ => Ok(()),
         }
     }
