@@ -147,7 +147,7 @@ impl World {
         let r = &mut self.random;
         let customer_id = 1 + r.below(CUSTOMERS);
         let account_age_days = 30.0 + (customer_id * 7919 % 2000) as f64;
-        let (transaction, fraud_score) = if self.shifted {
+        let (merchant_code, card_present, amount, distance_km, hour, fraud_score) = if self.shifted {
             let merchant_code = [2, 2, 2, 3, 3, 1, 1, 0, 4, 4][r.below(10) as usize];
             let card_present = r.unit() < 0.35;
             let amount = (4.3 + 0.9 * r.normal()).exp().min(5_000.0);
@@ -157,21 +157,7 @@ impl World {
             let score =
                 -4.2 + 4.5 * f64::from(u8::from(skimmed)) + 0.6 * f64::from(u8::from(distance_km > 80.0))
                     - 0.8 * f64::from(u8::from(!card_present));
-            (
-                Transaction {
-                    id: 0,
-                    customer_id,
-                    at,
-                    amount,
-                    hour,
-                    distance_km,
-                    card_present,
-                    merchant_code,
-                    account_age_days,
-                    is_fraud: false,
-                },
-                score,
-            )
+            (merchant_code, card_present, amount, distance_km, hour, score)
         } else {
             let merchant_code = [0, 0, 0, 0, 1, 1, 2, 2, 3, 4][r.below(10) as usize];
             let card_present = merchant_code != 2 && r.unit() < 0.85;
@@ -185,31 +171,23 @@ impl World {
                 + 1.8 * f64::from(u8::from(!card_present))
                 + 1.2 * f64::from(u8::from(merchant_code == 3))
                 - 0.0006 * account_age_days;
-            (
-                Transaction {
-                    id: 0,
-                    customer_id,
-                    at,
-                    amount,
-                    hour,
-                    distance_km,
-                    card_present,
-                    merchant_code,
-                    account_age_days,
-                    is_fraud: false,
-                },
-                score,
-            )
+            (merchant_code, card_present, amount, distance_km, hour, score)
         };
         let is_fraud = self.random.unit() < sigmoid(fraud_score);
         let round = |value: f64, places: i32| (value * 10f64.powi(places)).round() / 10f64.powi(places);
-        let transaction = Transaction {
-            amount: round(transaction.amount, 2),
-            distance_km: round(transaction.distance_km, 1),
-            ..transaction
-        };
         let id = self.next_id;
         self.next_id += 1;
-        Transaction { id, is_fraud, ..transaction }
+        Transaction {
+            id,
+            customer_id,
+            at,
+            amount: round(amount, 2),
+            hour,
+            distance_km: round(distance_km, 1),
+            card_present,
+            merchant_code,
+            account_age_days,
+            is_fraud,
+        }
     }
 }
