@@ -266,30 +266,26 @@ fn measure(
     now: i64,
 ) -> Result<bool, DbError> {
     let backend = conn.backend();
-    let mut select = Sql::new(backend);
-    select
-        .push("SELECT kind, score, label, kpis, slices FROM monitor_predictions WHERE endpoint = ")
-        .bind(endpoint)
-        .push(" AND model = ")
-        .bind(window.model.clone())
-        .push(" AND version = ")
-        .bind(window.version)
-        .push(" AND window_number = ")
-        .bind(window.window_number)
-        .push(" AND label IS NOT NULL");
+    // Both tables are keyed by the window: (endpoint, model, version, window_number).
+    let of_window = |select: &str| {
+        let mut sql = Sql::new(backend);
+        sql.push(select)
+            .push(" WHERE endpoint = ")
+            .bind(endpoint)
+            .push(" AND model = ")
+            .bind(window.model.clone())
+            .push(" AND version = ")
+            .bind(window.version)
+            .push(" AND window_number = ")
+            .bind(window.window_number);
+        sql
+    };
+    let mut select = of_window("SELECT kind, score, label, kpis, slices FROM monitor_predictions");
+    select.push(" AND label IS NOT NULL");
     let rows = select.load::<Labelled>(conn)?;
     let id = format!("{endpoint}:{}@{}#{}", window.model, window.version, window.window_number);
     let performance = performance(id, window, feedback, &rows, reference);
-    let mut previous = Sql::new(backend);
-    previous
-        .push("SELECT degraded_announced AS value FROM monitor_performance WHERE endpoint = ")
-        .bind(endpoint)
-        .push(" AND model = ")
-        .bind(window.model.clone())
-        .push(" AND version = ")
-        .bind(window.version)
-        .push(" AND window_number = ")
-        .bind(window.window_number);
+    let previous = of_window("SELECT degraded_announced AS value FROM monitor_performance");
     #[derive(QueryableByName)]
     struct Flag {
         #[diesel(sql_type = BigInt)]

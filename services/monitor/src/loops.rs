@@ -87,6 +87,13 @@ impl State {
     }
 }
 
+impl State {
+    /// The challenger of the cycle, once the run registered one: its model and version.
+    fn candidate(&self) -> Option<(String, i64)> {
+        Some((self.model.clone()?, self.challenger?))
+    }
+}
+
 /// A step that may wait for an approver: the registry's request to move an alias.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -403,7 +410,7 @@ impl Loops {
         numbers: BTreeMap<String, f64>,
     ) -> Result<(), MonitorError> {
         let state = cycle.stored.state.clone();
-        let (Some(model), Some(challenger)) = (state.model, state.challenger) else {
+        let Some((model, challenger)) = state.candidate() else {
             cycle.end();
             return Ok(());
         };
@@ -435,7 +442,7 @@ impl Loops {
         numbers: BTreeMap<String, f64>,
     ) -> Result<(), MonitorError> {
         let state = cycle.stored.state.clone();
-        let (Some(model), Some(challenger)) = (state.model, state.challenger) else { return Ok(()) };
+        let Some((model, challenger)) = state.candidate() else { return Ok(()) };
         let request = NewAliasRequest {
             version: challenger,
             reason: format!("loop `{}` cycle {}: {why}", cycle.stored.endpoint, state.cycle),
@@ -475,7 +482,7 @@ impl Loops {
         let state = cycle.stored.state.clone();
         let policy = cycle.stored.policy.clone();
         let endpoint = cycle.stored.endpoint.clone();
-        let (Some(model), Some(challenger)) = (state.model.clone(), state.challenger) else {
+        let Some((model, challenger)) = state.candidate() else {
             cycle.end();
             return Ok(());
         };
@@ -591,7 +598,7 @@ impl Loops {
         numbers: BTreeMap<String, f64>,
     ) -> Result<(), MonitorError> {
         let state = cycle.stored.state.clone();
-        let (Some(model), Some(challenger)) = (state.model.clone(), state.challenger) else { return Ok(()) };
+        let Some((model, challenger)) = state.candidate() else { return Ok(()) };
         let alias = cycle.stored.policy.alias.clone();
         if !cycle.stored.policy.approval {
             match self.services.registry.set_alias(&model, &alias, challenger).await {

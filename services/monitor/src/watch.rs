@@ -104,12 +104,17 @@ impl Watch {
                 self.close(open, &reference, &mut change);
             }
             let before = open.predictions;
-            if let Err(reason) = open.add(&reference, logged, at) {
+            // The outputs are read once, for the prediction window and for ground truth.
+            let wanted = open.prediction.is_some() || policy.feedback.is_some();
+            let scores = if wanted { crate::window::scores(&logged.outputs_json) } else { None };
+            if let Err(reason) =
+                open.add(&reference, logged, scores.as_ref().map(|(_, scores)| scores.as_slice()), at)
+            {
                 tracing::warn!(%reason, endpoint = %key.endpoint, "a logged prediction's inputs were not read");
                 self.metrics.unreadable.inc();
             }
-            if policy.feedback.is_some() {
-                keep(&mut change.kept, &key, open.number, at, logged);
+            if let (Some(_), Some((kind, scores))) = (&policy.feedback, scores) {
+                keep(&mut change.kept, &key, open.number, at, logged, kind, scores);
             }
             *counted.entry(key).or_default() += open.predictions - before;
             if open.full(policy) {
@@ -264,8 +269,9 @@ fn keep(
     window_number: i64,
     at: i64,
     logged: &cairn_events::v1::PredictionLogged,
+    kind: crate::window::ScoreKind,
+    scores: Vec<Option<f64>>,
 ) {
-    let Some((kind, scores)) = crate::window::scores(&logged.outputs_json) else { return };
     let single = scores.len() == 1;
     for (row, score) in scores.into_iter().enumerate() {
         kept.push(Kept {

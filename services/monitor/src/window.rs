@@ -182,12 +182,13 @@ impl Open {
         self.predictions >= policy.window_predictions
     }
 
-    /// Counts one logged request answered at `at` (µs): its rows, and each monitored feature's
-    /// values. An input it cannot read is skipped (with its reason): the rows still count.
+    /// Counts one logged request answered at `at` (µs): its rows, each monitored feature's
+    /// values, and its `scores` (read once by the caller, see [`scores`]). An input it cannot read is skipped (with its reason): the rows still count.
     pub fn add(
         &mut self,
         reference: &ModelReference,
         logged: &PredictionLogged,
+        scores: Option<&[Option<f64>]>,
         at: i64,
     ) -> Result<(), String> {
         self.started_at.get_or_insert(at);
@@ -203,7 +204,7 @@ impl Open {
         };
         let rows = tensors.values().filter_map(|tensor| tensor.shape.first()).copied().max().unwrap_or(1);
         self.predictions += rows;
-        if let (Some(window), Some((_, scores))) = (&mut self.prediction, scores(&logged.outputs_json)) {
+        if let (Some(window), Some(scores)) = (&mut self.prediction, scores) {
             for score in scores {
                 window.add_number(score.unwrap_or(f64::NAN));
             }
